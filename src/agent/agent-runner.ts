@@ -1,0 +1,188 @@
+import { ErrorCode, SkeinError } from '../util/errors.js';
+import type { NanoClock } from '../env/clock.js';
+import { nodeTimers, type TimerHandle, type Timers } from '../env/timers.js';
+import type { Agent } from './agent.js';
+import { AgentInvoker, type ErrorHandler } from './agent-invoker.js';
+import { BackoffIdleStrategy, type IdleOptions } from './idle-strategy.js';
+
+export interface AgentRunnerOptions {
+  clock: NanoClock;
+  /** Receives every error the agent throws (except AssertionFailure, which is rethrown). */
+  errorHandler: ErrorHandler;
+  idle?: IdleOptions;
+  /** @default nodeTimers */
+  timers?: Timers;
+  /** Longest run of consecutive busy cycles within one event-loop turn, in ns. @default 1_000_000 */
+  maxBatchNs?: number;
+  /** Most cycles within one event-loop turn. @default 64 */
+  maxCyclesPerTurn?: number;
+}
+
+export const DEFAULT_MAX_BATCH_NS = 1_000_000;
+export const DEFAULT_MAX_CYCLES_PER_TURN = 64;
+
+type RunnerState = 'new' | 'running' | 'failed' | 'closed';
+
+/**
+ * Runs one agent on the Node event loop without blocking it. Each turn runs duty cycles while the
+ * agent reports work, for at most `maxBatchNs` and `maxCyclesPerTurn` cycles, then yields with
+ * setImmediate so I/O gets its turn. While idle it backs off (see {@link BackoffIdleStrategy}):
+ * a few more setImmediate turns, then timers of 1, 2, 4 … up to `maxIdleMs` ms. {@link wake}
+ * cuts a sleep short, so the agent runs in the next event-loop turn.
+ *
+ * An AssertionFailure thrown by the agent (or any error thrown by the error handler) stops the
+ * runner and propagates out of the timer callback as an uncaught exception: a broken invariant is
+ * loud.
+ */
+export class AgentRunner {
+  private readonly invoker: AgentInvoker;
+  private readonly clock: NanoClock;
+  private readonly timers: Timers;
+  private readonly idle: BackoffIdleStrategy;
+  private readonly maxBatchNs: number;
+  private readonly maxCyclesPerTurn: number;
+  private readonly runTurn: () => void;
+  private state: RunnerState = 'new';
+  private immediate: TimerHandle | null = null;
+  private timeout: TimerHandle | null = null;
+  private woken = false;
+  private cycles = 0;
+
+  constructor(
+    readonly agent: Agent,
+    options: AgentRunnerOptions,
+  ) {
+    this.clock = options.clock;
+    this.timers = options.timers ?? nodeTimers;
+    this.idle = new BackoffIdleStrategy(options.idle);
+    this.maxBatchNs = options.maxBatchNs ?? DEFAULT_MAX_BATCH_NS;
+    this.maxCyclesPerTurn = options.maxCyclesPerTurn ?? DEFAULT_MAX_CYCLES_PER_TURN;
+    if (!(Number.isInteger(this.maxBatchNs) && this.maxBatchNs >= 0)) {
+      throw new SkeinError(ErrorCode.CONFIG_INVALID, `maxBatchNs=${String(options.maxBatchNs)} is invalid; expected an integer >= 0`);
+    }
+    if (!(Number.isInteger(this.maxCyclesPerTurn) && this.maxCyclesPerTurn >= 1)) {
+      throw new SkeinError(
+        ErrorCode.CONFIG_INVALID,
+        `maxCyclesPerTurn=${String(options.maxCyclesPerTurn)} is invalid; expected an integer >= 1`,
+      );
+    }
+    this.invoker = new AgentInvoker(agent, options.clock, options.errorHandler);
+    this.runTurn = this.turn.bind(this);
+  }
+
+  /** True between start() and close() (false after an AssertionFailure stopped it). */
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** True when an AssertionFailure thrown by the agent stopped this runner. */
+  get isFailed(): boolean {
+    return this.state === 'failed';
+  }
+
+  /** Duty cycles run so far. */
+  get dutyCycles(): number {
+    return this.cycles;
+  }
+
+  /** Calls the agent's onStart and schedules the first cycle; no-op when already started. */
+  start(): void {
+    if (this.state === 'closed' || this.state === 'failed') {
+      throw new SkeinError(ErrorCode.CLOSED, `cannot start agent runner for '${this.agent.roleName}': it is ${this.state}`, {
+        state: this.state,
+      });
+    }
+    if (this.state === 'running') return;
+    this.state = 'running';
+    try {
+      this.invoker.start();
+    } catch (e) {
+      this.state = 'failed';
+      throw e;
+    }
+    if (this.invoker.isClosed) {
+      this.state = 'closed';
+      return;
+    }
+    this.immediate = this.timers.scheduleImmediate(this.runTurn);
+  }
+
+  /**
+   * Asks for a cycle soon: a sleeping runner runs on the next setImmediate, and the back-off
+   * starts over. Cheap and allocation-free unless it cancels a sleep; safe to call per message.
+   */
+  wake(): void {
+    if (this.state !== 'running') return;
+    this.idle.reset();
+    if (this.timeout !== null) {
+      this.timers.cancelTimeout(this.timeout);
+      this.timeout = null;
+      this.immediate = this.timers.scheduleImmediate(this.runTurn);
+    } else {
+      this.woken = true;
+    }
+  }
+
+  /** Stops scheduling and calls the agent's onClose once; idempotent. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.cancelTimers();
+    this.invoker.close();
+  }
+
+  private turn(): void {
+    this.immediate = null;
+    this.timeout = null;
+    if (this.state !== 'running') return;
+    this.woken = false;
+    const startNs = this.clock.nanoTime();
+    let turnCycles = 0;
+    let work = 0;
+    try {
+      do {
+        work = this.invoker.invoke();
+        turnCycles++;
+        this.cycles++;
+      } while (
+        work > 0 &&
+        this.state === 'running' &&
+        turnCycles < this.maxCyclesPerTurn &&
+        this.clock.nanoTime() - startNs < this.maxBatchNs
+      );
+    } catch (e) {
+      // Only an AssertionFailure, or an error thrown by the error handler itself, gets here.
+      this.stopAfterBug();
+      throw e;
+    }
+    if (this.state === 'running') this.scheduleNext(work);
+  }
+
+  private scheduleNext(work: number): void {
+    if (work > 0 || this.woken) {
+      this.idle.reset();
+      this.immediate = this.timers.scheduleImmediate(this.runTurn);
+      return;
+    }
+    const delayMs = this.idle.nextDelayMs();
+    if (delayMs === 0) this.immediate = this.timers.scheduleImmediate(this.runTurn);
+    else this.timeout = this.timers.scheduleTimeout(this.runTurn, delayMs);
+  }
+
+  private stopAfterBug(): void {
+    // Not 'closed': close() may still be called and then runs the agent's onClose.
+    this.state = 'failed';
+    this.cancelTimers();
+  }
+
+  private cancelTimers(): void {
+    if (this.immediate !== null) this.timers.cancelImmediate(this.immediate);
+    if (this.timeout !== null) this.timers.cancelTimeout(this.timeout);
+    this.immediate = null;
+    this.timeout = null;
+  }
+}

@@ -1,0 +1,199 @@
+import { AtomicCounter, type CountersManager } from './counters.js';
+
+/**
+ * Counter type ids. Where Aeron defines a type, Skein uses the same number so tools that know
+ * Aeron's ids read Skein's counters the same way. Ranges: 0–99 driver and client, 100–199
+ * archive, 200–299 cluster (as in Aeron); 900–999 Skein-only types; applications use 1000 and up.
+ */
+export const CounterTypeId = {
+  SYSTEM: 0,
+  PUBLISHER_LIMIT: 1,
+  SENDER_POSITION: 2,
+  RECEIVER_HWM: 3,
+  SUBSCRIBER_POSITION: 4,
+  RECEIVER_POSITION: 5,
+  SEND_CHANNEL_STATUS: 6,
+  RECEIVE_CHANNEL_STATUS: 7,
+  SENDER_LIMIT: 9,
+  PER_IMAGE: 10,
+  CLIENT_HEARTBEAT_TIMESTAMP: 11,
+  PUBLISHER_POSITION: 12,
+  SENDER_BPE: 13,
+  LOCAL_SOCKADDR: 14,
+  FLOW_CONTROL_RECEIVERS: 17,
+  MDC_DESTINATIONS: 18,
+  SENDER_NAKS_RECEIVED: 19,
+  RECEIVER_NAKS_SENT: 20,
+
+  ARCHIVE_RECORDING_POSITION: 100,
+  ARCHIVE_ERROR_COUNT: 101,
+  ARCHIVE_CONTROL_SESSIONS: 102,
+  ARCHIVE_MAX_CYCLE_TIME: 103,
+  ARCHIVE_CYCLE_TIME_THRESHOLD_EXCEEDED: 104,
+  ARCHIVE_RECORDER_MAX_WRITE_TIME: 105,
+  ARCHIVE_RECORDER_TOTAL_WRITE_BYTES: 106,
+  ARCHIVE_RECORDER_TOTAL_WRITE_TIME: 107,
+  ARCHIVE_REPLAYER_MAX_READ_TIME: 108,
+  ARCHIVE_REPLAYER_TOTAL_READ_BYTES: 109,
+  ARCHIVE_REPLAYER_TOTAL_READ_TIME: 110,
+  ARCHIVE_RECORDING_SESSION_COUNT: 111,
+  ARCHIVE_REPLAY_SESSION_COUNT: 112,
+
+  CLUSTER_CONSENSUS_MODULE_STATE: 200,
+  CLUSTER_NODE_ROLE: 201,
+  CLUSTER_CONTROL_TOGGLE: 202,
+  CLUSTER_COMMIT_POSITION: 203,
+  CLUSTER_RECOVERY_STATE: 204,
+  CLUSTER_SNAPSHOT_COUNT: 205,
+  CLUSTER_ELECTION_STATE: 207,
+  CLUSTER_CONSENSUS_MODULE_ERROR_COUNT: 212,
+  CLUSTER_CLIENT_TIMEOUT_COUNT: 213,
+  CLUSTER_INVALID_REQUEST_COUNT: 214,
+  CLUSTER_CLUSTERED_SERVICE_ERROR_COUNT: 215,
+  CLUSTER_MAX_CYCLE_TIME: 216,
+  CLUSTER_CYCLE_TIME_THRESHOLD_EXCEEDED: 217,
+
+  /** Duty cycles run by an agent (Skein-only). */
+  AGENT_DUTY_CYCLES: 900,
+  /** Per-runtime counters of an RPC server or consumer (Skein-only). */
+  RPC: 901,
+} as const;
+
+export type CounterTypeId = (typeof CounterTypeId)[keyof typeof CounterTypeId];
+
+/**
+ * Per-driver system counters. Ids 0–41 are Aeron's system counter ids for the same meaning;
+ * ids from 100 are Skein's own.
+ */
+export const SystemCounterId = {
+  BYTES_SENT: 0,
+  BYTES_RECEIVED: 1,
+  RECEIVER_PROXY_FAILS: 2,
+  SENDER_PROXY_FAILS: 3,
+  CONDUCTOR_PROXY_FAILS: 4,
+  NAK_MESSAGES_SENT: 5,
+  NAK_MESSAGES_RECEIVED: 6,
+  STATUS_MESSAGES_SENT: 7,
+  STATUS_MESSAGES_RECEIVED: 8,
+  HEARTBEATS_SENT: 9,
+  HEARTBEATS_RECEIVED: 10,
+  RETRANSMITS_SENT: 11,
+  FLOW_CONTROL_UNDER_RUNS: 12,
+  FLOW_CONTROL_OVER_RUNS: 13,
+  INVALID_PACKETS: 14,
+  ERRORS: 15,
+  SHORT_SENDS: 16,
+  SENDER_FLOW_CONTROL_LIMITS: 18,
+  UNBLOCKED_PUBLICATIONS: 19,
+  UNBLOCKED_COMMANDS: 20,
+  LOSS_GAP_FILLS: 23,
+  CLIENT_TIMEOUTS: 24,
+  CONDUCTOR_MAX_CYCLE_TIME: 26,
+  CONDUCTOR_CYCLE_TIME_THRESHOLD_EXCEEDED: 27,
+  SENDER_MAX_CYCLE_TIME: 28,
+  SENDER_CYCLE_TIME_THRESHOLD_EXCEEDED: 29,
+  RECEIVER_MAX_CYCLE_TIME: 30,
+  RECEIVER_CYCLE_TIME_THRESHOLD_EXCEEDED: 31,
+  RETRANSMITTED_BYTES: 36,
+  RETRANSMIT_OVERFLOW: 37,
+  ERROR_FRAMES_RECEIVED: 38,
+  ERROR_FRAMES_SENT: 39,
+
+  FRAMES_SENT: 100,
+  FRAMES_RECEIVED: 101,
+  IMAGE_LIVENESS_TIMEOUTS: 102,
+  PUBLICATION_CONNECTION_TIMEOUTS: 103,
+  SETUP_MESSAGES_SENT: 104,
+  SETUP_MESSAGES_RECEIVED: 105,
+  RTTM_SENT: 106,
+  RTTM_RECEIVED: 107,
+  RESPONSE_SETUPS_SENT: 108,
+  RESPONSE_SETUPS_RECEIVED: 109,
+  CONDUCTOR_DUTY_CYCLES: 110,
+  SENDER_DUTY_CYCLES: 111,
+  RECEIVER_DUTY_CYCLES: 112,
+  SEND_ERRORS: 113,
+} as const;
+
+export type SystemCounterId = (typeof SystemCounterId)[keyof typeof SystemCounterId];
+
+/** Human-readable labels of the system counters, by id. */
+export const SYSTEM_COUNTER_LABELS: Readonly<Record<SystemCounterId, string>> = Object.freeze({
+  [SystemCounterId.BYTES_SENT]: 'Bytes sent',
+  [SystemCounterId.BYTES_RECEIVED]: 'Bytes received',
+  [SystemCounterId.RECEIVER_PROXY_FAILS]: 'Failed offers to receiver proxy',
+  [SystemCounterId.SENDER_PROXY_FAILS]: 'Failed offers to sender proxy',
+  [SystemCounterId.CONDUCTOR_PROXY_FAILS]: 'Failed offers to conductor proxy',
+  [SystemCounterId.NAK_MESSAGES_SENT]: 'NAKs sent',
+  [SystemCounterId.NAK_MESSAGES_RECEIVED]: 'NAKs received',
+  [SystemCounterId.STATUS_MESSAGES_SENT]: 'Status messages sent',
+  [SystemCounterId.STATUS_MESSAGES_RECEIVED]: 'Status messages received',
+  [SystemCounterId.HEARTBEATS_SENT]: 'Heartbeats sent',
+  [SystemCounterId.HEARTBEATS_RECEIVED]: 'Heartbeats received',
+  [SystemCounterId.RETRANSMITS_SENT]: 'Retransmits sent',
+  [SystemCounterId.FLOW_CONTROL_UNDER_RUNS]: 'Flow control under runs',
+  [SystemCounterId.FLOW_CONTROL_OVER_RUNS]: 'Flow control over runs',
+  [SystemCounterId.INVALID_PACKETS]: 'Invalid packets',
+  [SystemCounterId.ERRORS]: 'Errors',
+  [SystemCounterId.SHORT_SENDS]: 'Short sends',
+  [SystemCounterId.SENDER_FLOW_CONTROL_LIMITS]: 'Sender flow control limits (back-pressure events)',
+  [SystemCounterId.UNBLOCKED_PUBLICATIONS]: 'Unblocked publications',
+  [SystemCounterId.UNBLOCKED_COMMANDS]: 'Unblocked control commands',
+  [SystemCounterId.LOSS_GAP_FILLS]: 'Loss gap fills',
+  [SystemCounterId.CLIENT_TIMEOUTS]: 'Client liveness timeouts',
+  [SystemCounterId.CONDUCTOR_MAX_CYCLE_TIME]: 'Conductor max cycle time in ns',
+  [SystemCounterId.CONDUCTOR_CYCLE_TIME_THRESHOLD_EXCEEDED]: 'Conductor cycle time threshold exceeded',
+  [SystemCounterId.SENDER_MAX_CYCLE_TIME]: 'Sender max cycle time in ns',
+  [SystemCounterId.SENDER_CYCLE_TIME_THRESHOLD_EXCEEDED]: 'Sender cycle time threshold exceeded',
+  [SystemCounterId.RECEIVER_MAX_CYCLE_TIME]: 'Receiver max cycle time in ns',
+  [SystemCounterId.RECEIVER_CYCLE_TIME_THRESHOLD_EXCEEDED]: 'Receiver cycle time threshold exceeded',
+  [SystemCounterId.RETRANSMITTED_BYTES]: 'Retransmitted bytes',
+  [SystemCounterId.RETRANSMIT_OVERFLOW]: 'Retransmit pool overflows',
+  [SystemCounterId.ERROR_FRAMES_RECEIVED]: 'Error frames received',
+  [SystemCounterId.ERROR_FRAMES_SENT]: 'Error frames sent',
+  [SystemCounterId.FRAMES_SENT]: 'Frames sent',
+  [SystemCounterId.FRAMES_RECEIVED]: 'Frames received',
+  [SystemCounterId.IMAGE_LIVENESS_TIMEOUTS]: 'Images unavailable after liveness timeout',
+  [SystemCounterId.PUBLICATION_CONNECTION_TIMEOUTS]: 'Publication connection timeouts',
+  [SystemCounterId.SETUP_MESSAGES_SENT]: 'Setup messages sent',
+  [SystemCounterId.SETUP_MESSAGES_RECEIVED]: 'Setup messages received',
+  [SystemCounterId.RTTM_SENT]: 'RTT measurements sent',
+  [SystemCounterId.RTTM_RECEIVED]: 'RTT measurements received',
+  [SystemCounterId.RESPONSE_SETUPS_SENT]: 'Response setups sent',
+  [SystemCounterId.RESPONSE_SETUPS_RECEIVED]: 'Response setups received',
+  [SystemCounterId.CONDUCTOR_DUTY_CYCLES]: 'Conductor duty cycles',
+  [SystemCounterId.SENDER_DUTY_CYCLES]: 'Sender duty cycles',
+  [SystemCounterId.RECEIVER_DUTY_CYCLES]: 'Receiver duty cycles',
+  [SystemCounterId.SEND_ERRORS]: 'Socket send errors',
+});
+
+/** Every system counter id, ascending. */
+export const SYSTEM_COUNTER_IDS: ReadonlyArray<SystemCounterId> = Object.freeze(
+  (Object.values(SystemCounterId) as SystemCounterId[]).slice().sort((a, b) => a - b),
+);
+
+/**
+ * Allocates one counter per {@link SystemCounterId} (type {@link CounterTypeId.SYSTEM}, the system
+ * counter id as the key's registrationId) and hands them out by id.
+ */
+export class SystemCounters {
+  private readonly counters: AtomicCounter[] = [];
+
+  constructor(readonly manager: CountersManager) {
+    for (const id of SYSTEM_COUNTER_IDS) {
+      const counterId = manager.allocate(CounterTypeId.SYSTEM, SYSTEM_COUNTER_LABELS[id], { registrationId: id });
+      this.counters[id] = new AtomicCounter(manager, counterId);
+    }
+  }
+
+  get(id: SystemCounterId): AtomicCounter {
+    return this.counters[id] as AtomicCounter;
+  }
+
+  /** Frees every system counter; idempotent. */
+  close(): void {
+    for (const id of SYSTEM_COUNTER_IDS) {
+      this.counters[id]?.close();
+    }
+  }
+}

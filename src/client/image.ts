@@ -1,0 +1,119 @@
+import type { LogBuffers } from '../logbuffer/log-buffers.js';
+import type { LogMetaData } from '../logbuffer/log-meta-data.js';
+import { Header, type FragmentHandler } from '../logbuffer/header.js';
+import type { ControlledFragmentHandler } from '../logbuffer/header.js';
+import { ControlledPollAction } from '../logbuffer/controlled-poll-action.js';
+import { TermReader } from '../logbuffer/term-reader.js';
+import { computeTermOffsetFromPosition, indexByPosition } from '../logbuffer/log-buffer-descriptor.js';
+
+export interface ImageInit {
+  readonly correlationId: number;
+  readonly subscriptionRegistrationId: number;
+  readonly sessionId: number;
+  readonly streamId: number;
+  readonly channel: string;
+  readonly sourceIdentity: string;
+  readonly logBuffers: LogBuffers;
+  readonly counterValues: Float64Array;
+  readonly subscriberPositionCounterId: number;
+}
+
+/**
+ * One publisher's stream as seen by one subscription: a view of the log the driver rebuilds,
+ * read in place (zero copy), and this subscriber's position in it, which the driver uses for flow
+ * control.
+ */
+export class Image {
+  readonly correlationId: number;
+  readonly subscriptionRegistrationId: number;
+  readonly sessionId: number;
+  readonly streamId: number;
+  readonly channel: string;
+  readonly sourceIdentity: string;
+  readonly initialTermId: number;
+  readonly termBufferLength: number;
+  readonly positionBitsToShift: number;
+  readonly logBuffers: LogBuffers;
+
+  private readonly metaData: LogMetaData;
+  private readonly termBuffers: readonly Uint8Array[];
+  private readonly counterValues: Float64Array;
+  private readonly positionId: number;
+  private readonly header: Header;
+  private readonly reader = new TermReader();
+  private closed = false;
+  private finalPosition = 0;
+
+  constructor(init: ImageInit) {
+    this.correlationId = init.correlationId;
+    this.subscriptionRegistrationId = init.subscriptionRegistrationId;
+    this.sessionId = init.sessionId;
+    this.streamId = init.streamId;
+    this.channel = init.channel;
+    this.sourceIdentity = init.sourceIdentity;
+    this.logBuffers = init.logBuffers;
+    this.metaData = init.logBuffers.metaData;
+    this.termBuffers = init.logBuffers.termBuffers;
+    this.termBufferLength = init.logBuffers.termLength;
+    this.positionBitsToShift = init.logBuffers.positionBitsToShift;
+    this.initialTermId = this.metaData.initialTermId;
+    this.counterValues = init.counterValues;
+    this.positionId = init.subscriberPositionCounterId;
+    this.header = new Header(this.initialTermId, this.positionBitsToShift);
+    this.header.context = this;
+  }
+
+  /** This subscriber's position in the stream. */
+  get position(): number {
+    return this.closed ? this.finalPosition : this.counterValues[this.positionId]!;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** True once the publisher ended the stream and this subscriber consumed all of it. */
+  get isEndOfStream(): boolean {
+    return this.closed ? this.finalPosition >= this.metaData.endOfStreamPosition : this.position >= this.metaData.endOfStreamPosition;
+  }
+
+  /** Reads up to `fragmentLimit` fragments, handing each to `handler`; returns how many. */
+  poll(handler: FragmentHandler, fragmentLimit: number): number {
+    if (this.closed) return 0;
+    const values = this.counterValues;
+    const position = values[this.positionId]!;
+    const termOffset = computeTermOffsetFromPosition(position, this.positionBitsToShift);
+    const termBuffer = this.termBuffers[indexByPosition(position, this.positionBitsToShift)]!;
+    const reader = this.reader;
+    const fragments = reader.read(termBuffer, termOffset, handler, fragmentLimit, this.header);
+    const newPosition = position + (reader.offset - termOffset);
+    if (newPosition > position) values[this.positionId] = newPosition;
+    return fragments;
+  }
+
+  /**
+   * Like poll, but the handler decides per fragment: CONTINUE, COMMIT (make the position visible
+   * now), BREAK (stop after this fragment) or ABORT (stop and see this fragment again next time).
+   */
+  controlledPoll(handler: ControlledFragmentHandler, fragmentLimit: number): number {
+    if (this.closed) return 0;
+    const values = this.counterValues;
+    const position = values[this.positionId]!;
+    const termOffset = computeTermOffsetFromPosition(position, this.positionBitsToShift);
+    const termBuffer = this.termBuffers[indexByPosition(position, this.positionBitsToShift)]!;
+    const reader = this.reader;
+    const fragments = reader.controlledRead(termBuffer, termOffset, handler, fragmentLimit, this.header);
+    const newPosition = position + (reader.offset - termOffset);
+    if (newPosition > position) values[this.positionId] = newPosition;
+    return fragments;
+  }
+
+  /** Called by the client conductor when the driver removed the image. */
+  internalClose(): void {
+    if (this.closed) return;
+    this.finalPosition = this.counterValues[this.positionId]!;
+    this.closed = true;
+  }
+}
+
+export { ControlledPollAction };

@@ -1,0 +1,5 @@
+export * from './publication-codes.js';
+export { Publication } from './publication.js';
+export { Subscription, type ReceivedMessage, type ImageHandler } from './subscription.js';
+export { Image } from './image.js';
+export { SkeinClient, type SkeinClientOptions, type SubscriptionOptions } from './skein-client.js';

@@ -1,0 +1,234 @@
+import { SkeinError, ErrorCode } from '../util/errors.js';
+import type { LogBuffers } from '../logbuffer/log-buffers.js';
+import type { LogMetaData } from '../logbuffer/log-meta-data.js';
+import { TermAppender } from '../logbuffer/term-appender.js';
+import { BufferClaim } from '../logbuffer/buffer-claim.js';
+import { rotateLog } from '../logbuffer/log-rotation.js';
+import {
+  computeMaxMessageLength,
+  computeTermBeginPosition,
+  indexByTermCount,
+  maxPossiblePosition,
+} from '../logbuffer/log-buffer-descriptor.js';
+import { ADMIN_ACTION, BACK_PRESSURED, CLOSED, MAX_POSITION_EXCEEDED, NOT_CONNECTED } from './publication-codes.js';
+
+/** What a publication needs from the client that created it. */
+export interface PublicationOwner {
+  releasePublication(publication: Publication): void;
+  wakeDriver(): void;
+}
+
+export interface PublicationInit {
+  readonly owner: PublicationOwner;
+  readonly channel: string;
+  readonly streamId: number;
+  readonly sessionId: number;
+  readonly registrationId: number;
+  readonly exclusive: boolean;
+  readonly logBuffers: LogBuffers;
+  /** The driver's counter values; the publisher limit lives at `publisherLimitCounterId`. */
+  readonly counterValues: Float64Array;
+  readonly publisherLimitCounterId: number;
+}
+
+/**
+ * Appends messages to a stream's log. `offer` and `tryClaim` return the new stream position or a
+ * negative code (NOT_CONNECTED, BACK_PRESSURED, ADMIN_ACTION, CLOSED, MAX_POSITION_EXCEEDED):
+ * expected outcomes are values, never exceptions. Calls from one thread only.
+ */
+export class Publication {
+  readonly channel: string;
+  readonly streamId: number;
+  readonly sessionId: number;
+  readonly registrationId: number;
+  readonly initialTermId: number;
+  readonly termBufferLength: number;
+  readonly maxMessageLength: number;
+  readonly maxPayloadLength: number;
+  readonly positionBitsToShift: number;
+  readonly maxPossiblePosition: number;
+  readonly isExclusive: boolean;
+
+  private readonly owner: PublicationOwner;
+  readonly logBuffers: LogBuffers;
+  private readonly metaData: LogMetaData;
+  private readonly appenders: readonly TermAppender[];
+  private readonly headerTemplate: Uint8Array;
+  private readonly counterValues: Float64Array;
+  private readonly limitCounterId: number;
+  private closed = false;
+
+  constructor(init: PublicationInit) {
+    this.owner = init.owner;
+    this.channel = init.channel;
+    this.streamId = init.streamId;
+    this.sessionId = init.sessionId;
+    this.registrationId = init.registrationId;
+    this.isExclusive = init.exclusive;
+    this.logBuffers = init.logBuffers;
+    this.metaData = init.logBuffers.metaData;
+    this.counterValues = init.counterValues;
+    this.limitCounterId = init.publisherLimitCounterId;
+    this.initialTermId = this.metaData.initialTermId;
+    this.termBufferLength = init.logBuffers.termLength;
+    this.positionBitsToShift = init.logBuffers.positionBitsToShift;
+    this.maxMessageLength = computeMaxMessageLength(this.termBufferLength);
+    this.maxPayloadLength = this.metaData.mtuLength - 32;
+    this.maxPossiblePosition = maxPossiblePosition(this.termBufferLength);
+    this.headerTemplate = this.metaData.defaultFrameHeader;
+    this.appenders = init.logBuffers.termBuffers.map((term, i) => new TermAppender(term, this.metaData, i));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** True while at least one subscriber (or receiver) is connected to this stream. */
+  get isConnected(): boolean {
+    return !this.closed && this.metaData.isConnected;
+  }
+
+  /** The position the next message will be written at, or CLOSED. */
+  get position(): number {
+    if (this.closed) return CLOSED;
+    const termCount = this.metaData.activeTermCount;
+    const index = indexByTermCount(termCount);
+    const termOffset = Math.min(this.metaData.rawTailOffset(index), this.termBufferLength);
+    const termId = this.metaData.rawTailTermId(index);
+    return computeTermBeginPosition(termId, this.positionBitsToShift, this.initialTermId) + termOffset;
+  }
+
+  /** The position up to which the publisher may currently write. */
+  get positionLimit(): number {
+    return this.closed ? CLOSED : this.counterValues[this.limitCounterId]!;
+  }
+
+  /**
+   * Appends one message. Messages longer than the MTU payload are split into fragments that a
+   * subscriber's FragmentAssembler joins again. Returns the new position or a negative code.
+   */
+  offer(buffer: Uint8Array, offset = 0, length = buffer.length - offset, reservedValueLow = 0, reservedValueHigh = 0): number {
+    if (this.closed) return CLOSED;
+    this.checkRange(buffer, offset, length);
+    const meta = this.metaData;
+    const termCount = meta.activeTermCount;
+    const index = indexByTermCount(termCount);
+    const termId = meta.rawTailTermId(index);
+    const rawOffset = meta.rawTailOffset(index);
+    if (termCount !== ((termId - this.initialTermId) | 0)) return ADMIN_ACTION;
+    const termOffset = Math.min(rawOffset, this.termBufferLength);
+    const termBeginPosition = computeTermBeginPosition(termId, this.positionBitsToShift, this.initialTermId);
+    const position = termBeginPosition + termOffset;
+    if (position >= this.counterValues[this.limitCounterId]!) return this.backPressureStatus(position, length);
+    const appender = this.appenders[index]!;
+    const result =
+      length <= this.maxPayloadLength
+        ? appender.appendUnfragmentedMessage(this.headerTemplate, buffer, offset, length, reservedValueLow, reservedValueHigh, termId)
+        : appender.appendFragmentedMessage(
+            this.headerTemplate, buffer, offset, length, this.maxPayloadLength, reservedValueLow, reservedValueHigh, termId,
+          );
+    return this.newPosition(termCount, termId, termBeginPosition, position, result);
+  }
+
+  /** Appends one message gathered from several buffers (all of each buffer is used). */
+  offerV(buffers: readonly Uint8Array[]): number {
+    if (this.closed) return CLOSED;
+    let length = 0;
+    for (let i = 0; i < buffers.length; i++) length += buffers[i]!.length;
+    this.checkLength(length);
+    const meta = this.metaData;
+    const termCount = meta.activeTermCount;
+    const index = indexByTermCount(termCount);
+    const termId = meta.rawTailTermId(index);
+    if (termCount !== ((termId - this.initialTermId) | 0)) return ADMIN_ACTION;
+    const termOffset = Math.min(meta.rawTailOffset(index), this.termBufferLength);
+    const termBeginPosition = computeTermBeginPosition(termId, this.positionBitsToShift, this.initialTermId);
+    const position = termBeginPosition + termOffset;
+    if (position >= this.counterValues[this.limitCounterId]!) return this.backPressureStatus(position, length);
+    const appender = this.appenders[index]!;
+    const result =
+      length <= this.maxPayloadLength
+        ? appender.appendUnfragmentedMessageV(this.headerTemplate, buffers, length, 0, 0, termId)
+        : appender.appendFragmentedMessageV(this.headerTemplate, buffers, length, this.maxPayloadLength, 0, 0, termId);
+    return this.newPosition(termCount, termId, termBeginPosition, position, result);
+  }
+
+  /**
+   * Claims space for a message of `length` bytes (at most the MTU payload) to be written in place;
+   * the caller fills `bufferClaim.buffer` from `bufferClaim.offset` and then commits or aborts it.
+   */
+  tryClaim(length: number, bufferClaim: BufferClaim): number {
+    if (this.closed) return CLOSED;
+    if (!Number.isInteger(length) || length < 0 || length > this.maxPayloadLength) {
+      throw new SkeinError(
+        ErrorCode.MESSAGE_TOO_LONG,
+        `tryClaim length ${length} is outside 0..${this.maxPayloadLength} (the MTU payload)`,
+        this.subject(),
+      );
+    }
+    const meta = this.metaData;
+    const termCount = meta.activeTermCount;
+    const index = indexByTermCount(termCount);
+    const termId = meta.rawTailTermId(index);
+    if (termCount !== ((termId - this.initialTermId) | 0)) return ADMIN_ACTION;
+    const termOffset = Math.min(meta.rawTailOffset(index), this.termBufferLength);
+    const termBeginPosition = computeTermBeginPosition(termId, this.positionBitsToShift, this.initialTermId);
+    const position = termBeginPosition + termOffset;
+    if (position >= this.counterValues[this.limitCounterId]!) return this.backPressureStatus(position, length);
+    const result = this.appenders[index]!.claim(this.headerTemplate, length, bufferClaim, termId);
+    return this.newPosition(termCount, termId, termBeginPosition, position, result);
+  }
+
+  /** Releases the publication; further offers return CLOSED. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.owner.releasePublication(this);
+  }
+
+  /** Marks the publication closed without telling the driver (the driver or client went away). */
+  internalClose(): void {
+    this.closed = true;
+  }
+
+  private newPosition(termCount: number, termId: number, termBeginPosition: number, position: number, result: number): number {
+    if (result > 0) {
+      this.owner.wakeDriver();
+      return termBeginPosition + result;
+    }
+    if (position + this.termBufferLength > this.maxPossiblePosition) return MAX_POSITION_EXCEEDED;
+    rotateLog(this.metaData, termCount, termId);
+    this.owner.wakeDriver();
+    return ADMIN_ACTION;
+  }
+
+  private backPressureStatus(position: number, length: number): number {
+    if (position + length >= this.maxPossiblePosition) return MAX_POSITION_EXCEEDED;
+    return this.metaData.isConnected ? BACK_PRESSURED : NOT_CONNECTED;
+  }
+
+  private checkRange(buffer: Uint8Array, offset: number, length: number): void {
+    if (offset < 0 || length < 0 || offset + length > buffer.length || !Number.isInteger(offset) || !Number.isInteger(length)) {
+      throw new SkeinError(
+        ErrorCode.ARG_INVALID,
+        `offer range offset=${offset} length=${length} is outside the buffer of ${buffer.length} bytes`,
+        this.subject(),
+      );
+    }
+    this.checkLength(length);
+  }
+
+  private checkLength(length: number): void {
+    if (length > this.maxMessageLength) {
+      throw new SkeinError(
+        ErrorCode.MESSAGE_TOO_LONG,
+        `message length ${length} exceeds the maximum ${this.maxMessageLength} for term length ${this.termBufferLength}`,
+        this.subject(),
+      );
+    }
+  }
+
+  private subject(): { channel: string; streamId: number; sessionId: number } {
+    return { channel: this.channel, streamId: this.streamId, sessionId: this.sessionId };
+  }
+}

@@ -1,0 +1,321 @@
+import { SkeinError, ErrorCode } from '../util/errors.js';
+import type { Agent } from '../agent/agent.js';
+import type { NanoClock } from '../env/clock.js';
+import type { DriverConnection } from '../command/driver-connection.js';
+import type { DriverCommand, DriverResponse } from '../command/driver-messages.js';
+import { ChannelUri } from '../protocol/channel-uri.js';
+import { Publication, type PublicationOwner } from './publication.js';
+import { Subscription, type ImageHandler, type SubscriptionOwner } from './subscription.js';
+import { Image } from './image.js';
+
+export interface SkeinClientOptions {
+  readonly connection: DriverConnection;
+  readonly clock: NanoClock;
+  /** How long to wait for the driver to answer a command. Default 10 s. */
+  readonly driverTimeoutMs?: number;
+  /** Receives errors the client cannot return to a caller. */
+  readonly errorHandler?: (error: unknown) => void;
+}
+
+export interface SubscriptionOptions {
+  readonly onAvailableImage?: ImageHandler;
+  readonly onUnavailableImage?: ImageHandler;
+}
+
+type PendingKind = 'publication' | 'subscription' | 'remove';
+
+interface Pending {
+  readonly kind: PendingKind;
+  readonly channel: string;
+  readonly streamId: number;
+  readonly deadlineNs: number;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly subscriptionOptions?: SubscriptionOptions;
+}
+
+/**
+ * A client of a media driver: creates publications and subscriptions and keeps them in step with
+ * the driver. Its agent (`conductor`) must run for commands to complete and images to appear; the
+ * embedded `Skein` entry point runs it together with the driver.
+ */
+export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
+  readonly roleName = 'client-conductor';
+  readonly clientId: number;
+
+  private readonly connection: DriverConnection;
+  private readonly clock: NanoClock;
+  private readonly driverTimeoutNs: number;
+  private readonly errorHandler: (error: unknown) => void;
+  private readonly pending = new Map<number, Pending>();
+  private readonly publications = new Map<number, Publication>();
+  private readonly subscriptions = new Map<number, Subscription>();
+  private readonly imagesById = new Map<number, Image>();
+  private polled: Subscription[] = [];
+  private closed = false;
+  private readonly onResponseBound: (response: DriverResponse) => void;
+
+  constructor(options: SkeinClientOptions) {
+    this.connection = options.connection;
+    this.clientId = options.connection.clientId;
+    this.clock = options.clock;
+    const timeoutMs = options.driverTimeoutMs ?? 10_000;
+    if (!(timeoutMs > 0)) {
+      throw new SkeinError(ErrorCode.CONFIG_INVALID, `driverTimeoutMs must be > 0, got ${timeoutMs}`);
+    }
+    this.driverTimeoutNs = timeoutMs * 1e6;
+    this.errorHandler = options.errorHandler ?? ((error) => console.error(error));
+    this.onResponseBound = (response) => this.onResponse(response);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Adds a publication that shares its session with other publications on the same channel and stream. */
+  addPublication(channel: string, streamId: number): Promise<Publication> {
+    return this.addPublicationCommand(channel, streamId, false);
+  }
+
+  /** Adds a publication with a session of its own. */
+  addExclusivePublication(channel: string, streamId: number): Promise<Publication> {
+    return this.addPublicationCommand(channel, streamId, true);
+  }
+
+  addSubscription(channel: string, streamId: number, options: SubscriptionOptions = {}): Promise<Subscription> {
+    const check = this.checkAdd(channel, streamId);
+    if (check !== null) return Promise.reject(check);
+    return this.send('subscription', channel, streamId, (correlationId) => ({
+      type: 'ADD_SUBSCRIPTION',
+      clientId: this.clientId,
+      correlationId,
+      channel,
+      streamId,
+    }), options) as Promise<Subscription>;
+  }
+
+  /** Closes every publication and subscription of this client and tells the driver. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const publication of this.publications.values()) publication.internalClose();
+    for (const subscription of this.subscriptions.values()) subscription.internalClose();
+    this.publications.clear();
+    this.subscriptions.clear();
+    this.imagesById.clear();
+    this.polled = [];
+    const error = new SkeinError(ErrorCode.CLOSED, 'client closed before the driver answered', { state: 'CLOSED' });
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+    this.connection.toDriver.offer({ type: 'CLIENT_CLOSE', clientId: this.clientId });
+    this.connection.wake();
+  }
+
+  doWork(nowNs: number): number {
+    if (this.closed) return 0;
+    let work = this.connection.toClient.drain(this.onResponseBound, 64);
+    if (this.pending.size > 0) work += this.checkTimeouts(nowNs);
+    const polled = this.polled;
+    for (let i = 0; i < polled.length; i++) work += polled[i]!.pollAuto();
+    if (this.connection.isDriverClosed) this.close();
+    return work;
+  }
+
+  onClose(): void {
+    this.close();
+  }
+
+  releasePublication(publication: Publication): void {
+    if (this.publications.delete(publication.registrationId)) this.removeCommand('REMOVE_PUBLICATION', publication.registrationId);
+  }
+
+  releaseSubscription(subscription: Subscription): void {
+    this.stopPolling(subscription);
+    for (const image of subscription.images) this.imagesById.delete(image.correlationId);
+    if (this.subscriptions.delete(subscription.registrationId)) this.removeCommand('REMOVE_SUBSCRIPTION', subscription.registrationId);
+  }
+
+  startPolling(subscription: Subscription): void {
+    if (!this.polled.includes(subscription)) this.polled = [...this.polled, subscription];
+    this.connection.wake();
+  }
+
+  stopPolling(subscription: Subscription): void {
+    this.polled = this.polled.filter((s) => s !== subscription);
+  }
+
+  wakeDriver(): void {
+    this.connection.wake();
+  }
+
+  private addPublicationCommand(channel: string, streamId: number, exclusive: boolean): Promise<Publication> {
+    const check = this.checkAdd(channel, streamId);
+    if (check !== null) return Promise.reject(check);
+    return this.send('publication', channel, streamId, (correlationId) => ({
+      type: 'ADD_PUBLICATION',
+      clientId: this.clientId,
+      correlationId,
+      channel,
+      streamId,
+      exclusive,
+    })) as Promise<Publication>;
+  }
+
+  private checkAdd(channel: string, streamId: number): Error | null {
+    if (this.closed) return new SkeinError(ErrorCode.CLOSED, 'client is closed', { channel, streamId, state: 'CLOSED' });
+    if (!Number.isInteger(streamId) || streamId < -0x80000000 || streamId > 0x7fffffff) {
+      return new SkeinError(ErrorCode.ARG_INVALID, `stream id ${streamId} is not a 32-bit integer`, { channel });
+    }
+    try {
+      ChannelUri.parse(channel);
+    } catch (error) {
+      return error as Error;
+    }
+    return null;
+  }
+
+  private send(
+    kind: PendingKind,
+    channel: string,
+    streamId: number,
+    build: (correlationId: number) => DriverCommand,
+    subscriptionOptions?: SubscriptionOptions,
+  ): Promise<unknown> {
+    const correlationId = this.connection.nextCorrelationId();
+    return new Promise((resolve, reject) => {
+      if (!this.connection.toDriver.offer(build(correlationId))) {
+        reject(new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, 'driver command queue is full', { channel, streamId, correlationId }));
+        return;
+      }
+      const deadlineNs = this.clock.nanoTime() + this.driverTimeoutNs;
+      const entry: Pending = { kind, channel, streamId, deadlineNs, resolve, reject };
+      this.pending.set(correlationId, subscriptionOptions === undefined ? entry : { ...entry, subscriptionOptions });
+      this.connection.wake();
+    });
+  }
+
+  private removeCommand(type: 'REMOVE_PUBLICATION' | 'REMOVE_SUBSCRIPTION', registrationId: number): void {
+    const correlationId = this.connection.nextCorrelationId();
+    this.connection.toDriver.offer({ type, clientId: this.clientId, correlationId, registrationId });
+    this.connection.wake();
+  }
+
+  private checkTimeouts(nowNs: number): number {
+    let expired = 0;
+    for (const [correlationId, pending] of this.pending) {
+      if (nowNs < pending.deadlineNs) continue;
+      this.pending.delete(correlationId);
+      expired++;
+      pending.reject(
+        new SkeinError(ErrorCode.DRIVER_TIMEOUT, `driver did not answer the ${pending.kind} request in time`, {
+          channel: pending.channel,
+          streamId: pending.streamId,
+          correlationId,
+          timeoutMs: this.driverTimeoutNs / 1e6,
+        }),
+      );
+    }
+    return expired;
+  }
+
+  private onResponse(response: DriverResponse): void {
+    try {
+      this.dispatch(response);
+    } catch (error) {
+      this.errorHandler(error);
+    }
+  }
+
+  private dispatch(response: DriverResponse): void {
+    switch (response.type) {
+      case 'PUBLICATION_READY': {
+        const pending = this.takePending(response.correlationId);
+        if (pending === undefined) return;
+        const publication = new Publication({
+          owner: this,
+          channel: response.channel,
+          streamId: response.streamId,
+          sessionId: response.sessionId,
+          registrationId: response.registrationId,
+          exclusive: response.exclusive,
+          logBuffers: response.logBuffers,
+          counterValues: this.connection.counters.values,
+          publisherLimitCounterId: response.publisherLimitCounterId,
+        });
+        this.publications.set(response.registrationId, publication);
+        pending.resolve(publication);
+        return;
+      }
+      case 'SUBSCRIPTION_READY': {
+        const pending = this.takePending(response.correlationId);
+        if (pending === undefined) return;
+        const options = pending.subscriptionOptions ?? {};
+        const subscription = new Subscription({
+          owner: this,
+          channel: pending.channel,
+          resolvedChannel: response.resolvedChannel,
+          streamId: pending.streamId,
+          registrationId: response.correlationId,
+          onAvailableImage: options.onAvailableImage,
+          onUnavailableImage: options.onUnavailableImage,
+        });
+        this.subscriptions.set(response.correlationId, subscription);
+        pending.resolve(subscription);
+        return;
+      }
+      case 'OPERATION_SUCCESS':
+        this.takePending(response.correlationId)?.resolve(undefined);
+        return;
+      case 'ERROR': {
+        const pending = this.takePending(response.correlationId);
+        if (pending === undefined) {
+          this.errorHandler(new SkeinError(response.code, response.message, { correlationId: response.correlationId }));
+          return;
+        }
+        pending.reject(new SkeinError(response.code, response.message, { correlationId: response.correlationId }));
+        return;
+      }
+      case 'AVAILABLE_IMAGE':
+        this.onAvailableImage(response);
+        return;
+      case 'UNAVAILABLE_IMAGE': {
+        const subscription = this.subscriptions.get(response.subscriptionRegistrationId);
+        this.imagesById.delete(response.correlationId);
+        subscription?.internalRemoveImage(response.correlationId);
+        return;
+      }
+      case 'PUBLICATION_ERROR':
+        this.errorHandler(
+          new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `publication error ${response.errorCode}: ${response.message}`, {
+            streamId: response.streamId,
+            sessionId: response.sessionId,
+          }),
+        );
+        return;
+    }
+  }
+
+  private onAvailableImage(response: Extract<DriverResponse, { type: 'AVAILABLE_IMAGE' }>): void {
+    const subscription = this.subscriptions.get(response.subscriptionRegistrationId);
+    if (subscription === undefined || this.imagesById.has(response.correlationId)) return;
+    const image = new Image({
+      correlationId: response.correlationId,
+      subscriptionRegistrationId: response.subscriptionRegistrationId,
+      sessionId: response.sessionId,
+      streamId: response.streamId,
+      channel: subscription.channel,
+      sourceIdentity: response.sourceIdentity,
+      logBuffers: response.logBuffers,
+      counterValues: this.connection.counters.values,
+      subscriberPositionCounterId: response.subscriberPositionCounterId,
+    });
+    this.imagesById.set(response.correlationId, image);
+    subscription.internalAddImage(image);
+  }
+
+  private takePending(correlationId: number): Pending | undefined {
+    const pending = this.pending.get(correlationId);
+    if (pending !== undefined) this.pending.delete(correlationId);
+    return pending;
+  }
+}

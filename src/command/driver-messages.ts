@@ -1,0 +1,128 @@
+/**
+ * The messages a client and a media driver exchange: commands from clients to the driver and
+ * responses and events from the driver to clients. Driver and client share these and the log
+ * buffer formats only, so a client can work with a driver it did not create.
+ *
+ * In the embedded (shared) threading mode they travel through in-process queues; log buffers
+ * are SharedArrayBuffers, so the same messages can later cross a worker boundary unchanged.
+ */
+import type { LogBuffers } from '../logbuffer/log-buffers.js';
+
+export type DriverCommand =
+  | AddPublicationCommand
+  | RemoveCommand
+  | AddSubscriptionCommand
+  | ClientKeepaliveCommand
+  | ClientCloseCommand;
+
+export interface AddPublicationCommand {
+  readonly type: 'ADD_PUBLICATION';
+  readonly clientId: number;
+  readonly correlationId: number;
+  readonly channel: string;
+  readonly streamId: number;
+  readonly exclusive: boolean;
+}
+
+export interface AddSubscriptionCommand {
+  readonly type: 'ADD_SUBSCRIPTION';
+  readonly clientId: number;
+  readonly correlationId: number;
+  readonly channel: string;
+  readonly streamId: number;
+}
+
+export interface RemoveCommand {
+  readonly type: 'REMOVE_PUBLICATION' | 'REMOVE_SUBSCRIPTION';
+  readonly clientId: number;
+  readonly correlationId: number;
+  readonly registrationId: number;
+}
+
+export interface ClientKeepaliveCommand {
+  readonly type: 'CLIENT_KEEPALIVE';
+  readonly clientId: number;
+}
+
+export interface ClientCloseCommand {
+  readonly type: 'CLIENT_CLOSE';
+  readonly clientId: number;
+}
+
+export type DriverResponse =
+  | PublicationReadyResponse
+  | SubscriptionReadyResponse
+  | OperationSuccessResponse
+  | ErrorResponse
+  | AvailableImageResponse
+  | UnavailableImageResponse
+  | PublicationErrorResponse;
+
+export interface PublicationReadyResponse {
+  readonly type: 'PUBLICATION_READY';
+  readonly clientId: number;
+  readonly correlationId: number;
+  readonly registrationId: number;
+  readonly channel: string;
+  readonly streamId: number;
+  readonly sessionId: number;
+  readonly exclusive: boolean;
+  readonly logBuffers: LogBuffers;
+  readonly publisherLimitCounterId: number;
+}
+
+export interface SubscriptionReadyResponse {
+  readonly type: 'SUBSCRIPTION_READY';
+  readonly clientId: number;
+  readonly correlationId: number;
+  /** The channel as resolved by the driver: an endpoint with port 0 names the bound port. */
+  readonly resolvedChannel: string;
+}
+
+export interface OperationSuccessResponse {
+  readonly type: 'OPERATION_SUCCESS';
+  readonly clientId: number;
+  readonly correlationId: number;
+}
+
+export interface ErrorResponse {
+  readonly type: 'ERROR';
+  readonly clientId: number;
+  readonly correlationId: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface AvailableImageResponse {
+  readonly type: 'AVAILABLE_IMAGE';
+  readonly clientId: number;
+  /** Identity of this image, unique within the driver. */
+  readonly correlationId: number;
+  readonly subscriptionRegistrationId: number;
+  readonly sessionId: number;
+  readonly streamId: number;
+  readonly logBuffers: LogBuffers;
+  readonly subscriberPositionCounterId: number;
+  /** Joining position of this subscriber. */
+  readonly joinPosition: number;
+  /** `address:port` of the sender for UDP, `aeron:ipc` for IPC. */
+  readonly sourceIdentity: string;
+}
+
+export interface UnavailableImageResponse {
+  readonly type: 'UNAVAILABLE_IMAGE';
+  readonly clientId: number;
+  readonly correlationId: number;
+  readonly subscriptionRegistrationId: number;
+  readonly streamId: number;
+}
+
+export interface PublicationErrorResponse {
+  readonly type: 'PUBLICATION_ERROR';
+  readonly clientId: number;
+  readonly registrationId: number;
+  readonly sessionId: number;
+  readonly streamId: number;
+  readonly errorCode: number;
+  readonly message: string;
+}

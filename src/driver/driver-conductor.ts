@@ -1,0 +1,675 @@
+import { SkeinError, ErrorCode } from '../util/errors.js';
+import type { Agent } from '../agent/agent.js';
+import { Position } from '../agent/counters.js';
+import { CounterTypeId } from '../agent/counter-types.js';
+import type { MessageQueue } from '../command/message-queue.js';
+import type { DriverCommand, DriverResponse, AddPublicationCommand, AddSubscriptionCommand } from '../command/driver-messages.js';
+import { LogBuffers } from '../logbuffer/log-buffers.js';
+import { computePosition } from '../logbuffer/log-buffer-descriptor.js';
+import type { DriverComponents } from './driver-components.js';
+import { NetworkPublication } from './network-publication.js';
+import { IpcPublication } from './ipc-publication.js';
+import { PublicationImage, type SubscriberPosition } from './publication-image.js';
+import { SendChannelEndpoint } from './send-channel-endpoint.js';
+import { ReceiveChannelEndpoint, type ImageFactory, type SetupInfo } from './receive-channel-endpoint.js';
+import type { Sender } from './sender.js';
+import type { Receiver } from './receiver.js';
+import {
+  parsePublicationChannel,
+  parseSubscriptionChannel,
+  addressKey,
+  type ParsedChannel,
+  type SubscriptionParams,
+  type SocketAddress,
+} from './udp-channel.js';
+
+interface PublicationLink {
+  readonly registrationId: number;
+  readonly clientId: number;
+  readonly publication: NetworkPublication | IpcPublication;
+}
+
+interface SubscriptionLink {
+  readonly registrationId: number;
+  readonly clientId: number;
+  readonly streamId: number;
+  readonly channel: string;
+  readonly parsed: ParsedChannel<SubscriptionParams>;
+  readonly sessionId: number | undefined;
+  endpoint: ReceiveChannelEndpoint | null;
+}
+
+interface PendingSubscription {
+  readonly link: SubscriptionLink;
+  readonly correlationId: number;
+  readonly endpoint: ReceiveChannelEndpoint;
+}
+
+/**
+ * The driver's brain: takes client commands, creates and links publications, subscriptions,
+ * endpoints and images, keeps publisher limits moving, and runs the timed state checks (liveness,
+ * linger, drain). Every resource it creates it also frees.
+ */
+export class DriverConductor implements Agent, ImageFactory {
+  readonly roleName = 'driver-conductor';
+  private readonly components: DriverComponents;
+  private readonly commands: MessageQueue<DriverCommand>;
+  private readonly clients = new Map<number, MessageQueue<DriverResponse>>();
+  private readonly sender: Sender;
+  private readonly receiver: Receiver;
+  private readonly publicationLinks = new Map<number, PublicationLink>();
+  private readonly subscriptionLinks = new Map<number, SubscriptionLink>();
+  private networkPublications: NetworkPublication[] = [];
+  private ipcPublications: IpcPublication[] = [];
+  private images: PublicationImage[] = [];
+  private pendingSubscriptions: PendingSubscription[] = [];
+  private readonly sendEndpoints = new Map<string, SendChannelEndpoint>();
+  private readonly receiveEndpoints = new Map<string, ReceiveChannelEndpoint>();
+  private readonly nextCorrelationIdFn: () => number;
+  private nextSessionId: number;
+  private nextReceiverId: bigint;
+  private nextTimerNs = 0;
+  private readonly onCommandBound: (command: DriverCommand) => void;
+  private closed = false;
+
+  constructor(options: {
+    components: DriverComponents;
+    commands: MessageQueue<DriverCommand>;
+    sender: Sender;
+    receiver: Receiver;
+    nextCorrelationId: () => number;
+  }) {
+    this.components = options.components;
+    this.commands = options.commands;
+    this.sender = options.sender;
+    this.receiver = options.receiver;
+    this.nextCorrelationIdFn = options.nextCorrelationId;
+    const prng = this.components.prng;
+    this.nextSessionId = prng.nextUint32() | 0;
+    this.nextReceiverId = (BigInt(prng.nextUint32()) << 32n) | BigInt(prng.nextUint32());
+    this.onCommandBound = (command) => this.onCommand(command);
+  }
+
+  registerClient(clientId: number, queue: MessageQueue<DriverResponse>): void {
+    this.clients.set(clientId, queue);
+  }
+
+  doWork(nowNs: number): number {
+    let work = this.commands.drain(this.onCommandBound, 32);
+    if (this.pendingSubscriptions.length > 0) work += this.checkPendingSubscriptions();
+    const networkPublications = this.networkPublications;
+    for (let i = 0; i < networkPublications.length; i++) work += networkPublications[i]!.updatePublisherLimit();
+    const ipcPublications = this.ipcPublications;
+    for (let i = 0; i < ipcPublications.length; i++) work += ipcPublications[i]!.updatePublisherLimit();
+    if (nowNs >= this.nextTimerNs) {
+      this.nextTimerNs = nowNs + this.components.settings.timerIntervalNs;
+      this.onTimeEvent(nowNs);
+      work++;
+    }
+    return work;
+  }
+
+  /** Frees every resource of the driver. Idempotent. */
+  onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const publication of this.networkPublications) this.freeNetworkPublication(publication);
+    for (const publication of this.ipcPublications) this.freeIpcPublication(publication);
+    for (const image of this.images) this.freeImage(image, 0);
+    for (const pending of this.pendingSubscriptions) pending.endpoint.close();
+    for (const endpoint of this.sendEndpoints.values()) endpoint.close();
+    for (const endpoint of this.receiveEndpoints.values()) endpoint.close();
+    this.networkPublications = [];
+    this.ipcPublications = [];
+    this.images = [];
+    this.pendingSubscriptions = [];
+    this.sendEndpoints.clear();
+    this.receiveEndpoints.clear();
+    this.publicationLinks.clear();
+    this.subscriptionLinks.clear();
+  }
+
+  /** Counts of live resources, for tests and `skein stat`. */
+  resourceCounts(): Record<string, number> {
+    return {
+      networkPublications: this.networkPublications.length,
+      ipcPublications: this.ipcPublications.length,
+      images: this.images.length,
+      publicationLinks: this.publicationLinks.size,
+      subscriptionLinks: this.subscriptionLinks.size,
+      sendEndpoints: this.sendEndpoints.size,
+      receiveEndpoints: this.receiveEndpoints.size,
+    };
+  }
+
+  private onCommand(command: DriverCommand): void {
+    const correlationId = 'correlationId' in command ? command.correlationId : 0;
+    try {
+      switch (command.type) {
+        case 'ADD_PUBLICATION':
+          this.onAddPublication(command);
+          break;
+        case 'ADD_SUBSCRIPTION':
+          this.onAddSubscription(command);
+          break;
+        case 'REMOVE_PUBLICATION':
+          this.onRemovePublication(command.registrationId, command.clientId, correlationId);
+          break;
+        case 'REMOVE_SUBSCRIPTION':
+          this.onRemoveSubscription(command.registrationId, command.clientId, correlationId);
+          break;
+        case 'CLIENT_CLOSE':
+          this.onClientClose(command.clientId);
+          break;
+        case 'CLIENT_KEEPALIVE':
+          break;
+      }
+    } catch (error) {
+      const e = error instanceof SkeinError ? error : new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, String((error as Error)?.message ?? error), { cause: error });
+      if (!(error instanceof SkeinError)) this.components.onError(error);
+      this.respond(command.clientId, { type: 'ERROR', clientId: command.clientId, correlationId, code: e.code, message: e.message });
+    }
+  }
+
+  private respond(clientId: number, response: DriverResponse): void {
+    const queue = this.clients.get(clientId);
+    if (queue === undefined) return;
+    if (!queue.offer(response)) {
+      this.components.onError(new Error(`response queue of client ${clientId} is full; dropped ${response.type}`));
+    }
+  }
+
+  private allocateSessionId(): number {
+    const { reservedSessionIdLow: low, reservedSessionIdHigh: high } = this.components.settings;
+    for (;;) {
+      const id = this.nextSessionId;
+      this.nextSessionId = (this.nextSessionId + 1) | 0;
+      if (id < low || id > high) return id;
+    }
+  }
+
+  private position(typeId: number, label: string, registrationId: number, sessionId: number, streamId: number, channel: string): Position {
+    const id = this.components.counters.allocate(typeId, label, { registrationId, sessionId, streamId, channel });
+    return new Position(this.components.counters, id);
+  }
+
+  private onAddPublication(command: AddPublicationCommand): void {
+    const parsed = parsePublicationChannel(command.channel);
+    const publication = parsed.isIpc ? this.ipcPublicationFor(command, parsed) : this.networkPublicationFor(command, parsed);
+    this.publicationLinks.set(command.correlationId, { registrationId: command.correlationId, clientId: command.clientId, publication });
+    this.respond(command.clientId, {
+      type: 'PUBLICATION_READY',
+      clientId: command.clientId,
+      correlationId: command.correlationId,
+      registrationId: command.correlationId,
+      channel: command.channel,
+      streamId: command.streamId,
+      sessionId: publication.sessionId,
+      exclusive: command.exclusive,
+      logBuffers: publication.logBuffers,
+      publisherLimitCounterId: publication.publisherLimit.id,
+    });
+  }
+
+  private newLog(
+    parsed: ParsedChannel<ReturnType<typeof parsePublicationChannel>['params']>,
+    registrationId: number,
+    sessionId: number,
+    streamId: number,
+    defaults: { termLength: number; mtu: number },
+  ): LogBuffers {
+    const p = parsed.params;
+    const termLength = p.termLength ?? defaults.termLength;
+    const mtu = p.mtu ?? defaults.mtu;
+    const logBuffers = LogBuffers.allocate({ termLength, pageSize: this.components.settings.filePageSize });
+    const initialTermId = p.initialTermId ?? (this.components.prng.nextUint32() | 0);
+    logBuffers.metaData.initialise({
+      correlationId: registrationId,
+      initialTermId,
+      termId: p.termId,
+      termOffset: p.termOffset,
+      mtuLength: mtu,
+      pageSize: this.components.settings.filePageSize,
+      sessionId,
+      streamId,
+      publicationWindowLength: this.termWindowLength(parsed, termLength),
+      receiverWindowLength: 0,
+    });
+    return logBuffers;
+  }
+
+  private termWindowLength(parsed: ParsedChannel<ReturnType<typeof parsePublicationChannel>['params']>, termLength: number): number {
+    const configured = parsed.params.publicationWindowLength ?? this.components.settings.publicationTermWindowLength;
+    return configured > 0 ? Math.min(configured, termLength / 2) : termLength / 2;
+  }
+
+  private ipcPublicationFor(command: AddPublicationCommand, parsed: ParsedChannel<ReturnType<typeof parsePublicationChannel>['params']>): IpcPublication {
+    if (!command.exclusive && parsed.params.sessionId === undefined) {
+      const existing = this.ipcPublications.find((p) => p.streamId === command.streamId && !p.exclusive && p.state === 'ACTIVE');
+      if (existing !== undefined) {
+        existing.refCount++;
+        return existing;
+      }
+    }
+    const sessionId = parsed.params.sessionId ?? this.allocateSessionId();
+    const settings = this.components.settings;
+    const logBuffers = this.newLog(parsed, command.correlationId, sessionId, command.streamId, {
+      termLength: settings.ipcTermBufferLength,
+      mtu: settings.ipcMtuLength,
+    });
+    const publication = new IpcPublication({
+      registrationId: command.correlationId,
+      channel: command.channel,
+      streamId: command.streamId,
+      sessionId,
+      exclusive: command.exclusive,
+      logBuffers,
+      publisherLimit: this.position(CounterTypeId.PUBLISHER_LIMIT, `pub-lmt: ${command.correlationId} ${sessionId} ${command.streamId} ${command.channel}`, command.correlationId, sessionId, command.streamId, command.channel),
+      termWindowLength: this.termWindowLength(parsed, logBuffers.termLength),
+      components: this.components,
+    });
+    this.ipcPublications = [...this.ipcPublications, publication];
+    for (const link of this.subscriptionLinks.values()) {
+      if (link.parsed.isIpc && link.streamId === command.streamId && (link.sessionId === undefined || link.sessionId === sessionId)) {
+        this.linkIpcSubscriber(publication, link);
+      }
+    }
+    return publication;
+  }
+
+  private linkIpcSubscriber(publication: IpcPublication, link: SubscriptionLink): void {
+    const joinPosition = publication.producerPosition();
+    const position = this.position(CounterTypeId.SUBSCRIBER_POSITION,
+      `sub-pos: ${link.registrationId} ${publication.sessionId} ${publication.streamId} ${link.channel} @${joinPosition}`,
+      link.registrationId,
+      publication.sessionId,
+      publication.streamId,
+      link.channel,
+    );
+    position.set(joinPosition);
+    publication.subscribers = [...publication.subscribers, { subscriptionRegistrationId: link.registrationId, clientId: link.clientId, position }];
+    const imageId = this.nextCorrelationIdFn();
+    publication.imageIds.set(link.registrationId, imageId);
+    this.respond(link.clientId, {
+      type: 'AVAILABLE_IMAGE',
+      clientId: link.clientId,
+      correlationId: imageId,
+      subscriptionRegistrationId: link.registrationId,
+      sessionId: publication.sessionId,
+      streamId: publication.streamId,
+      logBuffers: publication.logBuffers,
+      subscriberPositionCounterId: position.id,
+      joinPosition,
+      sourceIdentity: 'aeron:ipc',
+    });
+  }
+
+  private networkPublicationFor(
+    command: AddPublicationCommand,
+    parsed: ParsedChannel<ReturnType<typeof parsePublicationChannel>['params']>,
+  ): NetworkPublication {
+    const p = parsed.params;
+    const destination = p.endpoint as SocketAddress;
+    const bind: SocketAddress = { host: p.interface ?? (destination.family === 6 ? '::' : '0.0.0.0'), port: 0, family: destination.family };
+    const key = `${addressKey(destination)}|${bind.host}`;
+    let endpoint = this.sendEndpoints.get(key);
+    if (!command.exclusive && endpoint !== undefined && p.sessionId === undefined) {
+      const existing = this.networkPublications.find(
+        (n) => n.endpoint === endpoint && n.streamId === command.streamId && !n.exclusive && n.state === 'ACTIVE',
+      );
+      if (existing !== undefined) {
+        existing.refCount++;
+        return existing;
+      }
+    }
+    const sessionId = p.sessionId ?? this.allocateSessionId();
+    if (endpoint !== undefined) {
+      for (const n of this.networkPublications) {
+        if (n.endpoint === endpoint && n.streamId === command.streamId && n.sessionId === sessionId && n.state !== 'DONE') {
+          throw new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `session id ${sessionId} is already in use on this channel and stream`, {
+            channel: command.channel,
+            streamId: command.streamId,
+            sessionId,
+          });
+        }
+      }
+    }
+    if (endpoint === undefined) {
+      endpoint = new SendChannelEndpoint(key, destination, bind, this.components);
+      this.sendEndpoints.set(key, endpoint);
+    }
+    const settings = this.components.settings;
+    const logBuffers = this.newLog(parsed, command.correlationId, sessionId, command.streamId, {
+      termLength: settings.termBufferLength,
+      mtu: settings.mtuLength,
+    });
+    const label = `${command.correlationId} ${sessionId} ${command.streamId} ${command.channel}`;
+    const id = command.correlationId;
+    const publication = new NetworkPublication({
+      registrationId: command.correlationId,
+      channel: command.channel,
+      streamId: command.streamId,
+      sessionId,
+      exclusive: command.exclusive,
+      logBuffers,
+      endpoint,
+      publisherLimit: this.position(CounterTypeId.PUBLISHER_LIMIT, `pub-lmt: ${label}`, id, sessionId, command.streamId, command.channel),
+      senderPosition: this.position(CounterTypeId.SENDER_POSITION, `snd-pos: ${label}`, id, sessionId, command.streamId, command.channel),
+      senderLimit: this.position(CounterTypeId.SENDER_LIMIT, `snd-lmt: ${label}`, id, sessionId, command.streamId, command.channel),
+      termWindowLength: this.termWindowLength(parsed, logBuffers.termLength),
+      lingerTimeoutNs: p.lingerNs ?? settings.publicationLingerTimeoutNs,
+      signalEos: p.eos ?? true,
+      components: this.components,
+    });
+    endpoint.add(publication);
+    this.sender.add(publication);
+    this.networkPublications = [...this.networkPublications, publication];
+    return publication;
+  }
+
+  private onRemovePublication(registrationId: number, clientId: number, correlationId: number): void {
+    const link = this.publicationLinks.get(registrationId);
+    if (link === undefined || link.clientId !== clientId) {
+      throw new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `unknown publication registration id ${registrationId}`, { correlationId });
+    }
+    this.publicationLinks.delete(registrationId);
+    this.releasePublication(link.publication);
+    this.respond(clientId, { type: 'OPERATION_SUCCESS', clientId, correlationId });
+  }
+
+  private releasePublication(publication: NetworkPublication | IpcPublication): void {
+    publication.refCount--;
+    if (publication.refCount > 0) return;
+    if (publication instanceof NetworkPublication) publication.startDraining(this.components.clock.nanoTime());
+    else publication.startDraining();
+  }
+
+  private onAddSubscription(command: AddSubscriptionCommand): void {
+    const parsed = parseSubscriptionChannel(command.channel);
+    const link: SubscriptionLink = {
+      registrationId: command.correlationId,
+      clientId: command.clientId,
+      streamId: command.streamId,
+      channel: command.channel,
+      parsed,
+      sessionId: parsed.params.sessionId,
+      endpoint: null,
+    };
+    if (parsed.isIpc) {
+      this.subscriptionLinks.set(link.registrationId, link);
+      this.respond(command.clientId, { type: 'SUBSCRIPTION_READY', clientId: command.clientId, correlationId: command.correlationId, resolvedChannel: command.channel });
+      for (const publication of this.ipcPublications) {
+        if (publication.state === 'ACTIVE' && publication.streamId === command.streamId && (link.sessionId === undefined || link.sessionId === publication.sessionId)) {
+          this.linkIpcSubscriber(publication, link);
+        }
+      }
+      return;
+    }
+    const bind = parsed.params.endpoint as SocketAddress;
+    const key = bind.port === 0 ? `${addressKey(bind)}#${command.correlationId}` : addressKey(bind);
+    let endpoint = this.receiveEndpoints.get(key);
+    if (endpoint === undefined) {
+      endpoint = new ReceiveChannelEndpoint(key, bind, this.nextReceiverId, this.components, this);
+      this.nextReceiverId = BigInt.asIntN(64, this.nextReceiverId + 1n);
+      this.receiveEndpoints.set(key, endpoint);
+    }
+    this.pendingSubscriptions = [...this.pendingSubscriptions, { link, correlationId: command.correlationId, endpoint }];
+    this.checkPendingSubscriptions();
+  }
+
+  private checkPendingSubscriptions(): number {
+    let work = 0;
+    const still: PendingSubscription[] = [];
+    for (const pending of this.pendingSubscriptions) {
+      const { link, endpoint } = pending;
+      const status = endpoint.socket.status;
+      if (status === 'binding') {
+        still.push(pending);
+        continue;
+      }
+      work++;
+      if (status === 'bound') {
+        this.completeSubscription(link, endpoint);
+      } else {
+        if (this.receiveEndpoints.get(endpoint.key) === endpoint && endpoint.streamCount === 0) {
+          this.receiveEndpoints.delete(endpoint.key);
+          endpoint.close();
+        }
+        const cause = endpoint.socket.error?.message ?? `socket ${status}`;
+        this.respond(link.clientId, {
+          type: 'ERROR',
+          clientId: link.clientId,
+          correlationId: pending.correlationId,
+          code: ErrorCode.TRANSPORT_BIND_FAILED,
+          message: `cannot bind ${endpoint.key} for subscription: ${cause} [channel=${link.channel} streamId=${link.streamId}]`,
+        });
+      }
+    }
+    this.pendingSubscriptions = still;
+    return work;
+  }
+
+  private completeSubscription(link: SubscriptionLink, endpoint: ReceiveChannelEndpoint): void {
+    link.endpoint = endpoint;
+    endpoint.addInterest(link.streamId);
+    this.subscriptionLinks.set(link.registrationId, link);
+    const bound = endpoint.socket;
+    const resolved = link.parsed.uri.withParam('endpoint', endpoint.bindAddress.family === 6 ? `[${bound.localAddress}]:${bound.localPort}` : `${bound.localAddress}:${bound.localPort}`);
+    this.respond(link.clientId, { type: 'SUBSCRIPTION_READY', clientId: link.clientId, correlationId: link.registrationId, resolvedChannel: resolved.toString() });
+    for (const image of endpoint.imagesOf(link.streamId)) {
+      if (image.state === 'ACTIVE' && (link.sessionId === undefined || link.sessionId === image.sessionId)) this.linkImageSubscriber(image, link);
+    }
+  }
+
+  /** Called by a receive endpoint for a SETUP of a stream it has interest in. */
+  onCreateImage(endpoint: ReceiveChannelEndpoint, setup: SetupInfo, nowNs: number): PublicationImage | null {
+    const links = [...this.subscriptionLinks.values()].filter(
+      (l) => l.endpoint === endpoint && l.streamId === setup.streamId && (l.sessionId === undefined || l.sessionId === setup.sessionId),
+    );
+    if (links.length === 0) return null;
+    const first = links[0]!.parsed.params;
+    const correlationId = this.nextCorrelationIdFn();
+    const logBuffers = LogBuffers.allocate({ termLength: setup.termLength, pageSize: this.components.settings.filePageSize });
+    logBuffers.metaData.initialise({
+      correlationId,
+      initialTermId: setup.initialTermId,
+      termId: setup.activeTermId,
+      termOffset: setup.termOffset,
+      mtuLength: setup.mtu,
+      pageSize: this.components.settings.filePageSize,
+      sessionId: setup.sessionId,
+      streamId: setup.streamId,
+    });
+    const bits = logBuffers.positionBitsToShift;
+    const joinPosition = computePosition(setup.activeTermId, setup.termOffset, bits, setup.initialTermId);
+    const settings = this.components.settings;
+    const label = `${correlationId} ${setup.sessionId} ${setup.streamId} ${links[0]!.channel}`;
+    const image = new PublicationImage({
+      correlationId,
+      sessionId: setup.sessionId,
+      streamId: setup.streamId,
+      channel: links[0]!.channel,
+      joinPosition,
+      logBuffers,
+      endpoint,
+      controlHost: setup.srcAddress,
+      controlPort: setup.srcPort,
+      receiverWindowLength: Math.min(setup.termLength / 2, first.receiverWindowLength ?? settings.initialWindowLength),
+      nakDelayNs: first.nakDelayNs ?? settings.nakUnicastDelayNs,
+      hwmPosition: this.position(CounterTypeId.RECEIVER_HWM, `rcv-hwm: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
+      receiverPosition: this.position(CounterTypeId.RECEIVER_POSITION, `rcv-pos: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
+      components: this.components,
+    });
+    this.images = [...this.images, image];
+    this.receiver.add(image);
+    for (const link of links) this.linkImageSubscriber(image, link);
+    void nowNs;
+    return image;
+  }
+
+  private linkImageSubscriber(image: PublicationImage, link: SubscriptionLink): void {
+    const joinPosition = image.rebuildPositionValue;
+    const position = this.position(CounterTypeId.SUBSCRIBER_POSITION,
+      `sub-pos: ${link.registrationId} ${image.sessionId} ${image.streamId} ${link.channel} @${joinPosition}`,
+      link.registrationId,
+      image.sessionId,
+      image.streamId,
+      link.channel,
+    );
+    position.set(joinPosition);
+    image.subscribers = [...image.subscribers, { subscriptionRegistrationId: link.registrationId, clientId: link.clientId, position }];
+    this.respond(link.clientId, {
+      type: 'AVAILABLE_IMAGE',
+      clientId: link.clientId,
+      correlationId: image.correlationId,
+      subscriptionRegistrationId: link.registrationId,
+      sessionId: image.sessionId,
+      streamId: image.streamId,
+      logBuffers: image.logBuffers,
+      subscriberPositionCounterId: position.id,
+      joinPosition,
+      sourceIdentity: image.sourceIdentity,
+    });
+  }
+
+  private onRemoveSubscription(registrationId: number, clientId: number, correlationId: number): void {
+    const link = this.subscriptionLinks.get(registrationId);
+    if (link === undefined || link.clientId !== clientId) {
+      throw new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `unknown subscription registration id ${registrationId}`, { correlationId });
+    }
+    this.unlinkSubscription(link);
+    this.respond(clientId, { type: 'OPERATION_SUCCESS', clientId, correlationId });
+  }
+
+  private unlinkSubscription(link: SubscriptionLink): void {
+    this.subscriptionLinks.delete(link.registrationId);
+    if (link.parsed.isIpc) {
+      for (const publication of this.ipcPublications) {
+        publication.subscribers = this.dropSubscriber(publication.subscribers, link.registrationId);
+        publication.imageIds.delete(link.registrationId);
+      }
+      return;
+    }
+    for (const image of this.images) {
+      if (image.endpoint === link.endpoint) image.subscribers = this.dropSubscriber(image.subscribers, link.registrationId);
+    }
+    link.endpoint?.removeInterest(link.streamId);
+  }
+
+  private dropSubscriber(subscribers: SubscriberPosition[], registrationId: number): SubscriberPosition[] {
+    const kept: SubscriberPosition[] = [];
+    for (const s of subscribers) {
+      if (s.subscriptionRegistrationId === registrationId) s.position.close();
+      else kept.push(s);
+    }
+    return kept;
+  }
+
+  private onClientClose(clientId: number): void {
+    for (const link of [...this.publicationLinks.values()]) {
+      if (link.clientId !== clientId) continue;
+      this.publicationLinks.delete(link.registrationId);
+      this.releasePublication(link.publication);
+    }
+    for (const link of [...this.subscriptionLinks.values()]) if (link.clientId === clientId) this.unlinkSubscription(link);
+    for (const pending of this.pendingSubscriptions) if (pending.link.clientId === clientId) pending.endpoint.close();
+    this.pendingSubscriptions = this.pendingSubscriptions.filter((p) => p.link.clientId !== clientId);
+    this.clients.delete(clientId);
+  }
+
+  private onTimeEvent(nowNs: number): void {
+    for (const publication of this.networkPublications) {
+      publication.onTimeEvent(nowNs);
+      if (publication.state === 'DONE') this.freeNetworkPublication(publication);
+    }
+    this.networkPublications = this.networkPublications.filter((p) => p.state !== 'DONE');
+    for (const publication of this.ipcPublications) {
+      publication.onTimeEvent(nowNs);
+      if (publication.state === 'DONE') this.freeIpcPublication(publication);
+    }
+    this.ipcPublications = this.ipcPublications.filter((p) => p.state !== 'DONE');
+    for (const image of this.images) this.checkImage(image, nowNs);
+    this.images = this.images.filter((i) => i.state !== 'DONE');
+    for (const [key, endpoint] of this.receiveEndpoints) {
+      if (endpoint.streamCount === 0 && !this.images.some((i) => i.endpoint === endpoint) && !this.pendingSubscriptions.some((p) => p.endpoint === endpoint)) {
+        endpoint.close();
+        this.receiveEndpoints.delete(key);
+      }
+    }
+  }
+
+  private checkImage(image: PublicationImage, nowNs: number): void {
+    if (image.state === 'ACTIVE') {
+      if (image.hasTimedOut(nowNs)) {
+        this.components.driverCounters.imageLivenessTimeouts.increment();
+        this.freeImage(image, nowNs);
+      } else if (image.subscribers.length === 0) {
+        this.notifyImageUnavailable(image);
+        image.startDraining(nowNs);
+      } else if (image.allSubscribersAtEndOfStream()) {
+        this.notifyImageUnavailable(image);
+        image.startDraining(nowNs);
+      }
+    } else if (image.state === 'DRAINING' && image.isDrained(nowNs)) {
+      this.freeImage(image, nowNs);
+    }
+  }
+
+  private notifyImageUnavailable(image: PublicationImage): void {
+    if (image.unavailableNotified) return;
+    image.unavailableNotified = true;
+    for (const s of image.subscribers) {
+      this.respond(s.clientId, {
+        type: 'UNAVAILABLE_IMAGE',
+        clientId: s.clientId,
+        correlationId: image.correlationId,
+        subscriptionRegistrationId: s.subscriptionRegistrationId,
+        streamId: image.streamId,
+      });
+    }
+  }
+
+  private freeImage(image: PublicationImage, nowNs: number): void {
+    this.notifyImageUnavailable(image);
+    image.state = 'DONE';
+    for (const s of image.subscribers) s.position.close();
+    image.subscribers = [];
+    image.hwmPosition.close();
+    image.receiverPosition.close();
+    image.endpoint.removeImage(image, nowNs);
+    this.receiver.remove(image);
+  }
+
+  private freeNetworkPublication(publication: NetworkPublication): void {
+    publication.state = 'DONE';
+    this.sender.remove(publication);
+    publication.publisherLimit.close();
+    publication.senderPositionCounter.close();
+    publication.senderLimitCounter.close();
+    const endpoint = publication.endpoint;
+    if (endpoint.remove(publication) && this.sendEndpoints.get(endpoint.key) === endpoint) {
+      this.sendEndpoints.delete(endpoint.key);
+      endpoint.close();
+    }
+  }
+
+  private freeIpcPublication(publication: IpcPublication): void {
+    publication.state = 'DONE';
+    for (const s of publication.subscribers) {
+      const imageId = publication.imageIds.get(s.subscriptionRegistrationId);
+      if (imageId !== undefined) {
+        this.respond(s.clientId, {
+          type: 'UNAVAILABLE_IMAGE',
+          clientId: s.clientId,
+          correlationId: imageId,
+          subscriptionRegistrationId: s.subscriptionRegistrationId,
+          streamId: publication.streamId,
+        });
+      }
+      s.position.close();
+    }
+    publication.subscribers = [];
+    publication.publisherLimit.close();
+  }
+}
+

@@ -1,0 +1,150 @@
+import type { NanoClock, EpochClock } from '../env/clock.js';
+import type { Prng } from '../env/prng.js';
+import type { DatagramTransport } from '../env/datagram.js';
+import type { Storage } from '../env/storage.js';
+import type { Agent } from '../agent/agent.js';
+import { CountersManager } from '../agent/counters.js';
+import { DistinctErrorLog } from '../agent/distinct-error-log.js';
+import { SnapshotPublisher } from '../agent/snapshot.js';
+import { createCommandQueue, createResponseQueue, type DriverConnection } from '../command/driver-connection.js';
+import { resolveDriverSettings, type DriverOptions, type DriverSettings } from './driver-context.js';
+import { DriverCounters, type DriverComponents } from './driver-components.js';
+import { DriverConductor } from './driver-conductor.js';
+import { Sender } from './sender.js';
+import { Receiver } from './receiver.js';
+
+/** The injected parts of a driver: time, randomness, network and storage. */
+export interface MediaDriverComponents {
+  readonly clock: NanoClock;
+  readonly epochClock: EpochClock;
+  readonly prng: Prng;
+  readonly transport: DatagramTransport;
+  /** Where counters and errors are published for `skein stat`; omit to publish nothing. */
+  readonly storage?: Storage;
+  readonly snapshotDir?: string;
+  readonly pid?: number;
+  /** `SKEIN_*` overrides; the embedded entry point passes `process.env`. */
+  readonly env?: Record<string, string | undefined>;
+  /** Called for every error the driver records (after it is logged and counted). */
+  readonly errorHandler?: (error: unknown) => void;
+}
+
+/**
+ * A media driver: conductor, sender and receiver agents over the injected components. It does
+ * not run itself; whoever embeds it runs `agents` (the `Skein` entry point with an AgentRunner,
+ * tests and the simulator with invokers) and sets `wakeHandler` so arriving data wakes them.
+ */
+export class MediaDriver {
+  readonly settings: DriverSettings;
+  readonly counters: CountersManager;
+  readonly errorLog: DistinctErrorLog;
+  readonly conductor: DriverConductor;
+  readonly sender = new Sender();
+  readonly receiver = new Receiver();
+  readonly agents: readonly Agent[];
+  private readonly components: DriverComponents;
+  private readonly driverCounters: DriverCounters;
+  private readonly commands = createCommandQueue();
+  private wakeHandler: () => void = () => {};
+  private correlationId = 1;
+  private nextClientId = 1;
+  private closed = false;
+
+  constructor(options: DriverOptions, parts: MediaDriverComponents) {
+    this.settings = resolveDriverSettings(options, parts.env ?? {});
+    this.counters = new CountersManager({ epochClock: parts.epochClock });
+    this.errorLog = new DistinctErrorLog(parts.epochClock);
+    this.driverCounters = new DriverCounters(this.counters);
+    const errorHandler = parts.errorHandler;
+    const errorLog = this.errorLog;
+    const errorsCounter = this.driverCounters.errors;
+    this.components = {
+      settings: this.settings,
+      clock: parts.clock,
+      epochClock: parts.epochClock,
+      prng: parts.prng,
+      transport: parts.transport,
+      counters: this.counters,
+      driverCounters: this.driverCounters,
+      errorLog,
+      onError: (error) => {
+        errorsCounter.increment();
+        errorLog.record(error);
+        if (errorHandler !== undefined) errorHandler(error);
+      },
+      wake: () => this.wakeHandler(),
+    };
+    this.conductor = new DriverConductor({
+      components: this.components,
+      commands: this.commands,
+      sender: this.sender,
+      receiver: this.receiver,
+      nextCorrelationId: () => this.correlationId++,
+    });
+    const agents: Agent[] = [this.conductor, this.sender, this.receiver];
+    if (parts.storage !== undefined && parts.snapshotDir !== undefined && this.settings.publishSnapshots) {
+      agents.push(
+        new SnapshotPublisher({
+          storage: parts.storage,
+          dir: parts.snapshotDir,
+          pid: parts.pid ?? 0,
+          startedAtMs: parts.epochClock.epochMs(),
+          counters: this.counters,
+          errors: this.errorLog,
+          epochClock: parts.epochClock,
+          intervalMs: this.settings.snapshotIntervalNs / 1e6,
+          extra: () => this.conductor.resourceCounts(),
+        }),
+      );
+    }
+    this.agents = agents;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Records an error as the driver's own (error log and counter). */
+  recordError(error: unknown): void {
+    this.components.onError(error);
+  }
+
+  setWakeHandler(handler: () => void): void {
+    this.wakeHandler = handler;
+  }
+
+  /** A new client connection to this driver. */
+  connect(): DriverConnection {
+    const clientId = this.nextClientId++;
+    const toClient = createResponseQueue();
+    this.conductor.registerClient(clientId, toClient);
+    const driver = this;
+    return {
+      clientId,
+      toDriver: this.commands,
+      toClient,
+      counters: this.counters,
+      errorLog: this.errorLog,
+      clientLivenessTimeoutNs: this.settings.clientLivenessTimeoutNs,
+      wake: () => driver.wakeHandler(),
+      nextCorrelationId: () => driver.correlationId++,
+      get isDriverClosed() {
+        return driver.closed;
+      },
+    };
+  }
+
+  /** Frees everything the driver holds (sockets, counters, logs). Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const agent of this.agents) {
+      try {
+        agent.onClose?.();
+      } catch (error) {
+        this.errorLog.record(error);
+      }
+    }
+    this.driverCounters.close();
+  }
+}

@@ -1,0 +1,407 @@
+import type { LogBuffers } from '../logbuffer/log-buffers.js';
+import type { LogMetaData } from '../logbuffer/log-meta-data.js';
+import { TermScanner } from '../logbuffer/term-scanner.js';
+import {
+  computeMaxMessageLength,
+  computePosition,
+  computeTermIdFromPosition,
+  computeTermOffsetFromPosition,
+  indexByPosition,
+  indexByTermCount,
+  computeTermBeginPosition,
+} from '../logbuffer/log-buffer-descriptor.js';
+import { unblock } from '../logbuffer/term-unblocker.js';
+import { FrameFlags, FrameType, SETUP_LENGTH, DATA_HEADER_LENGTH } from '../protocol/frame-constants.js';
+import { SetupFlyweight } from '../protocol/setup-flyweight.js';
+import { DataHeaderFlyweight } from '../protocol/data-header-flyweight.js';
+import type { StatusMessageFlyweight } from '../protocol/status-message-flyweight.js';
+import type { NakFlyweight } from '../protocol/nak-flyweight.js';
+import { RttMeasurementFlyweight } from '../protocol/rtt-measurement-flyweight.js';
+import type { ErrorFlyweight } from '../protocol/error-flyweight.js';
+import { RTTM_LENGTH } from '../protocol/frame-constants.js';
+import type { Position } from '../agent/counters.js';
+import type { DriverComponents } from './driver-components.js';
+import type { SendChannelEndpoint } from './send-channel-endpoint.js';
+import { RetransmitHandler } from './retransmit-handler.js';
+
+export type NetworkPublicationState = 'ACTIVE' | 'DRAINING' | 'LINGER' | 'DONE';
+
+export interface NetworkPublicationInit {
+  readonly registrationId: number;
+  readonly channel: string;
+  readonly streamId: number;
+  readonly sessionId: number;
+  readonly exclusive: boolean;
+  readonly logBuffers: LogBuffers;
+  readonly endpoint: SendChannelEndpoint;
+  readonly publisherLimit: Position;
+  readonly senderPosition: Position;
+  readonly senderLimit: Position;
+  readonly termWindowLength: number;
+  readonly lingerTimeoutNs: number;
+  readonly signalEos: boolean;
+  readonly components: DriverComponents;
+}
+
+/** Largest retransmission for one NAK: 16 × the default 128 KiB receiver window (unicast). */
+const RETRANSMIT_LENGTH_MAX = 16 * 128 * 1024;
+
+/**
+ * A publication sent over UDP: the sender side of one session. Sends SETUP until a receiver
+ * answers, then DATA within the flow-control window, heartbeats when idle, retransmits on NAK,
+ * and on close drains, signals end of stream and lingers. States ACTIVE → DRAINING → LINGER → DONE.
+ */
+export class NetworkPublication {
+  readonly registrationId: number;
+  readonly channel: string;
+  readonly streamId: number;
+  readonly sessionId: number;
+  readonly exclusive: boolean;
+  readonly logBuffers: LogBuffers;
+  readonly endpoint: SendChannelEndpoint;
+  readonly publisherLimit: Position;
+  readonly senderPositionCounter: Position;
+  readonly senderLimitCounter: Position;
+  readonly initialTermId: number;
+  readonly termLength: number;
+  readonly positionBitsToShift: number;
+  readonly mtu: number;
+  readonly termWindowLength: number;
+  readonly maxMessageLength: number;
+
+  state: NetworkPublicationState = 'ACTIVE';
+  refCount = 1;
+  private readonly components: DriverComponents;
+  private readonly metaData: LogMetaData;
+  private readonly termBuffers: readonly Uint8Array[];
+  private readonly scanner = new TermScanner();
+  private readonly retransmit: RetransmitHandler;
+  private readonly setupBuffer = new Uint8Array(SETUP_LENGTH);
+  private readonly setup = new SetupFlyweight();
+  private readonly heartbeatBuffer = new Uint8Array(DATA_HEADER_LENGTH);
+  private readonly heartbeat = new DataHeaderFlyweight();
+  private readonly rttmBuffer = new Uint8Array(RTTM_LENGTH);
+  private readonly rttmReply = new RttMeasurementFlyweight();
+  private readonly receivers = new Map<bigint, number>();
+  private readonly lingerTimeoutNs: number;
+  private readonly signalEos: boolean;
+  private senderPosition: number;
+  private senderLimit: number;
+  private hasInitialConnection = false;
+  private shouldSendSetup = true;
+  private lastSetupNs = -Infinity;
+  private lastSendNs = 0;
+  private endOfStreamPosition = Number.MAX_SAFE_INTEGER;
+  private lingerDeadlineNs = 0;
+  private receivedEosFromAll = false;
+  private lastConsumerPosition = 0;
+  private timeOfLastConsumerChangeNs = 0;
+  private cleanPosition: number;
+
+  constructor(init: NetworkPublicationInit) {
+    this.registrationId = init.registrationId;
+    this.channel = init.channel;
+    this.streamId = init.streamId;
+    this.sessionId = init.sessionId;
+    this.exclusive = init.exclusive;
+    this.logBuffers = init.logBuffers;
+    this.endpoint = init.endpoint;
+    this.publisherLimit = init.publisherLimit;
+    this.senderPositionCounter = init.senderPosition;
+    this.senderLimitCounter = init.senderLimit;
+    this.termWindowLength = init.termWindowLength;
+    this.lingerTimeoutNs = init.lingerTimeoutNs;
+    this.signalEos = init.signalEos;
+    this.components = init.components;
+    this.metaData = init.logBuffers.metaData;
+    this.termBuffers = init.logBuffers.termBuffers;
+    this.initialTermId = this.metaData.initialTermId;
+    this.termLength = init.logBuffers.termLength;
+    this.positionBitsToShift = init.logBuffers.positionBitsToShift;
+    this.mtu = this.metaData.mtuLength;
+    this.maxMessageLength = computeMaxMessageLength(this.termLength);
+    this.senderPosition = this.producerPosition();
+    this.senderLimit = this.senderPosition;
+    this.cleanPosition = this.senderPosition;
+    this.lastConsumerPosition = this.senderPosition;
+    this.senderPositionCounter.set(this.senderPosition);
+    this.senderLimitCounter.set(this.senderLimit);
+    this.publisherLimit.set(this.senderPosition);
+    const r = this.components.settings;
+    this.retransmit = new RetransmitHandler(r.retransmitUnicastDelayNs, r.retransmitUnicastLingerNs);
+    this.timeOfLastConsumerChangeNs = this.components.clock.nanoTime();
+  }
+
+  get isConnected(): boolean {
+    return this.receivers.size > 0;
+  }
+
+  /** The position up to which the publisher has appended (the log's tail). */
+  producerPosition(): number {
+    const meta = this.metaData;
+    const index = indexByTermCount(meta.activeTermCount);
+    const termOffset = Math.min(meta.rawTailOffset(index), this.termLength);
+    return computeTermBeginPosition(meta.rawTailTermId(index), this.positionBitsToShift, this.initialTermId) + termOffset;
+  }
+
+  /** Sender duty cycle for this publication; returns bytes sent (work). */
+  send(nowNs: number): number {
+    if (this.state === 'DONE') return 0;
+    let work = 0;
+    if (!this.hasInitialConnection || this.shouldSendSetup) work += this.setupCheck(nowNs);
+    work += this.retransmit.process(nowNs, this);
+    const bytes = this.state === 'LINGER' ? 0 : this.sendData(nowNs);
+    if (bytes === 0) work += this.heartbeatCheck(nowNs);
+    return work + bytes;
+  }
+
+  private sendData(nowNs: number): number {
+    let position = this.senderPosition;
+    const limit = this.senderLimit;
+    if (position >= limit) return 0;
+    let bytesSent = 0;
+    const maxDatagrams = this.components.settings.sendBatchDatagramsMax;
+    for (let i = 0; i < maxDatagrams && position < limit; i++) {
+      const termOffset = computeTermOffsetFromPosition(position, this.positionBitsToShift);
+      const termBuffer = this.termBuffers[indexByPosition(position, this.positionBitsToShift)]!;
+      const window = Math.min(limit - position, this.mtu);
+      const available = this.scanner.scanForAvailability(termBuffer, termOffset, window);
+      if (available <= 0) break;
+      if (!this.endpoint.send(termBuffer, termOffset, available)) break;
+      const advance = available + this.scanner.padding;
+      position += advance;
+      bytesSent += available;
+    }
+    if (bytesSent > 0) {
+      this.senderPosition = position;
+      this.senderPositionCounter.set(position);
+      this.lastSendNs = nowNs;
+    }
+    return bytesSent;
+  }
+
+  private setupCheck(nowNs: number): number {
+    if (nowNs - this.lastSetupNs < this.components.settings.publicationSetupTimeoutNs) return 0;
+    const position = this.senderPosition;
+    const s = this.setup.wrap(this.setupBuffer, 0, SETUP_LENGTH);
+    s.frameLength = SETUP_LENGTH;
+    s.version = 0;
+    s.flags = 0;
+    s.type = FrameType.SETUP;
+    s.termOffset = computeTermOffsetFromPosition(position, this.positionBitsToShift);
+    s.sessionId = this.sessionId;
+    s.streamId = this.streamId;
+    s.initialTermId = this.initialTermId;
+    s.activeTermId = computeTermIdFromPosition(position, this.positionBitsToShift, this.initialTermId);
+    s.termLength = this.termLength;
+    s.mtu = this.mtu;
+    s.ttl = 0;
+    this.lastSetupNs = nowNs;
+    if (this.endpoint.send(this.setupBuffer, 0, SETUP_LENGTH)) {
+      this.components.driverCounters.setupsSent.increment();
+      if (this.hasInitialConnection) this.shouldSendSetup = false;
+      this.lastSendNs = nowNs;
+    }
+    return 1;
+  }
+
+  private heartbeatCheck(nowNs: number): number {
+    if (!this.hasInitialConnection) return 0;
+    if (nowNs - this.lastSendNs < this.components.settings.publicationHeartbeatTimeoutNs) return 0;
+    const position = this.senderPosition;
+    const isEos = this.state !== 'ACTIVE' && position >= this.endOfStreamPosition && this.signalEos;
+    const h = this.heartbeat.wrap(this.heartbeatBuffer, 0, DATA_HEADER_LENGTH);
+    h.frameLength = 0;
+    h.version = 0;
+    h.flags = isEos ? FrameFlags.UNFRAGMENTED | FrameFlags.EOS : FrameFlags.UNFRAGMENTED;
+    h.type = FrameType.DATA;
+    h.termOffset = computeTermOffsetFromPosition(position, this.positionBitsToShift);
+    h.sessionId = this.sessionId;
+    h.streamId = this.streamId;
+    h.termId = computeTermIdFromPosition(position, this.positionBitsToShift, this.initialTermId);
+    h.reservedValueLow = 0;
+    h.reservedValueHigh = 0;
+    if (this.endpoint.send(this.heartbeatBuffer, 0, DATA_HEADER_LENGTH)) {
+      this.components.driverCounters.heartbeatsSent.increment();
+    }
+    this.lastSendNs = nowNs;
+    return 1;
+  }
+
+  onStatusMessage(sm: StatusMessageFlyweight, _srcAddress: string, _srcPort: number, nowNs: number): void {
+    const flags = sm.flags;
+    if ((flags & FrameFlags.SM_SEND_SETUP) !== 0) {
+      this.shouldSendSetup = true;
+      this.lastSetupNs = -Infinity;
+      return;
+    }
+    const termOffset = sm.consumptionTermOffset;
+    const window = sm.receiverWindow;
+    if (termOffset < 0 || termOffset >= this.termLength || (termOffset & 31) !== 0 || window < 0 || window > this.termLength / 2) {
+      this.components.driverCounters.invalidPackets.increment();
+      return;
+    }
+    const position = computePosition(sm.consumptionTermId, termOffset, this.positionBitsToShift, this.initialTermId);
+    if (Math.abs(position - this.senderPosition) > this.termLength / 2) {
+      this.components.driverCounters.invalidPackets.increment();
+      return;
+    }
+    const receiverId = sm.receiverId;
+    if ((flags & FrameFlags.SM_EOS) !== 0) {
+      this.receivers.delete(receiverId);
+      if (this.receivers.size === 0) {
+        this.receivedEosFromAll = true;
+        this.metaData.isConnected = false;
+      }
+    } else {
+      this.receivers.set(receiverId, nowNs);
+      this.metaData.isConnected = true;
+    }
+    this.hasInitialConnection = true;
+    const proposed = position + window;
+    if (proposed > this.senderLimit) {
+      this.senderLimit = proposed;
+      this.senderLimitCounter.set(proposed);
+    }
+  }
+
+  onNak(nak: NakFlyweight, nowNs: number): void {
+    const termOffset = nak.termOffset;
+    const length = nak.length;
+    if (termOffset < 0 || termOffset > this.termLength - 32 || (termOffset & 31) !== 0 || length <= 0 || termOffset + length > this.termLength) {
+      this.components.driverCounters.invalidPackets.increment();
+      return;
+    }
+    this.retransmit.onNak(nak.termId, termOffset, length, nowNs, this);
+  }
+
+  onRttm(rttm: RttMeasurementFlyweight, srcAddress: string, srcPort: number): void {
+    const reply = this.rttmReply.wrap(this.rttmBuffer, 0, RTTM_LENGTH);
+    reply.frameLength = RTTM_LENGTH;
+    reply.version = 0;
+    reply.flags = 0;
+    reply.type = FrameType.RTTM;
+    reply.sessionId = this.sessionId;
+    reply.streamId = this.streamId;
+    reply.echoTimestampNs = rttm.echoTimestampNs;
+    reply.receptionDeltaNs = 0n;
+    reply.receiverId = rttm.receiverId;
+    if (this.endpoint.sendTo(this.rttmBuffer, 0, RTTM_LENGTH, srcAddress, srcPort)) this.components.driverCounters.rttmSent.increment();
+  }
+
+  onErrorFrame(err: ErrorFlyweight, _nowNs: number): void {
+    this.receivers.delete(err.receiverId);
+    if (this.receivers.size === 0) this.metaData.isConnected = false;
+    this.components.onError(
+      new Error(`receiver rejected the stream (code ${err.errorCode}): ${err.errorMessage} [channel=${this.channel} streamId=${this.streamId} sessionId=${this.sessionId}]`),
+    );
+  }
+
+  /** Resends a range the receiver reported missing; called by the retransmit handler. */
+  resend(termId: number, termOffset: number, length: number): void {
+    const position = computePosition(termId, termOffset, this.positionBitsToShift, this.initialTermId);
+    const bottom = this.senderPosition - this.termLength / 2 - this.maxMessageLength;
+    if (position < bottom || position >= this.senderPosition) return;
+    const termBuffer = this.termBuffers[indexByPosition(position, this.positionBitsToShift)]!;
+    let remaining = Math.min(length, this.termLength - termOffset, RETRANSMIT_LENGTH_MAX);
+    let offset = termOffset;
+    const counters = this.components.driverCounters;
+    while (remaining > 0) {
+      const available = this.scanner.scanForAvailability(termBuffer, offset, Math.min(this.mtu, remaining));
+      if (available <= 0) break;
+      if (!this.endpoint.send(termBuffer, offset, available)) break;
+      counters.retransmitsSent.increment();
+      counters.retransmittedBytes.add(available);
+      const advance = available + this.scanner.padding;
+      offset += advance;
+      remaining -= advance;
+    }
+  }
+
+  /**
+   * Conductor work each duty cycle: moves the publisher limit with the sender and zeroes the
+   * part of the log that will be written next. Returns work done.
+   */
+  updatePublisherLimit(): number {
+    if (this.state !== 'ACTIVE') return 0;
+    const senderPosition = this.senderPosition;
+    if (this.isConnected) {
+      const proposed = senderPosition + this.termWindowLength;
+      if (proposed > this.publisherLimit.get()) {
+        this.cleanBufferTo(senderPosition - this.termLength);
+        this.publisherLimit.set(proposed);
+        return 1;
+      }
+    } else if (this.publisherLimit.get() > senderPosition) {
+      this.publisherLimit.set(senderPosition);
+      return 1;
+    }
+    return 0;
+  }
+
+  private cleanBufferTo(position: number): void {
+    const cleanPosition = this.cleanPosition;
+    if (position <= cleanPosition) return;
+    const termBuffer = this.termBuffers[indexByPosition(cleanPosition, this.positionBitsToShift)]!;
+    const offset = computeTermOffsetFromPosition(cleanPosition, this.positionBitsToShift);
+    const length = Math.min(position - cleanPosition, this.termLength - offset);
+    termBuffer.fill(0, offset, offset + length);
+    this.cleanPosition = cleanPosition + length;
+  }
+
+  /** Conductor timer check: receiver timeouts, unblocking, state transitions. */
+  onTimeEvent(nowNs: number): void {
+    const settings = this.components.settings;
+    for (const [receiverId, lastSmNs] of this.receivers) {
+      if (nowNs - lastSmNs > settings.publicationConnectionTimeoutNs) {
+        this.receivers.delete(receiverId);
+        this.components.driverCounters.publicationConnectionTimeouts.increment();
+      }
+    }
+    if (this.receivers.size === 0 && this.metaData.isConnected) this.metaData.isConnected = false;
+    switch (this.state) {
+      case 'ACTIVE':
+        this.checkForBlockedPublisher(nowNs);
+        break;
+      case 'DRAINING':
+        if (this.senderPosition >= this.endOfStreamPosition || !this.isConnected) {
+          this.state = 'LINGER';
+          this.lingerDeadlineNs = nowNs + this.lingerTimeoutNs;
+        }
+        break;
+      case 'LINGER':
+        if (nowNs >= this.lingerDeadlineNs || this.receivedEosFromAll || !this.hasInitialConnection) this.state = 'DONE';
+        break;
+      case 'DONE':
+        break;
+    }
+  }
+
+  private checkForBlockedPublisher(nowNs: number): void {
+    const consumer = this.senderPosition;
+    if (consumer !== this.lastConsumerPosition) {
+      this.lastConsumerPosition = consumer;
+      this.timeOfLastConsumerChangeNs = nowNs;
+      return;
+    }
+    if (nowNs - this.timeOfLastConsumerChangeNs < this.components.settings.publicationUnblockTimeoutNs) return;
+    const producer = this.producerPosition();
+    if (producer <= consumer) return;
+    if (unblock(this.termBuffers, this.metaData, consumer, producer)) {
+      this.timeOfLastConsumerChangeNs = nowNs;
+    }
+  }
+
+  /** Last client reference gone: drain what was written, then signal end of stream. */
+  startDraining(nowNs: number): void {
+    if (this.state !== 'ACTIVE') return;
+    this.endOfStreamPosition = this.producerPosition();
+    this.metaData.endOfStreamPosition = this.endOfStreamPosition;
+    this.state = 'DRAINING';
+    this.lastSendNs = nowNs - this.components.settings.publicationHeartbeatTimeoutNs;
+  }
+
+  get senderPositionValue(): number {
+    return this.senderPosition;
+  }
+}

@@ -1,0 +1,358 @@
+import type { LogBuffers } from '../logbuffer/log-buffers.js';
+import type { LogMetaData } from '../logbuffer/log-meta-data.js';
+import { insertPacket } from '../logbuffer/term-rebuilder.js';
+import { TermGapScanner } from '../logbuffer/term-gap-scanner.js';
+import {
+  computePosition,
+  computeTermIdFromPosition,
+  computeTermOffsetFromPosition,
+  indexByPosition,
+} from '../logbuffer/log-buffer-descriptor.js';
+import { FrameFlags, FrameType, SM_LENGTH, NAK_LENGTH, DATA_HEADER_LENGTH } from '../protocol/frame-constants.js';
+import { DataHeaderFlyweight } from '../protocol/data-header-flyweight.js';
+import { StatusMessageFlyweight } from '../protocol/status-message-flyweight.js';
+import { NakFlyweight } from '../protocol/nak-flyweight.js';
+import type { Position } from '../agent/counters.js';
+import type { DriverComponents } from './driver-components.js';
+import type { ReceiveChannelEndpoint } from './receive-channel-endpoint.js';
+
+export type ImageState = 'ACTIVE' | 'DRAINING' | 'DONE';
+
+export interface SubscriberPosition {
+  readonly subscriptionRegistrationId: number;
+  readonly clientId: number;
+  readonly position: Position;
+}
+
+export interface PublicationImageInit {
+  readonly correlationId: number;
+  readonly sessionId: number;
+  readonly streamId: number;
+  readonly channel: string;
+  readonly joinPosition: number;
+  readonly logBuffers: LogBuffers;
+  readonly endpoint: ReceiveChannelEndpoint;
+  readonly controlHost: string;
+  readonly controlPort: number;
+  readonly receiverWindowLength: number;
+  readonly nakDelayNs: number;
+  readonly hwmPosition: Position;
+  readonly receiverPosition: Position;
+  readonly components: DriverComponents;
+}
+
+/**
+ * The receiver side of one remote publication (session): rebuilds the stream into its own log from
+ * DATA frames in any order, finds gaps and NAKs them, tells the sender how far subscribers have
+ * read (status messages) and notices the end of the stream or the sender's silence.
+ * States ACTIVE → DRAINING (end-of-stream status messages) → DONE.
+ */
+export class PublicationImage {
+  readonly correlationId: number;
+  readonly sessionId: number;
+  readonly streamId: number;
+  readonly channel: string;
+  readonly joinPosition: number;
+  readonly logBuffers: LogBuffers;
+  readonly endpoint: ReceiveChannelEndpoint;
+  readonly controlHost: string;
+  readonly controlPort: number;
+  readonly sourceIdentity: string;
+  readonly initialTermId: number;
+  readonly termLength: number;
+  readonly positionBitsToShift: number;
+  readonly receiverWindowLength: number;
+  readonly hwmPosition: Position;
+  readonly receiverPosition: Position;
+
+  state: ImageState = 'ACTIVE';
+  subscribers: SubscriberPosition[] = [];
+  /** Set when the image stopped being available to subscribers (notified once). */
+  unavailableNotified = false;
+
+  private readonly components: DriverComponents;
+  private readonly metaData: LogMetaData;
+  private readonly termBuffers: readonly Uint8Array[];
+  private readonly header = new DataHeaderFlyweight();
+  private readonly gapScanner = new TermGapScanner();
+  private readonly controlBuffer = new Uint8Array(64);
+  private readonly sm = new StatusMessageFlyweight();
+  private readonly nak = new NakFlyweight();
+  private readonly nakDelayNs: number;
+  private readonly nakRetryNs: number;
+  private rebuildPosition: number;
+  private hwm: number;
+  private lastSmPosition: number;
+  private lastSmNs = -Infinity;
+  private lastPacketNs: number;
+  private endOfStreamPosition = Number.MAX_SAFE_INTEGER;
+  private gapActive = false;
+  private gapTermId = 0;
+  private gapOffset = 0;
+  private gapLength = 0;
+  private nakDeadlineNs = 0;
+  private drainDeadlineNs = 0;
+  private cleanPosition: number;
+
+  constructor(init: PublicationImageInit) {
+    this.correlationId = init.correlationId;
+    this.sessionId = init.sessionId;
+    this.streamId = init.streamId;
+    this.channel = init.channel;
+    this.joinPosition = init.joinPosition;
+    this.logBuffers = init.logBuffers;
+    this.endpoint = init.endpoint;
+    this.controlHost = init.controlHost;
+    this.controlPort = init.controlPort;
+    this.sourceIdentity = init.controlHost.includes(':') ? `[${init.controlHost}]:${init.controlPort}` : `${init.controlHost}:${init.controlPort}`;
+    this.receiverWindowLength = init.receiverWindowLength;
+    this.hwmPosition = init.hwmPosition;
+    this.receiverPosition = init.receiverPosition;
+    this.components = init.components;
+    this.metaData = init.logBuffers.metaData;
+    this.termBuffers = init.logBuffers.termBuffers;
+    this.initialTermId = this.metaData.initialTermId;
+    this.termLength = init.logBuffers.termLength;
+    this.positionBitsToShift = init.logBuffers.positionBitsToShift;
+    this.nakDelayNs = init.nakDelayNs;
+    this.nakRetryNs = Math.max(init.nakDelayNs * init.components.settings.nakUnicastRetryDelayRatio, 1000);
+    this.rebuildPosition = init.joinPosition;
+    this.hwm = init.joinPosition;
+    this.lastSmPosition = init.joinPosition;
+    this.cleanPosition = init.joinPosition;
+    this.lastPacketNs = init.components.clock.nanoTime();
+    this.hwmPosition.set(init.joinPosition);
+    this.receiverPosition.set(init.joinPosition);
+  }
+
+  get isEndOfStream(): boolean {
+    return this.endOfStreamPosition !== Number.MAX_SAFE_INTEGER && this.rebuildPosition >= this.endOfStreamPosition;
+  }
+
+  get rebuildPositionValue(): number {
+    return this.rebuildPosition;
+  }
+
+  /**
+   * Validates a DATA/PAD datagram completely, then writes it into the log. Nothing of a datagram
+   * that fails a check reaches the log. Called from the endpoint's receive path.
+   */
+  insertPacket(data: Uint8Array, length: number, nowNs: number): void {
+    if (this.state === 'DONE') return;
+    const h = this.header.wrap(data, 0, length);
+    const termId = h.termId;
+    const termOffset = h.termOffset;
+    const counters = this.components.driverCounters;
+    if (termOffset < 0 || termOffset >= this.termLength || (termOffset & 31) !== 0 || ((termId - this.initialTermId) | 0) < 0) {
+      counters.invalidPackets.increment();
+      return;
+    }
+    const packetPosition = computePosition(termId, termOffset, this.positionBitsToShift, this.initialTermId);
+    if (length === DATA_HEADER_LENGTH && h.frameLength === 0) {
+      this.onHeartbeat(h.flags, packetPosition, nowNs);
+      return;
+    }
+    const extent = this.validateFrames(data, length, termId, termOffset);
+    if (extent < 0) {
+      counters.invalidPackets.increment();
+      return;
+    }
+    const proposed = packetPosition + extent;
+    if (proposed > this.lastSmPosition + this.termLength / 2) {
+      counters.flowControlOverRuns.increment();
+      return;
+    }
+    if (packetPosition < this.lastSmPosition) {
+      counters.flowControlUnderRuns.increment();
+      this.lastPacketNs = nowNs;
+      return;
+    }
+    insertPacket(this.termBuffers[indexByPosition(packetPosition, this.positionBitsToShift)]!, termOffset, data, 0, length);
+    this.lastPacketNs = nowNs;
+    if (proposed > this.hwm) {
+      this.hwm = proposed;
+      this.hwmPosition.set(proposed);
+    }
+  }
+
+  /**
+   * Walks the frames of a datagram: each must be DATA or PAD of this session, stream and term,
+   * start where the previous one ended and end inside the term; no trailing bytes. Returns the
+   * extent the datagram covers in the term (a trailing PAD counts with its padded length) or -1.
+   */
+  private validateFrames(data: Uint8Array, length: number, termId: number, termOffset: number): number {
+    const h = this.header;
+    let offset = 0;
+    let expectedTermOffset = termOffset;
+    while (offset < length) {
+      if (length - offset < DATA_HEADER_LENGTH) return -1;
+      h.wrap(data, offset, length - offset);
+      const frameLength = h.frameLength;
+      const type = h.type;
+      if (frameLength < DATA_HEADER_LENGTH || h.version !== 0) return -1;
+      if (type !== FrameType.DATA && type !== FrameType.PAD) return -1;
+      if (h.termOffset !== expectedTermOffset || h.termId !== termId) return -1;
+      if (h.sessionId !== this.sessionId || h.streamId !== this.streamId) return -1;
+      const aligned = (frameLength + 31) & ~31;
+      if (expectedTermOffset + aligned > this.termLength) return -1;
+      if (type === FrameType.PAD) {
+        if (offset + DATA_HEADER_LENGTH !== length) return -1;
+        h.wrap(data, 0, length);
+        return expectedTermOffset + aligned - termOffset;
+      }
+      if (offset + aligned > length) return -1;
+      offset += aligned;
+      expectedTermOffset += aligned;
+    }
+    h.wrap(data, 0, length);
+    return expectedTermOffset - termOffset;
+  }
+
+  private onHeartbeat(flags: number, position: number, nowNs: number): void {
+    if (position < this.lastSmPosition - this.termLength) return;
+    this.components.driverCounters.heartbeatsReceived.increment();
+    this.lastPacketNs = nowNs;
+    if (position > this.hwm && position <= this.lastSmPosition + this.termLength / 2) {
+      this.hwm = position;
+      this.hwmPosition.set(position);
+    }
+    if ((flags & FrameFlags.EOS) !== 0 && this.endOfStreamPosition === Number.MAX_SAFE_INTEGER) {
+      this.endOfStreamPosition = position;
+    }
+  }
+
+  /** Receiver duty cycle: rebuild and loss detection, NAKs, status messages. Returns work done. */
+  doWork(nowNs: number): number {
+    if (this.state === 'DONE') return 0;
+    let work = this.trackRebuild(nowNs);
+    work += this.sendPendingStatusMessage(nowNs);
+    return work;
+  }
+
+  private trackRebuild(nowNs: number): number {
+    let work = 0;
+    for (let pass = 0; pass < 3 && this.rebuildPosition < this.hwm; pass++) {
+      const rebuild = this.rebuildPosition;
+      const termOffset = computeTermOffsetFromPosition(rebuild, this.positionBitsToShift);
+      const termId = computeTermIdFromPosition(rebuild, this.positionBitsToShift, this.initialTermId);
+      const limitOffset = Math.min(this.termLength, termOffset + (this.hwm - rebuild));
+      const termBuffer = this.termBuffers[indexByPosition(rebuild, this.positionBitsToShift)]!;
+      const scanner = this.gapScanner;
+      const newOffset = scanner.scanForGap(termBuffer, termId, termOffset, limitOffset);
+      if (newOffset > termOffset) {
+        this.rebuildPosition = rebuild + (newOffset - termOffset);
+        work++;
+      }
+      if (scanner.hasGap) {
+        work += this.onGap(scanner.gapTermId, scanner.gapOffset, scanner.gapLength, nowNs);
+        break;
+      }
+      if (newOffset < this.termLength) break;
+    }
+    if (this.rebuildPosition >= this.hwm && this.gapActive) this.gapActive = false;
+    this.receiverPosition.set(this.rebuildPosition);
+    if (this.isEndOfStream && this.metaData.endOfStreamPosition !== this.endOfStreamPosition) {
+      this.metaData.endOfStreamPosition = this.endOfStreamPosition;
+    }
+    return work;
+  }
+
+  private onGap(termId: number, offset: number, length: number, nowNs: number): number {
+    if (!this.gapActive || termId !== this.gapTermId || offset !== this.gapOffset) {
+      this.gapActive = true;
+      this.gapTermId = termId;
+      this.gapOffset = offset;
+      this.gapLength = length;
+      this.nakDeadlineNs = nowNs + this.nakDelayNs;
+    } else {
+      this.gapLength = length;
+    }
+    if (nowNs < this.nakDeadlineNs) return 0;
+    this.nakDeadlineNs = nowNs + this.nakRetryNs;
+    const nak = this.nak.wrap(this.controlBuffer, 0, NAK_LENGTH);
+    nak.frameLength = NAK_LENGTH;
+    nak.version = 0;
+    nak.flags = 0;
+    nak.type = FrameType.NAK;
+    nak.sessionId = this.sessionId;
+    nak.streamId = this.streamId;
+    nak.termId = this.gapTermId;
+    nak.termOffset = this.gapOffset;
+    nak.length = this.gapLength;
+    if (this.endpoint.sendControl(this.controlBuffer, NAK_LENGTH, this.controlHost, this.controlPort)) {
+      this.components.driverCounters.naksSent.increment();
+    }
+    return 1;
+  }
+
+  /** The slowest subscriber's position (or the rebuild position when nobody subscribes). */
+  minSubscriberPosition(): number {
+    const subscribers = this.subscribers;
+    if (subscribers.length === 0) return this.rebuildPosition;
+    let min = Number.MAX_SAFE_INTEGER;
+    for (let i = 0; i < subscribers.length; i++) {
+      const p = subscribers[i]!.position.get();
+      if (p < min) min = p;
+    }
+    return min;
+  }
+
+  private sendPendingStatusMessage(nowNs: number): number {
+    const eos = this.state === 'DRAINING';
+    const smPosition = eos ? Math.max(this.lastSmPosition, this.minSubscriberPosition()) : this.minSubscriberPosition();
+    const threshold = this.receiverWindowLength / 4;
+    const due = nowNs - this.lastSmNs >= this.components.settings.statusMessageTimeoutNs;
+    if (!due && smPosition < this.lastSmPosition + threshold) return 0;
+    this.cleanBufferTo(smPosition - this.termLength);
+    const sm = this.sm.wrap(this.controlBuffer, 0, SM_LENGTH);
+    sm.frameLength = SM_LENGTH;
+    sm.version = 0;
+    sm.flags = eos ? FrameFlags.SM_EOS : 0;
+    sm.type = FrameType.SM;
+    sm.sessionId = this.sessionId;
+    sm.streamId = this.streamId;
+    sm.consumptionTermId = computeTermIdFromPosition(smPosition, this.positionBitsToShift, this.initialTermId);
+    sm.consumptionTermOffset = computeTermOffsetFromPosition(smPosition, this.positionBitsToShift);
+    sm.receiverWindow = this.receiverWindowLength;
+    sm.receiverId = this.endpoint.receiverId;
+    if (this.endpoint.sendControl(this.controlBuffer, SM_LENGTH, this.controlHost, this.controlPort)) {
+      this.components.driverCounters.statusMessagesSent.increment();
+    }
+    this.lastSmPosition = smPosition;
+    this.lastSmNs = nowNs;
+    return 1;
+  }
+
+  private cleanBufferTo(position: number): void {
+    const cleanPosition = this.cleanPosition;
+    if (position <= cleanPosition) return;
+    const termBuffer = this.termBuffers[indexByPosition(cleanPosition, this.positionBitsToShift)]!;
+    const offset = computeTermOffsetFromPosition(cleanPosition, this.positionBitsToShift);
+    const length = Math.min(position - cleanPosition, this.termLength - offset);
+    termBuffer.fill(0, offset, offset + length);
+    this.cleanPosition = cleanPosition + length;
+  }
+
+  /** True when the sender has been silent for longer than the image liveness timeout. */
+  hasTimedOut(nowNs: number): boolean {
+    return nowNs - this.lastPacketNs > this.components.settings.imageLivenessTimeoutNs;
+  }
+
+  /** True when every subscriber has read up to the end of the stream. */
+  allSubscribersAtEndOfStream(): boolean {
+    if (!this.isEndOfStream) return false;
+    return this.minSubscriberPosition() >= this.endOfStreamPosition;
+  }
+
+  /** Starts sending end-of-stream status messages for a while before the image is removed. */
+  startDraining(nowNs: number): void {
+    if (this.state !== 'ACTIVE') return;
+    this.state = 'DRAINING';
+    this.lastSmNs = -Infinity;
+    this.drainDeadlineNs = nowNs + 5 * this.components.settings.statusMessageTimeoutNs;
+  }
+
+  isDrained(nowNs: number): boolean {
+    return this.state === 'DRAINING' && nowNs >= this.drainDeadlineNs;
+  }
+}

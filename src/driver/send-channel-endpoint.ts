@@ -1,0 +1,143 @@
+import type { DatagramSocket } from '../env/datagram.js';
+import { validateDatagram } from '../protocol/frame-validator.js';
+import { FrameType, FrameFlags } from '../protocol/frame-constants.js';
+import { StatusMessageFlyweight } from '../protocol/status-message-flyweight.js';
+import { NakFlyweight } from '../protocol/nak-flyweight.js';
+import { RttMeasurementFlyweight } from '../protocol/rtt-measurement-flyweight.js';
+import { ErrorFlyweight } from '../protocol/error-flyweight.js';
+import type { DriverComponents } from './driver-components.js';
+import type { NetworkPublication } from './network-publication.js';
+import type { SocketAddress } from './udp-channel.js';
+
+/**
+ * The UDP socket of one or more network publications on the same channel: sends their frames to
+ * the channel's endpoint and dispatches the control frames that come back (SM, NAK, RTTM, ERR) to
+ * the publication they name by session and stream.
+ */
+export class SendChannelEndpoint {
+  readonly key: string;
+  readonly destination: SocketAddress;
+  readonly socket: DatagramSocket;
+  private readonly components: DriverComponents;
+  private readonly byStream = new Map<number, Map<number, NetworkPublication>>();
+  private readonly sm = new StatusMessageFlyweight();
+  private readonly nak = new NakFlyweight();
+  private readonly rttm = new RttMeasurementFlyweight();
+  private readonly err = new ErrorFlyweight();
+  private refCount = 0;
+  private closed = false;
+
+  constructor(key: string, destination: SocketAddress, bind: SocketAddress, components: DriverComponents) {
+    this.key = key;
+    this.destination = destination;
+    this.components = components;
+    this.socket = components.transport.open({
+      family: destination.family,
+      bindAddress: bind.host,
+      bindPort: bind.port,
+      sndbufLength: components.settings.socketSndbufLength || undefined,
+      name: `send ${key}`,
+    });
+    this.socket.onDatagram = (data, length, srcAddress, srcPort) => this.onDatagram(data, length, srcAddress, srcPort);
+  }
+
+  get publicationCount(): number {
+    return this.refCount;
+  }
+
+  add(publication: NetworkPublication): void {
+    let sessions = this.byStream.get(publication.streamId);
+    if (sessions === undefined) this.byStream.set(publication.streamId, (sessions = new Map()));
+    sessions.set(publication.sessionId, publication);
+    this.refCount++;
+  }
+
+  /** Removes a publication; returns true when no publication uses the endpoint any more. */
+  remove(publication: NetworkPublication): boolean {
+    const sessions = this.byStream.get(publication.streamId);
+    if (sessions?.get(publication.sessionId) === publication) {
+      sessions.delete(publication.sessionId);
+      if (sessions.size === 0) this.byStream.delete(publication.streamId);
+      this.refCount--;
+    }
+    return this.refCount === 0;
+  }
+
+  /** Sends one datagram to the channel endpoint; false (and a short-send count) if it did not go out. */
+  send(buffer: Uint8Array, offset: number, length: number): boolean {
+    if (this.socket.status !== 'bound') return false;
+    const sent = this.socket.send(buffer, offset, length, this.destination.host, this.destination.port);
+    const counters = this.components.driverCounters;
+    if (sent) {
+      counters.bytesSent.add(length);
+      counters.framesSent.increment();
+    } else {
+      counters.shortSends.increment();
+    }
+    return sent;
+  }
+
+  /** Sends to an explicit address (replies such as RTTM answers). */
+  sendTo(buffer: Uint8Array, offset: number, length: number, host: string, port: number): boolean {
+    if (this.socket.status !== 'bound') return false;
+    const sent = this.socket.send(buffer, offset, length, host, port);
+    if (sent) this.components.driverCounters.bytesSent.add(length);
+    else this.components.driverCounters.shortSends.increment();
+    return sent;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.onDatagram = null;
+    this.socket.close();
+  }
+
+  private find(sessionId: number, streamId: number): NetworkPublication | undefined {
+    return this.byStream.get(streamId)?.get(sessionId);
+  }
+
+  private onDatagram(data: Uint8Array, length: number, srcAddress: string, srcPort: number): void {
+    const counters = this.components.driverCounters;
+    counters.bytesReceived.add(length);
+    const type = validateDatagram(data, 0, length);
+    if (type < 0) {
+      counters.invalidPackets.increment();
+      return;
+    }
+    const nowNs = this.components.clock.nanoTime();
+    try {
+      switch (type) {
+        case FrameType.SM: {
+          const sm = this.sm.wrap(data, 0, length);
+          counters.statusMessagesReceived.increment();
+          this.find(sm.sessionId, sm.streamId)?.onStatusMessage(sm, srcAddress, srcPort, nowNs);
+          break;
+        }
+        case FrameType.NAK: {
+          const nak = this.nak.wrap(data, 0, length);
+          counters.naksReceived.increment();
+          this.find(nak.sessionId, nak.streamId)?.onNak(nak, nowNs);
+          break;
+        }
+        case FrameType.RTTM: {
+          const rttm = this.rttm.wrap(data, 0, length);
+          counters.rttmReceived.increment();
+          if ((rttm.flags & FrameFlags.RTTM_REPLY) !== 0) this.find(rttm.sessionId, rttm.streamId)?.onRttm(rttm, srcAddress, srcPort);
+          break;
+        }
+        case FrameType.ERR: {
+          const err = this.err.wrap(data, 0, length);
+          counters.errorFramesReceived.increment();
+          this.find(err.sessionId, err.streamId)?.onErrorFrame(err, nowNs);
+          break;
+        }
+        default:
+          break;
+      }
+    } catch (error) {
+      this.components.onError(error);
+    }
+    this.components.wake();
+  }
+}

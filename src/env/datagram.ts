@@ -1,0 +1,100 @@
+import { ErrorCode, SkeinError } from '../util/errors.js';
+
+/**
+ * The datagram transport seam. The driver talks only to these interfaces, so the same driver code
+ * runs over real UDP ({@link NodeDatagramTransport}), through fault injection, or on the
+ * simulator's network.
+ */
+
+/**
+ * Called once per received datagram. `data` is valid only during the call (an implementation may
+ * reuse it); `length` bytes from offset 0 are the payload.
+ */
+export type DatagramHandler = (data: Uint8Array, length: number, srcAddress: string, srcPort: number) => void;
+
+export interface DatagramSocketOptions {
+  /** 4 for IPv4, 6 for IPv6. */
+  family: 4 | 6;
+  bindAddress: string;
+  /** 0 asks for an ephemeral port; the bound port is then in {@link DatagramSocket.localPort}. */
+  bindPort: number;
+  /** SO_RCVBUF in bytes, set after binding when given. */
+  rcvbufLength?: number;
+  /** SO_SNDBUF in bytes, set after binding when given. */
+  sndbufLength?: number;
+  /** Names the socket in error messages (e.g. the channel it serves). */
+  name?: string;
+}
+
+/** `binding` → `bound` | `failed`; any state → `closed` on close(). */
+export type SocketStatus = 'binding' | 'bound' | 'failed' | 'closed';
+
+export interface DatagramSocket {
+  readonly status: SocketStatus;
+  /** Why binding failed (set when status is `failed`); the message names address and port. */
+  readonly error: Error | null;
+  readonly localAddress: string;
+  /** The bound port (the ephemeral one when bindPort was 0); 0 until bound. */
+  readonly localPort: number;
+  /** Called for every received datagram; received datagrams are dropped while null. */
+  onDatagram: DatagramHandler | null;
+  /**
+   * Hands `length` bytes of `data` starting at `offset` to the network. Returns false when the
+   * datagram was not handed over (socket not bound, closed, or the send failed); never throws.
+   * The caller may reuse `data` as soon as this returns.
+   */
+  send(data: Uint8Array, offset: number, length: number, address: string, port: number): boolean;
+  /** Releases the socket; idempotent. */
+  close(): void;
+}
+
+export interface DatagramTransport {
+  /**
+   * Creates a socket and starts binding it. Returns at once; the status moves from `binding` to
+   * `bound` or `failed` (some transports bind synchronously). Invalid options throw a SkeinError.
+   */
+  open(options: DatagramSocketOptions): DatagramSocket;
+}
+
+/** Largest UDP payload over IPv4 (65535 - 8 byte UDP header - 20 byte IP header). */
+export const UDP_PAYLOAD_LENGTH_MAX = 65_507;
+
+const SOCKET_OPTION_KEYS = new Set(['family', 'bindAddress', 'bindPort', 'rcvbufLength', 'sndbufLength', 'name']);
+
+/**
+ * Checks socket options once, before a transport uses them; throws a SkeinError naming the option,
+ * its value and the allowed range.
+ */
+export function validateDatagramSocketOptions(options: DatagramSocketOptions): void {
+  for (const key of Object.keys(options)) {
+    if (!SOCKET_OPTION_KEYS.has(key)) {
+      throw new SkeinError(
+        ErrorCode.CONFIG_UNKNOWN_OPTION,
+        `unknown socket option '${key}'; known options: ${[...SOCKET_OPTION_KEYS].join(', ')}`,
+      );
+    }
+  }
+  if (options.family !== 4 && options.family !== 6) {
+    throw invalid('family', options.family, '4 or 6');
+  }
+  if (typeof options.bindAddress !== 'string' || options.bindAddress === '') {
+    throw invalid('bindAddress', options.bindAddress, 'a non-empty address string');
+  }
+  if (!isIntegerIn(options.bindPort, 0, 65_535)) {
+    throw invalid('bindPort', options.bindPort, 'an integer in [0, 65535]');
+  }
+  for (const key of ['rcvbufLength', 'sndbufLength'] as const) {
+    const value = options[key];
+    if (value !== undefined && !isIntegerIn(value, 1, 0x7fffffff)) {
+      throw invalid(key, value, 'an integer in [1, 2^31 - 1]');
+    }
+  }
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function invalid(option: string, value: unknown, range: string): SkeinError {
+  return new SkeinError(ErrorCode.CONFIG_INVALID, `socket option ${option}=${String(value)} is invalid; expected ${range}`);
+}

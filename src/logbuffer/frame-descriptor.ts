@@ -1,0 +1,225 @@
+/**
+ * The DATA/PAD frame as it sits in a term buffer (PROTOCOL.md §3.1, §3.2), with allocation-free
+ * accessors. All fields are little-endian.
+ *
+ * ```
+ *   0                   1                   2                   3
+ *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *  +---------------------------------------------------------------+
+ *  |                         frameLength                           |  0
+ *  +---------------+---------------+-------------------------------+
+ *  |    version    |     flags     |             type              |  4
+ *  +---------------+---------------+-------------------------------+
+ *  |                          termOffset                           |  8
+ *  +---------------------------------------------------------------+
+ *  |                          sessionId                            | 12
+ *  +---------------------------------------------------------------+
+ *  |                           streamId                            | 16
+ *  +---------------------------------------------------------------+
+ *  |                            termId                             | 20
+ *  +---------------------------------------------------------------+
+ *  |                 reservedValue (low 32 bits)                   | 24
+ *  |                 reservedValue (high 32 bits)                  | 28
+ *  +---------------------------------------------------------------+
+ *  |                           payload ...                         | 32
+ * ```
+ *
+ * Frames start at 32-byte aligned term offsets and occupy `align(frameLength, 32)` bytes. The
+ * frame length is the publication point: writers store it last with `Atomics.store` (negative or
+ * zero while the frame is being written) and readers load it with `Atomics.load`, so a reader on
+ * another thread sharing the `SharedArrayBuffer` sees either nothing or a whole frame.
+ *
+ * The atomic accessors need the term buffer to start at a 4-byte aligned byte offset (term views
+ * of a {@link LogBuffers} always do). The plain field accessors work on any `Uint8Array`.
+ */
+import { assert } from '../util/assert.js';
+
+export const FRAME_ALIGNMENT = 32;
+export const DATA_HEADER_LENGTH = 32;
+
+export const PAD_FRAME_TYPE = 0x00;
+export const DATA_FRAME_TYPE = 0x01;
+
+export const BEGIN_FRAG_FLAG = 0x80;
+export const END_FRAG_FLAG = 0x40;
+export const UNFRAGMENTED = BEGIN_FRAG_FLAG | END_FRAG_FLAG;
+export const EOS_FLAG = 0x20;
+export const REVOKED_FLAG = 0x10;
+
+export const CURRENT_VERSION = 0;
+
+export const FRAME_LENGTH_FIELD_OFFSET = 0;
+export const VERSION_FIELD_OFFSET = 4;
+export const FLAGS_FIELD_OFFSET = 5;
+export const TYPE_FIELD_OFFSET = 6;
+export const TERM_OFFSET_FIELD_OFFSET = 8;
+export const SESSION_ID_FIELD_OFFSET = 12;
+export const STREAM_ID_FIELD_OFFSET = 16;
+export const TERM_ID_FIELD_OFFSET = 20;
+export const RESERVED_VALUE_FIELD_OFFSET = 24;
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+assert(LITTLE_ENDIAN_HOST, 'log buffers need a little-endian host: Int32Array views must match the wire byte order');
+
+let lastBytes: Uint8Array | null = null;
+let lastInts: Int32Array | null = null;
+const intViews = new WeakMap<Uint8Array, Int32Array>();
+
+/**
+ * The `Int32Array` over the same bytes as `bytes`, created once per distinct view and cached, so
+ * atomic frame-length access allocates nothing after the first use of a term buffer.
+ */
+export function int32ViewOf(bytes: Uint8Array): Int32Array {
+  if (bytes === lastBytes) {
+    return lastInts as Int32Array;
+  }
+  let ints = intViews.get(bytes);
+  if (ints === undefined) {
+    assert(bytes.byteOffset % 4 === 0, `term buffer byteOffset ${bytes.byteOffset} is not 4-byte aligned`);
+    ints = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+    intViews.set(bytes, ints);
+  }
+  lastBytes = bytes;
+  lastInts = ints;
+  return ints;
+}
+
+/** Reads the frame length with `Atomics.load`; ≤ 0 means "not yet published". */
+export function frameLengthVolatile(termBuffer: Uint8Array, frameOffset: number): number {
+  return Atomics.load(int32ViewOf(termBuffer), frameOffset >> 2);
+}
+
+/** Publishes a frame by storing its length with `Atomics.store`. */
+export function frameLengthOrdered(termBuffer: Uint8Array, frameOffset: number, frameLength: number): void {
+  Atomics.store(int32ViewOf(termBuffer), frameOffset >> 2, frameLength);
+}
+
+export function readInt32LE(bytes: Uint8Array, offset: number): number {
+  return bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24);
+}
+
+export function writeInt32LE(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = value;
+  bytes[offset + 1] = value >>> 8;
+  bytes[offset + 2] = value >>> 16;
+  bytes[offset + 3] = value >>> 24;
+}
+
+/** Frame length read without synchronisation (for frames already known to be published). */
+export function frameLength(buffer: Uint8Array, frameOffset: number): number {
+  return readInt32LE(buffer, frameOffset + FRAME_LENGTH_FIELD_OFFSET);
+}
+
+export function frameVersion(buffer: Uint8Array, frameOffset: number): number {
+  return buffer[frameOffset + VERSION_FIELD_OFFSET]!;
+}
+
+export function frameFlags(buffer: Uint8Array, frameOffset: number): number {
+  return buffer[frameOffset + FLAGS_FIELD_OFFSET]!;
+}
+
+export function setFrameFlags(buffer: Uint8Array, frameOffset: number, flags: number): void {
+  buffer[frameOffset + FLAGS_FIELD_OFFSET] = flags;
+}
+
+/** The 16-bit type code, read unsigned. */
+export function frameType(buffer: Uint8Array, frameOffset: number): number {
+  return buffer[frameOffset + TYPE_FIELD_OFFSET]! | (buffer[frameOffset + TYPE_FIELD_OFFSET + 1]! << 8);
+}
+
+export function setFrameType(buffer: Uint8Array, frameOffset: number, type: number): void {
+  buffer[frameOffset + TYPE_FIELD_OFFSET] = type;
+  buffer[frameOffset + TYPE_FIELD_OFFSET + 1] = type >>> 8;
+}
+
+export function isPaddingFrame(buffer: Uint8Array, frameOffset: number): boolean {
+  return frameType(buffer, frameOffset) === PAD_FRAME_TYPE;
+}
+
+export function frameTermOffset(buffer: Uint8Array, frameOffset: number): number {
+  return readInt32LE(buffer, frameOffset + TERM_OFFSET_FIELD_OFFSET);
+}
+
+export function setFrameTermOffset(buffer: Uint8Array, frameOffset: number, termOffset: number): void {
+  writeInt32LE(buffer, frameOffset + TERM_OFFSET_FIELD_OFFSET, termOffset);
+}
+
+export function frameSessionId(buffer: Uint8Array, frameOffset: number): number {
+  return readInt32LE(buffer, frameOffset + SESSION_ID_FIELD_OFFSET);
+}
+
+export function setFrameSessionId(buffer: Uint8Array, frameOffset: number, sessionId: number): void {
+  writeInt32LE(buffer, frameOffset + SESSION_ID_FIELD_OFFSET, sessionId);
+}
+
+export function frameStreamId(buffer: Uint8Array, frameOffset: number): number {
+  return readInt32LE(buffer, frameOffset + STREAM_ID_FIELD_OFFSET);
+}
+
+export function setFrameStreamId(buffer: Uint8Array, frameOffset: number, streamId: number): void {
+  writeInt32LE(buffer, frameOffset + STREAM_ID_FIELD_OFFSET, streamId);
+}
+
+export function frameTermId(buffer: Uint8Array, frameOffset: number): number {
+  return readInt32LE(buffer, frameOffset + TERM_ID_FIELD_OFFSET);
+}
+
+export function setFrameTermId(buffer: Uint8Array, frameOffset: number, termId: number): void {
+  writeInt32LE(buffer, frameOffset + TERM_ID_FIELD_OFFSET, termId);
+}
+
+/** Low 32 bits of the 64-bit reserved value, signed. */
+export function frameReservedValueLow(buffer: Uint8Array, frameOffset: number): number {
+  return readInt32LE(buffer, frameOffset + RESERVED_VALUE_FIELD_OFFSET);
+}
+
+/** High 32 bits of the 64-bit reserved value, signed. */
+export function frameReservedValueHigh(buffer: Uint8Array, frameOffset: number): number {
+  return readInt32LE(buffer, frameOffset + RESERVED_VALUE_FIELD_OFFSET + 4);
+}
+
+export function setFrameReservedValue(buffer: Uint8Array, frameOffset: number, low: number, high: number): void {
+  writeInt32LE(buffer, frameOffset + RESERVED_VALUE_FIELD_OFFSET, low);
+  writeInt32LE(buffer, frameOffset + RESERVED_VALUE_FIELD_OFFSET + 4, high);
+}
+
+/**
+ * Writes a whole header at `frameOffset` without publishing it: the frame length is stored
+ * (atomically) as `-frameLength` first, then version, flags and type and the session and stream
+ * ids are taken from the 32-byte `headerTemplate`, and termOffset (= frameOffset), termId and
+ * the reserved value are set. Publish with {@link frameLengthOrdered}.
+ */
+export function writeUnpublishedHeader(
+  termBuffer: Uint8Array,
+  frameOffset: number,
+  frameLength: number,
+  headerTemplate: Uint8Array,
+  termId: number,
+): void {
+  Atomics.store(int32ViewOf(termBuffer), frameOffset >> 2, -frameLength);
+  termBuffer[frameOffset + VERSION_FIELD_OFFSET] = headerTemplate[VERSION_FIELD_OFFSET]!;
+  termBuffer[frameOffset + FLAGS_FIELD_OFFSET] = headerTemplate[FLAGS_FIELD_OFFSET]!;
+  termBuffer[frameOffset + TYPE_FIELD_OFFSET] = headerTemplate[TYPE_FIELD_OFFSET]!;
+  termBuffer[frameOffset + TYPE_FIELD_OFFSET + 1] = headerTemplate[TYPE_FIELD_OFFSET + 1]!;
+  writeInt32LE(termBuffer, frameOffset + TERM_OFFSET_FIELD_OFFSET, frameOffset);
+  writeInt32LE(termBuffer, frameOffset + SESSION_ID_FIELD_OFFSET, readInt32LE(headerTemplate, SESSION_ID_FIELD_OFFSET));
+  writeInt32LE(termBuffer, frameOffset + STREAM_ID_FIELD_OFFSET, readInt32LE(headerTemplate, STREAM_ID_FIELD_OFFSET));
+  writeInt32LE(termBuffer, frameOffset + TERM_ID_FIELD_OFFSET, termId);
+}
+
+/**
+ * Writes and publishes a PAD frame of `frameLength` bytes at `frameOffset`, taking the session
+ * and stream ids and the flags from `headerTemplate` (reserved value 0).
+ */
+export function writePaddingFrame(
+  termBuffer: Uint8Array,
+  frameOffset: number,
+  frameLength: number,
+  headerTemplate: Uint8Array,
+  termId: number,
+): void {
+  writeUnpublishedHeader(termBuffer, frameOffset, frameLength, headerTemplate, termId);
+  setFrameType(termBuffer, frameOffset, PAD_FRAME_TYPE);
+  setFrameReservedValue(termBuffer, frameOffset, 0, 0);
+  frameLengthOrdered(termBuffer, frameOffset, frameLength);
+}

@@ -1,0 +1,99 @@
+/**
+ * Reads published frames of one term in order and hands DATA fragments to a handler.
+ *
+ * A read stops at the first frame whose length is ≤ 0 (not yet published), at the end of the
+ * term, or after `fragmentsLimit` fragments. PAD frames move the offset over their whole padded
+ * length but are neither delivered nor counted. After each call `offset` holds the term offset
+ * the caller should advance its position to (subscriber position bookkeeping is the caller's).
+ *
+ * If a handler throws, the fragment it was handed counts as consumed: `offset` is already past it
+ * when the error propagates.
+ */
+import { align } from '../util/bits.js';
+import { ControlledPollAction } from './controlled-poll-action.js';
+import { DATA_HEADER_LENGTH, FRAME_ALIGNMENT, frameLengthVolatile, isPaddingFrame } from './frame-descriptor.js';
+import type { ControlledFragmentHandler, FragmentHandler, Header } from './header.js';
+
+export class TermReader {
+  /** Term offset reached by the last read. */
+  offset = 0;
+  /** Controlled reads: term offset of the last COMMIT in the last read (its start offset if none). */
+  committedOffset = 0;
+
+  /** Delivers up to `fragmentsLimit` fragments from `termOffset`; returns how many. */
+  read(termBuffer: Uint8Array, termOffset: number, handler: FragmentHandler, fragmentsLimit: number, header: Header): number {
+    const capacity = termBuffer.length;
+    let fragmentsRead = 0;
+    let offset = termOffset;
+    header.buffer = termBuffer;
+    header.overrideNextTermOffset(-1);
+    try {
+      while (fragmentsRead < fragmentsLimit && offset < capacity) {
+        const frameLength = frameLengthVolatile(termBuffer, offset);
+        if (frameLength <= 0) {
+          break;
+        }
+        const frameOffset = offset;
+        offset += align(frameLength, FRAME_ALIGNMENT);
+        if (!isPaddingFrame(termBuffer, frameOffset)) {
+          fragmentsRead++;
+          header.offset = frameOffset;
+          handler(termBuffer, frameOffset + DATA_HEADER_LENGTH, frameLength - DATA_HEADER_LENGTH, header);
+        }
+      }
+    } finally {
+      this.offset = offset;
+    }
+    return fragmentsRead;
+  }
+
+  /**
+   * Like {@link read} but the handler steers: ABORT leaves `offset` before the fragment and stops,
+   * BREAK stops after it, COMMIT records `committedOffset` after it and goes on, CONTINUE goes on.
+   */
+  controlledRead(
+    termBuffer: Uint8Array,
+    termOffset: number,
+    handler: ControlledFragmentHandler,
+    fragmentsLimit: number,
+    header: Header,
+  ): number {
+    const capacity = termBuffer.length;
+    let fragmentsRead = 0;
+    let offset = termOffset;
+    this.committedOffset = termOffset;
+    header.buffer = termBuffer;
+    header.overrideNextTermOffset(-1);
+    try {
+      while (fragmentsRead < fragmentsLimit && offset < capacity) {
+        const frameLength = frameLengthVolatile(termBuffer, offset);
+        if (frameLength <= 0) {
+          break;
+        }
+        const frameOffset = offset;
+        const alignedLength = align(frameLength, FRAME_ALIGNMENT);
+        offset += alignedLength;
+        if (isPaddingFrame(termBuffer, frameOffset)) {
+          continue;
+        }
+        fragmentsRead++;
+        header.offset = frameOffset;
+        const action = handler(termBuffer, frameOffset + DATA_HEADER_LENGTH, frameLength - DATA_HEADER_LENGTH, header);
+        if (action === ControlledPollAction.ABORT) {
+          fragmentsRead--;
+          offset -= alignedLength;
+          break;
+        }
+        if (action === ControlledPollAction.BREAK) {
+          break;
+        }
+        if (action === ControlledPollAction.COMMIT) {
+          this.committedOffset = offset;
+        }
+      }
+    } finally {
+      this.offset = offset;
+    }
+    return fragmentsRead;
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The embedded entry point: a media driver and a client in this process, run by one agent runner
+ * on the Node event loop. `Skein.launch()` is all most applications need.
+ */
+import { systemNanoClock, systemEpochClock } from './env/clock.js';
+import { SeededPrng, randomSeed } from './env/prng.js';
+import { NodeDatagramTransport } from './env/node-datagram-transport.js';
+import { FaultInjectingTransport, type FaultOptions } from './env/fault-injection.js';
+import type { DatagramTransport } from './env/datagram.js';
+import { nodeStorage, defaultSkeinDir } from './env/storage.js';
+import { CompositeAgent } from './agent/agent.js';
+import { AgentRunner } from './agent/agent-runner.js';
+import { MediaDriver } from './driver/media-driver.js';
+import { TEST_PROFILE, type DriverOptions } from './driver/driver-context.js';
+import { SkeinClient, type SubscriptionOptions } from './client/skein-client.js';
+import type { Publication } from './client/publication.js';
+import type { Subscription } from './client/subscription.js';
+
+export interface SkeinOptions {
+  /** Driver options (see docs/configuration.md); `SKEIN_*` variables override the defaults. */
+  readonly driver?: DriverOptions;
+  /** Seed of the driver's PRNG (session ids, initial term ids, fault injection). Random by default. */
+  readonly seed?: number;
+  /** Faults injected on the send and receive paths, drawn from the seed. */
+  readonly faults?: { readonly send?: FaultOptions; readonly receive?: FaultOptions };
+  /** Small terms and short timeouts for tests. */
+  readonly testProfile?: boolean;
+  /** Directory where counters and errors are published for `skein stat` (default: SKEIN_DIR or /dev/shm/skein-<user>). */
+  readonly dir?: string;
+  /** How long the client waits for the driver to answer a command. Default 10 s. */
+  readonly driverTimeoutMs?: number;
+  /** Errors that cannot be returned to a caller (driver and client). Default: print to stderr. */
+  readonly errorHandler?: (error: unknown) => void;
+  /** Keep the process alive while Skein runs (default true). */
+  readonly ref?: boolean;
+  /** Environment used for `SKEIN_*` overrides. Default `process.env`. */
+  readonly env?: Record<string, string | undefined>;
+}
+
+export class Skein {
+  readonly driver: MediaDriver;
+  readonly client: SkeinClient;
+  readonly seed: number;
+  readonly dir: string;
+  readonly transport: DatagramTransport;
+  private readonly runner: AgentRunner;
+  private closing: Promise<void> | null = null;
+  private destroyed = false;
+
+  private constructor(options: SkeinOptions) {
+    this.seed = options.seed ?? randomSeed();
+    const prng = new SeededPrng(this.seed);
+    const errorHandler = options.errorHandler ?? ((error: unknown) => console.error(error));
+    let transport: DatagramTransport = new NodeDatagramTransport({ ref: options.ref ?? true });
+    if (options.faults !== undefined && (options.faults.send !== undefined || options.faults.receive !== undefined)) {
+      transport = new FaultInjectingTransport(transport, { ...options.faults, prng: prng.fork() });
+    }
+    this.transport = transport;
+    this.dir = options.dir ?? defaultSkeinDir();
+    const driverOptions = options.testProfile === true ? { ...TEST_PROFILE, ...options.driver } : { ...options.driver };
+    this.driver = new MediaDriver(driverOptions, {
+      clock: systemNanoClock,
+      epochClock: systemEpochClock,
+      prng,
+      transport,
+      storage: nodeStorage,
+      snapshotDir: this.dir,
+      pid: process.pid,
+      env: options.env ?? process.env,
+      errorHandler,
+    });
+    this.client = new SkeinClient({
+      connection: this.driver.connect(),
+      clock: systemNanoClock,
+      errorHandler,
+      ...(options.driverTimeoutMs === undefined ? {} : { driverTimeoutMs: options.driverTimeoutMs }),
+    });
+    const agent = new CompositeAgent([...this.driver.agents, this.client], { roleName: 'skein' });
+    this.runner = new AgentRunner(agent, {
+      clock: systemNanoClock,
+      errorHandler: (error) => this.driver.recordError(error),
+    });
+    this.driver.setWakeHandler(() => this.runner.wake());
+    this.runner.start();
+  }
+
+  /** Starts an embedded driver and a client connected to it. */
+  static launch(options: SkeinOptions = {}): Skein {
+    return new Skein(options);
+  }
+
+  get isClosed(): boolean {
+    return this.destroyed;
+  }
+
+  addPublication(channel: string, streamId: number): Promise<Publication> {
+    return this.client.addPublication(channel, streamId);
+  }
+
+  addExclusivePublication(channel: string, streamId: number): Promise<Publication> {
+    return this.client.addExclusivePublication(channel, streamId);
+  }
+
+  addSubscription(channel: string, streamId: number, options?: SubscriptionOptions): Promise<Subscription> {
+    return this.client.addSubscription(channel, streamId, options);
+  }
+
+  /**
+   * Closes gracefully: publications drain, send end of stream and linger (bounded by the linger
+   * timeout plus one timer interval, or `timeoutMs`), then everything is released. Idempotent.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    const settings = this.driver.settings;
+    const timeoutMs = options.timeoutMs ?? (settings.publicationLingerTimeoutNs + 2 * settings.timerIntervalNs) / 1e6;
+    this.client.close();
+    this.closing = new Promise<void>((resolve) => {
+      const deadline = Date.now() + timeoutMs;
+      const check = (): void => {
+        const counts = this.driver.conductor.resourceCounts();
+        if (this.destroyed || Date.now() >= deadline || (counts.networkPublications === 0 && counts.ipcPublications === 0)) {
+          this.destroy();
+          resolve();
+        } else {
+          setTimeout(check, 5);
+        }
+      };
+      check();
+    });
+    return this.closing;
+  }
+
+  /** Releases everything at once, without draining. Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.client.close();
+    this.runner.close();
+    this.driver.close();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Operating errors. Every error has a stable `code` (`ERR_SKEIN_<AREA>_<REASON>`), a `category`
+ * and, where one applies, the subject it is about (channel, stream, session, correlation id,
+ * timeout, state) both in the message and as fields.
+ */
+export type ErrorCategory = 'fatal' | 'error' | 'warn';
+
+export interface ErrorSubject {
+  channel?: string;
+  streamId?: number;
+  sessionId?: number;
+  correlationId?: number;
+  timeoutMs?: number;
+  state?: string;
+}
+
+export interface SkeinErrorOptions extends ErrorSubject {
+  category?: ErrorCategory;
+  cause?: unknown;
+}
+
+export class SkeinError extends Error {
+  override readonly name: string = 'SkeinError';
+  readonly code: string;
+  readonly category: ErrorCategory;
+  readonly subject: ErrorSubject;
+
+  constructor(code: string, message: string, options: SkeinErrorOptions = {}) {
+    super(describe(message, options), options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.category = options.category ?? 'error';
+    const { category: _c, cause: _x, ...subject } = options;
+    this.subject = subject;
+  }
+}
+
+function describe(message: string, s: ErrorSubject): string {
+  const parts: string[] = [];
+  if (s.channel !== undefined) parts.push(`channel=${s.channel}`);
+  if (s.streamId !== undefined) parts.push(`streamId=${s.streamId}`);
+  if (s.sessionId !== undefined) parts.push(`sessionId=${s.sessionId}`);
+  if (s.correlationId !== undefined) parts.push(`correlationId=${s.correlationId}`);
+  if (s.timeoutMs !== undefined) parts.push(`timeoutMs=${s.timeoutMs}`);
+  if (s.state !== undefined) parts.push(`state=${s.state}`);
+  return parts.length === 0 ? message : `${message} [${parts.join(' ')}]`;
+}
+
+/** Error codes in one table so they stay stable and documented. */
+export const ErrorCode = {
+  URI_INVALID: 'ERR_SKEIN_URI_INVALID',
+  URI_PARAM_INVALID: 'ERR_SKEIN_URI_PARAM_INVALID',
+  CONFIG_INVALID: 'ERR_SKEIN_CONFIG_INVALID',
+  CONFIG_UNKNOWN_OPTION: 'ERR_SKEIN_CONFIG_UNKNOWN_OPTION',
+  ARG_INVALID: 'ERR_SKEIN_ARG_INVALID',
+  MESSAGE_TOO_LONG: 'ERR_SKEIN_MESSAGE_TOO_LONG',
+  CLOSED: 'ERR_SKEIN_CLOSED',
+  DRIVER_COMMAND_FAILED: 'ERR_SKEIN_DRIVER_COMMAND_FAILED',
+  DRIVER_TIMEOUT: 'ERR_SKEIN_DRIVER_TIMEOUT',
+  TRANSPORT_BIND_FAILED: 'ERR_SKEIN_TRANSPORT_BIND_FAILED',
+  TRANSPORT_SEND_FAILED: 'ERR_SKEIN_TRANSPORT_SEND_FAILED',
+  AGENT_ERROR: 'ERR_SKEIN_AGENT_ERROR',
+  COUNTERS_FULL: 'ERR_SKEIN_COUNTERS_FULL',
+  SNAPSHOT_INVALID: 'ERR_SKEIN_SNAPSHOT_INVALID',
+  STORAGE_FAILED: 'ERR_SKEIN_STORAGE_FAILED',
+} as const;
+
+export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];

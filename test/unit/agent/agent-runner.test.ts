@@ -1,0 +1,258 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Agent } from '../../../src/agent/agent.js';
+import { AgentRunner } from '../../../src/agent/agent-runner.js';
+import { BackoffIdleStrategy } from '../../../src/agent/idle-strategy.js';
+import { systemNanoClock, type NanoClock } from '../../../src/env/clock.js';
+import type { TimerHandle, Timers } from '../../../src/env/timers.js';
+import { AssertionFailure } from '../../../src/util/assert.js';
+import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
+
+/** Timers under the test's control; records what the runner asked for. */
+class FakeTimers implements Timers {
+  private nextId = 1;
+  immediates: Array<{ id: number; fn: () => void }> = [];
+  timeouts: Array<{ id: number; fn: () => void; delayMs: number }> = [];
+  readonly requests: Array<number | 'immediate'> = [];
+
+  scheduleImmediate(fn: () => void): TimerHandle {
+    const id = this.nextId++;
+    this.immediates.push({ id, fn });
+    this.requests.push('immediate');
+    return id;
+  }
+  cancelImmediate(handle: TimerHandle): void {
+    this.immediates = this.immediates.filter((i) => i.id !== handle);
+  }
+  scheduleTimeout(fn: () => void, delayMs: number): TimerHandle {
+    const id = this.nextId++;
+    this.timeouts.push({ id, fn, delayMs });
+    this.requests.push(delayMs);
+    return id;
+  }
+  cancelTimeout(handle: TimerHandle): void {
+    this.timeouts = this.timeouts.filter((t) => t.id !== handle);
+  }
+  get pending(): number {
+    return this.immediates.length + this.timeouts.length;
+  }
+  /** Runs whichever single callback is pending (the runner never has more than one). */
+  fire(): void {
+    assert.equal(this.pending, 1, 'exactly one pending callback');
+    const next = this.immediates.shift() ?? this.timeouts.shift();
+    next?.fn();
+  }
+}
+
+const frozenClock: NanoClock = { nanoTime: () => 0 };
+
+class ScriptedAgent implements Agent {
+  readonly roleName = 'scripted';
+  calls = 0;
+  starts = 0;
+  closes = 0;
+  constructor(private readonly work: (call: number) => number) {}
+  onStart(): void {
+    this.starts++;
+  }
+  doWork(): number {
+    return this.work(this.calls++);
+  }
+  onClose(): void {
+    this.closes++;
+  }
+}
+
+function newRunner(agent: Agent, timers: Timers, clock: NanoClock = frozenClock, errors: unknown[] = []): AgentRunner {
+  return new AgentRunner(agent, { clock, timers, errorHandler: (e) => errors.push(e) });
+}
+
+test('runs cycles back to back while there is work, at most maxCyclesPerTurn per turn', () => {
+  const timers = new FakeTimers();
+  const agent = new ScriptedAgent((call) => (call < 100 ? 1 : 0));
+  const runner = newRunner(agent, timers);
+  runner.start();
+  assert.equal(agent.starts, 1);
+  assert.equal(runner.isRunning, true);
+  timers.fire();
+  assert.equal(agent.calls, 64);
+  assert.deepEqual(timers.requests, ['immediate', 'immediate'], 'yields with setImmediate while busy');
+  timers.fire();
+  assert.equal(agent.calls, 101, '36 busy cycles, then one idle cycle ends the turn');
+  assert.equal(runner.dutyCycles, 101);
+  runner.close();
+});
+
+test('a turn stops after maxBatchNs even while there is work', () => {
+  const timers = new FakeTimers();
+  let now = 0;
+  const clock: NanoClock = { nanoTime: () => (now += 300_000) };
+  const agent = new ScriptedAgent(() => 1);
+  const runner = newRunner(agent, timers, clock);
+  runner.start();
+  timers.fire();
+  assert.ok(agent.calls >= 2 && agent.calls <= 4, `cycles in a 1 ms batch: ${agent.calls}`);
+  runner.close();
+});
+
+test('backs off while idle: spins with setImmediate, then sleeps 1, 2, 4 … up to maxIdleMs', () => {
+  const timers = new FakeTimers();
+  const agent = new ScriptedAgent(() => 0);
+  const runner = newRunner(agent, timers);
+  runner.start();
+  for (let i = 0; i < 16; i++) timers.fire();
+  const expected: Array<number | 'immediate'> = ['immediate', ...new Array<'immediate'>(10).fill('immediate'), 1, 2, 4, 8, 10, 10];
+  assert.deepEqual(timers.requests, expected);
+  assert.equal(agent.calls, 16);
+  runner.close();
+  assert.equal(timers.pending, 0);
+});
+
+test('wake() cuts a sleep short and restarts the back-off; work resets it too', () => {
+  const timers = new FakeTimers();
+  let busy = false;
+  const agent = new ScriptedAgent(() => (busy ? 1 : 0));
+  const runner = newRunner(agent, timers);
+  runner.start();
+  for (let i = 0; i < 14; i++) timers.fire();
+  assert.equal(timers.timeouts.length, 1, 'sleeping on a timer');
+  runner.wake();
+  assert.equal(timers.timeouts.length, 0);
+  assert.equal(timers.immediates.length, 1, 'the next cycle runs on the next setImmediate');
+  runner.wake(); // waking twice changes nothing
+  assert.equal(timers.pending, 1);
+  timers.fire();
+  assert.equal(timers.immediates.length, 1, 'back-off restarted: spinning again');
+
+  busy = true;
+  timers.fire();
+  busy = false;
+  const before = timers.requests.length;
+  for (let i = 0; i < 11; i++) timers.fire();
+  assert.deepEqual(timers.requests.slice(before), [...new Array<'immediate'>(10).fill('immediate'), 1]);
+  runner.close();
+});
+
+test('wake() from inside doWork schedules the next cycle at once', () => {
+  const timers = new FakeTimers();
+  let runner: AgentRunner | undefined;
+  const agent = new ScriptedAgent((call) => {
+    if (call >= 20) runner?.wake(); // a message arrived while the agent was running
+    return 0;
+  });
+  runner = newRunner(agent, timers);
+  runner.start();
+  for (let i = 0; i < 20; i++) timers.fire();
+  assert.equal(timers.timeouts.length, 1);
+  timers.fire();
+  assert.equal(timers.immediates.length, 1);
+  runner.close();
+});
+
+test('close() is idempotent, runs onClose once and cancels pending callbacks', () => {
+  const timers = new FakeTimers();
+  const agent = new ScriptedAgent(() => 0);
+  const runner = newRunner(agent, timers);
+  runner.start();
+  runner.close();
+  runner.close();
+  assert.equal(agent.closes, 1);
+  assert.equal(timers.pending, 0);
+  assert.equal(runner.isRunning, false);
+  assert.equal(runner.isClosed, true);
+  runner.wake();
+  assert.equal(timers.pending, 0, 'waking a closed runner does nothing');
+  assert.throws(() => runner.start(), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CLOSED);
+});
+
+test('an agent may close its own runner from doWork', () => {
+  const timers = new FakeTimers();
+  let runner: AgentRunner | undefined;
+  const agent = new ScriptedAgent(() => {
+    runner?.close();
+    return 1;
+  });
+  runner = newRunner(agent, timers);
+  runner.start();
+  timers.fire();
+  assert.equal(agent.calls, 1);
+  assert.equal(agent.closes, 1);
+  assert.equal(timers.pending, 0);
+});
+
+test('an error in doWork reaches the handler and the runner keeps going', () => {
+  const timers = new FakeTimers();
+  const errors: unknown[] = [];
+  const agent = new ScriptedAgent((call) => {
+    if (call === 1) throw new SkeinError(ErrorCode.AGENT_ERROR, 'boom');
+    return call < 5 ? 1 : 0;
+  });
+  const runner = newRunner(agent, timers, frozenClock, errors);
+  runner.start();
+  for (let i = 0; i < 5; i++) timers.fire();
+  assert.equal(errors.length, 1);
+  assert.match((errors[0] as Error).message, /boom/);
+  assert.ok(agent.calls >= 6, 'cycles continued after the error');
+  assert.equal(runner.isRunning, true);
+  runner.close();
+});
+
+test('an AssertionFailure stops the runner loudly', () => {
+  const timers = new FakeTimers();
+  const errors: unknown[] = [];
+  const agent = new ScriptedAgent((call) => {
+    if (call === 2) throw new AssertionFailure('invariant broken');
+    return 1;
+  });
+  const runner = newRunner(agent, timers, frozenClock, errors);
+  runner.start();
+  assert.throws(() => timers.fire(), AssertionFailure);
+  assert.deepEqual(errors, [], 'bugs do not go to the error handler');
+  assert.equal(runner.isRunning, false);
+  assert.equal(runner.isFailed, true);
+  assert.equal(timers.pending, 0, 'nothing more is scheduled');
+  runner.wake();
+  assert.equal(timers.pending, 0);
+  runner.close();
+  assert.equal(agent.closes, 1);
+});
+
+test('invalid options are rejected with CONFIG_INVALID', () => {
+  const agent = new ScriptedAgent(() => 0);
+  const base = { clock: frozenClock, errorHandler: () => undefined };
+  for (const options of [{ maxCyclesPerTurn: 0 }, { maxBatchNs: -1 }, { idle: { spinImmediates: -1 } }, { idle: { maxIdleMs: 0 } }]) {
+    assert.throws(
+      () => new AgentRunner(agent, { ...base, ...options }),
+      (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CONFIG_INVALID,
+      JSON.stringify(options),
+    );
+  }
+});
+
+test('on the real event loop an idle runner wakes up a bounded number of times', async () => {
+  const agent = new ScriptedAgent(() => 0);
+  const runner = new AgentRunner(agent, { clock: systemNanoClock, errorHandler: () => undefined });
+  const windowMs = 300;
+  runner.start();
+  await new Promise((resolve) => setTimeout(resolve, windowMs));
+  const calls = agent.calls;
+  runner.close();
+  // Timers never fire early, so the back-off caps the cycles in the window: 1 + 10 spins, then
+  // sleeps of 1, 2, 4, 8 and 10 ms. The test's own timer may fire a little late, hence the slack.
+  const limit = new BackoffIdleStrategy().maxIdleCyclesIn(windowMs + 50);
+  assert.ok(limit < 50, `limit ${limit}`);
+  assert.ok(calls <= limit, `${calls} idle cycles in ${windowMs} ms, limit ${limit}`);
+  assert.ok(calls >= 11, `the runner keeps polling while idle (${calls} cycles)`);
+});
+
+test('on the real event loop wake() runs the agent in the next turn', async () => {
+  const agent = new ScriptedAgent(() => 0);
+  const runner = new AgentRunner(agent, { clock: systemNanoClock, errorHandler: () => undefined, idle: { maxIdleMs: 1000 } });
+  runner.start();
+  await new Promise((resolve) => setTimeout(resolve, 100)); // long enough to be asleep on a timer
+  const before = agent.calls;
+  runner.wake();
+  await new Promise((resolve) => setImmediate(resolve)); // queued after the runner's immediate
+  assert.equal(agent.calls, before + 1);
+  runner.close();
+});

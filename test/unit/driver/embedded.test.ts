@@ -1,0 +1,151 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Skein } from '../../../src/skein.js';
+import { FragmentAssembler } from '../../../src/logbuffer/fragment-assembler.js';
+import { BufferClaim } from '../../../src/logbuffer/buffer-claim.js';
+import { BACK_PRESSURED, CLOSED, NOT_CONNECTED, ADMIN_ACTION } from '../../../src/client/publication-codes.js';
+import type { Publication } from '../../../src/client/publication.js';
+import { waitFor, freeUdpPort } from '../../support/wait.js';
+
+function message(sequence: number, length: number): Uint8Array {
+  const data = new Uint8Array(length);
+  new DataView(data.buffer).setUint32(0, sequence, true);
+  for (let i = 4; i < length; i++) data[i] = (sequence + i) & 0xff;
+  return data;
+}
+
+function checkMessage(buffer: Uint8Array, offset: number, length: number, expected: number): void {
+  const sequence = new DataView(buffer.buffer, buffer.byteOffset + offset, 4).getUint32(0, true);
+  assert.equal(sequence, expected, 'messages arrive in order, once');
+  for (let i = 4; i < length; i++) {
+    if (buffer[offset + i] !== ((sequence + i) & 0xff)) assert.fail(`byte ${i} of message ${sequence} differs`);
+  }
+}
+
+async function offerAll(publication: Publication, messages: Uint8Array[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let i = 0;
+  while (i < messages.length) {
+    const result = publication.offer(messages[i]!);
+    if (result > 0) {
+      i++;
+      continue;
+    }
+    assert.ok(result === BACK_PRESSURED || result === ADMIN_ACTION || result === NOT_CONNECTED, `unexpected offer result ${result}`);
+    if (Date.now() > deadline) assert.fail(`offer stalled at message ${i} with code ${result}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+for (const media of ['udp', 'ipc'] as const) {
+  test(`${media}: messages of mixed sizes arrive once, in order, byte-identical`, { timeout: 30_000 }, async () => {
+    const skein = Skein.launch({ testProfile: true, seed: 7 });
+    try {
+      const channel = media === 'ipc' ? 'aeron:ipc' : `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
+      const available: number[] = [];
+      const subscription = await skein.addSubscription(channel, 1001, { onAvailableImage: (image) => available.push(image.sessionId) });
+      const publication = await skein.addPublication(channel, 1001);
+      await waitFor(() => publication.isConnected && subscription.isConnected, 5000, 'connection');
+      assert.deepEqual(available, [publication.sessionId]);
+      const sizes = [0, 1, 31, 32, 100, 1376, 1377, 3000, 8192];
+      const count = 3000;
+      const messages = Array.from({ length: count }, (_, i) => message(i, Math.max(4, sizes[i % sizes.length]!)));
+      let received = 0;
+      const assembler = new FragmentAssembler((buffer, offset, length, header) => {
+        assert.equal(header.sessionId, publication.sessionId);
+        assert.equal(length, messages[received]!.length);
+        checkMessage(buffer, offset, length, received);
+        received++;
+      });
+      subscription.onFragment(assembler.onFragment, 100);
+      await offerAll(publication, messages, 20_000);
+      await waitFor(() => received === count, 20_000, `all ${count} messages (got ${received})`);
+      publication.close();
+      assert.equal(publication.offer(new Uint8Array(8)), CLOSED);
+      publication.close();
+    } finally {
+      await skein.close();
+    }
+    assert.equal(skein.isClosed, true);
+  });
+}
+
+test('tryClaim writes in place and the subscriber sees the reserved value-free payload', { timeout: 10_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 3 });
+  try {
+    const subscription = await skein.addSubscription('aeron:ipc', 7);
+    const publication = await skein.addExclusivePublication('aeron:ipc', 7);
+    await waitFor(() => publication.isConnected, 5000, 'connection');
+    const claim = new BufferClaim();
+    const position = publication.tryClaim(16, claim);
+    assert.ok(position > 0, `tryClaim returned ${position}`);
+    claim.buffer.fill(0x5a, claim.offset, claim.offset + 16);
+    claim.commit();
+    const seen: number[][] = [];
+    await waitFor(() => {
+      subscription.poll((buffer, offset, length) => seen.push([...buffer.subarray(offset, offset + length)]), 10);
+      return seen.length === 1;
+    }, 5000, 'claimed message');
+    assert.deepEqual(seen[0], new Array(16).fill(0x5a));
+  } finally {
+    await skein.close();
+  }
+});
+
+test('a publication without subscribers reports NOT_CONNECTED', { timeout: 10_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 4 });
+  try {
+    const port = await freeUdpPort();
+    const publication = await skein.addPublication(`aeron:udp?endpoint=127.0.0.1:${port}`, 1001);
+    assert.equal(publication.isConnected, false);
+    assert.equal(publication.offer(new Uint8Array(8)), NOT_CONNECTED);
+  } finally {
+    await skein.close();
+  }
+});
+
+test('a slow IPC subscriber back-pressures the publisher and loses nothing', { timeout: 20_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 5 });
+  try {
+    const subscription = await skein.addSubscription('aeron:ipc', 9);
+    const publication = await skein.addPublication('aeron:ipc', 9);
+    await waitFor(() => publication.isConnected, 5000, 'connection');
+    let backPressured = 0;
+    let sent = 0;
+    const payload = new Uint8Array(512);
+    while (backPressured === 0 && sent < 10_000) {
+      new DataView(payload.buffer).setUint32(0, sent, true);
+      const result = publication.offer(payload);
+      if (result > 0) sent++;
+      else if (result === BACK_PRESSURED) backPressured++;
+    }
+    assert.ok(backPressured > 0, 'publisher was back-pressured before the subscriber read anything');
+    let received = 0;
+    const deadline = Date.now() + 10_000;
+    while (received < sent && Date.now() < deadline) {
+      received += subscription.poll((buffer, offset) => {
+        assert.equal(new DataView(buffer.buffer, buffer.byteOffset + offset, 4).getUint32(0, true), received);
+      }, 1);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(received, sent);
+  } finally {
+    await skein.close();
+  }
+});
+
+test('bad channels and stream ids are rejected with errors that name them', { timeout: 10_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 6 });
+  try {
+    await assert.rejects(skein.addPublication('aeron:udp?endpoint=127.0.0.1:40001|mtu=100', 1), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'ERR_SKEIN_URI_PARAM_INVALID');
+      assert.match(error.message, /mtu/);
+      assert.match(error.message, /100/);
+      return true;
+    });
+    await assert.rejects(skein.addSubscription('aeron:tcp?endpoint=x', 1), /aeron:tcp|tcp/);
+    await assert.rejects(skein.addSubscription('aeron:ipc', 2 ** 40), /stream id/);
+  } finally {
+    await skein.close();
+  }
+});
