@@ -1,0 +1,67 @@
+/** `skein ping` against `skein pong` over UDP loopback. */
+import { after, afterEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { loopbackChannel, startSkein, stopAll } from '../../support/processes.js';
+
+interface PingSummary {
+  count: number;
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+  meanUs: number;
+}
+
+describe('skein ping | skein pong', { timeout: 60_000 }, () => {
+  afterEach(() => stopAll());
+  after(() => stopAll());
+
+  async function pingPong(count: number, warmup: number, extra: string[]): Promise<{ ping: PingSummary; pingStdout: string; echoed: number }> {
+    const channels = ['--channel', await loopbackChannel(), '--pong-channel', await loopbackChannel()];
+    const pong = startSkein(['pong', ...channels, '--test-profile', ...extra]);
+    await pong.waitForLine(/echoing/, 5000, 'stderr');
+    const ping = startSkein(['ping', ...channels, '--count', String(count), '--warmup', String(warmup), '--test-profile', ...extra]);
+    const pingStatus = await ping.waitForExit(30_000);
+    assert.equal(pingStatus.code, 0, ping.describe());
+    pong.signal('SIGTERM');
+    const pongStatus = await pong.waitForExit(10_000);
+    assert.equal(pongStatus.code, 0, pong.describe());
+    return { ping: ping.lastJson<PingSummary>(), pingStdout: ping.stdout, echoed: pong.lastJson<{ echoed: number }>().echoed };
+  }
+
+  function assertSane(summary: PingSummary, count: number): void {
+    assert.equal(summary.count, count);
+    assert.ok(summary.p50Us > 0, JSON.stringify(summary));
+    assert.ok(summary.p50Us <= summary.p90Us, JSON.stringify(summary));
+    assert.ok(summary.p90Us <= summary.p99Us, JSON.stringify(summary));
+    assert.ok(summary.p99Us <= summary.p999Us, JSON.stringify(summary));
+    assert.ok(summary.p999Us <= summary.maxUs, JSON.stringify(summary));
+    assert.ok(summary.meanUs > 0 && summary.meanUs <= summary.maxUs, JSON.stringify(summary));
+    // Loopback round trips take microseconds to milliseconds, never seconds.
+    assert.ok(summary.p50Us < 1_000_000, JSON.stringify(summary));
+  }
+
+  it('measures round trips and prints the distribution and a JSON summary', async () => {
+    const { ping, pingStdout, echoed } = await pingPong(3000, 500, []);
+    assertSane(ping, 3000);
+    assert.equal(echoed, 3500);
+    assert.match(pingStdout, /Percentile/);
+    assert.match(pingStdout, /#\[Max\s+=/);
+  });
+
+  it('completes every round trip under loss, duplication and reordering', async () => {
+    const { ping, echoed } = await pingPong(500, 50, ['--faults', 'loss=0.05,dup=0.05,reorder=0.05', '--seed', '3']);
+    assertSane(ping, 500);
+    // A duplicated ping may be echoed twice; a stale echo is ignored by ping.
+    assert.ok(echoed >= 550, `echoed ${echoed}`);
+  });
+
+  it('ping exits 1 when no pong answers within the connect timeout', async () => {
+    const channels = ['--channel', await loopbackChannel(), '--pong-channel', await loopbackChannel()];
+    const ping = startSkein(['ping', ...channels, '--connect-timeout-ms', '300', '--test-profile']);
+    const status = await ping.waitForExit(10_000);
+    assert.equal(status.code, 1, ping.describe());
+    assert.match(ping.stderr, /not connected within 300 ms/);
+  });
+});
