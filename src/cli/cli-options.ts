@@ -7,7 +7,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ChannelUri } from '../protocol/channel-uri.js';
 import { parseFaultSpec, type FaultOptions } from '../env/fault-injection.js';
 import { isPowerOfTwo } from '../util/bits.js';
-import type { SkeinOptions } from '../skein.js';
+import type { Skein, SkeinOptions } from '../skein.js';
 import type { DriverOptions } from '../driver/driver-context.js';
 
 /** Smallest and largest term length a publication accepts (PROTOCOL.md: 64 KiB to 1 GiB, a power of two). */
@@ -109,4 +109,13 @@ export function skeinLaunchOptions(options: SkeinCliOptions, driver: DriverOptio
     ...(options.testProfile === true ? { testProfile: true } : {}),
     ...(options.dir === undefined ? {} : { dir: options.dir }),
   };
+}
+
+/**
+ * Launches an embedded Skein for parsed command-line options. The driver and client are loaded
+ * here, on first use, so `--help` and option errors answer without loading them.
+ */
+export async function launchSkein(options: SkeinCliOptions, driver: DriverOptions = {}): Promise<Skein> {
+  const { Skein: SkeinClass } = await import('../skein.js');
+  return SkeinClass.launch(skeinLaunchOptions(options, driver));
 }

@@ -3,16 +3,16 @@
  * over IPC, then measures ping-pong round trips over UDP loopback, prints what it saw and exits.
  */
 import type { Command } from 'commander';
-import { Skein } from '../skein.js';
+import type { Skein } from '../skein.js';
 import type { Publication } from '../client/publication.js';
 import type { Subscription } from '../client/subscription.js';
 import { ADMIN_ACTION, BACK_PRESSURED, NOT_CONNECTED, publicationCodeName } from '../client/publication-codes.js';
 import type { DriverOptions } from '../driver/driver-context.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
-import { addSkeinOptions, integerOption, sizeOption, skeinLaunchOptions, type SkeinCliOptions } from './cli-options.js';
+import { addSkeinOptions, integerOption, sizeOption, launchSkein, type SkeinCliOptions } from './cli-options.js';
 import { action, EXIT_OK, exitProcess, nowMs, waitUntil } from './cli-runtime.js';
 import { freeUdpPort } from './free-port.js';
-import { PING_LENGTH_MIN, PingMeasurement, summarize } from './ping-measurement.js';
+import { PING_LENGTH_MIN } from './ping-payload.js';
 import { PongEcho } from './pong-echo.js';
 import { SEQUENCE_LENGTH, SequencePayload } from './sequence-payload.js';
 import { SequenceVerifier } from './sequence-verifier.js';
@@ -31,6 +31,7 @@ export interface DemoOptions extends SkeinCliOptions {
 export function registerDemoCommand(program: Command): Command {
   const command = program
     .command('demo')
+    .summary('Stream over UDP and IPC, then ping-pong, in one process')
     .description(
       'Run a short demonstration in one process with an embedded driver: a publisher and a subscriber over UDP ' +
         'loopback and then over IPC for --duration-ms each (message rates, every message checked for order), then ' +
@@ -57,7 +58,7 @@ function demoDriverOptions(options: DemoOptions): DriverOptions {
 }
 
 async function runDemo(options: DemoOptions): Promise<void> {
-  const skein = Skein.launch(skeinLaunchOptions(options, demoDriverOptions(options)));
+  const skein = await launchSkein(options, demoDriverOptions(options));
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   out(`Skein demo (seed ${skein.seed}), ${options.size}-byte messages`);
   const udpChannel = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
@@ -151,6 +152,7 @@ async function pingPongRun(skein: Skein, options: DemoOptions): Promise<string> 
     pingPublication.isConnected && pongPublication.isConnected && pingSubscription.isConnected && pongSubscription.isConnected,
   );
   const warmup = Math.ceil(options.roundTrips / 5);
+  const { PingMeasurement, summarize } = await import('./ping-measurement.js');
   const measurement = new PingMeasurement({
     publication: pingPublication,
     subscription: pingSubscription,

@@ -18,6 +18,7 @@ export interface ErrorsOptions {
 export function registerErrorsCommand(program: Command): Command {
   return program
     .command('errors')
+    .summary('Print distinct errors of running processes (ErrorStat)')
     .description(
       'Print the distinct errors each running Skein process has observed: how many times, first and last time, ' +
         'code and message. Exits 1 when --pid names no running process.',

@@ -2,10 +2,10 @@
  * `skein ping`: round-trip latency against `skein pong`, in the manner of Aeron's Ping sample.
  */
 import type { Command } from 'commander';
-import { Skein } from '../skein.js';
-import { addSkeinOptions, channelOption, integerOption, sizeOption, skeinLaunchOptions, type SkeinCliOptions } from './cli-options.js';
+import { addSkeinOptions, channelOption, integerOption, sizeOption, launchSkein, type SkeinCliOptions } from './cli-options.js';
 import { action, EXIT_FAILURE, EXIT_OK, exitProcess, onShutdownSignal, report, usageError, waitUntil } from './cli-runtime.js';
-import { PING_LENGTH_MIN, PingMeasurement, summarize } from './ping-measurement.js';
+import type { PingMeasurement } from './ping-measurement.js';
+import { PING_LENGTH_MIN } from './ping-payload.js';
 
 export const DEFAULT_PING_CHANNEL = 'aeron:udp?endpoint=localhost:20123';
 export const DEFAULT_PING_STREAM_ID = 1002;
@@ -36,6 +36,7 @@ export function addPingPongChannelOptions(command: Command): Command {
 export function registerPingCommand(program: Command): Command {
   const command = program
     .command('ping')
+    .summary('Measure round-trip latency against pong (Ping)')
     .description(
       'Measure round-trip latency against `skein pong`: sends one message at a time on the ping stream, stamped with ' +
         'its send time, waits for the echo on the pong stream and records the round trip in an HDR histogram. Prints ' +
@@ -57,7 +58,7 @@ async function runPing(options: PingOptions, command: Command): Promise<void> {
   if (options.size < PING_LENGTH_MIN) {
     usageError(command, `option '--size <bytes>' argument '${options.size}' is invalid. Expected at least ${PING_LENGTH_MIN} bytes.`);
   }
-  const skein = Skein.launch(skeinLaunchOptions(options));
+  const skein = await launchSkein(options);
   const publication = await skein.addPublication(options.channel, options.stream);
   const subscription = await skein.addSubscription(options.pongChannel, options.pongStream);
   if (options.size > publication.maxMessageLength) {
@@ -79,7 +80,8 @@ async function runPing(options: PingOptions, command: Command): Promise<void> {
     return;
   }
   report('ping', `connected; ${options.warmup} warm-up and ${options.count} measured round trips of ${options.size} bytes`);
-  measurement = new PingMeasurement({ publication, subscription, ...options });
+  const { PingMeasurement: Measurement, summarize } = await import('./ping-measurement.js');
+  measurement = new Measurement({ publication, subscription, ...options });
   let code = EXIT_OK;
   try {
     await measurement.run();

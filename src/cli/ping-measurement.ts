@@ -3,15 +3,7 @@
  * its send time and sequence number, echoed back by a pong; each round trip is recorded in an HDR
  * histogram in nanoseconds. Used by `skein ping` and `skein demo`.
  *
- * Ping payload (the rest, up to the message length, is zeros):
- * ```
- * 0        8          16
- * +--------+----------+---
- * | sentMs | sequence | …
- * +--------+----------+---
- * ```
- * `sentMs` is a little-endian float64 from `performance.now()`, the sequence a little-endian
- * 64-bit integer.
+ * The payload layout is drawn in `ping-payload.ts`.
  */
 import { build, type Histogram } from 'hdr-histogram-js';
 import type { Publication } from '../client/publication.js';
@@ -19,9 +11,8 @@ import type { Subscription } from '../client/subscription.js';
 import { ADMIN_ACTION, CLOSED, MAX_POSITION_EXCEEDED, publicationCodeName } from '../client/publication-codes.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import { readSequence } from './sequence-payload.js';
+import { PING_LENGTH_MIN, PING_SENT_TIME_OFFSET, PING_SEQUENCE_OFFSET } from './ping-payload.js';
 
-/** Smallest ping message: the send time and the sequence number. */
-export const PING_LENGTH_MIN = 16;
 const TWO_POW_32 = 4_294_967_296;
 
 export interface PingMeasurementOptions {
@@ -64,7 +55,7 @@ export function summarize(histogram: Histogram): PingSummary {
     p99Us: at(99),
     p999Us: at(99.9),
     maxUs: us(histogram.maxValue),
-    meanUs: us(histogram.mean),
+    meanUs: histogram.totalCount === 0 ? 0 : us(histogram.mean),
   };
 }
 
@@ -123,11 +114,11 @@ export class PingMeasurement {
   private sendPing(): void {
     if (this.settled) return;
     const view = this.view;
-    view.setUint32(8, this.sequence % TWO_POW_32, true);
-    view.setUint32(12, Math.floor(this.sequence / TWO_POW_32), true);
+    view.setUint32(PING_SEQUENCE_OFFSET, this.sequence % TWO_POW_32, true);
+    view.setUint32(PING_SEQUENCE_OFFSET + 4, Math.floor(this.sequence / TWO_POW_32), true);
     let result = ADMIN_ACTION;
     for (let attempt = 0; attempt < 3 && result === ADMIN_ACTION; attempt++) {
-      view.setFloat64(0, performance.now(), true);
+      view.setFloat64(PING_SENT_TIME_OFFSET, performance.now(), true);
       result = this.options.publication.offer(this.payload, 0, this.payload.length);
     }
     if (result >= 0) return;
@@ -141,10 +132,10 @@ export class PingMeasurement {
 
   private onPong(buffer: Uint8Array, offset: number, length: number): void {
     if (this.settled || length < PING_LENGTH_MIN) return;
-    if (readSequence(buffer, offset + 8) !== this.sequence) return;
+    if (readSequence(buffer, offset + PING_SEQUENCE_OFFSET) !== this.sequence) return;
     const now = performance.now();
     const scratch = this.scratch;
-    for (let i = 0; i < 8; i++) scratch[i] = buffer[offset + i]!;
+    for (let i = 0; i < 8; i++) scratch[i] = buffer[offset + PING_SENT_TIME_OFFSET + i]!;
     const sentMs = this.scratchView.getFloat64(0, true);
     if (this.sequence >= this.options.warmup) {
       this.histogram.recordValue(Math.max(1, Math.round((now - sentMs) * 1e6)));

@@ -2,8 +2,7 @@
  * `skein pong`: echoes the ping stream back on the pong stream, in the manner of Aeron's Pong sample.
  */
 import type { Command } from 'commander';
-import { Skein } from '../skein.js';
-import { addSkeinOptions, integerOption, skeinLaunchOptions, type SkeinCliOptions } from './cli-options.js';
+import { addSkeinOptions, integerOption, launchSkein, type SkeinCliOptions } from './cli-options.js';
 import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report, waitUntil } from './cli-runtime.js';
 import { addPingPongChannelOptions } from './ping-command.js';
 import { PongEcho } from './pong-echo.js';
@@ -27,6 +26,7 @@ export interface PongSummary {
 export function registerPongCommand(program: Command): Command {
   const command = program
     .command('pong')
+    .summary('Echo the ping stream back (Pong)')
     .description(
       'Echo every message received on the ping stream back on the pong stream, for `skein ping`. Runs until ' +
         'SIGINT/SIGTERM (or --count echoes) and ends with a one-line JSON summary on stdout: {echoed, retries, dropped, elapsedMs}.',
@@ -40,7 +40,7 @@ export function registerPongCommand(program: Command): Command {
 }
 
 async function runPong(options: PongOptions): Promise<void> {
-  const skein = Skein.launch(skeinLaunchOptions(options));
+  const skein = await launchSkein(options);
   const subscription = await skein.addSubscription(options.channel, options.stream);
   const publication = await skein.addPublication(options.pongChannel, options.pongStream);
   const startMs = nowMs();

@@ -4,10 +4,10 @@
  * loop, so every batch yields to it), optionally paced to a rate.
  */
 import type { Command } from 'commander';
-import { Skein } from '../skein.js';
+import type { Skein } from '../skein.js';
 import type { Publication } from '../client/publication.js';
 import { ADMIN_ACTION, BACK_PRESSURED, NOT_CONNECTED, publicationCodeName } from '../client/publication-codes.js';
-import { addSkeinOptions, channelOption, integerOption, sizeOption, skeinLaunchOptions, type SkeinCliOptions } from './cli-options.js';
+import { addSkeinOptions, channelOption, integerOption, sizeOption, launchSkein, type SkeinCliOptions } from './cli-options.js';
 import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report, sleep, usageError, waitUntil } from './cli-runtime.js';
 import { RateReporter } from './rate-reporter.js';
 import { SEQUENCE_LENGTH, SequencePayload } from './sequence-payload.js';
@@ -41,6 +41,7 @@ export interface PubSummary {
 export function registerPubCommand(program: Command): Command {
   const command = program
     .command('pub')
+    .summary('Publish a stream of messages (StreamingPublisher)')
     .description(
       'Publish a stream of messages and report the rate each second on stderr. Each message holds an 8-byte ' +
         'little-endian sequence number (0, 1, 2, …) followed by the pattern byte i = i & 0xff up to --size, or the ' +
@@ -65,7 +66,7 @@ async function runPub(options: PubOptions, command: Command): Promise<void> {
   if (options.text === undefined && options.size < SEQUENCE_LENGTH) {
     usageError(command, `option '--size <bytes>' argument '${options.size}' is invalid. Expected at least ${SEQUENCE_LENGTH} bytes (or use --text).`);
   }
-  const skein = Skein.launch(skeinLaunchOptions(options));
+  const skein = await launchSkein(options);
   const publication = options.exclusive === true
     ? await skein.addExclusivePublication(options.channel, options.stream)
     : await skein.addPublication(options.channel, options.stream);

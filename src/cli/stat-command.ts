@@ -19,6 +19,7 @@ export interface StatOptions {
 export function registerStatCommand(program: Command): Command {
   return program
     .command('stat')
+    .summary('Print counters of running processes (AeronStat)')
     .description(
       'Print the counters of running Skein processes (id, value, label), read from the snapshots each process ' +
         'publishes every second in the Skein directory. Files of processes that are no longer alive are skipped. ' +

@@ -4,12 +4,12 @@
  * (`--verify`) or printed as text (`--print`). The client's agent delivers them as they arrive.
  */
 import type { Command } from 'commander';
-import { Skein } from '../skein.js';
+import type { Skein } from '../skein.js';
 import type { Subscription } from '../client/subscription.js';
 import type { Image } from '../client/image.js';
 import type { Header } from '../logbuffer/header.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
-import { addSkeinOptions, channelOption, integerOption, skeinLaunchOptions, type SkeinCliOptions } from './cli-options.js';
+import { addSkeinOptions, channelOption, integerOption, launchSkein, type SkeinCliOptions } from './cli-options.js';
 import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report } from './cli-runtime.js';
 import { RateReporter } from './rate-reporter.js';
 import { SequenceVerifier, type SequenceReport } from './sequence-verifier.js';
@@ -36,17 +36,20 @@ export interface SubSummary extends Partial<SequenceReport> {
   msgsPerSec: number;
   elapsedMs: number;
   images: number;
+  /** Whether gaps, duplicates and order were checked (--verify); when false they read 0. */
+  verified: boolean;
   reason: 'count' | 'signal' | 'timeout';
 }
 
 export function registerSubCommand(program: Command): Command {
   const command = program
     .command('sub')
+    .summary('Subscribe and report rates, optionally verify order (RateSubscriber)')
     .description(
       'Subscribe to a stream, reassemble messages and report the rate each second on stderr. With --verify, ' +
         'checks the sequence payloads `skein pub` sends, per session, for gaps, duplicates and order (exit 1 when any is ' +
         'found). Ends on --count, SIGINT/SIGTERM or --timeout-ms (exit 1) with a one-line JSON summary on stdout: ' +
-        '{received, bytes, gaps, duplicates, outOfOrder, msgsPerSec, elapsedMs, images, reason, …}.',
+        '{received, bytes, gaps, duplicates, outOfOrder, msgsPerSec, elapsedMs, images, verified, reason, …}.',
     )
     .option('--channel <uri>', 'channel to subscribe to', channelOption, DEFAULT_PUB_CHANNEL)
     .option('--stream <id>', 'stream id', integerOption(-0x80000000, 0x7fffffff), DEFAULT_STREAM_ID)
@@ -60,7 +63,7 @@ export function registerSubCommand(program: Command): Command {
 }
 
 async function runSub(options: SubOptions): Promise<void> {
-  const skein = Skein.launch(skeinLaunchOptions(options));
+  const skein = await launchSkein(options);
   const run = new SubRun(skein, options);
   const subscription = await skein.addSubscription(options.channel, options.stream, {
     onAvailableImage: (image) => run.onAvailableImage(image),
@@ -144,6 +147,7 @@ class SubRun {
       msgsPerSec: rateMs > 0 ? Math.round((this.received * 1000) / rateMs) : 0,
       elapsedMs: Math.round(elapsedMs),
       images: this.imagesSeen,
+      verified: verification !== undefined,
       reason,
     };
     let code = EXIT_OK;

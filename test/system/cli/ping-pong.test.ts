@@ -51,10 +51,11 @@ describe('skein ping | skein pong', { timeout: 60_000 }, () => {
   });
 
   it('completes every round trip under loss, duplication and reordering', async () => {
-    const { ping, echoed } = await pingPong(500, 50, ['--faults', 'loss=0.05,dup=0.05,reorder=0.05', '--seed', '3']);
-    assertSane(ping, 500);
-    // A duplicated ping may be echoed twice; a stale echo is ignored by ping.
-    assert.ok(echoed >= 550, `echoed ${echoed}`);
+    // One message is in flight, so each lost one waits for the next heartbeat to be noticed: keep it short.
+    const { ping, echoed } = await pingPong(150, 20, ['--faults', 'loss=0.05,dup=0.05,reorder=0.05', '--seed', '3']);
+    assertSane(ping, 150);
+    // The streams are reliable: duplicated datagrams never reach pong twice.
+    assert.equal(echoed, 170);
   });
 
   it('ping exits 1 when no pong answers within the connect timeout', async () => {

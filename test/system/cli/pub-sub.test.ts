@@ -17,6 +17,7 @@ interface SubSummary {
   missing: number;
   malformed: number;
   sessions: number;
+  verified: boolean;
   msgsPerSec: number;
   elapsedMs: number;
   reason: string;
@@ -56,6 +57,7 @@ function assertComplete(summary: SubSummary, count: number, size: number): void 
   assert.equal(summary.missing, 0);
   assert.equal(summary.malformed, 0);
   assert.equal(summary.sessions, 1);
+  assert.equal(summary.verified, true);
   assert.equal(summary.reason, 'count');
 }
 
@@ -85,6 +87,15 @@ describe('skein pub | skein sub over UDP loopback', { timeout: 60_000 }, () => {
     const { pub, sub } = await pubSub(count, [...faults, '--seed', '7', '--linger-ms', '1000'], [...faults, '--seed', '8'], 30_000);
     assertComplete(sub, count, 32);
     assert.equal(pub.sent, count);
+  });
+
+  it('paces messages to --rate', async () => {
+    const count = 500;
+    const { pub, sub } = await pubSub(count, ['--rate', '500', '--exclusive'], [], 15_000);
+    assertComplete(sub, count, 32);
+    // 500 messages at 500/s take about a second; timers may run late under load, never early.
+    assert.ok(pub.elapsedMs >= 900, JSON.stringify(pub));
+    assert.ok(pub.msgsPerSec <= 560, JSON.stringify(pub));
   });
 
   it('sends --text payloads that sub --print prints one per line', async () => {

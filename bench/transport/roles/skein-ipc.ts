@@ -1,0 +1,66 @@
+/**
+ * Skein IPC throughput in one process with one Skein: each event-loop turn offers up to
+ * `batchMessagesMax` messages (stopping at back pressure) and then polls the subscription until it
+ * is drained (at most `pollsPerTurnMax` polls of `fragmentLimit`), then yields with setImmediate
+ * so the embedded driver's conductor can move the publisher limit on.
+ */
+import { Skein, ADMIN_ACTION, BACK_PRESSURED, NOT_CONNECTED, publicationCodeName, type FragmentHandler } from '../../../src/index.js';
+import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
+import { ThroughputMeter, type ThroughputWindow } from '../throughput-meter.js';
+import { patternPayload, readSequence, waitUntil, writeSequence } from '../payload.js';
+import { benchSkeinOptions } from './skein-options.js';
+
+export interface SkeinIpcConfig extends ChildConfig, ThroughputWindow {
+  readonly streamId: number;
+  readonly messageLength: number;
+  readonly batchMessagesMax: number;
+  readonly fragmentLimit: number;
+  readonly pollsPerTurnMax: number;
+  readonly connectTimeoutMs: number;
+}
+
+export async function skeinIpc(config: SkeinIpcConfig, context: ChildContext): Promise<RoleHandle> {
+  const errors = { count: 0 };
+  const skein = Skein.launch(benchSkeinOptions(errors));
+  const subscription = await skein.addSubscription('aeron:ipc', config.streamId);
+  const publication = await skein.addPublication('aeron:ipc', config.streamId);
+  await waitUntil(() => publication.isConnected && subscription.imageCount > 0, config.connectTimeoutMs, 'the IPC image');
+  const meter = new ThroughputMeter(config, (metrics) => context.result(metrics));
+  const handler: FragmentHandler = (buffer, offset, length) => meter.record(readSequence(buffer, offset), length);
+  const payload = patternPayload(config.messageLength);
+  const { messageLength: length, batchMessagesMax: batchMax, fragmentLimit, pollsPerTurnMax } = config;
+  let sent = 0;
+  let backPressured = 0;
+  let running = true;
+  const turn = (): void => {
+    if (!running) return;
+    let offered = 0;
+    while (offered < batchMax) {
+      writeSequence(payload, 0, sent);
+      const result = publication.offer(payload, 0, length);
+      if (result >= 0) {
+        sent++;
+        offered++;
+      } else if (result === BACK_PRESSURED || result === NOT_CONNECTED) {
+        backPressured++;
+        break;
+      } else if (result !== ADMIN_ACTION) {
+        running = false;
+        context.fail(new Error(`offer failed with ${publicationCodeName(result)} after ${sent} messages`));
+        return;
+      }
+    }
+    for (let i = 0; i < pollsPerTurnMax && subscription.poll(handler, fragmentLimit) > 0; i++);
+    setImmediate(turn);
+  };
+  context.ready();
+  setImmediate(turn);
+  return {
+    stop: () => {
+      running = false;
+      meter.cancel();
+      skein.destroy();
+      return { sent, backPressured, received: meter.messages, skeinErrors: errors.count };
+    },
+  };
+}

@@ -1,0 +1,274 @@
+/**
+ * The measurements of the transport suite: which child processes each one starts, with what
+ * configuration, and which numbers it keeps. Every child is stopped (and killed by pid when it
+ * does not exit) before a measurement returns, whether it succeeded or not.
+ */
+import { createSocket } from 'node:dgram';
+import type { ChildGroup, ChildHandle } from '../support/child-group.js';
+import type { Metrics } from '../support/child-messages.js';
+
+export type MeasurementId =
+  | 'skein-udp-32'
+  | 'skein-udp-1k'
+  | 'dgram-batch-64x21'
+  | 'dgram-single-32'
+  | 'skein-ipc-32'
+  | 'sab-ring-32'
+  | 'skein-ping-32'
+  | 'dgram-ping-32';
+
+export interface Timing {
+  readonly warmupMs: number;
+  readonly measureMs: number;
+  readonly pingWarmupMs: number;
+  readonly pingMeasureMs: number;
+}
+
+export interface MeasurementContext {
+  readonly children: ChildGroup;
+  readonly timing: Timing;
+  readonly repetition: number;
+}
+
+export interface Measurement {
+  readonly id: MeasurementId;
+  readonly label: string;
+  readonly system: 'skein' | 'baseline';
+  readonly kind: 'throughput' | 'latency';
+  /** What one message is for this measurement (frames for the batched baseline). */
+  readonly unit: 'msgs' | 'frames' | 'round trips';
+  run(context: MeasurementContext): Promise<Metrics>;
+}
+
+const STARTUP_TIMEOUT_MS = 15_000;
+const RESULT_SLACK_MS = 15_000;
+const STOP_GRACE_MS = 3_000;
+const STREAM_ID = 1001;
+const PONG_STREAM_ID = 1002;
+/** SO_RCVBUF of the baseline receiver: Skein's default socketRcvbufLength. */
+const RCVBUF_LENGTH = 128 * 1024;
+/** Aeron-sized frames for 32-byte messages: 32-byte header + 32-byte payload. */
+const BATCH_FRAME_PAYLOAD_LENGTH = 32;
+/** 21 frames of 64 bytes = 1344 bytes, the most that fit in Skein's default 1408-byte MTU datagram. */
+const BATCH_FRAMES_PER_DATAGRAM = 21;
+
+/** A UDP port on 127.0.0.1 that was free a moment ago. */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', (error) => {
+      socket.close();
+      reject(error);
+    });
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
+}
+
+function lifetimeMs(timing: Timing): number {
+  return STARTUP_TIMEOUT_MS * 2 + Math.max(timing.warmupMs + timing.measureMs, timing.pingWarmupMs + timing.pingMeasureMs) + RESULT_SLACK_MS + STOP_GRACE_MS;
+}
+
+interface ChildSpec {
+  readonly name: string;
+  readonly role: string;
+  readonly config: object;
+}
+
+/**
+ * Starts `first` and waits until it is ready, then `second` (when given); waits for the `result`
+ * of the child at `resultIndex`; stops both and merges the result with every child's final numbers.
+ */
+async function runChildren(context: MeasurementContext, specs: readonly ChildSpec[], resultIndex: number, resultTimeoutMs: number): Promise<Metrics> {
+  const started: ChildHandle[] = [];
+  const lifetime = lifetimeMs(context.timing);
+  try {
+    const readies: Metrics[] = [];
+    for (const spec of specs) {
+      const child = context.children.start(`${spec.name}-rep${context.repetition}`, spec.role, { ...spec.config, lifetimeMs: lifetime });
+      started.push(child);
+      readies.push(await child.next('ready', STARTUP_TIMEOUT_MS));
+    }
+    const result = await started[resultIndex]!.next('result', resultTimeoutMs);
+    const finals = await context.children.stop(started, STOP_GRACE_MS);
+    const merged: Metrics = {};
+    for (const ready of readies) Object.assign(merged, ready);
+    for (const final of finals) if (final !== null) Object.assign(merged, final);
+    return Object.assign(merged, result);
+  } finally {
+    await context.children.stop(started, STOP_GRACE_MS);
+  }
+}
+
+function throughputTimeoutMs(timing: Timing): number {
+  return timing.warmupMs + timing.measureMs + RESULT_SLACK_MS;
+}
+
+function skeinUdp(id: MeasurementId, label: string, messageLength: number): Measurement {
+  return {
+    id,
+    label,
+    system: 'skein',
+    kind: 'throughput',
+    unit: 'msgs',
+    run: async (context) => {
+      const port = await freeUdpPort();
+      const { warmupMs, measureMs } = context.timing;
+      return runChildren(
+        context,
+        [
+          { name: `${id}-sub`, role: 'skein-udp-sub', config: { port, streamId: STREAM_ID, fragmentLimit: 256, warmupMs, measureMs } },
+          {
+            name: `${id}-pub`,
+            role: 'skein-udp-pub',
+            config: { port, streamId: STREAM_ID, messageLength, batchMessagesMax: 1024, connectTimeoutMs: STARTUP_TIMEOUT_MS },
+          },
+        ],
+        0,
+        throughputTimeoutMs(context.timing),
+      );
+    },
+  };
+}
+
+function dgramThroughput(id: MeasurementId, label: string, mode: 'single' | 'batch'): Measurement {
+  return {
+    id,
+    label,
+    system: 'baseline',
+    kind: 'throughput',
+    unit: mode === 'single' ? 'msgs' : 'frames',
+    run: async (context) => {
+      const port = await freeUdpPort();
+      const { warmupMs, measureMs } = context.timing;
+      return runChildren(
+        context,
+        [
+          { name: `${id}-recv`, role: 'dgram-recv', config: { port, mode, rcvbufLength: RCVBUF_LENGTH, warmupMs, measureMs } },
+          {
+            name: `${id}-send`,
+            role: 'dgram-send',
+            config: {
+              port,
+              mode,
+              messageLength: BATCH_FRAME_PAYLOAD_LENGTH,
+              framesPerDatagram: BATCH_FRAMES_PER_DATAGRAM,
+              datagramsPerTurn: mode === 'single' ? 256 : 64,
+              connected: false,
+            },
+          },
+        ],
+        0,
+        throughputTimeoutMs(context.timing),
+      );
+    },
+  };
+}
+
+const skeinIpc: Measurement = {
+  id: 'skein-ipc-32',
+  label: 'Skein IPC 32 B (one process)',
+  system: 'skein',
+  kind: 'throughput',
+  unit: 'msgs',
+  run: (context) => {
+    const { warmupMs, measureMs } = context.timing;
+    const config = {
+      streamId: STREAM_ID,
+      messageLength: 32,
+      batchMessagesMax: 4096,
+      fragmentLimit: 1024,
+      pollsPerTurnMax: 16,
+      connectTimeoutMs: STARTUP_TIMEOUT_MS,
+      warmupMs,
+      measureMs,
+    };
+    return runChildren(context, [{ name: 'skein-ipc-32', role: 'skein-ipc', config }], 0, throughputTimeoutMs(context.timing));
+  },
+};
+
+const sabRing: Measurement = {
+  id: 'sab-ring-32',
+  label: 'SAB SPSC ring 32 B (2 worker threads)',
+  system: 'baseline',
+  kind: 'throughput',
+  unit: 'msgs',
+  run: (context) => {
+    const { warmupMs, measureMs } = context.timing;
+    const config = { capacity: 1 << 20, messageLength: 32, warmupMs, measureMs };
+    return runChildren(context, [{ name: 'sab-ring-32', role: 'sab-ring', config }], 0, throughputTimeoutMs(context.timing));
+  },
+};
+
+function pingTimeoutMs(timing: Timing): number {
+  return timing.pingWarmupMs + timing.pingMeasureMs + RESULT_SLACK_MS;
+}
+
+const skeinPing: Measurement = {
+  id: 'skein-ping-32',
+  label: 'Skein UDP ping-pong 32 B',
+  system: 'skein',
+  kind: 'latency',
+  unit: 'round trips',
+  run: async (context) => {
+    const pingPort = await freeUdpPort();
+    const pongPort = await freeUdpPort();
+    const streams = { pingPort, pongPort, pingStreamId: STREAM_ID, pongStreamId: PONG_STREAM_ID };
+    const { pingWarmupMs: warmupMs, pingMeasureMs: measureMs } = context.timing;
+    return runChildren(
+      context,
+      [
+        { name: 'skein-pong', role: 'skein-pong', config: streams },
+        { name: 'skein-ping', role: 'skein-ping', config: { ...streams, messageLength: 32, connectTimeoutMs: STARTUP_TIMEOUT_MS, warmupMs, measureMs } },
+      ],
+      1,
+      pingTimeoutMs(context.timing),
+    );
+  },
+};
+
+const dgramPing: Measurement = {
+  id: 'dgram-ping-32',
+  label: 'node:dgram ping-pong 32 B',
+  system: 'baseline',
+  kind: 'latency',
+  unit: 'round trips',
+  run: async (context) => {
+    const pongPort = await freeUdpPort();
+    const { pingWarmupMs: warmupMs, pingMeasureMs: measureMs } = context.timing;
+    return runChildren(
+      context,
+      [
+        { name: 'dgram-pong', role: 'dgram-pong', config: { port: pongPort } },
+        { name: 'dgram-ping', role: 'dgram-ping', config: { pongPort, messageLength: 32, warmupMs, measureMs } },
+      ],
+      1,
+      pingTimeoutMs(context.timing),
+    );
+  },
+};
+
+export const MEASUREMENTS: readonly Measurement[] = [
+  skeinUdp('skein-udp-32', 'Skein UDP 32 B', 32),
+  dgramThroughput('dgram-batch-64x21', 'node:dgram 21 × 64 B frames per datagram', 'batch'),
+  dgramThroughput('dgram-single-32', 'node:dgram one 32 B datagram per message', 'single'),
+  skeinUdp('skein-udp-1k', 'Skein UDP 1 KiB', 1024),
+  skeinIpc,
+  sabRing,
+  skeinPing,
+  dgramPing,
+];
+
+/**
+ * The order of one repetition: Skein and its baseline alternate, and swap places on every other
+ * repetition, so a drift in the machine's speed does not favour either side.
+ */
+export function repetitionOrder(measurements: readonly Measurement[], repetition: number): Measurement[] {
+  const order = [...measurements];
+  if (repetition % 2 === 1) {
+    for (let i = 0; i + 1 < order.length; i += 2) [order[i], order[i + 1]] = [order[i + 1]!, order[i]!];
+  }
+  return order;
+}

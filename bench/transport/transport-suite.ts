@@ -1,0 +1,131 @@
+/**
+ * The transport suite: Skein UDP and IPC throughput and UDP round trips, against raw node:dgram
+ * and a SharedArrayBuffer ring measured in the same run. Each measurement runs in fresh child
+ * processes; repetitions alternate Skein and baseline. Results go to
+ * `bench/results/<ISO date>-transport.json` and a Markdown table on stdout.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ChildGroup } from '../support/child-group.js';
+import type { Metrics } from '../support/child-messages.js';
+import { systemInfo } from '../support/system-info.js';
+import { resolveDriverSettings } from '../../src/index.js';
+import { MEASUREMENTS, repetitionOrder, type Measurement, type Timing } from './transport-measurements.js';
+import { markdownReport, ratios, summarize, targets, formatRate, type Repetitions } from './transport-report.js';
+
+export interface SuiteOptions {
+  readonly quick: boolean;
+  /** Repetitions of every measurement; at least 3. */
+  readonly repetitions?: number;
+  /** Only these measurement ids (all when empty). */
+  readonly only: readonly string[];
+  /** Write a V8 CPU profile of every child process into this directory. */
+  readonly profileDir?: string;
+  /** Where the JSON result goes. */
+  readonly resultsDir?: string;
+}
+
+interface Plan {
+  readonly timing: Timing;
+  readonly repetitions: number;
+  /** The run skips what is left once this much time has passed. */
+  readonly budgetMs: number;
+}
+
+const FULL: Plan = { timing: { warmupMs: 1500, measureMs: 3000, pingWarmupMs: 1000, pingMeasureMs: 3000 }, repetitions: 5, budgetMs: 330_000 };
+const QUICK: Plan = { timing: { warmupMs: 500, measureMs: 1000, pingWarmupMs: 500, pingMeasureMs: 1000 }, repetitions: 3, budgetMs: 80_000 };
+/** A rough cost of one measurement beyond its windows: process start, connection, stop. */
+const OVERHEAD_MS = 1500;
+
+export const DEFAULT_RESULTS_DIR = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
+const CHILD_MODULE = fileURLToPath(new URL('./child-main.js', import.meta.url));
+
+function estimateMs(measurement: Measurement, timing: Timing): number {
+  const windows = measurement.kind === 'latency' ? timing.pingWarmupMs + timing.pingMeasureMs : timing.warmupMs + timing.measureMs;
+  return windows + OVERHEAD_MS;
+}
+
+function progress(measurement: Measurement, repetition: number, metrics: Metrics): string {
+  if (measurement.kind === 'latency') {
+    return `p50 ${String(metrics.p50Us)} µs, p99 ${String(metrics.p99Us)} µs, ${String(metrics.count)} round trips`;
+  }
+  const rate = formatRate(metrics.msgsPerSec as number);
+  return `${rate} ${measurement.unit}/s, ${(metrics.mbPerSec as number).toFixed(1)} MB/s`;
+}
+
+export async function runTransportSuite(options: SuiteOptions): Promise<boolean> {
+  const plan = options.quick ? QUICK : FULL;
+  const repetitions = Math.max(3, options.repetitions ?? plan.repetitions);
+  const selected = MEASUREMENTS.filter((m) => options.only.length === 0 || options.only.includes(m.id));
+  const profileDir = options.profileDir === undefined ? undefined : resolve(options.profileDir);
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+  const children = new ChildGroup({
+    modulePath: CHILD_MODULE,
+    profileExecArgv: (name) => (profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]),
+  });
+  const system = systemInfo();
+  const startedAt = new Date();
+  const startMs = performance.now();
+  const reps: Repetitions = {};
+  const failures: string[] = [];
+  process.stderr.write(
+    `bench transport: ${selected.length} measurements × ${repetitions} repetitions${options.quick ? ' (quick)' : ''}; ` +
+      `Node ${system.node}, ${system.cpuModel}, ${system.cores} cores\n`,
+  );
+  try {
+    for (let repetition = 0; repetition < repetitions; repetition++) {
+      for (const measurement of repetitionOrder(selected, repetition)) {
+        const elapsedMs = performance.now() - startMs;
+        if (elapsedMs + estimateMs(measurement, plan.timing) > plan.budgetMs) {
+          failures.push(`${measurement.id} repetition ${repetition + 1}: skipped, the ${plan.budgetMs / 1000} s time budget is spent`);
+          continue;
+        }
+        const label = `[${repetition + 1}/${repetitions}] ${measurement.id}`;
+        try {
+          const metrics = await measurement.run({ children, timing: plan.timing, repetition: repetition + 1 });
+          (reps[measurement.id] ??= []).push(metrics);
+          process.stderr.write(`${label}: ${progress(measurement, repetition, metrics)}\n`);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          failures.push(`${measurement.id} repetition ${repetition + 1}: ${message}`);
+          process.stderr.write(`${label}: FAILED ${message}\n`);
+        }
+      }
+    }
+  } finally {
+    await children.close();
+  }
+  const summary = summarize(reps);
+  const ratioList = ratios(reps, summary);
+  const targetList = targets(summary, ratioList);
+  const markdown = markdownReport({ system, summary, ratios: ratioList, targets: targetList, repetitions, quick: options.quick, failures });
+  const finishedAt = new Date();
+  const result = {
+    suite: 'transport',
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationS: Math.round((performance.now() - startMs) / 100) / 10,
+    quick: options.quick,
+    repetitions,
+    timing: plan.timing,
+    system,
+    skeinDriverSettings: resolveDriverSettings({ publishSnapshots: false }, process.env),
+    measurements: Object.fromEntries(
+      MEASUREMENTS.filter((m) => reps[m.id] !== undefined).map((m) => [
+        m.id,
+        { label: m.label, system: m.system, kind: m.kind, unit: m.unit, summary: summary[m.id], repetitions: reps[m.id] },
+      ]),
+    ),
+    ratios: ratioList,
+    targets: targetList,
+    failures,
+  };
+  const dir = options.resultsDir ?? DEFAULT_RESULTS_DIR;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${startedAt.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')}-transport.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`\n${markdown}\n\nResults: ${file} (${result.durationS} s)\n`);
+  if (profileDir !== undefined) process.stdout.write(`CPU profiles: ${profileDir}\n`);
+  return failures.length === 0;
+}

@@ -1,0 +1,104 @@
+/** `skein stat` and `skein errors` read what running processes publish, and skip dead ones. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loopbackChannel, startProcess, startSkein, stopAll, type StartedProcess } from '../../support/processes.js';
+
+interface SnapshotJson {
+  pid: number;
+  counters: { id: number; label: string; value: number | null }[];
+  errors: { observationCount: number; message: string }[];
+}
+
+async function run(args: string[]): Promise<StartedProcess> {
+  const p = startSkein(args);
+  await p.waitForExit(10_000);
+  return p;
+}
+
+/** Runs `skein stat --json` until `accept` holds for the process's snapshot (bounded). */
+async function pollSnapshot(dir: string, pid: number, accept: (s: SnapshotJson) => boolean, timeoutMs: number): Promise<SnapshotJson> {
+  const deadline = performance.now() + timeoutMs;
+  let last = '';
+  while (performance.now() < deadline) {
+    const stat = await run(['stat', '--dir', dir, '--pid', String(pid), '--json']);
+    last = stat.describe();
+    if (stat.status?.code === 0) {
+      const snapshots = stat.lastJson<SnapshotJson[]>();
+      if (snapshots.length === 1 && accept(snapshots[0]!)) return snapshots[0]!;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no matching snapshot of pid ${pid} within ${timeoutMs} ms; last: ${last}`);
+}
+
+describe('skein stat and skein errors', { timeout: 60_000 }, () => {
+  let dir = '';
+  let sub: StartedProcess;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'skein-stat-'));
+    const channel = await loopbackChannel();
+    sub = startSkein(['sub', '--channel', channel, '--dir', dir, '--test-profile']);
+    await sub.waitForLine(/subscribed to/, 5000, 'stderr');
+    const pub = startSkein(['pub', '--channel', channel, '--count', '1000', '--test-profile']);
+    assert.equal((await pub.waitForExit(15_000)).code, 0, pub.describe());
+    await sub.waitForLine(/totals 1000 messages/, 10_000, 'stderr');
+  });
+
+  after(async () => {
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows the counters of a running subscriber, with traffic counted', async () => {
+    const snapshot = await pollSnapshot(dir, sub.pid, (s) => (s.counters.find((c) => c.label === 'Bytes received')?.value ?? 0) > 0, 10_000);
+    assert.equal(snapshot.pid, sub.pid);
+    assert.ok(snapshot.counters.length > 0);
+    const table = await run(['stat', '--dir', dir, '--pid', String(sub.pid)]);
+    assert.equal(table.status?.code, 0, table.describe());
+    assert.match(table.stdout, new RegExp(`^pid ${sub.pid}: started `, 'm'));
+    assert.match(table.stdout, /^\s+\d+:\s+[\d,]+ - Bytes received$/m);
+    const rows = table.stdout.split('\n').filter((line) => /^\s*\d+: /.test(line));
+    assert.equal(rows.length, snapshot.counters.length);
+  });
+
+  it('skips snapshot files of processes that are gone', async () => {
+    const gone = startProcess(process.execPath, ['-e', '']);
+    await gone.waitForExit(10_000);
+    const live = readFileSync(join(dir, `${sub.pid}.json`), 'utf8');
+    writeFileSync(join(dir, `${gone.pid}.json`), live.replace(`"pid":${sub.pid}`, `"pid":${gone.pid}`));
+    const all = await run(['stat', '--dir', dir, '--json']);
+    assert.equal(all.status?.code, 0, all.describe());
+    assert.deepEqual(all.lastJson<SnapshotJson[]>().map((s) => s.pid), [sub.pid]);
+    const one = await run(['stat', '--dir', dir, '--pid', String(gone.pid)]);
+    assert.equal(one.status?.code, 1, one.describe());
+    assert.match(one.stderr, new RegExp(`process ${gone.pid} publishes nothing`));
+  });
+
+  it('prints the distinct-error log of a running process', async () => {
+    const text = await run(['errors', '--dir', dir, '--pid', String(sub.pid)]);
+    assert.equal(text.status?.code, 0, text.describe());
+    assert.match(text.stdout, new RegExp(`^pid ${sub.pid}: \\d+ distinct errors`, 'm'));
+    const json = await run(['errors', '--dir', dir, '--pid', String(sub.pid), '--json']);
+    assert.equal(json.status?.code, 0, json.describe());
+    const logs = json.lastJson<{ pid: number; errors: unknown[] }[]>();
+    assert.equal(logs.length, 1);
+    assert.equal(logs[0]!.pid, sub.pid);
+    assert.ok(Array.isArray(logs[0]!.errors));
+  });
+
+  it('stat --watch refreshes until interrupted', async () => {
+    const watch = startSkein(['stat', '--dir', dir, '--pid', String(sub.pid), '--watch', '--interval-ms', '200']);
+    await watch.waitForLine(/Bytes received/, 5000, 'stdout');
+    const first = watch.stdout.length;
+    await watch.waitForLine(/^pid \d+/, 5000, 'stdout');
+    const deadline = performance.now() + 5000;
+    while (watch.stdout.length < first * 2 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(watch.stdout.length >= first * 2, watch.describe());
+    watch.signal('SIGINT');
+    assert.equal((await watch.waitForExit(5000)).code, 0, watch.describe());
+  });
+});
