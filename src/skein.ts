@@ -10,6 +10,7 @@ import type { DatagramTransport } from './env/datagram.js';
 import { nodeStorage, defaultSkeinDir } from './env/storage.js';
 import { CompositeAgent } from './agent/agent.js';
 import { AgentRunner } from './agent/agent-runner.js';
+import type { IdleOptions } from './agent/idle-strategy.js';
 import { MediaDriver } from './driver/media-driver.js';
 import { TEST_PROFILE, type DriverOptions } from './driver/driver-context.js';
 import { SkeinClient, type SubscriptionOptions } from './client/skein-client.js';
@@ -33,6 +34,12 @@ export interface SkeinOptions {
   readonly errorHandler?: (error: unknown) => void;
   /** Keep the process alive while Skein runs (default true). */
   readonly ref?: boolean;
+  /**
+   * How the agent runner idles: `spinImmediates` extra event-loop turns, then sleeps doubling from
+   * 1 ms to `maxIdleMs`. Arriving data and offers wake it at once, so this bounds idle CPU, not
+   * latency. Default { spinImmediates: 4, maxIdleMs: 50 }.
+   */
+  readonly idle?: IdleOptions;
   /** Environment used for `SKEIN_*` overrides. Default `process.env`. */
   readonly env?: Record<string, string | undefined>;
 }
@@ -79,6 +86,7 @@ export class Skein {
     this.runner = new AgentRunner(agent, {
       clock: systemNanoClock,
       errorHandler: (error) => this.driver.recordError(error),
+      idle: { spinImmediates: 4, maxIdleMs: 50, ...options.idle },
     });
     this.driver.setWakeHandler(() => this.runner.wake());
     this.runner.start();

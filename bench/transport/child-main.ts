@@ -1,27 +1,24 @@
-/** Entry point of every child process of the transport suite: `child-main.js <role> <json>`. */
+/**
+ * Entry point of every child process of the transport suite: `child-main.js <role> <json>`.
+ * Roles are imported on demand, so a child loads (and a CPU profile shows) only its own code.
+ */
 import { runChild, type Role } from '../support/child-runtime.js';
-import { skeinUdpPublisher } from './roles/skein-udp-publisher.js';
-import { skeinUdpSubscriber } from './roles/skein-udp-subscriber.js';
-import { skeinIpc } from './roles/skein-ipc.js';
-import { skeinPing } from './roles/skein-ping.js';
-import { skeinPong } from './roles/skein-pong.js';
-import { dgramSender } from './roles/dgram-sender.js';
-import { dgramReceiver } from './roles/dgram-receiver.js';
-import { dgramPing } from './roles/dgram-ping.js';
-import { dgramPong } from './roles/dgram-pong.js';
-import { sabRing } from './roles/sab-ring.js';
+
+function lazy<K extends string>(load: () => Promise<Record<K, Role>>, name: K): Role {
+  return async (config, context) => (await load())[name](config, context);
+}
 
 export const TRANSPORT_ROLES: Readonly<Record<string, Role>> = {
-  'skein-udp-pub': skeinUdpPublisher as Role,
-  'skein-udp-sub': skeinUdpSubscriber as Role,
-  'skein-ipc': skeinIpc as Role,
-  'skein-ping': skeinPing as Role,
-  'skein-pong': skeinPong as Role,
-  'dgram-send': dgramSender as Role,
-  'dgram-recv': dgramReceiver as Role,
-  'dgram-ping': dgramPing as Role,
-  'dgram-pong': dgramPong as Role,
-  'sab-ring': sabRing as Role,
+  'skein-udp-pub': lazy(() => import('./roles/skein-udp-publisher.js'), 'skeinUdpPublisher'),
+  'skein-udp-sub': lazy(() => import('./roles/skein-udp-subscriber.js'), 'skeinUdpSubscriber'),
+  'skein-ipc': lazy(() => import('./roles/skein-ipc.js'), 'skeinIpc'),
+  'skein-ping': lazy(() => import('./roles/skein-ping.js'), 'skeinPing'),
+  'skein-pong': lazy(() => import('./roles/skein-pong.js'), 'skeinPong'),
+  'dgram-send': lazy(() => import('./roles/dgram-sender.js'), 'dgramSender'),
+  'dgram-recv': lazy(() => import('./roles/dgram-receiver.js'), 'dgramReceiver'),
+  'dgram-ping': lazy(() => import('./roles/dgram-ping.js'), 'dgramPing'),
+  'dgram-pong': lazy(() => import('./roles/dgram-pong.js'), 'dgramPong'),
+  'sab-ring': lazy(() => import('./roles/sab-ring.js'), 'sabRing'),
 };
 
 runChild(TRANSPORT_ROLES);

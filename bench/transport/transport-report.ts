@@ -9,7 +9,7 @@ import { MEASUREMENTS, type MeasurementId } from './transport-measurements.js';
 
 export type Repetitions = Partial<Record<MeasurementId, Metrics[]>>;
 
-const THROUGHPUT_METRICS = ['msgsPerSec', 'mbPerSec', 'lossPct', 'receiverCpuPct'] as const;
+const THROUGHPUT_METRICS = ['msgsPerSec', 'mbPerSec', 'lossPct', 'receiverCpuPct', 'senderCpuPct'] as const;
 const LATENCY_METRICS = ['p50Us', 'p90Us', 'p99Us', 'p999Us', 'maxUs', 'meanUs', 'count'] as const;
 
 export type Summary = Partial<Record<MeasurementId, Record<string, Spread>>>;
@@ -122,8 +122,10 @@ export function markdownReport(input: ReportInput): string {
     `Node ${system.node}, ${system.cpuModel}, ${system.cores} cores, ${system.platform} ${system.osRelease}; ` +
       `${input.repetitions} repetitions${input.quick ? ' (quick)' : ''}; median (min–max).`,
     '',
-    '| Throughput | msgs/s | MB/s | receiver CPU % | loss % |',
-    '|---|---:|---:|---:|---:|',
+    `Machine load at the start: load average ${system.loadAverage1m}, CPU pressure (PSI some, 10 s) ${system.cpuPressure10sPct ?? 'n/a'}%.`,
+    '',
+    '| Throughput | msgs/s | MB/s | sender CPU % | receiver CPU % | loss % |',
+    '|---|---:|---:|---:|---:|---:|',
   );
   for (const m of MEASUREMENTS.filter((x) => x.kind === 'throughput')) {
     const s = summary[m.id];
@@ -131,6 +133,7 @@ export function markdownReport(input: ReportInput): string {
     const unit = m.unit === 'frames' ? ' (frames/s)' : '';
     lines.push(
       `| ${m.label}${unit} | ${cell(s.msgsPerSec, formatRate)} | ${cell(s.mbPerSec, (v) => formatNumber(v, 1))} | ` +
+        `${cell(s.senderCpuPct, (v) => formatNumber(v, 0))} | ` +
         `${cell(s.receiverCpuPct, (v) => formatNumber(v, 0))} | ${cell(s.lossPct, (v) => formatNumber(v, 2))} |`,
     );
   }

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChildGroup } from '../support/child-group.js';
 import type { Metrics } from '../support/child-messages.js';
-import { systemInfo } from '../support/system-info.js';
+import { machineLoad, systemInfo } from '../support/system-info.js';
 import { resolveDriverSettings } from '../../src/index.js';
 import { MEASUREMENTS, repetitionOrder, type Measurement, type Timing } from './transport-measurements.js';
 import { markdownReport, ratios, summarize, targets, formatRate, type Repetitions } from './transport-report.js';
@@ -83,7 +83,10 @@ export async function runTransportSuite(options: SuiteOptions): Promise<boolean>
         }
         const label = `[${repetition + 1}/${repetitions}] ${measurement.id}`;
         try {
+          const load = machineLoad();
           const metrics = await measurement.run({ children, timing: plan.timing, repetition: repetition + 1 });
+          metrics.loadAverage1m = load.loadAverage1m;
+          metrics.cpuPressure10sPct = load.cpuPressure10sPct;
           (reps[measurement.id] ??= []).push(metrics);
           process.stderr.write(`${label}: ${progress(measurement, repetition, metrics)}\n`);
         } catch (error) {
@@ -110,6 +113,7 @@ export async function runTransportSuite(options: SuiteOptions): Promise<boolean>
     repetitions,
     timing: plan.timing,
     system,
+    loadAtEnd: machineLoad(),
     skeinDriverSettings: resolveDriverSettings({ publishSnapshots: false }, process.env),
     measurements: Object.fromEntries(
       MEASUREMENTS.filter((m) => reps[m.id] !== undefined).map((m) => [

@@ -104,7 +104,6 @@ export class DriverConductor implements Agent, ImageFactory {
     if (nowNs >= this.nextTimerNs) {
       this.nextTimerNs = nowNs + this.components.settings.timerIntervalNs;
       this.onTimeEvent(nowNs);
-      work++;
     }
     return work;
   }

@@ -202,7 +202,7 @@ export class NetworkPublication {
       if (this.hasInitialConnection) this.shouldSendSetup = false;
       this.lastSendNs = nowNs;
     }
-    return 1;
+    return 0;
   }
 
   private heartbeatCheck(nowNs: number): number {
@@ -225,28 +225,30 @@ export class NetworkPublication {
       this.components.driverCounters.heartbeatsSent.increment();
     }
     this.lastSendNs = nowNs;
-    return 1;
+    return 0;
   }
 
-  onStatusMessage(sm: StatusMessageFlyweight, _srcAddress: string, _srcPort: number, nowNs: number): void {
+  /** Applies a status message; returns true when it changed what the sender may do (worth a wake-up). */
+  onStatusMessage(sm: StatusMessageFlyweight, _srcAddress: string, _srcPort: number, nowNs: number): boolean {
     const flags = sm.flags;
     if ((flags & FrameFlags.SM_SEND_SETUP) !== 0) {
       this.shouldSendSetup = true;
       this.lastSetupNs = -Infinity;
-      return;
+      return true;
     }
     const termOffset = sm.consumptionTermOffset;
     const window = sm.receiverWindow;
     if (termOffset < 0 || termOffset >= this.termLength || (termOffset & 31) !== 0 || window < 0 || window > this.termLength / 2) {
       this.components.driverCounters.invalidPackets.increment();
-      return;
+      return false;
     }
     const position = computePosition(sm.consumptionTermId, termOffset, this.positionBitsToShift, this.initialTermId);
     if (Math.abs(position - this.senderPosition) > this.termLength / 2) {
       this.components.driverCounters.invalidPackets.increment();
-      return;
+      return false;
     }
     const receiverId = sm.receiverId;
+    const wasConnected = this.hasInitialConnection && this.receivers.size > 0;
     if ((flags & FrameFlags.SM_EOS) !== 0) {
       this.receivers.delete(receiverId);
       if (this.receivers.size === 0) {
@@ -262,7 +264,9 @@ export class NetworkPublication {
     if (proposed > this.senderLimit) {
       this.senderLimit = proposed;
       this.senderLimitCounter.set(proposed);
+      return true;
     }
+    return wasConnected !== this.receivers.size > 0;
   }
 
   onNak(nak: NakFlyweight, nowNs: number): void {

@@ -320,7 +320,7 @@ export class PublicationImage {
     }
     this.lastSmPosition = smPosition;
     this.lastSmNs = nowNs;
-    return 1;
+    return due ? 0 : 1;
   }
 
   private cleanBufferTo(position: number): void {

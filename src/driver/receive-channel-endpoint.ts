@@ -151,8 +151,11 @@ export class ReceiveChannelEndpoint {
     }
     try {
       const nowNs = this.components.clock.nanoTime();
-      if (type === FrameType.DATA || type === FrameType.PAD) this.onData(data, length, srcAddress, srcPort, nowNs);
-      else if (type === FrameType.SETUP) this.onSetup(data, length, srcAddress, srcPort, nowNs);
+      if (type === FrameType.DATA || type === FrameType.PAD) {
+        this.onData(data, length, srcAddress, srcPort, nowNs);
+        // A heartbeat only refreshes liveness; the periodic duty cycle handles it.
+        if (length === 32 && type === FrameType.DATA && this.data.wrap(data, 0, length).frameLength === 0) return;
+      } else if (type === FrameType.SETUP) this.onSetup(data, length, srcAddress, srcPort, nowNs);
       else if (type === FrameType.RTTM) this.onRttm(data, length, srcAddress, srcPort);
     } catch (error) {
       this.components.onError(error);

@@ -106,12 +106,13 @@ export class SendChannelEndpoint {
       return;
     }
     const nowNs = this.components.clock.nanoTime();
+    let wake = true;
     try {
       switch (type) {
         case FrameType.SM: {
           const sm = this.sm.wrap(data, 0, length);
           counters.statusMessagesReceived.increment();
-          this.find(sm.sessionId, sm.streamId)?.onStatusMessage(sm, srcAddress, srcPort, nowNs);
+          wake = this.find(sm.sessionId, sm.streamId)?.onStatusMessage(sm, srcAddress, srcPort, nowNs) === true;
           break;
         }
         case FrameType.NAK: {
@@ -138,6 +139,6 @@ export class SendChannelEndpoint {
     } catch (error) {
       this.components.onError(error);
     }
-    this.components.wake();
+    if (wake) this.components.wake();
   }
 }

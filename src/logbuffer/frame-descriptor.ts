@@ -61,17 +61,22 @@ export const RESERVED_VALUE_FIELD_OFFSET = 24;
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 assert(LITTLE_ENDIAN_HOST, 'log buffers need a little-endian host: Int32Array views must match the wire byte order');
 
-let lastBytes: Uint8Array | null = null;
-let lastInts: Int32Array | null = null;
+const RECENT_VIEW_COUNT = 4;
+const recentBytes: (Uint8Array | null)[] = [null, null, null, null];
+const recentInts: (Int32Array | null)[] = [null, null, null, null];
+let recentNext = 0;
 const intViews = new WeakMap<Uint8Array, Int32Array>();
 
 /**
- * The `Int32Array` over the same bytes as `bytes`, created once per distinct view and cached, so
- * atomic frame-length access allocates nothing after the first use of a term buffer.
+ * The `Int32Array` over the same bytes as `bytes`, created once per distinct view and cached (the
+ * last few in a small array, all in a WeakMap), so atomic frame-length access allocates nothing
+ * after the first use of a term buffer.
  */
 export function int32ViewOf(bytes: Uint8Array): Int32Array {
-  if (bytes === lastBytes) {
-    return lastInts as Int32Array;
+  for (let i = 0; i < RECENT_VIEW_COUNT; i++) {
+    if (recentBytes[i] === bytes) {
+      return recentInts[i] as Int32Array;
+    }
   }
   let ints = intViews.get(bytes);
   if (ints === undefined) {
@@ -79,8 +84,9 @@ export function int32ViewOf(bytes: Uint8Array): Int32Array {
     ints = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
     intViews.set(bytes, ints);
   }
-  lastBytes = bytes;
-  lastInts = ints;
+  recentBytes[recentNext] = bytes;
+  recentInts[recentNext] = ints;
+  recentNext = (recentNext + 1) % RECENT_VIEW_COUNT;
   return ints;
 }
 

@@ -59,6 +59,7 @@ function consume(ring: SpscRing, data: SabRingWorkerData): void {
   const startMessages = messages;
   const startBytes = bytes;
   const startErrors = sequenceErrors;
+  const startCpu = process.cpuUsage();
   const startMs = performance.now();
   const endMs = startMs + data.measureMs;
   let nowMs = startMs;
@@ -68,12 +69,15 @@ function consume(ring: SpscRing, data: SabRingWorkerData): void {
   }
   ring.stop();
   const elapsedMs = nowMs - startMs;
+  const cpu = process.cpuUsage(startCpu);
   parentPort!.postMessage({
     msgsPerSec: ((messages - startMessages) * 1000) / elapsedMs,
     mbPerSec: (bytes - startBytes) / 1000 / elapsedMs,
     messages: messages - startMessages,
     elapsedMs,
     sequenceErrors: sequenceErrors - startErrors,
+    // Process-wide (both worker threads), so up to 200 %.
+    receiverCpuPct: (cpu.user + cpu.system) / 10 / elapsedMs,
   });
 }
 

@@ -63,8 +63,8 @@ export async function skeinUdpPublisher(config: SkeinUdpPublisherConfig, context
         sent,
         backPressured,
         notConnected,
-        publisherMsgsPerSec: (sent * 1000) / elapsedMs,
-        publisherCpuPct: cpuPercent(startCpu, elapsedMs),
+        senderMsgsPerSec: (sent * 1000) / elapsedMs,
+        senderCpuPct: cpuPercent(startCpu, elapsedMs),
         skeinErrors: errors.count,
       };
       skein.destroy();
