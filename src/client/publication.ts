@@ -117,7 +117,7 @@ export class Publication {
     const rawOffset = meta.rawTailOffset(index);
     if (termCount !== ((termId - this.initialTermId) | 0)) return ADMIN_ACTION;
     const termOffset = Math.min(rawOffset, this.termBufferLength);
-    const termBeginPosition = computeTermBeginPosition(termId, this.positionBitsToShift, this.initialTermId);
+    const termBeginPosition = termCount * this.termBufferLength;
     const position = termBeginPosition + termOffset;
     if (position >= this.counterValues[this.limitCounterId]!) return this.backPressureStatus(position, length);
     const appender = this.appenders[index]!;

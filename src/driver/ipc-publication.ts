@@ -11,6 +11,9 @@ import type { Position } from '../agent/counters.js';
 import type { DriverComponents } from './driver-components.js';
 import type { SubscriberPosition } from './publication-image.js';
 
+/** Zeroing happens in chunks of at least this many bytes (or a quarter term). */
+const CLEAN_CHUNK_LENGTH = 256 * 1024;
+
 export type IpcPublicationState = 'ACTIVE' | 'DRAINING' | 'DONE';
 
 export interface IpcPublicationInit {
@@ -117,7 +120,8 @@ export class IpcPublication {
 
   private cleanBufferTo(position: number): void {
     const cleanPosition = this.cleanPosition;
-    if (position <= cleanPosition) return;
+    // Writers stay 1.5 terms clear of this point, so cleaning in chunks of up to a quarter term is safe.
+    if (position - cleanPosition < Math.min(this.termLength / 4, CLEAN_CHUNK_LENGTH)) return;
     const termBuffer = this.termBuffers[indexByPosition(cleanPosition, this.positionBitsToShift)]!;
     const offset = computeTermOffsetFromPosition(cleanPosition, this.positionBitsToShift);
     const length = Math.min(position - cleanPosition, this.termLength - offset);

@@ -72,7 +72,17 @@ const intViews = new WeakMap<Uint8Array, Int32Array>();
  * last few in a small array, all in a WeakMap), so atomic frame-length access allocates nothing
  * after the first use of a term buffer.
  */
+let lastBytes: Uint8Array | null = null;
+let lastInts: Int32Array | null = null;
+
 export function int32ViewOf(bytes: Uint8Array): Int32Array {
+  if (bytes === lastBytes) return lastInts as Int32Array;
+  lastBytes = bytes;
+  lastInts = int32ViewOfSlow(bytes);
+  return lastInts;
+}
+
+function int32ViewOfSlow(bytes: Uint8Array): Int32Array {
   for (let i = 0; i < RECENT_VIEW_COUNT; i++) {
     if (recentBytes[i] === bytes) {
       return recentInts[i] as Int32Array;
@@ -202,15 +212,50 @@ export function writeUnpublishedHeader(
   headerTemplate: Uint8Array,
   termId: number,
 ): void {
-  Atomics.store(int32ViewOf(termBuffer), frameOffset >> 2, -frameLength);
-  termBuffer[frameOffset + VERSION_FIELD_OFFSET] = headerTemplate[VERSION_FIELD_OFFSET]!;
-  termBuffer[frameOffset + FLAGS_FIELD_OFFSET] = headerTemplate[FLAGS_FIELD_OFFSET]!;
-  termBuffer[frameOffset + TYPE_FIELD_OFFSET] = headerTemplate[TYPE_FIELD_OFFSET]!;
-  termBuffer[frameOffset + TYPE_FIELD_OFFSET + 1] = headerTemplate[TYPE_FIELD_OFFSET + 1]!;
-  writeInt32LE(termBuffer, frameOffset + TERM_OFFSET_FIELD_OFFSET, frameOffset);
-  writeInt32LE(termBuffer, frameOffset + SESSION_ID_FIELD_OFFSET, readInt32LE(headerTemplate, SESSION_ID_FIELD_OFFSET));
-  writeInt32LE(termBuffer, frameOffset + STREAM_ID_FIELD_OFFSET, readInt32LE(headerTemplate, STREAM_ID_FIELD_OFFSET));
-  writeInt32LE(termBuffer, frameOffset + TERM_ID_FIELD_OFFSET, termId);
+  const ints = int32ViewOf(termBuffer);
+  const template = templateWordsOf(headerTemplate);
+  const i = frameOffset >> 2;
+  Atomics.store(ints, i, -frameLength);
+  ints[i + 1] = template[1]!; // version, flags, type
+  ints[i + 2] = frameOffset;
+  ints[i + 3] = template[3]!; // session id
+  ints[i + 4] = template[4]!; // stream id
+  ints[i + 5] = termId;
+}
+
+/** {@link writeUnpublishedHeader} plus the reserved value, in one pass of word stores. */
+export function writeUnpublishedDataHeader(
+  termBuffer: Uint8Array,
+  frameOffset: number,
+  frameLength: number,
+  headerTemplate: Uint8Array,
+  termId: number,
+  reservedValueLow: number,
+  reservedValueHigh: number,
+): void {
+  writeUnpublishedHeader(termBuffer, frameOffset, frameLength, headerTemplate, termId);
+  const ints = int32ViewOf(termBuffer);
+  const i = frameOffset >> 2;
+  ints[i + 6] = reservedValueLow;
+  ints[i + 7] = reservedValueHigh;
+}
+
+let lastTemplate: Uint8Array | null = null;
+let lastTemplateWords: Int32Array | null = null;
+
+/** The eight 32-bit words of a (4-byte aligned) header template, cached per template view. */
+function templateWordsOf(headerTemplate: Uint8Array): Int32Array {
+  if (headerTemplate === lastTemplate) return lastTemplateWords as Int32Array;
+  let words: Int32Array;
+  if (headerTemplate.byteOffset % 4 === 0) {
+    words = new Int32Array(headerTemplate.buffer, headerTemplate.byteOffset, DATA_HEADER_LENGTH >> 2);
+  } else {
+    words = new Int32Array(DATA_HEADER_LENGTH >> 2);
+    for (let w = 0; w < words.length; w++) words[w] = readInt32LE(headerTemplate, w * 4);
+  }
+  lastTemplate = headerTemplate;
+  lastTemplateWords = words;
+  return words;
 }
 
 /**

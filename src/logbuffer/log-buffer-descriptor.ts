@@ -93,6 +93,8 @@ export const LOG_TYPE_OFFSET = 497;
 export const LOG_UNTETHERED_LINGER_TIMEOUT_NS_OFFSET = 500;
 
 const TWO_POW_31 = 2 ** 31;
+/** Powers of two by exponent: `2 ** n` with a variable exponent is a slow call on hot paths. */
+const POW2: readonly number[] = Array.from({ length: 64 }, (_, n) => 2 ** n);
 
 /** Throws CONFIG_INVALID unless `termLength` is a power of two in [64 KiB, 1 GiB]. */
 export function checkTermLength(termLength: number): void {
@@ -132,22 +134,22 @@ export function computePosition(
   positionBitsToShift: number,
   initialTermId: number,
 ): number {
-  return ((activeTermId - initialTermId) | 0) * 2 ** positionBitsToShift + termOffset;
+  return ((activeTermId - initialTermId) | 0) * POW2[positionBitsToShift]! + termOffset;
 }
 
 /** Stream position of the first byte of term `activeTermId`. */
 export function computeTermBeginPosition(activeTermId: number, positionBitsToShift: number, initialTermId: number): number {
-  return ((activeTermId - initialTermId) | 0) * 2 ** positionBitsToShift;
+  return ((activeTermId - initialTermId) | 0) * POW2[positionBitsToShift]!;
 }
 
 /** Term id holding `position` (wraps as int32). */
 export function computeTermIdFromPosition(position: number, positionBitsToShift: number, initialTermId: number): number {
-  return (Math.floor(position / 2 ** positionBitsToShift) + initialTermId) | 0;
+  return (Math.floor(position / POW2[positionBitsToShift]!) + initialTermId) | 0;
 }
 
 /** Offset of `position` within its term. */
 export function computeTermOffsetFromPosition(position: number, positionBitsToShift: number): number {
-  const termLength = 2 ** positionBitsToShift;
+  const termLength = POW2[positionBitsToShift]!;
   return position - Math.floor(position / termLength) * termLength;
 }
 
@@ -163,7 +165,7 @@ export function indexByTermCount(termCount: number): number {
 
 /** Partition index of the term holding `position`. */
 export function indexByPosition(position: number, positionBitsToShift: number): number {
-  return Math.floor(position / 2 ** positionBitsToShift) % PARTITION_COUNT;
+  return Math.floor(position / POW2[positionBitsToShift]!) % PARTITION_COUNT;
 }
 
 /** Partition that follows `partitionIndex`. */

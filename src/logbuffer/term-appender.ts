@@ -29,6 +29,7 @@ import {
   setFrameReservedValue,
   writePaddingFrame,
   writeUnpublishedHeader,
+  writeUnpublishedDataHeader,
 } from './frame-descriptor.js';
 import { computeFragmentedFrameLength } from './log-buffer-descriptor.js';
 import type { LogMetaData } from './log-meta-data.js';
@@ -70,8 +71,7 @@ export class TermAppender {
       return frameOffset;
     }
     const term = this.termBuffer;
-    writeUnpublishedHeader(term, frameOffset, frameLength, headerTemplate, activeTermId);
-    setFrameReservedValue(term, frameOffset, reservedValueLow, reservedValueHigh);
+    writeUnpublishedDataHeader(term, frameOffset, frameLength, headerTemplate, activeTermId, reservedValueLow, reservedValueHigh);
     copyBytes(term, frameOffset + DATA_HEADER_LENGTH, src, srcOffset, length);
     frameLengthOrdered(term, frameOffset, frameLength);
     return frameOffset + alignedLength;
