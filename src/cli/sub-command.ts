@@ -114,7 +114,7 @@ class SubRun {
   }
 
   private onMessage(buffer: Uint8Array, offset: number, length: number, header: Header): void {
-    if (this.finished) return;
+    if (this.finished || (this.options.count > 0 && this.received >= this.options.count)) return;
     const now = nowMs();
     if (this.received === 0) this.firstMs = now;
     this.lastMs = now;

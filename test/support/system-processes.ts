@@ -231,7 +231,7 @@ export function freeUdpPort(): Promise<number> {
 
 /** A loopback UDP channel on a free port. */
 export async function loopbackChannel(): Promise<string> {
-  return `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
+  return `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}|interface=127.0.0.1`;
 }
 
 function withoutSkeinVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

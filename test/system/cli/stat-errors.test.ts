@@ -96,6 +96,36 @@ describe('skein stat and skein errors', { timeout: 60_000 }, () => {
     assert.ok(Array.isArray(logs[0]!.errors));
   });
 
+  it('prints each distinct error with its count, first and last time, code and message', async () => {
+    // A snapshot as a live process (this test runner) would publish it, with two errors logged.
+    const own = mkdtempSync(join(tmpdir(), 'skein-errors-'));
+    try {
+      const first = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
+      const snapshot = {
+        format: 'skein-snapshot', version: 1, pid: process.pid, startedAtMs: first, snapshotAtMs: first + 5000,
+        counters: [{ id: 0, typeId: 0, label: 'Errors', value: 4 }],
+        errors: [
+          { observationCount: 3, firstObservationMs: first, lastObservationMs: first + 2000, code: 'ERR_SKEIN_TRANSPORT_SEND_FAILED', message: 'send failed to 10.0.0.1:9', stack: 'SkeinError: send failed\n    at send (x.js:1:1)' },
+          { observationCount: 1, firstObservationMs: first + 1000, lastObservationMs: first + 1000, message: 'plain failure', stack: 'Error: plain failure' },
+        ],
+        errorOverflowCount: 2,
+      };
+      writeFileSync(join(own, `${process.pid}.json`), JSON.stringify(snapshot));
+      const r = await run(['errors', '--dir', own, '--stack']);
+      assert.equal(r.status?.code, 0, r.describe());
+      const lines = r.stdout.split('\n');
+      assert.equal(lines[0], `pid ${process.pid}: 2 distinct errors (2 more not kept)`);
+      assert.match(lines[1]!, /^3 observations from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} to \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}:$/);
+      assert.equal(lines[2], '  ERR_SKEIN_TRANSPORT_SEND_FAILED: send failed to 10.0.0.1:9');
+      assert.equal(lines[3], '    SkeinError: send failed');
+      assert.match(r.stdout, /^1 observations from .*:\n  plain failure\n    Error: plain failure$/m);
+      const counters = await run(['stat', '--dir', own]);
+      assert.match(counters.stdout, /^\s+0:\s+4 - Errors$/m);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   it('stat --watch refreshes until interrupted', async () => {
     const watch = startSkein(['stat', '--dir', dir, '--pid', String(sub.pid), '--watch', '--interval-ms', '200']);
     await watch.waitForLine(/Bytes received/, 5000, 'stdout');
