@@ -16,6 +16,7 @@ import { TEST_PROFILE, type DriverOptions } from './driver/driver-context.js';
 import { SkeinClient, type SubscriptionOptions } from './client/skein-client.js';
 import type { Publication } from './client/publication.js';
 import type { Subscription } from './client/subscription.js';
+import { SkeinError, ErrorCode } from './util/errors.js';
 
 export interface SkeinOptions {
   /** Driver options (see docs/configuration.md); `SKEIN_*` variables override the defaults. */
@@ -51,6 +52,7 @@ export class Skein {
   readonly dir: string;
   readonly transport: DatagramTransport;
   private readonly runner: AgentRunner;
+  private readonly errorHandler: (error: unknown) => void;
   private closing: Promise<void> | null = null;
   private destroyed = false;
 
@@ -58,6 +60,7 @@ export class Skein {
     this.seed = options.seed ?? randomSeed();
     const prng = new SeededPrng(this.seed);
     const errorHandler = options.errorHandler ?? ((error: unknown) => console.error(error));
+    this.errorHandler = errorHandler;
     let transport: DatagramTransport = new NodeDatagramTransport({ ref: options.ref ?? true });
     if (options.faults !== undefined && (options.faults.send !== undefined || options.faults.receive !== undefined)) {
       transport = new FaultInjectingTransport(transport, { ...options.faults, prng: prng.fork() });
@@ -114,19 +117,41 @@ export class Skein {
   }
 
   /**
-   * Closes gracefully: publications drain, send end of stream and linger (bounded by the linger
-   * timeout plus one timer interval, or `timeoutMs`), then everything is released. Idempotent.
+   * Closes gracefully: publications drain what was written, send end of stream and linger, then
+   * everything is released. The wait ends once no publication is left, or when the senders made
+   * no progress for `timeoutMs` (default: the linger timeout plus two timer intervals). Data still
+   * unsent at that point is reported to the error handler, naming channel, stream and session,
+   * never dropped silently. Idempotent.
    */
   close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.closing !== null) return this.closing;
     const settings = this.driver.settings;
-    const timeoutMs = options.timeoutMs ?? (settings.publicationLingerTimeoutNs + 2 * settings.timerIntervalNs) / 1e6;
+    const stallMs = options.timeoutMs ?? (settings.publicationLingerTimeoutNs + 2 * settings.timerIntervalNs) / 1e6;
     this.client.close();
     this.closing = new Promise<void>((resolve) => {
-      const deadline = Date.now() + timeoutMs;
+      let progress = -1;
+      let stallDeadline = Date.now() + stallMs;
       const check = (): void => {
-        const counts = this.driver.conductor.resourceCounts();
-        if (this.destroyed || Date.now() >= deadline || (counts.networkPublications === 0 && counts.ipcPublications === 0)) {
+        const unfinished = this.destroyed ? [] : this.driver.conductor.unfinishedPublications();
+        const ipcLeft = this.destroyed ? 0 : this.driver.conductor.resourceCounts().ipcPublications;
+        const sent = unfinished.reduce((sum, p) => sum + p.senderPosition, 0);
+        if (sent !== progress) {
+          progress = sent;
+          stallDeadline = Date.now() + stallMs;
+        }
+        if (this.destroyed || (unfinished.length === 0 && ipcLeft === 0) || Date.now() >= stallDeadline) {
+          const lost = unfinished.filter((p) => p.unsentBytes > 0);
+          if (lost.length > 0) {
+            this.errorHandler(
+              new SkeinError(
+                ErrorCode.CLOSE_INCOMPLETE,
+                `close gave up after ${stallMs} ms without progress; unsent: ${lost
+                  .map((p) => `${p.unsentBytes} bytes [channel=${p.channel} streamId=${p.streamId} sessionId=${p.sessionId} state=${p.state}]`)
+                  .join(', ')}`,
+                { timeoutMs: stallMs, state: 'CLOSING' },
+              ),
+            );
+          }
           this.destroy();
           resolve();
         } else {

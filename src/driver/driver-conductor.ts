@@ -128,6 +128,20 @@ export class DriverConductor implements Agent, ImageFactory {
     this.subscriptionLinks.clear();
   }
 
+  /** Network publications not yet done: how much each still has to send, for a graceful close. */
+  unfinishedPublications(): { channel: string; streamId: number; sessionId: number; state: string; senderPosition: number; unsentBytes: number }[] {
+    return this.networkPublications
+      .filter((p) => p.state !== 'DONE')
+      .map((p) => ({
+        channel: p.channel,
+        streamId: p.streamId,
+        sessionId: p.sessionId,
+        state: p.state,
+        senderPosition: p.senderPositionValue,
+        unsentBytes: Math.max(0, p.producerPosition() - p.senderPositionValue),
+      }));
+  }
+
   /** Counts of live resources, for tests and `skein stat`. */
   resourceCounts(): Record<string, number> {
     return {

@@ -197,7 +197,7 @@ export class NetworkPublication {
     s.mtu = this.mtu;
     s.ttl = 0;
     this.lastSetupNs = nowNs;
-    if (this.endpoint.send(this.setupBuffer, 0, SETUP_LENGTH)) {
+    if (this.endpoint.sendControl(this.setupBuffer, SETUP_LENGTH)) {
       this.components.driverCounters.setupsSent.increment();
       if (this.hasInitialConnection) this.shouldSendSetup = false;
       this.lastSendNs = nowNs;
@@ -221,7 +221,7 @@ export class NetworkPublication {
     h.termId = computeTermIdFromPosition(position, this.positionBitsToShift, this.initialTermId);
     h.reservedValueLow = 0;
     h.reservedValueHigh = 0;
-    if (this.endpoint.send(this.heartbeatBuffer, 0, DATA_HEADER_LENGTH)) {
+    if (this.endpoint.sendControl(this.heartbeatBuffer, DATA_HEADER_LENGTH)) {
       this.components.driverCounters.heartbeatsSent.increment();
     }
     this.lastSendNs = nowNs;

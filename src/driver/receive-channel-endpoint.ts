@@ -127,7 +127,8 @@ export class ReceiveChannelEndpoint {
   /** Sends a control frame from the data socket to the given address. */
   sendControl(buffer: Uint8Array, length: number, host: string, port: number): boolean {
     if (this.socket.status !== 'bound') return false;
-    const sent = this.socket.send(buffer, 0, length, host, port);
+    // Control buffers are reused at once; the copy keeps a queued datagram intact.
+    const sent = this.socket.send(buffer.slice(0, length), 0, length, host, port);
     if (sent) this.components.driverCounters.bytesSent.add(length);
     else this.components.driverCounters.shortSends.increment();
     return sent;

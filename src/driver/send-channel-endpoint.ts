@@ -77,10 +77,16 @@ export class SendChannelEndpoint {
     return sent;
   }
 
+  /** Sends a control frame (SETUP, heartbeat) from a reused buffer: the bytes are copied first. */
+  sendControl(buffer: Uint8Array, length: number): boolean {
+    return this.send(buffer.slice(0, length), 0, length);
+  }
+
   /** Sends to an explicit address (replies such as RTTM answers). */
   sendTo(buffer: Uint8Array, offset: number, length: number, host: string, port: number): boolean {
     if (this.socket.status !== 'bound') return false;
-    const sent = this.socket.send(buffer, offset, length, host, port);
+    // Reply buffers are reused at once; the copy keeps a queued datagram intact.
+    const sent = this.socket.send(buffer.slice(offset, offset + length), 0, length, host, port);
     if (sent) this.components.driverCounters.bytesSent.add(length);
     else this.components.driverCounters.shortSends.increment();
     return sent;

@@ -41,7 +41,10 @@ export interface DatagramSocket {
   /**
    * Hands `length` bytes of `data` starting at `offset` to the network. Returns false when the
    * datagram was not handed over (socket not bound, closed, or the send failed); never throws.
-   * The caller may reuse `data` as soon as this returns.
+   * The bytes may still be read after this returns while the OS queue is full (dgram then queues
+   * the datagram by reference), so a caller that rewrites a buffer it sends from must copy first;
+   * the driver sends DATA from log buffers, which stay unchanged far longer, and copies its
+   * reused control-frame buffers.
    */
   send(data: Uint8Array, offset: number, length: number, address: string, port: number): boolean;
   /** Releases the socket; idempotent. */

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { ErrorCode, SkeinError } from '../util/errors.js';
 import {
@@ -31,6 +32,14 @@ export interface NodeDatagramTransportOptions {
  * the range for the offset/length form), so the caller's array is passed through unchanged; a
  * cached Buffer view would not save that internal view.
  */
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+function literalLookup(hostname: string, options: unknown, callback?: LookupCallback): void {
+  const cb = (typeof options === 'function' ? options : callback) as LookupCallback;
+  const family = isIPv6(hostname) ? 6 : 4;
+  cb(null, hostname === 'localhost' ? '127.0.0.1' : hostname, family);
+}
+
 export class NodeDatagramTransport implements DatagramTransport {
   /** Sends that failed, synchronously or asynchronously, over every socket of this transport. */
   sendErrors = 0;
@@ -74,7 +83,9 @@ class NodeDatagramSocket implements DatagramSocket {
     this.localAddress = options.bindAddress;
     const endpoint = formatEndpoint(options.bindAddress, options.bindPort);
     this.description = options.name === undefined ? `udp socket ${endpoint}` : `udp socket ${endpoint} (${options.name})`;
-    this.socket = createSocket({ type: options.family === 6 ? 'udp6' : 'udp4', reuseAddr: false });
+    // Addresses reaching the socket are IP literals already; answering the lookup synchronously
+    // makes dgram hand the datagram to the OS within send() instead of a tick later.
+    this.socket = createSocket({ type: options.family === 6 ? 'udp6' : 'udp4', reuseAddr: false, lookup: literalLookup });
     this.socket.on('error', this.handleError.bind(this));
     this.socket.on('message', this.handleMessage.bind(this));
     this.socket.once('listening', this.handleListening.bind(this));

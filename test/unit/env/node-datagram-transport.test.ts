@@ -33,7 +33,7 @@ test('binds to an ephemeral port, sends and receives over loopback', async (t) =
   const { open, errors } = tracked(t);
   const a = open();
   const b = open();
-  assert.equal(a.status, 'binding');
+  assert.equal(a.status, 'bound', 'an IP literal binds within open()');
   await waitFor(() => a.status === 'bound' && b.status === 'bound', 'both sockets bound');
   assert.ok(a.localPort > 0 && b.localPort > 0 && a.localPort !== b.localPort);
   assert.equal(a.localAddress, '127.0.0.1');
@@ -108,11 +108,27 @@ test('errors the socket reports after a send are counted too', async (t) => {
   assert.equal(transport.sendErrors, 2);
 });
 
-test('a socket that is still binding refuses to send', (t) => {
+test('a closed socket refuses to send', (t) => {
   const { open } = tracked(t);
   const a = open();
-  assert.equal(a.status, 'binding');
+  a.close();
+  assert.equal(a.status, 'closed');
   assert.equal(a.send(new Uint8Array(4), 0, 4, '127.0.0.1', 9), false);
+});
+
+test('a datagram leaves within send(): rewriting the buffer right after does not change it', async (t) => {
+  const { open } = tracked(t);
+  const a = open();
+  const b = open();
+  const seen: string[] = [];
+  b.onDatagram = (data, length) => seen.push(String.fromCharCode(data[0]!) + length);
+  const buffer = new Uint8Array(64);
+  buffer.fill(78); // 'N'
+  assert.equal(a.send(buffer, 0, 28, '127.0.0.1', b.localPort), true);
+  buffer.fill(83); // 'S'
+  assert.equal(a.send(buffer, 0, 36, '127.0.0.1', b.localPort), true);
+  await waitFor(() => seen.length === 2, 'both datagrams');
+  assert.deepEqual(seen, ['N28', 'S36']);
 });
 
 test('invalid socket options are rejected up front', () => {
