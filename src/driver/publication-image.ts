@@ -16,6 +16,9 @@ import type { Position } from '../agent/counters.js';
 import type { DriverComponents } from './driver-components.js';
 import type { ReceiveChannelEndpoint } from './receive-channel-endpoint.js';
 
+/** Gaps NAKed per duty cycle of one image. */
+const GAPS_PER_SCAN_MAX = 16;
+
 export type ImageState = 'ACTIVE' | 'DRAINING' | 'DONE';
 
 export interface SubscriberPosition {
@@ -86,11 +89,8 @@ export class PublicationImage {
   private lastSmNs = -Infinity;
   private lastPacketNs: number;
   private endOfStreamPosition = Number.MAX_SAFE_INTEGER;
-  private gapActive = false;
-  private gapTermId = 0;
-  private gapOffset = 0;
-  private gapLength = 0;
-  private nakDeadlineNs = 0;
+  /** Gap start position → time of its next NAK. Bounded by GAPS_PER_SCAN_MAX per term scanned. */
+  private readonly nakDeadlines = new Map<number, number>();
   private drainDeadlineNs = 0;
   private cleanPosition: number;
 
@@ -244,12 +244,12 @@ export class PublicationImage {
         work++;
       }
       if (scanner.hasGap) {
-        work += this.onGap(scanner.gapTermId, scanner.gapOffset, scanner.gapLength, nowNs);
+        work += this.onGaps(termBuffer, termId, rebuild - termOffset, limitOffset, nowNs);
         break;
       }
       if (newOffset < this.termLength) break;
     }
-    if (this.rebuildPosition >= this.hwm && this.gapActive) this.gapActive = false;
+    if (this.nakDeadlines.size > 0) this.pruneNakDeadlines();
     this.receiverPosition.set(this.rebuildPosition);
     if (this.isEndOfStream && this.metaData.endOfStreamPosition !== this.endOfStreamPosition) {
       this.metaData.endOfStreamPosition = this.endOfStreamPosition;
@@ -257,18 +257,34 @@ export class PublicationImage {
     return work;
   }
 
-  private onGap(termId: number, offset: number, length: number, nowNs: number): number {
-    if (!this.gapActive || termId !== this.gapTermId || offset !== this.gapOffset) {
-      this.gapActive = true;
-      this.gapTermId = termId;
-      this.gapOffset = offset;
-      this.gapLength = length;
-      this.nakDeadlineNs = nowNs + this.nakDelayNs;
-    } else {
-      this.gapLength = length;
+  /**
+   * NAKs the gaps of the term being rebuilt, the first one found by the scanner and up to
+   * GAPS_PER_SCAN_MAX after it, each on its own timer: a new gap waits the NAK delay, then is
+   * NAKed again every retry interval until it fills. Several gaps repair in one round trip.
+   */
+  private onGaps(termBuffer: Uint8Array, termId: number, termBeginPosition: number, limitOffset: number, nowNs: number): number {
+    const scanner = this.gapScanner;
+    let work = 0;
+    for (let i = 0; i < GAPS_PER_SCAN_MAX && scanner.hasGap; i++) {
+      const gapOffset = scanner.gapOffset;
+      const gapLength = scanner.gapLength;
+      const key = termBeginPosition + gapOffset;
+      const deadline = this.nakDeadlines.get(key);
+      if (deadline === undefined) {
+        this.nakDeadlines.set(key, nowNs + this.nakDelayNs);
+        if (this.nakDelayNs === 0) work += this.sendNak(termId, gapOffset, gapLength, key, nowNs);
+      } else if (nowNs >= deadline) {
+        work += this.sendNak(termId, gapOffset, gapLength, key, nowNs);
+      }
+      const next = gapOffset + gapLength;
+      if (next >= limitOffset) break;
+      scanner.scanForGap(termBuffer, termId, next, limitOffset);
     }
-    if (nowNs < this.nakDeadlineNs) return 0;
-    this.nakDeadlineNs = nowNs + this.nakRetryNs;
+    return work;
+  }
+
+  private sendNak(termId: number, termOffset: number, length: number, key: number, nowNs: number): number {
+    this.nakDeadlines.set(key, nowNs + this.nakRetryNs);
     const nak = this.nak.wrap(this.controlBuffer, 0, NAK_LENGTH);
     nak.frameLength = NAK_LENGTH;
     nak.version = 0;
@@ -276,13 +292,18 @@ export class PublicationImage {
     nak.type = FrameType.NAK;
     nak.sessionId = this.sessionId;
     nak.streamId = this.streamId;
-    nak.termId = this.gapTermId;
-    nak.termOffset = this.gapOffset;
-    nak.length = this.gapLength;
+    nak.termId = termId;
+    nak.termOffset = termOffset;
+    nak.length = length;
     if (this.endpoint.sendControl(this.controlBuffer, NAK_LENGTH, this.controlHost, this.controlPort)) {
       this.components.driverCounters.naksSent.increment();
     }
     return 1;
+  }
+
+  private pruneNakDeadlines(): void {
+    const rebuild = this.rebuildPosition;
+    for (const key of this.nakDeadlines.keys()) if (key < rebuild) this.nakDeadlines.delete(key);
   }
 
   /** The slowest subscriber's position (or the rebuild position when nobody subscribes). */

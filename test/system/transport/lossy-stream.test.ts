@@ -8,10 +8,9 @@ import { killAllFixtures, loopbackChannel, startFixture, type FixtureEvent, type
  * message of mixed sizes, fragmented ones included, arrives once, in order, byte-identical (the
  * subscriber fixture checks each one), and the stream ends cleanly.
  *
- * The default run moves 200 000 messages (about 15 s here). A million takes about 70 s alone on
- * this 2-core machine (measured 68 s and 77 s, 13 000-15 000 messages/s; loss repair, not CPU, is the limit), too
- * close to the two-minute budget when other test files run beside it, so it runs only with
- * SKEIN_TEST_MILLION=1.
+ * The million-message run takes about 20 s on this 2-core machine since gaps are NAKed and
+ * retransmitted in parallel (it took about 70 s when one gap was repaired per round trip).
+ * SKEIN_TEST_MILLION=0 skips it for quick local runs.
  */
 
 after(() => killAllFixtures());
@@ -93,13 +92,9 @@ function assertFaultsInjected(event: FixtureEvent, who: string, context: string)
   }
 }
 
-test('200 000 messages of mixed sizes cross 10% loss, duplication and reordering both ways intact', { timeout: 90_000 }, async (t) => {
-  await runLossyStream(200_000, 75_000, (message) => t.diagnostic(message));
-});
-
 test(
   'a million messages of mixed sizes cross 10% loss, duplication and reordering both ways intact',
-  { timeout: 170_000, skip: process.env.SKEIN_TEST_MILLION === '1' ? false : 'about 70 s; set SKEIN_TEST_MILLION=1 to run it' },
+  { timeout: 170_000, skip: process.env.SKEIN_TEST_MILLION === '0' ? 'SKEIN_TEST_MILLION=0' : false },
   async (t) => {
     await runLossyStream(1_000_000, 150_000, (message) => t.diagnostic(message));
   },
