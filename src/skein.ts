@@ -85,7 +85,11 @@ export class Skein {
       errorHandler,
       ...(options.driverTimeoutMs === undefined ? {} : { driverTimeoutMs: options.driverTimeoutMs }),
     });
-    const agent = new CompositeAgent([...this.driver.agents, this.client], { roleName: 'skein' });
+    // The client polls before the receiver so status messages carry the positions just read, and
+    // the sender runs last so it sends what was offered and what the status messages allow.
+    const driver = this.driver;
+    const others = driver.agents.filter((a) => a !== driver.conductor && a !== driver.receiver && a !== driver.sender);
+    const agent = new CompositeAgent([driver.conductor, this.client, driver.receiver, driver.sender, ...others], { roleName: 'skein' });
     this.runner = new AgentRunner(agent, {
       clock: systemNanoClock,
       errorHandler: (error) => this.driver.recordError(error),
