@@ -1,9 +1,8 @@
 import type { LogBuffers } from '../logbuffer/log-buffers.js';
+import { LogCleaner } from '../logbuffer/log-cleaner.js';
 import type { LogMetaData } from '../logbuffer/log-meta-data.js';
 import {
   computeTermBeginPosition,
-  computeTermOffsetFromPosition,
-  indexByPosition,
   indexByTermCount,
 } from '../logbuffer/log-buffer-descriptor.js';
 import { unblock } from '../logbuffer/term-unblocker.js';
@@ -54,7 +53,7 @@ export class IpcPublication {
   private readonly components: DriverComponents;
   private readonly metaData: LogMetaData;
   private readonly termBuffers: readonly Uint8Array[];
-  private cleanPosition: number;
+  private readonly cleaner: LogCleaner;
   private lastConsumerPosition: number;
   private timeOfLastConsumerChangeNs: number;
   private endOfStreamPosition = Number.MAX_SAFE_INTEGER;
@@ -75,7 +74,7 @@ export class IpcPublication {
     this.termLength = init.logBuffers.termLength;
     this.positionBitsToShift = init.logBuffers.positionBitsToShift;
     const start = this.producerPosition();
-    this.cleanPosition = start;
+    this.cleaner = new LogCleaner(this.termBuffers, this.positionBitsToShift, start, Math.min(this.termLength / 4, CLEAN_CHUNK_LENGTH));
     this.lastConsumerPosition = start;
     this.timeOfLastConsumerChangeNs = init.components.clock.nanoTime();
     this.publisherLimit.set(start);
@@ -119,15 +118,9 @@ export class IpcPublication {
   }
 
   private cleanBufferTo(position: number): void {
-    const cleanPosition = this.cleanPosition;
-    // Writers stay 1.5 terms clear of this point, so cleaning in chunks of up to a quarter term is safe.
-    if (position - cleanPosition < Math.min(this.termLength / 4, CLEAN_CHUNK_LENGTH)) return;
-    const termBuffer = this.termBuffers[indexByPosition(cleanPosition, this.positionBitsToShift)]!;
-    const offset = computeTermOffsetFromPosition(cleanPosition, this.positionBitsToShift);
-    const length = Math.min(position - cleanPosition, this.termLength - offset);
-    termBuffer.fill(0, offset, offset + length);
-    this.cleanPosition = cleanPosition + length;
+    this.cleaner.cleanTo(position);
   }
+
 
   onTimeEvent(nowNs: number): void {
     if (this.state === 'ACTIVE') {

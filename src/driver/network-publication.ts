@@ -1,4 +1,5 @@
 import type { LogBuffers } from '../logbuffer/log-buffers.js';
+import { LogCleaner } from '../logbuffer/log-cleaner.js';
 import type { LogMetaData } from '../logbuffer/log-meta-data.js';
 import { TermScanner } from '../logbuffer/term-scanner.js';
 import {
@@ -96,7 +97,7 @@ export class NetworkPublication {
   private receivedEosFromAll = false;
   private lastConsumerPosition = 0;
   private timeOfLastConsumerChangeNs = 0;
-  private cleanPosition: number;
+  private readonly cleaner: LogCleaner;
 
   constructor(init: NetworkPublicationInit) {
     this.registrationId = init.registrationId;
@@ -122,7 +123,7 @@ export class NetworkPublication {
     this.maxMessageLength = computeMaxMessageLength(this.termLength);
     this.senderPosition = this.producerPosition();
     this.senderLimit = this.senderPosition;
-    this.cleanPosition = this.senderPosition;
+    this.cleaner = new LogCleaner(this.termBuffers, this.positionBitsToShift, this.senderPosition, 0);
     this.lastConsumerPosition = this.senderPosition;
     this.senderPositionCounter.set(this.senderPosition);
     this.senderLimitCounter.set(this.senderLimit);
@@ -344,14 +345,9 @@ export class NetworkPublication {
   }
 
   private cleanBufferTo(position: number): void {
-    const cleanPosition = this.cleanPosition;
-    if (position <= cleanPosition) return;
-    const termBuffer = this.termBuffers[indexByPosition(cleanPosition, this.positionBitsToShift)]!;
-    const offset = computeTermOffsetFromPosition(cleanPosition, this.positionBitsToShift);
-    const length = Math.min(position - cleanPosition, this.termLength - offset);
-    termBuffer.fill(0, offset, offset + length);
-    this.cleanPosition = cleanPosition + length;
+    this.cleaner.cleanTo(position);
   }
+
 
   /** Conductor timer check: receiver timeouts, unblocking, state transitions. */
   onTimeEvent(nowNs: number): void {

@@ -1,4 +1,5 @@
 import type { LogBuffers } from '../logbuffer/log-buffers.js';
+import { LogCleaner } from '../logbuffer/log-cleaner.js';
 import type { LogMetaData } from '../logbuffer/log-meta-data.js';
 import { insertPacket } from '../logbuffer/term-rebuilder.js';
 import { TermGapScanner } from '../logbuffer/term-gap-scanner.js';
@@ -92,7 +93,7 @@ export class PublicationImage {
   /** Gap start position → time of its next NAK. Bounded by GAPS_PER_SCAN_MAX per term scanned. */
   private readonly nakDeadlines = new Map<number, number>();
   private drainDeadlineNs = 0;
-  private cleanPosition: number;
+  private readonly cleaner: LogCleaner;
 
   constructor(init: PublicationImageInit) {
     this.correlationId = init.correlationId;
@@ -119,7 +120,7 @@ export class PublicationImage {
     this.rebuildPosition = init.joinPosition;
     this.hwm = init.joinPosition;
     this.lastSmPosition = init.joinPosition;
-    this.cleanPosition = init.joinPosition;
+    this.cleaner = new LogCleaner(this.termBuffers, this.positionBitsToShift, init.joinPosition, 0);
     this.lastPacketNs = init.components.clock.nanoTime();
     this.hwmPosition.set(init.joinPosition);
     this.receiverPosition.set(init.joinPosition);
@@ -345,14 +346,9 @@ export class PublicationImage {
   }
 
   private cleanBufferTo(position: number): void {
-    const cleanPosition = this.cleanPosition;
-    if (position <= cleanPosition) return;
-    const termBuffer = this.termBuffers[indexByPosition(cleanPosition, this.positionBitsToShift)]!;
-    const offset = computeTermOffsetFromPosition(cleanPosition, this.positionBitsToShift);
-    const length = Math.min(position - cleanPosition, this.termLength - offset);
-    termBuffer.fill(0, offset, offset + length);
-    this.cleanPosition = cleanPosition + length;
+    this.cleaner.cleanTo(position);
   }
+
 
   /** True when the sender has been silent for longer than the image liveness timeout. */
   hasTimedOut(nowNs: number): boolean {
