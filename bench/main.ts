@@ -5,6 +5,7 @@
  *   --reps <n>         repetitions of each measurement (at least 3)
  *   --only <id,...>    only these measurements of a suite
  *   --profile <dir>    write a V8 CPU profile (--cpu-prof) of every child process into <dir>
+ *   --pin              pin the two processes of each pair to CPUs 1 and 0 (Linux, taskset)
  */
 import { runTransportSuite, type SuiteOptions } from './transport/transport-suite.js';
 
@@ -13,7 +14,7 @@ const SUITES: Readonly<Record<string, (options: SuiteOptions) => Promise<boolean
 };
 
 function usage(problem: string): never {
-  process.stderr.write(`bench: ${problem}\nusage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--quick] [--reps <n>] [--only <id,...>] [--profile <dir>]\n`);
+  process.stderr.write(`bench: ${problem}\nusage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--quick] [--pin] [--reps <n>] [--only <id,...>] [--profile <dir>]\n`);
   process.exit(2);
 }
 
@@ -23,6 +24,7 @@ function parseArgs(argv: readonly string[]): { suites: string[]; options: SuiteO
   let repetitions: number | undefined;
   let only: string[] = [];
   let profileDir: string | undefined;
+  let pin = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -31,6 +33,7 @@ function parseArgs(argv: readonly string[]): { suites: string[]; options: SuiteO
       return next;
     };
     if (arg === '--quick') quick = true;
+    else if (arg === '--pin') pin = true;
     else if (arg === '--reps') {
       repetitions = Number(value());
       if (!Number.isInteger(repetitions) || repetitions < 3 || repetitions > 100) usage(`--reps must be an integer in [3, 100]`);
@@ -40,7 +43,7 @@ function parseArgs(argv: readonly string[]): { suites: string[]; options: SuiteO
     else if (SUITES[arg] === undefined) usage(`unknown suite '${arg}'; suites: ${Object.keys(SUITES).join(', ')}`);
     else suites.push(arg);
   }
-  const options: SuiteOptions = { quick, only, ...(repetitions === undefined ? {} : { repetitions }), ...(profileDir === undefined ? {} : { profileDir }) };
+  const options: SuiteOptions = { quick, pin, only, ...(repetitions === undefined ? {} : { repetitions }), ...(profileDir === undefined ? {} : { profileDir }) };
   return { suites: suites.length === 0 ? Object.keys(SUITES) : suites, options };
 }
 

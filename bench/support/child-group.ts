@@ -4,7 +4,7 @@
  * written), then killed with SIGKILL when it has not exited within the grace time. The runner's
  * own exit, SIGINT and SIGTERM kill whatever is still running.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import type { ChildMessage, ChildMessageType, Metrics, ParentMessage } from './child-messages.js';
 
 const STDERR_KEPT_LENGTH = 4000;
@@ -25,7 +25,14 @@ export class ChildHandle {
   private exitCode: number | null = null;
   private exitSignal: string | null = null;
   private stderrTail = '';
+  private stopping = false;
+  private rejectFailure: (error: Error) => void = () => undefined;
   readonly exited: Promise<void>;
+  /**
+   * Rejects when the child reports an error or exits before it was asked to stop; never resolves.
+   * Race it against waits on other children so that one failing child ends a measurement at once.
+   */
+  readonly failure: Promise<never>;
 
   constructor(
     readonly name: string,
@@ -33,7 +40,13 @@ export class ChildHandle {
   ) {
     if (child.pid === undefined) throw new Error(`child ${name} did not start`);
     this.pid = child.pid;
+    this.failure = new Promise<never>((_resolve, reject) => {
+      this.rejectFailure = reject;
+    });
+    this.failure.catch(() => undefined);
     child.on('message', (message: ChildMessage) => this.onMessage(message));
+    // Sending to a child that is exiting fails with EPIPE; its exit is handled through 'exit'.
+    child.on('error', () => undefined);
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_KEPT_LENGTH);
     });
@@ -42,7 +55,9 @@ export class ChildHandle {
       child.once('exit', (code, signal) => {
         this.exitCode = code;
         this.exitSignal = signal;
-        this.failWaiter(new Error(`child ${this.describe()} exited (code ${String(code)}, signal ${String(signal)})${this.stderrSuffix()}`));
+        const error = new Error(`child ${this.describe()} exited (code ${String(code)}, signal ${String(signal)})${this.stderrSuffix()}`);
+        this.failWaiter(error);
+        if (!this.stopping) this.rejectFailure(error);
         resolve();
       });
     });
@@ -75,9 +90,10 @@ export class ChildHandle {
   }
 
   send(message: ParentMessage): void {
+    if (message.type === 'stop') this.stopping = true;
     if (this.hasExited || !this.child.connected) return;
     try {
-      this.child.send(message);
+      this.child.send(message, () => undefined);
     } catch {
       // the channel closed between the check and the send; stop() kills the child anyway
     }
@@ -85,6 +101,7 @@ export class ChildHandle {
 
   /** Sends SIGKILL to this child's pid unless it has exited. */
   kill(): void {
+    this.stopping = true;
     if (this.hasExited) return;
     try {
       process.kill(this.pid, 'SIGKILL');
@@ -95,6 +112,7 @@ export class ChildHandle {
 
   private onMessage(message: ChildMessage): void {
     if (!KNOWN_TYPES.has(message.type)) return;
+    if (message.type === 'error') this.rejectFailure(this.childError(message.message));
     const waiter = this.waiter;
     if (waiter !== null && (message.type === waiter.type || message.type === 'error')) {
       this.waiter = null;
@@ -124,6 +142,16 @@ export class ChildHandle {
   }
 }
 
+/** Pins every thread of the child to `cpu`; the child is killed when that fails. */
+function pinToCpu(child: ChildHandle, cpu: number): void {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(child.pid)], { stdio: 'ignore', timeout: 5000 });
+  } catch (error) {
+    child.kill();
+    throw new Error(`cannot pin ${child.describe()} to CPU ${cpu} with taskset: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 export interface ChildGroupOptions {
   /** The compiled child entry point. */
   readonly modulePath: string;
@@ -147,8 +175,11 @@ export class ChildGroup {
     process.on('SIGTERM', this.onSignal);
   }
 
-  /** Forks the child entry point as `role` with `config` (JSON) as its arguments. */
-  start(name: string, role: string, config: object): ChildHandle {
+  /**
+   * Forks the child entry point as `role` with `config` (JSON) as its arguments; with `cpu`, pins
+   * all its threads to that CPU (Linux `taskset`).
+   */
+  start(name: string, role: string, config: object, cpu?: number): ChildHandle {
     const execArgv = [...(this.options.profileExecArgv?.(name) ?? [])];
     const child = fork(this.options.modulePath, [role, JSON.stringify(config)], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -156,6 +187,7 @@ export class ChildGroup {
     });
     const handle = new ChildHandle(name, child);
     this.live.set(handle.pid, handle);
+    if (cpu !== undefined) pinToCpu(handle, cpu);
     void handle.exited.then(() => this.live.delete(handle.pid));
     return handle;
   }

@@ -19,6 +19,8 @@ export const TRANSPORT_ROLES: Readonly<Record<string, Role>> = {
   'dgram-ping': lazy(() => import('./roles/dgram-ping.js'), 'dgramPing'),
   'dgram-pong': lazy(() => import('./roles/dgram-pong.js'), 'dgramPong'),
   'sab-ring': lazy(() => import('./roles/sab-ring.js'), 'sabRing'),
+  'paired-ping': lazy(() => import('./roles/paired-ping.js'), 'pairedPing'),
+  'paired-pong': lazy(() => import('./roles/paired-pong.js'), 'pairedPong'),
 };
 
 runChild(TRANSPORT_ROLES);

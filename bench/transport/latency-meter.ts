@@ -49,25 +49,31 @@ export class LatencyMeter {
     return true;
   }
 
-  /** Percentiles in microseconds, the sample count, and the histogram (compressed, base64). */
+  /** Percentiles in microseconds, the sample count, the rate, CPU use and the histogram. */
   summary(nowMs: number): Metrics {
-    const h = this.histogram;
-    const us = (ns: number): number => Math.round(ns) / 1000;
-    // A percentile reports the top of its bucket, which may lie above the largest value recorded.
-    const at = (percentile: number): number => us(Math.min(h.getValueAtPercentile(percentile), h.maxValue));
     const elapsedMs = nowMs - this.recordingStartMs;
     const cpu = this.startCpu === null ? null : process.cpuUsage(this.startCpu);
     return {
-      count: h.totalCount,
-      roundTripsPerSec: elapsedMs > 0 ? (h.totalCount * 1000) / elapsedMs : 0,
-      p50Us: at(50),
-      p90Us: at(90),
-      p99Us: at(99),
-      p999Us: at(99.9),
-      maxUs: us(h.maxValue),
-      meanUs: us(h.mean),
+      ...summarizeHistogram(this.histogram),
+      roundTripsPerSec: elapsedMs > 0 ? (this.histogram.totalCount * 1000) / elapsedMs : 0,
       pingCpuPct: cpu === null || elapsedMs <= 0 ? null : (cpu.user + cpu.system) / 10 / elapsedMs,
-      histogram: encodeIntoCompressedBase64(h),
     };
   }
+}
+
+/** Percentiles of a nanosecond histogram in microseconds, its count, and itself (compressed, base64). */
+export function summarizeHistogram(h: Histogram): Metrics {
+  const us = (ns: number): number => Math.round(ns) / 1000;
+  // A percentile reports the top of its bucket, which may lie above the largest value recorded.
+  const at = (percentile: number): number => us(Math.min(h.getValueAtPercentile(percentile), h.maxValue));
+  return {
+    count: h.totalCount,
+    p50Us: at(50),
+    p90Us: at(90),
+    p99Us: at(99),
+    p999Us: at(99.9),
+    maxUs: us(h.maxValue),
+    meanUs: us(h.mean),
+    histogram: encodeIntoCompressedBase64(h),
+  };
 }

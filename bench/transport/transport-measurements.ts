@@ -15,7 +15,8 @@ export type MeasurementId =
   | 'skein-ipc-32'
   | 'sab-ring-32'
   | 'skein-ping-32'
-  | 'dgram-ping-32';
+  | 'dgram-ping-32'
+  | 'paired-ping-32';
 
 export interface Timing {
   readonly warmupMs: number;
@@ -26,6 +27,8 @@ export interface Timing {
 
 export interface MeasurementContext {
   readonly children: ChildGroup;
+  /** Pin the two processes of a pair to CPUs 1 and 0. */
+  readonly pin: boolean;
   readonly timing: Timing;
   readonly repetition: number;
 }
@@ -34,7 +37,8 @@ export interface Measurement {
   readonly id: MeasurementId;
   readonly label: string;
   readonly system: 'skein' | 'baseline';
-  readonly kind: 'throughput' | 'latency';
+  /** `paired-latency`: Skein and raw dgram round trips from the same processes, metrics prefixed `skein.` and `raw.`. */
+  readonly kind: 'throughput' | 'latency' | 'paired-latency';
   /** What one message is for this measurement (frames for the batched baseline). */
   readonly unit: 'msgs' | 'frames' | 'round trips';
   run(context: MeasurementContext): Promise<Metrics>;
@@ -51,6 +55,8 @@ const RCVBUF_LENGTH = 128 * 1024;
 const BATCH_FRAME_PAYLOAD_LENGTH = 32;
 /** 21 frames of 64 bytes = 1344 bytes, the most that fit in Skein's default 1408-byte MTU datagram. */
 const BATCH_FRAMES_PER_DATAGRAM = 21;
+/** How long the paired measurement stays with one transport before switching to the other. */
+const PAIRED_SLICE_MS = 250;
 
 /** A UDP port on 127.0.0.1 that was free a moment ago. */
 export function freeUdpPort(): Promise<number> {
@@ -86,12 +92,14 @@ async function runChildren(context: MeasurementContext, specs: readonly ChildSpe
   const lifetime = lifetimeMs(context.timing);
   try {
     const readies: Metrics[] = [];
-    for (const spec of specs) {
-      const child = context.children.start(`${spec.name}-rep${context.repetition}`, spec.role, { ...spec.config, lifetimeMs: lifetime });
+    for (const [index, spec] of specs.entries()) {
+      // The receiving side of a pair on CPU 1, the sending side on CPU 0.
+      const cpu = context.pin && specs.length === 2 ? 1 - index : undefined;
+      const child = context.children.start(`${spec.name}-rep${context.repetition}`, spec.role, { ...spec.config, lifetimeMs: lifetime }, cpu);
       started.push(child);
-      readies.push(await child.next('ready', STARTUP_TIMEOUT_MS));
+      readies.push(await Promise.race([child.next('ready', STARTUP_TIMEOUT_MS), ...started.map((c) => c.failure)]));
     }
-    const result = await started[resultIndex]!.next('result', resultTimeoutMs);
+    const result = await Promise.race([started[resultIndex]!.next('result', resultTimeoutMs), ...started.map((child) => child.failure)]);
     const finals = await context.children.stop(started, STOP_GRACE_MS);
     const merged: Metrics = {};
     for (const ready of readies) Object.assign(merged, ready);
@@ -250,6 +258,34 @@ const dgramPing: Measurement = {
   },
 };
 
+const pairedPing: Measurement = {
+  id: 'paired-ping-32',
+  label: 'ping-pong 32 B, Skein and node:dgram alternating in the same processes',
+  system: 'skein',
+  kind: 'paired-latency',
+  unit: 'round trips',
+  run: async (context) => {
+    const pingPort = await freeUdpPort();
+    const pongPort = await freeUdpPort();
+    const rawPongPort = await freeUdpPort();
+    const streams = { pingPort, pongPort, rawPongPort, pingStreamId: STREAM_ID, pongStreamId: PONG_STREAM_ID };
+    const { pingWarmupMs: warmupMs, pingMeasureMs: measureMs } = context.timing;
+    return runChildren(
+      context,
+      [
+        { name: 'paired-pong', role: 'paired-pong', config: streams },
+        {
+          name: 'paired-ping',
+          role: 'paired-ping',
+          config: { ...streams, messageLength: 32, connectTimeoutMs: STARTUP_TIMEOUT_MS, warmupMs, measureMs, sliceMs: PAIRED_SLICE_MS },
+        },
+      ],
+      1,
+      pingTimeoutMs(context.timing),
+    );
+  },
+};
+
 export const MEASUREMENTS: readonly Measurement[] = [
   skeinUdp('skein-udp-32', 'Skein UDP 32 B', 32),
   dgramThroughput('dgram-batch-64x21', 'node:dgram 21 × 64 B frames per datagram', 'batch'),
@@ -259,6 +295,7 @@ export const MEASUREMENTS: readonly Measurement[] = [
   sabRing,
   skeinPing,
   dgramPing,
+  pairedPing,
 ];
 
 /**

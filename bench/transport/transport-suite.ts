@@ -4,6 +4,7 @@
  * processes; repetitions alternate Skein and baseline. Results go to
  * `bench/results/<ISO date>-transport.json` and a Markdown table on stdout.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,8 @@ export interface SuiteOptions {
   readonly only: readonly string[];
   /** Write a V8 CPU profile of every child process into this directory. */
   readonly profileDir?: string;
+  /** Pin the two processes of each pair to different CPUs (Linux, needs taskset). */
+  readonly pin: boolean;
   /** Where the JSON result goes. */
   readonly resultsDir?: string;
 }
@@ -41,14 +44,41 @@ const OVERHEAD_MS = 1500;
 export const DEFAULT_RESULTS_DIR = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
 const CHILD_MODULE = fileURLToPath(new URL('./child-main.js', import.meta.url));
 
+/** The commit the run measured and whether src/ had uncommitted changes (null outside a git checkout). */
+function sourceVersion(): { commit: string; srcModified: boolean } | null {
+  try {
+    const cwd = fileURLToPath(new URL('../../../', import.meta.url));
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return { commit, srcModified: status.trim() !== '' };
+  } catch {
+    return null;
+  }
+}
+
+/** The driver settings the Skein children resolve (they inherit this environment), or why they cannot. */
+function driverSettings(): object | string {
+  try {
+    return resolveDriverSettings({ publishSnapshots: false }, process.env);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
 function estimateMs(measurement: Measurement, timing: Timing): number {
-  const windows = measurement.kind === 'latency' ? timing.pingWarmupMs + timing.pingMeasureMs : timing.warmupMs + timing.measureMs;
+  const windows = measurement.kind === 'throughput' ? timing.warmupMs + timing.measureMs : timing.pingWarmupMs + timing.pingMeasureMs;
   return windows + OVERHEAD_MS;
 }
 
-function progress(measurement: Measurement, repetition: number, metrics: Metrics): string {
+function progress(measurement: Measurement, metrics: Metrics): string {
   if (measurement.kind === 'latency') {
     return `p50 ${String(metrics.p50Us)} µs, p99 ${String(metrics.p99Us)} µs, ${String(metrics.count)} round trips`;
+  }
+  if (measurement.kind === 'paired-latency') {
+    return (
+      `Skein p50 ${String(metrics['skein.p50Us'])} µs, p99 ${String(metrics['skein.p99Us'])} µs; ` +
+      `dgram p50 ${String(metrics['raw.p50Us'])} µs, p99 ${String(metrics['raw.p99Us'])} µs`
+    );
   }
   const rate = formatRate(metrics.msgsPerSec as number);
   return `${rate} ${measurement.unit}/s, ${(metrics.mbPerSec as number).toFixed(1)} MB/s`;
@@ -67,54 +97,34 @@ export async function runTransportSuite(options: SuiteOptions): Promise<boolean>
   const system = systemInfo();
   const startedAt = new Date();
   const startMs = performance.now();
-  const reps: Repetitions = {};
-  const failures: string[] = [];
   process.stderr.write(
     `bench transport: ${selected.length} measurements × ${repetitions} repetitions${options.quick ? ' (quick)' : ''}; ` +
       `Node ${system.node}, ${system.cpuModel}, ${system.cores} cores\n`,
   );
+  let run: { reps: Repetitions; failures: string[] };
   try {
-    for (let repetition = 0; repetition < repetitions; repetition++) {
-      for (const measurement of repetitionOrder(selected, repetition)) {
-        const elapsedMs = performance.now() - startMs;
-        if (elapsedMs + estimateMs(measurement, plan.timing) > plan.budgetMs) {
-          failures.push(`${measurement.id} repetition ${repetition + 1}: skipped, the ${plan.budgetMs / 1000} s time budget is spent`);
-          continue;
-        }
-        const label = `[${repetition + 1}/${repetitions}] ${measurement.id}`;
-        try {
-          const load = machineLoad();
-          const metrics = await measurement.run({ children, timing: plan.timing, repetition: repetition + 1 });
-          metrics.loadAverage1m = load.loadAverage1m;
-          metrics.cpuPressure10sPct = load.cpuPressure10sPct;
-          (reps[measurement.id] ??= []).push(metrics);
-          process.stderr.write(`${label}: ${progress(measurement, repetition, metrics)}\n`);
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          failures.push(`${measurement.id} repetition ${repetition + 1}: ${message}`);
-          process.stderr.write(`${label}: FAILED ${message}\n`);
-        }
-      }
-    }
+    run = await runRepetitions({ selected, repetitions, plan, children, pin: options.pin, startMs });
   } finally {
     await children.close();
   }
+  const { reps, failures } = run;
   const summary = summarize(reps);
   const ratioList = ratios(reps, summary);
   const targetList = targets(summary, ratioList);
   const markdown = markdownReport({ system, summary, ratios: ratioList, targets: targetList, repetitions, quick: options.quick, failures });
-  const finishedAt = new Date();
   const result = {
     suite: 'transport',
     startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
     durationS: Math.round((performance.now() - startMs) / 100) / 10,
     quick: options.quick,
+    pinned: options.pin,
     repetitions,
     timing: plan.timing,
     system,
+    source: sourceVersion(),
     loadAtEnd: machineLoad(),
-    skeinDriverSettings: resolveDriverSettings({ publishSnapshots: false }, process.env),
+    skeinDriverSettings: driverSettings(),
     measurements: Object.fromEntries(
       MEASUREMENTS.filter((m) => reps[m.id] !== undefined).map((m) => [
         m.id,
@@ -132,4 +142,46 @@ export async function runTransportSuite(options: SuiteOptions): Promise<boolean>
   process.stdout.write(`\n${markdown}\n\nResults: ${file} (${result.durationS} s)\n`);
   if (profileDir !== undefined) process.stdout.write(`CPU profiles: ${profileDir}\n`);
   return failures.length === 0;
+}
+
+interface RepetitionsInput {
+  readonly selected: readonly Measurement[];
+  readonly repetitions: number;
+  readonly plan: Plan;
+  readonly children: ChildGroup;
+  readonly pin: boolean;
+  readonly startMs: number;
+}
+
+/**
+ * Runs every repetition of every selected measurement in alternating order, skipping what no
+ * longer fits the time budget; a failed measurement is recorded and the run goes on.
+ */
+async function runRepetitions(input: RepetitionsInput): Promise<{ reps: Repetitions; failures: string[] }> {
+  const { selected, repetitions, plan, children, pin, startMs } = input;
+  const reps: Repetitions = {};
+  const failures: string[] = [];
+  for (let repetition = 0; repetition < repetitions; repetition++) {
+    for (const measurement of repetitionOrder(selected, repetition)) {
+      const elapsedMs = performance.now() - startMs;
+      if (elapsedMs + estimateMs(measurement, plan.timing) > plan.budgetMs) {
+        failures.push(`${measurement.id} repetition ${repetition + 1}: skipped, the ${plan.budgetMs / 1000} s time budget is spent`);
+        continue;
+      }
+      const label = `[${repetition + 1}/${repetitions}] ${measurement.id}`;
+      try {
+        const load = machineLoad();
+        const metrics = await measurement.run({ children, pin, timing: plan.timing, repetition: repetition + 1 });
+        metrics.loadAverage1m = load.loadAverage1m;
+        metrics.cpuPressure10sPct = load.cpuPressure10sPct;
+        (reps[measurement.id] ??= []).push(metrics);
+        process.stderr.write(`${label}: ${progress(measurement, metrics)}\n`);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        failures.push(`${measurement.id} repetition ${repetition + 1}: ${message}`);
+        process.stderr.write(`${label}: FAILED ${message.split('\n')[0]}\n`);
+      }
+    }
+  }
+  return { reps, failures };
 }

@@ -8,7 +8,7 @@ import { Skein, ADMIN_ACTION, BACK_PRESSURED, NOT_CONNECTED, publicationCodeName
 import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
 import { ThroughputMeter, type ThroughputWindow } from '../throughput-meter.js';
 import { patternPayload, readSequence, waitUntil, writeSequence } from '../payload.js';
-import { benchSkeinOptions } from './skein-options.js';
+import { benchSkeinOptions, systemCounters } from './skein-options.js';
 
 export interface SkeinIpcConfig extends ChildConfig, ThroughputWindow {
   readonly streamId: number;
@@ -59,8 +59,9 @@ export async function skeinIpc(config: SkeinIpcConfig, context: ChildContext): P
     stop: () => {
       running = false;
       meter.cancel();
+      const final = { sent, backPressured, received: meter.messages, skeinErrors: errors.count, ...systemCounters(skein, 'ipc') };
       skein.destroy();
-      return { sent, backPressured, received: meter.messages, skeinErrors: errors.count };
+      return final;
     },
   };
 }

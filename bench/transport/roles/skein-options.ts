@@ -1,4 +1,6 @@
-import type { SkeinOptions } from '../../../src/index.js';
+import type { Skein, SkeinOptions } from '../../../src/index.js';
+import { CounterTypeId } from '../../../src/agent/counter-types.js';
+import type { Metrics } from '../../support/child-messages.js';
 
 /**
  * Skein as an application would launch it, with default driver settings, except that counters
@@ -23,4 +25,16 @@ export function udpChannel(port: number): string {
 export function cpuPercent(start: NodeJS.CpuUsage, elapsedMs: number): number {
   const used = process.cpuUsage(start);
   return elapsedMs > 0 ? (used.user + used.system) / 10 / elapsedMs : 0;
+}
+
+/**
+ * The driver's non-zero system counters (bytes and datagrams sent, status messages, NAKs,
+ * retransmits, duty cycles, …), keyed `<prefix>.<label>`, to explain a result.
+ */
+export function systemCounters(skein: Skein, prefix: string): Metrics {
+  const out: Metrics = {};
+  skein.driver.counters.forEach((_counterId, typeId, value, label) => {
+    if (typeId === CounterTypeId.SYSTEM && value !== 0) out[`${prefix}.${label}`] = value;
+  });
+  return out;
 }

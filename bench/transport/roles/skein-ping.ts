@@ -8,7 +8,7 @@ import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-
 import { LatencyMeter } from '../latency-meter.js';
 import type { ThroughputWindow } from '../throughput-meter.js';
 import { patternPayload, readSequence, waitUntil, writeSequence } from '../payload.js';
-import { benchSkeinOptions, udpChannel } from './skein-options.js';
+import { benchSkeinOptions, systemCounters, udpChannel } from './skein-options.js';
 
 export interface SkeinPingConfig extends ChildConfig, ThroughputWindow {
   readonly pingPort: number;
@@ -65,8 +65,9 @@ export async function skeinPing(config: SkeinPingConfig, context: ChildContext):
   return {
     stop: () => {
       running = false;
+      const final = { roundTrips: sequence, retries, skeinErrors: errors.count, ...systemCounters(skein, 'ping') };
       skein.destroy();
-      return { roundTrips: sequence, retries, skeinErrors: errors.count };
+      return final;
     },
   };
 }

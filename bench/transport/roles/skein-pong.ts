@@ -5,7 +5,7 @@
  */
 import { Skein, ADMIN_ACTION, type FragmentHandler } from '../../../src/index.js';
 import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
-import { benchSkeinOptions, udpChannel } from './skein-options.js';
+import { benchSkeinOptions, systemCounters, udpChannel } from './skein-options.js';
 
 export interface SkeinPongConfig extends ChildConfig {
   readonly pingPort: number;
@@ -47,8 +47,9 @@ export async function skeinPong(config: SkeinPongConfig, context: ChildContext):
   context.ready();
   return {
     stop: () => {
+      const final = { echoed, retries, skeinErrors: errors.count, ...systemCounters(skein, 'pong') };
       skein.destroy();
-      return { echoed, retries, skeinErrors: errors.count };
+      return final;
     },
   };
 }

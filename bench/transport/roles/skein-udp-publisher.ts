@@ -6,7 +6,7 @@
 import { Skein, ADMIN_ACTION, BACK_PRESSURED, NOT_CONNECTED, publicationCodeName } from '../../../src/index.js';
 import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
 import { patternPayload, waitUntil, writeSequence } from '../payload.js';
-import { benchSkeinOptions, cpuPercent, udpChannel } from './skein-options.js';
+import { benchSkeinOptions, cpuPercent, systemCounters, udpChannel } from './skein-options.js';
 
 export interface SkeinUdpPublisherConfig extends ChildConfig {
   readonly port: number;
@@ -66,6 +66,7 @@ export async function skeinUdpPublisher(config: SkeinUdpPublisherConfig, context
         senderMsgsPerSec: (sent * 1000) / elapsedMs,
         senderCpuPct: cpuPercent(startCpu, elapsedMs),
         skeinErrors: errors.count,
+        ...systemCounters(skein, 'pub'),
       };
       skein.destroy();
       return metrics;

@@ -3,7 +3,7 @@ import { Skein, type FragmentHandler } from '../../../src/index.js';
 import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
 import { ThroughputMeter, type ThroughputWindow } from '../throughput-meter.js';
 import { readSequence } from '../payload.js';
-import { benchSkeinOptions, udpChannel } from './skein-options.js';
+import { benchSkeinOptions, systemCounters, udpChannel } from './skein-options.js';
 
 export interface SkeinUdpSubscriberConfig extends ChildConfig, ThroughputWindow {
   readonly port: number;
@@ -23,9 +23,9 @@ export async function skeinUdpSubscriber(config: SkeinUdpSubscriberConfig, conte
   return {
     stop: () => {
       meter.cancel();
-      const images = subscription.imageCount;
+      const final = { received: meter.messages, images: subscription.imageCount, skeinErrors: errors.count, ...systemCounters(skein, 'sub') };
       skein.destroy();
-      return { received: meter.messages, images, skeinErrors: errors.count };
+      return final;
     },
   };
 }
