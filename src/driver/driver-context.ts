@@ -32,7 +32,7 @@ export const DRIVER_OPTIONS = {
   filePageSize: { kind: 'size', env: 'SKEIN_FILE_PAGE_SIZE', defaultValue: 4096, min: 4096, max: 1 << 30, powerOfTwo: true, doc: 'page size the log length is aligned to' },
   initialWindowLength: { kind: 'size', env: 'SKEIN_RCV_INITIAL_WINDOW_LENGTH', defaultValue: 128 * 1024, min: 64, max: 1 << 30, doc: 'receiver window (capped at termLength/2)' },
   publicationTermWindowLength: { kind: 'size', env: 'SKEIN_PUBLICATION_TERM_WINDOW_LENGTH', defaultValue: 0, min: 0, max: 1 << 30, doc: 'how far a publisher may run ahead of its sender; 0 = termLength/2' },
-  socketRcvbufLength: { kind: 'size', env: 'SKEIN_SOCKET_SO_RCVBUF', defaultValue: 128 * 1024, min: 0, max: 1 << 30, doc: 'SO_RCVBUF of receive sockets; 0 = OS default' },
+  socketRcvbufLength: { kind: 'size', env: 'SKEIN_SOCKET_SO_RCVBUF', defaultValue: 2 * 1024 * 1024, min: 0, max: 1 << 30, doc: 'SO_RCVBUF of receive sockets (the OS may cap it at net.core.rmem_max); 0 = OS default. Larger than Aeron\'s 128 KiB so a full receiver window of datagrams fits' },
   socketSndbufLength: { kind: 'size', env: 'SKEIN_SOCKET_SO_SNDBUF', defaultValue: 0, min: 0, max: 1 << 30, doc: 'SO_SNDBUF of send sockets; 0 = OS default' },
   statusMessageTimeoutNs: { kind: 'duration', env: 'SKEIN_RCV_STATUS_MESSAGE_TIMEOUT', defaultValue: 200 * MS, min: 1000, max: 60 * S, doc: 'interval at which a receiver repeats its status message' },
   imageLivenessTimeoutNs: { kind: 'duration', env: 'SKEIN_IMAGE_LIVENESS_TIMEOUT', defaultValue: 10 * S, min: 1 * MS, max: 3600 * S, doc: 'an image with no DATA or heartbeat for this long becomes unavailable' },

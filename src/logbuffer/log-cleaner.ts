@@ -1,3 +1,4 @@
+import { int32ViewOf } from './frame-descriptor.js';
 import { computeTermOffsetFromPosition, indexByPosition } from './log-buffer-descriptor.js';
 
 /**
@@ -28,7 +29,8 @@ export class LogCleaner {
     const termBuffer = this.termBuffers[indexByPosition(cleanPosition, this.positionBitsToShift)]!;
     const offset = computeTermOffsetFromPosition(cleanPosition, this.positionBitsToShift);
     const length = Math.min(position - cleanPosition, termBuffer.length - offset);
-    termBuffer.fill(0, offset, offset + length);
+    // Offsets and lengths are frame-aligned; word fill is several times faster on shared memory.
+    int32ViewOf(termBuffer).fill(0, offset >> 2, (offset + length) >> 2);
     this.cleanPosition = cleanPosition + length;
   }
 }
