@@ -278,6 +278,7 @@ export class DriverConductor implements Agent, ImageFactory {
       exclusive: command.exclusive,
       logBuffers,
       publisherLimit: this.position(CounterTypeId.PUBLISHER_LIMIT, `pub-lmt: ${command.correlationId} ${sessionId} ${command.streamId} ${command.channel}`, command.correlationId, sessionId, command.streamId, command.channel),
+      publisherPosition: this.position(CounterTypeId.PUBLISHER_POSITION, `pub-pos: ${command.correlationId} ${sessionId} ${command.streamId} ${command.channel}`, command.correlationId, sessionId, command.streamId, command.channel),
       termWindowLength: this.termWindowLength(parsed, logBuffers.termLength),
       components: this.components,
     });
@@ -367,6 +368,7 @@ export class DriverConductor implements Agent, ImageFactory {
       logBuffers,
       endpoint,
       publisherLimit: this.position(CounterTypeId.PUBLISHER_LIMIT, `pub-lmt: ${label}`, id, sessionId, command.streamId, command.channel),
+      publisherPosition: this.position(CounterTypeId.PUBLISHER_POSITION, `pub-pos: ${label}`, id, sessionId, command.streamId, command.channel),
       senderPosition: this.position(CounterTypeId.SENDER_POSITION, `snd-pos: ${label}`, id, sessionId, command.streamId, command.channel),
       senderLimit: this.position(CounterTypeId.SENDER_LIMIT, `snd-lmt: ${label}`, id, sessionId, command.streamId, command.channel),
       termWindowLength: this.termWindowLength(parsed, logBuffers.termLength),
@@ -657,6 +659,7 @@ export class DriverConductor implements Agent, ImageFactory {
     publication.state = 'DONE';
     this.sender.remove(publication);
     publication.publisherLimit.close();
+    publication.publisherPosition.close();
     publication.senderPositionCounter.close();
     publication.senderLimitCounter.close();
     const endpoint = publication.endpoint;
@@ -683,6 +686,7 @@ export class DriverConductor implements Agent, ImageFactory {
     }
     publication.subscribers = [];
     publication.publisherLimit.close();
+    publication.publisherPosition.close();
   }
 }
 

@@ -23,6 +23,8 @@ export interface IpcPublicationInit {
   readonly exclusive: boolean;
   readonly logBuffers: LogBuffers;
   readonly publisherLimit: Position;
+  /** Where the publisher has appended to, updated each conductor duty cycle. */
+  readonly publisherPosition: Position;
   readonly termWindowLength: number;
   readonly components: DriverComponents;
 }
@@ -39,6 +41,8 @@ export class IpcPublication {
   readonly exclusive: boolean;
   readonly logBuffers: LogBuffers;
   readonly publisherLimit: Position;
+  /** Where the publisher has appended to, updated each conductor duty cycle. */
+  readonly publisherPosition: Position;
   readonly termWindowLength: number;
   readonly initialTermId: number;
   readonly termLength: number;
@@ -66,6 +70,7 @@ export class IpcPublication {
     this.exclusive = init.exclusive;
     this.logBuffers = init.logBuffers;
     this.publisherLimit = init.publisherLimit;
+    this.publisherPosition = init.publisherPosition;
     this.termWindowLength = init.termWindowLength;
     this.components = init.components;
     this.metaData = init.logBuffers.metaData;
@@ -99,6 +104,7 @@ export class IpcPublication {
 
   /** Conductor work each duty cycle: the publisher limit follows the slowest subscriber. */
   updatePublisherLimit(): number {
+    this.publisherPosition.set(this.producerPosition());
     if (this.state !== 'ACTIVE') return 0;
     if (this.subscribers.length === 0) {
       const producer = this.producerPosition();

@@ -36,6 +36,8 @@ export interface NetworkPublicationInit {
   readonly logBuffers: LogBuffers;
   readonly endpoint: SendChannelEndpoint;
   readonly publisherLimit: Position;
+  /** Where the publisher has appended to, updated each conductor duty cycle. */
+  readonly publisherPosition: Position;
   readonly senderPosition: Position;
   readonly senderLimit: Position;
   readonly termWindowLength: number;
@@ -61,6 +63,8 @@ export class NetworkPublication {
   readonly logBuffers: LogBuffers;
   readonly endpoint: SendChannelEndpoint;
   readonly publisherLimit: Position;
+  /** Where the publisher has appended to, updated each conductor duty cycle. */
+  readonly publisherPosition: Position;
   readonly senderPositionCounter: Position;
   readonly senderLimitCounter: Position;
   readonly initialTermId: number;
@@ -108,6 +112,7 @@ export class NetworkPublication {
     this.logBuffers = init.logBuffers;
     this.endpoint = init.endpoint;
     this.publisherLimit = init.publisherLimit;
+    this.publisherPosition = init.publisherPosition;
     this.senderPositionCounter = init.senderPosition;
     this.senderLimitCounter = init.senderLimit;
     this.termWindowLength = init.termWindowLength;
@@ -328,6 +333,7 @@ export class NetworkPublication {
    * part of the log that will be written next. Returns work done.
    */
   updatePublisherLimit(): number {
+    this.publisherPosition.set(this.producerPosition());
     if (this.state !== 'ACTIVE') return 0;
     const senderPosition = this.senderPosition;
     if (this.isConnected) {

@@ -149,3 +149,32 @@ test('bad channels and stream ids are rejected with errors that name them', { ti
     await skein.close();
   }
 });
+
+test('per-stream counters follow publisher, sender, receiver and subscriber positions', { timeout: 10_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 8 });
+  try {
+    const channel = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
+    const subscription = await skein.addSubscription(channel, 11);
+    const publication = await skein.addPublication(channel, 11);
+    await waitFor(() => publication.isConnected, 5000, 'connection');
+    const payload = new Uint8Array(100);
+    let sent = 0;
+    while (sent < 50) if (publication.offer(payload) > 0) sent++;
+    let received = 0;
+    subscription.onFragment(() => received++);
+    await waitFor(() => received === 50, 5000, 'all messages');
+    const end = publication.position;
+    const byType = (label: string): number[] => {
+      const values: number[] = [];
+      skein.driver.counters.forEach((_id, _typeId, value, counterLabel) => {
+        if (counterLabel.startsWith(label)) values.push(value);
+      });
+      return values;
+    };
+    await waitFor(() => ['pub-pos', 'snd-pos', 'rcv-hwm', 'rcv-pos', 'sub-pos'].every((l) => byType(l)[0] === end), 5000, `counters at ${end}`);
+    assert.ok(byType('pub-lmt')[0]! > end, 'publisher limit is ahead of the publisher');
+    assert.ok(byType('snd-lmt')[0]! > end, 'sender limit is ahead of the sender');
+  } finally {
+    await skein.close();
+  }
+});
