@@ -121,8 +121,9 @@ export class Skein {
   }
 
   /**
-   * Closes gracefully: publications drain what was written, send end of stream and linger, then
-   * everything is released. The wait ends once no publication is left, or when the senders made
+   * Closes gracefully: publications drain what was written, send end of stream and linger, images
+   * tell their senders this receiver is leaving (end-of-stream status messages), then everything
+   * is released. The wait ends once no publication is left, or when the senders made
    * no progress for `timeoutMs` (default: the linger timeout plus two timer intervals). Data still
    * unsent at that point is reported to the error handler, naming channel, stream and session,
    * never dropped silently. Idempotent.
@@ -138,12 +139,13 @@ export class Skein {
       const check = (): void => {
         const unfinished = this.destroyed ? [] : this.driver.conductor.unfinishedPublications();
         const ipcLeft = this.destroyed ? 0 : this.driver.conductor.resourceCounts().ipcPublications;
+        const imagesLeft = this.destroyed ? 0 : this.driver.conductor.imagesAwaitingEos();
         const sent = unfinished.reduce((sum, p) => sum + p.senderPosition, 0);
         if (sent !== progress) {
           progress = sent;
           stallDeadline = Date.now() + stallMs;
         }
-        if (this.destroyed || (unfinished.length === 0 && ipcLeft === 0) || Date.now() >= stallDeadline) {
+        if (this.destroyed || (unfinished.length === 0 && ipcLeft === 0 && imagesLeft === 0) || Date.now() >= stallDeadline) {
           const lost = unfinished.filter((p) => p.unsentBytes > 0);
           if (lost.length > 0) {
             this.errorHandler(

@@ -128,6 +128,18 @@ export class DriverConductor implements Agent, ImageFactory {
     this.subscriptionLinks.clear();
   }
 
+  /**
+   * Images that have not yet told their sender, with an end-of-stream status message, that this
+   * receiver is leaving (still active, or draining without having sent one), for a graceful close.
+   */
+  imagesAwaitingEos(): number {
+    let count = 0;
+    for (const image of this.images) {
+      if (image.state === 'ACTIVE' || (image.state === 'DRAINING' && image.eosStatusMessagesSent === 0)) count++;
+    }
+    return count;
+  }
+
   /** Network publications not yet done: how much each still has to send, for a graceful close. */
   unfinishedPublications(): { channel: string; streamId: number; sessionId: number; state: string; senderPosition: number; unsentBytes: number }[] {
     return this.networkPublications
@@ -565,8 +577,12 @@ export class DriverConductor implements Agent, ImageFactory {
       }
       return;
     }
+    const nowNs = this.components.clock.nanoTime();
     for (const image of this.images) {
-      if (image.endpoint === link.endpoint) image.subscribers = this.dropSubscriber(image.subscribers, link.registrationId);
+      if (image.endpoint !== link.endpoint) continue;
+      image.subscribers = this.dropSubscriber(image.subscribers, link.registrationId);
+      // The last subscriber left: tell the sender now (end-of-stream status messages), not at the next timer check.
+      if (image.subscribers.length === 0) image.startDraining(nowNs);
     }
     link.endpoint?.removeInterest(link.streamId);
   }

@@ -93,7 +93,7 @@ export class NetworkPublication {
   private senderPosition: number;
   private senderLimit: number;
   private hasInitialConnection = false;
-  private shouldSendSetup = true;
+  private shouldSendSetup = false;
   private lastSetupNs = -Infinity;
   private lastSendNs = 0;
   private endOfStreamPosition = Number.MAX_SAFE_INTEGER;

@@ -340,6 +340,7 @@ export class PublicationImage {
     if (this.endpoint.sendControl(this.controlBuffer, SM_LENGTH, this.controlHost, this.controlPort)) {
       this.components.driverCounters.statusMessagesSent.increment();
     }
+    if (eos) this.eosStatusMessagesSent++;
     this.lastSmPosition = smPosition;
     this.lastSmNs = nowNs;
     return due ? 0 : 1;
@@ -360,6 +361,9 @@ export class PublicationImage {
     if (!this.isEndOfStream) return false;
     return this.minSubscriberPosition() >= this.endOfStreamPosition;
   }
+
+  /** End-of-stream status messages sent since draining began. */
+  eosStatusMessagesSent = 0;
 
   /** Starts sending end-of-stream status messages for a while before the image is removed. */
   startDraining(nowNs: number): void {

@@ -178,3 +178,34 @@ test('per-stream counters follow publisher, sender, receiver and subscriber posi
     await skein.close();
   }
 });
+
+function systemCounter(skein: Skein, label: string): number {
+  let found = -1;
+  skein.driver.counters.forEach((_id, typeId, value, counterLabel) => {
+    if (typeId === 0 && counterLabel === label) found = value;
+  });
+  return found;
+}
+
+test('a closing subscriber tells the publisher at once; no SETUP follows the connection', { timeout: 15_000 }, async () => {
+  // The publisher's own connection timeout is long, so only the subscriber's end-of-stream status
+  // messages can make it see the subscriber leave within the bound below.
+  const publisherSide = Skein.launch({ testProfile: true, seed: 9, driver: { publicationConnectionTimeoutNs: 30e9 } });
+  const subscriberSide = Skein.launch({ testProfile: true, seed: 10 });
+  try {
+    const channel = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
+    await subscriberSide.addSubscription(channel, 12);
+    const publication = await publisherSide.addPublication(channel, 12);
+    await waitFor(() => publication.isConnected, 5000, 'connection');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(systemCounter(publisherSide, 'Setup messages sent'), 1, 'one SETUP, none after the first status message');
+    const closedAt = Date.now();
+    await subscriberSide.close();
+    await waitFor(() => !publication.isConnected, 3000, 'the publication to see the subscriber leave');
+    assert.ok(Date.now() - closedAt < 3000);
+    assert.equal(publication.offer(new Uint8Array(8)), NOT_CONNECTED);
+  } finally {
+    await subscriberSide.close();
+    await publisherSide.close();
+  }
+});
