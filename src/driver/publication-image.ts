@@ -359,6 +359,8 @@ export class PublicationImage {
   /** True when every subscriber has read up to the end of the stream. */
   allSubscribersAtEndOfStream(): boolean {
     if (!this.isEndOfStream) return false;
+    // Subscribers read the end of stream from the log: publish it before they are told the image went.
+    if (this.metaData.endOfStreamPosition !== this.endOfStreamPosition) this.metaData.endOfStreamPosition = this.endOfStreamPosition;
     return this.minSubscriberPosition() >= this.endOfStreamPosition;
   }
 
