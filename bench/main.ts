@@ -8,9 +8,11 @@
  *   --pin              pin the two processes of each pair to CPUs 1 and 0 (Linux, taskset)
  */
 import { runTransportSuite, type SuiteOptions } from './transport/transport-suite.js';
+import { runIdleSuite } from './idle/idle-suite.js';
 
 const SUITES: Readonly<Record<string, (options: SuiteOptions) => Promise<boolean>>> = {
   transport: runTransportSuite,
+  idle: runIdleSuite,
 };
 
 function usage(problem: string): never {

@@ -209,3 +209,66 @@ test('a closing subscriber tells the publisher at once; no SETUP follows the con
     await publisherSide.close();
   }
 });
+
+test('several IPC subscribers each get every message; the slowest bounds the publisher', { timeout: 15_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 11 });
+  try {
+    const fast = await skein.addSubscription('aeron:ipc', 13);
+    const slow = await skein.addSubscription('aeron:ipc', 13);
+    const publication = await skein.addPublication('aeron:ipc', 13);
+    await waitFor(() => fast.imageCount === 1 && slow.imageCount === 1, 5000, 'both images');
+    const payload = new Uint8Array(256);
+    let sent = 0;
+    let fastReceived = 0;
+    let slowReceived = 0;
+    const sequenceOf = (buffer: Uint8Array, offset: number): number => new DataView(buffer.buffer, buffer.byteOffset + offset, 4).getUint32(0, true);
+    const onFast = (buffer: Uint8Array, offset: number): void => assert.equal(sequenceOf(buffer, offset), fastReceived++);
+    const onSlow = (buffer: Uint8Array, offset: number): void => assert.equal(sequenceOf(buffer, offset), slowReceived++);
+    let backPressured = 0;
+    // Only the fast subscriber reads while the publisher fills the window.
+    while (backPressured === 0 && sent < 5000) {
+      new DataView(payload.buffer).setUint32(0, sent, true);
+      const result = publication.offer(payload);
+      if (result > 0) sent++;
+      else if (result === BACK_PRESSURED) backPressured++;
+      fast.poll(onFast, 10);
+    }
+    assert.ok(backPressured > 0, 'the slow subscriber back-pressured the publisher');
+    assert.equal(slow.images[0]!.position < publication.position, true);
+    const deadline = Date.now() + 10_000;
+    while ((slowReceived < sent || fastReceived < sent) && Date.now() < deadline) {
+      slow.poll(onSlow, 100);
+      fast.poll(onFast, 100);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(slowReceived, sent);
+    assert.equal(fastReceived, sent);
+  } finally {
+    await skein.close();
+  }
+});
+
+test('the async iterator yields whole messages (copied) until its signal aborts', { timeout: 10_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 12 });
+  try {
+    const subscription = await skein.addSubscription('aeron:ipc', 14);
+    const publication = await skein.addPublication('aeron:ipc', 14);
+    await waitFor(() => publication.isConnected, 5000, 'connection');
+    const sizes = [5, 3000, 17];
+    for (const size of sizes) {
+      const data = new Uint8Array(size).fill(size & 0xff);
+      while (publication.offer(data) < 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const controller = new AbortController();
+    const seen: number[] = [];
+    for await (const message of subscription.messages({ signal: controller.signal })) {
+      assert.equal(message.sessionId, publication.sessionId);
+      assert.ok(message.data.every((b) => b === (message.data.length & 0xff)));
+      seen.push(message.data.length);
+      if (seen.length === sizes.length) controller.abort();
+    }
+    assert.deepEqual(seen, sizes);
+  } finally {
+    await skein.close();
+  }
+});
