@@ -5,7 +5,7 @@
  * process's command line, exit status and the tail of its output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { freeUdpPort } from '../../src/cli/free-port.js';
 import { fileURLToPath } from 'node:url';
 
 /** Output kept in failure messages, per stream, in characters. */
@@ -184,23 +184,7 @@ export function startSkein(args: readonly string[], options: StartOptions = {}):
   return startProcess(process.execPath, [SKEIN_CLI, ...args], options);
 }
 
-/**
- * A UDP port on `address` that was free a moment ago: binds a socket to port 0, reads the port
- * and closes the socket.
- */
-export function freeUdpPort(address = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', (error) => {
-      socket.close();
-      reject(error);
-    });
-    socket.bind(0, address, () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
-}
+export { freeUdpPort } from '../../src/cli/free-port.js';
 
 /** A loopback UDP channel on a free port. */
 export async function loopbackChannel(): Promise<string> {

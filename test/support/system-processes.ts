@@ -5,7 +5,7 @@
  * and its failure message shows the command line, the exit status, the last events and stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { freeUdpPort } from '../../src/cli/free-port.js';
 import { fileURLToPath } from 'node:url';
 
 /** One JSON line from a fixture; `atMs` is the wall-clock time it was written. */
@@ -214,20 +214,7 @@ export function runningFixturePids(): number[] {
   return [...running.keys()];
 }
 
-/** A UDP port on 127.0.0.1 that was free a moment ago (bound to port 0, read, closed). */
-export function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', (error) => {
-      socket.close();
-      reject(error);
-    });
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
-}
+export { freeUdpPort } from '../../src/cli/free-port.js';
 
 /** A loopback UDP channel on a free port. */
 export async function loopbackChannel(): Promise<string> {

@@ -7,15 +7,4 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, what 
   }
 }
 
-/** A free UDP port on 127.0.0.1 (bound and released; good enough for tests). */
-export async function freeUdpPort(): Promise<number> {
-  const dgram = await import('node:dgram');
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => resolve());
-  });
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
+export { freeUdpPort } from '../../src/cli/free-port.js';
