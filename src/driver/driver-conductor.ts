@@ -190,7 +190,11 @@ export class DriverConductor implements Agent, ImageFactory {
           break;
       }
     } catch (error) {
-      const e = error instanceof SkeinError ? error : new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, String((error as Error)?.message ?? error), { cause: error });
+      const subject = 'channel' in command ? { channel: command.channel, streamId: command.streamId, correlationId } : { correlationId };
+      const e =
+        error instanceof SkeinError
+          ? error
+          : new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `${command.type} failed: ${String((error as Error)?.message ?? error)}`, { ...subject, cause: error });
       if (!(error instanceof SkeinError)) this.components.onError(error);
       this.respond(command.clientId, { type: 'ERROR', clientId: command.clientId, correlationId, code: e.code, message: e.message });
     }
@@ -489,7 +493,7 @@ export class DriverConductor implements Agent, ImageFactory {
   }
 
   /** Called by a receive endpoint for a SETUP of a stream it has interest in. */
-  onCreateImage(endpoint: ReceiveChannelEndpoint, setup: SetupInfo, nowNs: number): PublicationImage | null {
+  onCreateImage(endpoint: ReceiveChannelEndpoint, setup: SetupInfo, _nowNs: number): PublicationImage | null {
     const links = [...this.subscriptionLinks.values()].filter(
       (l) => l.endpoint === endpoint && l.streamId === setup.streamId && (l.sessionId === undefined || l.sessionId === setup.sessionId),
     );
@@ -530,7 +534,6 @@ export class DriverConductor implements Agent, ImageFactory {
     this.images = [...this.images, image];
     this.receiver.add(image);
     for (const link of links) this.linkImageSubscriber(image, link);
-    void nowNs;
     return image;
   }
 
@@ -603,7 +606,7 @@ export class DriverConductor implements Agent, ImageFactory {
       this.releasePublication(link.publication);
     }
     for (const link of [...this.subscriptionLinks.values()]) if (link.clientId === clientId) this.unlinkSubscription(link);
-    for (const pending of this.pendingSubscriptions) if (pending.link.clientId === clientId) pending.endpoint.close();
+    // A pending endpoint may be shared with other clients' subscriptions; the timer check closes it once unused.
     this.pendingSubscriptions = this.pendingSubscriptions.filter((p) => p.link.clientId !== clientId);
     this.clients.delete(clientId);
   }

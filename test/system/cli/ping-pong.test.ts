@@ -1,17 +1,8 @@
 /** `skein ping` against `skein pong` over UDP loopback. */
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { PingSummary } from '../../../src/cli/ping-measurement.js';
 import { loopbackChannel, startSkein, stopAll } from '../../support/processes.js';
-
-interface PingSummary {
-  count: number;
-  p50Us: number;
-  p90Us: number;
-  p99Us: number;
-  p999Us: number;
-  maxUs: number;
-  meanUs: number;
-}
 
 describe('skein ping | skein pong', { timeout: 60_000 }, () => {
   afterEach(() => stopAll());

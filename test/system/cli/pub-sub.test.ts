@@ -4,6 +4,7 @@
  */
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { PubSummary } from '../../../src/cli/pub-command.js';
 import { loopbackChannel, startSkein, stopAll, type StartedProcess } from '../../support/processes.js';
 
 const TEST_PROFILE = ['--test-profile'];
@@ -21,15 +22,6 @@ interface SubSummary {
   msgsPerSec: number;
   elapsedMs: number;
   reason: string;
-}
-
-interface PubSummary {
-  sent: number;
-  bytes: number;
-  backPressured: number;
-  notConnected: number;
-  msgsPerSec: number;
-  elapsedMs: number;
 }
 
 async function expectExit(p: StartedProcess, code: number, timeoutMs: number): Promise<void> {
