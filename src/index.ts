@@ -9,3 +9,4 @@ export { BufferClaim } from './logbuffer/buffer-claim.js';
 export { Header, type FragmentHandler, type ControlledFragmentHandler } from './logbuffer/header.js';
 export { ControlledPollAction } from './logbuffer/controlled-poll-action.js';
 export { ChannelUri } from './protocol/channel-uri.js';
+export * from './response/index.js';

@@ -12,7 +12,7 @@ import { CompositeAgent } from './agent/agent.js';
 import { AgentRunner } from './agent/agent-runner.js';
 import type { IdleOptions } from './agent/idle-strategy.js';
 import { MediaDriver } from './driver/media-driver.js';
-import { TEST_PROFILE, type DriverOptions } from './driver/driver-context.js';
+import { TEST_PROFILE, closest, type DriverOptions } from './driver/driver-context.js';
 import { SkeinClient, type SubscriptionOptions } from './client/skein-client.js';
 import type { Publication } from './client/publication.js';
 import type { Subscription } from './client/subscription.js';
@@ -45,6 +45,34 @@ export interface SkeinOptions {
   readonly env?: Record<string, string | undefined>;
 }
 
+const SKEIN_OPTION_NAMES: readonly (keyof SkeinOptions)[] = [
+  'driver', 'seed', 'faults', 'testProfile', 'dir', 'driverTimeoutMs', 'errorHandler', 'ref', 'idle', 'env',
+];
+const FAULT_DIRECTIONS = ['send', 'receive'];
+
+/**
+ * Rejects unknown option names (with a hint for a misspelt one) and checks the values the driver
+ * does not check itself, before anything is started.
+ */
+function checkSkeinOptions(options: SkeinOptions): void {
+  const unknown = (names: readonly string[], known: readonly string[], where: string): void => {
+    for (const name of names) {
+      if (known.includes(name)) continue;
+      const hint = closest(name, known);
+      throw new SkeinError(
+        ErrorCode.CONFIG_UNKNOWN_OPTION,
+        `unknown option ${where}${name}${hint === undefined ? '' : ` (did you mean '${where}${hint}'?)`}; known options: ${known.join(', ')}`,
+      );
+    }
+  };
+  unknown(Object.keys(options), SKEIN_OPTION_NAMES, '');
+  if (options.faults !== undefined) unknown(Object.keys(options.faults), FAULT_DIRECTIONS, 'faults.');
+  const timeoutMs = options.driverTimeoutMs;
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1)) {
+    throw new SkeinError(ErrorCode.CONFIG_INVALID, `driverTimeoutMs=${String(timeoutMs)} is invalid; expected a number of ms in (0, ${2 ** 31 - 1}]`);
+  }
+}
+
 export class Skein {
   readonly driver: MediaDriver;
   readonly client: SkeinClient;
@@ -57,6 +85,7 @@ export class Skein {
   private destroyed = false;
 
   private constructor(options: SkeinOptions) {
+    checkSkeinOptions(options);
     this.seed = options.seed ?? randomSeed();
     const prng = new SeededPrng(this.seed);
     const errorHandler = options.errorHandler ?? ((error: unknown) => console.error(error));

@@ -1,3 +1,4 @@
+import type { InvalidFrameReasonCode } from '../protocol/frame-validator.js';
 import { AtomicCounter, type CountersManager } from './counters.js';
 
 /**
@@ -57,6 +58,8 @@ export const CounterTypeId = {
   AGENT_DUTY_CYCLES: 900,
   /** Per-runtime counters of an RPC server or consumer (Skein-only). */
   RPC: 901,
+  /** Round-trip time in ns from an image to its sender, measured with RTTM frames (Skein-only). */
+  RECEIVER_RTT: 902,
 } as const;
 
 export type CounterTypeId = (typeof CounterTypeId)[keyof typeof CounterTypeId];
@@ -113,6 +116,30 @@ export const SystemCounterId = {
   SENDER_DUTY_CYCLES: 111,
   RECEIVER_DUTY_CYCLES: 112,
   SEND_ERRORS: 113,
+
+  /** Resource limits (docs/robustness.md): what was refused or evicted at each bound. */
+  IMAGES_REJECTED: 140,
+  PENDING_SETUPS_REJECTED: 141,
+  RECEIVERS_REJECTED: 142,
+  NAK_GAPS_EVICTED: 143,
+  NAKS_HELD_BACK: 144,
+
+  /** Invalid frames by reason (id 149 - InvalidFrameReason code, see {@link invalidFrameCounterId}). */
+  INVALID_FRAMES_TOO_SHORT: 150,
+  INVALID_FRAMES_BAD_VERSION: 151,
+  INVALID_FRAMES_NEGATIVE_FRAME_LENGTH: 152,
+  INVALID_FRAMES_DATA_LENGTH_NOT_ALIGNED: 153,
+  INVALID_FRAMES_DATA_TOO_SHORT: 154,
+  INVALID_FRAMES_CONTROL_TOO_SHORT: 155,
+  INVALID_FRAMES_FRAME_LENGTH_EXCEEDS_DATAGRAM: 156,
+  INVALID_FRAMES_UNKNOWN_TYPE: 157,
+  INVALID_FRAMES_SETUP_INVALID: 158,
+  INVALID_FRAMES_TERM_OFFSET_INVALID: 159,
+  INVALID_FRAMES_TERM_ID_INVALID: 160,
+  INVALID_FRAMES_FRAMES_INVALID: 161,
+  INVALID_FRAMES_OUTSIDE_WINDOW: 162,
+  INVALID_FRAMES_SM_INVALID: 163,
+  INVALID_FRAMES_NAK_INVALID: 164,
 } as const;
 
 export type SystemCounterId = (typeof SystemCounterId)[keyof typeof SystemCounterId];
@@ -165,7 +192,37 @@ export const SYSTEM_COUNTER_LABELS: Readonly<Record<SystemCounterId, string>> = 
   [SystemCounterId.SENDER_DUTY_CYCLES]: 'Sender duty cycles',
   [SystemCounterId.RECEIVER_DUTY_CYCLES]: 'Receiver duty cycles',
   [SystemCounterId.SEND_ERRORS]: 'Socket send errors',
+  [SystemCounterId.IMAGES_REJECTED]: 'Images refused at the per-endpoint limit',
+  [SystemCounterId.PENDING_SETUPS_REJECTED]: 'Unknown sessions ignored at the pending-setup limit',
+  [SystemCounterId.RECEIVERS_REJECTED]: 'Receivers not tracked at the per-publication limit',
+  [SystemCounterId.NAK_GAPS_EVICTED]: 'NAK gap timers evicted at the per-image limit',
+  [SystemCounterId.NAKS_HELD_BACK]: 'NAKs held back until the sender is heard from again',
+  [SystemCounterId.INVALID_FRAMES_TOO_SHORT]: 'Invalid frames: TOO_SHORT',
+  [SystemCounterId.INVALID_FRAMES_BAD_VERSION]: 'Invalid frames: BAD_VERSION',
+  [SystemCounterId.INVALID_FRAMES_NEGATIVE_FRAME_LENGTH]: 'Invalid frames: NEGATIVE_FRAME_LENGTH',
+  [SystemCounterId.INVALID_FRAMES_DATA_LENGTH_NOT_ALIGNED]: 'Invalid frames: DATA_LENGTH_NOT_ALIGNED',
+  [SystemCounterId.INVALID_FRAMES_DATA_TOO_SHORT]: 'Invalid frames: DATA_TOO_SHORT',
+  [SystemCounterId.INVALID_FRAMES_CONTROL_TOO_SHORT]: 'Invalid frames: CONTROL_TOO_SHORT',
+  [SystemCounterId.INVALID_FRAMES_FRAME_LENGTH_EXCEEDS_DATAGRAM]: 'Invalid frames: FRAME_LENGTH_EXCEEDS_DATAGRAM',
+  [SystemCounterId.INVALID_FRAMES_UNKNOWN_TYPE]: 'Invalid frames: UNKNOWN_TYPE',
+  [SystemCounterId.INVALID_FRAMES_SETUP_INVALID]: 'Invalid frames: SETUP_INVALID',
+  [SystemCounterId.INVALID_FRAMES_TERM_OFFSET_INVALID]: 'Invalid frames: TERM_OFFSET_INVALID',
+  [SystemCounterId.INVALID_FRAMES_TERM_ID_INVALID]: 'Invalid frames: TERM_ID_INVALID',
+  [SystemCounterId.INVALID_FRAMES_FRAMES_INVALID]: 'Invalid frames: FRAMES_INVALID',
+  [SystemCounterId.INVALID_FRAMES_OUTSIDE_WINDOW]: 'Invalid frames: OUTSIDE_WINDOW',
+  [SystemCounterId.INVALID_FRAMES_SM_INVALID]: 'Invalid frames: SM_INVALID',
+  [SystemCounterId.INVALID_FRAMES_NAK_INVALID]: 'Invalid frames: NAK_INVALID',
 });
+
+/**
+ * System counter id of an invalid-frame reason (an InvalidFrameReason code, -1 and below):
+ * {@link INVALID_FRAMES_COUNTER_ID_BASE} - reason, so reason -1 is counter 150.
+ */
+export const INVALID_FRAMES_COUNTER_ID_BASE = 149;
+
+export function invalidFrameCounterId(reason: InvalidFrameReasonCode): SystemCounterId {
+  return (INVALID_FRAMES_COUNTER_ID_BASE - reason) as SystemCounterId;
+}
 
 /** Every system counter id, ascending. */
 export const SYSTEM_COUNTER_IDS: ReadonlyArray<SystemCounterId> = Object.freeze(

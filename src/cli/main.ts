@@ -10,6 +10,8 @@ import { registerErrorsCommand } from './errors-command.js';
 import { registerPingCommand } from './ping-command.js';
 import { registerPongCommand } from './pong-command.js';
 import { registerPubCommand } from './pub-command.js';
+import { registerRequestCommand } from './request-command.js';
+import { registerRespondCommand } from './respond-command.js';
 import { registerStatCommand } from './stat-command.js';
 import { registerSubCommand } from './sub-command.js';
 
@@ -32,6 +34,8 @@ export function createProgram(): Command {
   registerSubCommand(program);
   registerPingCommand(program);
   registerPongCommand(program);
+  registerRespondCommand(program);
+  registerRequestCommand(program);
   registerStatCommand(program);
   registerErrorsCommand(program);
   return program;

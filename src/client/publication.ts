@@ -222,7 +222,7 @@ export class Publication {
     if (length > this.maxMessageLength) {
       throw new SkeinError(
         ErrorCode.MESSAGE_TOO_LONG,
-        `message length ${length} exceeds the maximum ${this.maxMessageLength} for term length ${this.termBufferLength}`,
+        `message length ${length} exceeds the maximum ${this.maxMessageLength} for term length ${this.termBufferLength}; allowed 0..${this.maxMessageLength}`,
         this.subject(),
       );
     }

@@ -44,7 +44,9 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
   readonly clientId: number;
 
   private readonly connection: DriverConnection;
-  private readonly clock: NanoClock;
+  /** The client's injected clock (nanoseconds), for layers built on the client. */
+  readonly clock: NanoClock;
+  private agents: Agent[] = [];
   private readonly driverTimeoutNs: number;
   private readonly errorHandler: (error: unknown) => void;
   private readonly pending = new Map<number, Pending>();
@@ -97,6 +99,16 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
   /** Closes every publication and subscription of this client and tells the driver. Idempotent. */
   close(): void {
     if (this.closed) return;
+    // Layers on the client say goodbye first (their publications are still open).
+    const agents = this.agents;
+    this.agents = [];
+    for (const agent of agents) {
+      try {
+        agent.onClose?.();
+      } catch (error) {
+        this.errorHandler(error);
+      }
+    }
     this.closed = true;
     for (const publication of this.publications.values()) publication.internalClose();
     for (const subscription of this.subscriptions.values()) subscription.internalClose();
@@ -117,6 +129,14 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
     if (this.pending.size > 0) work += this.checkTimeouts(nowNs);
     const polled = this.polled;
     for (let i = 0; i < polled.length; i++) work += polled[i]!.pollAuto();
+    const agents = this.agents;
+    for (let i = 0; i < agents.length; i++) {
+      try {
+        work += agents[i]!.doWork(nowNs);
+      } catch (error) {
+        this.errorHandler(error);
+      }
+    }
     if (this.connection.isDriverClosed) this.close();
     return work;
   }
@@ -133,6 +153,23 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
     this.stopPolling(subscription);
     for (const image of subscription.images) this.imagesById.delete(image.correlationId);
     if (this.subscriptions.delete(subscription.registrationId)) this.removeCommand('REMOVE_SUBSCRIPTION', subscription.registrationId);
+  }
+
+  /**
+   * Runs `agent` on this client's duty cycle, after the subscriptions it polls: layers built on
+   * the client (request/response sessions) keep their timers and polling there, on the same
+   * thread and clock as the client. Its onClose runs when it is removed or the client closes.
+   */
+  addAgent(agent: Agent): void {
+    if (this.closed) throw new SkeinError(ErrorCode.CLOSED, `cannot add agent '${agent.roleName}': the client is closed`, { state: 'CLOSED' });
+    if (!this.agents.includes(agent)) this.agents = [...this.agents, agent];
+    this.connection.wake();
+  }
+
+  removeAgent(agent: Agent): void {
+    if (!this.agents.includes(agent)) return;
+    this.agents = this.agents.filter((a) => a !== agent);
+    agent.onClose?.();
   }
 
   startPolling(subscription: Subscription): void {
@@ -163,8 +200,11 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
 
   private checkAdd(channel: string, streamId: number): Error | null {
     if (this.closed) return new SkeinError(ErrorCode.CLOSED, 'client is closed', { channel, streamId, state: 'CLOSED' });
+    if (typeof channel !== 'string') {
+      return new SkeinError(ErrorCode.URI_INVALID, `channel must be a string such as 'aeron:udp?endpoint=127.0.0.1:40456' or 'aeron:ipc', got ${typeof channel}`);
+    }
     if (!Number.isInteger(streamId) || streamId < -0x80000000 || streamId > 0x7fffffff) {
-      return new SkeinError(ErrorCode.ARG_INVALID, `stream id ${streamId} is not a 32-bit integer`, { channel });
+      return new SkeinError(ErrorCode.ARG_INVALID, `stream id ${String(streamId)} is not a 32-bit integer; allowed -2147483648..2147483647`, { channel });
     }
     try {
       ChannelUri.parse(channel);

@@ -1,3 +1,4 @@
+import { SkeinError, ErrorCode } from '../util/errors.js';
 import type { FragmentHandler, ControlledFragmentHandler } from '../logbuffer/header.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import type { Image } from './image.js';
@@ -128,7 +129,19 @@ export class Subscription {
    * Replaces any earlier handler; `stopFragments()` stops it.
    */
   onFragment(handler: FragmentHandler, fragmentLimit = 10): void {
-    if (this.closed) return;
+    if (this.closed) {
+      throw new SkeinError(ErrorCode.CLOSED, 'onFragment on a closed subscription: nothing would ever be delivered', {
+        channel: this.channel,
+        streamId: this.streamId,
+        state: 'CLOSED',
+      });
+    }
+    if (!Number.isInteger(fragmentLimit) || fragmentLimit < 1) {
+      throw new SkeinError(ErrorCode.ARG_INVALID, `fragmentLimit ${String(fragmentLimit)} is invalid; allowed an integer >= 1`, {
+        channel: this.channel,
+        streamId: this.streamId,
+      });
+    }
     this.autoHandler = handler;
     this.autoFragmentLimit = fragmentLimit;
     this.owner.startPolling(this);
@@ -174,6 +187,7 @@ export class Subscription {
         wake();
       }
     };
+    if (this.closed) return;
     signal?.addEventListener('abort', onAbort);
     this.onFragment(assembler.onFragment, 64);
     try {

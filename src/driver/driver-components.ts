@@ -3,7 +3,8 @@ import type { Prng } from '../env/prng.js';
 import type { DatagramTransport } from '../env/datagram.js';
 import type { CountersManager, AtomicCounter } from '../agent/counters.js';
 import { SystemCounters } from '../agent/counter-types.js';
-import { SystemCounterId } from '../agent/counter-types.js';
+import { SystemCounterId, invalidFrameCounterId } from '../agent/counter-types.js';
+import { INVALID_FRAME_REASON_COUNT, type InvalidFrameReasonCode } from '../protocol/frame-validator.js';
 import type { DistinctErrorLog } from '../agent/distinct-error-log.js';
 import type { DriverSettings } from './driver-context.js';
 
@@ -33,6 +34,16 @@ export class DriverCounters {
   readonly errorFramesReceived: AtomicCounter;
   readonly flowControlOverRuns: AtomicCounter;
   readonly flowControlUnderRuns: AtomicCounter;
+  readonly responseSetupsSent: AtomicCounter;
+  readonly responseSetupsReceived: AtomicCounter;
+  /** One counter per InvalidFrameReason, at index -1 - reason. */
+  readonly invalidFramesByReason: readonly AtomicCounter[];
+  readonly retransmitOverflows: AtomicCounter;
+  readonly imagesRejected: AtomicCounter;
+  readonly pendingSetupsRejected: AtomicCounter;
+  readonly receiversRejected: AtomicCounter;
+  readonly nakGapsEvicted: AtomicCounter;
+  readonly naksHeldBack: AtomicCounter;
   private readonly system: SystemCounters;
 
   constructor(counters: CountersManager) {
@@ -61,6 +72,32 @@ export class DriverCounters {
     this.errorFramesReceived = s.get(SystemCounterId.ERROR_FRAMES_RECEIVED);
     this.flowControlOverRuns = s.get(SystemCounterId.FLOW_CONTROL_OVER_RUNS);
     this.flowControlUnderRuns = s.get(SystemCounterId.FLOW_CONTROL_UNDER_RUNS);
+    this.retransmitOverflows = s.get(SystemCounterId.RETRANSMIT_OVERFLOW);
+    this.imagesRejected = s.get(SystemCounterId.IMAGES_REJECTED);
+    this.pendingSetupsRejected = s.get(SystemCounterId.PENDING_SETUPS_REJECTED);
+    this.receiversRejected = s.get(SystemCounterId.RECEIVERS_REJECTED);
+    this.nakGapsEvicted = s.get(SystemCounterId.NAK_GAPS_EVICTED);
+    this.naksHeldBack = s.get(SystemCounterId.NAKS_HELD_BACK);
+    const byReason: AtomicCounter[] = [];
+    for (let i = 0; i < INVALID_FRAME_REASON_COUNT; i++) byReason.push(s.get(invalidFrameCounterId(-1 - i as InvalidFrameReasonCode)));
+    this.invalidFramesByReason = byReason;
+    this.responseSetupsSent = s.get(SystemCounterId.RESPONSE_SETUPS_SENT);
+    this.responseSetupsReceived = s.get(SystemCounterId.RESPONSE_SETUPS_RECEIVED);
+  }
+
+  /** Counts a dropped datagram or frame: the "Invalid packets" total and the counter of its reason. */
+  invalidFrame(reason: InvalidFrameReasonCode): void {
+    this.invalidPackets.increment();
+    this.invalidFramesByReason[-1 - reason]!.increment();
+  }
+
+  /**
+   * Gives a reason to rejections a component counted in the total only (a publication's SM and NAK
+   * checks): when the total moved since `totalBefore`, the reason's counter moves by as much.
+   */
+  attributeInvalid(totalBefore: number, reason: InvalidFrameReasonCode): void {
+    const delta = this.invalidPackets.get() - totalBefore;
+    if (delta > 0) this.invalidFramesByReason[-1 - reason]!.add(delta);
   }
 
   close(): void {

@@ -6,11 +6,12 @@ import type { MessageQueue } from '../command/message-queue.js';
 import type { DriverCommand, DriverResponse, AddPublicationCommand, AddSubscriptionCommand } from '../command/driver-messages.js';
 import { LogBuffers } from '../logbuffer/log-buffers.js';
 import { computePosition } from '../logbuffer/log-buffer-descriptor.js';
+import { FrameFlags } from '../protocol/frame-constants.js';
 import type { DriverComponents } from './driver-components.js';
 import { NetworkPublication } from './network-publication.js';
 import { IpcPublication } from './ipc-publication.js';
 import { PublicationImage, type SubscriberPosition } from './publication-image.js';
-import { SendChannelEndpoint } from './send-channel-endpoint.js';
+import { SendChannelEndpoint, type ResponseSetupHandler } from './send-channel-endpoint.js';
 import { ReceiveChannelEndpoint, type ImageFactory, type SetupInfo } from './receive-channel-endpoint.js';
 import type { Sender } from './sender.js';
 import type { Receiver } from './receiver.js';
@@ -35,7 +36,12 @@ interface SubscriptionLink {
   readonly streamId: number;
   readonly channel: string;
   readonly parsed: ParsedChannel<SubscriptionParams>;
-  readonly sessionId: number | undefined;
+  /** The one session this subscription takes; for a response subscription, set by RSP_SETUP. */
+  sessionId: number | undefined;
+  /** control-mode=response: the stream interest waits for the server to name the response session. */
+  readonly isResponse: boolean;
+  /** The subscription counts in its endpoint's stream interest. */
+  hasInterest: boolean;
   endpoint: ReceiveChannelEndpoint | null;
 }
 
@@ -50,7 +56,7 @@ interface PendingSubscription {
  * endpoints and images, keeps publisher limits moving, and runs the timed state checks (liveness,
  * linger, drain). Every resource it creates it also frees.
  */
-export class DriverConductor implements Agent, ImageFactory {
+export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandler {
   readonly roleName = 'driver-conductor';
   private readonly components: DriverComponents;
   private readonly commands: MessageQueue<DriverCommand>;
@@ -86,7 +92,8 @@ export class DriverConductor implements Agent, ImageFactory {
     this.nextCorrelationIdFn = options.nextCorrelationId;
     const prng = this.components.prng;
     this.nextSessionId = prng.nextUint32() | 0;
-    this.nextReceiverId = (BigInt(prng.nextUint32()) << 32n) | BigInt(prng.nextUint32());
+    // Receiver ids travel as signed int64 (SM, RTTM): keep them in that range so comparisons with the wire hold.
+    this.nextReceiverId = BigInt.asIntN(64, (BigInt(prng.nextUint32()) << 32n) | BigInt(prng.nextUint32()));
     this.onCommandBound = (command) => this.onCommand(command);
   }
 
@@ -164,7 +171,13 @@ export class DriverConductor implements Agent, ImageFactory {
       subscriptionLinks: this.subscriptionLinks.size,
       sendEndpoints: this.sendEndpoints.size,
       receiveEndpoints: this.receiveEndpoints.size,
+      clients: this.clients.size,
     };
+  }
+
+  /** Clients registered and not yet closed (bounded by the clientsMax option). */
+  get clientCount(): number {
+    return this.clients.size;
   }
 
   private onCommand(command: DriverCommand): void {
@@ -214,6 +227,21 @@ export class DriverConductor implements Agent, ImageFactory {
       const id = this.nextSessionId;
       this.nextSessionId = (this.nextSessionId + 1) | 0;
       if (id < low || id > high) return id;
+    }
+  }
+
+  /**
+   * Fails a creation before it starts when the counters it needs are not free, so nothing is left
+   * half made (a socket, a log, some of its counters) at the countersCapacity limit.
+   */
+  private reserveCounters(count: number, what: string): void {
+    const counters = this.components.counters;
+    const free = counters.capacity - counters.allocatedCount;
+    if (free < count) {
+      throw new SkeinError(
+        ErrorCode.COUNTERS_FULL,
+        `${what} needs ${count} counters but ${free} are free (capacity=${counters.capacity}, the countersCapacity option, allowed 256..1048576)`,
+      );
     }
   }
 
@@ -280,6 +308,9 @@ export class DriverConductor implements Agent, ImageFactory {
         return existing;
       }
     }
+    let ipcSubscribers = 0;
+    for (const link of this.subscriptionLinks.values()) if (link.parsed.isIpc && link.streamId === command.streamId) ipcSubscribers++;
+    this.reserveCounters(2 + ipcSubscribers, 'an IPC publication');
     const sessionId = parsed.params.sessionId ?? this.allocateSessionId();
     const settings = this.components.settings;
     const logBuffers = this.newLog(parsed, command.correlationId, sessionId, command.streamId, {
@@ -339,38 +370,66 @@ export class DriverConductor implements Agent, ImageFactory {
     parsed: ParsedChannel<ReturnType<typeof parsePublicationChannel>['params']>,
   ): NetworkPublication {
     const p = parsed.params;
-    const destination = p.endpoint as SocketAddress;
-    const bind: SocketAddress = { host: p.interface ?? (destination.family === 6 ? '::' : '0.0.0.0'), port: 0, family: destination.family };
-    const key = `${addressKey(destination)}|${bind.host}`;
+    const subject = { channel: command.channel, streamId: command.streamId, correlationId: command.correlationId };
+    const isResponse = p.controlMode === 'response';
+    let responseImage: PublicationImage | undefined;
+    let requestCorrelationId: number | undefined;
+    let destination: SocketAddress | null;
+    let bind: SocketAddress;
+    let key: string;
+    if (isResponse) {
+      // A response publication binds the control address, shared by all response publications on
+      // it, and sends to whichever receiver asks for its SETUP.
+      const control = p.control as SocketAddress;
+      destination = null;
+      bind = control;
+      key = `response|${addressKey(control)}`;
+      if (p.responseCorrelationId !== 'prototype') {
+        responseImage = this.responseImageFor(p.responseCorrelationId as number, subject);
+      }
+    } else {
+      destination = p.endpoint as SocketAddress;
+      bind = { host: p.interface ?? (destination.family === 6 ? '::' : '0.0.0.0'), port: 0, family: destination.family };
+      key = `${addressKey(destination)}|${bind.host}`;
+      if (p.responseCorrelationId !== undefined) {
+        requestCorrelationId = this.checkResponseSubscription(p.responseCorrelationId, subject);
+      }
+    }
     let endpoint = this.sendEndpoints.get(key);
-    if (!command.exclusive && endpoint !== undefined && p.sessionId === undefined) {
+    if (!command.exclusive && !isResponse && endpoint !== undefined && p.sessionId === undefined) {
       const existing = this.networkPublications.find(
-        (n) => n.endpoint === endpoint && n.streamId === command.streamId && !n.exclusive && n.state === 'ACTIVE',
+        (n) =>
+          n.endpoint === endpoint &&
+          n.streamId === command.streamId &&
+          !n.exclusive &&
+          n.state === 'ACTIVE' &&
+          n.responseCorrelationId === requestCorrelationId,
       );
       if (existing !== undefined) {
         existing.refCount++;
         return existing;
       }
     }
-    const sessionId = p.sessionId ?? this.allocateSessionId();
+    const sessionId = p.sessionId ?? (responseImage !== undefined ? this.responseSessionIdFor(responseImage, endpoint, command.streamId) : this.allocateSessionId());
     if (endpoint !== undefined) {
       for (const n of this.networkPublications) {
         if (n.endpoint === endpoint && n.streamId === command.streamId && n.sessionId === sessionId && n.state !== 'DONE') {
           throw new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `session id ${sessionId} is already in use on this channel and stream`, {
-            channel: command.channel,
-            streamId: command.streamId,
+            ...subject,
             sessionId,
           });
         }
       }
     }
+    this.reserveCounters(4, 'a network publication');
     if (endpoint === undefined) {
-      endpoint = new SendChannelEndpoint(key, destination, bind, this.components);
+      endpoint = new SendChannelEndpoint(key, destination ?? undefined, bind, this.components, this);
       this.sendEndpoints.set(key, endpoint);
     }
     const settings = this.components.settings;
     const logBuffers = this.newLog(parsed, command.correlationId, sessionId, command.streamId, {
-      termLength: settings.termBufferLength,
+      // A prototype response publication only stands for the channel: the smallest log will do.
+      termLength: p.responseCorrelationId === 'prototype' ? 64 * 1024 : settings.termBufferLength,
       mtu: settings.mtuLength,
     });
     const label = `${command.correlationId} ${sessionId} ${command.streamId} ${command.channel}`;
@@ -391,11 +450,67 @@ export class DriverConductor implements Agent, ImageFactory {
       lingerTimeoutNs: p.lingerNs ?? settings.publicationLingerTimeoutNs,
       signalEos: p.eos ?? true,
       components: this.components,
+      destination: destination === null ? null : { host: destination.host, port: destination.port },
+      ...(requestCorrelationId === undefined ? {} : { responseCorrelationId: requestCorrelationId }),
+      ...(responseImage === undefined ? {} : { responseImage }),
     });
     endpoint.add(publication);
     this.sender.add(publication);
     this.networkPublications = [...this.networkPublications, publication];
+    responseImage?.announceResponseSession(sessionId);
     return publication;
+  }
+
+  /** The request image a response publication answers: it must exist and have asked for a response stream. */
+  private responseImageFor(imageCorrelationId: number, subject: { channel: string; streamId: number; correlationId: number }): PublicationImage {
+    const image = this.images.find((i) => i.correlationId === imageCorrelationId && i.state === 'ACTIVE');
+    if (image === undefined) {
+      throw new SkeinError(
+        ErrorCode.DRIVER_COMMAND_FAILED,
+        `response-correlation-id=${imageCorrelationId} names no live image; it must be the correlation id of a request image`,
+        subject,
+      );
+    }
+    if (!image.responseSetupRequested) {
+      throw new SkeinError(
+        ErrorCode.DRIVER_COMMAND_FAILED,
+        `response-correlation-id=${imageCorrelationId} names image session ${image.sessionId} stream ${image.streamId}, whose publisher did not ask for responses (no response-correlation-id on its channel)`,
+        { ...subject, sessionId: image.sessionId },
+      );
+    }
+    return image;
+  }
+
+  /** A request publication names a response subscription of this driver by its registration id. */
+  private checkResponseSubscription(registrationId: number | 'prototype', subject: { channel: string; streamId: number; correlationId: number }): number {
+    const link = typeof registrationId === 'number' ? this.subscriptionLinks.get(registrationId) : undefined;
+    if (link === undefined || !link.isResponse) {
+      throw new SkeinError(
+        ErrorCode.DRIVER_COMMAND_FAILED,
+        `response-correlation-id=${registrationId} names no response subscription (control-mode=response) of this driver`,
+        subject,
+      );
+    }
+    return link.registrationId;
+  }
+
+  /**
+   * The session id of a response publication: the request image's session id (the client's request
+   * publication), moved on past ids already used on the same endpoint and stream or reserved. A
+   * restarted server therefore gives a client the same response session as before, so clients that
+   * keep the first session id they were told (Aeron's drivers) reconnect too.
+   */
+  private responseSessionIdFor(image: PublicationImage, endpoint: SendChannelEndpoint | undefined, streamId: number): number {
+    const { reservedSessionIdLow: low, reservedSessionIdHigh: high } = this.components.settings;
+    let candidate = image.sessionId;
+    for (let attempt = 0; attempt < 1 << 16; attempt++, candidate = (candidate + 1) | 0) {
+      if (candidate >= low && candidate <= high) continue;
+      const taken = this.networkPublications.some(
+        (n) => n.endpoint === endpoint && n.streamId === streamId && n.sessionId === candidate && n.state !== 'DONE',
+      );
+      if (!taken) return candidate;
+    }
+    return this.allocateSessionId();
   }
 
   private onRemovePublication(registrationId: number, clientId: number, correlationId: number): void {
@@ -424,6 +539,8 @@ export class DriverConductor implements Agent, ImageFactory {
       channel: command.channel,
       parsed,
       sessionId: parsed.params.sessionId,
+      isResponse: parsed.params.controlMode === 'response',
+      hasInterest: false,
       endpoint: null,
     };
     if (parsed.isIpc) {
@@ -436,11 +553,22 @@ export class DriverConductor implements Agent, ImageFactory {
       }
       return;
     }
-    const bind = parsed.params.endpoint as SocketAddress;
+    const control = link.isResponse ? parsed.params.control : undefined;
+    const bind: SocketAddress =
+      parsed.params.endpoint ??
+      // A response subscription binds an ephemeral port of its own; the server learns it from our probes.
+      { host: parsed.params.interface ?? (control!.family === 6 ? '::' : '0.0.0.0'), port: 0, family: control!.family };
     const key = bind.port === 0 ? `${addressKey(bind)}#${command.correlationId}` : addressKey(bind);
     let endpoint = this.receiveEndpoints.get(key);
+    if (endpoint !== undefined && link.isResponse) {
+      throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `a response subscription needs an endpoint of its own; ${key} is already in use`, {
+        channel: command.channel,
+        streamId: command.streamId,
+        correlationId: command.correlationId,
+      });
+    }
     if (endpoint === undefined) {
-      endpoint = new ReceiveChannelEndpoint(key, bind, this.nextReceiverId, this.components, this);
+      endpoint = new ReceiveChannelEndpoint(key, bind, this.nextReceiverId, this.components, this, control);
       this.nextReceiverId = BigInt.asIntN(64, this.nextReceiverId + 1n);
       this.receiveEndpoints.set(key, endpoint);
     }
@@ -482,8 +610,12 @@ export class DriverConductor implements Agent, ImageFactory {
 
   private completeSubscription(link: SubscriptionLink, endpoint: ReceiveChannelEndpoint): void {
     link.endpoint = endpoint;
-    endpoint.addInterest(link.streamId);
+    if (!link.isResponse) {
+      endpoint.addInterest(link.streamId);
+      link.hasInterest = true;
+    }
     this.subscriptionLinks.set(link.registrationId, link);
+    if (link.isResponse) endpoint.onTimeEvent(this.components.clock.nanoTime());
     const bound = endpoint.socket;
     const resolved = link.parsed.uri.withParam('endpoint', endpoint.bindAddress.family === 6 ? `[${bound.localAddress}]:${bound.localPort}` : `${bound.localAddress}:${bound.localPort}`);
     this.respond(link.clientId, { type: 'SUBSCRIPTION_READY', clientId: link.clientId, correlationId: link.registrationId, resolvedChannel: resolved.toString() });
@@ -498,6 +630,7 @@ export class DriverConductor implements Agent, ImageFactory {
       (l) => l.endpoint === endpoint && l.streamId === setup.streamId && (l.sessionId === undefined || l.sessionId === setup.sessionId),
     );
     if (links.length === 0) return null;
+    this.reserveCounters(2 + links.length, 'an image');
     const first = links[0]!.parsed.params;
     const correlationId = this.nextCorrelationIdFn();
     const logBuffers = LogBuffers.allocate({ termLength: setup.termLength, pageSize: this.components.settings.filePageSize });
@@ -529,7 +662,9 @@ export class DriverConductor implements Agent, ImageFactory {
       nakDelayNs: first.nakDelayNs ?? settings.nakUnicastDelayNs,
       hwmPosition: this.position(CounterTypeId.RECEIVER_HWM, `rcv-hwm: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
       receiverPosition: this.position(CounterTypeId.RECEIVER_POSITION, `rcv-pos: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
+      rttCounter: this.position(CounterTypeId.RECEIVER_RTT, `rcv-rtt-ns: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
       components: this.components,
+      responseSetupRequested: (setup.flags & FrameFlags.SETUP_SEND_RESPONSE_SETUP) !== 0,
     });
     this.images = [...this.images, image];
     this.receiver.add(image);
@@ -587,7 +722,67 @@ export class DriverConductor implements Agent, ImageFactory {
       // The last subscriber left: tell the sender now (end-of-stream status messages), not at the next timer check.
       if (image.subscribers.length === 0) image.startDraining(nowNs);
     }
-    link.endpoint?.removeInterest(link.streamId);
+    if (link.hasInterest) {
+      link.hasInterest = false;
+      link.endpoint?.removeInterest(link.streamId);
+    }
+  }
+
+  /**
+   * An RSP_SETUP reached a request publication: the server created (or re-created) the response
+   * publication for it, with session `responseSessionId`. The response subscription named by the
+   * publication's response-correlation-id takes that session and asks the server's control address
+   * for its SETUP at once.
+   *
+   * Unlike Aeron's drivers, which keep the first session id for good, the latest RSP_SETUP wins: a
+   * restarted server's new response session replaces the old one, so responses resume whether the
+   * restart fell inside the image liveness timeout or after it (the old image, if still live, is
+   * released from this subscription). RSP_SETUP is only sent while the server's response
+   * publication has not connected, so a repeat for the current session re-asks for its SETUP.
+   */
+  onResponseSetup(publication: NetworkPublication, responseSessionId: number): void {
+    const registrationId = publication.responseCorrelationId;
+    if (registrationId === undefined) return;
+    const link = this.subscriptionLinks.get(registrationId);
+    const endpoint = link?.endpoint;
+    if (link === undefined || !link.isResponse || endpoint === null || endpoint === undefined) return;
+    if (link.sessionId !== responseSessionId) {
+      const nowNs = this.components.clock.nanoTime();
+      const previous = link.sessionId;
+      link.sessionId = responseSessionId;
+      if (previous !== undefined) {
+        for (const image of endpoint.imagesOf(link.streamId)) {
+          if (image.sessionId !== previous || image.state !== 'ACTIVE') continue;
+          if (!image.unavailableNotified) {
+            this.respond(link.clientId, {
+              type: 'UNAVAILABLE_IMAGE',
+              clientId: link.clientId,
+              correlationId: image.correlationId,
+              subscriptionRegistrationId: link.registrationId,
+              streamId: image.streamId,
+            });
+          }
+          image.subscribers = this.dropSubscriber(image.subscribers, link.registrationId);
+          if (image.subscribers.length === 0) image.startDraining(nowNs);
+        }
+      }
+      if (!link.hasInterest) {
+        link.hasInterest = true;
+        endpoint.addInterest(link.streamId);
+      }
+      for (const image of endpoint.imagesOf(link.streamId)) {
+        if (image.sessionId === responseSessionId && image.state === 'ACTIVE' && !image.subscribers.some((s) => s.subscriptionRegistrationId === link.registrationId)) {
+          this.linkImageSubscriber(image, link);
+        }
+      }
+    }
+    endpoint.requestSetup(responseSessionId, link.streamId);
+  }
+
+  /** A SETUP for the session of a live image came from another stream instance: the old image goes. */
+  onReplaceImage(image: PublicationImage, nowNs: number): void {
+    if (image.state === 'DONE') return;
+    this.freeImage(image, nowNs);
   }
 
   private dropSubscriber(subscribers: SubscriberPosition[], registrationId: number): SubscriberPosition[] {
@@ -625,11 +820,22 @@ export class DriverConductor implements Agent, ImageFactory {
     for (const image of this.images) this.checkImage(image, nowNs);
     this.images = this.images.filter((i) => i.state !== 'DONE');
     for (const [key, endpoint] of this.receiveEndpoints) {
-      if (endpoint.streamCount === 0 && !this.images.some((i) => i.endpoint === endpoint) && !this.pendingSubscriptions.some((p) => p.endpoint === endpoint)) {
+      if (endpoint.control !== undefined) endpoint.onTimeEvent(nowNs);
+      if (
+        endpoint.streamCount === 0 &&
+        !this.images.some((i) => i.endpoint === endpoint) &&
+        !this.pendingSubscriptions.some((p) => p.endpoint === endpoint) &&
+        !this.hasSubscriptionOn(endpoint)
+      ) {
         endpoint.close();
         this.receiveEndpoints.delete(key);
       }
     }
+  }
+
+  private hasSubscriptionOn(endpoint: ReceiveChannelEndpoint): boolean {
+    for (const link of this.subscriptionLinks.values()) if (link.endpoint === endpoint) return true;
+    return false;
   }
 
   private checkImage(image: PublicationImage, nowNs: number): void {
@@ -670,12 +876,14 @@ export class DriverConductor implements Agent, ImageFactory {
     image.subscribers = [];
     image.hwmPosition.close();
     image.receiverPosition.close();
+    image.rttPosition?.close();
     image.endpoint.removeImage(image, nowNs);
     this.receiver.remove(image);
   }
 
   private freeNetworkPublication(publication: NetworkPublication): void {
     publication.state = 'DONE';
+    publication.releaseResponseImage();
     this.sender.remove(publication);
     publication.publisherLimit.close();
     publication.publisherPosition.close();

@@ -7,10 +7,10 @@ import { SkeinError, ErrorCode } from '../util/errors.js';
 import { isPowerOfTwo } from '../util/bits.js';
 import { parseDurationNs, parseSize } from '../protocol/channel-uri.js';
 
-type Kind = 'duration' | 'size' | 'int' | 'bool';
+export type OptionKind = 'duration' | 'size' | 'int' | 'bool';
 
-interface OptionSpec {
-  readonly kind: Kind;
+export interface OptionSpec {
+  readonly kind: OptionKind;
   readonly env: string;
   readonly defaultValue: number | boolean;
   readonly min?: number;
@@ -35,6 +35,8 @@ export const DRIVER_OPTIONS = {
   socketRcvbufLength: { kind: 'size', env: 'SKEIN_SOCKET_SO_RCVBUF', defaultValue: 2 * 1024 * 1024, min: 0, max: 1 << 30, doc: 'SO_RCVBUF of receive sockets (the OS may cap it at net.core.rmem_max); 0 = OS default. Larger than Aeron\'s 128 KiB so a full receiver window of datagrams fits' },
   socketSndbufLength: { kind: 'size', env: 'SKEIN_SOCKET_SO_SNDBUF', defaultValue: 0, min: 0, max: 1 << 30, doc: 'SO_SNDBUF of send sockets; 0 = OS default' },
   statusMessageTimeoutNs: { kind: 'duration', env: 'SKEIN_RCV_STATUS_MESSAGE_TIMEOUT', defaultValue: 200 * MS, min: 1000, max: 60 * S, doc: 'interval at which a receiver repeats its status message' },
+  imageReplaceSilenceNs: { kind: 'duration', env: 'SKEIN_IMAGE_REPLACE_SILENCE', defaultValue: 300 * MS, min: 0, max: 3600 * S, doc: 'a SETUP from another instance of a live session (another initial term id or term length: the publisher restarted) replaces the image only once the image has received nothing for this long, so a spoofed SETUP cannot tear down a stream that is still flowing' },
+  rttMeasurementIntervalNs: { kind: 'duration', env: 'SKEIN_RTT_MEASUREMENT_INTERVAL', defaultValue: 1 * S, min: 0, max: 3600 * S, doc: 'interval at which an image measures the round trip to its sender with RTTM frames (the rcv-rtt counter); 0 turns measurement off' },
   imageLivenessTimeoutNs: { kind: 'duration', env: 'SKEIN_IMAGE_LIVENESS_TIMEOUT', defaultValue: 10 * S, min: 1 * MS, max: 3600 * S, doc: 'an image with no DATA or heartbeat for this long becomes unavailable' },
   publicationConnectionTimeoutNs: { kind: 'duration', env: 'SKEIN_PUBLICATION_CONNECTION_TIMEOUT', defaultValue: 5 * S, min: 1 * MS, max: 3600 * S, doc: 'a receiver silent for this long no longer counts as connected' },
   publicationLingerTimeoutNs: { kind: 'duration', env: 'SKEIN_PUBLICATION_LINGER_TIMEOUT', defaultValue: 5 * S, min: 0, max: 3600 * S, doc: 'a closed publication lingers this long to serve retransmits' },
@@ -45,13 +47,22 @@ export const DRIVER_OPTIONS = {
   imageCoolDownNs: { kind: 'duration', env: 'SKEIN_IMAGE_COOL_DOWN_TIMEOUT', defaultValue: 2 * S, min: 0, max: 3600 * S, doc: 'a removed session is ignored this long before it can join again' },
   timerIntervalNs: { kind: 'duration', env: 'SKEIN_TIMER_INTERVAL', defaultValue: 1 * S, min: 1 * MS, max: 60 * S, doc: 'interval of the conductor checks (liveness, linger, connection)' },
   nakUnicastDelayNs: { kind: 'duration', env: 'SKEIN_NAK_UNICAST_DELAY', defaultValue: 1000, min: 0, max: 60 * S, doc: 'delay before the first NAK of a gap' },
+  naksWithoutPacketMax: { kind: 'int', env: 'SKEIN_NAKS_WITHOUT_PACKET_MAX', defaultValue: 16, min: 1, max: 1_000_000, doc: 'NAKs an image sends before it hears from its sender again (data, heartbeat or retransmission); further NAKs wait, so a forged SETUP and one DATA frame cannot turn the receiver into a NAK reflector' },
   nakUnicastRetryDelayRatio: { kind: 'int', env: 'SKEIN_NAK_UNICAST_RETRY_DELAY_RATIO', defaultValue: 100, min: 1, max: 1_000_000, doc: 'NAK retry delay as a multiple of the NAK delay' },
   retransmitUnicastDelayNs: { kind: 'duration', env: 'SKEIN_RETRANSMIT_UNICAST_DELAY', defaultValue: 0, min: 0, max: 60 * S, doc: 'delay before a retransmission' },
   retransmitUnicastLingerNs: { kind: 'duration', env: 'SKEIN_RETRANSMIT_UNICAST_LINGER', defaultValue: 10 * MS, min: 0, max: 60 * S, doc: 'after a retransmission, NAKs for the same range are ignored this long' },
   clientLivenessTimeoutNs: { kind: 'duration', env: 'SKEIN_CLIENT_LIVENESS_TIMEOUT', defaultValue: 10 * S, min: 1 * MS, max: 3600 * S, doc: 'a client silent for this long is closed by the driver' },
   reservedSessionIdLow: { kind: 'int', env: 'SKEIN_PUBLICATION_RESERVED_SESSION_ID_LOW', defaultValue: -1, min: -0x80000000, max: 0x7fffffff, doc: 'low end of the session ids never allocated' },
   reservedSessionIdHigh: { kind: 'int', env: 'SKEIN_PUBLICATION_RESERVED_SESSION_ID_HIGH', defaultValue: 1000, min: -0x80000000, max: 0x7fffffff, doc: 'high end of the session ids never allocated' },
-  maxImagesPerEndpoint: { kind: 'int', env: 'SKEIN_MAX_IMAGES_PER_ENDPOINT', defaultValue: 1024, min: 1, max: 1_000_000, doc: 'bound on images one receive endpoint creates' },
+  maxImagesPerEndpoint: { kind: 'int', env: 'SKEIN_MAX_IMAGES_PER_ENDPOINT', defaultValue: 1024, min: 1, max: 1_000_000, doc: 'bound on images one receive endpoint holds; further SETUPs are ignored and counted (Images refused at the per-endpoint limit)' },
+  imageLogsLengthMax: { kind: 'size', env: 'SKEIN_IMAGE_LOGS_LENGTH_MAX', defaultValue: 4 * 1024 * 1024 * 1024, min: 3 * 65536, max: 2 ** 44, doc: 'sum of the log lengths (3 × the term length a SETUP asks for) of the images one receive endpoint holds; a SETUP that would pass it is ignored and counted (Images refused at the per-endpoint limit)' },
+  pendingSetupsMax: { kind: 'int', env: 'SKEIN_RECEIVER_PENDING_SETUPS_MAX', defaultValue: 1024, min: 1, max: 1_000_000, doc: 'unknown sessions (asked for a SETUP, or cooling down) one receive endpoint tracks per stream; expired ones are swept when full, then data of further unknown sessions is ignored and counted' },
+  receiversPerPublicationMax: { kind: 'int', env: 'SKEIN_PUBLICATION_RECEIVERS_MAX', defaultValue: 256, min: 1, max: 65536, doc: 'receivers (by receiver id) one network publication tracks for connection state; status messages of further receivers still move flow control but are not tracked, and are counted' },
+  retransmitSlotsMax: { kind: 'int', env: 'SKEIN_MAX_RESEND', defaultValue: 16, min: 1, max: 256, doc: 'retransmissions one network publication has in flight (delayed or lingering); NAKs beyond them are dropped and counted (Retransmit pool overflows)' },
+  nakGapsMax: { kind: 'int', env: 'SKEIN_NAK_GAPS_MAX', defaultValue: 64, min: 16, max: 65536, doc: 'gaps one image keeps NAK timers for; beyond it the timers of gaps not seen in the latest scan are dropped and counted' },
+  clientsMax: { kind: 'int', env: 'SKEIN_CLIENTS_MAX', defaultValue: 64, min: 1, max: 65536, doc: 'clients connected to one driver at a time; a further connect fails with ERR_SKEIN_LIMIT_REACHED' },
+  countersCapacity: { kind: 'int', env: 'SKEIN_COUNTERS_CAPACITY', defaultValue: 4096, min: 256, max: 1 << 20, doc: 'counters of one driver (system counters plus 2–4 per publication, 2 per image, 1 per subscriber); allocation beyond fails with ERR_SKEIN_COUNTERS_FULL' },
+  errorLogCapacity: { kind: 'int', env: 'SKEIN_ERROR_LOG_CAPACITY', defaultValue: 1000, min: 1, max: 100_000, doc: 'distinct errors the driver keeps for `skein errors`; further new ones are only counted' },
   sendBatchDatagramsMax: { kind: 'int', env: 'SKEIN_SEND_BATCH_DATAGRAMS_MAX', defaultValue: 64, min: 1, max: 4096, doc: 'datagrams one publication sends per duty cycle' },
   snapshotIntervalNs: { kind: 'duration', env: 'SKEIN_SNAPSHOT_INTERVAL', defaultValue: 1 * S, min: 10 * MS, max: 3600 * S, doc: 'interval at which counters and errors are published for `skein stat`' },
   publishSnapshots: { kind: 'bool', env: 'SKEIN_PUBLISH_SNAPSHOTS', defaultValue: true, doc: 'publish counters and errors to the skein directory' },
@@ -96,20 +107,23 @@ export function resolveDriverSettings(options: DriverOptions = {}, env: Record<s
       try {
         value = parseEnv(spec, env[spec.env]!);
       } catch (error) {
-        problems.push(`${source}: ${(error as Error).message}`);
+        problems.push(`${source}: ${(error as Error).message}; allowed ${allowedRange(spec)}`);
         continue;
       }
     }
     if (value === undefined) value = spec.defaultValue;
     const problem = check(spec, value);
-    if (problem !== null) problems.push(`${source}: ${problem} (got ${String(value)})`);
+    if (problem !== null) problems.push(`${source}: ${problem} (got ${String(value)}); allowed ${allowedRange(spec)}`);
     else out[name] = value as number | boolean;
   }
   if (problems.length > 0) {
     throw new SkeinError(ErrorCode.CONFIG_INVALID, `invalid driver configuration: ${problems.join('; ')}`);
   }
   if ((out.reservedSessionIdLow as number) > (out.reservedSessionIdHigh as number)) {
-    throw new SkeinError(ErrorCode.CONFIG_INVALID, 'reservedSessionIdLow must not exceed reservedSessionIdHigh');
+    throw new SkeinError(
+      ErrorCode.CONFIG_INVALID,
+      `invalid driver configuration: reservedSessionIdLow (${String(out.reservedSessionIdLow)}) must not exceed reservedSessionIdHigh (${String(out.reservedSessionIdHigh)})`,
+    );
   }
   return Object.freeze(out) as DriverSettings;
 }
@@ -132,6 +146,14 @@ function parseEnv(spec: OptionSpec, text: string): number | boolean {
   }
 }
 
+/** The values an option accepts, in words: `an integer in [1, 256]`, `a power of two in [65536, 1073741824]`. */
+export function allowedRange(spec: OptionSpec): string {
+  if (spec.kind === 'bool') return 'true or false';
+  const unit = spec.kind === 'duration' ? ' ns' : spec.kind === 'size' ? ' bytes' : '';
+  const shape = spec.powerOfTwo === true ? 'a power of two' : spec.multipleOf !== undefined ? `a multiple of ${spec.multipleOf}` : 'an integer';
+  return `${shape} in [${spec.min ?? -Infinity}, ${spec.max ?? Infinity}]${unit}`;
+}
+
 function check(spec: OptionSpec, value: unknown): string | null {
   if (spec.kind === 'bool') return typeof value === 'boolean' ? null : 'expected a boolean';
   if (typeof value !== 'number' || !Number.isInteger(value)) return 'expected an integer';
@@ -142,7 +164,8 @@ function check(spec: OptionSpec, value: unknown): string | null {
   return null;
 }
 
-function closest(name: string, candidates: readonly string[]): string | undefined {
+/** The candidate closest to a misspelt name (edit distance below 4), for "did you mean" hints. */
+export function closest(name: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 4;
   for (const candidate of candidates) {

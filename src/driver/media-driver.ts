@@ -3,6 +3,7 @@ import type { Prng } from '../env/prng.js';
 import type { DatagramTransport } from '../env/datagram.js';
 import type { Storage } from '../env/storage.js';
 import type { Agent } from '../agent/agent.js';
+import { SkeinError, ErrorCode } from '../util/errors.js';
 import { CountersManager } from '../agent/counters.js';
 import { DistinctErrorLog } from '../agent/distinct-error-log.js';
 import { SnapshotPublisher } from '../agent/snapshot.js';
@@ -52,8 +53,8 @@ export class MediaDriver {
 
   constructor(options: DriverOptions, parts: MediaDriverComponents) {
     this.settings = resolveDriverSettings(options, parts.env ?? {});
-    this.counters = new CountersManager({ epochClock: parts.epochClock });
-    this.errorLog = new DistinctErrorLog(parts.epochClock);
+    this.counters = new CountersManager({ epochClock: parts.epochClock, capacity: this.settings.countersCapacity });
+    this.errorLog = new DistinctErrorLog(parts.epochClock, this.settings.errorLogCapacity);
     this.driverCounters = new DriverCounters(this.counters);
     const errorHandler = parts.errorHandler;
     const errorLog = this.errorLog;
@@ -115,6 +116,14 @@ export class MediaDriver {
 
   /** A new client connection to this driver. */
   connect(): DriverConnection {
+    if (this.closed) throw new SkeinError(ErrorCode.CLOSED, 'cannot connect a client to a closed driver', { state: 'CLOSED' });
+    const clientsMax = this.settings.clientsMax;
+    if (this.conductor.clientCount >= clientsMax) {
+      throw new SkeinError(
+        ErrorCode.LIMIT_REACHED,
+        `driver has ${this.conductor.clientCount} clients connected, the clientsMax limit (allowed 1..65536); close a client first`,
+      );
+    }
     const clientId = this.nextClientId++;
     const toClient = createResponseQueue();
     this.conductor.registerClient(clientId, toClient);

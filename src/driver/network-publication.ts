@@ -44,6 +44,17 @@ export interface NetworkPublicationInit {
   readonly lingerTimeoutNs: number;
   readonly signalEos: boolean;
   readonly components: DriverComponents;
+  /** Where frames go; null for a response publication until its receiver asks for a SETUP. */
+  readonly destination: { readonly host: string; readonly port: number } | null;
+  /** A request publication: the registration id of the response subscription it names (SETUP flag SEND_RESPONSE_SETUP). */
+  readonly responseCorrelationId?: number;
+  /** A response publication: the request image it answers, told when this publication connects. */
+  readonly responseImage?: ResponseImage;
+}
+
+/** The part of a request image a response publication talks to. */
+export interface ResponseImage {
+  clearResponseSession(responseSessionId: number): void;
 }
 
 /** Largest retransmission for one NAK: 16 × the default 128 KiB receiver window (unicast). */
@@ -73,6 +84,14 @@ export class NetworkPublication {
   readonly mtu: number;
   readonly termWindowLength: number;
   readonly maxMessageLength: number;
+
+  readonly responseCorrelationId: number | undefined;
+  /** True for a response publication (control-mode=response): it learns its destination from its receiver. */
+  readonly isResponse: boolean;
+  private responseImage: ResponseImage | undefined;
+  private destinationHost: string;
+  private destinationPort: number;
+  private hasDestination: boolean;
 
   state: NetworkPublicationState = 'ACTIVE';
   refCount = 1;
@@ -119,6 +138,12 @@ export class NetworkPublication {
     this.lingerTimeoutNs = init.lingerTimeoutNs;
     this.signalEos = init.signalEos;
     this.components = init.components;
+    this.responseCorrelationId = init.responseCorrelationId;
+    this.responseImage = init.responseImage;
+    this.isResponse = init.responseImage !== undefined || init.destination === null;
+    this.hasDestination = init.destination !== null;
+    this.destinationHost = init.destination?.host ?? '';
+    this.destinationPort = init.destination?.port ?? 0;
     this.metaData = init.logBuffers.metaData;
     this.termBuffers = init.logBuffers.termBuffers;
     this.initialTermId = this.metaData.initialTermId;
@@ -134,7 +159,7 @@ export class NetworkPublication {
     this.senderLimitCounter.set(this.senderLimit);
     this.publisherLimit.set(this.senderPosition);
     const r = this.components.settings;
-    this.retransmit = new RetransmitHandler(r.retransmitUnicastDelayNs, r.retransmitUnicastLingerNs);
+    this.retransmit = new RetransmitHandler(r.retransmitUnicastDelayNs, r.retransmitUnicastLingerNs, r.retransmitSlotsMax, this.components.driverCounters.retransmitOverflows);
     this.timeOfLastConsumerChangeNs = this.components.clock.nanoTime();
   }
 
@@ -150,9 +175,14 @@ export class NetworkPublication {
     return computeTermBeginPosition(meta.rawTailTermId(index), this.positionBitsToShift, this.initialTermId) + termOffset;
   }
 
+  /** Where this publication's frames go, or null while a response publication waits for its receiver. */
+  get destination(): string | null {
+    return this.hasDestination ? `${this.destinationHost}:${this.destinationPort}` : null;
+  }
+
   /** Sender duty cycle for this publication; returns bytes sent (work). */
   send(nowNs: number): number {
-    if (this.state === 'DONE') return 0;
+    if (this.state === 'DONE' || !this.hasDestination) return 0;
     let work = 0;
     if (!this.hasInitialConnection || this.shouldSendSetup) work += this.setupCheck(nowNs);
     work += this.retransmit.process(nowNs, this);
@@ -173,7 +203,7 @@ export class NetworkPublication {
       const window = Math.min(limit - position, this.mtu);
       const available = this.scanner.scanForAvailability(termBuffer, termOffset, window);
       if (available <= 0) break;
-      if (!this.endpoint.send(termBuffer, termOffset, available)) break;
+      if (!this.endpoint.send(termBuffer, termOffset, available, this.destinationHost, this.destinationPort)) break;
       const advance = available + this.scanner.padding;
       position += advance;
       bytesSent += available;
@@ -194,6 +224,7 @@ export class NetworkPublication {
     s.version = 0;
     s.flags = 0;
     s.type = FrameType.SETUP;
+    if (this.responseCorrelationId !== undefined) s.flags = FrameFlags.SETUP_SEND_RESPONSE_SETUP;
     s.termOffset = computeTermOffsetFromPosition(position, this.positionBitsToShift);
     s.sessionId = this.sessionId;
     s.streamId = this.streamId;
@@ -203,7 +234,7 @@ export class NetworkPublication {
     s.mtu = this.mtu;
     s.ttl = 0;
     this.lastSetupNs = nowNs;
-    if (this.endpoint.sendControl(this.setupBuffer, SETUP_LENGTH)) {
+    if (this.endpoint.sendControl(this.setupBuffer, SETUP_LENGTH, this.destinationHost, this.destinationPort)) {
       this.components.driverCounters.setupsSent.increment();
       if (this.hasInitialConnection) this.shouldSendSetup = false;
       this.lastSendNs = nowNs;
@@ -227,7 +258,7 @@ export class NetworkPublication {
     h.termId = computeTermIdFromPosition(position, this.positionBitsToShift, this.initialTermId);
     h.reservedValueLow = 0;
     h.reservedValueHigh = 0;
-    if (this.endpoint.sendControl(this.heartbeatBuffer, DATA_HEADER_LENGTH)) {
+    if (this.endpoint.sendControl(this.heartbeatBuffer, DATA_HEADER_LENGTH, this.destinationHost, this.destinationPort)) {
       this.components.driverCounters.heartbeatsSent.increment();
     }
     this.lastSendNs = nowNs;
@@ -235,9 +266,15 @@ export class NetworkPublication {
   }
 
   /** Applies a status message; returns true when it changed what the sender may do (worth a wake-up). */
-  onStatusMessage(sm: StatusMessageFlyweight, _srcAddress: string, _srcPort: number, nowNs: number): boolean {
+  onStatusMessage(sm: StatusMessageFlyweight, srcAddress: string, srcPort: number, nowNs: number): boolean {
     const flags = sm.flags;
     if ((flags & FrameFlags.SM_SEND_SETUP) !== 0) {
+      if (this.isResponse) {
+        // A response publication sends to whoever asks for its SETUP: the client's response subscription.
+        this.destinationHost = srcAddress;
+        this.destinationPort = srcPort;
+        this.hasDestination = true;
+      }
       this.shouldSendSetup = true;
       this.lastSetupNs = -Infinity;
       return true;
@@ -262,8 +299,9 @@ export class NetworkPublication {
         this.metaData.isConnected = false;
       }
     } else {
-      this.receivers.set(receiverId, nowNs);
+      this.trackReceiver(receiverId, nowNs);
       this.metaData.isConnected = true;
+      this.releaseResponseImage();
     }
     this.hasInitialConnection = true;
     const proposed = position + window;
@@ -273,6 +311,19 @@ export class NetworkPublication {
       return true;
     }
     return wasConnected !== this.receivers.size > 0;
+  }
+
+  /**
+   * Records a live receiver. At the receivers bound an unknown receiver is counted, not tracked:
+   * its status messages still move flow control, and it is tracked once a slot frees.
+   */
+  private trackReceiver(receiverId: bigint, nowNs: number): void {
+    const receivers = this.receivers;
+    if (receivers.size >= this.components.settings.receiversPerPublicationMax && !receivers.has(receiverId)) {
+      this.components.driverCounters.receiversRejected.increment();
+      return;
+    }
+    receivers.set(receiverId, nowNs);
   }
 
   onNak(nak: NakFlyweight, nowNs: number): void {
@@ -319,7 +370,7 @@ export class NetworkPublication {
     while (remaining > 0) {
       const available = this.scanner.scanForAvailability(termBuffer, offset, Math.min(this.mtu, remaining));
       if (available <= 0) break;
-      if (!this.endpoint.send(termBuffer, offset, available)) break;
+      if (!this.endpoint.send(termBuffer, offset, available, this.destinationHost, this.destinationPort)) break;
       counters.retransmitsSent.increment();
       counters.retransmittedBytes.add(available);
       const advance = available + this.scanner.padding;
@@ -398,9 +449,17 @@ export class NetworkPublication {
     }
   }
 
+  /** Stops the request image announcing this response publication (it connected or is going away). */
+  releaseResponseImage(): void {
+    if (this.responseImage === undefined) return;
+    this.responseImage.clearResponseSession(this.sessionId);
+    this.responseImage = undefined;
+  }
+
   /** Last client reference gone: drain what was written, then signal end of stream. */
   startDraining(nowNs: number): void {
     if (this.state !== 'ACTIVE') return;
+    this.releaseResponseImage();
     this.endOfStreamPosition = this.producerPosition();
     this.metaData.endOfStreamPosition = this.endOfStreamPosition;
     this.state = 'DRAINING';

@@ -9,10 +9,13 @@ import {
   computeTermOffsetFromPosition,
   indexByPosition,
 } from '../logbuffer/log-buffer-descriptor.js';
-import { FrameFlags, FrameType, SM_LENGTH, NAK_LENGTH, DATA_HEADER_LENGTH } from '../protocol/frame-constants.js';
+import { FrameFlags, FrameType, SM_LENGTH, NAK_LENGTH, DATA_HEADER_LENGTH, RSP_SETUP_LENGTH, RTTM_LENGTH } from '../protocol/frame-constants.js';
+import { ResponseSetupFlyweight } from '../protocol/response-setup-flyweight.js';
+import { RttMeasurementFlyweight } from '../protocol/rtt-measurement-flyweight.js';
 import { DataHeaderFlyweight } from '../protocol/data-header-flyweight.js';
 import { StatusMessageFlyweight } from '../protocol/status-message-flyweight.js';
 import { NakFlyweight } from '../protocol/nak-flyweight.js';
+import { InvalidFrameReason } from '../protocol/frame-validator.js';
 import type { Position } from '../agent/counters.js';
 import type { DriverComponents } from './driver-components.js';
 import type { ReceiveChannelEndpoint } from './receive-channel-endpoint.js';
@@ -42,7 +45,11 @@ export interface PublicationImageInit {
   readonly nakDelayNs: number;
   readonly hwmPosition: Position;
   readonly receiverPosition: Position;
+  /** Last measured round-trip time to the sender in ns (0 until measured). */
+  readonly rttCounter?: Position;
   readonly components: DriverComponents;
+  /** The SETUP carried SEND_RESPONSE_SETUP: a response publication may be created for this image. */
+  readonly responseSetupRequested?: boolean;
 }
 
 /**
@@ -73,6 +80,20 @@ export class PublicationImage {
   subscribers: SubscriberPosition[] = [];
   /** Set when the image stopped being available to subscribers (notified once). */
   unavailableNotified = false;
+  /** The publisher asked for a response stream (SETUP flag SEND_RESPONSE_SETUP). */
+  readonly responseSetupRequested: boolean;
+  /**
+   * Session id of the response publication created for this image, announced with RSP_SETUP on
+   * every status-message interval until that publication connects; null when there is none to announce.
+   */
+  private responseSessionId: number | null = null;
+  private readonly rspSetup = new ResponseSetupFlyweight();
+  private readonly rttm = new RttMeasurementFlyweight();
+  /** The rcv-rtt-ns counter, when the driver allocated one. */
+  readonly rttPosition: Position | undefined;
+  private nextRttmNs: number;
+  /** Last measured round-trip time to the sender in ns; 0 until the first answer. */
+  rttNs = 0;
 
   private readonly components: DriverComponents;
   private readonly metaData: LogMetaData;
@@ -90,9 +111,14 @@ export class PublicationImage {
   private lastSmNs = -Infinity;
   private lastPacketNs: number;
   private endOfStreamPosition = Number.MAX_SAFE_INTEGER;
-  /** Gap start position → time of its next NAK. Bounded by GAPS_PER_SCAN_MAX per term scanned. */
+  /** Gap start position → time of its next NAK. At most the nakGapsMax option entries (see evictNakDeadlines). */
   private readonly nakDeadlines = new Map<number, number>();
+  /** Gap keys the latest scan found; they keep their timers when the map is trimmed. */
+  private readonly scanKeys = new Float64Array(GAPS_PER_SCAN_MAX);
+  private scanKeyCount = 0;
   private drainDeadlineNs = 0;
+  /** NAKs sent since the last packet from the sender (naksWithoutPacketMax bounds it). */
+  private naksSincePacket = 0;
   private readonly cleaner: LogCleaner;
 
   constructor(init: PublicationImageInit) {
@@ -109,6 +135,9 @@ export class PublicationImage {
     this.receiverWindowLength = init.receiverWindowLength;
     this.hwmPosition = init.hwmPosition;
     this.receiverPosition = init.receiverPosition;
+    this.responseSetupRequested = init.responseSetupRequested === true;
+    this.rttPosition = init.rttCounter;
+    this.nextRttmNs = init.components.clock.nanoTime();
     this.components = init.components;
     this.metaData = init.logBuffers.metaData;
     this.termBuffers = init.logBuffers.termBuffers;
@@ -144,8 +173,12 @@ export class PublicationImage {
     const termId = h.termId;
     const termOffset = h.termOffset;
     const counters = this.components.driverCounters;
-    if (termOffset < 0 || termOffset >= this.termLength || (termOffset & 31) !== 0 || ((termId - this.initialTermId) | 0) < 0) {
-      counters.invalidPackets.increment();
+    if (termOffset < 0 || termOffset >= this.termLength || (termOffset & 31) !== 0) {
+      counters.invalidFrame(InvalidFrameReason.TERM_OFFSET_INVALID);
+      return;
+    }
+    if (((termId - this.initialTermId) | 0) < 0) {
+      counters.invalidFrame(InvalidFrameReason.TERM_ID_INVALID);
       return;
     }
     const packetPosition = computePosition(termId, termOffset, this.positionBitsToShift, this.initialTermId);
@@ -155,21 +188,24 @@ export class PublicationImage {
     }
     const extent = this.validateFrames(data, length, termId, termOffset);
     if (extent < 0) {
-      counters.invalidPackets.increment();
+      counters.invalidFrame(InvalidFrameReason.FRAMES_INVALID);
       return;
     }
     const proposed = packetPosition + extent;
     if (proposed > this.lastSmPosition + this.termLength / 2) {
       counters.flowControlOverRuns.increment();
+      counters.invalidFrame(InvalidFrameReason.OUTSIDE_WINDOW);
       return;
     }
     if (packetPosition < this.lastSmPosition) {
       counters.flowControlUnderRuns.increment();
       this.lastPacketNs = nowNs;
+      this.naksSincePacket = 0;
       return;
     }
     insertPacket(this.termBuffers[indexByPosition(packetPosition, this.positionBitsToShift)]!, termOffset, data, 0, length);
     this.lastPacketNs = nowNs;
+    this.naksSincePacket = 0;
     if (proposed > this.hwm) {
       this.hwm = proposed;
       this.hwmPosition.set(proposed);
@@ -190,7 +226,8 @@ export class PublicationImage {
       h.wrap(data, offset, length - offset);
       const frameLength = h.frameLength;
       const type = h.type;
-      if (frameLength < DATA_HEADER_LENGTH || h.version !== 0) return -1;
+      // No frame is longer than the term; the bound also keeps the int32 alignment below from overflowing.
+      if (frameLength < DATA_HEADER_LENGTH || frameLength > this.termLength || h.version !== 0) return -1;
       if (type !== FrameType.DATA && type !== FrameType.PAD) return -1;
       if (h.termOffset !== expectedTermOffset || h.termId !== termId) return -1;
       if (h.sessionId !== this.sessionId || h.streamId !== this.streamId) return -1;
@@ -210,9 +247,13 @@ export class PublicationImage {
   }
 
   private onHeartbeat(flags: number, position: number, nowNs: number): void {
-    if (position < this.lastSmPosition - this.termLength) return;
+    if (position < this.lastSmPosition - this.termLength) {
+      this.components.driverCounters.invalidFrame(InvalidFrameReason.OUTSIDE_WINDOW);
+      return;
+    }
     this.components.driverCounters.heartbeatsReceived.increment();
     this.lastPacketNs = nowNs;
+    this.naksSincePacket = 0;
     if (position > this.hwm && position <= this.lastSmPosition + this.termLength / 2) {
       this.hwm = position;
       this.hwmPosition.set(position);
@@ -227,7 +268,33 @@ export class PublicationImage {
     if (this.state === 'DONE') return 0;
     let work = this.trackRebuild(nowNs);
     work += this.sendPendingStatusMessage(nowNs);
+    if (nowNs >= this.nextRttmNs && this.state === 'ACTIVE') this.measureRtt(nowNs);
     return work;
+  }
+
+  /**
+   * Sends an RTTM asking the sender for an answer (flag 0x80, our clock as echo timestamp), once
+   * every rttMeasurementIntervalNs; the answer comes back through the endpoint to onRttmReply.
+   */
+  private measureRtt(nowNs: number): void {
+    const intervalNs = this.components.settings.rttMeasurementIntervalNs;
+    this.nextRttmNs = intervalNs > 0 ? nowNs + intervalNs : Number.POSITIVE_INFINITY;
+    if (intervalNs === 0) return;
+    this.rttm
+      .wrap(this.controlBuffer, 0, RTTM_LENGTH)
+      .writeRttm(FrameFlags.RTTM_REPLY, this.sessionId, this.streamId, BigInt(Math.round(nowNs)), 0n, this.endpoint.receiverId);
+    if (this.endpoint.sendControl(this.controlBuffer, RTTM_LENGTH, this.controlHost, this.controlPort)) {
+      this.components.driverCounters.rttmSent.increment();
+    }
+  }
+
+  /** The sender answered an RTTM: rtt = now - echo timestamp - the sender's reception delta. */
+  onRttmReply(echoTimestampNs: bigint, receptionDeltaNs: bigint, nowNs: number): void {
+    const rtt = nowNs - Number(echoTimestampNs) - Number(receptionDeltaNs);
+    // An answer to a measurement we did not make (or from before a clock we cannot compare) is ignored.
+    if (!(rtt >= 0 && rtt < this.components.settings.imageLivenessTimeoutNs)) return;
+    this.rttNs = rtt;
+    this.rttPosition?.set(rtt);
   }
 
   private trackRebuild(nowNs: number): number {
@@ -236,7 +303,9 @@ export class PublicationImage {
       const rebuild = this.rebuildPosition;
       const termOffset = computeTermOffsetFromPosition(rebuild, this.positionBitsToShift);
       const termId = computeTermIdFromPosition(rebuild, this.positionBitsToShift, this.initialTermId);
-      const limitOffset = Math.min(this.termLength, termOffset + (this.hwm - rebuild));
+      // A sender never sends past the receiver window, so neither does the scan: a forged frame far
+      // ahead (up to half a term) would otherwise cost a slot-by-slot walk of the whole range every cycle.
+      const limitOffset = Math.min(this.termLength, termOffset + Math.min(this.hwm - rebuild, this.receiverWindowLength));
       const termBuffer = this.termBuffers[indexByPosition(rebuild, this.positionBitsToShift)]!;
       const scanner = this.gapScanner;
       const newOffset = scanner.scanForGap(termBuffer, termId, termOffset, limitOffset);
@@ -266,10 +335,13 @@ export class PublicationImage {
   private onGaps(termBuffer: Uint8Array, termId: number, termBeginPosition: number, limitOffset: number, nowNs: number): number {
     const scanner = this.gapScanner;
     let work = 0;
+    this.scanKeyCount = 0;
     for (let i = 0; i < GAPS_PER_SCAN_MAX && scanner.hasGap; i++) {
       const gapOffset = scanner.gapOffset;
       const gapLength = scanner.gapLength;
       const key = termBeginPosition + gapOffset;
+      this.scanKeys[i] = key;
+      this.scanKeyCount = i + 1;
       const deadline = this.nakDeadlines.get(key);
       if (deadline === undefined) {
         this.nakDeadlines.set(key, nowNs + this.nakDelayNs);
@@ -281,11 +353,38 @@ export class PublicationImage {
       if (next >= limitOffset) break;
       scanner.scanForGap(termBuffer, termId, next, limitOffset);
     }
+    if (this.nakDeadlines.size > this.components.settings.nakGapsMax) this.evictNakDeadlines();
     return work;
+  }
+
+  /**
+   * Gaps that move as fragments fill them leave timers behind under new keys; past the nakGapsMax
+   * bound, every timer of a gap the latest scan did not find is dropped (and counted). A dropped
+   * gap that still exists is found again by a later scan and NAKed after the NAK delay.
+   */
+  private evictNakDeadlines(): void {
+    const keys = this.scanKeys;
+    const count = this.scanKeyCount;
+    let evicted = 0;
+    for (const key of this.nakDeadlines.keys()) {
+      let found = false;
+      for (let i = 0; i < count && !found; i++) found = keys[i] === key;
+      if (!found) {
+        this.nakDeadlines.delete(key);
+        evicted++;
+      }
+    }
+    this.components.driverCounters.nakGapsEvicted.add(evicted);
   }
 
   private sendNak(termId: number, termOffset: number, length: number, key: number, nowNs: number): number {
     this.nakDeadlines.set(key, nowNs + this.nakRetryNs);
+    // A sender that is alive sends data or heartbeats; NAKs into silence wait for the next packet.
+    if (this.naksSincePacket >= this.components.settings.naksWithoutPacketMax) {
+      this.components.driverCounters.naksHeldBack.increment();
+      return 0;
+    }
+    this.naksSincePacket++;
     const nak = this.nak.wrap(this.controlBuffer, 0, NAK_LENGTH);
     nak.frameLength = NAK_LENGTH;
     nak.version = 0;
@@ -341,6 +440,7 @@ export class PublicationImage {
       this.components.driverCounters.statusMessagesSent.increment();
     }
     if (eos) this.eosStatusMessagesSent++;
+    else if (due && this.responseSessionId !== null) this.sendResponseSetup(this.responseSessionId);
     this.lastSmPosition = smPosition;
     this.lastSmNs = nowNs;
     return due ? 0 : 1;
@@ -350,6 +450,33 @@ export class PublicationImage {
     this.cleaner.cleanTo(position);
   }
 
+  /** A response publication with this session id now answers this image: announce it at once. */
+  announceResponseSession(responseSessionId: number): void {
+    this.responseSessionId = responseSessionId;
+    this.lastSmNs = -Infinity;
+  }
+
+  /** The response publication connected (or went away): stop announcing it. */
+  clearResponseSession(responseSessionId: number): void {
+    if (this.responseSessionId === responseSessionId) this.responseSessionId = null;
+  }
+
+  get announcedResponseSessionId(): number | null {
+    return this.responseSessionId;
+  }
+
+  private sendResponseSetup(responseSessionId: number): void {
+    this.rspSetup.wrap(this.controlBuffer, 0, RSP_SETUP_LENGTH).writeResponseSetup(this.sessionId, this.streamId, responseSessionId);
+    if (this.endpoint.sendControl(this.controlBuffer, RSP_SETUP_LENGTH, this.controlHost, this.controlPort)) {
+      this.components.driverCounters.responseSetupsSent.increment();
+    }
+  }
+
+
+  /** How long the sender has sent nothing for this image. */
+  silenceNs(nowNs: number): number {
+    return nowNs - this.lastPacketNs;
+  }
 
   /** True when the sender has been silent for longer than the image liveness timeout. */
   hasTimedOut(nowNs: number): boolean {

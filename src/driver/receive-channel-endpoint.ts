@@ -1,10 +1,11 @@
 import type { DatagramSocket } from '../env/datagram.js';
-import { validateDatagram } from '../protocol/frame-validator.js';
+import { InvalidFrameReason, validateDatagram, type InvalidFrameReasonCode } from '../protocol/frame-validator.js';
 import { FrameFlags, FrameType, SM_LENGTH, RTTM_LENGTH } from '../protocol/frame-constants.js';
 import { DataHeaderFlyweight } from '../protocol/data-header-flyweight.js';
 import { SetupFlyweight } from '../protocol/setup-flyweight.js';
 import { StatusMessageFlyweight } from '../protocol/status-message-flyweight.js';
 import { RttMeasurementFlyweight } from '../protocol/rtt-measurement-flyweight.js';
+import { SkeinError, ErrorCode } from '../util/errors.js';
 import type { DriverComponents } from './driver-components.js';
 import type { PublicationImage } from './publication-image.js';
 import type { SocketAddress } from './udp-channel.js';
@@ -26,7 +27,16 @@ export interface SetupInfo {
 export interface ImageFactory {
   /** Creates an image for a SETUP on an endpoint with interest; returns it or null when refused. */
   onCreateImage(endpoint: ReceiveChannelEndpoint, setup: SetupInfo, nowNs: number): PublicationImage | null;
+  /**
+   * A SETUP names the session of a live image but describes another stream instance (a different
+   * initial term id or term length): the publication behind the session restarted. Frees the old
+   * image so that the new one can be created.
+   */
+  onReplaceImage(image: PublicationImage, nowNs: number): void;
 }
+
+/** How often an endpoint with a control address tells that address it is alive (SM/SEND_SETUP for session 0, stream 0). */
+export const CONTROL_PROBE_INTERVAL_NS = 1_000_000_000;
 
 const enum SessionKind {
   PENDING_SETUP,
@@ -41,7 +51,10 @@ interface SessionMark {
 interface StreamInterest {
   subscriptions: number;
   readonly images: Map<number, PublicationImage>;
+  /** Bounded by the pendingSetupsMax option; see {@link ReceiveChannelEndpoint.markSession}. */
   readonly marks: Map<number, SessionMark>;
+  /** No mark expires before this time, so a sweep before it would find nothing. */
+  marksExpireNs: number;
 }
 
 /**
@@ -65,11 +78,18 @@ export class ReceiveChannelEndpoint {
   private readonly sm = new StatusMessageFlyweight();
   private readonly rttmReply = new RttMeasurementFlyweight();
   private imageCount = 0;
+  private imageLimitReported = false;
+  /** Sum of 3 × term length over the images held, bounded by the imageLogsLengthMax option. */
+  private imageLogsLength = 0;
   private closed = false;
+  /** The explicit control address (control-mode=response): where probes and setup requests go. */
+  readonly control: SocketAddress | undefined;
+  private nextProbeNs = 0;
 
-  constructor(key: string, bind: SocketAddress, receiverId: bigint, components: DriverComponents, factory: ImageFactory) {
+  constructor(key: string, bind: SocketAddress, receiverId: bigint, components: DriverComponents, factory: ImageFactory, control?: SocketAddress) {
     this.key = key;
     this.bindAddress = bind;
+    this.control = control;
     this.receiverId = receiverId;
     this.components = components;
     this.factory = factory;
@@ -94,7 +114,7 @@ export class ReceiveChannelEndpoint {
 
   addInterest(streamId: number): void {
     let interest = this.streams.get(streamId);
-    if (interest === undefined) this.streams.set(streamId, (interest = { subscriptions: 0, images: new Map(), marks: new Map() }));
+    if (interest === undefined) this.streams.set(streamId, (interest = { subscriptions: 0, images: new Map(), marks: new Map(), marksExpireNs: Infinity }));
     interest.subscriptions++;
   }
 
@@ -107,6 +127,7 @@ export class ReceiveChannelEndpoint {
     this.streams.delete(streamId);
     const images = [...interest.images.values()];
     this.imageCount -= images.length;
+    for (const image of images) this.imageLogsLength -= 3 * image.termLength;
     return images;
   }
 
@@ -121,7 +142,26 @@ export class ReceiveChannelEndpoint {
     if (interest === undefined || interest.images.get(image.sessionId) !== image) return;
     interest.images.delete(image.sessionId);
     this.imageCount--;
-    interest.marks.set(image.sessionId, { kind: SessionKind.COOL_DOWN, untilNs: nowNs + this.components.settings.imageCoolDownNs });
+    this.imageLogsLength -= 3 * image.termLength;
+    this.markSession(interest, image.sessionId, SessionKind.COOL_DOWN, nowNs + this.components.settings.imageCoolDownNs, nowNs);
+  }
+
+  /**
+   * Timer work of an endpoint with a control address: once bound, and every
+   * CONTROL_PROBE_INTERVAL_NS after, sends SM/SEND_SETUP for session 0, stream 0 to it, as Aeron's
+   * receive endpoints with an explicit control address do.
+   */
+  onTimeEvent(nowNs: number): void {
+    if (this.control === undefined || this.closed || this.socket.status !== 'bound' || nowNs < this.nextProbeNs) return;
+    this.nextProbeNs = nowNs + CONTROL_PROBE_INTERVAL_NS;
+    this.sendSetupElicitation(0, 0, this.control.host, this.control.port);
+  }
+
+  /** Asks the control address for a SETUP of (sessionId, streamId) now (response subscriptions). */
+  requestSetup(sessionId: number, streamId: number): void {
+    const control = this.control;
+    if (control === undefined || this.closed) return;
+    this.sendSetupElicitation(sessionId, streamId, control.host, control.port);
   }
 
   /** Sends a control frame from the data socket to the given address. */
@@ -147,7 +187,7 @@ export class ReceiveChannelEndpoint {
     counters.framesReceived.increment();
     const type = validateDatagram(data, 0, length);
     if (type < 0) {
-      counters.invalidPackets.increment();
+      counters.invalidFrame(type as InvalidFrameReasonCode);
       return;
     }
     try {
@@ -177,13 +217,38 @@ export class ReceiveChannelEndpoint {
     if ((header.flags & FrameFlags.EOS) !== 0 && header.frameLength === 0) return;
     const mark = interest.marks.get(sessionId);
     if (mark !== undefined && nowNs < mark.untilNs) return;
-    if (interest.marks.size >= this.components.settings.maxImagesPerEndpoint) this.expireMarks(interest, nowNs);
-    interest.marks.set(sessionId, { kind: SessionKind.PENDING_SETUP, untilNs: nowNs + this.components.settings.pendingSetupTimeoutNs });
+    if (!this.markSession(interest, sessionId, SessionKind.PENDING_SETUP, nowNs + this.components.settings.pendingSetupTimeoutNs, nowNs)) return;
     this.sendSetupElicitation(sessionId, header.streamId, srcAddress, srcPort);
   }
 
+  /**
+   * Marks a session as asked for a SETUP or cooling down. The marks of a stream are bounded by
+   * the pendingSetupsMax option: when full, expired marks are swept (at most once per expiry, so a
+   * flood costs no repeated scans); if none expired, the new mark is refused and counted, and the
+   * caller ignores the session (no SETUP elicitation goes out). Returns whether it was marked.
+   */
+  private markSession(interest: StreamInterest, sessionId: number, kind: SessionKind, untilNs: number, nowNs: number): boolean {
+    const marks = interest.marks;
+    const limit = this.components.settings.pendingSetupsMax;
+    if (marks.size >= limit && !marks.has(sessionId)) {
+      if (nowNs >= interest.marksExpireNs) this.expireMarks(interest, nowNs);
+      if (marks.size >= limit) {
+        this.components.driverCounters.pendingSetupsRejected.increment();
+        return false;
+      }
+    }
+    marks.set(sessionId, { kind, untilNs });
+    if (untilNs < interest.marksExpireNs) interest.marksExpireNs = untilNs;
+    return true;
+  }
+
   private expireMarks(interest: StreamInterest, nowNs: number): void {
-    for (const [sessionId, mark] of interest.marks) if (nowNs >= mark.untilNs) interest.marks.delete(sessionId);
+    let earliestNs = Infinity;
+    for (const [sessionId, mark] of interest.marks) {
+      if (nowNs >= mark.untilNs) interest.marks.delete(sessionId);
+      else if (mark.untilNs < earliestNs) earliestNs = mark.untilNs;
+    }
+    interest.marksExpireNs = earliestNs;
   }
 
   private onSetup(data: Uint8Array, length: number, srcAddress: string, srcPort: number, nowNs: number): void {
@@ -192,19 +257,32 @@ export class ReceiveChannelEndpoint {
     const interest = this.streams.get(s.streamId);
     if (interest === undefined) return;
     const sessionId = s.sessionId;
-    if (interest.images.has(sessionId)) return;
-    const mark = interest.marks.get(sessionId);
-    if (mark !== undefined && mark.kind === SessionKind.COOL_DOWN && nowNs < mark.untilNs) return;
     const termLength = s.termLength;
     const termOffset = s.termOffset;
     const mtu = s.mtu;
     const validTerm = termLength >= 65536 && termLength <= 1 << 30 && (termLength & (termLength - 1)) === 0;
-    if (!validTerm || termOffset < 0 || termOffset >= termLength || (termOffset & 31) !== 0 || mtu < 32 || mtu > 65504 || (mtu & 31) !== 0) {
-      this.components.driverCounters.invalidPackets.increment();
+    // The active term must not lie before the initial one: a log cannot start at a negative term count.
+    const validTermId = ((s.activeTermId - s.initialTermId) | 0) >= 0;
+    // An MTU of 32 would carry no payload (and the log metadata requires more).
+    if (!validTerm || !validTermId || termOffset < 0 || termOffset >= termLength || (termOffset & 31) !== 0 || mtu <= 32 || mtu > 65504 || (mtu & 31) !== 0) {
+      this.components.driverCounters.invalidFrame(InvalidFrameReason.SETUP_INVALID);
       return;
     }
-    if (this.imageCount >= this.components.settings.maxImagesPerEndpoint) {
-      this.components.onError(new Error(`image limit ${this.components.settings.maxImagesPerEndpoint} reached on ${this.key}: SETUP for session ${sessionId} stream ${s.streamId} ignored`));
+    // A known session: the same stream instance repeats its SETUP; another one replaces the image.
+    const existing = interest.images.get(sessionId);
+    if (existing !== undefined) {
+      if (existing.initialTermId === s.initialTermId && existing.termLength === s.termLength) return;
+      // Another instance of the session: replace the image only once its own sender has fallen silent.
+      if (existing.silenceNs(nowNs) < this.components.settings.imageReplaceSilenceNs) return;
+      this.factory.onReplaceImage(existing, nowNs);
+      if (interest.images.get(sessionId) === existing) return;
+      interest.marks.delete(sessionId);
+    }
+    const mark = interest.marks.get(sessionId);
+    if (mark !== undefined && mark.kind === SessionKind.COOL_DOWN && nowNs < mark.untilNs) return;
+    const settings = this.components.settings;
+    if (this.imageCount >= settings.maxImagesPerEndpoint || this.imageLogsLength + 3 * termLength > settings.imageLogsLengthMax) {
+      this.onImageLimit(s.streamId, termLength);
       return;
     }
     const image = this.factory.onCreateImage(
@@ -227,14 +305,37 @@ export class ReceiveChannelEndpoint {
     interest.marks.delete(sessionId);
     interest.images.set(sessionId, image);
     this.imageCount++;
+    this.imageLogsLength += 3 * image.termLength;
+  }
+
+  /** Counts a SETUP refused at the image bound; reports the limit once per endpoint (no error object per SETUP). */
+  private onImageLimit(streamId: number, termLength: number): void {
+    this.components.driverCounters.imagesRejected.increment();
+    if (this.imageLimitReported) return;
+    this.imageLimitReported = true;
+    const settings = this.components.settings;
+    const which =
+      this.imageCount >= settings.maxImagesPerEndpoint
+        ? `holds ${this.imageCount} images, the maxImagesPerEndpoint limit`
+        : `holds images with ${this.imageLogsLength} bytes of terms; one of term length ${termLength} would pass the imageLogsLengthMax limit of ${settings.imageLogsLengthMax}`;
+    this.components.onError(
+      new SkeinError(ErrorCode.LIMIT_REACHED, `receive endpoint ${this.key} ${which}; further SETUPs are ignored and counted`, {
+        streamId,
+        category: 'warn',
+      }),
+    );
   }
 
   private onRttm(data: Uint8Array, length: number, srcAddress: string, srcPort: number): void {
     const r = this.rttm.wrap(data, 0, length);
     this.components.driverCounters.rttmReceived.increment();
-    if ((r.flags & FrameFlags.RTTM_REPLY) === 0) return;
     const receiverId = r.receiverId;
     if (receiverId !== 0n && receiverId !== this.receiverId) return;
+    if ((r.flags & FrameFlags.RTTM_REPLY) === 0) {
+      // The sender's answer to an image's measurement.
+      this.streams.get(r.streamId)?.images.get(r.sessionId)?.onRttmReply(r.echoTimestampNs, r.receptionDeltaNs, this.components.clock.nanoTime());
+      return;
+    }
     const reply = this.rttmReply.wrap(this.controlBuffer, 0, RTTM_LENGTH);
     reply.frameLength = RTTM_LENGTH;
     reply.version = 0;

@@ -10,12 +10,17 @@ const LINGERING = 2;
 /** Concurrent retransmissions a publication tracks (Aeron's default max-resend). */
 export const RETRANSMIT_SLOTS_DEFAULT = 16;
 
+/** Where dropped NAKs are counted (the driver's "Retransmit pool overflows" counter). */
+export interface OverflowCounter {
+  increment(): void;
+}
+
 /**
  * Retransmission on NAK with a bounded set of slots: a NAK starts a retransmission of its range
  * (after `delayNs`, 0 = at once); for `lingerNs` afterwards NAKs that start inside that range are
  * ignored, so a burst of NAKs for one gap costs one retransmission while NAKs for other gaps are
  * served in parallel. When every slot is busy a NAK is dropped (the receiver repeats it) and
- * counted in `droppedNaks`. Slots live in preallocated arrays: nothing is allocated per NAK.
+ * counted in `droppedNaks` and the overflow counter. Slots live in preallocated arrays: nothing is allocated per NAK.
  */
 export class RetransmitHandler {
   droppedNaks = 0;
@@ -30,6 +35,7 @@ export class RetransmitHandler {
     private readonly delayNs: number,
     private readonly lingerNs: number,
     slotCount = RETRANSMIT_SLOTS_DEFAULT,
+    private readonly overflowCounter: OverflowCounter | null = null,
   ) {
     this.state = new Uint8Array(slotCount);
     this.termIds = new Int32Array(slotCount);
@@ -50,6 +56,7 @@ export class RetransmitHandler {
     }
     if (free < 0) {
       this.droppedNaks++;
+      this.overflowCounter?.increment();
       return;
     }
     this.termIds[free] = termId;

@@ -1,22 +1,30 @@
 import type { DatagramSocket } from '../env/datagram.js';
-import { validateDatagram } from '../protocol/frame-validator.js';
+import { InvalidFrameReason, validateDatagram, type InvalidFrameReasonCode } from '../protocol/frame-validator.js';
 import { FrameType, FrameFlags } from '../protocol/frame-constants.js';
 import { StatusMessageFlyweight } from '../protocol/status-message-flyweight.js';
 import { NakFlyweight } from '../protocol/nak-flyweight.js';
 import { RttMeasurementFlyweight } from '../protocol/rtt-measurement-flyweight.js';
 import { ErrorFlyweight } from '../protocol/error-flyweight.js';
+import { ResponseSetupFlyweight } from '../protocol/response-setup-flyweight.js';
 import type { DriverComponents } from './driver-components.js';
 import type { NetworkPublication } from './network-publication.js';
 import type { SocketAddress } from './udp-channel.js';
 
+/** Told when an RSP_SETUP names one of the endpoint's publications (a request publication). */
+export interface ResponseSetupHandler {
+  onResponseSetup(publication: NetworkPublication, responseSessionId: number): void;
+}
+
 /**
- * The UDP socket of one or more network publications on the same channel: sends their frames to
- * the channel's endpoint and dispatches the control frames that come back (SM, NAK, RTTM, ERR) to
+ * The UDP socket of one or more network publications: sends their frames to each publication's
+ * destination (the channel's endpoint, or for response publications the address their receiver
+ * announced) and dispatches the control frames that come back (SM, NAK, RTTM, ERR, RSP_SETUP) to
  * the publication they name by session and stream.
  */
 export class SendChannelEndpoint {
   readonly key: string;
-  readonly destination: SocketAddress;
+  /** The channel's endpoint; undefined for a response endpoint bound to its control address. */
+  readonly destination: SocketAddress | undefined;
   readonly socket: DatagramSocket;
   private readonly components: DriverComponents;
   private readonly byStream = new Map<number, Map<number, NetworkPublication>>();
@@ -24,15 +32,24 @@ export class SendChannelEndpoint {
   private readonly nak = new NakFlyweight();
   private readonly rttm = new RttMeasurementFlyweight();
   private readonly err = new ErrorFlyweight();
+  private readonly rspSetup = new ResponseSetupFlyweight();
+  private readonly responseSetupHandler: ResponseSetupHandler | undefined;
   private refCount = 0;
   private closed = false;
 
-  constructor(key: string, destination: SocketAddress, bind: SocketAddress, components: DriverComponents) {
+  constructor(
+    key: string,
+    destination: SocketAddress | undefined,
+    bind: SocketAddress,
+    components: DriverComponents,
+    responseSetupHandler?: ResponseSetupHandler,
+  ) {
     this.key = key;
     this.destination = destination;
     this.components = components;
+    this.responseSetupHandler = responseSetupHandler;
     this.socket = components.transport.open({
-      family: destination.family,
+      family: bind.family,
       bindAddress: bind.host,
       bindPort: bind.port,
       sndbufLength: components.settings.socketSndbufLength || undefined,
@@ -63,10 +80,10 @@ export class SendChannelEndpoint {
     return this.refCount === 0;
   }
 
-  /** Sends one datagram to the channel endpoint; false (and a short-send count) if it did not go out. */
-  send(buffer: Uint8Array, offset: number, length: number): boolean {
+  /** Sends one datagram to a publication's destination; false (and a short-send count) if it did not go out. */
+  send(buffer: Uint8Array, offset: number, length: number, host: string, port: number): boolean {
     if (this.socket.status !== 'bound') return false;
-    const sent = this.socket.send(buffer, offset, length, this.destination.host, this.destination.port);
+    const sent = this.socket.send(buffer, offset, length, host, port);
     const counters = this.components.driverCounters;
     if (sent) {
       counters.bytesSent.add(length);
@@ -78,8 +95,8 @@ export class SendChannelEndpoint {
   }
 
   /** Sends a control frame (SETUP, heartbeat) from a reused buffer: the bytes are copied first. */
-  sendControl(buffer: Uint8Array, length: number): boolean {
-    return this.send(buffer.slice(0, length), 0, length);
+  sendControl(buffer: Uint8Array, length: number, host: string, port: number): boolean {
+    return this.send(buffer.slice(0, length), 0, length, host, port);
   }
 
   /** Sends to an explicit address (replies such as RTTM answers). */
@@ -108,7 +125,7 @@ export class SendChannelEndpoint {
     counters.bytesReceived.add(length);
     const type = validateDatagram(data, 0, length);
     if (type < 0) {
-      counters.invalidPackets.increment();
+      counters.invalidFrame(type as InvalidFrameReasonCode);
       return;
     }
     const nowNs = this.components.clock.nanoTime();
@@ -118,19 +135,32 @@ export class SendChannelEndpoint {
         case FrameType.SM: {
           const sm = this.sm.wrap(data, 0, length);
           counters.statusMessagesReceived.increment();
+          const invalidBefore = counters.invalidPackets.get();
           wake = this.find(sm.sessionId, sm.streamId)?.onStatusMessage(sm, srcAddress, srcPort, nowNs) === true;
+          counters.attributeInvalid(invalidBefore, InvalidFrameReason.SM_INVALID);
           break;
         }
         case FrameType.NAK: {
           const nak = this.nak.wrap(data, 0, length);
           counters.naksReceived.increment();
+          const invalidBefore = counters.invalidPackets.get();
           this.find(nak.sessionId, nak.streamId)?.onNak(nak, nowNs);
+          counters.attributeInvalid(invalidBefore, InvalidFrameReason.NAK_INVALID);
           break;
         }
         case FrameType.RTTM: {
           const rttm = this.rttm.wrap(data, 0, length);
           counters.rttmReceived.increment();
           if ((rttm.flags & FrameFlags.RTTM_REPLY) !== 0) this.find(rttm.sessionId, rttm.streamId)?.onRttm(rttm, srcAddress, srcPort);
+          break;
+        }
+        case FrameType.RSP_SETUP: {
+          const rsp = this.rspSetup.wrap(data, 0, length);
+          counters.responseSetupsReceived.increment();
+          const publication = this.find(rsp.sessionId, rsp.streamId);
+          if (publication !== undefined && this.responseSetupHandler !== undefined) {
+            this.responseSetupHandler.onResponseSetup(publication, rsp.responseSessionId);
+          }
           break;
         }
         case FrameType.ERR: {

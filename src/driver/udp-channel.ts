@@ -27,12 +27,20 @@ export function parsePublicationChannel(channel: string): ParsedChannel<Publicat
   if (uri.prefix !== '') {
     throw new SkeinError(ErrorCode.URI_INVALID, `a publication channel cannot have the prefix '${uri.prefix}'`, { channel });
   }
-  if (uri.media === 'udp' && params.endpoint === undefined) {
-    throw new SkeinError(
-      ErrorCode.URI_PARAM_INVALID,
-      `a UDP publication needs an endpoint (multi-destination and response channels are not supported yet)`,
-      { channel },
-    );
+  if (uri.media === 'udp') {
+    if (params.controlMode === 'response') {
+      if (params.control === undefined) {
+        throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `a response publication (control-mode=response) needs control=host:port, the address it binds`, { channel });
+      }
+    } else if (params.endpoint === undefined) {
+      throw new SkeinError(
+        ErrorCode.URI_PARAM_INVALID,
+        `a UDP publication needs an endpoint, or control=host:port with control-mode=response (multi-destination channels are not supported yet)`,
+        { channel },
+      );
+    }
+  } else if (params.responseCorrelationId !== undefined && params.controlMode === 'response') {
+    throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `control-mode=response is for UDP channels only`, { channel });
   }
   return new ParsedChannel(channel, uri, params, uri.media === 'ipc');
 }
@@ -43,12 +51,25 @@ export function parseSubscriptionChannel(channel: string): ParsedChannel<Subscri
   if (uri.prefix !== '') {
     throw new SkeinError(ErrorCode.URI_INVALID, `prefix '${uri.prefix}' is not supported yet`, { channel });
   }
-  if (uri.media === 'udp' && params.endpoint === undefined) {
-    throw new SkeinError(
-      ErrorCode.URI_PARAM_INVALID,
-      `a UDP subscription needs an endpoint (control-mode subscriptions are not supported yet)`,
-      { channel },
-    );
+  if (uri.media === 'udp') {
+    if (params.controlMode === 'response') {
+      if (params.control === undefined) {
+        throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `a response subscription (control-mode=response) needs control=host:port, the server's response address`, { channel });
+      }
+      if (params.sessionId !== undefined) {
+        throw new SkeinError(
+          ErrorCode.URI_PARAM_INVALID,
+          `invalid channel URI: session-id=${params.sessionId} cannot be combined with control-mode=response (the server names the response session)`,
+          { channel },
+        );
+      }
+    } else if (params.endpoint === undefined) {
+      throw new SkeinError(
+        ErrorCode.URI_PARAM_INVALID,
+        `a UDP subscription needs an endpoint, or control=host:port with control-mode=response (dynamic and manual control modes are not supported yet)`,
+        { channel },
+      );
+    }
   }
   return new ParsedChannel(channel, uri, params, uri.media === 'ipc');
 }

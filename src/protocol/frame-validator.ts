@@ -15,19 +15,57 @@ import {
   SM_LENGTH,
 } from './frame-constants.js';
 
-/** Why {@link validateDatagram} dropped a datagram; all negative so they never collide with a type code. */
+/**
+ * Why a received datagram was dropped without effect; all negative so they never collide with a
+ * type code. Codes -1…-8 are returned by {@link validateDatagram}; the others come from the checks
+ * an endpoint, image or publication makes after the gate. Each reason has its own driver counter
+ * ("Invalid frames: <NAME>", system counter id 149 - code) besides the "Invalid packets" total.
+ */
 export const InvalidFrameReason = {
+  /** Fewer than 8 bytes. */
   TOO_SHORT: -1,
+  /** Version byte other than 0. */
   BAD_VERSION: -2,
+  /** frameLength negative as int32. */
   NEGATIVE_FRAME_LENGTH: -3,
+  /** DATA/PAD datagram length not a multiple of 32. */
   DATA_LENGTH_NOT_ALIGNED: -4,
+  /** DATA/PAD datagram shorter than its 32-byte header. */
   DATA_TOO_SHORT: -5,
+  /** Control datagram shorter than the fixed size of its type. */
   CONTROL_TOO_SHORT: -6,
+  /** Control frameLength larger than the datagram. */
   FRAME_LENGTH_EXCEEDS_DATAGRAM: -7,
+  /** ATS, EXT or an unassigned type code. */
   UNKNOWN_TYPE: -8,
+  /**
+   * SETUP whose term length, term offset or MTU is outside the ranges of PROTOCOL.md §3.3 (an MTU
+   * of exactly 32 included: it leaves no room for payload), or whose active term id lies before
+   * its initial term id.
+   */
+  SETUP_INVALID: -9,
+  /** DATA/PAD whose termOffset is negative, not below the term length or not 32-aligned. */
+  TERM_OFFSET_INVALID: -10,
+  /** DATA/PAD whose termId lies before the image's initial term id. */
+  TERM_ID_INVALID: -11,
+  /**
+   * DATA/PAD datagram whose frames do not chain (type, version, session, stream, term or offset
+   * differ from what the first frame implies; a frame ends past the term or the datagram; bytes
+   * after a PAD).
+   */
+  FRAMES_INVALID: -12,
+  /** DATA/PAD beyond the receiver's acceptance window, or a heartbeat more than a term behind it (§8.3). */
+  OUTSIDE_WINDOW: -13,
+  /** SM the publication rejected: offset or window out of range, or its position too far from the sender's. */
+  SM_INVALID: -14,
+  /** NAK the publication rejected: offset or length out of the term. */
+  NAK_INVALID: -15,
 } as const;
 
 export type InvalidFrameReasonCode = (typeof InvalidFrameReason)[keyof typeof InvalidFrameReason];
+
+/** Number of reasons; codes run from -1 to -INVALID_FRAME_REASON_COUNT. */
+export const INVALID_FRAME_REASON_COUNT = 15;
 
 const REASON_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(InvalidFrameReason).map(([name, code]) => [code, name]),

@@ -63,6 +63,24 @@ export const ErrorCode = {
   COUNTERS_FULL: 'ERR_SKEIN_COUNTERS_FULL',
   SNAPSHOT_INVALID: 'ERR_SKEIN_SNAPSHOT_INVALID',
   STORAGE_FAILED: 'ERR_SKEIN_STORAGE_FAILED',
+  /** A bounded resource is full (clients of a driver); the message names the limit and its option. */
+  LIMIT_REACHED: 'ERR_SKEIN_LIMIT_REACHED',
+  /** Request/response: no answer before the request's deadline (retryable). */
+  REQUEST_TIMEOUT: 'ERR_SKEIN_REQUEST_TIMEOUT',
+  /** Request/response: the session is not connected now (CONNECTING or RECONNECTING; retryable). */
+  NOT_CONNECTED: 'ERR_SKEIN_NOT_CONNECTED',
+  /** Request/response: the peer was lost while the request was in flight (retryable). */
+  PEER_LOST: 'ERR_SKEIN_PEER_LOST',
+  /** The stream cannot take the message now (flow control or a term rotation); retryable. */
+  BACK_PRESSURED: 'ERR_SKEIN_BACK_PRESSURED',
+  /** Request/response: as many requests are in flight as the client allows (retryable). */
+  IN_FLIGHT_LIMIT: 'ERR_SKEIN_IN_FLIGHT_LIMIT',
+  /** Request/response: the server's handler failed; the message carries its error. */
+  REQUEST_FAILED: 'ERR_SKEIN_REQUEST_FAILED',
+  /** Request/response: the client could not reconnect before its reconnect deadline. */
+  RECONNECT_FAILED: 'ERR_SKEIN_RECONNECT_FAILED',
+  /** An operation was aborted by its AbortSignal. */
+  ABORTED: 'ERR_SKEIN_ABORTED',
 } as const;
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
