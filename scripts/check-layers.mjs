@@ -14,10 +14,11 @@ const ORDER = {
   driver: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command'],
   client: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command'],
   sim: ['util', 'env', 'protocol', 'logbuffer', 'agent'],
-  archive: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'client'],
-  cluster: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'client', 'archive'],
-  rpc: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'client', 'archive', 'cluster'],
-  api: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'driver', 'client'],
+  response: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'client'],
+  archive: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'client', 'response'],
+  cluster: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'client', 'response', 'archive'],
+  rpc: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'client', 'response', 'archive', 'cluster'],
+  api: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'driver', 'client', 'response'],
   cli: ['*'],
 };
 const RAW_IO = [/from 'node:dgram'/, /from 'node:fs/, /\bDate\.now\(/, /\bperformance\.now\(/, /\bMath\.random\(/, /\bsetTimeout\(/, /\bsetInterval\(/, /\bsetImmediate\(/];

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// Soak run (dist must be built; `npm run soak` builds first):
+//   npm run soak -- --minutes N [--streams S] [--restart-seconds R] [--sample-seconds T]
+//                   [--rate MSGS_PER_SEC] [--loss P] [--reorder P] [--seed N]
+// Publishers and subscribers in several processes under loss and reordering, with a publisher of
+// every stream restarted periodically; prints heap and handle counts over time as a table, checks
+// every stream complete at the end, and exits 1 if a stream is incomplete or a long-lived process
+// grew its heap or handles beyond the tolerance (see test/soak/soak-runner.ts), 2 on bad usage.
+import { runSoak } from '../dist/test/soak/soak-runner.js';
+
+const USAGE = `usage: npm run soak -- --minutes N [--streams S] [--restart-seconds R] [--sample-seconds T] [--rate MSGS_PER_SEC] [--loss P] [--reorder P] [--seed N]`;
+
+const OPTIONS = {
+  '--minutes': { key: 'minutes', min: 0.05, max: 24 * 60 },
+  '--streams': { key: 'streams', min: 1, max: 16, integer: true },
+  '--restart-seconds': { key: 'restartSeconds', min: 1, max: 3600 },
+  '--sample-seconds': { key: 'sampleSeconds', min: 0.5, max: 3600 },
+  '--rate': { key: 'rate', min: 1, max: 1_000_000, integer: true },
+  '--loss': { key: 'loss', min: 0, max: 0.5 },
+  '--reorder': { key: 'reorder', min: 0, max: 0.5 },
+  '--seed': { key: 'seed', min: -(2 ** 31), max: 2 ** 31 - 1, integer: true },
+};
+
+function usage(message) {
+  process.stderr.write(`soak: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parse(argv) {
+  const values = { minutes: 10, streams: 2, restartSeconds: 10, sampleSeconds: 10, rate: 1000, loss: 0.05, reorder: 0.05, seed: 1 };
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i];
+    if (name === '--help' || name === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    const spec = OPTIONS[name];
+    if (spec === undefined) usage(`unknown option '${name}'`);
+    const text = argv[++i];
+    const value = Number(text);
+    if (text === undefined || !Number.isFinite(value) || value < spec.min || value > spec.max || (spec.integer && !Number.isInteger(value))) {
+      usage(`option '${name}' argument '${text}' is invalid; expected ${spec.integer ? 'an integer' : 'a number'} in [${spec.min}, ${spec.max}]`);
+    }
+    values[spec.key] = value;
+  }
+  return values;
+}
+
+const args = parse(process.argv.slice(2));
+const result = await runSoak({
+  durationMs: Math.round(args.minutes * 60_000),
+  streams: args.streams,
+  restartIntervalMs: Math.round(args.restartSeconds * 1000),
+  sampleIntervalMs: Math.round(args.sampleSeconds * 1000),
+  ratePerSecond: args.rate,
+  faults: { lossRate: args.loss, reorderRate: args.reorder },
+  seed: args.seed,
+  log: (line) => process.stdout.write(`${line}\n`),
+});
+
+process.stdout.write(`\nsessions checked: ${result.sessions.length}, messages delivered: ${result.messages}, publisher restarts: ${result.restarts}\n`);
+for (const s of result.sessions) {
+  process.stdout.write(`  stream ${s.stream} session ${s.sessionId}: sent ${s.sent}, received ${s.received}, end of stream ${s.endOfStream}\n`);
+}
+if (result.ok) {
+  process.stdout.write('soak: every stream complete; heap and handles within tolerance\n');
+} else {
+  for (const problem of result.problems) process.stdout.write(`soak: FAILED: ${problem}\n`);
+}
+process.exit(result.ok ? 0 : 1);
