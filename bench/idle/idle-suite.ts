@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { SuiteOptions } from '../transport/transport-suite.js';
+import type { SuiteOptions, SuiteOutcome } from '../support/suite.js';
 
 const IDLE_CPU_PERCENT_MAX = 2;
 
@@ -23,7 +23,7 @@ async function runChild(windowMs: number): Promise<number> {
   return result.cpuPercent;
 }
 
-export async function runIdleSuite(options: SuiteOptions): Promise<boolean> {
+export async function runIdleSuite(options: SuiteOptions): Promise<SuiteOutcome> {
   const repetitions = options.repetitions ?? 3;
   const windowMs = options.quick ? 4000 : 10_000;
   const samples: number[] = [];
@@ -31,9 +31,9 @@ export async function runIdleSuite(options: SuiteOptions): Promise<boolean> {
   samples.sort((a, b) => a - b);
   const median = samples[Math.floor(samples.length / 2)]!;
   const met = median < IDLE_CPU_PERCENT_MAX;
-  process.stdout.write(
-    `\n| Idle Skein (UDP + IPC stream connected, ${windowMs / 1000} s windows) | median | min | max | target | met |\n|---|---:|---:|---:|---|---|\n` +
-      `| CPU, % of one core | ${median.toFixed(2)} | ${samples[0]!.toFixed(2)} | ${samples[samples.length - 1]!.toFixed(2)} | < ${IDLE_CPU_PERCENT_MAX} | ${met ? 'yes' : 'no'} |\n`,
-  );
-  return true;
+  const markdown =
+    `| Idle Skein (UDP + IPC stream connected, ${windowMs / 1000} s windows) | median | min | max | target | met |\n|---|---:|---:|---:|---|---|\n` +
+    `| CPU, % of one core | ${median.toFixed(2)} | ${samples[0]!.toFixed(2)} | ${samples[samples.length - 1]!.toFixed(2)} | < ${IDLE_CPU_PERCENT_MAX} | ${met ? 'yes' : 'no'} |`;
+  process.stdout.write(`\n${markdown}\n`);
+  return { ok: true, title: 'Idle: CPU of an idle Skein', markdown };
 }

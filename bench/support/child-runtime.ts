@@ -18,9 +18,13 @@ export interface ChildContext {
   fail(error: unknown): void;
 }
 
-/** A started role: `stop` releases everything and returns the role's final numbers. */
+/**
+ * A started role: `stop` releases everything and returns the role's final numbers; `command`, when
+ * the role has it, receives the runner's `command` messages (in order, none before the role started).
+ */
 export interface RoleHandle {
   stop(): Metrics | Promise<Metrics>;
+  command?(data: Metrics): void;
 }
 
 export type Role = (config: never, context: ChildContext) => Promise<RoleHandle>;
@@ -66,6 +70,7 @@ export function runChild(roles: Readonly<Record<string, Role>>): void {
   process.on('unhandledRejection', (error) => context.fail(error));
   let handle: RoleHandle | null = null;
   let stopRequested = false;
+  const earlyCommands: Metrics[] = [];
   const stop = async (): Promise<void> => {
     if (handle === null) return;
     const current = handle;
@@ -78,6 +83,11 @@ export function runChild(roles: Readonly<Record<string, Role>>): void {
     }
   };
   process.on('message', (message: ParentMessage) => {
+    if (message.type === 'command') {
+      if (handle === null) earlyCommands.push(message.data);
+      else handle.command?.(message.data);
+      return;
+    }
     if (message.type !== 'stop') return;
     stopRequested = true;
     void stop();
@@ -85,7 +95,11 @@ export function runChild(roles: Readonly<Record<string, Role>>): void {
   (role as (config: ChildConfig, context: ChildContext) => Promise<RoleHandle>)(config, context).then(
     (started) => {
       handle = started;
-      if (stopRequested) void stop();
+      if (stopRequested) {
+        void stop();
+        return;
+      }
+      for (const data of earlyCommands.splice(0)) started.command?.(data);
     },
     (error: unknown) => context.fail(error),
   );

@@ -77,7 +77,7 @@ function lifetimeMs(timing: Timing): number {
   return STARTUP_TIMEOUT_MS * 2 + Math.max(timing.warmupMs + timing.measureMs, timing.pingWarmupMs + timing.pingMeasureMs) + RESULT_SLACK_MS + STOP_GRACE_MS;
 }
 
-interface ChildSpec {
+export interface ChildSpec {
   readonly name: string;
   readonly role: string;
   readonly config: object;
@@ -87,7 +87,7 @@ interface ChildSpec {
  * Starts `first` and waits until it is ready, then `second` (when given); waits for the `result`
  * of the child at `resultIndex`; stops both and merges the result with every child's final numbers.
  */
-async function runChildren(context: MeasurementContext, specs: readonly ChildSpec[], resultIndex: number, resultTimeoutMs: number): Promise<Metrics> {
+export async function runChildren(context: MeasurementContext, specs: readonly ChildSpec[], resultIndex: number, resultTimeoutMs: number): Promise<Metrics> {
   const started: ChildHandle[] = [];
   const lifetime = lifetimeMs(context.timing);
   try {

@@ -11,23 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { ChildGroup } from '../support/child-group.js';
 import type { Metrics } from '../support/child-messages.js';
 import { machineLoad, systemInfo } from '../support/system-info.js';
+import { fileStamp, type SuiteOptions, type SuiteOutcome } from '../support/suite.js';
 import { resolveDriverSettings } from '../../src/index.js';
 import { MEASUREMENTS, repetitionOrder, type Measurement, type Timing } from './transport-measurements.js';
 import { markdownReport, ratios, summarize, targets, formatRate, type Repetitions } from './transport-report.js';
 
-export interface SuiteOptions {
-  readonly quick: boolean;
-  /** Repetitions of every measurement; at least 3. */
-  readonly repetitions?: number;
-  /** Only these measurement ids (all when empty). */
-  readonly only: readonly string[];
-  /** Write a V8 CPU profile of every child process into this directory. */
-  readonly profileDir?: string;
-  /** Pin the two processes of each pair to different CPUs (Linux, needs taskset). */
-  readonly pin: boolean;
-  /** Where the JSON result goes. */
-  readonly resultsDir?: string;
-}
+export type { SuiteOptions } from '../support/suite.js';
 
 interface Plan {
   readonly timing: Timing;
@@ -84,7 +73,7 @@ function progress(measurement: Measurement, metrics: Metrics): string {
   return `${rate} ${measurement.unit}/s, ${(metrics.mbPerSec as number).toFixed(1)} MB/s`;
 }
 
-export async function runTransportSuite(options: SuiteOptions): Promise<boolean> {
+export async function runTransportSuite(options: SuiteOptions): Promise<SuiteOutcome> {
   const plan = options.quick ? QUICK : FULL;
   const repetitions = Math.max(3, options.repetitions ?? plan.repetitions);
   const selected = MEASUREMENTS.filter((m) => options.only.length === 0 || options.only.includes(m.id));
@@ -137,11 +126,11 @@ export async function runTransportSuite(options: SuiteOptions): Promise<boolean>
   };
   const dir = options.resultsDir ?? DEFAULT_RESULTS_DIR;
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${startedAt.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')}-transport.json`);
+  const file = join(dir, `${options.runStamp ?? fileStamp(startedAt)}-transport.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`\n${markdown}\n\nResults: ${file} (${result.durationS} s)\n`);
   if (profileDir !== undefined) process.stdout.write(`CPU profiles: ${profileDir}\n`);
-  return failures.length === 0;
+  return { ok: failures.length === 0, title: 'Transport: Skein against raw dgram and a SharedArrayBuffer ring', markdown, files: [file] };
 }
 
 interface RepetitionsInput {

@@ -1,0 +1,79 @@
+/**
+ * Skein request client for the rr suite: keeps `inFlight` requests outstanding with the
+ * zero-allocation callback form; each request carries its send time, which the echo brings back.
+ */
+import { Skein } from '../../../src/skein.js';
+import { ResponseClient, type ResponseHandler } from '../../../src/response/response-client.js';
+import type { SkeinError } from '../../../src/util/errors.js';
+import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
+import { benchSkeinOptions } from '../../transport/roles/skein-options.js';
+import { LatencyMeter } from '../../transport/latency-meter.js';
+import type { ThroughputWindow } from '../../transport/throughput-meter.js';
+
+export interface SkeinRrClientConfig extends ChildConfig, ThroughputWindow {
+  readonly requestPort: number;
+  readonly controlPort: number;
+  readonly inFlight: number;
+  readonly messageLength: number;
+  readonly connectTimeoutMs: number;
+}
+
+export async function skeinRrClient(config: SkeinRrClientConfig, context: ChildContext): Promise<RoleHandle> {
+  const errors = { count: 0 };
+  const skein = Skein.launch(benchSkeinOptions(errors));
+  const client = new ResponseClient(skein.client, {
+    requestChannel: `aeron:udp?endpoint=127.0.0.1:${config.requestPort}`,
+    responseControlChannel: `aeron:udp?control=127.0.0.1:${config.controlPort}`,
+    maxInFlight: 128,
+    requestTimeoutMs: 10_000,
+  });
+  await client.connected({ timeoutMs: config.connectTimeoutMs });
+  const meter = new LatencyMeter(config);
+  const payload = new Uint8Array(config.messageLength);
+  const view = new DataView(payload.buffer);
+  let running = true;
+  let requestErrors = 0;
+  let retries = 0;
+  let outstanding = 0;
+  const send = (): void => {
+    view.setFloat64(0, performance.now(), true);
+    if (client.requestWith(payload, 0, payload.length, handler) !== null) outstanding++;
+  };
+  const handler: ResponseHandler = {
+    onResponse: (_id, buffer, offset) => {
+      outstanding--;
+      const nowMs = performance.now();
+      const sentMs = new DataView(buffer.buffer, buffer.byteOffset + offset, 8).getFloat64(0, true);
+      if (!running) return;
+      if (meter.record(sentMs, nowMs)) {
+        send();
+        return;
+      }
+      running = false;
+      context.result({ ...meter.summary(nowMs), requestErrors, retries });
+    },
+    onError: (_id, _error: SkeinError) => {
+      requestErrors++;
+    },
+  };
+  // Requests refused by back pressure are topped up here, off the hot path.
+  const topUp = setInterval(() => {
+    while (running && outstanding < config.inFlight) {
+      const before = outstanding;
+      send();
+      if (outstanding === before) break;
+      retries++;
+    }
+  }, 5);
+  context.ready();
+  for (let i = 0; i < config.inFlight; i++) send();
+  return {
+    stop: async () => {
+      running = false;
+      clearInterval(topUp);
+      client.close();
+      await skein.close({ timeoutMs: 1000 });
+      return { requestErrors, skeinErrors: errors.count };
+    },
+  };
+}

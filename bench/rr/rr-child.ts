@@ -1,0 +1,13 @@
+/** Entry point of the rr suite's child processes: `rr-child.js <role> <json>`. */
+import { runChild, type Role } from '../support/child-runtime.js';
+
+function lazy<K extends string>(load: () => Promise<Record<K, Role>>, name: K): Role {
+  return async (config, context) => (await load())[name](config, context);
+}
+
+runChild({
+  'skein-rr-server': lazy(() => import('./roles/skein-rr-server.js'), 'skeinRrServer'),
+  'skein-rr-client': lazy(() => import('./roles/skein-rr-client.js'), 'skeinRrClient'),
+  'dgram-rr-client': lazy(() => import('./roles/dgram-rr-client.js'), 'dgramRrClient'),
+  'dgram-pong': lazy(() => import('../transport/roles/dgram-pong.js'), 'dgramPong'),
+});
