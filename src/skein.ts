@@ -36,9 +36,12 @@ export interface SkeinOptions {
   /** Keep the process alive while Skein runs (default true). */
   readonly ref?: boolean;
   /**
-   * How the agent runner idles: `spinImmediates` extra event-loop turns, then sleeps doubling from
-   * 1 ms to `maxIdleMs`. Arriving data and offers wake it at once, so this bounds idle CPU, not
-   * latency. Default { spinImmediates: 4, maxIdleMs: 50 }.
+   * How the agent runner idles: after work it keeps turning the event loop (setImmediate) for at
+   * least `spinImmediates` turns and `spinUs` µs, so an answer arriving within that time is handled
+   * without waking from a sleep; then it sleeps, doubling from 1 ms to `maxIdleMs`. Arriving data
+   * and offers wake a sleeping runner at once. Default { spinImmediates: 4, spinUs: 50, maxIdleMs: 50 }:
+   * request/response traffic keeps the loop turning (a core busy while it lasts), an idle driver
+   * sleeps.
    */
   readonly idle?: IdleOptions;
   /** Environment used for `SKEIN_*` overrides. Default `process.env`. */
@@ -122,7 +125,7 @@ export class Skein {
     this.runner = new AgentRunner(agent, {
       clock: systemNanoClock,
       errorHandler: (error) => this.driver.recordError(error),
-      idle: { spinImmediates: 4, maxIdleMs: 50, ...options.idle },
+      idle: { spinImmediates: 4, spinUs: 50, maxIdleMs: 50, ...options.idle },
     });
     this.driver.setWakeHandler(() => this.runner.wake());
     this.runner.start();

@@ -159,16 +159,19 @@ export class AgentRunner {
       this.stopAfterBug();
       throw e;
     }
-    if (this.state === 'running') this.scheduleNext(work);
+    // The loop runs on only while cycles find work: more than one cycle means this turn did work.
+    if (this.state === 'running') this.scheduleNext(work, turnCycles > 1);
   }
 
-  private scheduleNext(work: number): void {
+  private scheduleNext(work: number, busyTurn: boolean): void {
+    const nowNs = this.clock.nanoTime();
     if (work > 0 || this.woken) {
-      this.idle.reset();
+      this.idle.reset(nowNs);
       this.immediate = this.timers.scheduleImmediate(this.runTurn);
       return;
     }
-    const delayMs = this.idle.nextDelayMs();
+    if (busyTurn) this.idle.reset(nowNs);
+    const delayMs = this.idle.nextDelayMs(nowNs);
     if (delayMs === 0) this.immediate = this.timers.scheduleImmediate(this.runTurn);
     else this.timeout = this.timers.scheduleTimeout(this.runTurn, delayMs);
   }

@@ -6,12 +6,18 @@ export interface IdleOptions {
   spinImmediates?: number;
   /** Longest sleep between idle cycles, in ms; sleeps double from 1 ms up to this. @default 10 */
   maxIdleMs?: number;
+  /**
+   * After work, keep re-arming with setImmediate for this long (µs) before timers are used, so an
+   * answer that comes back within it is handled without waking from a sleep. @default 0
+   */
+  spinUs?: number;
 }
 
 export const DEFAULT_SPIN_IMMEDIATES = 10;
 export const DEFAULT_MAX_IDLE_MS = 10;
 const SPIN_IMMEDIATES_MAX = 1_000_000;
 const MAX_IDLE_MS_MAX = 60_000;
+const SPIN_US_MAX = 1_000_000;
 
 /**
  * Back-off for an agent on the event loop. After each idle cycle, {@link nextDelayMs} says how to
@@ -21,12 +27,19 @@ const MAX_IDLE_MS_MAX = 60_000;
 export class BackoffIdleStrategy {
   readonly spinImmediates: number;
   readonly maxIdleMs: number;
+  readonly spinNs: number;
   private idleCycles = 0;
   private delayMs = 0;
+  private spinUntilNs = 0;
 
   constructor(options: IdleOptions = {}) {
     this.spinImmediates = options.spinImmediates ?? DEFAULT_SPIN_IMMEDIATES;
     this.maxIdleMs = options.maxIdleMs ?? DEFAULT_MAX_IDLE_MS;
+    const spinUs = options.spinUs ?? 0;
+    if (!(Number.isInteger(spinUs) && spinUs >= 0 && spinUs <= SPIN_US_MAX)) {
+      throw new SkeinError(ErrorCode.CONFIG_INVALID, `idle.spinUs=${String(options.spinUs)} is invalid; expected an integer in [0, ${SPIN_US_MAX}]`);
+    }
+    this.spinNs = spinUs * 1000;
     if (!(Number.isInteger(this.spinImmediates) && this.spinImmediates >= 0 && this.spinImmediates <= SPIN_IMMEDIATES_MAX)) {
       throw new SkeinError(
         ErrorCode.CONFIG_INVALID,
@@ -41,16 +54,17 @@ export class BackoffIdleStrategy {
     }
   }
 
-  /** Forgets the idle streak. */
-  reset(): void {
+  /** Forgets the idle streak; with `nowNs` (work was done then), spins for spinUs from that time. */
+  reset(nowNs?: number): void {
     this.idleCycles = 0;
     this.delayMs = 0;
+    if (nowNs !== undefined) this.spinUntilNs = nowNs + this.spinNs;
   }
 
   /** Records one more idle cycle; returns 0 for "next setImmediate", else a timer delay in ms. */
-  nextDelayMs(): number {
+  nextDelayMs(nowNs = 0): number {
     this.idleCycles++;
-    if (this.idleCycles <= this.spinImmediates) return 0;
+    if (this.idleCycles <= this.spinImmediates || nowNs < this.spinUntilNs) return 0;
     this.delayMs = this.delayMs === 0 ? 1 : Math.min(this.delayMs * 2, this.maxIdleMs);
     return this.delayMs;
   }
@@ -58,6 +72,7 @@ export class BackoffIdleStrategy {
   /**
    * The most idle cycles a runner using this strategy can run in `windowMs` without work or
    * wake-ups (timers never fire early): the spins plus the timer sleeps that fit in the window.
+   * The time-based spin (spinUs) follows work only, so it does not count here.
    */
   maxIdleCyclesIn(windowMs: number): number {
     let cycles = 1 + this.spinImmediates;
