@@ -2,9 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { SimWorld } from '../../src/sim/sim-world.js';
-import { MediaDriver } from '../../src/driver/media-driver.js';
-import { TEST_PROFILE } from '../../src/driver/driver-context.js';
-import { SkeinClient } from '../../src/client/skein-client.js';
+import { simNode, type SimNode } from '../support/sim-node.js';
 import { ResponseClient } from '../../src/response/response-client.js';
 import { ResponseServer } from '../../src/response/response-server.js';
 
@@ -17,24 +15,8 @@ const REQUEST = 'aeron:udp?endpoint=127.0.0.1:20125';
 const CONTROL = 'aeron:udp?control=127.0.0.1:20126';
 const decoder = new TextDecoder();
 
-interface Node {
-  readonly driver: MediaDriver;
-  readonly client: SkeinClient;
-}
-
-function node(world: SimWorld): Node {
-  const driver = new MediaDriver(
-    { ...TEST_PROFILE, publishSnapshots: false },
-    { clock: world.clock, epochClock: world.clock, prng: world.prng.fork(), transport: world.network },
-  );
-  const client = new SkeinClient({ connection: driver.connect(), clock: world.clock, errorHandler: () => {} });
-  for (const agent of driver.agents) world.addAgent(agent);
-  world.addAgent(client);
-  return { driver, client };
-}
-
 /** The node stops dead: its agents are no longer stepped and its sockets close, with no goodbye. */
-function crash(world: SimWorld, n: Node): void {
+function crash(world: SimWorld, n: SimNode): void {
   world.removeAgent(n.client);
   for (const agent of n.driver.agents) world.removeAgent(agent);
   n.driver.close();
@@ -50,7 +32,7 @@ async function stepUntil(world: SimWorld, done: () => boolean, maxSteps: number,
   if (!done()) throw new Error(`${what} not reached after ${maxSteps} steps (seed ${world.seed}, t=${world.clock.nanoTime() / 1e6} ms)`);
 }
 
-async function startServer(world: SimWorld, n: Node): Promise<ResponseServer> {
+async function startServer(world: SimWorld, n: SimNode): Promise<ResponseServer> {
   let server: ResponseServer | null = null;
   void ResponseServer.start(n.client, {
     requestChannel: REQUEST,
@@ -86,8 +68,8 @@ async function scenario(seed: number, downtimeMs: number): Promise<{ trace: stri
     network: { trace: true, faults: { lossRate: 0.05, duplicateRate: 0.02, reorderRate: 0.02, delayRate: 0.02, delayMinMs: 1, delayMaxMs: 3 } },
   });
   const log: string[] = [];
-  const server1 = node(world);
-  const clientNode = node(world);
+  const server1 = simNode(world);
+  const clientNode = simNode(world);
   await startServer(world, server1);
   const client = new ResponseClient(clientNode.client, {
     requestChannel: REQUEST,
@@ -106,7 +88,7 @@ async function scenario(seed: number, downtimeMs: number): Promise<{ trace: stri
   crash(world, server1);
   const crashedNs = world.clock.nanoTime();
   await stepUntil(world, () => world.clock.nanoTime() - crashedNs >= downtimeMs * 1e6, 1_000_000, 'downtime');
-  const server2 = node(world);
+  const server2 = simNode(world);
   await startServer(world, server2);
   const restartedNs = world.clock.nanoTime();
   // Requests caught by the crash fail (retryably); the client retries until one is answered.

@@ -2,9 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { SimWorld } from '../../src/sim/sim-world.js';
-import { MediaDriver } from '../../src/driver/media-driver.js';
-import { TEST_PROFILE } from '../../src/driver/driver-context.js';
-import { SkeinClient } from '../../src/client/skein-client.js';
+import { settle, simNode } from '../support/sim-node.js';
 import { FragmentAssembler } from '../../src/logbuffer/fragment-assembler.js';
 import type { Publication } from '../../src/client/publication.js';
 import type { Subscription } from '../../src/client/subscription.js';
@@ -23,48 +21,14 @@ interface RunResult {
   readonly steps: number;
 }
 
-async function settle<T>(world: SimWorld, promise: Promise<T>, maxSteps: number): Promise<T> {
-  let done = false;
-  let value: T | undefined;
-  let failure: unknown;
-  promise.then(
-    (v) => {
-      done = true;
-      value = v;
-    },
-    (e: unknown) => {
-      done = true;
-      failure = e;
-    },
-  );
-  for (let i = 0; i < maxSteps && !done; i++) {
-    world.step();
-    await Promise.resolve();
-  }
-  if (!done) throw new Error(`promise not settled after ${maxSteps} steps (seed ${world.seed})`);
-  if (failure !== undefined) throw failure;
-  return value as T;
-}
-
-function node(world: SimWorld): { driver: MediaDriver; client: SkeinClient } {
-  const driver = new MediaDriver(
-    { ...TEST_PROFILE, publishSnapshots: false },
-    { clock: world.clock, epochClock: world.clock, prng: world.prng.fork(), transport: world.network },
-  );
-  const client = new SkeinClient({ connection: driver.connect(), clock: world.clock });
-  for (const agent of driver.agents) world.addAgent(agent);
-  world.addAgent(client);
-  return { driver, client };
-}
-
 async function run(seed: number, messageCount: number): Promise<RunResult> {
   const world = new SimWorld({
     seed,
     tickNs: 50_000,
     network: { trace: true, faults: { lossRate: 0.1, duplicateRate: 0.05, reorderRate: 0.05, delayRate: 0.05, delayMinMs: 1, delayMaxMs: 3 } },
   });
-  const a = node(world);
-  const b = node(world);
+  const a = simNode(world);
+  const b = simNode(world);
   const channel = 'aeron:udp?endpoint=127.0.0.1:20121';
   const subscription: Subscription = await settle(world, b.client.addSubscription(channel, 1001), 1000);
   const publication: Publication = await settle(world, a.client.addPublication(channel, 1001), 1000);

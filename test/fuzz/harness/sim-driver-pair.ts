@@ -44,29 +44,9 @@ export interface SimNode {
   readonly driverErrors: unknown[];
 }
 
-/** Steps the world until `promise` settles; throws naming the seed when it does not within `maxSteps`. */
-export async function settle<T>(world: SimWorld, promise: Promise<T>, maxSteps: number): Promise<T> {
-  let done = false;
-  let value: T | undefined;
-  let failure: unknown;
-  promise.then(
-    (v) => {
-      done = true;
-      value = v;
-    },
-    (e: unknown) => {
-      done = true;
-      failure = e;
-    },
-  );
-  for (let i = 0; i < maxSteps && !done; i++) {
-    world.step();
-    await Promise.resolve();
-  }
-  if (!done) throw new Error(`promise not settled after ${maxSteps} steps (${world.describe()})`);
-  if (failure !== undefined) throw failure;
-  return value as T;
-}
+import { settle } from '../../support/sim-node.js';
+
+export { settle };
 
 /** Current value of one of a driver's system counters. */
 export function systemCounter(driver: MediaDriver, id: SystemCounterId): number {

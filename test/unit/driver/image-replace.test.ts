@@ -4,25 +4,15 @@ import { createSocket } from 'node:dgram';
 import { Skein } from '../../../src/skein.js';
 import type { Image } from '../../../src/client/image.js';
 import { SetupFlyweight } from '../../../src/protocol/setup-flyweight.js';
-import { FrameType, SETUP_LENGTH } from '../../../src/protocol/frame-constants.js';
+import { SETUP_LENGTH } from '../../../src/protocol/frame-constants.js';
 import { waitFor, freeUdpPort } from '../../support/wait.js';
 
 /** A SETUP for (sessionId, streamId) that describes another instance of the stream. */
 function setupFrame(sessionId: number, streamId: number, initialTermId: number): Uint8Array {
   const bytes = new Uint8Array(SETUP_LENGTH);
-  const s = new SetupFlyweight().wrap(bytes, 0, SETUP_LENGTH);
-  s.frameLength = SETUP_LENGTH;
-  s.version = 0;
-  s.flags = 0;
-  s.type = FrameType.SETUP;
-  s.termOffset = 0;
-  s.sessionId = sessionId;
-  s.streamId = streamId;
-  s.initialTermId = initialTermId;
-  s.activeTermId = initialTermId;
-  s.termLength = 65536;
-  s.mtu = 1408;
-  s.ttl = 0;
+  new SetupFlyweight()
+    .wrap(bytes, 0, SETUP_LENGTH)
+    .write({ flags: 0, termOffset: 0, sessionId, streamId, initialTermId, activeTermId: initialTermId, termLength: 65536, mtu: 1408, ttl: 0 });
   return bytes;
 }
 

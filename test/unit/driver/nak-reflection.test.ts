@@ -13,34 +13,24 @@ const INITIAL_TERM_ID = 7;
 
 function setup(): Uint8Array {
   const bytes = new Uint8Array(SETUP_LENGTH);
-  const s = new SetupFlyweight().wrap(bytes, 0, SETUP_LENGTH);
-  s.frameLength = SETUP_LENGTH;
-  s.version = 0;
-  s.flags = 0;
-  s.type = FrameType.SETUP;
-  s.termOffset = 0;
-  s.sessionId = SESSION;
-  s.streamId = STREAM;
-  s.initialTermId = INITIAL_TERM_ID;
-  s.activeTermId = INITIAL_TERM_ID;
-  s.termLength = 65536;
-  s.mtu = 1408;
-  s.ttl = 0;
+  new SetupFlyweight().wrap(bytes, 0, SETUP_LENGTH).write({
+    flags: 0,
+    termOffset: 0,
+    sessionId: SESSION,
+    streamId: STREAM,
+    initialTermId: INITIAL_TERM_ID,
+    activeTermId: INITIAL_TERM_ID,
+    termLength: 65536,
+    mtu: 1408,
+    ttl: 0,
+  });
   return bytes;
 }
 
 /** A DATA frame (32-byte header + 32 bytes) at `termOffset`, or a heartbeat when `payload` is false. */
 function data(termOffset: number, payload: boolean): Uint8Array {
   const bytes = new Uint8Array(payload ? 64 : 32);
-  const h = new DataHeaderFlyweight().wrap(bytes, 0, bytes.length);
-  h.frameLength = payload ? 64 : 0;
-  h.version = 0;
-  h.flags = FrameFlags.UNFRAGMENTED;
-  h.type = FrameType.DATA;
-  h.termOffset = termOffset;
-  h.sessionId = SESSION;
-  h.streamId = STREAM;
-  h.termId = INITIAL_TERM_ID;
+  new DataHeaderFlyweight().wrap(bytes, 0, bytes.length).writeHeader(payload ? 64 : 0, FrameFlags.UNFRAGMENTED, FrameType.DATA, termOffset, SESSION, STREAM, INITIAL_TERM_ID);
   return bytes;
 }
 

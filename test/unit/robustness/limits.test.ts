@@ -13,7 +13,7 @@ import { SkeinClient } from '../../../src/client/skein-client.js';
 import type { NetworkPublication } from '../../../src/driver/network-publication.js';
 import type { PublicationImage } from '../../../src/driver/publication-image.js';
 import type { MediaDriver } from '../../../src/driver/media-driver.js';
-import { RawPeer, counterValue, runFor, settle, simNode } from './sim-node.js';
+import { RawPeer, counterValue, runFor, settle, simNode } from '../../support/sim-node.js';
 
 const MS = 1_000_000;
 const STREAM = 1001;

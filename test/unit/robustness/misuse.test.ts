@@ -12,7 +12,7 @@ import { DRIVER_OPTIONS, resolveDriverSettings, type OptionSpec } from '../../..
 import { BufferClaim } from '../../../src/logbuffer/buffer-claim.js';
 import { CLOSED } from '../../../src/client/publication-codes.js';
 import { SimWorld } from '../../../src/sim/sim-world.js';
-import { settle, simNode } from './sim-node.js';
+import { settle, simNode } from '../../support/sim-node.js';
 
 type Coded = Error & { code?: string };
 

@@ -3,16 +3,16 @@
  * network that plays a hostile or broken peer: it sends hand-made frames and records what comes
  * back. Used by the resource-limit tests.
  */
-import { SimWorld } from '../../../src/sim/sim-world.js';
-import { MediaDriver } from '../../../src/driver/media-driver.js';
-import { TEST_PROFILE, type DriverOptions } from '../../../src/driver/driver-context.js';
-import { SkeinClient } from '../../../src/client/skein-client.js';
-import type { DatagramSocket } from '../../../src/env/datagram.js';
-import { DataHeaderFlyweight } from '../../../src/protocol/data-header-flyweight.js';
-import { SetupFlyweight } from '../../../src/protocol/setup-flyweight.js';
-import { StatusMessageFlyweight } from '../../../src/protocol/status-message-flyweight.js';
-import { NakFlyweight } from '../../../src/protocol/nak-flyweight.js';
-import { DATA_HEADER_LENGTH, FrameFlags, FrameType, NAK_LENGTH, SETUP_LENGTH, SM_LENGTH } from '../../../src/protocol/frame-constants.js';
+import { SimWorld } from '../../src/sim/sim-world.js';
+import { MediaDriver } from '../../src/driver/media-driver.js';
+import { TEST_PROFILE, type DriverOptions } from '../../src/driver/driver-context.js';
+import { SkeinClient } from '../../src/client/skein-client.js';
+import type { DatagramSocket } from '../../src/env/datagram.js';
+import { DataHeaderFlyweight } from '../../src/protocol/data-header-flyweight.js';
+import { SetupFlyweight } from '../../src/protocol/setup-flyweight.js';
+import { StatusMessageFlyweight } from '../../src/protocol/status-message-flyweight.js';
+import { NakFlyweight } from '../../src/protocol/nak-flyweight.js';
+import { DATA_HEADER_LENGTH, FrameFlags, FrameType, NAK_LENGTH, SETUP_LENGTH, SM_LENGTH } from '../../src/protocol/frame-constants.js';
 
 export interface SimNode {
   readonly driver: MediaDriver;
