@@ -91,15 +91,6 @@ export class DriverCounters {
     this.invalidFramesByReason[-1 - reason]!.increment();
   }
 
-  /**
-   * Gives a reason to rejections a component counted in the total only (a publication's SM and NAK
-   * checks): when the total moved since `totalBefore`, the reason's counter moves by as much.
-   */
-  attributeInvalid(totalBefore: number, reason: InvalidFrameReasonCode): void {
-    const delta = this.invalidPackets.get() - totalBefore;
-    if (delta > 0) this.invalidFramesByReason[-1 - reason]!.add(delta);
-  }
-
   close(): void {
     this.system.close();
   }

@@ -291,6 +291,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       streamId,
       publicationWindowLength: this.termWindowLength(parsed, termLength),
       receiverWindowLength: 0,
+      isResponse: p.controlMode === 'response',
     });
     return logBuffers;
   }
@@ -423,7 +424,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     }
     this.reserveCounters(4, 'a network publication');
     if (endpoint === undefined) {
-      endpoint = new SendChannelEndpoint(key, destination ?? undefined, bind, this.components, this);
+      endpoint = new SendChannelEndpoint(key, bind, this.components, this);
       this.sendEndpoints.set(key, endpoint);
     }
     const settings = this.components.settings;

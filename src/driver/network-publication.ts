@@ -24,6 +24,7 @@ import type { Position } from '../agent/counters.js';
 import type { DriverComponents } from './driver-components.js';
 import type { SendChannelEndpoint } from './send-channel-endpoint.js';
 import { RetransmitHandler } from './retransmit-handler.js';
+import { InvalidFrameReason } from '../protocol/frame-validator.js';
 
 export type NetworkPublicationState = 'ACTIVE' | 'DRAINING' | 'LINGER' | 'DONE';
 
@@ -140,7 +141,7 @@ export class NetworkPublication {
     this.components = init.components;
     this.responseCorrelationId = init.responseCorrelationId;
     this.responseImage = init.responseImage;
-    this.isResponse = init.responseImage !== undefined || init.destination === null;
+    this.isResponse = init.destination === null;
     this.hasDestination = init.destination !== null;
     this.destinationHost = init.destination?.host ?? '';
     this.destinationPort = init.destination?.port ?? 0;
@@ -173,11 +174,6 @@ export class NetworkPublication {
     const index = indexByTermCount(meta.activeTermCount);
     const termOffset = Math.min(meta.rawTailOffset(index), this.termLength);
     return computeTermBeginPosition(meta.rawTailTermId(index), this.positionBitsToShift, this.initialTermId) + termOffset;
-  }
-
-  /** Where this publication's frames go, or null while a response publication waits for its receiver. */
-  get destination(): string | null {
-    return this.hasDestination ? `${this.destinationHost}:${this.destinationPort}` : null;
   }
 
   /** Sender duty cycle for this publication; returns bytes sent (work). */
@@ -222,9 +218,8 @@ export class NetworkPublication {
     const s = this.setup.wrap(this.setupBuffer, 0, SETUP_LENGTH);
     s.frameLength = SETUP_LENGTH;
     s.version = 0;
-    s.flags = 0;
+    s.flags = this.responseCorrelationId === undefined ? 0 : FrameFlags.SETUP_SEND_RESPONSE_SETUP;
     s.type = FrameType.SETUP;
-    if (this.responseCorrelationId !== undefined) s.flags = FrameFlags.SETUP_SEND_RESPONSE_SETUP;
     s.termOffset = computeTermOffsetFromPosition(position, this.positionBitsToShift);
     s.sessionId = this.sessionId;
     s.streamId = this.streamId;
@@ -282,12 +277,12 @@ export class NetworkPublication {
     const termOffset = sm.consumptionTermOffset;
     const window = sm.receiverWindow;
     if (termOffset < 0 || termOffset >= this.termLength || (termOffset & 31) !== 0 || window < 0 || window > this.termLength / 2) {
-      this.components.driverCounters.invalidPackets.increment();
+      this.components.driverCounters.invalidFrame(InvalidFrameReason.SM_INVALID);
       return false;
     }
     const position = computePosition(sm.consumptionTermId, termOffset, this.positionBitsToShift, this.initialTermId);
     if (Math.abs(position - this.senderPosition) > this.termLength / 2) {
-      this.components.driverCounters.invalidPackets.increment();
+      this.components.driverCounters.invalidFrame(InvalidFrameReason.SM_INVALID);
       return false;
     }
     const receiverId = sm.receiverId;
@@ -330,7 +325,7 @@ export class NetworkPublication {
     const termOffset = nak.termOffset;
     const length = nak.length;
     if (termOffset < 0 || termOffset > this.termLength - 32 || (termOffset & 31) !== 0 || length <= 0 || termOffset + length > this.termLength) {
-      this.components.driverCounters.invalidPackets.increment();
+      this.components.driverCounters.invalidFrame(InvalidFrameReason.NAK_INVALID);
       return;
     }
     this.retransmit.onNak(nak.termId, termOffset, length, nowNs, this);

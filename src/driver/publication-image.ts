@@ -92,8 +92,6 @@ export class PublicationImage {
   /** The rcv-rtt-ns counter, when the driver allocated one. */
   readonly rttPosition: Position | undefined;
   private nextRttmNs: number;
-  /** Last measured round-trip time to the sender in ns; 0 until the first answer. */
-  rttNs = 0;
 
   private readonly components: DriverComponents;
   private readonly metaData: LogMetaData;
@@ -199,13 +197,11 @@ export class PublicationImage {
     }
     if (packetPosition < this.lastSmPosition) {
       counters.flowControlUnderRuns.increment();
-      this.lastPacketNs = nowNs;
-      this.naksSincePacket = 0;
+      this.heardFromSender(nowNs);
       return;
     }
     insertPacket(this.termBuffers[indexByPosition(packetPosition, this.positionBitsToShift)]!, termOffset, data, 0, length);
-    this.lastPacketNs = nowNs;
-    this.naksSincePacket = 0;
+    this.heardFromSender(nowNs);
     if (proposed > this.hwm) {
       this.hwm = proposed;
       this.hwmPosition.set(proposed);
@@ -252,8 +248,7 @@ export class PublicationImage {
       return;
     }
     this.components.driverCounters.heartbeatsReceived.increment();
-    this.lastPacketNs = nowNs;
-    this.naksSincePacket = 0;
+    this.heardFromSender(nowNs);
     if (position > this.hwm && position <= this.lastSmPosition + this.termLength / 2) {
       this.hwm = position;
       this.hwmPosition.set(position);
@@ -293,7 +288,6 @@ export class PublicationImage {
     const rtt = nowNs - Number(echoTimestampNs) - Number(receptionDeltaNs);
     // An answer to a measurement we did not make (or from before a clock we cannot compare) is ignored.
     if (!(rtt >= 0 && rtt < this.components.settings.imageLivenessTimeoutNs)) return;
-    this.rttNs = rtt;
     this.rttPosition?.set(rtt);
   }
 
@@ -461,10 +455,6 @@ export class PublicationImage {
     if (this.responseSessionId === responseSessionId) this.responseSessionId = null;
   }
 
-  get announcedResponseSessionId(): number | null {
-    return this.responseSessionId;
-  }
-
   private sendResponseSetup(responseSessionId: number): void {
     this.rspSetup.wrap(this.controlBuffer, 0, RSP_SETUP_LENGTH).writeResponseSetup(this.sessionId, this.streamId, responseSessionId);
     if (this.endpoint.sendControl(this.controlBuffer, RSP_SETUP_LENGTH, this.controlHost, this.controlPort)) {
@@ -472,6 +462,12 @@ export class PublicationImage {
     }
   }
 
+
+  /** A packet from the sender arrived: it is alive, and may be NAKed again. */
+  private heardFromSender(nowNs: number): void {
+    this.lastPacketNs = nowNs;
+    this.naksSincePacket = 0;
+  }
 
   /** How long the sender has sent nothing for this image. */
   silenceNs(nowNs: number): number {

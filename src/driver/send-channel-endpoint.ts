@@ -1,5 +1,5 @@
 import type { DatagramSocket } from '../env/datagram.js';
-import { InvalidFrameReason, validateDatagram, type InvalidFrameReasonCode } from '../protocol/frame-validator.js';
+import { validateDatagram, type InvalidFrameReasonCode } from '../protocol/frame-validator.js';
 import { FrameType, FrameFlags } from '../protocol/frame-constants.js';
 import { StatusMessageFlyweight } from '../protocol/status-message-flyweight.js';
 import { NakFlyweight } from '../protocol/nak-flyweight.js';
@@ -23,8 +23,6 @@ export interface ResponseSetupHandler {
  */
 export class SendChannelEndpoint {
   readonly key: string;
-  /** The channel's endpoint; undefined for a response endpoint bound to its control address. */
-  readonly destination: SocketAddress | undefined;
   readonly socket: DatagramSocket;
   private readonly components: DriverComponents;
   private readonly byStream = new Map<number, Map<number, NetworkPublication>>();
@@ -37,15 +35,8 @@ export class SendChannelEndpoint {
   private refCount = 0;
   private closed = false;
 
-  constructor(
-    key: string,
-    destination: SocketAddress | undefined,
-    bind: SocketAddress,
-    components: DriverComponents,
-    responseSetupHandler?: ResponseSetupHandler,
-  ) {
+  constructor(key: string, bind: SocketAddress, components: DriverComponents, responseSetupHandler?: ResponseSetupHandler) {
     this.key = key;
-    this.destination = destination;
     this.components = components;
     this.responseSetupHandler = responseSetupHandler;
     this.socket = components.transport.open({
@@ -135,17 +126,13 @@ export class SendChannelEndpoint {
         case FrameType.SM: {
           const sm = this.sm.wrap(data, 0, length);
           counters.statusMessagesReceived.increment();
-          const invalidBefore = counters.invalidPackets.get();
           wake = this.find(sm.sessionId, sm.streamId)?.onStatusMessage(sm, srcAddress, srcPort, nowNs) === true;
-          counters.attributeInvalid(invalidBefore, InvalidFrameReason.SM_INVALID);
           break;
         }
         case FrameType.NAK: {
           const nak = this.nak.wrap(data, 0, length);
           counters.naksReceived.increment();
-          const invalidBefore = counters.invalidPackets.get();
           this.find(nak.sessionId, nak.streamId)?.onNak(nak, nowNs);
-          counters.attributeInvalid(invalidBefore, InvalidFrameReason.NAK_INVALID);
           break;
         }
         case FrameType.RTTM: {

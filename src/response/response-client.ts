@@ -231,6 +231,10 @@ export class ResponseClient implements Agent {
           }
           return 0;
         },
+        // The Skein client closed: no duty cycle will come to settle the wait.
+        onClose: () => {
+          if (!done) finish(this.closedError());
+        },
       };
       const finish = (error: Error | null): void => {
         done = true;
@@ -293,15 +297,13 @@ export class ResponseClient implements Agent {
   /** Fails what is in flight, tells the server, releases the publication and subscription. Idempotent. */
   close(): void {
     if (this.stateValue === 'CLOSED') return;
-    this.closeError = new SkeinError(ErrorCode.CLOSED, 'the response client was closed', this.subject({ state: 'CLOSED' }));
-    this.shutdown('close() called', this.closeError);
+    this.shutdown('close() called', ErrorCode.CLOSED, 'the response client was closed', {});
     this.client.removeAgent(this);
   }
 
   onClose(): void {
     if (this.stateValue === 'CLOSED') return;
-    this.closeError = new SkeinError(ErrorCode.CLOSED, 'the Skein client was closed', this.subject({ state: 'CLOSED' }));
-    this.shutdown('client closed', this.closeError);
+    this.shutdown('client closed', ErrorCode.CLOSED, 'the Skein client was closed', {});
   }
 
   doWork(nowNs: number): number {
@@ -342,13 +344,8 @@ export class ResponseClient implements Agent {
 
   private reconnect(nowNs: number): number {
     if (nowNs - this.outageStartNs > this.reconnectDeadlineNs) {
-      const error = new SkeinError(
-        ErrorCode.RECONNECT_FAILED,
-        `no connection to the response server within reconnectDeadlineMs=${this.reconnectDeadlineNs / MS} after ${this.backoff.attempts} attempts`,
-        this.subject({ timeoutMs: this.reconnectDeadlineNs / MS, state: this.stateValue }),
-      );
-      this.closeError = error;
-      this.shutdown(error.message, error);
+      const message = `no connection to the response server within reconnectDeadlineMs=${this.reconnectDeadlineNs / MS} after ${this.backoff.attempts} attempts`;
+      this.shutdown(message, ErrorCode.RECONNECT_FAILED, message, { timeoutMs: this.reconnectDeadlineNs / MS });
       this.client.removeAgent(this);
       return 1;
     }
@@ -575,15 +572,14 @@ export class ResponseClient implements Agent {
     this.freeSlots[this.freeCount++] = slot;
   }
 
-  private shutdown(reason: string, error: SkeinError): void {
+  /** Ends the client for good: tells the server, fails what is in flight with `code`, releases the pair. */
+  private shutdown(reason: string, code: string, message: string, extra: { timeoutMs?: number }): void {
     const nowNs = this.client.clock.nanoTime();
+    this.closeError = new SkeinError(code, message, this.subject({ ...extra, state: 'CLOSED' }));
     const publication = this.pair?.publication;
     if (publication != null && publication.isConnected) publication.offer(EMPTY, 0, 0, 0, markerWord(MessageKind.CLOSE));
     this.transition('CLOSED', reason, nowNs);
-    const ids = this.slotId;
-    for (let slot = 0; slot < ids.length; slot++) {
-      if (ids[slot] !== FREE) this.fail(slot, new SkeinError(error.code, error.message.replace(/ \[.*\]$/, ''), this.subject({ correlationId: ids[slot]!, state: 'CLOSED' })));
-    }
+    this.failAll(code, message);
     this.closePair();
   }
 
