@@ -1,5 +1,7 @@
 /** Skein: Aeron-class messaging for TypeScript on Node.js. */
 export { Skein, type SkeinOptions } from './skein.js';
+export { SkeinWorker, type SkeinWorkerOptions } from './skein-worker.js';
+export type { WorkerLink } from './worker-link.js';
 export * from './client/index.js';
 export { MediaDriver, type MediaDriverComponents } from './driver/media-driver.js';
 export { DRIVER_OPTIONS, TEST_PROFILE, resolveDriverSettings, type DriverOptions, type DriverSettings } from './driver/driver-context.js';

@@ -17,6 +17,8 @@ import { SkeinClient, type SubscriptionOptions } from './client/skein-client.js'
 import type { Publication } from './client/publication.js';
 import type { Subscription } from './client/subscription.js';
 import { SkeinError, ErrorCode } from './util/errors.js';
+import { WORKER_LINK_VERSION, WorkerLinkHost, type WorkerLink } from './worker-link.js';
+import { MessageChannel } from 'node:worker_threads';
 
 export interface SkeinOptions {
   /** Driver options (see docs/configuration.md); `SKEIN_*` variables override the defaults. */
@@ -83,6 +85,9 @@ export class Skein {
   readonly dir: string;
   readonly transport: DatagramTransport;
   private readonly runner: AgentRunner;
+  /** Word 0 is 1 while the runner sleeps on a timer (read by clients in worker threads). */
+  private readonly sleepFlag = new Int32Array(new SharedArrayBuffer(4));
+  private readonly ref: boolean;
   private readonly errorHandler: (error: unknown) => void;
   private closing: Promise<void> | null = null;
   private destroyed = false;
@@ -126,7 +131,9 @@ export class Skein {
       clock: systemNanoClock,
       errorHandler: (error) => this.driver.recordError(error),
       idle: { spinImmediates: 4, spinUs: 50, maxIdleMs: 50, ...options.idle },
+      sleepFlag: this.sleepFlag,
     });
+    this.ref = options.ref ?? true;
     this.driver.setWakeHandler(() => this.runner.wake());
     this.runner.start();
   }
@@ -138,6 +145,33 @@ export class Skein {
 
   get isClosed(): boolean {
     return this.destroyed;
+  }
+
+  /**
+   * Connects a new client to this driver for a worker thread: send the result to the worker
+   * (`new Worker(file, { workerData: { link }, transferList: [link.port] })`) and call
+   * `SkeinWorker.connect(link)` there. The worker's publications and subscriptions use this
+   * driver's logs in shared memory. When the worker closes its client, exits or is terminated,
+   * the driver releases what it held; when this Skein closes, the worker's client closes too.
+   */
+  createWorkerLink(): WorkerLink {
+    if (this.destroyed || this.client.isClosed) {
+      throw new SkeinError(ErrorCode.CLOSED, 'cannot create a worker link: Skein is closed', { state: 'CLOSED' });
+    }
+    const connection = this.driver.connect();
+    const { port1, port2 } = new MessageChannel();
+    const host = new WorkerLinkHost(connection, port1, () => this.runner.wake(), (closed) => this.client.removeAgent(closed));
+    if (!this.ref) port1.unref();
+    this.client.addAgent(host);
+    return {
+      version: WORKER_LINK_VERSION,
+      port: port2,
+      clientId: connection.clientId,
+      counterValues: this.driver.counters.values.buffer as SharedArrayBuffer,
+      correlationIds: this.driver.correlationIdBuffer,
+      driverSleep: this.sleepFlag.buffer as SharedArrayBuffer,
+      clientLivenessTimeoutNs: this.driver.settings.clientLivenessTimeoutNs,
+    };
   }
 
   addPublication(channel: string, streamId: number): Promise<Publication> {

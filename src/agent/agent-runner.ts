@@ -16,6 +16,11 @@ export interface AgentRunnerOptions {
   maxBatchNs?: number;
   /** Most cycles within one event-loop turn. @default 64 */
   maxCyclesPerTurn?: number;
+  /**
+   * Word 0 is set to 1 (with `Atomics.store`) while the runner sleeps on a timer and to 0 when it
+   * runs again, so agents' peers in other threads can tell whether a wake message is needed.
+   */
+  sleepFlag?: Int32Array;
 }
 
 export const DEFAULT_MAX_BATCH_NS = 1_000_000;
@@ -47,6 +52,8 @@ export class AgentRunner {
   private timeout: TimerHandle | null = null;
   private woken = false;
   private cycles = 0;
+  private readonly sleepFlag: Int32Array | null;
+  private sleeping = false;
 
   constructor(
     readonly agent: Agent,
@@ -66,6 +73,7 @@ export class AgentRunner {
         `maxCyclesPerTurn=${String(options.maxCyclesPerTurn)} is invalid; expected an integer >= 1`,
       );
     }
+    this.sleepFlag = options.sleepFlag ?? null;
     this.invoker = new AgentInvoker(agent, options.clock, options.errorHandler);
     this.runTurn = this.turn.bind(this);
   }
@@ -138,6 +146,7 @@ export class AgentRunner {
   private turn(): void {
     this.immediate = null;
     this.timeout = null;
+    if (this.sleeping) this.setSleeping(false);
     if (this.state !== 'running') return;
     this.woken = false;
     const startNs = this.clock.nanoTime();
@@ -172,8 +181,17 @@ export class AgentRunner {
     }
     if (busyTurn) this.idle.reset(nowNs);
     const delayMs = this.idle.nextDelayMs(nowNs);
-    if (delayMs === 0) this.immediate = this.timers.scheduleImmediate(this.runTurn);
-    else this.timeout = this.timers.scheduleTimeout(this.runTurn, delayMs);
+    if (delayMs === 0) {
+      this.immediate = this.timers.scheduleImmediate(this.runTurn);
+    } else {
+      this.setSleeping(true);
+      this.timeout = this.timers.scheduleTimeout(this.runTurn, delayMs);
+    }
+  }
+
+  private setSleeping(sleeping: boolean): void {
+    this.sleeping = sleeping;
+    if (this.sleepFlag !== null) Atomics.store(this.sleepFlag, 0, sleeping ? 1 : 0);
   }
 
   private stopAfterBug(): void {

@@ -85,7 +85,7 @@ export class Image {
     const termOffset = computeTermOffsetFromPosition(position, this.positionBitsToShift);
     const termBuffer = this.termBuffers[indexByPosition(position, this.positionBitsToShift)]!;
     const reader = this.reader;
-    const fragments = reader.read(termBuffer, termOffset, handler, fragmentLimit, this.header);
+    const fragments = reader.read(termBuffer, termOffset, handler, fragmentLimit, this.header, this.metaData.sharedAcrossThreads);
     const newPosition = position + (reader.offset - termOffset);
     if (newPosition > position) values[this.positionId] = newPosition;
     return fragments;
@@ -102,7 +102,7 @@ export class Image {
     const termOffset = computeTermOffsetFromPosition(position, this.positionBitsToShift);
     const termBuffer = this.termBuffers[indexByPosition(position, this.positionBitsToShift)]!;
     const reader = this.reader;
-    const fragments = reader.controlledRead(termBuffer, termOffset, handler, fragmentLimit, this.header);
+    const fragments = reader.controlledRead(termBuffer, termOffset, handler, fragmentLimit, this.header, this.metaData.sharedAcrossThreads);
     const newPosition = position + (reader.offset - termOffset);
     if (newPosition > position) values[this.positionId] = newPosition;
     return fragments;

@@ -16,6 +16,8 @@ import { ADMIN_ACTION, BACK_PRESSURED, CLOSED, MAX_POSITION_EXCEEDED, NOT_CONNEC
 export interface PublicationOwner {
   releasePublication(publication: Publication): void;
   wakeDriver(): void;
+  /** Back-pressure met: lets a driver in another thread know (see DriverConnection.notifyProgress). */
+  notifyProgress(): void;
 }
 
 export interface PublicationInit {
@@ -123,7 +125,7 @@ export class Publication {
     const appender = this.appenders[index]!;
     const result =
       length <= this.maxPayloadLength
-        ? appender.appendUnfragmentedMessage(this.headerTemplate, buffer, offset, length, reservedValueLow, reservedValueHigh, termId)
+        ? appender.appendUnfragmentedAt(rawOffset, this.headerTemplate, buffer, offset, length, reservedValueLow, reservedValueHigh, termId)
         : appender.appendFragmentedMessage(
             this.headerTemplate, buffer, offset, length, this.maxPayloadLength, reservedValueLow, reservedValueHigh, termId,
           );
@@ -204,7 +206,9 @@ export class Publication {
 
   private backPressureStatus(position: number, length: number): number {
     if (position + length >= this.maxPossiblePosition) return MAX_POSITION_EXCEEDED;
-    return this.metaData.isConnected ? BACK_PRESSURED : NOT_CONNECTED;
+    if (!this.metaData.isConnected) return NOT_CONNECTED;
+    this.owner.notifyProgress();
+    return BACK_PRESSURED;
   }
 
   private checkRange(buffer: Uint8Array, offset: number, length: number): void {

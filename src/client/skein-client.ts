@@ -185,6 +185,10 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
     this.connection.wake();
   }
 
+  notifyProgress(): void {
+    this.connection.notifyProgress();
+  }
+
   private addPublicationCommand(channel: string, streamId: number, exclusive: boolean): Promise<Publication> {
     const check = this.checkAdd(channel, streamId);
     if (check !== null) return Promise.reject(check);

@@ -10,6 +10,8 @@ export interface SubscriptionOwner {
   releaseSubscription(subscription: Subscription): void;
   startPolling(subscription: Subscription): void;
   stopPolling(subscription: Subscription): void;
+  /** Fragments consumed: lets a driver in another thread know (see DriverConnection.notifyProgress). */
+  notifyProgress(): void;
 }
 
 export interface SubscriptionInit {
@@ -101,6 +103,7 @@ export class Subscription {
     for (let i = 0; i < start && fragments < fragmentLimit; i++) {
       fragments += images[i]!.poll(handler, fragmentLimit - fragments);
     }
+    if (fragments > 0) this.owner.notifyProgress();
     return fragments;
   }
 
@@ -120,6 +123,7 @@ export class Subscription {
     for (let i = 0; i < start && fragments < fragmentLimit; i++) {
       fragments += images[i]!.controlledPoll(handler, fragmentLimit - fragments);
     }
+    if (fragments > 0) this.owner.notifyProgress();
     return fragments;
   }
 

@@ -1,5 +1,3 @@
-import type { CountersManager } from '../agent/counters.js';
-import type { DistinctErrorLog } from '../agent/distinct-error-log.js';
 import type { DriverCommand, DriverResponse } from './driver-messages.js';
 import { MessageQueue } from './message-queue.js';
 
@@ -17,10 +15,16 @@ export interface DriverConnection {
   readonly toDriver: MessageQueue<DriverCommand>;
   /** Responses and events for this client only. */
   readonly toClient: MessageQueue<DriverResponse>;
-  readonly counters: CountersManager;
-  readonly errorLog: DistinctErrorLog;
+  /** The driver's counter values (a Float64Array over a SharedArrayBuffer), indexed by counter id. */
+  readonly counters: { readonly values: Float64Array };
   /** Wakes the agents that run the driver (and, in the embedded mode, the client conductor). */
   wake(): void;
+  /**
+   * A subscriber consumed fragments or a publisher met back-pressure. A driver that runs in the
+   * client's own thread sees this in its next duty cycle and needs nothing (a no-op); a client in
+   * a worker thread wakes a sleeping driver, so limits and status messages move on at once.
+   */
+  notifyProgress(): void;
   /** Allocates an id unique within this driver, for correlation and registration ids. */
   nextCorrelationId(): number;
   /** Driver timeout after which a silent client is considered dead. */

@@ -47,11 +47,13 @@ export class MediaDriver {
   private readonly driverCounters: DriverCounters;
   private readonly commands = createCommandQueue();
   private wakeHandler: () => void = () => {};
-  private correlationId = 1;
+  /** The next correlation id, in shared memory so clients in worker threads draw from it too. */
+  private readonly correlationIds = new BigInt64Array(new SharedArrayBuffer(8));
   private nextClientId = 1;
   private closed = false;
 
   constructor(options: DriverOptions, parts: MediaDriverComponents) {
+    this.correlationIds[0] = 1n;
     this.settings = resolveDriverSettings(options, parts.env ?? {});
     this.counters = new CountersManager({ epochClock: parts.epochClock, capacity: this.settings.countersCapacity });
     this.errorLog = new DistinctErrorLog(parts.epochClock, this.settings.errorLogCapacity);
@@ -80,7 +82,7 @@ export class MediaDriver {
       commands: this.commands,
       sender: this.sender,
       receiver: this.receiver,
-      nextCorrelationId: () => this.correlationId++,
+      nextCorrelationId: () => this.nextCorrelationId(),
     });
     const agents: Agent[] = [this.conductor, this.sender, this.receiver];
     if (parts.storage !== undefined && parts.snapshotDir !== undefined && this.settings.publishSnapshots) {
@@ -110,6 +112,16 @@ export class MediaDriver {
     this.components.onError(error);
   }
 
+  /** Allocates an id unique within this driver (correlation and registration ids), from any thread. */
+  nextCorrelationId(): number {
+    return Number(Atomics.add(this.correlationIds, 0, 1n));
+  }
+
+  /** The shared word {@link nextCorrelationId} draws from, for clients in worker threads. */
+  get correlationIdBuffer(): SharedArrayBuffer {
+    return this.correlationIds.buffer as SharedArrayBuffer;
+  }
+
   setWakeHandler(handler: () => void): void {
     this.wakeHandler = handler;
   }
@@ -133,10 +145,10 @@ export class MediaDriver {
       toDriver: this.commands,
       toClient,
       counters: this.counters,
-      errorLog: this.errorLog,
       clientLivenessTimeoutNs: this.settings.clientLivenessTimeoutNs,
       wake: () => driver.wakeHandler(),
-      nextCorrelationId: () => driver.correlationId++,
+      notifyProgress: () => {},
+      nextCorrelationId: () => driver.nextCorrelationId(),
       get isDriverClosed() {
         return driver.closed;
       },

@@ -100,6 +100,25 @@ function int32ViewOfSlow(bytes: Uint8Array): Int32Array {
   return ints;
 }
 
+/**
+ * The word view of the term buffer its owner used last. Hot loops (readers, scanners, cleaners)
+ * keep one each instead of going through {@link int32ViewOf}'s shared cache: a shared entry that
+ * keeps changing hands between a publisher, a reader and the driver misses on most calls, and V8
+ * throws away optimised code that meets a miss it has not seen before.
+ */
+export class TermWords {
+  private of: Uint8Array | null = null;
+  private words: Int32Array = new Int32Array(0);
+
+  get(termBuffer: Uint8Array): Int32Array {
+    if (termBuffer !== this.of) {
+      this.words = int32ViewOf(termBuffer);
+      this.of = termBuffer;
+    }
+    return this.words;
+  }
+}
+
 /** Reads the frame length with `Atomics.load`; ≤ 0 means "not yet published". */
 export function frameLengthVolatile(termBuffer: Uint8Array, frameOffset: number): number {
   return Atomics.load(int32ViewOf(termBuffer), frameOffset >> 2);
@@ -200,8 +219,10 @@ export function setFrameReservedValue(buffer: Uint8Array, frameOffset: number, l
 }
 
 /**
- * Writes a whole header at `frameOffset` without publishing it: the frame length is stored
- * (atomically) as `-frameLength` first, then version, flags and type and the session and stream
+ * Writes a whole header at `frameOffset` without publishing it: the frame length is stored as
+ * `-frameLength` first (a plain store: readers stop at any length ≤ 0, and the publishing
+ * `Atomics.store` of {@link frameLengthOrdered} to the same word orders everything written before
+ * it, so a second fence per frame would buy nothing), then version, flags and type and the session and stream
  * ids are taken from the 32-byte `headerTemplate`, and termOffset (= frameOffset), termId and
  * the reserved value are set. Publish with {@link frameLengthOrdered}.
  */
@@ -215,7 +236,7 @@ export function writeUnpublishedHeader(
   const ints = int32ViewOf(termBuffer);
   const template = templateWordsOf(headerTemplate);
   const i = frameOffset >> 2;
-  Atomics.store(ints, i, -frameLength);
+  ints[i] = -frameLength;
   ints[i + 1] = template[1]!; // version, flags, type
   ints[i + 2] = frameOffset;
   ints[i + 3] = template[3]!; // session id
@@ -233,9 +254,26 @@ export function writeUnpublishedDataHeader(
   reservedValueLow: number,
   reservedValueHigh: number,
 ): void {
-  writeUnpublishedHeader(termBuffer, frameOffset, frameLength, headerTemplate, termId);
-  const ints = int32ViewOf(termBuffer);
+  writeUnpublishedDataHeaderWords(int32ViewOf(termBuffer), frameOffset, frameLength, templateWordsOf(headerTemplate), termId, reservedValueLow, reservedValueHigh);
+}
+
+/** {@link writeUnpublishedDataHeader} given the term's and the template's word views. */
+export function writeUnpublishedDataHeaderWords(
+  ints: Int32Array,
+  frameOffset: number,
+  frameLength: number,
+  template: Int32Array,
+  termId: number,
+  reservedValueLow: number,
+  reservedValueHigh: number,
+): void {
   const i = frameOffset >> 2;
+  ints[i] = -frameLength;
+  ints[i + 1] = template[1]!; // version, flags, type
+  ints[i + 2] = frameOffset;
+  ints[i + 3] = template[3]!; // session id
+  ints[i + 4] = template[4]!; // stream id
+  ints[i + 5] = termId;
   ints[i + 6] = reservedValueLow;
   ints[i + 7] = reservedValueHigh;
 }
@@ -244,7 +282,7 @@ let lastTemplate: Uint8Array | null = null;
 let lastTemplateWords: Int32Array | null = null;
 
 /** The eight 32-bit words of a (4-byte aligned) header template, cached per template view. */
-function templateWordsOf(headerTemplate: Uint8Array): Int32Array {
+export function templateWordsOf(headerTemplate: Uint8Array): Int32Array {
   if (headerTemplate === lastTemplate) return lastTemplateWords as Int32Array;
   let words: Int32Array;
   if (headerTemplate.byteOffset % 4 === 0) {

@@ -58,6 +58,13 @@ export const LOG_ACTIVE_TERM_COUNT_OFFSET = 24;
 export const LOG_END_OF_STREAM_POSITION_OFFSET = 128;
 export const LOG_IS_CONNECTED_OFFSET = 136;
 export const LOG_ACTIVE_TRANSPORT_COUNT_OFFSET = 140;
+/**
+ * Skein's own word, in the padding Aeron leaves between 144 and 256: 1 once the log has been
+ * handed to another thread (a worker link), after which frames are published and read with
+ * `Atomics`; while 0 every reader and writer of the log runs in the thread that created it, where
+ * program order alone orders a frame's bytes before its length.
+ */
+export const LOG_SHARED_ACROSS_THREADS_OFFSET = 192;
 export const LOG_CORRELATION_ID_OFFSET = 256;
 export const LOG_INITIAL_TERM_ID_OFFSET = 264;
 export const LOG_DEFAULT_FRAME_HEADER_LENGTH_OFFSET = 268;

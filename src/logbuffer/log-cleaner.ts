@@ -1,4 +1,4 @@
-import { int32ViewOf } from './frame-descriptor.js';
+import { TermWords } from './frame-descriptor.js';
 import { computeTermOffsetFromPosition, indexByPosition } from './log-buffer-descriptor.js';
 
 /**
@@ -8,6 +8,7 @@ import { computeTermOffsetFromPosition, indexByPosition } from './log-buffer-des
  */
 export class LogCleaner {
   private cleanPosition: number;
+  private readonly termWords = new TermWords();
 
   constructor(
     private readonly termBuffers: readonly Uint8Array[],
@@ -30,7 +31,7 @@ export class LogCleaner {
     const offset = computeTermOffsetFromPosition(cleanPosition, this.positionBitsToShift);
     const length = Math.min(position - cleanPosition, termBuffer.length - offset);
     // Offsets and lengths are frame-aligned; word fill is several times faster on shared memory.
-    int32ViewOf(termBuffer).fill(0, offset >> 2, (offset + length) >> 2);
+    this.termWords.get(termBuffer).fill(0, offset >> 2, (offset + length) >> 2);
     this.cleanPosition = cleanPosition + length;
   }
 }

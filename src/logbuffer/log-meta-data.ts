@@ -32,6 +32,7 @@ import {
   LOG_GROUP_OFFSET,
   LOG_INITIAL_TERM_ID_OFFSET,
   LOG_IS_CONNECTED_OFFSET,
+  LOG_SHARED_ACROSS_THREADS_OFFSET,
   LOG_IS_PUBLICATION_REVOKED_OFFSET,
   LOG_IS_RESPONSE_OFFSET,
   LOG_LINGER_TIMEOUT_NS_OFFSET,
@@ -222,6 +223,20 @@ export class LogMetaData {
   set endOfStreamPosition(position: number) {
     const value = position >= END_OF_STREAM_POSITION_NONE ? INT64_MAX : BigInt(checkSafe(position, 'endOfStreamPosition'));
     Atomics.store(this.longs, LOG_END_OF_STREAM_POSITION_OFFSET >> 3, value);
+  }
+
+  /** True once the log has been handed to another thread (see LOG_SHARED_ACROSS_THREADS_OFFSET). */
+  get sharedAcrossThreads(): boolean {
+    return this.ints[LOG_SHARED_ACROSS_THREADS_OFFSET >> 2] !== 0;
+  }
+
+  /**
+   * Marks the log as used by more than one thread. Call it in the log's own thread before the
+   * buffer is posted to another one: frames published from then on use `Atomics`, and those
+   * before are ordered by the posting itself.
+   */
+  markSharedAcrossThreads(): void {
+    Atomics.store(this.ints, LOG_SHARED_ACROSS_THREADS_OFFSET >> 2, 1);
   }
 
   get isConnected(): boolean {

@@ -18,18 +18,20 @@
 import { assert } from '../util/assert.js';
 import { align } from '../util/bits.js';
 import type { BufferClaim } from './buffer-claim.js';
-import { copyBytes } from './copy-bytes.js';
+import { copyBytes, copyIntoTerm } from './copy-bytes.js';
 import {
   BEGIN_FRAG_FLAG,
   DATA_HEADER_LENGTH,
   END_FRAG_FLAG,
   FRAME_ALIGNMENT,
   frameLengthOrdered,
+  int32ViewOf,
   setFrameFlags,
+  templateWordsOf,
   setFrameReservedValue,
   writePaddingFrame,
   writeUnpublishedHeader,
-  writeUnpublishedDataHeader,
+  writeUnpublishedDataHeaderWords,
 } from './frame-descriptor.js';
 import { computeFragmentedFrameLength } from './log-buffer-descriptor.js';
 import type { LogMetaData } from './log-meta-data.js';
@@ -44,6 +46,8 @@ export class TermAppender {
   readonly metaData: LogMetaData;
   readonly partitionIndex: number;
   private readonly termLength: number;
+  /** The term as 32-bit words, for header stores and publishing. */
+  private readonly termInts: Int32Array;
   private vectorIndex = 0;
   private vectorOffset = 0;
 
@@ -52,6 +56,7 @@ export class TermAppender {
     this.metaData = metaData;
     this.partitionIndex = partitionIndex;
     this.termLength = termBuffer.length;
+    this.termInts = int32ViewOf(termBuffer);
   }
 
   /** Appends `src[srcOffset, srcOffset + length)` as one frame (flags from the template). */
@@ -64,16 +69,40 @@ export class TermAppender {
     reservedValueHigh: number,
     activeTermId: number,
   ): number {
+    if (this.metaData.rawTailTermId(this.partitionIndex) !== activeTermId) {
+      return TermAppender.APPEND_STALE;
+    }
+    const termOffset = this.metaData.rawTailOffset(this.partitionIndex);
+    return this.appendUnfragmentedAt(termOffset, headerTemplate, src, srcOffset, length, reservedValueLow, reservedValueHigh, activeTermId);
+  }
+
+  /**
+   * {@link appendUnfragmentedMessage} for a caller that has just read this partition's tail and
+   * found it in `activeTermId`: `termOffset` is the tail offset it read (as stored, possibly
+   * beyond the term), so the tail is not read again.
+   */
+  appendUnfragmentedAt(
+    termOffset: number,
+    headerTemplate: Uint8Array,
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    reservedValueLow: number,
+    reservedValueHigh: number,
+    activeTermId: number,
+  ): number {
     const frameLength = length + DATA_HEADER_LENGTH;
     const alignedLength = align(frameLength, FRAME_ALIGNMENT);
-    const frameOffset = this.reserve(alignedLength, headerTemplate, activeTermId);
+    const frameOffset = this.reserveAt(termOffset, alignedLength, headerTemplate, activeTermId);
     if (frameOffset < 0) {
       return frameOffset;
     }
-    const term = this.termBuffer;
-    writeUnpublishedDataHeader(term, frameOffset, frameLength, headerTemplate, activeTermId, reservedValueLow, reservedValueHigh);
-    copyBytes(term, frameOffset + DATA_HEADER_LENGTH, src, srcOffset, length);
-    frameLengthOrdered(term, frameOffset, frameLength);
+    const ints = this.termInts;
+    writeUnpublishedDataHeaderWords(ints, frameOffset, frameLength, templateWordsOf(headerTemplate), activeTermId, reservedValueLow, reservedValueHigh);
+    copyIntoTerm(ints, this.termBuffer, frameOffset + DATA_HEADER_LENGTH, src, srcOffset, length);
+    // Publish: a log read only in this thread needs no fence (and Atomics.store is a builtin call).
+    if (this.metaData.sharedAcrossThreads) Atomics.store(ints, frameOffset >> 2, frameLength);
+    else ints[frameOffset >> 2] = frameLength;
     return frameOffset + alignedLength;
   }
 
@@ -218,18 +247,24 @@ export class TermAppender {
    * result code. When the block overruns the term, the remainder of the term becomes a PAD frame.
    */
   private reserve(alignedLength: number, headerTemplate: Uint8Array, activeTermId: number): number {
-    assert(alignedLength >= DATA_HEADER_LENGTH && alignedLength <= this.termLength, 'append length outside [32, termLength]');
     const metaData = this.metaData;
     const partition = this.partitionIndex;
     if (metaData.rawTailTermId(partition) !== activeTermId) {
       return TermAppender.APPEND_STALE;
     }
-    const termOffset = metaData.rawTailOffset(partition);
+    return this.reserveAt(metaData.rawTailOffset(partition), alignedLength, headerTemplate, activeTermId);
+  }
+
+  /** {@link reserve} from a tail offset the caller read, with the term id already checked. */
+  private reserveAt(termOffset: number, alignedLength: number, headerTemplate: Uint8Array, activeTermId: number): number {
+    if (alignedLength < DATA_HEADER_LENGTH || alignedLength > this.termLength) {
+      assert(false, `append length ${alignedLength} outside [32, termLength]`);
+    }
     if (termOffset >= this.termLength) {
       return TermAppender.APPEND_FAILED;
     }
     const resultingOffset = termOffset + alignedLength;
-    metaData.setRawTailOffset(partition, resultingOffset);
+    this.metaData.setRawTailOffset(this.partitionIndex, resultingOffset);
     if (resultingOffset > this.termLength) {
       writePaddingFrame(this.termBuffer, termOffset, this.termLength - termOffset, headerTemplate, activeTermId);
       return TermAppender.APPEND_FAILED;

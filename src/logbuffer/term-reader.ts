@@ -11,7 +11,7 @@
  */
 import { align } from '../util/bits.js';
 import { ControlledPollAction } from './controlled-poll-action.js';
-import { DATA_HEADER_LENGTH, FRAME_ALIGNMENT, frameLengthVolatile, isPaddingFrame } from './frame-descriptor.js';
+import { DATA_HEADER_LENGTH, FRAME_ALIGNMENT, TermWords, isPaddingFrame } from './frame-descriptor.js';
 import type { ControlledFragmentHandler, FragmentHandler, Header } from './header.js';
 
 export class TermReader {
@@ -19,17 +19,23 @@ export class TermReader {
   offset = 0;
   /** Controlled reads: term offset of the last COMMIT in the last read (its start offset if none). */
   committedOffset = 0;
+  private readonly termWords = new TermWords();
 
-  /** Delivers up to `fragmentsLimit` fragments from `termOffset`; returns how many. */
-  read(termBuffer: Uint8Array, termOffset: number, handler: FragmentHandler, fragmentsLimit: number, header: Header): number {
+  /**
+   * Delivers up to `fragmentsLimit` fragments from `termOffset`; returns how many. Pass
+   * `threadShared = false` only for a log no other thread writes (its metadata's
+   * `sharedAcrossThreads`): frame lengths are then read without `Atomics`.
+   */
+  read(termBuffer: Uint8Array, termOffset: number, handler: FragmentHandler, fragmentsLimit: number, header: Header, threadShared = true): number {
     const capacity = termBuffer.length;
+    const words = this.termWords.get(termBuffer);
     let fragmentsRead = 0;
     let offset = termOffset;
     header.buffer = termBuffer;
     header.overrideNextTermOffset(-1);
     try {
       while (fragmentsRead < fragmentsLimit && offset < capacity) {
-        const frameLength = frameLengthVolatile(termBuffer, offset);
+        const frameLength = threadShared ? Atomics.load(words, offset >> 2) : words[offset >> 2]!;
         if (frameLength <= 0) {
           break;
         }
@@ -57,8 +63,10 @@ export class TermReader {
     handler: ControlledFragmentHandler,
     fragmentsLimit: number,
     header: Header,
+    threadShared = true,
   ): number {
     const capacity = termBuffer.length;
+    const words = this.termWords.get(termBuffer);
     let fragmentsRead = 0;
     let offset = termOffset;
     this.committedOffset = termOffset;
@@ -66,7 +74,7 @@ export class TermReader {
     header.overrideNextTermOffset(-1);
     try {
       while (fragmentsRead < fragmentsLimit && offset < capacity) {
-        const frameLength = frameLengthVolatile(termBuffer, offset);
+        const frameLength = threadShared ? Atomics.load(words, offset >> 2) : words[offset >> 2]!;
         if (frameLength <= 0) {
           break;
         }

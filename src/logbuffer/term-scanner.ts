@@ -7,11 +7,12 @@
  * is reported in `padding` — the sender advances its position by `available + padding`.
  */
 import { align } from '../util/bits.js';
-import { DATA_HEADER_LENGTH, FRAME_ALIGNMENT, frameLengthVolatile, isPaddingFrame } from './frame-descriptor.js';
+import { DATA_HEADER_LENGTH, FRAME_ALIGNMENT, TermWords, isPaddingFrame } from './frame-descriptor.js';
 
 export class TermScanner {
   /** Padded bytes beyond the PAD header that ended the last scan (0 if none). */
   padding = 0;
+  private readonly termWords = new TermWords();
 
   /**
    * Returns the number of bytes to send from `termOffset`: at most `min(maxLength, mtu)` and the
@@ -22,11 +23,12 @@ export class TermScanner {
     if (mtu !== undefined && mtu < limit) {
       limit = mtu;
     }
+    const words = this.termWords.get(termBuffer);
     let available = 0;
     let padding = 0;
     while (available < limit) {
       const frameOffset = termOffset + available;
-      const frameLength = frameLengthVolatile(termBuffer, frameOffset);
+      const frameLength = Atomics.load(words, frameOffset >> 2);
       if (frameLength <= 0) {
         break;
       }

@@ -1,0 +1,206 @@
+/**
+ * The worker-thread end of a {@link WorkerLink}: a Skein client in a worker, talking to the driver
+ * embedded in the thread that created the link (see worker-link.ts).
+ *
+ * ```ts
+ * // main thread
+ * const skein = Skein.launch();
+ * const link = skein.createWorkerLink();
+ * new Worker(new URL('./publisher.js', import.meta.url), { workerData: { link }, transferList: [link.port] });
+ * // publisher.js
+ * const skein = SkeinWorker.connect(workerData.link);
+ * const publication = await skein.addPublication('aeron:ipc', 1001);
+ * ```
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { systemNanoClock } from './env/clock.js';
+import { AgentRunner } from './agent/agent-runner.js';
+import type { IdleOptions } from './agent/idle-strategy.js';
+import { createCommandQueue, createResponseQueue, type DriverConnection } from './command/driver-connection.js';
+import type { DriverCommand, DriverResponse } from './command/driver-messages.js';
+import type { MessageQueue } from './command/message-queue.js';
+import { LogBuffers } from './logbuffer/log-buffers.js';
+import { SkeinClient, type SubscriptionOptions } from './client/skein-client.js';
+import type { Publication } from './client/publication.js';
+import type { Subscription } from './client/subscription.js';
+import { ErrorCode, SkeinError } from './util/errors.js';
+import { WAKE_MESSAGE, WORKER_LINK_VERSION, type PortResponse, type WorkerLink } from './worker-link.js';
+
+export interface SkeinWorkerOptions {
+  /** How long the client waits for the driver to answer a command. Default 10 s. */
+  readonly driverTimeoutMs?: number;
+  /** Errors that cannot be returned to a caller. Default: print to stderr. */
+  readonly errorHandler?: (error: unknown) => void;
+  /** How this thread's client conductor idles (see SkeinOptions.idle). */
+  readonly idle?: IdleOptions;
+}
+
+/** A {@link DriverConnection} over a worker link's port and shared memory. */
+class PortConnection implements DriverConnection {
+  readonly clientId: number;
+  readonly toDriver: MessageQueue<DriverCommand> = createCommandQueue();
+  readonly toClient: MessageQueue<DriverResponse> = createResponseQueue();
+  readonly counters: { readonly values: Float64Array };
+  readonly clientLivenessTimeoutNs: number;
+  /** Wakes this thread's client conductor (set once its runner exists). */
+  onArrival: () => void = () => {};
+  /** Called once the driver's end of the link has closed. */
+  onDriverClosed: () => void = () => {};
+  private readonly driverSleep: Int32Array;
+  private readonly correlationIds: BigInt64Array;
+  private driverClosed = false;
+
+  constructor(
+    private readonly port: MessagePort,
+    link: WorkerLink,
+    private readonly errorHandler: (error: unknown) => void,
+  ) {
+    this.clientId = link.clientId;
+    this.counters = { values: new Float64Array(link.counterValues) };
+    this.clientLivenessTimeoutNs = link.clientLivenessTimeoutNs;
+    this.driverSleep = new Int32Array(link.driverSleep);
+    this.correlationIds = new BigInt64Array(link.correlationIds);
+    port.on('message', (message: PortResponse) => this.onMessage(message));
+    port.on('close', () => {
+      this.driverClosed = true;
+      this.onDriverClosed();
+    });
+  }
+
+  get isDriverClosed(): boolean {
+    return this.driverClosed;
+  }
+
+  wake(): void {
+    if (this.toDriver.size > 0) this.flush();
+    this.notifyProgress();
+  }
+
+  notifyProgress(): void {
+    const sleep = this.driverSleep;
+    if (Atomics.load(sleep, 0) !== 0 && Atomics.compareExchange(sleep, 0, 1, 0) === 1) this.post(WAKE_MESSAGE);
+  }
+
+  nextCorrelationId(): number {
+    return Number(Atomics.add(this.correlationIds, 0, 1n));
+  }
+
+  close(): void {
+    this.flush();
+    this.driverClosed = true;
+    this.port.close();
+  }
+
+  private flush(): void {
+    for (let command = this.toDriver.poll(); command !== undefined; command = this.toDriver.poll()) this.post(command);
+  }
+
+  private post(message: DriverCommand | typeof WAKE_MESSAGE): void {
+    if (this.driverClosed) return;
+    this.port.postMessage(message);
+  }
+
+  private onMessage(message: PortResponse): void {
+    let response: DriverResponse;
+    try {
+      response =
+        message.type === 'PUBLICATION_READY' || message.type === 'AVAILABLE_IMAGE'
+          ? { ...message, logBuffers: LogBuffers.wrap(message.logBuffers) }
+          : message;
+    } catch (error) {
+      this.errorHandler(error);
+      return;
+    }
+    if (!this.toClient.offer(response)) {
+      this.errorHandler(
+        new SkeinError(ErrorCode.BACK_PRESSURED, `worker client ${this.clientId}: response queue full (${this.toClient.capacity}); ${message.type} dropped`),
+      );
+      return;
+    }
+    this.onArrival();
+  }
+}
+
+/**
+ * A Skein client in a worker thread, connected to a driver in another thread by a
+ * {@link WorkerLink}. Publications and subscriptions behave as in the embedded `Skein`, reading
+ * and writing the driver's logs in place; publications always get a session of their own.
+ */
+export class SkeinWorker {
+  readonly client: SkeinClient;
+  private readonly connection: PortConnection;
+  private readonly runner: AgentRunner;
+  private closed = false;
+
+  private constructor(link: WorkerLink, options: SkeinWorkerOptions) {
+    const errorHandler = options.errorHandler ?? ((error: unknown) => console.error(error));
+    this.connection = new PortConnection(link.port, link, errorHandler);
+    this.client = new SkeinClient({
+      connection: this.connection,
+      clock: systemNanoClock,
+      errorHandler,
+      ...(options.driverTimeoutMs === undefined ? {} : { driverTimeoutMs: options.driverTimeoutMs }),
+    });
+    this.runner = new AgentRunner(this.client, {
+      clock: systemNanoClock,
+      errorHandler,
+      idle: { spinImmediates: 4, spinUs: 50, maxIdleMs: 50, ...options.idle },
+    });
+    this.connection.onArrival = () => this.runner.wake();
+    this.connection.onDriverClosed = () => this.close();
+    this.runner.start();
+  }
+
+  /** Connects a client in this thread to the driver that created `link` (one client per link). */
+  static connect(link: WorkerLink, options: SkeinWorkerOptions = {}): SkeinWorker {
+    checkLink(link);
+    return new SkeinWorker(link, options);
+  }
+
+  /** True once closed here, or once the driver's thread closed the link. */
+  get isClosed(): boolean {
+    return this.closed || this.client.isClosed;
+  }
+
+  addPublication(channel: string, streamId: number): Promise<Publication> {
+    return this.client.addPublication(channel, streamId);
+  }
+
+  addExclusivePublication(channel: string, streamId: number): Promise<Publication> {
+    return this.client.addExclusivePublication(channel, streamId);
+  }
+
+  addSubscription(channel: string, streamId: number, options?: SubscriptionOptions): Promise<Subscription> {
+    return this.client.addSubscription(channel, streamId, options);
+  }
+
+  /**
+   * Closes the client (the driver releases its publications and subscriptions) and the link, so
+   * the thread can exit. Idempotent.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.close();
+    this.runner.close();
+    this.connection.close();
+  }
+}
+
+function checkLink(link: WorkerLink): void {
+  const problem =
+    typeof link !== 'object' || link === null
+      ? `link is ${String(link)}`
+      : link.version !== WORKER_LINK_VERSION
+        ? `link version ${String(link.version)} is not ${WORKER_LINK_VERSION}`
+        : typeof link.port?.postMessage !== 'function'
+          ? 'link.port is not a MessagePort (pass it in transferList)'
+          : !(link.counterValues instanceof SharedArrayBuffer) || !(link.correlationIds instanceof SharedArrayBuffer) || !(link.driverSleep instanceof SharedArrayBuffer)
+            ? 'link buffers are not SharedArrayBuffers'
+            : !Number.isInteger(link.clientId)
+              ? `link clientId ${String(link.clientId)} is not an integer`
+              : null;
+  if (problem !== null) {
+    throw new SkeinError(ErrorCode.ARG_INVALID, `SkeinWorker.connect: ${problem}; pass the object skein.createWorkerLink() returned`);
+  }
+}
