@@ -12,6 +12,7 @@ export const TRANSPORT_ROLES: Readonly<Record<string, Role>> = {
   'skein-udp-pub': lazy(() => import('./roles/skein-udp-publisher.js'), 'skeinUdpPublisher'),
   'skein-udp-sub': lazy(() => import('./roles/skein-udp-subscriber.js'), 'skeinUdpSubscriber'),
   'skein-ipc': lazy(() => import('./roles/skein-ipc.js'), 'skeinIpc'),
+  'skein-ipc-threads': lazy(() => import('./roles/skein-ipc-threads.js'), 'skeinIpcThreads'),
   'skein-ping': lazy(() => import('./roles/skein-ping.js'), 'skeinPing'),
   'skein-pong': lazy(() => import('./roles/skein-pong.js'), 'skeinPong'),
   'dgram-send': lazy(() => import('./roles/dgram-sender.js'), 'dgramSender'),

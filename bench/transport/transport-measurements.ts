@@ -13,6 +13,7 @@ export type MeasurementId =
   | 'dgram-batch-64x21'
   | 'dgram-single-32'
   | 'skein-ipc-32'
+  | 'skein-ipc-threads-32'
   | 'sab-ring-32'
   | 'skein-ping-32'
   | 'dgram-ping-32'
@@ -197,6 +198,33 @@ const skeinIpc: Measurement = {
   },
 };
 
+const skeinIpcThreads: Measurement = {
+  id: 'skein-ipc-threads-32',
+  label: 'Skein IPC 32 B (publisher thread, subscriber and driver thread)',
+  system: 'skein',
+  kind: 'throughput',
+  unit: 'msgs',
+  run: (context) => {
+    const { warmupMs, measureMs } = context.timing;
+    const config = {
+      streamId: STREAM_ID,
+      messageLength: 32,
+      batchMessagesMax: 4096,
+      fragmentLimit: 256,
+      pollsPerTurnMax: 16,
+      connectTimeoutMs: STARTUP_TIMEOUT_MS,
+      warmupMs,
+      measureMs,
+    };
+    return runChildren(
+      context,
+      [{ name: 'skein-ipc-threads-32', role: 'skein-ipc-threads', config }],
+      0,
+      throughputTimeoutMs(context.timing),
+    );
+  },
+};
+
 const sabRing: Measurement = {
   id: 'sab-ring-32',
   label: 'SAB SPSC ring 32 B (2 worker threads)',
@@ -293,9 +321,10 @@ export const MEASUREMENTS: readonly Measurement[] = [
   skeinUdp('skein-udp-1k', 'Skein UDP 1 KiB', 1024),
   skeinIpc,
   sabRing,
+  skeinIpcThreads,
+  pairedPing,
   skeinPing,
   dgramPing,
-  pairedPing,
 ];
 
 /**
