@@ -124,7 +124,8 @@ export class AgentRunner {
    * starts over. Cheap and allocation-free unless it cancels a sleep; safe to call per message.
    */
   wake(): void {
-    if (this.state !== 'running') return;
+    // Already asked for a cycle since the last one began: the next one resets the back-off.
+    if (this.woken || this.state !== 'running') return;
     this.idle.reset();
     if (this.timeout !== null) {
       this.timers.cancelTimeout(this.timeout);
