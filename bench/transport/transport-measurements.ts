@@ -176,54 +176,38 @@ function dgramThroughput(id: MeasurementId, label: string, mode: 'single' | 'bat
   };
 }
 
-const skeinIpc: Measurement = {
-  id: 'skein-ipc-32',
-  label: 'Skein IPC 32 B (one process)',
-  system: 'skein',
-  kind: 'throughput',
-  unit: 'msgs',
-  run: (context) => {
-    const { warmupMs, measureMs } = context.timing;
-    const config = {
-      streamId: STREAM_ID,
-      messageLength: 32,
-      batchMessagesMax: 4096,
-      fragmentLimit: 1024,
-      pollsPerTurnMax: 16,
-      connectTimeoutMs: STARTUP_TIMEOUT_MS,
-      warmupMs,
-      measureMs,
-    };
-    return runChildren(context, [{ name: 'skein-ipc-32', role: 'skein-ipc', config }], 0, throughputTimeoutMs(context.timing));
-  },
-};
+/** An IPC throughput measurement of 32-byte messages: one child running `role`. */
+function skeinIpcMeasurement(id: MeasurementId, label: string, role: string, fragmentLimit: number): Measurement {
+  return {
+    id,
+    label,
+    system: 'skein',
+    kind: 'throughput',
+    unit: 'msgs',
+    run: (context) => {
+      const { warmupMs, measureMs } = context.timing;
+      const config = {
+        streamId: STREAM_ID,
+        messageLength: 32,
+        batchMessagesMax: 4096,
+        fragmentLimit,
+        pollsPerTurnMax: 16,
+        connectTimeoutMs: STARTUP_TIMEOUT_MS,
+        warmupMs,
+        measureMs,
+      };
+      return runChildren(context, [{ name: id, role, config }], 0, throughputTimeoutMs(context.timing));
+    },
+  };
+}
 
-const skeinIpcThreads: Measurement = {
-  id: 'skein-ipc-threads-32',
-  label: 'Skein IPC 32 B (publisher thread, subscriber and driver thread)',
-  system: 'skein',
-  kind: 'throughput',
-  unit: 'msgs',
-  run: (context) => {
-    const { warmupMs, measureMs } = context.timing;
-    const config = {
-      streamId: STREAM_ID,
-      messageLength: 32,
-      batchMessagesMax: 4096,
-      fragmentLimit: 256,
-      pollsPerTurnMax: 16,
-      connectTimeoutMs: STARTUP_TIMEOUT_MS,
-      warmupMs,
-      measureMs,
-    };
-    return runChildren(
-      context,
-      [{ name: 'skein-ipc-threads-32', role: 'skein-ipc-threads', config }],
-      0,
-      throughputTimeoutMs(context.timing),
-    );
-  },
-};
+const skeinIpc = skeinIpcMeasurement('skein-ipc-32', 'Skein IPC 32 B (one process)', 'skein-ipc', 1024);
+const skeinIpcThreads = skeinIpcMeasurement(
+  'skein-ipc-threads-32',
+  'Skein IPC 32 B (publisher thread, subscriber and driver thread)',
+  'skein-ipc-threads',
+  256,
+);
 
 const sabRing: Measurement = {
   id: 'sab-ring-32',

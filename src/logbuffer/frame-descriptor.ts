@@ -233,8 +233,11 @@ export function writeUnpublishedHeader(
   headerTemplate: Uint8Array,
   termId: number,
 ): void {
-  const ints = int32ViewOf(termBuffer);
-  const template = templateWordsOf(headerTemplate);
+  writeUnpublishedHeaderWords(int32ViewOf(termBuffer), frameOffset, frameLength, templateWordsOf(headerTemplate), termId);
+}
+
+/** {@link writeUnpublishedHeader} given the term's and the template's word views. */
+function writeUnpublishedHeaderWords(ints: Int32Array, frameOffset: number, frameLength: number, template: Int32Array, termId: number): void {
   const i = frameOffset >> 2;
   ints[i] = -frameLength;
   ints[i + 1] = template[1]!; // version, flags, type
@@ -267,13 +270,8 @@ export function writeUnpublishedDataHeaderWords(
   reservedValueLow: number,
   reservedValueHigh: number,
 ): void {
+  writeUnpublishedHeaderWords(ints, frameOffset, frameLength, template, termId);
   const i = frameOffset >> 2;
-  ints[i] = -frameLength;
-  ints[i + 1] = template[1]!; // version, flags, type
-  ints[i + 2] = frameOffset;
-  ints[i + 3] = template[3]!; // session id
-  ints[i + 4] = template[4]!; // stream id
-  ints[i + 5] = termId;
   ints[i + 6] = reservedValueLow;
   ints[i + 7] = reservedValueHigh;
 }

@@ -5,8 +5,8 @@
  * many it sent and closes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { SkeinWorker, ADMIN_ACTION, BACK_PRESSURED, NOT_CONNECTED, publicationCodeName, type WorkerLink } from '../../../src/index.js';
-import { patternPayload, writeSequence } from '../payload.js';
+import { SkeinWorker, type WorkerLink } from '../../../src/index.js';
+import { SequenceOfferer } from './sequence-offerer.js';
 
 export interface IpcPublisherWorkerData {
   readonly link: WorkerLink;
@@ -19,33 +19,20 @@ const data = workerData as IpcPublisherWorkerData;
 const port = parentPort!;
 const skein = SkeinWorker.connect(data.link, { errorHandler: (error) => port.postMessage({ error: String(error) }) });
 const publication = await skein.addPublication('aeron:ipc', data.streamId);
-const payload = patternPayload(data.messageLength);
-const { messageLength: length, batchMessagesMax: batchMax } = data;
-let sent = 0;
-let backPressured = 0;
+const offerer = new SequenceOfferer(publication, data.messageLength, data.batchMessagesMax);
 let running = true;
 port.once('message', () => (running = false));
 
 const turn = (): void => {
   if (!running) {
-    port.postMessage({ sent, backPressured });
+    port.postMessage({ sent: offerer.sent, backPressured: offerer.backPressured });
     skein.close();
     return;
   }
-  for (let offered = 0; offered < batchMax; ) {
-    writeSequence(payload, 0, sent);
-    const result = publication.offer(payload, 0, length);
-    if (result >= 0) {
-      sent++;
-      offered++;
-    } else if (result === BACK_PRESSURED || result === NOT_CONNECTED) {
-      backPressured++;
-      break;
-    } else if (result !== ADMIN_ACTION) {
-      port.postMessage({ error: `offer failed with ${publicationCodeName(result)} after ${sent} messages` });
-      skein.close();
-      return;
-    }
+  if (!offerer.offerBatch()) {
+    port.postMessage({ error: offerer.failure });
+    skein.close();
+    return;
   }
   setImmediate(turn);
 };

@@ -7,21 +7,16 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Skein, type FragmentHandler } from '../../../src/index.js';
-import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
+import type { ChildContext, RoleHandle } from '../../support/child-runtime.js';
 import type { Metrics } from '../../support/child-messages.js';
-import { ThroughputMeter, type ThroughputWindow } from '../throughput-meter.js';
+import { ThroughputMeter } from '../throughput-meter.js';
+import type { SkeinIpcConfig } from './skein-ipc.js';
 import { readSequence, waitUntil } from '../payload.js';
 import { benchSkeinOptions, systemCounters } from './skein-options.js';
 import type { IpcPublisherWorkerData } from './skein-ipc-publisher-worker.js';
 
-export interface SkeinIpcThreadsConfig extends ChildConfig, ThroughputWindow {
-  readonly streamId: number;
-  readonly messageLength: number;
-  readonly batchMessagesMax: number;
-  readonly fragmentLimit: number;
-  readonly pollsPerTurnMax: number;
-  readonly connectTimeoutMs: number;
-}
+/** The same configuration as the one-thread role. */
+export type SkeinIpcThreadsConfig = SkeinIpcConfig;
 
 export async function skeinIpcThreads(config: SkeinIpcThreadsConfig, context: ChildContext): Promise<RoleHandle> {
   const errors = { count: 0 };

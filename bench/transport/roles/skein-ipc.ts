@@ -4,10 +4,11 @@
  * is drained (at most `pollsPerTurnMax` polls of `fragmentLimit`), then yields with setImmediate
  * so the embedded driver's conductor can move the publisher limit on.
  */
-import { Skein, ADMIN_ACTION, BACK_PRESSURED, NOT_CONNECTED, publicationCodeName, type FragmentHandler } from '../../../src/index.js';
+import { Skein, type FragmentHandler } from '../../../src/index.js';
 import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
 import { ThroughputMeter, type ThroughputWindow } from '../throughput-meter.js';
-import { patternPayload, readSequence, waitUntil, writeSequence } from '../payload.js';
+import { readSequence, waitUntil } from '../payload.js';
+import { SequenceOfferer } from './sequence-offerer.js';
 import { benchSkeinOptions, systemCounters } from './skein-options.js';
 
 export interface SkeinIpcConfig extends ChildConfig, ThroughputWindow {
@@ -27,28 +28,15 @@ export async function skeinIpc(config: SkeinIpcConfig, context: ChildContext): P
   await waitUntil(() => publication.isConnected && subscription.imageCount > 0, config.connectTimeoutMs, 'the IPC image');
   const meter = new ThroughputMeter(config, (metrics) => context.result(metrics));
   const handler: FragmentHandler = (buffer, offset, length) => meter.record(readSequence(buffer, offset), length);
-  const payload = patternPayload(config.messageLength);
-  const { messageLength: length, batchMessagesMax: batchMax, fragmentLimit, pollsPerTurnMax } = config;
-  let sent = 0;
-  let backPressured = 0;
+  const offerer = new SequenceOfferer(publication, config.messageLength, config.batchMessagesMax);
+  const { fragmentLimit, pollsPerTurnMax } = config;
   let running = true;
   const turn = (): void => {
     if (!running) return;
-    let offered = 0;
-    while (offered < batchMax) {
-      writeSequence(payload, 0, sent);
-      const result = publication.offer(payload, 0, length);
-      if (result >= 0) {
-        sent++;
-        offered++;
-      } else if (result === BACK_PRESSURED || result === NOT_CONNECTED) {
-        backPressured++;
-        break;
-      } else if (result !== ADMIN_ACTION) {
-        running = false;
-        context.fail(new Error(`offer failed with ${publicationCodeName(result)} after ${sent} messages`));
-        return;
-      }
+    if (!offerer.offerBatch()) {
+      running = false;
+      context.fail(new Error(offerer.failure ?? 'offer failed'));
+      return;
     }
     for (let i = 0; i < pollsPerTurnMax && subscription.poll(handler, fragmentLimit) > 0; i++);
     setImmediate(turn);
@@ -59,7 +47,7 @@ export async function skeinIpc(config: SkeinIpcConfig, context: ChildContext): P
     stop: () => {
       running = false;
       meter.cancel();
-      const final = { sent, backPressured, received: meter.messages, skeinErrors: errors.count, ...systemCounters(skein, 'ipc') };
+      const final = { sent: offerer.sent, backPressured: offerer.backPressured, received: meter.messages, skeinErrors: errors.count, ...systemCounters(skein, 'ipc') };
       skein.destroy();
       return final;
     },

@@ -1,8 +1,9 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { Skein, SkeinWorker, FragmentAssembler, ErrorCode, SkeinError, BACK_PRESSURED, NOT_CONNECTED, ADMIN_ACTION, type WorkerLink } from '../../../src/index.js';
-import { MIXED_SIZES, checkMessage, fillMessage, messageLength } from '../../fixtures/sequence-payload.js';
+import { Skein, SkeinWorker, ErrorCode, SkeinError, BACK_PRESSURED, NOT_CONNECTED, ADMIN_ACTION, type WorkerLink } from '../../../src/index.js';
+import { MIXED_SIZES, fillMessage, messageLength } from '../../fixtures/sequence-payload.js';
+import { receiveChecked } from '../../fixtures/receive-checked.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
 
 /**
@@ -66,22 +67,6 @@ function startWorker(skein: Skein, data: { role: 'publish' | 'subscribe'; channe
   };
 }
 
-/** Polls `subscription` until `count` whole messages of MIXED_SIZES arrived; returns what was checked. */
-async function receive(subscription: { poll: (h: FragmentAssembler['onFragment'], limit: number) => number }, count: number): Promise<{ received: number; errors: string[] }> {
-  let received = 0;
-  const errors: string[] = [];
-  const assembler = new FragmentAssembler((buffer, offset, length) => {
-    const problem = checkMessage(buffer, offset, length, received, MIXED_SIZES);
-    if (problem !== null && errors.length < 5) errors.push(problem);
-    received++;
-  });
-  const deadline = Date.now() + DEADLINE_MS;
-  while (received < count && Date.now() < deadline) {
-    if (subscription.poll(assembler.onFragment, 256) === 0) await new Promise((resolve) => setImmediate(resolve));
-  }
-  return { received, errors };
-}
-
 test('IPC from a worker thread: every message arrives once, in order, byte-identical', { timeout: 60_000 }, async () => {
   const skein = launch(71);
   const count = 100_000;
@@ -90,7 +75,7 @@ test('IPC from a worker thread: every message arrives once, in order, byte-ident
   await publisher.next('ready', 10_000);
   await waitFor(() => subscription.imageCount === 1, 10_000, 'the worker publication image');
   publisher.worker.postMessage({ go: true });
-  const result = await receive(subscription, count);
+  const result = await receiveChecked(subscription, count, DEADLINE_MS);
   assert.deepEqual(result, { received: count, errors: [] });
   assert.equal((await publisher.next('sent', 10_000)).sent, count);
   assert.equal(subscription.images[0]!.logBuffers.metaData.sharedAcrossThreads, true, 'a log handed to a worker is published with Atomics');
@@ -131,7 +116,7 @@ test('UDP from a worker thread: the driver thread sends what the worker offers',
   await publisher.next('ready', 10_000);
   await waitFor(() => subscription.imageCount === 1, 10_000, 'the worker publication image');
   publisher.worker.postMessage({ go: true });
-  const result = await receive(subscription, count);
+  const result = await receiveChecked(subscription, count, DEADLINE_MS);
   assert.deepEqual(result, { received: count, errors: [] });
 });
 
