@@ -1,7 +1,7 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { Skein, SkeinWorker, ErrorCode, SkeinError, BACK_PRESSURED, NOT_CONNECTED, ADMIN_ACTION, type WorkerLink } from '../../../src/index.js';
+import { Skein, SkeinWorker, ResponseServer, ErrorCode, SkeinError, BACK_PRESSURED, NOT_CONNECTED, ADMIN_ACTION, type WorkerLink } from '../../../src/index.js';
 import { MIXED_SIZES, fillMessage, messageLength } from '../../fixtures/sequence-payload.js';
 import { receiveChecked } from '../../fixtures/receive-checked.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
@@ -41,7 +41,10 @@ function launch(seed: number): Skein {
   return skein;
 }
 
-function startWorker(skein: Skein, data: { role: 'publish' | 'subscribe'; channel: string; streamId: number; count: number }): LinkedWorker {
+function startWorker(
+  skein: Skein,
+  data: { role: 'publish' | 'subscribe' | 'request'; channel: string; streamId: number; count: number; responseChannel?: string },
+): LinkedWorker {
   const link = skein.createWorkerLink();
   const worker = new Worker(WORKER_FILE, { workerData: { ...data, link, deadlineMs: DEADLINE_MS }, transferList: [link.port] });
   started.push(worker);
@@ -118,6 +121,26 @@ test('UDP from a worker thread: the driver thread sends what the worker offers',
   publisher.worker.postMessage({ go: true });
   const result = await receiveChecked(subscription, count, DEADLINE_MS);
   assert.deepEqual(result, { received: count, errors: [] });
+});
+
+test('request/response from a worker thread: a ResponseClient there, the ResponseServer in the driver thread', { timeout: 60_000 }, async () => {
+  const skein = launch(79);
+  const requestChannel = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
+  const responseChannel = `aeron:udp?control=127.0.0.1:${await freeUdpPort()}`;
+  const decoder = new TextDecoder();
+  const server = await ResponseServer.start(skein.client, {
+    requestChannel,
+    responseControlChannel: responseChannel,
+    handler: (request) => `echo ${decoder.decode(request)}`,
+  });
+  try {
+    const requester = startWorker(skein, { role: 'request', channel: requestChannel, responseChannel, streamId: 0, count: 2000 });
+    await requester.next('ready', 15_000);
+    const result = await requester.next('answered', DEADLINE_MS);
+    assert.deepEqual({ answered: result.answered, wrong: result.wrong }, { answered: 2000, wrong: 0 });
+  } finally {
+    server.close();
+  }
 });
 
 test('a publication added from a worker has a session of its own', { timeout: 30_000 }, async () => {
