@@ -1,8 +1,8 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { Skein, SkeinWorker, ResponseServer, ErrorCode, SkeinError, BACK_PRESSURED, NOT_CONNECTED, ADMIN_ACTION, type WorkerLink } from '../../../src/index.js';
-import { MIXED_SIZES, fillMessage, messageLength } from '../../fixtures/sequence-payload.js';
+import { Skein, SkeinWorker, ResponseServer, FragmentAssembler, ErrorCode, SkeinError, BACK_PRESSURED, NOT_CONNECTED, ADMIN_ACTION, type WorkerLink } from '../../../src/index.js';
+import { MIXED_SIZES, checkMessage, fillMessage, messageLength } from '../../fixtures/sequence-payload.js';
 import { receiveChecked } from '../../fixtures/receive-checked.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
 
@@ -163,6 +163,35 @@ test('a terminated worker: the driver releases its client and its publication go
   await publisher.worker.terminate();
   await waitFor(() => skein.driver.conductor.resourceCounts().clients === clientsBefore, 5000, 'the driver to drop the worker client');
   await waitFor(() => subscription.imageCount === 0, 5000, 'the image of the terminated worker to go unavailable');
+  assert.equal(skein.driver.conductor.resourceCounts().ipcPublications, 0);
+});
+
+test('a worker terminated while it offers: what arrived is intact and in order, and the stream ends', { timeout: 60_000 }, async () => {
+  const skein = launch(80);
+  const subscription = await skein.addSubscription('aeron:ipc', 2008);
+  const publisher = startWorker(skein, { role: 'publish', channel: 'aeron:ipc', streamId: 2008, count: 1e9 });
+  await publisher.next('ready', 10_000);
+  await waitFor(() => subscription.imageCount === 1, 10_000, 'the worker publication image');
+  publisher.worker.postMessage({ go: true });
+  let received = 0;
+  const errors: string[] = [];
+  const assembler = new FragmentAssembler((buffer, offset, length) => {
+    const problem = checkMessage(buffer, offset, length, received, MIXED_SIZES);
+    if (problem !== null && errors.length < 5) errors.push(problem);
+    received++;
+  });
+  const pump = setInterval(() => {
+    for (let i = 0; i < 64 && subscription.poll(assembler.onFragment, 256) > 0; i++);
+  }, 1);
+  try {
+    await waitFor(() => received >= 20_000, 20_000, '20k messages from the worker');
+    await publisher.worker.terminate();
+    // A frame the worker had claimed but not published is padded after publicationUnblockTimeoutNs (15 s).
+    await waitFor(() => subscription.imageCount === 0, 30_000, 'the image of the terminated worker to go unavailable');
+  } finally {
+    clearInterval(pump);
+  }
+  assert.deepEqual(errors, [], `${received} messages received`);
   assert.equal(skein.driver.conductor.resourceCounts().ipcPublications, 0);
 });
 
