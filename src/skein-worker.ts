@@ -154,6 +154,13 @@ export class SkeinWorker {
   /** Connects a client in this thread to the driver that created `link` (one client per link). */
   static connect(link: WorkerLink, options: SkeinWorkerOptions = {}): SkeinWorker {
     checkLink(link);
+    if (usedPorts.has(link.port)) {
+      throw new SkeinError(
+        ErrorCode.ARG_INVALID,
+        `SkeinWorker.connect: link of client ${link.clientId} is already connected; a link serves one client, create one per worker with skein.createWorkerLink()`,
+      );
+    }
+    usedPorts.add(link.port);
     return new SkeinWorker(link, options);
   }
 
@@ -186,6 +193,9 @@ export class SkeinWorker {
     this.connection.close();
   }
 }
+
+/** Ports of links already connected in this thread. */
+const usedPorts = new WeakSet<MessagePort>();
 
 function checkLink(link: WorkerLink): void {
   const problem =

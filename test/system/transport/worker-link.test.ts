@@ -216,7 +216,7 @@ test('closing Skein closes the clients of its workers, which then exit', { timeo
   assert.equal(await publisher.exited(5000), 0);
 });
 
-test('a bad link is rejected with an error naming what is wrong', () => {
+test('a bad or reused link is rejected with an error naming what is wrong; an unused one is released when its port closes', async () => {
   const skein = launch(78);
   const link = skein.createWorkerLink();
   try {
@@ -232,6 +232,16 @@ test('a bad link is rejected with an error naming what is wrong', () => {
   } finally {
     link.port.close();
   }
+  // Closing an unused link's port releases the client the driver made for it.
+  await waitFor(() => skein.driver.conductor.resourceCounts().clients === 1, 5000, 'the unused link to be released');
+
+  const second = skein.createWorkerLink();
+  const first = SkeinWorker.connect(second);
+  assert.throws(
+    () => SkeinWorker.connect(second),
+    (error: unknown) => error instanceof SkeinError && error.code === ErrorCode.ARG_INVALID && /already connected/.test(error.message),
+  );
+  first.close();
   skein.destroy();
   assert.throws(() => skein.createWorkerLink(), (error: unknown) => error instanceof SkeinError && error.code === ErrorCode.CLOSED);
 });
