@@ -10,6 +10,8 @@ import type { Metrics } from '../support/child-messages.js';
 export type MeasurementId =
   | 'skein-udp-32'
   | 'skein-udp-1k'
+  | 'skein-udp-32-mtu8k'
+  | 'skein-udp-1k-mtu8k'
   | 'dgram-batch-64x21'
   | 'dgram-single-32'
   | 'skein-ipc-32'
@@ -115,7 +117,8 @@ function throughputTimeoutMs(timing: Timing): number {
   return timing.warmupMs + timing.measureMs + RESULT_SLACK_MS;
 }
 
-function skeinUdp(id: MeasurementId, label: string, messageLength: number): Measurement {
+/** Skein UDP throughput; `mtu` sets the publication channel's `mtu` parameter (default 1408). */
+function skeinUdp(id: MeasurementId, label: string, messageLength: number, mtu?: number): Measurement {
   return {
     id,
     label,
@@ -132,7 +135,7 @@ function skeinUdp(id: MeasurementId, label: string, messageLength: number): Meas
           {
             name: `${id}-pub`,
             role: 'skein-udp-pub',
-            config: { port, streamId: STREAM_ID, messageLength, batchMessagesMax: 1024, connectTimeoutMs: STARTUP_TIMEOUT_MS },
+            config: { port, streamId: STREAM_ID, messageLength, batchMessagesMax: 1024, connectTimeoutMs: STARTUP_TIMEOUT_MS, ...(mtu === undefined ? {} : { mtu }) },
           },
         ],
         0,
@@ -303,6 +306,8 @@ export const MEASUREMENTS: readonly Measurement[] = [
   dgramThroughput('dgram-batch-64x21', 'node:dgram 21 × 64 B frames per datagram', 'batch'),
   dgramThroughput('dgram-single-32', 'node:dgram one 32 B datagram per message', 'single'),
   skeinUdp('skein-udp-1k', 'Skein UDP 1 KiB', 1024),
+  skeinUdp('skein-udp-32-mtu8k', 'Skein UDP 32 B, channel mtu=8192', 32, 8192),
+  skeinUdp('skein-udp-1k-mtu8k', 'Skein UDP 1 KiB, channel mtu=8192', 1024, 8192),
   skeinIpc,
   sabRing,
   skeinIpcThreads,

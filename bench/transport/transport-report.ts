@@ -49,6 +49,8 @@ export interface Ratio {
 const RATIOS: readonly { name: string; numerator: MeasurementId; denominator: MeasurementId; metric: string; denominatorMetric?: string }[] = [
   { name: 'Skein UDP 32 B / batched dgram frames', numerator: 'skein-udp-32', denominator: 'dgram-batch-64x21', metric: 'msgsPerSec' },
   { name: 'Skein UDP 32 B / one dgram per message', numerator: 'skein-udp-32', denominator: 'dgram-single-32', metric: 'msgsPerSec' },
+  { name: 'Skein UDP 32 B, mtu=8192 / default mtu', numerator: 'skein-udp-32-mtu8k', denominator: 'skein-udp-32', metric: 'msgsPerSec' },
+  { name: 'Skein UDP 1 KiB, mtu=8192 / default mtu', numerator: 'skein-udp-1k-mtu8k', denominator: 'skein-udp-1k', metric: 'msgsPerSec' },
   { name: 'Skein IPC 32 B / SAB ring', numerator: 'skein-ipc-32', denominator: 'sab-ring-32', metric: 'msgsPerSec' },
   { name: 'Skein IPC 32 B, two threads / SAB ring', numerator: 'skein-ipc-threads-32', denominator: 'sab-ring-32', metric: 'msgsPerSec' },
   { name: 'Skein ping p50 / dgram ping p50', numerator: 'skein-ping-32', denominator: 'dgram-ping-32', metric: 'p50Us' },

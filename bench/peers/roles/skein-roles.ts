@@ -40,6 +40,8 @@ export interface SkeinSenderConfig extends ChildConfig {
   readonly ports: readonly number[];
   readonly streamId: number;
   readonly connectTimeoutMs: number;
+  /** The publication channels' `mtu` parameter; the driver default (1408) when absent. */
+  readonly mtu?: number;
 }
 
 export interface SkeinReceiverConfig extends ChildConfig, ThroughputWindow {
@@ -143,7 +145,8 @@ export async function skeinUdpSender(config: SkeinSenderConfig, context: ChildCo
   const errors = { count: 0 };
   const skein = Skein.launch(benchSkeinOptions(errors));
   const publications: Publication[] = [];
-  for (const port of config.ports) publications.push(await skein.addPublication(udpChannel(port), config.streamId));
+  const mtuParam = config.mtu === undefined ? '' : `|mtu=${config.mtu}`;
+  for (const port of config.ports) publications.push(await skein.addPublication(`${udpChannel(port)}${mtuParam}`, config.streamId));
   await waitUntil(() => publications.every((p) => p.isConnected), config.connectTimeoutMs, `subscribers on ports ${config.ports.join(', ')}`);
   const sink = new MultiOfferSink(publications);
   const loop = new SendLoop(

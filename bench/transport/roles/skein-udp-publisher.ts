@@ -14,13 +14,16 @@ export interface SkeinUdpPublisherConfig extends ChildConfig {
   readonly messageLength: number;
   readonly batchMessagesMax: number;
   readonly connectTimeoutMs: number;
+  /** The channel's `mtu` parameter; the driver default (1408) when absent. */
+  readonly mtu?: number;
 }
 
 export async function skeinUdpPublisher(config: SkeinUdpPublisherConfig, context: ChildContext): Promise<RoleHandle> {
   const errors = { count: 0 };
   const skein = Skein.launch(benchSkeinOptions(errors));
-  const publication = await skein.addPublication(udpChannel(config.port), config.streamId);
-  await waitUntil(() => publication.isConnected, config.connectTimeoutMs, `a subscriber on ${udpChannel(config.port)}`);
+  const channel = config.mtu === undefined ? udpChannel(config.port) : `${udpChannel(config.port)}|mtu=${config.mtu}`;
+  const publication = await skein.addPublication(channel, config.streamId);
+  await waitUntil(() => publication.isConnected, config.connectTimeoutMs, `a subscriber on ${channel}`);
   const payload = patternPayload(config.messageLength);
   const length = config.messageLength;
   const batchMax = config.batchMessagesMax;
