@@ -1,9 +1,9 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { Skein, SkeinWorker, ResponseServer, FragmentAssembler, ErrorCode, SkeinError, BACK_PRESSURED, NOT_CONNECTED, ADMIN_ACTION, type WorkerLink } from '../../../src/index.js';
-import { MIXED_SIZES, checkMessage, fillMessage, messageLength } from '../../fixtures/sequence-payload.js';
-import { receiveChecked } from '../../fixtures/receive-checked.js';
+import { Skein, SkeinWorker, ResponseServer, ErrorCode, SkeinError, BACK_PRESSURED, NOT_CONNECTED, ADMIN_ACTION, type WorkerLink } from '../../../src/index.js';
+import { MIXED_SIZES, fillMessage, messageLength } from '../../fixtures/sequence-payload.js';
+import { CheckedReceiver, receiveChecked } from '../../fixtures/receive-checked.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
 
 /**
@@ -173,25 +173,19 @@ test('a worker terminated while it offers: what arrived is intact and in order, 
   await publisher.next('ready', 10_000);
   await waitFor(() => subscription.imageCount === 1, 10_000, 'the worker publication image');
   publisher.worker.postMessage({ go: true });
-  let received = 0;
-  const errors: string[] = [];
-  const assembler = new FragmentAssembler((buffer, offset, length) => {
-    const problem = checkMessage(buffer, offset, length, received, MIXED_SIZES);
-    if (problem !== null && errors.length < 5) errors.push(problem);
-    received++;
-  });
+  const receiver = new CheckedReceiver();
   const pump = setInterval(() => {
-    for (let i = 0; i < 64 && subscription.poll(assembler.onFragment, 256) > 0; i++);
+    for (let i = 0; i < 64 && subscription.poll(receiver.assembler.onFragment, 256) > 0; i++);
   }, 1);
   try {
-    await waitFor(() => received >= 20_000, 20_000, '20k messages from the worker');
+    await waitFor(() => receiver.received >= 20_000, 20_000, '20k messages from the worker');
     await publisher.worker.terminate();
     // A frame the worker had claimed but not published is padded after publicationUnblockTimeoutNs (15 s).
     await waitFor(() => subscription.imageCount === 0, 30_000, 'the image of the terminated worker to go unavailable');
   } finally {
     clearInterval(pump);
   }
-  assert.deepEqual(errors, [], `${received} messages received`);
+  assert.deepEqual(receiver.errors, [], `${receiver.received} messages received`);
   assert.equal(skein.driver.conductor.resourceCounts().ipcPublications, 0);
 });
 
