@@ -9,7 +9,7 @@ import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-
 import type { ThroughputWindow } from '../../transport/throughput-meter.js';
 import { phaseCommand } from '../phases.js';
 import { PhaseMeter } from './phase-meter.js';
-import { SENT, SendLoop, type SendOutcome } from './send-loop.js';
+import { SENT, SendLoop, sendingRole, type SendOutcome } from './send-loop.js';
 import { RequestDriver } from './request-driver.js';
 
 const HOST = '127.0.0.1';
@@ -98,14 +98,7 @@ export async function dgramSender(config: DgramSenderConfig, context: ChildConte
       };
   const loop = new SendLoop(sink, { batch: config.batch ? 1024 : Math.max(16, Math.floor(256 / ports.length)) });
   context.ready();
-  return {
-    command: (data) => loop.start(phaseCommand(data)),
-    stop: () => {
-      loop.stop();
-      socket.close();
-      return { sent: loop.sent };
-    },
-  };
+  return sendingRole(loop, () => void socket.close());
 }
 
 export async function dgramReceiver(config: DgramReceiverConfig, context: ChildContext): Promise<RoleHandle> {

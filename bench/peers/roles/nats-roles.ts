@@ -10,7 +10,7 @@ import type { ThroughputWindow } from '../../transport/throughput-meter.js';
 import { loadPeer, type NatsConnection } from '../peer-modules.js';
 import { phaseCommand } from '../phases.js';
 import { PhaseMeter } from './phase-meter.js';
-import { CreditReporter, CreditWindow, SENT, SendLoop } from './send-loop.js';
+import { CreditReporter, CreditWindow, SENT, SendLoop, sendingRole } from './send-loop.js';
 import { RequestDriver } from './request-driver.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -47,14 +47,7 @@ export async function natsPublisher(config: NatsConfig, context: ChildContext): 
   );
   await nc.flush();
   context.ready();
-  return {
-    command: (data) => loop.start(phaseCommand(data)),
-    stop: async () => {
-      loop.stop();
-      await nc.close();
-      return { sent: loop.sent };
-    },
-  };
+  return sendingRole(loop, () => nc.close());
 }
 
 export async function natsSubscriber(config: NatsConfig, context: ChildContext): Promise<RoleHandle> {

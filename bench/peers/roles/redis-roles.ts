@@ -10,7 +10,7 @@ import type { ThroughputWindow } from '../../transport/throughput-meter.js';
 import { loadPeer, type RedisClient } from '../peer-modules.js';
 import { phaseCommand } from '../phases.js';
 import { PhaseMeter } from './phase-meter.js';
-import { CreditReporter, CreditWindow, SENT, SendLoop } from './send-loop.js';
+import { CreditReporter, CreditWindow, SENT, SendLoop, sendingRole } from './send-loop.js';
 import { RequestDriver } from './request-driver.js';
 
 export interface RedisConfig extends ChildConfig, ThroughputWindow {
@@ -52,15 +52,10 @@ export async function redisPublisher(config: RedisConfig, context: ChildContext)
     { batch: 256, credit },
   );
   context.ready();
-  return {
-    command: (data) => loop.start(phaseCommand(data)),
-    stop: () => {
-      loop.stop();
-      publisher.disconnect();
-      credits.disconnect();
-      return { sent: loop.sent };
-    },
-  };
+  return sendingRole(loop, () => {
+    publisher.disconnect();
+    credits.disconnect();
+  });
 }
 
 export async function redisSubscriber(config: RedisConfig, context: ChildContext): Promise<RoleHandle> {

@@ -6,7 +6,8 @@
  * An optional credit window stops the loop while the slowest receiver is too far behind.
  */
 import { patternPayload, writeSequence } from '../../transport/payload.js';
-import { creditEveryMessages, creditWindowMessages, PHASE_OFFSET, SEQUENCE_OFFSET, payloadPoolSlots, type PhaseCommand } from '../phases.js';
+import { creditEveryMessages, creditWindowMessages, PHASE_OFFSET, SEQUENCE_OFFSET, payloadPoolSlots, phaseCommand, type PhaseCommand } from '../phases.js';
+import type { RoleHandle } from '../../support/child-runtime.js';
 
 export const SENT = 0;
 export const SENT_WAIT = 1;
@@ -198,4 +199,26 @@ export class SendLoop {
     this.options.afterTurn?.();
     if (!this.parked) this.schedule();
   }
+}
+
+/** Anything that sends the phases it is told and counts what it sent. */
+export interface PhaseSender {
+  readonly sent: number;
+  start(command: PhaseCommand): void;
+  stop(): void;
+}
+
+/**
+ * The handle of a sending role: phase commands start `sender`; stop ends it, then `release` frees
+ * the library's connections and sockets, and the role reports how many messages it sent.
+ */
+export function sendingRole(sender: PhaseSender, release: () => void | Promise<void>): RoleHandle {
+  return {
+    command: (data) => sender.start(phaseCommand(data)),
+    stop: async () => {
+      sender.stop();
+      await release();
+      return { sent: sender.sent };
+    },
+  };
 }

@@ -11,7 +11,7 @@ import { writeSequence } from '../../transport/payload.js';
 import { loadPeer, type ZmqSocket } from '../peer-modules.js';
 import { PHASE_OFFSET, SEQUENCE_OFFSET, payloadPoolSlots, phaseCommand, type PhaseCommand } from '../phases.js';
 import { PhaseMeter } from './phase-meter.js';
-import { PayloadPool } from './send-loop.js';
+import { PayloadPool, sendingRole } from './send-loop.js';
 import { RequestDriver, SLOTS_MAX } from './request-driver.js';
 
 const BATCH = 256;
@@ -137,14 +137,7 @@ export async function zmqPush(config: ZmqConnectConfig, context: ChildContext): 
   socket.connect(config.endpoint);
   const pump = new AsyncPump(socket, context);
   context.ready();
-  return {
-    command: (data) => pump.start(phaseCommand(data)),
-    stop: () => {
-      pump.stop();
-      socket.close();
-      return { sent: pump.sent };
-    },
-  };
+  return sendingRole(pump, () => socket.close());
 }
 
 /** PUB (binds) to every subscriber; what a subscriber cannot take is dropped by the library. */
@@ -154,14 +147,7 @@ export async function zmqPublisher(config: ZmqBindConfig, context: ChildContext)
   const endpoint = await bound(socket, config.bindAddress);
   const pump = new AsyncPump(socket, context);
   context.ready({ endpoint });
-  return {
-    command: (data) => pump.start(phaseCommand(data)),
-    stop: () => {
-      pump.stop();
-      socket.close();
-      return { sent: pump.sent };
-    },
-  };
+  return sendingRole(pump, () => socket.close());
 }
 
 /** SUB (connects, subscribes to everything) and counts. */

@@ -91,18 +91,11 @@ export interface SimDriverPairOptions {
   readonly subscriptionOptions?: SubscriptionOptions;
 }
 
-interface SimDriverPairInit {
-  readonly world: SimWorld;
-  readonly publisher: SimNode;
-  readonly subscriber: SimNode;
-  readonly publication: Publication;
-  readonly subscription: Subscription;
-  readonly channel: string;
-  readonly streamId: number;
-  readonly receivePort: number;
-  readonly sendPort: number;
-  readonly attacker: DatagramSocket;
-}
+/** What the factory hands the constructor: the fields of the same names. */
+type SimDriverPairInit = Pick<
+  SimDriverPair,
+  'world' | 'publisher' | 'subscriber' | 'publication' | 'subscription' | 'channel' | 'streamId' | 'receivePort' | 'sendPort' | 'attacker'
+>;
 
 export class SimDriverPair {
   readonly world: SimWorld;
