@@ -60,7 +60,8 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set([
   'CLIENT_CLOSE',
 ]);
 
-type HostState = 'OPEN' | 'CLOSED';
+/** CLOSING: the port is closed, the client's CLIENT_CLOSE still waits for room in the driver's queue. */
+type HostState = 'OPEN' | 'CLOSING' | 'CLOSED';
 
 /**
  * The driver's end of one worker link. Commands arriving on the port go to the driver's command
@@ -95,6 +96,10 @@ export class WorkerLinkHost implements Agent {
 
   doWork(): number {
     if (this.state === 'CLOSED') return 0;
+    if (this.state === 'CLOSING') {
+      this.finishClose();
+      return 1;
+    }
     if (this.connection.isDriverClosed) {
       this.close();
       return 1;
@@ -106,18 +111,28 @@ export class WorkerLinkHost implements Agent {
     this.close();
   }
 
-  /** Closes the link and the worker's client in the driver; idempotent. */
+  /**
+   * Closes the link and the worker's client in the driver; idempotent. When the driver's command
+   * queue is full, CLIENT_CLOSE is offered again on every duty cycle until it is taken (or the
+   * driver closes), and only then is the link CLOSED.
+   */
   close(): void {
-    if (this.state === 'CLOSED') return;
-    this.state = 'CLOSED';
-    this.connection.toDriver.offer({ type: 'CLIENT_CLOSE', clientId: this.connection.clientId });
-    this.wakeDriver();
+    if (this.state !== 'OPEN') return;
+    this.state = 'CLOSING';
     this.port.close();
+    this.finishClose();
+  }
+
+  private finishClose(): void {
+    const taken = this.connection.isDriverClosed || this.connection.toDriver.offer({ type: 'CLIENT_CLOSE', clientId: this.connection.clientId });
+    this.wakeDriver();
+    if (!taken) return;
+    this.state = 'CLOSED';
     this.onClosed(this);
   }
 
   private onMessage(message: unknown): void {
-    if (this.state === 'CLOSED') return;
+    if (this.state !== 'OPEN') return;
     if (message === WAKE_MESSAGE) {
       this.wakeDriver();
       return;

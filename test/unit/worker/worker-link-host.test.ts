@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MessageChannel } from 'node:worker_threads';
+import { WorkerLinkHost } from '../../../src/worker-link.js';
+import { MessageQueue } from '../../../src/command/message-queue.js';
+import { createResponseQueue, type DriverConnection } from '../../../src/command/driver-connection.js';
+import type { DriverCommand } from '../../../src/command/driver-messages.js';
+
+/** A driver connection whose command queue holds one command, so a test can fill it. */
+function connection(): DriverConnection & { readonly toDriver: MessageQueue<DriverCommand> } {
+  return {
+    clientId: 7,
+    toDriver: new MessageQueue<DriverCommand>(1),
+    toClient: createResponseQueue(),
+    counters: { values: new Float64Array(new SharedArrayBuffer(8)) },
+    wake: () => {},
+    notifyProgress: () => {},
+    nextCorrelationId: () => 1,
+    clientLivenessTimeoutNs: 1e9,
+    isDriverClosed: false,
+  };
+}
+
+test('a link closed while the driver queue is full closes the client once there is room, not before', () => {
+  const conn = connection();
+  const { port1, port2 } = new MessageChannel();
+  let closedCalls = 0;
+  const host = new WorkerLinkHost(conn, port1, () => {}, () => closedCalls++);
+  assert.equal(conn.toDriver.offer({ type: 'CLIENT_KEEPALIVE', clientId: 7 }), true, 'the queue is now full');
+  host.close();
+  assert.equal(host.isClosed, false, 'CLIENT_CLOSE did not fit: the link must not say it is closed');
+  assert.equal(closedCalls, 0);
+  assert.equal(host.doWork(), 1);
+  assert.equal(host.isClosed, false);
+  assert.equal(conn.toDriver.poll()?.type, 'CLIENT_KEEPALIVE');
+  host.doWork();
+  assert.equal(host.isClosed, true);
+  assert.equal(closedCalls, 1);
+  assert.deepEqual(conn.toDriver.poll(), { type: 'CLIENT_CLOSE', clientId: 7 });
+  host.close();
+  host.doWork();
+  assert.equal(closedCalls, 1, 'close is idempotent');
+  assert.equal(conn.toDriver.poll(), undefined);
+  port2.close();
+});
