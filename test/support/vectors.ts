@@ -1,7 +1,7 @@
 /**
- * Loads the golden wire vectors captured from the Aeron C driver (`shared/wire/vectors/*.json`,
- * format `aeron-wire-vectors/1`). The directory is `$SKEIN_VECTORS_DIR`, or `../shared/wire/vectors`
- * next to the repository root (the nearest ancestor holding the `skein` package.json).
+ * Loads the golden wire vectors captured from the Aeron C driver (format `aeron-wire-vectors/1`).
+ * They live in this repository under `test/vectors/wire/` (copied from the project's shared wire
+ * specification; `test/vectors/wire/README.md` says how they were captured).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -30,18 +30,16 @@ export interface VectorFile {
   datagrams: VectorDatagram[];
 }
 
-/** Finds the vectors directory; throws naming the places it looked. */
+const WIRE_FORMAT = 'aeron-wire-vectors/1';
+
+/** The repository's `test/vectors/wire` directory; throws naming where it looked. */
 export function vectorsDir(): string {
-  const override = process.env['SKEIN_VECTORS_DIR'];
-  if (override !== undefined && override !== '') return resolve(override);
-  const starts = [dirname(fileURLToPath(import.meta.url)), process.cwd()];
-  for (const start of starts) {
-    const root = findRepoRoot(start);
-    if (root === undefined) continue;
-    const dir = resolve(root, '..', 'shared', 'wire', 'vectors');
-    if (existsSync(dir)) return dir;
+  const root = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
+  const dir = root === undefined ? undefined : resolve(root, 'test', 'vectors', 'wire');
+  if (dir === undefined || !existsSync(dir)) {
+    throw new Error(`wire vectors not found: expected test/vectors/wire in the skein repository above ${fileURLToPath(import.meta.url)}`);
   }
-  throw new Error(`wire vectors not found from ${starts.join(', ')}; set SKEIN_VECTORS_DIR`);
+  return dir;
 }
 
 function findRepoRoot(start: string): string | undefined {
@@ -58,7 +56,8 @@ export function loadVectorFiles(dir: string = vectorsDir()): VectorFile[] {
     .filter((name) => name.endsWith('.json'))
     .sort()
     .map((file) => {
-      const json = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { kind: string; datagrams: any[] };
+      const json = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { format: string; kind: string; datagrams: any[] };
+      if (json.format !== WIRE_FORMAT) throw new Error(`${join(dir, file)}: format ${String(json.format)}, expected ${WIRE_FORMAT}`);
       return { file, kind: json.kind, datagrams: json.datagrams.map((d) => toDatagram(file, d)) };
     });
 }

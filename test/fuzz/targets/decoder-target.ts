@@ -46,7 +46,7 @@ export interface DecoderFamily {
 const DEFAULT_RUNS = 2000;
 let vectorCache: Uint8Array[] | undefined;
 
-/** Every captured datagram of ../shared/wire/vectors, loaded once. */
+/** Every captured datagram of test/vectors/wire, loaded once. */
 export function vectorBytes(): readonly Uint8Array[] {
   vectorCache ??= loadVectors().map((d) => d.bytes);
   return vectorCache;
