@@ -42,6 +42,7 @@ class PortConnection implements DriverConnection {
   readonly toClient: MessageQueue<DriverResponse> = createResponseQueue();
   readonly counters: { readonly values: Float64Array };
   readonly clientLivenessTimeoutNs: number;
+  readonly handlerErrorsCounterId: number;
   /** Wakes this thread's client conductor (set once its runner exists). */
   onArrival: () => void = () => {};
   /** Called once the driver's end of the link has closed. */
@@ -58,6 +59,7 @@ class PortConnection implements DriverConnection {
     this.clientId = link.clientId;
     this.counters = { values: new Float64Array(link.counterValues) };
     this.clientLivenessTimeoutNs = link.clientLivenessTimeoutNs;
+    this.handlerErrorsCounterId = link.handlerErrorsCounterId;
     this.driverSleep = new Int32Array(link.driverSleep);
     this.correlationIds = new BigInt64Array(link.correlationIds);
     port.on('message', (message: PortResponse) => this.onMessage(message));
@@ -207,8 +209,8 @@ function checkLink(link: WorkerLink): void {
           ? 'link.port is not a MessagePort (pass it in transferList)'
           : !(link.counterValues instanceof SharedArrayBuffer) || !(link.correlationIds instanceof SharedArrayBuffer) || !(link.driverSleep instanceof SharedArrayBuffer)
             ? 'link buffers are not SharedArrayBuffers'
-            : !Number.isInteger(link.clientId)
-              ? `link clientId ${String(link.clientId)} is not an integer`
+            : !Number.isInteger(link.clientId) || !Number.isInteger(link.handlerErrorsCounterId)
+              ? `link clientId ${String(link.clientId)} or handlerErrorsCounterId ${String(link.handlerErrorsCounterId)} is not an integer`
               : null;
   if (problem !== null) {
     throw new SkeinError(ErrorCode.ARG_INVALID, `SkeinWorker.connect: ${problem}; pass the object skein.createWorkerLink() returned`);

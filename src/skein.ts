@@ -16,7 +16,7 @@ import { TEST_PROFILE, closest, type DriverOptions } from './driver/driver-conte
 import { SkeinClient, type SubscriptionOptions } from './client/skein-client.js';
 import type { Publication } from './client/publication.js';
 import type { Subscription } from './client/subscription.js';
-import { SkeinError, ErrorCode } from './util/errors.js';
+import { SkeinError, ErrorCode, messageOf } from './util/errors.js';
 import { WORKER_LINK_VERSION, WorkerLinkHost, type WorkerLink } from './worker-link.js';
 import { MessageChannel } from 'node:worker_threads';
 
@@ -103,7 +103,8 @@ export class Skein {
       transport = new FaultInjectingTransport(transport, { ...options.faults, prng: prng.fork() });
     }
     this.transport = transport;
-    this.dir = options.dir ?? defaultSkeinDir();
+    const env = options.env ?? process.env;
+    this.dir = options.dir ?? defaultSkeinDir(env);
     const driverOptions = options.testProfile === true ? { ...TEST_PROFILE, ...options.driver } : { ...options.driver };
     this.driver = new MediaDriver(driverOptions, {
       clock: systemNanoClock,
@@ -113,13 +114,14 @@ export class Skein {
       storage: nodeStorage,
       snapshotDir: this.dir,
       pid: process.pid,
-      env: options.env ?? process.env,
+      env,
       errorHandler,
     });
     this.client = new SkeinClient({
       connection: this.driver.connect(),
       clock: systemNanoClock,
-      errorHandler,
+      // Client-side errors (a throwing handler, say) go to the driver's error log too, for `skein errors`.
+      errorHandler: (error) => this.driver.recordError(error),
       ...(options.driverTimeoutMs === undefined ? {} : { driverTimeoutMs: options.driverTimeoutMs }),
     });
     // The client polls before the receiver so status messages carry the positions just read, and
@@ -127,24 +129,68 @@ export class Skein {
     const driver = this.driver;
     const others = driver.agents.filter((a) => a !== driver.conductor && a !== driver.receiver && a !== driver.sender);
     const agent = new CompositeAgent([driver.conductor, this.client, driver.receiver, driver.sender, ...others], { roleName: 'skein' });
+    let starting = true;
+    let startError: unknown = null;
     this.runner = new AgentRunner(agent, {
       clock: systemNanoClock,
-      errorHandler: (error) => this.driver.recordError(error),
+      errorHandler: (error) => {
+        if (starting) startError ??= error;
+        this.driver.recordError(error);
+      },
       idle: { spinImmediates: 4, spinUs: 50, maxIdleMs: 50, ...options.idle },
       sleepFlag: this.sleepFlag,
+      onFailure: (error) => this.fail(error),
     });
     this.ref = options.ref ?? true;
     this.driver.setWakeHandler(() => this.runner.wake());
-    this.runner.start();
+    try {
+      this.checkDir(options.dir === undefined ? (env['SKEIN_DIR'] ? 'SKEIN_DIR' : 'the default') : 'the dir option');
+      this.runner.start();
+      starting = false;
+      if (!this.runner.isRunning) {
+        throw new SkeinError(ErrorCode.DRIVER_FAILED, `the driver failed to start: ${messageOf(startError)}`, { state: 'FAILED', cause: startError });
+      }
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
   }
 
-  /** Starts an embedded driver and a client connected to it. */
+  /**
+   * Starts an embedded driver and a client connected to it. Throws (and leaves nothing running)
+   * when an option, a `SKEIN_*` variable or the directory is unusable: ERR_SKEIN_CONFIG_INVALID,
+   * ERR_SKEIN_CONFIG_UNKNOWN_OPTION or ERR_SKEIN_STORAGE_FAILED naming the bad value.
+   */
   static launch(options: SkeinOptions = {}): Skein {
     return new Skein(options);
   }
 
+  /** True once closed or destroyed, and when the driver failed (see {@link failure}). */
   get isClosed(): boolean {
     return this.destroyed;
+  }
+
+  /** Why the driver stopped when it failed (ERR_SKEIN_DRIVER_FAILED, with the cause), or null. */
+  get failure(): SkeinError | null {
+    return this.client.failure;
+  }
+
+  private checkDir(origin: string): void {
+    try {
+      this.driver.checkStorage();
+    } catch (error) {
+      throw new SkeinError(
+        ErrorCode.STORAGE_FAILED,
+        `cannot publish counters and errors in directory '${this.dir}' (from ${origin}): ${messageOf(error)}; set the dir option or SKEIN_DIR to a writable directory, or turn snapshots off with driver.publishSnapshots=false`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** The driver's runner stopped on a broken invariant: every call from now on says so. */
+  private fail(error: unknown): void {
+    this.client.fail(error);
+    this.destroy();
   }
 
   /**
@@ -156,6 +202,8 @@ export class Skein {
    */
   createWorkerLink(): WorkerLink {
     if (this.destroyed || this.client.isClosed) {
+      const failure = this.client.failure;
+      if (failure !== null) throw new SkeinError(ErrorCode.DRIVER_FAILED, `cannot create a worker link: ${failure.detail}`, { state: 'FAILED', cause: failure });
       throw new SkeinError(ErrorCode.CLOSED, 'cannot create a worker link: Skein is closed', { state: 'CLOSED' });
     }
     const connection = this.driver.connect();
@@ -171,6 +219,7 @@ export class Skein {
       correlationIds: this.driver.correlationIdBuffer,
       driverSleep: this.sleepFlag.buffer as SharedArrayBuffer,
       clientLivenessTimeoutNs: this.driver.settings.clientLivenessTimeoutNs,
+      handlerErrorsCounterId: this.driver.handlerErrorsCounterId,
     };
   }
 

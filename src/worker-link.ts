@@ -27,7 +27,7 @@ import type { DriverConnection } from './command/driver-connection.js';
 import type { DriverCommand, DriverResponse } from './command/driver-messages.js';
 import { ErrorCode } from './util/errors.js';
 
-export const WORKER_LINK_VERSION = 1;
+export const WORKER_LINK_VERSION = 2;
 
 /** Everything a worker needs to connect a client to a driver in another thread; structured-cloneable. */
 export interface WorkerLink {
@@ -40,6 +40,8 @@ export interface WorkerLink {
   /** Int32 word 0: 1 while the driver's runner sleeps on a timer. */
   readonly driverSleep: SharedArrayBuffer;
   readonly clientLivenessTimeoutNs: number;
+  /** Counter id clients increment when an application handler throws. */
+  readonly handlerErrorsCounterId: number;
 }
 
 /** The message a worker posts to wake a sleeping driver. */

@@ -21,6 +21,11 @@ export interface AgentRunnerOptions {
    * runs again, so agents' peers in other threads can tell whether a wake message is needed.
    */
   sleepFlag?: Int32Array;
+  /**
+   * Told once when the runner stops because the agent broke an invariant (an AssertionFailure)
+   * or the error handler threw, before that error propagates; the owner marks what it runs failed.
+   */
+  onFailure?: (error: unknown) => void;
 }
 
 export const DEFAULT_MAX_BATCH_NS = 1_000_000;
@@ -53,6 +58,7 @@ export class AgentRunner {
   private woken = false;
   private cycles = 0;
   private readonly sleepFlag: Int32Array | null;
+  private readonly onFailure: ((error: unknown) => void) | undefined;
   private sleeping = false;
 
   constructor(
@@ -74,6 +80,7 @@ export class AgentRunner {
       );
     }
     this.sleepFlag = options.sleepFlag ?? null;
+    this.onFailure = options.onFailure;
     this.invoker = new AgentInvoker(agent, options.clock, options.errorHandler);
     this.runTurn = this.turn.bind(this);
   }
@@ -167,6 +174,7 @@ export class AgentRunner {
     } catch (e) {
       // Only an AssertionFailure, or an error thrown by the error handler itself, gets here.
       this.stopAfterBug();
+      this.onFailure?.(e);
       throw e;
     }
     // The loop runs on only while cycles find work: more than one cycle means this turn did work.

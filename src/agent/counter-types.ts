@@ -116,6 +116,7 @@ export const SystemCounterId = {
   SENDER_DUTY_CYCLES: 111,
   RECEIVER_DUTY_CYCLES: 112,
   SEND_ERRORS: 113,
+  HANDLER_ERRORS: 114,
 
   /** Resource limits (docs/robustness.md): what was refused or evicted at each bound. */
   IMAGES_REJECTED: 140,
@@ -192,6 +193,7 @@ export const SYSTEM_COUNTER_LABELS: Readonly<Record<SystemCounterId, string>> = 
   [SystemCounterId.SENDER_DUTY_CYCLES]: 'Sender duty cycles',
   [SystemCounterId.RECEIVER_DUTY_CYCLES]: 'Receiver duty cycles',
   [SystemCounterId.SEND_ERRORS]: 'Socket send errors',
+  [SystemCounterId.HANDLER_ERRORS]: 'Errors thrown by application handlers (fragment consumed, stream continues)',
   [SystemCounterId.IMAGES_REJECTED]: 'Images refused at the per-endpoint limit',
   [SystemCounterId.PENDING_SETUPS_REJECTED]: 'Unknown sessions ignored at the pending-setup limit',
   [SystemCounterId.RECEIVERS_REJECTED]: 'Receivers not tracked at the per-publication limit',

@@ -242,7 +242,7 @@ export class SnapshotPublisher implements Agent {
   }
 
   onClose(): void {
-    this.options.storage.remove(this.path);
+    if (this.publications > 0) this.options.storage.remove(this.path);
   }
 }
 

@@ -6,6 +6,11 @@ import { ControlledPollAction } from '../logbuffer/controlled-poll-action.js';
 import { TermReader } from '../logbuffer/term-reader.js';
 import { computeTermOffsetFromPosition, indexByPosition } from '../logbuffer/log-buffer-descriptor.js';
 
+/** Told when a handler given to an image's poll throws; the fragment already counts as consumed. */
+export interface ImageErrorReporter {
+  onFragmentHandlerError(image: Image, error: unknown, position: number): void;
+}
+
 export interface ImageInit {
   readonly correlationId: number;
   readonly subscriptionRegistrationId: number;
@@ -16,6 +21,7 @@ export interface ImageInit {
   readonly logBuffers: LogBuffers;
   readonly counterValues: Float64Array;
   readonly subscriberPositionCounterId: number;
+  readonly errorReporter: ImageErrorReporter;
 }
 
 /**
@@ -41,6 +47,7 @@ export class Image {
   private readonly positionId: number;
   private readonly header: Header;
   private readonly reader = new TermReader();
+  private readonly errorReporter: ImageErrorReporter;
   private closed = false;
   private finalPosition = 0;
 
@@ -59,6 +66,7 @@ export class Image {
     this.initialTermId = this.metaData.initialTermId;
     this.counterValues = init.counterValues;
     this.positionId = init.subscriberPositionCounterId;
+    this.errorReporter = init.errorReporter;
     this.header = new Header(this.initialTermId, this.positionBitsToShift);
     this.header.context = this;
   }
@@ -77,7 +85,12 @@ export class Image {
     return this.closed ? this.finalPosition >= this.metaData.endOfStreamPosition : this.position >= this.metaData.endOfStreamPosition;
   }
 
-  /** Reads up to `fragmentLimit` fragments, handing each to `handler`; returns how many. */
+  /**
+   * Reads up to `fragmentLimit` fragments, handing each to `handler`; returns how many. A handler
+   * that throws does not stop the stream: its fragment counts as consumed, the error goes to the
+   * client's error handler (code ERR_SKEIN_HANDLER_FAILED, naming channel, stream, session and
+   * position) and is counted, and the next poll goes on after that fragment.
+   */
   poll(handler: FragmentHandler, fragmentLimit: number): number {
     if (this.closed) return 0;
     const values = this.counterValues;
@@ -88,12 +101,14 @@ export class Image {
     const fragments = reader.read(termBuffer, termOffset, handler, fragmentLimit, this.header, this.metaData.sharedAcrossThreads);
     const newPosition = position + (reader.offset - termOffset);
     if (newPosition > position) values[this.positionId] = newPosition;
+    if (reader.handlerFailed) this.reportHandlerError(position + (reader.handlerErrorOffset - termOffset));
     return fragments;
   }
 
   /**
    * Like poll, but the handler decides per fragment: CONTINUE, COMMIT (make the position visible
    * now), BREAK (stop after this fragment) or ABORT (stop and see this fragment again next time).
+   * A handler that throws is treated as in {@link poll}: its fragment is consumed and reported.
    */
   controlledPoll(handler: ControlledFragmentHandler, fragmentLimit: number): number {
     if (this.closed) return 0;
@@ -105,7 +120,16 @@ export class Image {
     const fragments = reader.controlledRead(termBuffer, termOffset, handler, fragmentLimit, this.header, this.metaData.sharedAcrossThreads);
     const newPosition = position + (reader.offset - termOffset);
     if (newPosition > position) values[this.positionId] = newPosition;
+    if (reader.handlerFailed) this.reportHandlerError(position + (reader.handlerErrorOffset - termOffset));
     return fragments;
+  }
+
+  private reportHandlerError(fragmentPosition: number): void {
+    const reader = this.reader;
+    const error = reader.handlerError;
+    reader.handlerError = undefined;
+    reader.handlerFailed = false;
+    this.errorReporter.onFragmentHandlerError(this, error, fragmentPosition);
   }
 
   /** Called by the client conductor when the driver removed the image. */

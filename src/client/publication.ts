@@ -11,9 +11,10 @@ import {
   maxPossiblePosition,
 } from '../logbuffer/log-buffer-descriptor.js';
 import { ADMIN_ACTION, BACK_PRESSURED, CLOSED, MAX_POSITION_EXCEEDED, NOT_CONNECTED } from './publication-codes.js';
+import { ConnectionStatus, type ConnectedOptions, type ConnectionEvent, type ConnectionListener, type ConnectionStatusHost } from './connection-status.js';
 
 /** What a publication needs from the client that created it. */
-export interface PublicationOwner {
+export interface PublicationOwner extends ConnectionStatusHost {
   releasePublication(publication: Publication): void;
   wakeDriver(): void;
   /** Back-pressure met: lets a driver in another thread know (see DriverConnection.notifyProgress). */
@@ -59,6 +60,7 @@ export class Publication {
   private readonly counterValues: Float64Array;
   private readonly limitCounterId: number;
   private closed = false;
+  private readonly status: ConnectionStatus;
 
   constructor(init: PublicationInit) {
     this.owner = init.owner;
@@ -79,6 +81,26 @@ export class Publication {
     this.maxPossiblePosition = maxPossiblePosition(this.termBufferLength);
     this.headerTemplate = this.metaData.defaultFrameHeader;
     this.appenders = init.logBuffers.termBuffers.map((term, i) => new TermAppender(term, this.metaData, i));
+    this.status = new ConnectionStatus(init.owner, this.subject(), 'publication', () => this.isConnected);
+  }
+
+  /**
+   * Resolves once a subscriber (or a receiver) is connected, so that offers can succeed. Rejects
+   * with ERR_SKEIN_TIMEOUT after `timeoutMs` (no limit by default), with an AbortError whose cause
+   * is `signal.reason` when `signal` aborts, and with ERR_SKEIN_CLOSED when the publication closes.
+   */
+  connected(options: ConnectedOptions = {}): Promise<void> {
+    return this.status.wait(options, this.isConnected);
+  }
+
+  /** Calls `listener` on every later `connected`, `disconnected` and `closed` event; returns the function that stops it. */
+  onConnectionChange(listener: ConnectionListener): () => void {
+    return this.status.listen(listener);
+  }
+
+  /** Later connection events as an async iterator; ends after `closed`, throws an AbortError when `signal` aborts. */
+  connectionEvents(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<ConnectionEvent> {
+    return this.status.events(options);
   }
 
   get isClosed(): boolean {
@@ -186,11 +208,13 @@ export class Publication {
     if (this.closed) return;
     this.closed = true;
     this.owner.releasePublication(this);
+    this.status.close();
   }
 
-  /** Marks the publication closed without telling the driver (the driver or client went away). */
-  internalClose(): void {
+  /** @internal Marks the publication closed without telling the driver (the driver or client went away). */
+  internalClose(cause?: Error): void {
     this.closed = true;
+    this.status.close(cause);
   }
 
   private newPosition(termCount: number, termId: number, termBeginPosition: number, position: number, result: number): number {

@@ -1,4 +1,5 @@
-import { SkeinError, ErrorCode } from '../util/errors.js';
+import { SkeinError, ErrorCode, messageOf } from '../util/errors.js';
+import { AssertionFailure } from '../util/assert.js';
 import type { Agent } from '../agent/agent.js';
 import type { NanoClock } from '../env/clock.js';
 import type { DriverConnection } from '../command/driver-connection.js';
@@ -6,7 +7,8 @@ import type { DriverCommand, DriverResponse } from '../command/driver-messages.j
 import { ChannelUri } from '../protocol/channel-uri.js';
 import { Publication, type PublicationOwner } from './publication.js';
 import { Subscription, type ImageHandler, type SubscriptionOwner } from './subscription.js';
-import { Image } from './image.js';
+import { Image, type ImageErrorReporter } from './image.js';
+import type { ConnectionStatus, ConnectionStatusHost } from './connection-status.js';
 
 export interface SkeinClientOptions {
   readonly connection: DriverConnection;
@@ -39,7 +41,7 @@ interface Pending {
  * the driver. Its agent (`conductor`) must run for commands to complete and images to appear; the
  * embedded `Skein` entry point runs it together with the driver.
  */
-export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
+export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner, ConnectionStatusHost, ImageErrorReporter {
   readonly roleName = 'client-conductor';
   readonly clientId: number;
 
@@ -54,7 +56,10 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
   private readonly subscriptions = new Map<number, Subscription>();
   private readonly imagesById = new Map<number, Image>();
   private polled: Subscription[] = [];
+  private watched: ConnectionStatus[] = [];
   private closed = false;
+  /** Why the client closed when it did not close by itself (the driver failed). */
+  private closeCause: SkeinError | null = null;
   private readonly onResponseBound: (response: DriverResponse) => void;
 
   constructor(options: SkeinClientOptions) {
@@ -98,7 +103,29 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
 
   /** Closes every publication and subscription of this client and tells the driver. Idempotent. */
   close(): void {
+    this.closeWith(null);
+  }
+
+  /**
+   * @internal Closes because the driver failed: pending and later calls fail with
+   * ERR_SKEIN_DRIVER_FAILED carrying `cause`, and closed publications and subscriptions say why.
+   */
+  fail(cause: unknown): void {
+    this.closeWith(
+      cause instanceof SkeinError && cause.code === ErrorCode.DRIVER_FAILED
+        ? cause
+        : new SkeinError(ErrorCode.DRIVER_FAILED, `the driver stopped: ${messageOf(cause)}`, { state: 'FAILED', cause }),
+    );
+  }
+
+  /** The error that closed this client when the driver failed, or null. */
+  get failure(): SkeinError | null {
+    return this.closeCause;
+  }
+
+  private closeWith(cause: SkeinError | null): void {
     if (this.closed) return;
+    this.closeCause = cause;
     // Layers on the client say goodbye first (their publications are still open).
     const agents = this.agents;
     this.agents = [];
@@ -110,14 +137,17 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
       }
     }
     this.closed = true;
-    for (const publication of this.publications.values()) publication.internalClose();
-    for (const subscription of this.subscriptions.values()) subscription.internalClose();
+    const reason = cause ?? undefined;
+    for (const publication of this.publications.values()) publication.internalClose(reason);
+    for (const subscription of this.subscriptions.values()) subscription.internalClose(reason);
     this.publications.clear();
     this.subscriptions.clear();
     this.imagesById.clear();
     this.polled = [];
-    const error = new SkeinError(ErrorCode.CLOSED, 'client closed before the driver answered', { state: 'CLOSED' });
-    for (const pending of this.pending.values()) pending.reject(error);
+    this.watched = [];
+    for (const [correlationId, pending] of this.pending) {
+      pending.reject(this.closedError(`client closed before the driver answered the ${pending.kind} request`, { channel: pending.channel, streamId: pending.streamId, correlationId }));
+    }
     this.pending.clear();
     this.connection.toDriver.offer({ type: 'CLIENT_CLOSE', clientId: this.clientId });
     this.connection.wake();
@@ -129,11 +159,14 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
     if (this.pending.size > 0) work += this.checkTimeouts(nowNs);
     const polled = this.polled;
     for (let i = 0; i < polled.length; i++) work += polled[i]!.pollAuto();
+    const watched = this.watched;
+    for (let i = 0; i < watched.length; i++) work += watched[i]!.poll(nowNs);
     const agents = this.agents;
     for (let i = 0; i < agents.length; i++) {
       try {
         work += agents[i]!.doWork(nowNs);
       } catch (error) {
+        if (error instanceof AssertionFailure) throw error;
         this.errorHandler(error);
       }
     }
@@ -161,7 +194,7 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
    * thread and clock as the client. Its onClose runs when it is removed or the client closes.
    */
   addAgent(agent: Agent): void {
-    if (this.closed) throw new SkeinError(ErrorCode.CLOSED, `cannot add agent '${agent.roleName}': the client is closed`, { state: 'CLOSED' });
+    if (this.closed) throw this.closedError(`cannot add agent '${agent.roleName}': the client is closed`, {});
     if (!this.agents.includes(agent)) this.agents = [...this.agents, agent];
     this.connection.wake();
   }
@@ -185,6 +218,57 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
     this.connection.wake();
   }
 
+  /** @internal */
+  nanoTime(): number {
+    return this.clock.nanoTime();
+  }
+
+  /** @internal */
+  watch(status: ConnectionStatus): void {
+    if (this.closed || this.watched.includes(status)) return;
+    this.watched = [...this.watched, status];
+    this.connection.wake();
+  }
+
+  /** @internal */
+  unwatch(status: ConnectionStatus): void {
+    this.watched = this.watched.filter((s) => s !== status);
+  }
+
+  /** Reports an error no caller can receive to this client's error handler (layers on the client use it). */
+  reportError(error: unknown): void {
+    this.errorHandler(error);
+  }
+
+  /**
+   * Reports an error thrown by an application callback (ERR_SKEIN_HANDLER_FAILED) to `handler`
+   * (default: this client's error handler) and counts it in the driver's handler-errors counter.
+   * Layers built on the client report their callbacks' errors here.
+   */
+  reportHandlerError(error: SkeinError, handler: (error: unknown) => void = this.errorHandler): void {
+    const values = this.connection.counters.values;
+    values[this.connection.handlerErrorsCounterId]!++;
+    try {
+      handler(error);
+    } catch (thrown) {
+      // An error handler that throws must not stop the duty cycle that called it.
+      if (handler !== this.errorHandler) this.errorHandler(thrown);
+    }
+  }
+
+  /** @internal A fragment handler threw: its fragment is consumed, the stream goes on. */
+  onFragmentHandlerError(image: Image, thrown: unknown, position: number): void {
+    this.reportHandlerError(
+      new SkeinError(ErrorCode.HANDLER_FAILED, `fragment handler threw: ${messageOf(thrown)}; the fragment counts as consumed and the stream goes on`, {
+        channel: image.channel,
+        streamId: image.streamId,
+        sessionId: image.sessionId,
+        position,
+        cause: thrown,
+      }),
+    );
+  }
+
   notifyProgress(): void {
     this.connection.notifyProgress();
   }
@@ -202,8 +286,14 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
     })) as Promise<Publication>;
   }
 
+  private closedError(message: string, subject: { channel?: string; streamId?: number; correlationId?: number }): SkeinError {
+    const cause = this.closeCause;
+    if (cause === null) return new SkeinError(ErrorCode.CLOSED, message, { ...subject, state: 'CLOSED' });
+    return new SkeinError(ErrorCode.DRIVER_FAILED, `${message}: ${cause.detail}`, { ...subject, state: 'FAILED', cause });
+  }
+
   private checkAdd(channel: string, streamId: number): Error | null {
-    if (this.closed) return new SkeinError(ErrorCode.CLOSED, 'client is closed', { channel, streamId, state: 'CLOSED' });
+    if (this.closed) return this.closedError('client is closed', { channel, streamId });
     if (typeof channel !== 'string') {
       return new SkeinError(ErrorCode.URI_INVALID, `channel must be a string such as 'aeron:udp?endpoint=127.0.0.1:40456' or 'aeron:ipc', got ${typeof channel}`);
     }
@@ -312,11 +402,9 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
         return;
       case 'ERROR': {
         const pending = this.takePending(response.correlationId);
-        if (pending === undefined) {
-          this.errorHandler(new SkeinError(response.code, response.message, { correlationId: response.correlationId }));
-          return;
-        }
-        pending.reject(new SkeinError(response.code, response.message, { correlationId: response.correlationId }));
+        const error = new SkeinError(response.code, response.message, { ...response.subject, correlationId: response.correlationId });
+        if (pending === undefined) this.errorHandler(error);
+        else pending.reject(error);
         return;
       }
       case 'AVAILABLE_IMAGE':
@@ -352,6 +440,7 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner {
       logBuffers: response.logBuffers,
       counterValues: this.connection.counters.values,
       subscriberPositionCounterId: response.subscriberPositionCounterId,
+      errorReporter: this,
     });
     this.imagesById.set(response.correlationId, image);
     subscription.internalAddImage(image);

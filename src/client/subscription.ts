@@ -1,12 +1,14 @@
-import { SkeinError, ErrorCode } from '../util/errors.js';
+import { SkeinAbortError, SkeinError, ErrorCode, handlerFailed } from '../util/errors.js';
 import type { FragmentHandler, ControlledFragmentHandler } from '../logbuffer/header.js';
-import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
+import { ControlledFragmentAssembler } from '../logbuffer/fragment-assembler.js';
+import { ControlledPollAction } from '../logbuffer/controlled-poll-action.js';
 import type { Image } from './image.js';
+import { ConnectionStatus, checkConnectedOptions, type ConnectedOptions, type ConnectionEvent, type ConnectionListener, type ConnectionStatusHost } from './connection-status.js';
 
 export type ImageHandler = (image: Image) => void;
 
 /** What a subscription needs from the client that created it. */
-export interface SubscriptionOwner {
+export interface SubscriptionOwner extends ConnectionStatusHost {
   releaseSubscription(subscription: Subscription): void;
   startPolling(subscription: Subscription): void;
   stopPolling(subscription: Subscription): void;
@@ -23,6 +25,9 @@ export interface SubscriptionInit {
   readonly onAvailableImage: ImageHandler | undefined;
   readonly onUnavailableImage: ImageHandler | undefined;
 }
+
+/** Fragments one poll of `messages()` may read to complete a message (a 16 MiB message at the smallest MTU). */
+const MESSAGE_FRAGMENTS_MAX = 1 << 20;
 
 /** A message delivered by the async iterator: a copy of the payload and where it came from. */
 export interface ReceivedMessage {
@@ -52,6 +57,12 @@ export class Subscription {
   private closed = false;
   private autoHandler: FragmentHandler | null = null;
   private autoFragmentLimit = 10;
+  /** What the client's agent runs on each duty cycle for this subscription (onFragment or messages()). */
+  private autoPoller: (() => number) | null = null;
+  private readonly pollWithHandler = (): number => this.poll(this.autoHandler!, this.autoFragmentLimit);
+  /** Ends the wait of a `messages()` loop when the subscription closes. */
+  private closeWaiter: (() => void) | null = null;
+  private readonly status: ConnectionStatus;
 
   constructor(init: SubscriptionInit) {
     this.owner = init.owner;
@@ -61,6 +72,30 @@ export class Subscription {
     this.registrationId = init.registrationId;
     this.availableImageHandler = init.onAvailableImage;
     this.unavailableImageHandler = init.onUnavailableImage;
+    this.status = new ConnectionStatus(init.owner, { channel: init.channel, streamId: init.streamId }, 'subscription');
+  }
+
+  /**
+   * Resolves once an image (a publisher's stream) is available. Rejects with ERR_SKEIN_TIMEOUT
+   * after `timeoutMs` (no limit by default), with an AbortError whose cause is `signal.reason`
+   * when `signal` aborts, and with ERR_SKEIN_CLOSED when the subscription closes.
+   */
+  connected(options: ConnectedOptions = {}): Promise<void> {
+    return this.status.wait(options, this.isConnected);
+  }
+
+  /**
+   * Calls `listener` on every later event: `image-available` and `image-unavailable` per
+   * publisher, `connected` (first image) and `disconnected` (last image gone), and `closed`.
+   * Returns the function that stops it.
+   */
+  onConnectionChange(listener: ConnectionListener): () => void {
+    return this.status.listen(listener);
+  }
+
+  /** Later connection events as an async iterator; ends after `closed`, throws an AbortError when `signal` aborts. */
+  connectionEvents(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<ConnectionEvent> {
+    return this.status.events(options);
   }
 
   get isClosed(): boolean {
@@ -148,72 +183,88 @@ export class Subscription {
     }
     this.autoHandler = handler;
     this.autoFragmentLimit = fragmentLimit;
-    this.owner.startPolling(this);
+    this.setAutoPoller(this.pollWithHandler);
   }
 
+  /** Stops the polling `onFragment` (or a waiting `messages()` loop) asked for. */
   stopFragments(): void {
     this.autoHandler = null;
+    this.autoPoller = null;
     this.owner.stopPolling(this);
   }
 
-  /** Called by the client's agent: polls with the handler given to `onFragment`. */
+  /** @internal Called by the client's agent on each duty cycle while polling was asked for. */
   pollAuto(): number {
-    const handler = this.autoHandler;
-    return handler === null ? 0 : this.poll(handler, this.autoFragmentLimit);
+    const poller = this.autoPoller;
+    return poller === null ? 0 : poller();
+  }
+
+  private setAutoPoller(poller: () => number): void {
+    this.autoPoller = poller;
+    this.owner.startPolling(this);
   }
 
   /**
    * Whole messages as an async iterator (each payload copied). Convenient, not zero-copy: use
-   * `poll` or `onFragment` on hot paths. Ends when the subscription closes or the signal aborts.
+   * `poll` or `onFragment` on hot paths. A message is taken from the stream only when the loop
+   * asks for the next one, so leaving the loop (`break`, a throw in its body) loses nothing: a
+   * later `messages()` or `poll` starts with the message after the last one the loop saw. Ends
+   * when the subscription closes; when `signal` aborts, it throws an AbortError whose cause is
+   * `signal.reason` (as Node's `events.on` does). Replaces an `onFragment` handler while it runs.
    */
   async *messages(options: { signal?: AbortSignal } = {}): AsyncGenerator<ReceivedMessage, void, undefined> {
-    const pending: ReceivedMessage[] = [];
-    let notify: (() => void) | null = null;
-    const assembler = new FragmentAssembler((buffer, offset, length, header) => {
-      pending.push({
-        data: buffer.slice(offset, offset + length),
-        sessionId: header.sessionId,
-        streamId: header.streamId,
-        position: header.position,
-        reservedValue: header.reservedValue,
-      });
-      if (notify !== null) {
-        const wake = notify;
-        notify = null;
-        wake();
-      }
-    });
     const signal = options.signal;
-    const onAbort = (): void => {
-      if (notify !== null) {
-        const wake = notify;
-        notify = null;
-        wake();
-      }
-    };
+    if (signal !== undefined) checkConnectedOptions({ signal }, { channel: this.channel, streamId: this.streamId });
     if (this.closed) return;
-    signal?.addEventListener('abort', onAbort);
-    this.onFragment(assembler.onFragment, 64);
+    let taken: ReceivedMessage | null = null;
+    let wake: (() => void) | null = null;
+    const assembler = new ControlledFragmentAssembler((buffer, offset, length, header) => {
+      taken = { data: buffer.slice(offset, offset + length), sessionId: header.sessionId, streamId: header.streamId, position: header.position, reservedValue: header.reservedValue };
+      return ControlledPollAction.BREAK;
+    });
+    const take = (): ReceivedMessage | null => {
+      taken = null;
+      this.controlledPoll(assembler.onFragment, MESSAGE_FRAGMENTS_MAX);
+      return taken;
+    };
+    const resume = (): void => {
+      const w = wake;
+      wake = null;
+      if (w !== null) w();
+    };
+    // While the loop waits, the client's agent looks for the next message on every duty cycle.
+    const poller = (): number => {
+      if (wake === null || take() === null) return 0;
+      resume();
+      return 1;
+    };
+    signal?.addEventListener('abort', resume);
     try {
-      while (!this.closed && signal?.aborted !== true) {
-        const message = pending.shift();
-        if (message !== undefined) {
+      while (!this.closed) {
+        if (signal?.aborted === true) throw new SkeinAbortError('message iteration aborted', signal, { channel: this.channel, streamId: this.streamId });
+        const message = take();
+        if (message !== null) {
           yield message;
           continue;
         }
         await new Promise<void>((resolve) => {
-          notify = resolve;
+          wake = resolve;
           this.closeWaiter = resolve;
+          this.setAutoPoller(poller);
         });
+        // The agent took a message for this wait: hand it over before anything else.
+        const arrived: ReceivedMessage | null = taken;
+        if (arrived !== null) {
+          taken = null;
+          yield arrived;
+        }
       }
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', resume);
       this.closeWaiter = null;
-      if (!this.closed) this.stopFragments();
+      if (!this.closed && this.autoPoller === poller) this.stopFragments();
     }
   }
-
-  private closeWaiter: (() => void) | null = null;
 
   /** Releases the subscription and its images. Idempotent. */
   close(): void {
@@ -222,31 +273,46 @@ export class Subscription {
     this.internalClose();
   }
 
-  /** Called by the client conductor when an image joins. */
+  /** @internal Called by the client conductor when an image joins. */
   internalAddImage(image: Image): void {
     this.imageList = [...this.imageList, image];
-    if (this.availableImageHandler !== undefined) this.availableImageHandler(image);
+    this.callImageHandler(this.availableImageHandler, image, 'onAvailableImage');
+    this.status.emit('image-available', image.sessionId, { sourceIdentity: image.sourceIdentity, imageCount: this.imageList.length });
+    this.status.update(true);
   }
 
-  /** Called by the client conductor when an image leaves; returns it if it was here. */
+  /** @internal Called by the client conductor when an image leaves; returns it if it was here. */
   internalRemoveImage(correlationId: number): Image | undefined {
     const image = this.imageList.find((i) => i.correlationId === correlationId);
     if (image === undefined) return undefined;
     this.imageList = this.imageList.filter((i) => i !== image);
     image.internalClose();
-    if (this.unavailableImageHandler !== undefined) this.unavailableImageHandler(image);
+    this.callImageHandler(this.unavailableImageHandler, image, 'onUnavailableImage');
+    this.status.emit('image-unavailable', image.sessionId, { sourceIdentity: image.sourceIdentity, imageCount: this.imageList.length });
+    this.status.update(this.isConnected);
     return image;
   }
 
-  /** Marks the subscription and its images closed. */
-  internalClose(): void {
+  /** @internal Marks the subscription and its images closed; `cause` when the client or driver failed. */
+  internalClose(cause?: Error): void {
     if (this.closed) return;
     this.closed = true;
     this.autoHandler = null;
+    this.autoPoller = null;
     for (const image of this.imageList) image.internalClose();
     this.imageList = [];
+    this.status.close(cause);
     const waiter = this.closeWaiter;
     this.closeWaiter = null;
     if (waiter !== null) waiter();
+  }
+
+  private callImageHandler(handler: ImageHandler | undefined, image: Image, name: string): void {
+    if (handler === undefined) return;
+    try {
+      handler(image);
+    } catch (thrown) {
+      this.owner.reportHandlerError(handlerFailed(name, thrown, { channel: this.channel, streamId: this.streamId, sessionId: image.sessionId }));
+    }
   }
 }

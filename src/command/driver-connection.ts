@@ -17,6 +17,8 @@ export interface DriverConnection {
   readonly toClient: MessageQueue<DriverResponse>;
   /** The driver's counter values (a Float64Array over a SharedArrayBuffer), indexed by counter id. */
   readonly counters: { readonly values: Float64Array };
+  /** Id of the counter a client increments when an application handler throws. */
+  readonly handlerErrorsCounterId: number;
   /** Wakes the agents that run the driver (and, in the embedded mode, the client conductor). */
   wake(): void;
   /**

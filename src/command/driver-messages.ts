@@ -7,6 +7,7 @@
  * are SharedArrayBuffers, so the same messages can later cross a worker boundary unchanged.
  */
 import type { LogBuffers } from '../logbuffer/log-buffers.js';
+import type { ErrorSubject, SkeinErrorCode } from '../util/errors.js';
 
 export type DriverCommand =
   | AddPublicationCommand
@@ -89,8 +90,10 @@ export interface ErrorResponse {
   readonly type: 'ERROR';
   readonly clientId: number;
   readonly correlationId: number;
-  readonly code: string;
+  readonly code: SkeinErrorCode;
+  /** What failed, without the subject: the client adds `subject` and the correlation id. */
   readonly message: string;
+  readonly subject?: ErrorSubject;
 }
 
 export interface AvailableImageResponse {

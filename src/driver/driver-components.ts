@@ -44,11 +44,14 @@ export class DriverCounters {
   readonly receiversRejected: AtomicCounter;
   readonly nakGapsEvicted: AtomicCounter;
   readonly naksHeldBack: AtomicCounter;
+  /** Incremented by clients (any thread) when an application handler throws. */
+  readonly handlerErrors: AtomicCounter;
   private readonly system: SystemCounters;
 
   constructor(counters: CountersManager) {
     const s = (this.system = new SystemCounters(counters));
     this.bytesSent = s.get(SystemCounterId.BYTES_SENT);
+    this.handlerErrors = s.get(SystemCounterId.HANDLER_ERRORS);
     this.bytesReceived = s.get(SystemCounterId.BYTES_RECEIVED);
     this.framesSent = s.get(SystemCounterId.FRAMES_SENT);
     this.framesReceived = s.get(SystemCounterId.FRAMES_RECEIVED);

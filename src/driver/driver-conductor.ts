@@ -209,7 +209,9 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
           ? error
           : new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `${command.type} failed: ${String((error as Error)?.message ?? error)}`, { ...subject, cause: error });
       if (!(error instanceof SkeinError)) this.components.onError(error);
-      this.respond(command.clientId, { type: 'ERROR', clientId: command.clientId, correlationId, code: e.code, message: e.message });
+      const { correlationId: _own, ...known } = e.subject;
+      const { correlationId: _command, ...about } = subject;
+      this.respond(command.clientId, { type: 'ERROR', clientId: command.clientId, correlationId, code: e.code, message: e.detail, subject: { ...about, ...known } });
     }
   }
 
@@ -601,7 +603,8 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
           clientId: link.clientId,
           correlationId: pending.correlationId,
           code: ErrorCode.TRANSPORT_BIND_FAILED,
-          message: `cannot bind ${endpoint.key} for subscription: ${cause} [channel=${link.channel} streamId=${link.streamId}]`,
+          message: `cannot bind ${endpoint.key} for subscription: ${cause}`,
+          subject: { channel: link.channel, streamId: link.streamId },
         });
       }
     }

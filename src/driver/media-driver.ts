@@ -43,6 +43,8 @@ export class MediaDriver {
   readonly sender = new Sender();
   readonly receiver = new Receiver();
   readonly agents: readonly Agent[];
+  /** Publishes counters and errors for `skein stat`; null when snapshots are off or there is no storage. */
+  readonly snapshotPublisher: SnapshotPublisher | null = null;
   private readonly components: DriverComponents;
   private readonly driverCounters: DriverCounters;
   private readonly commands = createCommandQueue();
@@ -86,25 +88,36 @@ export class MediaDriver {
     });
     const agents: Agent[] = [this.conductor, this.sender, this.receiver];
     if (parts.storage !== undefined && parts.snapshotDir !== undefined && this.settings.publishSnapshots) {
-      agents.push(
-        new SnapshotPublisher({
-          storage: parts.storage,
-          dir: parts.snapshotDir,
-          pid: parts.pid ?? 0,
-          startedAtMs: parts.epochClock.epochMs(),
-          counters: this.counters,
-          errors: this.errorLog,
-          epochClock: parts.epochClock,
-          intervalMs: this.settings.snapshotIntervalNs / 1e6,
-          extra: () => this.conductor.resourceCounts(),
-        }),
-      );
+      this.snapshotPublisher = new SnapshotPublisher({
+        storage: parts.storage,
+        dir: parts.snapshotDir,
+        pid: parts.pid ?? 0,
+        startedAtMs: parts.epochClock.epochMs(),
+        counters: this.counters,
+        errors: this.errorLog,
+        epochClock: parts.epochClock,
+        intervalMs: this.settings.snapshotIntervalNs / 1e6,
+        extra: () => this.conductor.resourceCounts(),
+      });
+      agents.push(this.snapshotPublisher);
     }
     this.agents = agents;
   }
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /**
+   * Creates the snapshot directory and writes the first snapshot now, so that an unusable
+   * directory fails the caller (ERR_SKEIN_STORAGE_FAILED naming the path) instead of an agent
+   * later. No-op when snapshots are off.
+   */
+  checkStorage(): void {
+    const publisher = this.snapshotPublisher;
+    if (publisher === null) return;
+    publisher.onStart();
+    publisher.publish();
   }
 
   /** Records an error as the driver's own (error log and counter). */
@@ -126,6 +139,11 @@ export class MediaDriver {
     this.wakeHandler = handler;
   }
 
+  /** Id of the counter clients increment when an application handler throws. */
+  get handlerErrorsCounterId(): number {
+    return this.driverCounters.handlerErrors.id;
+  }
+
   /** A new client connection to this driver. */
   connect(): DriverConnection {
     if (this.closed) throw new SkeinError(ErrorCode.CLOSED, 'cannot connect a client to a closed driver', { state: 'CLOSED' });
@@ -145,6 +163,7 @@ export class MediaDriver {
       toDriver: this.commands,
       toClient,
       counters: this.counters,
+      handlerErrorsCounterId: this.driverCounters.handlerErrors.id,
       clientLivenessTimeoutNs: this.settings.clientLivenessTimeoutNs,
       wake: () => driver.wakeHandler(),
       notifyProgress: () => {},

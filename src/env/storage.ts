@@ -92,8 +92,8 @@ function userName(): string {
  * Where a Skein process publishes its files: `SKEIN_DIR` when set, else `/dev/shm/skein-<user>`
  * when /dev/shm exists (memory-backed on Linux), else `<os tmpdir>/skein-<user>`.
  */
-export function defaultSkeinDir(): string {
-  const fromEnv = process.env['SKEIN_DIR'];
+export function defaultSkeinDir(env: Record<string, string | undefined> = process.env): string {
+  const fromEnv = env['SKEIN_DIR'];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   return join(base, `skein-${userName()}`);

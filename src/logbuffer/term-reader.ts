@@ -6,19 +6,28 @@
  * length but are neither delivered nor counted. After each call `offset` holds the term offset
  * the caller should advance its position to (subscriber position bookkeeping is the caller's).
  *
- * If a handler throws, the fragment it was handed counts as consumed: `offset` is already past it
- * when the error propagates.
+ * A handler that throws does not jam the term: the fragment it was handed counts as consumed, the
+ * read stops there with `offset` past it, and the error is kept in `handlerError` (with the
+ * fragment's term offset in `handlerErrorOffset`) for the caller to report. An AssertionFailure
+ * is a broken invariant, not a handler's failure: it propagates, with `offset` still set.
  */
 import { align } from '../util/bits.js';
 import { ControlledPollAction } from './controlled-poll-action.js';
 import { DATA_HEADER_LENGTH, FRAME_ALIGNMENT, TermWords, isPaddingFrame } from './frame-descriptor.js';
 import type { ControlledFragmentHandler, FragmentHandler, Header } from './header.js';
+import { AssertionFailure } from '../util/assert.js';
 
 export class TermReader {
   /** Term offset reached by the last read. */
   offset = 0;
   /** Controlled reads: term offset of the last COMMIT in the last read (its start offset if none). */
   committedOffset = 0;
+  /** What the handler threw during the last read (undefined when it threw nothing). */
+  handlerError: unknown = undefined;
+  /** True when the handler threw during the last read (it may throw undefined). */
+  handlerFailed = false;
+  /** Term offset of the fragment whose handler threw. */
+  handlerErrorOffset = 0;
   private readonly termWords = new TermWords();
 
   /**
@@ -31,15 +40,17 @@ export class TermReader {
     const words = this.termWords.get(termBuffer);
     let fragmentsRead = 0;
     let offset = termOffset;
+    let frameOffset = termOffset;
     header.buffer = termBuffer;
     header.overrideNextTermOffset(-1);
+    this.handlerFailed = false;
     try {
       while (fragmentsRead < fragmentsLimit && offset < capacity) {
         const frameLength = threadShared ? Atomics.load(words, offset >> 2) : words[offset >> 2]!;
         if (frameLength <= 0) {
           break;
         }
-        const frameOffset = offset;
+        frameOffset = offset;
         offset += align(frameLength, FRAME_ALIGNMENT);
         if (!isPaddingFrame(termBuffer, frameOffset)) {
           fragmentsRead++;
@@ -47,9 +58,12 @@ export class TermReader {
           handler(termBuffer, frameOffset + DATA_HEADER_LENGTH, frameLength - DATA_HEADER_LENGTH, header);
         }
       }
-    } finally {
+    } catch (error) {
       this.offset = offset;
+      if (error instanceof AssertionFailure) throw error;
+      this.recordHandlerError(error, frameOffset);
     }
+    this.offset = offset;
     return fragmentsRead;
   }
 
@@ -69,16 +83,18 @@ export class TermReader {
     const words = this.termWords.get(termBuffer);
     let fragmentsRead = 0;
     let offset = termOffset;
+    let frameOffset = termOffset;
     this.committedOffset = termOffset;
     header.buffer = termBuffer;
     header.overrideNextTermOffset(-1);
+    this.handlerFailed = false;
     try {
       while (fragmentsRead < fragmentsLimit && offset < capacity) {
         const frameLength = threadShared ? Atomics.load(words, offset >> 2) : words[offset >> 2]!;
         if (frameLength <= 0) {
           break;
         }
-        const frameOffset = offset;
+        frameOffset = offset;
         const alignedLength = align(frameLength, FRAME_ALIGNMENT);
         offset += alignedLength;
         if (isPaddingFrame(termBuffer, frameOffset)) {
@@ -99,9 +115,18 @@ export class TermReader {
           this.committedOffset = offset;
         }
       }
-    } finally {
+    } catch (error) {
       this.offset = offset;
+      if (error instanceof AssertionFailure) throw error;
+      this.recordHandlerError(error, frameOffset);
     }
+    this.offset = offset;
     return fragmentsRead;
+  }
+
+  private recordHandlerError(error: unknown, frameOffset: number): void {
+    this.handlerFailed = true;
+    this.handlerError = error;
+    this.handlerErrorOffset = frameOffset;
   }
 }

@@ -1,4 +1,5 @@
-import { ErrorCode, SkeinError } from '../util/errors.js';
+import { ErrorCode, SkeinAbortError, SkeinError, handlerFailed, type SkeinErrorCode } from '../util/errors.js';
+import { Waits, checkConnectedOptions, type ConnectedOptions } from '../client/connection-status.js';
 import { isPowerOfTwo } from '../util/bits.js';
 import { SeededPrng, randomSeed, type Prng } from '../env/prng.js';
 import type { Agent } from '../agent/agent.js';
@@ -143,6 +144,7 @@ export class ResponseClient implements Agent {
   private freeCount: number;
   private unsentCount = 0;
   private closeError: SkeinError | null = null;
+  private readonly connectWaits: Waits;
   /** The server said CLOSE (it is shutting down or timed this session out). */
   private peerClosed = false;
 
@@ -183,6 +185,10 @@ export class ResponseClient implements Agent {
     this.freeCount = maxInFlight;
     this.assembler = new FragmentAssembler((buffer, offset, length, header) => this.onMessage(buffer, offset, length, header));
 
+    this.connectWaits = new Waits(() => client.clock.nanoTime(), {
+      timedOut: (timeoutMs) => new SkeinError(ErrorCode.TIMEOUT, `not connected to the response server within ${timeoutMs} ms`, this.subject({ timeoutMs, state: this.stateValue })),
+      aborted: (signal) => new SkeinAbortError('wait for the response server aborted', signal, this.subject({ state: this.stateValue })),
+    });
     const nowNs = client.clock.nanoTime();
     this.outageStartNs = nowNs;
     this.enteredStateNs = nowNs;
@@ -212,38 +218,20 @@ export class ResponseClient implements Agent {
     };
   }
 
-  /** Resolves once CONNECTED; rejects when CLOSED first or after `timeoutMs` (default: no limit). */
-  connected(options: { timeoutMs?: number } = {}): Promise<void> {
+  /**
+   * Resolves once CONNECTED. Rejects with the close error when CLOSED first, with
+   * ERR_SKEIN_TIMEOUT after `timeoutMs` (no limit by default), and with an AbortError whose cause
+   * is `signal.reason` when `signal` aborts.
+   */
+  connected(options: ConnectedOptions = {}): Promise<void> {
+    try {
+      checkConnectedOptions(options, this.subject({}));
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.stateValue === 'CONNECTED') return Promise.resolve();
     if (this.stateValue === 'CLOSED') return Promise.reject(this.closedError());
-    return new Promise<void>((resolve, reject) => {
-      const startNs = this.client.clock.nanoTime();
-      const timeoutNs = options.timeoutMs === undefined ? Infinity : options.timeoutMs * MS;
-      let done = false;
-      const check: Agent = {
-        roleName: 'response-client-connect-wait',
-        doWork: (nowNs) => {
-          if (done) return 0;
-          if (this.stateValue === 'CONNECTED') finish(null);
-          else if (this.stateValue === 'CLOSED') finish(this.closedError());
-          else if (nowNs - startNs > timeoutNs) {
-            finish(new SkeinError(ErrorCode.NOT_CONNECTED, `not connected to the response server within ${options.timeoutMs} ms`, this.subject({ timeoutMs: options.timeoutMs! })));
-          }
-          return 0;
-        },
-        // The Skein client closed: no duty cycle will come to settle the wait.
-        onClose: () => {
-          if (!done) finish(this.closedError());
-        },
-      };
-      const finish = (error: Error | null): void => {
-        done = true;
-        this.client.removeAgent(check);
-        if (error === null) resolve();
-        else reject(error);
-      };
-      this.client.addAgent(check);
-    });
+    return this.connectWaits.add(options);
   }
 
   /**
@@ -257,7 +245,7 @@ export class ResponseClient implements Agent {
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutNs / MS;
     if (!(timeoutMs > 0)) return Promise.reject(new SkeinError(ErrorCode.ARG_INVALID, `timeoutMs=${timeoutMs} must be > 0`));
     const signal = options.signal;
-    if (signal?.aborted === true) return Promise.reject(new SkeinError(ErrorCode.ABORTED, 'request aborted before it was sent', this.subject({})));
+    if (signal?.aborted === true) return Promise.reject(new SkeinAbortError('request aborted before it was sent', signal, this.subject({})));
     return new Promise<Uint8Array>((resolve, reject) => {
       const slot = this.claimSlot(timeoutMs, reject);
       if (slot < 0) return;
@@ -267,7 +255,7 @@ export class ResponseClient implements Agent {
           ? undefined
           : (): void => {
               if (this.slotId[slot] !== correlationId) return;
-              this.fail(slot, new SkeinError(ErrorCode.ABORTED, 'request aborted', this.subject({ correlationId })));
+              this.fail(slot, new SkeinAbortError('request aborted', signal, this.subject({ correlationId })));
             };
       this.slotPromise[slot] = { resolve, reject, signal, onAbort };
       signal?.addEventListener('abort', onAbort!, { once: true });
@@ -313,6 +301,7 @@ export class ResponseClient implements Agent {
     const subscription = pair?.subscription;
     if (subscription != null) work += subscription.poll(this.assembler.onFragment, 16);
     if (this.unsentCount > 0) this.retryUnsent();
+    if (this.connectWaits.count > 0) work += this.connectWaits.poll(nowNs);
     if (this.freeCount < this.maxInFlight && nowNs >= this.nextDeadlineScanNs) {
       this.nextDeadlineScanNs = nowNs + MS;
       this.expireRequests(nowNs);
@@ -403,9 +392,7 @@ export class ResponseClient implements Agent {
     const delayNs = this.backoff.nextDelayNs();
     this.nextAttemptNs = nowNs + delayNs;
     if (this.stateValue === 'CONNECTING' || this.stateValue === 'RECONNECTING') {
-      for (const listener of this.listeners) {
-        listener({ from: this.stateValue, to: this.stateValue, reason: `${reason}; rebuilding in ${Math.round(delayNs / MS)} ms (attempt ${this.backoff.attempts})`, atNs: nowNs });
-      }
+      this.tell({ from: this.stateValue, to: this.stateValue, reason: `${reason}; rebuilding in ${Math.round(delayNs / MS)} ms (attempt ${this.backoff.attempts})`, atNs: nowNs });
     }
   }
 
@@ -451,7 +438,7 @@ export class ResponseClient implements Agent {
     const handler = this.slotHandler[slot];
     const pending = this.slotPromise[slot];
     this.releaseSlot(slot);
-    if (handler !== null) handler.onResponse(correlationId, buffer, offset, length);
+    if (handler !== null) this.callResponseHandler(handler, correlationId, buffer, offset, length);
     else if (pending !== null) {
       if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort);
       pending.resolve(buffer.slice(offset, offset + length));
@@ -471,7 +458,7 @@ export class ResponseClient implements Agent {
     }
     if (error !== null) {
       if (reject !== null) reject(error);
-      else handler?.onError(0, error);
+      else if (handler !== undefined) this.callErrorHandler(handler, 0, error);
       return -1;
     }
     const slot = this.freeSlots[--this.freeCount]!;
@@ -547,14 +534,14 @@ export class ResponseClient implements Agent {
     const handler = this.slotHandler[slot];
     const pending = this.slotPromise[slot];
     this.releaseSlot(slot);
-    if (handler !== null) handler.onError(correlationId, error);
+    if (handler !== null) this.callErrorHandler(handler, correlationId, error);
     else if (pending !== null) {
       if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort);
       pending.reject(error);
     }
   }
 
-  private failAll(code: string, message: string): void {
+  private failAll(code: SkeinErrorCode, message: string): void {
     const ids = this.slotId;
     for (let slot = 0; slot < ids.length; slot++) {
       if (ids[slot] !== FREE) this.fail(slot, new SkeinError(code, message, this.subject({ correlationId: ids[slot]!, state: this.stateValue })));
@@ -573,7 +560,7 @@ export class ResponseClient implements Agent {
   }
 
   /** Ends the client for good: tells the server, fails what is in flight with `code`, releases the pair. */
-  private shutdown(reason: string, code: string, message: string, extra: { timeoutMs?: number }): void {
+  private shutdown(reason: string, code: SkeinErrorCode, message: string, extra: { timeoutMs?: number }): void {
     const nowNs = this.client.clock.nanoTime();
     this.closeError = new SkeinError(code, message, this.subject({ ...extra, state: 'CLOSED' }));
     const publication = this.pair?.publication;
@@ -592,13 +579,35 @@ export class ResponseClient implements Agent {
     if (from === to) return;
     this.stateValue = to;
     this.enteredStateNs = nowNs;
-    const change: ResponseClientStateChange = { from, to, reason, atNs: nowNs };
+    if (to === 'CONNECTED') this.connectWaits.settleAll(null);
+    else if (to === 'CLOSED') this.connectWaits.settleAll(this.closedError());
+    this.tell({ from, to, reason, atNs: nowNs });
+  }
+
+  /** Tells every listener; one that throws is reported and counted, and the state machine goes on. */
+  private tell(change: ResponseClientStateChange): void {
     for (const listener of [...this.listeners]) {
       try {
         listener(change);
-      } catch {
-        // A listener's failure must not stop the state machine.
+      } catch (thrown) {
+        this.client.reportHandlerError(handlerFailed(`onStateChange listener (${change.from} -> ${change.to})`, thrown, this.subject({ state: change.to })));
       }
+    }
+  }
+
+  private callResponseHandler(handler: ResponseHandler, correlationId: number, buffer: Uint8Array, offset: number, length: number): void {
+    try {
+      handler.onResponse(correlationId, buffer, offset, length);
+    } catch (thrown) {
+      this.client.reportHandlerError(handlerFailed('ResponseHandler.onResponse', thrown, this.subject({ correlationId })));
+    }
+  }
+
+  private callErrorHandler(handler: ResponseHandler, correlationId: number, error: SkeinError): void {
+    try {
+      handler.onError(correlationId, error);
+    } catch (thrown) {
+      this.client.reportHandlerError(handlerFailed('ResponseHandler.onError', thrown, this.subject({ correlationId })));
     }
   }
 

@@ -1,4 +1,4 @@
-import { ErrorCode, SkeinError } from '../util/errors.js';
+import { ErrorCode, SkeinError, handlerFailed, messageOf } from '../util/errors.js';
 import type { Agent } from '../agent/agent.js';
 import type { Header } from '../logbuffer/header.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
@@ -215,7 +215,7 @@ export class ResponseServer implements Agent {
     this.maxSessions = maxSessions;
     this.maxQueuedResponses = maxQueued;
     this.onSessionChange = options.onSessionChange;
-    this.errorHandler = options.errorHandler ?? ((error) => console.error(error));
+    this.errorHandler = options.errorHandler ?? ((error) => client.reportError(error));
     this.assembler = new FragmentAssembler((buffer, offset, length, header) => this.onMessage(buffer, offset, length, header));
   }
 
@@ -344,30 +344,55 @@ export class ResponseServer implements Agent {
     if (this.rawHandler !== undefined) {
       try {
         this.rawHandler(session, correlationId, buffer, offset, length);
-      } catch (error) {
-        session.respondError(correlationId, (error as Error)?.message ?? String(error));
-        this.errorHandler(error);
+      } catch (thrown) {
+        this.handlerFailed(session, correlationId, 'onRequest', thrown);
       }
       return;
     }
     let result: ReturnType<RequestHandler>;
     try {
       result = this.handler!(buffer.slice(offset, offset + length), { session, correlationId });
-    } catch (error) {
-      session.respondError(correlationId, (error as Error)?.message ?? String(error));
+    } catch (thrown) {
+      this.handlerFailed(session, correlationId, 'request handler', thrown);
       return;
     }
     if (typeof result === 'string' || result instanceof Uint8Array) {
       this.answer(session, correlationId, result);
       return;
     }
+    if (result === null || typeof result !== 'object' || typeof (result as { then?: unknown }).then !== 'function') {
+      this.handlerFailed(session, correlationId, 'request handler', new TypeError(`it returned ${result === null ? 'null' : typeof result}; expected a Uint8Array, a string or a promise of one`));
+      return;
+    }
     result.then(
       (value) => this.answer(session, correlationId, value),
-      (error: unknown) => session.respondError(correlationId, (error as Error)?.message ?? String(error)),
+      (thrown: unknown) => this.handlerFailed(session, correlationId, 'request handler', thrown),
+    );
+  }
+
+  /**
+   * A request handler failed (threw, rejected, or answered something that is not bytes or text):
+   * the client gets the error (ERR_SKEIN_REQUEST_FAILED there), and the server reports it once
+   * to its error handler and counts it. The session and the stream go on.
+   */
+  private handlerFailed(session: ServerSession, correlationId: number, what: string, thrown: unknown): void {
+    session.respondError(correlationId, messageOf(thrown));
+    this.client.reportHandlerError(
+      handlerFailed(what, thrown, {
+        channel: this.requestChannel,
+        streamId: this.requestStreamId,
+        sessionId: session.requestSessionId,
+        ...(correlationId === -1 ? {} : { correlationId }),
+      }),
+      this.errorHandler,
     );
   }
 
   private answer(session: ServerSession, correlationId: number, value: Uint8Array | string): void {
+    if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+      this.handlerFailed(session, correlationId, 'request handler', new TypeError(`it answered ${value === null ? 'null' : typeof value}; expected a Uint8Array or a string`));
+      return;
+    }
     const bytes = typeof value === 'string' ? encoder.encode(value) : value;
     session.respond(correlationId, bytes, 0, bytes.length);
   }
@@ -392,8 +417,11 @@ export class ResponseServer implements Agent {
     session.state = to;
     try {
       this.onSessionChange?.(session, from, to, reason);
-    } catch (error) {
-      this.errorHandler(error);
+    } catch (thrown) {
+      this.client.reportHandlerError(
+        handlerFailed(`onSessionChange (${from} -> ${to})`, thrown, { channel: this.requestChannel, streamId: this.requestStreamId, sessionId: session.requestSessionId }),
+        this.errorHandler,
+      );
     }
   }
 

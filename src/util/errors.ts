@@ -10,6 +10,8 @@ export interface ErrorSubject {
   streamId?: number;
   sessionId?: number;
   correlationId?: number;
+  /** A stream position (of the fragment a handler failed on, for example). */
+  position?: number;
   timeoutMs?: number;
   state?: string;
 }
@@ -21,17 +23,51 @@ export interface SkeinErrorOptions extends ErrorSubject {
 
 export class SkeinError extends Error {
   override readonly name: string = 'SkeinError';
-  readonly code: string;
+  readonly code: SkeinErrorCode;
   readonly category: ErrorCategory;
   readonly subject: ErrorSubject;
+  /** The message without its subject (the `[channel=… streamId=…]` part). */
+  readonly detail: string;
 
-  constructor(code: string, message: string, options: SkeinErrorOptions = {}) {
+  constructor(code: SkeinErrorCode, message: string, options: SkeinErrorOptions = {}) {
     super(describe(message, options), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.detail = message;
     this.category = options.category ?? 'error';
     const { category: _c, cause: _x, ...subject } = options;
     this.subject = subject;
   }
+}
+
+/**
+ * An operation ended by its AbortSignal, in the shape of Node's own AbortError: `name` is
+ * `'AbortError'` and `cause` is `signal.reason` (a `TimeoutError` DOMException when the signal came
+ * from `AbortSignal.timeout()`). It is also a SkeinError with code ERR_SKEIN_ABORTED and a subject.
+ */
+export class SkeinAbortError extends SkeinError {
+  override readonly name: string = 'AbortError';
+
+  constructor(message: string, signal: AbortSignal, subject: ErrorSubject = {}) {
+    super(ErrorCode.ABORTED, message, { ...subject, cause: signal.reason });
+  }
+}
+
+/** The message of whatever was thrown, for an error text. */
+export function messageOf(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
+}
+
+/**
+ * The error reported when an application callback throws: names what threw and the subject,
+ * carries what was thrown as its cause.
+ */
+export function handlerFailed(what: string, thrown: unknown, subject: ErrorSubject): SkeinError {
+  return new SkeinError(ErrorCode.HANDLER_FAILED, `${what} threw: ${messageOf(thrown)}`, { ...subject, cause: thrown });
+}
+
+/** True for an abort in Node's convention (ours or Node's own AbortError). */
+export function isAbortError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
 }
 
 function describe(message: string, s: ErrorSubject): string {
@@ -40,6 +76,7 @@ function describe(message: string, s: ErrorSubject): string {
   if (s.streamId !== undefined) parts.push(`streamId=${s.streamId}`);
   if (s.sessionId !== undefined) parts.push(`sessionId=${s.sessionId}`);
   if (s.correlationId !== undefined) parts.push(`correlationId=${s.correlationId}`);
+  if (s.position !== undefined) parts.push(`position=${s.position}`);
   if (s.timeoutMs !== undefined) parts.push(`timeoutMs=${s.timeoutMs}`);
   if (s.state !== undefined) parts.push(`state=${s.state}`);
   return parts.length === 0 ? message : `${message} [${parts.join(' ')}]`;
@@ -79,8 +116,18 @@ export const ErrorCode = {
   REQUEST_FAILED: 'ERR_SKEIN_REQUEST_FAILED',
   /** Request/response: the client could not reconnect before its reconnect deadline. */
   RECONNECT_FAILED: 'ERR_SKEIN_RECONNECT_FAILED',
-  /** An operation was aborted by its AbortSignal. */
+  /** An operation was aborted by its AbortSignal: the error's name is 'AbortError', its cause `signal.reason`. */
   ABORTED: 'ERR_SKEIN_ABORTED',
+  /** A wait (for a connection, for example) passed its own `timeoutMs`; not an abort. */
+  TIMEOUT: 'ERR_SKEIN_TIMEOUT',
+  /**
+   * An application callback threw (fragment, request, image or state handler). The library went
+   * on (a fragment counts as consumed); the error is reported and counted with its cause.
+   */
+  HANDLER_FAILED: 'ERR_SKEIN_HANDLER_FAILED',
+  /** The driver stopped because of an error: every later call fails with this code and that error as its cause. */
+  DRIVER_FAILED: 'ERR_SKEIN_DRIVER_FAILED',
 } as const;
 
-export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
+/** Every documented code: `switch (error.code)` over it is checked by the compiler. */
+export type SkeinErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -6,6 +6,7 @@ import { BufferClaim } from '../../../src/logbuffer/buffer-claim.js';
 import { BACK_PRESSURED, CLOSED, NOT_CONNECTED, ADMIN_ACTION } from '../../../src/client/publication-codes.js';
 import type { Publication } from '../../../src/client/publication.js';
 import { waitFor, freeUdpPort } from '../../support/wait.js';
+import { ErrorCode, type SkeinError } from '../../../src/util/errors.js';
 
 function message(sequence: number, length: number): Uint8Array {
   const data = new Uint8Array(length);
@@ -248,7 +249,7 @@ test('several IPC subscribers each get every message; the slowest bounds the pub
   }
 });
 
-test('the async iterator yields whole messages (copied) until its signal aborts', { timeout: 10_000 }, async () => {
+test('the async iterator yields whole messages (copied) until its signal aborts, then throws an AbortError', { timeout: 10_000 }, async () => {
   const skein = Skein.launch({ testProfile: true, seed: 12 });
   try {
     const subscription = await skein.addSubscription('aeron:ipc', 14);
@@ -261,12 +262,18 @@ test('the async iterator yields whole messages (copied) until its signal aborts'
     }
     const controller = new AbortController();
     const seen: number[] = [];
-    for await (const message of subscription.messages({ signal: controller.signal })) {
-      assert.equal(message.sessionId, publication.sessionId);
-      assert.ok(message.data.every((b) => b === (message.data.length & 0xff)));
-      seen.push(message.data.length);
-      if (seen.length === sizes.length) controller.abort();
-    }
+    const reason = new Error('enough');
+    await assert.rejects(
+      (async () => {
+        for await (const message of subscription.messages({ signal: controller.signal })) {
+          assert.equal(message.sessionId, publication.sessionId);
+          assert.ok(message.data.every((b) => b === (message.data.length & 0xff)));
+          seen.push(message.data.length);
+          if (seen.length === sizes.length) controller.abort(reason);
+        }
+      })(),
+      (error: Error) => error.name === 'AbortError' && error.cause === reason && (error as SkeinError).code === ErrorCode.ABORTED,
+    );
     assert.deepEqual(seen, sizes);
   } finally {
     await skein.close();

@@ -6,6 +6,7 @@ import { LogBuffers } from '../../../src/logbuffer/log-buffers.js';
 import { TermAppender } from '../../../src/logbuffer/term-appender.js';
 import { TermReader } from '../../../src/logbuffer/term-reader.js';
 import { BufferClaim } from '../../../src/logbuffer/buffer-claim.js';
+import { AssertionFailure } from '../../../src/util/assert.js';
 
 const TERM = 65536;
 const INITIAL_TERM_ID = -5;
@@ -95,12 +96,32 @@ describe('TermReader.read', () => {
     assert.equal(reader.offset, TERM);
   });
 
-  test('a throwing handler has consumed its fragment', () => {
+  test('a throwing handler has consumed its fragment: the read stops after it and keeps the error', () => {
     const { term, append } = setUp();
     append([1]);
     append([2]);
+    append([3]);
     const reader = new TermReader();
-    assert.throws(() => reader.read(term, 0, () => { throw new Error('boom'); }, 10, new Header(INITIAL_TERM_ID, 16)), /boom/);
+    const boom = new Error('boom');
+    const seen: number[] = [];
+    const count = reader.read(term, 0, (b, o) => { seen.push(b[o]!); if (b[o] === 2) throw boom; }, 10, new Header(INITIAL_TERM_ID, 16));
+    assert.equal(count, 2);
+    assert.deepEqual(seen, [1, 2]);
+    assert.equal(reader.offset, 128, 'past the fragment whose handler threw');
+    assert.equal(reader.handlerFailed, true);
+    assert.equal(reader.handlerError, boom);
+    assert.equal(reader.handlerErrorOffset, 64);
+    const next = reader.read(term, reader.offset, (b, o) => { seen.push(b[o]!); }, 10, new Header(INITIAL_TERM_ID, 16));
+    assert.equal(next, 1);
+    assert.deepEqual(seen, [1, 2, 3]);
+    assert.equal(reader.handlerFailed, false, 'a clean read clears the flag');
+  });
+
+  test('an AssertionFailure from the handler propagates, with the offset past its fragment', () => {
+    const { term, append } = setUp();
+    append([1]);
+    const reader = new TermReader();
+    assert.throws(() => reader.read(term, 0, () => { throw new AssertionFailure('invariant'); }, 10, new Header(INITIAL_TERM_ID, 16)), AssertionFailure);
     assert.equal(reader.offset, 64);
   });
 });
@@ -145,4 +166,27 @@ describe('TermReader.controlledRead', () => {
       seen: [0, 1, 2, 3],
     });
   });
+});
+
+test('TermReader.controlledRead: a throwing handler consumes its fragment and COMMITs before it stand', () => {
+  const { term, append } = setUp();
+  for (let i = 0; i < 4; i++) append([i]);
+  const reader = new TermReader();
+  const boom = new Error('boom');
+  const count = reader.controlledRead(
+    term,
+    0,
+    (b, o) => {
+      if (b[o] === 2) throw boom;
+      return ControlledPollAction.COMMIT;
+    },
+    10,
+    new Header(INITIAL_TERM_ID, 16),
+  );
+  assert.equal(count, 3);
+  assert.equal(reader.offset, 192);
+  assert.equal(reader.committedOffset, 128);
+  assert.equal(reader.handlerFailed, true);
+  assert.equal(reader.handlerError, boom);
+  assert.equal(reader.handlerErrorOffset, 128);
 });

@@ -13,6 +13,7 @@ function connection(): DriverConnection & { readonly toDriver: MessageQueue<Driv
     toDriver: new MessageQueue<DriverCommand>(1),
     toClient: createResponseQueue(),
     counters: { values: new Float64Array(new SharedArrayBuffer(8)) },
+    handlerErrorsCounterId: 0,
     wake: () => {},
     notifyProgress: () => {},
     nextCorrelationId: () => 1,
