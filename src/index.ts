@@ -5,7 +5,7 @@ export type { WorkerLink } from './worker-link.js';
 export * from './client/index.js';
 export { MediaDriver, type MediaDriverComponents } from './driver/media-driver.js';
 export { DRIVER_OPTIONS, TEST_PROFILE, resolveDriverSettings, type DriverOptions, type DriverSettings } from './driver/driver-context.js';
-export { SkeinError, ErrorCode } from './util/errors.js';
+export { SkeinError, SkeinAbortError, ErrorCode, isAbortError, type SkeinErrorCode, type ErrorSubject, type ErrorCategory } from './util/errors.js';
 export { FragmentAssembler } from './logbuffer/fragment-assembler.js';
 export { BufferClaim } from './logbuffer/buffer-claim.js';
 export { Header, type FragmentHandler, type ControlledFragmentHandler } from './logbuffer/header.js';
