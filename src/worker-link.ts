@@ -27,6 +27,7 @@ import type { DriverConnection } from './command/driver-connection.js';
 import type { DriverCommand, DriverResponse } from './command/driver-messages.js';
 import { ErrorCode } from './util/errors.js';
 
+/** @internal The link format's version; SkeinWorker.connect refuses a link of another version. */
 export const WORKER_LINK_VERSION = 2;
 
 /** Everything a worker needs to connect a client to a driver in another thread; structured-cloneable. */
@@ -44,10 +45,10 @@ export interface WorkerLink {
   readonly handlerErrorsCounterId: number;
 }
 
-/** The message a worker posts to wake a sleeping driver. */
+/** @internal The message a worker posts to wake a sleeping driver. */
 export const WAKE_MESSAGE = 0;
 
-/** A driver response as it crosses the port: a log travels as its SharedArrayBuffer. */
+/** @internal A driver response as it crosses the port: a log travels as its SharedArrayBuffer. */
 export type PortResponse =
   | Exclude<DriverResponse, { logBuffers: unknown }>
   | (Omit<Extract<DriverResponse, { type: 'PUBLICATION_READY' }>, 'logBuffers'> & { readonly logBuffers: SharedArrayBuffer })
@@ -66,7 +67,7 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set([
 type HostState = 'OPEN' | 'CLOSING' | 'CLOSED';
 
 /**
- * The driver's end of one worker link. Commands arriving on the port go to the driver's command
+ * @internal The driver's end of one worker link. Commands arriving on the port go to the driver's command
  * queue under this link's client id (a worker cannot speak for another client); responses for
  * that client are posted back from the duty cycle. When the port closes (the worker closed its
  * client, exited or was terminated), the client is closed in the driver, which releases its

@@ -132,7 +132,7 @@ export class Image {
     this.errorReporter.onFragmentHandlerError(this, error, fragmentPosition);
   }
 
-  /** Called by the client conductor when the driver removed the image. */
+  /** @internal Called by the client conductor when the driver removed the image. */
   internalClose(): void {
     if (this.closed) return;
     this.finalPosition = this.counterValues[this.positionId]!;

@@ -1,5 +1,6 @@
 import { SkeinError, ErrorCode, messageOf } from '../util/errors.js';
 import { AssertionFailure } from '../util/assert.js';
+import type { Implements } from '../util/implements.js';
 import type { Agent } from '../agent/agent.js';
 import type { NanoClock } from '../env/clock.js';
 import type { DriverConnection } from '../command/driver-connection.js';
@@ -41,7 +42,8 @@ interface Pending {
  * the driver. Its agent (`conductor`) must run for commands to complete and images to appear; the
  * embedded `Skein` entry point runs it together with the driver.
  */
-export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner, ConnectionStatusHost, ImageErrorReporter {
+export class SkeinClient {
+  /** @internal */
   readonly roleName = 'client-conductor';
   readonly clientId: number;
 
@@ -153,6 +155,7 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner, 
     this.connection.wake();
   }
 
+  /** @internal */
   doWork(nowNs: number): number {
     if (this.closed) return 0;
     let work = this.connection.toClient.drain(this.onResponseBound, 64);
@@ -174,14 +177,17 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner, 
     return work;
   }
 
+  /** @internal */
   onClose(): void {
     this.close();
   }
 
+  /** @internal */
   releasePublication(publication: Publication): void {
     if (this.publications.delete(publication.registrationId)) this.removeCommand('REMOVE_PUBLICATION', publication.registrationId);
   }
 
+  /** @internal */
   releaseSubscription(subscription: Subscription): void {
     this.stopPolling(subscription);
     for (const image of subscription.images) this.imagesById.delete(image.correlationId);
@@ -189,7 +195,7 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner, 
   }
 
   /**
-   * Runs `agent` on this client's duty cycle, after the subscriptions it polls: layers built on
+   * @internal Runs `agent` on this client's duty cycle, after the subscriptions it polls: layers built on
    * the client (request/response sessions) keep their timers and polling there, on the same
    * thread and clock as the client. Its onClose runs when it is removed or the client closes.
    */
@@ -199,21 +205,25 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner, 
     this.connection.wake();
   }
 
+  /** @internal */
   removeAgent(agent: Agent): void {
     if (!this.agents.includes(agent)) return;
     this.agents = this.agents.filter((a) => a !== agent);
     agent.onClose?.();
   }
 
+  /** @internal */
   startPolling(subscription: Subscription): void {
     if (!this.polled.includes(subscription)) this.polled = [...this.polled, subscription];
     this.connection.wake();
   }
 
+  /** @internal */
   stopPolling(subscription: Subscription): void {
     this.polled = this.polled.filter((s) => s !== subscription);
   }
 
+  /** @internal */
   wakeDriver(): void {
     this.connection.wake();
   }
@@ -235,13 +245,13 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner, 
     this.watched = this.watched.filter((s) => s !== status);
   }
 
-  /** Reports an error no caller can receive to this client's error handler (layers on the client use it). */
+  /** @internal Reports an error no caller can receive to this client's error handler (layers on the client use it). */
   reportError(error: unknown): void {
     this.errorHandler(error);
   }
 
   /**
-   * Reports an error thrown by an application callback (ERR_SKEIN_HANDLER_FAILED) to `handler`
+   * @internal Reports an error thrown by an application callback (ERR_SKEIN_HANDLER_FAILED) to `handler`
    * (default: this client's error handler) and counts it in the driver's handler-errors counter.
    * Layers built on the client report their callbacks' errors here.
    */
@@ -269,6 +279,7 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner, 
     );
   }
 
+  /** @internal */
   notifyProgress(): void {
     this.connection.notifyProgress();
   }
@@ -452,3 +463,9 @@ export class SkeinClient implements Agent, PublicationOwner, SubscriptionOwner, 
     return pending;
   }
 }
+
+/**
+ * @internal What the client is to its parts: the agent its runner drives, the owner of its
+ * publications and subscriptions, and the reporter of its images' handler errors.
+ */
+export type SkeinClientRoles = Implements<Agent & PublicationOwner & SubscriptionOwner & ConnectionStatusHost & ImageErrorReporter, SkeinClient>;

@@ -39,11 +39,15 @@ export class MediaDriver {
   readonly settings: DriverSettings;
   readonly counters: CountersManager;
   readonly errorLog: DistinctErrorLog;
+  /** @internal */
   readonly conductor: DriverConductor;
+  /** @internal */
   readonly sender = new Sender();
+  /** @internal */
   readonly receiver = new Receiver();
+  /** @internal */
   readonly agents: readonly Agent[];
-  /** Publishes counters and errors for `skein stat`; null when snapshots are off or there is no storage. */
+  /** @internal Publishes counters and errors for `skein stat`; null when snapshots are off or there is no storage. */
   readonly snapshotPublisher: SnapshotPublisher | null = null;
   private readonly components: DriverComponents;
   private readonly driverCounters: DriverCounters;
@@ -109,7 +113,7 @@ export class MediaDriver {
   }
 
   /**
-   * Creates the snapshot directory and writes the first snapshot now, so that an unusable
+   * @internal Creates the snapshot directory and writes the first snapshot now, so that an unusable
    * directory fails the caller (ERR_SKEIN_STORAGE_FAILED naming the path) instead of an agent
    * later. No-op when snapshots are off.
    */
@@ -120,26 +124,27 @@ export class MediaDriver {
     publisher.publish();
   }
 
-  /** Records an error as the driver's own (error log and counter). */
+  /** @internal Records an error as the driver's own (error log and counter). */
   recordError(error: unknown): void {
     this.components.onError(error);
   }
 
-  /** Allocates an id unique within this driver (correlation and registration ids), from any thread. */
+  /** @internal Allocates an id unique within this driver (correlation and registration ids), from any thread. */
   nextCorrelationId(): number {
     return Number(Atomics.add(this.correlationIds, 0, 1n));
   }
 
-  /** The shared word {@link nextCorrelationId} draws from, for clients in worker threads. */
+  /** @internal The shared word {@link nextCorrelationId} draws from, for clients in worker threads. */
   get correlationIdBuffer(): SharedArrayBuffer {
     return this.correlationIds.buffer as SharedArrayBuffer;
   }
 
+  /** @internal */
   setWakeHandler(handler: () => void): void {
     this.wakeHandler = handler;
   }
 
-  /** Id of the counter clients increment when an application handler throws. */
+  /** @internal Id of the counter clients increment when an application handler throws. */
   get handlerErrorsCounterId(): number {
     return this.driverCounters.handlerErrors.id;
   }

@@ -3,6 +3,7 @@ import { Waits, checkConnectedOptions, type ConnectedOptions } from '../client/c
 import { isPowerOfTwo } from '../util/bits.js';
 import { SeededPrng, randomSeed, type Prng } from '../env/prng.js';
 import type { Agent } from '../agent/agent.js';
+import type { Implements } from '../util/implements.js';
 import type { Header } from '../logbuffer/header.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import type { SkeinClient } from '../client/skein-client.js';
@@ -99,7 +100,8 @@ function option(name: string, value: number | undefined, fallback: number, min: 
  *
  * Runs as an agent on the client's duty cycle: no timers, and the client's clock.
  */
-export class ResponseClient implements Agent {
+export class ResponseClient {
+  /** @internal */
   readonly roleName = 'response-client';
   readonly requestChannel: string;
   readonly requestStreamId: number;
@@ -289,11 +291,13 @@ export class ResponseClient implements Agent {
     this.client.removeAgent(this);
   }
 
+  /** @internal */
   onClose(): void {
     if (this.stateValue === 'CLOSED') return;
     this.shutdown('client closed', ErrorCode.CLOSED, 'the Skein client was closed', {});
   }
 
+  /** @internal */
   doWork(nowNs: number): number {
     if (this.stateValue === 'CLOSED') return 0;
     let work = 0;
@@ -625,3 +629,6 @@ export class ResponseClient implements Agent {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** @internal It runs as an agent on its client's duty cycle. */
+export type ResponseClientRoles = Implements<Agent, ResponseClient>;

@@ -1,5 +1,6 @@
 import { ErrorCode, SkeinError, handlerFailed, messageOf } from '../util/errors.js';
 import type { Agent } from '../agent/agent.js';
+import type { Implements } from '../util/implements.js';
 import type { Header } from '../logbuffer/header.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import type { SkeinClient } from '../client/skein-client.js';
@@ -71,13 +72,12 @@ export class ServerSession {
   /** The client's request publication session id. */
   readonly requestSessionId: number;
   readonly sourceIdentity: string;
-  state: ServerSessionState = 'OPENING';
-  publication: Publication | null = null;
-  lastHeardNs: number;
-  heartbeats = false;
-  /** The client speaks Skein's framing (it sent a marked message), so it understands CLOSE. */
-  framed = false;
-  requests = 0;
+  private stateValue: ServerSessionState = 'OPENING';
+  private publicationValue: Publication | null = null;
+  private lastHeardAtNs: number;
+  private heartbeatsSeen = false;
+  private framedSeen = false;
+  private requestCount = 0;
   private readonly queue: QueuedResponse[] = [];
 
   constructor(
@@ -88,7 +88,54 @@ export class ServerSession {
     this.id = image.correlationId;
     this.requestSessionId = image.sessionId;
     this.sourceIdentity = image.sourceIdentity;
-    this.lastHeardNs = nowNs;
+    this.lastHeardAtNs = nowNs;
+  }
+
+  get state(): ServerSessionState {
+    return this.stateValue;
+  }
+
+  /** When the client was last heard from (any message, heartbeats included), on the client's clock. */
+  get lastHeardNs(): number {
+    return this.lastHeardAtNs;
+  }
+
+  /** The client sends heartbeats: it is timed out after sessionTimeoutMs of silence. */
+  get heartbeats(): boolean {
+    return this.heartbeatsSeen;
+  }
+
+  /** The client speaks Skein's framing (it sent a marked message), so it understands CLOSE. */
+  get framed(): boolean {
+    return this.framedSeen;
+  }
+
+  /** Requests received in this session. */
+  get requests(): number {
+    return this.requestCount;
+  }
+
+  /** @internal The response publication once it exists; null before and after. */
+  get publication(): Publication | null {
+    return this.publicationValue;
+  }
+
+  /** @internal */
+  setPublication(publication: Publication | null): void {
+    this.publicationValue = publication;
+  }
+
+  /** @internal */
+  setState(to: ServerSessionState): void {
+    this.stateValue = to;
+  }
+
+  /** @internal Notes a message of `kind` from the client at `nowNs`. */
+  heard(kind: MessageKind, nowNs: number): void {
+    this.lastHeardAtNs = nowNs;
+    if (kind !== MessageKind.PLAIN) this.framedSeen = true;
+    if (kind === MessageKind.HEARTBEAT) this.heartbeatsSeen = true;
+    else if (kind === MessageKind.REQUEST || kind === MessageKind.PLAIN) this.requestCount++;
   }
 
   /** The response stream's session id once the response publication exists. */
@@ -172,7 +219,8 @@ export class ServerSession {
  * The driver gives each response stream the session id of the client's request publication, so a
  * restarted server hands every client the response session it had before (see docs/response-channels.md).
  */
-export class ResponseServer implements Agent {
+export class ResponseServer {
+  /** @internal */
   readonly roleName = 'response-server';
   readonly requestChannel: string;
   readonly requestStreamId: number;
@@ -247,10 +295,12 @@ export class ResponseServer implements Agent {
     this.client.removeAgent(this);
   }
 
+  /** @internal */
   onClose(): void {
     if (!this.closed) this.shutdown();
   }
 
+  /** @internal */
   doWork(nowNs: number): number {
     if (this.closed || this.subscription === null) return 0;
     let work = this.subscription.poll(this.assembler.onFragment, 32);
@@ -300,7 +350,7 @@ export class ResponseServer implements Agent {
           publication.close();
           return;
         }
-        session.publication = publication;
+        session.setPublication(publication);
         this.setState(session, 'OPEN', `response stream ${publication.sessionId} created`);
         session.flush();
       },
@@ -320,11 +370,9 @@ export class ResponseServer implements Agent {
     const session = this.sessionsByRequestSession.get(header.sessionId);
     if (session === undefined || session.state === 'CLOSED') return;
     const kind = messageKind(header.reservedValueHigh);
-    session.lastHeardNs = this.client.clock.nanoTime();
-    if (kind !== MessageKind.PLAIN) session.framed = true;
+    session.heard(kind, this.client.clock.nanoTime());
     switch (kind) {
       case MessageKind.HEARTBEAT:
-        session.heartbeats = true;
         session.send(header.reservedValueLow, MessageKind.HEARTBEAT, EMPTY, 0, 0);
         return;
       case MessageKind.CLOSE:
@@ -332,7 +380,6 @@ export class ResponseServer implements Agent {
         return;
       case MessageKind.REQUEST:
       case MessageKind.PLAIN:
-        session.requests++;
         this.dispatch(session, kind === MessageKind.PLAIN ? -1 : header.reservedValueLow, buffer, offset, length);
         return;
       default:
@@ -405,7 +452,7 @@ export class ResponseServer implements Agent {
     session.clearQueue();
     this.setState(session, 'CLOSED', reason);
     session.publication?.close();
-    session.publication = null;
+    session.setPublication(null);
     this.sessionsById.delete(session.id);
     if (this.sessionsByRequestSession.get(session.requestSessionId) === session) this.sessionsByRequestSession.delete(session.requestSessionId);
     this.assembler.freeSessionBuffer(session.requestSessionId);
@@ -414,7 +461,7 @@ export class ResponseServer implements Agent {
   private setState(session: ServerSession, to: ServerSessionState, reason: string): void {
     const from = session.state;
     if (from === to) return;
-    session.state = to;
+    session.setState(to);
     try {
       this.onSessionChange?.(session, from, to, reason);
     } catch (thrown) {
@@ -432,3 +479,6 @@ export class ResponseServer implements Agent {
     this.subscription = null;
   }
 }
+
+/** @internal It runs as an agent on its client's duty cycle. */
+export type ResponseServerRoles = Implements<Agent, ResponseServer>;
