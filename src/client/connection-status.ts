@@ -269,11 +269,10 @@ export class ConnectionStatus {
 
   private closedError(message: string): SkeinError {
     const cause = this.closeCause;
-    return new SkeinError(cause instanceof SkeinError && cause.code === ErrorCode.DRIVER_FAILED ? ErrorCode.DRIVER_FAILED : ErrorCode.CLOSED, message, {
-      ...this.subject,
-      state: 'CLOSED',
-      ...(cause === undefined ? {} : { cause }),
-    });
+    if (cause instanceof SkeinError && cause.code === ErrorCode.DRIVER_FAILED) {
+      return new SkeinError(ErrorCode.DRIVER_FAILED, `${message}: ${cause.detail}`, { ...this.subject, state: 'FAILED', cause });
+    }
+    return new SkeinError(ErrorCode.CLOSED, message, { ...this.subject, state: 'CLOSED', ...(cause === undefined ? {} : { cause }) });
   }
 
   private rewatch(): void {

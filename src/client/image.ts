@@ -1,3 +1,4 @@
+import { SkeinError, ErrorCode } from '../util/errors.js';
 import type { LogBuffers } from '../logbuffer/log-buffers.js';
 import type { LogMetaData } from '../logbuffer/log-meta-data.js';
 import { Header, type FragmentHandler } from '../logbuffer/header.js';
@@ -92,6 +93,7 @@ export class Image {
    * position) and is counted, and the next poll goes on after that fragment.
    */
   poll(handler: FragmentHandler, fragmentLimit: number): number {
+    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) this.badPollArguments('poll', handler, fragmentLimit);
     if (this.closed) return 0;
     const values = this.counterValues;
     const position = values[this.positionId]!;
@@ -111,6 +113,7 @@ export class Image {
    * A handler that throws is treated as in {@link poll}: its fragment is consumed and reported.
    */
   controlledPoll(handler: ControlledFragmentHandler, fragmentLimit: number): number {
+    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) this.badPollArguments('controlledPoll', handler, fragmentLimit);
     if (this.closed) return 0;
     const values = this.counterValues;
     const position = values[this.positionId]!;
@@ -122,6 +125,14 @@ export class Image {
     if (newPosition > position) values[this.positionId] = newPosition;
     if (reader.handlerFailed) this.reportHandlerError(position + (reader.handlerErrorOffset - termOffset));
     return fragments;
+  }
+
+  private badPollArguments(method: string, handler: unknown, fragmentLimit: unknown): never {
+    const problem =
+      typeof handler !== 'function'
+        ? `handler must be a function, got ${typeof handler}`
+        : `fragmentLimit ${String(fragmentLimit)} is invalid; allowed a number >= 1`;
+    throw new SkeinError(ErrorCode.ARG_INVALID, `${method}: ${problem}`, { channel: this.channel, streamId: this.streamId, sessionId: this.sessionId });
   }
 
   private reportHandlerError(fragmentPosition: number): void {

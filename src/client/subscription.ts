@@ -121,8 +121,12 @@ export class Subscription {
     return this.imageList.find((image) => image.sessionId === sessionId);
   }
 
-  /** Reads up to `fragmentLimit` fragments across all images; returns how many were read. */
+  /**
+   * Reads up to `fragmentLimit` fragments (a number >= 1) across all images; returns how many were
+   * read. Throws ERR_SKEIN_ARG_INVALID for a handler that is not a function or a limit below 1.
+   */
   poll(handler: FragmentHandler, fragmentLimit: number): number {
+    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) this.badPollArguments('poll', handler, fragmentLimit);
     const images = this.imageList;
     const length = images.length;
     if (length === 0) return 0;
@@ -142,7 +146,9 @@ export class Subscription {
     return fragments;
   }
 
+  /** Like {@link poll}, with a handler that steers each fragment (see Image.controlledPoll). */
   controlledPoll(handler: ControlledFragmentHandler, fragmentLimit: number): number {
+    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) this.badPollArguments('controlledPoll', handler, fragmentLimit);
     const images = this.imageList;
     const length = images.length;
     if (length === 0) return 0;
@@ -305,6 +311,14 @@ export class Subscription {
     const waiter = this.closeWaiter;
     this.closeWaiter = null;
     if (waiter !== null) waiter();
+  }
+
+  private badPollArguments(method: string, handler: unknown, fragmentLimit: unknown): never {
+    const problem =
+      typeof handler !== 'function'
+        ? `handler must be a function, got ${typeof handler}`
+        : `fragmentLimit ${String(fragmentLimit)} is invalid; allowed a number >= 1`;
+    throw new SkeinError(ErrorCode.ARG_INVALID, `${method}: ${problem}`, { channel: this.channel, streamId: this.streamId });
   }
 
   private callImageHandler(handler: ImageHandler | undefined, image: Image, name: string): void {
