@@ -354,16 +354,13 @@ class ConnectionEventIterator implements AsyncIterableIterator<ConnectionEvent> 
   private abort(): void {
     if (this.done) return;
     const error = this.status.abortError(this.signal!);
-    this.finish();
-    this.queue.length = 0;
     const reject = this.fail_;
-    if (reject !== null) {
-      this.next_ = null;
-      this.fail_ = null;
-      reject(error);
-    } else {
-      this.failure = error;
-    }
+    this.next_ = null;
+    this.fail_ = null;
+    this.queue.length = 0;
+    this.finish();
+    if (reject !== null) reject(error);
+    else this.failure = error;
   }
 
   private finish(): void {
