@@ -2,7 +2,7 @@ import { SkeinAbortError, SkeinError, ErrorCode, handlerFailed } from '../util/e
 import type { FragmentHandler, ControlledFragmentHandler } from '../logbuffer/header.js';
 import { ControlledFragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import { ControlledPollAction } from '../logbuffer/controlled-poll-action.js';
-import type { Image } from './image.js';
+import { badPollArguments, type Image } from './image.js';
 import { ConnectionStatus, checkConnectedOptions, type ConnectedOptions, type ConnectionEvent, type ConnectionListener, type ConnectionStatusHost } from './connection-status.js';
 
 export type ImageHandler = (image: Image) => void;
@@ -126,7 +126,7 @@ export class Subscription {
    * read. Throws ERR_SKEIN_ARG_INVALID for a handler that is not a function or a limit below 1.
    */
   poll(handler: FragmentHandler, fragmentLimit: number): number {
-    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) this.badPollArguments('poll', handler, fragmentLimit);
+    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) badPollArguments('poll', handler, fragmentLimit, this);
     const images = this.imageList;
     const length = images.length;
     if (length === 0) return 0;
@@ -148,7 +148,7 @@ export class Subscription {
 
   /** Like {@link poll}, with a handler that steers each fragment (see Image.controlledPoll). */
   controlledPoll(handler: ControlledFragmentHandler, fragmentLimit: number): number {
-    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) this.badPollArguments('controlledPoll', handler, fragmentLimit);
+    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) badPollArguments('controlledPoll', handler, fragmentLimit, this);
     const images = this.imageList;
     const length = images.length;
     if (length === 0) return 0;
@@ -311,14 +311,6 @@ export class Subscription {
     const waiter = this.closeWaiter;
     this.closeWaiter = null;
     if (waiter !== null) waiter();
-  }
-
-  private badPollArguments(method: string, handler: unknown, fragmentLimit: unknown): never {
-    const problem =
-      typeof handler !== 'function'
-        ? `handler must be a function, got ${typeof handler}`
-        : `fragmentLimit ${String(fragmentLimit)} is invalid; allowed a number >= 1`;
-    throw new SkeinError(ErrorCode.ARG_INVALID, `${method}: ${problem}`, { channel: this.channel, streamId: this.streamId });
   }
 
   private callImageHandler(handler: ImageHandler | undefined, image: Image, name: string): void {
