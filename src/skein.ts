@@ -8,11 +8,13 @@ import { NodeDatagramTransport } from './env/node-datagram-transport.js';
 import { FaultInjectingTransport, type FaultOptions } from './env/fault-injection.js';
 import type { DatagramTransport } from './env/datagram.js';
 import { nodeStorage, defaultSkeinDir } from './env/storage.js';
+import { isProcessAlive } from './env/process-liveness.js';
 import { CompositeAgent } from './agent/agent.js';
 import { AgentRunner } from './agent/agent-runner.js';
 import type { IdleOptions } from './agent/idle-strategy.js';
 import { MediaDriver } from './driver/media-driver.js';
-import { TEST_PROFILE, closest, type DriverOptions } from './driver/driver-context.js';
+import { TEST_PROFILE, type DriverOptions } from './driver/driver-context.js';
+import { closest } from './util/closest.js';
 import { SkeinClient, type SubscriptionOptions } from './client/skein-client.js';
 import type { Publication } from './client/publication.js';
 import type { Subscription } from './client/subscription.js';
@@ -78,6 +80,15 @@ function checkSkeinOptions(options: SkeinOptions): void {
   }
 }
 
+/**
+ * What each open Skein must do if the process exits without closing it (one listener for all, so
+ * many Skeins in a process do not pile up exit listeners).
+ */
+const untilExit = new Set<() => void>();
+process.on('exit', () => {
+  for (const onExit of untilExit) onExit();
+});
+
 export class Skein {
   readonly driver: MediaDriver;
   readonly client: SkeinClient;
@@ -91,6 +102,13 @@ export class Skein {
   private readonly errorHandler: (error: unknown) => void;
   private closing: Promise<void> | null = null;
   private destroyed = false;
+  private readonly onProcessExit = (): void => {
+    try {
+      this.driver.snapshotPublisher?.removeFile();
+    } catch {
+      // the process is exiting: nothing is left to report to
+    }
+  };
 
   private constructor(options: SkeinOptions) {
     checkSkeinOptions(options);
@@ -112,6 +130,7 @@ export class Skein {
       prng,
       transport,
       storage: nodeStorage,
+      isProcessAlive,
       snapshotDir: this.dir,
       pid: process.pid,
       env,
@@ -143,6 +162,9 @@ export class Skein {
     });
     this.ref = options.ref ?? true;
     this.driver.setWakeHandler(() => this.runner.wake());
+    // A process that exits without closing (process.exit, an uncaught error) still takes its
+    // snapshot file with it; one killed outright leaves it for the next Skein here to remove.
+    untilExit.add(this.onProcessExit);
     try {
       this.checkDir(options.dir === undefined ? (env['SKEIN_DIR'] ? 'SKEIN_DIR' : 'the default') : 'the dir option');
       this.runner.start();
@@ -288,6 +310,7 @@ export class Skein {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    untilExit.delete(this.onProcessExit);
     this.client.close();
     this.runner.close();
     this.driver.close();

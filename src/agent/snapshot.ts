@@ -181,6 +181,11 @@ export interface SnapshotPublisherOptions {
   intervalMs?: number;
   /** Extra fields to include, asked for at each publication. */
   extra?: () => object | undefined;
+  /**
+   * Tells whether a process runs: on start, snapshot files of processes that are gone (killed
+   * outright, so nothing removed their file) are removed. Omitted: nothing is removed.
+   */
+  isProcessAlive?: (pid: number) => boolean;
 }
 
 export const DEFAULT_SNAPSHOT_INTERVAL_MS = 1000;
@@ -196,6 +201,7 @@ export class SnapshotPublisher implements Agent {
   private readonly intervalNs: number;
   private deadlineNs = Number.NEGATIVE_INFINITY;
   private publications = 0;
+  private fileWritten = false;
 
   constructor(private readonly options: SnapshotPublisherOptions) {
     const intervalMs = options.intervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
@@ -214,8 +220,17 @@ export class SnapshotPublisher implements Agent {
     return this.publications;
   }
 
+  /** Creates the directory and removes files that dead processes left there. */
   onStart(): void {
-    this.options.storage.mkdirs(this.options.dir);
+    const { storage, dir, isProcessAlive } = this.options;
+    storage.mkdirs(dir);
+    if (isProcessAlive === undefined) return;
+    for (const name of storage.list(dir)) {
+      const match = SNAPSHOT_FILE_PATTERN.exec(name);
+      if (match === null) continue;
+      const pid = Number(match[1]);
+      if (pid !== this.options.pid && !isProcessAlive(pid)) storage.remove(snapshotPath(dir, pid));
+    }
   }
 
   doWork(nowNs: number): number {
@@ -228,21 +243,29 @@ export class SnapshotPublisher implements Agent {
   /** Writes the snapshot now. */
   publish(): void {
     const o = this.options;
-    const extra = o.extra?.();
+    const extra = { ...o.extra?.(), snapshotIntervalMs: this.intervalNs / 1_000_000 };
     const text = encodeSnapshot({
       pid: o.pid,
       startedAtMs: o.startedAtMs,
       snapshotAtMs: o.epochClock.epochMs(),
       counters: o.counters,
       errors: o.errors,
-      ...(extra === undefined ? {} : { extra }),
+      extra,
     });
     o.storage.writeFileAtomic(this.path, text);
     this.publications++;
+    this.fileWritten = true;
   }
 
   onClose(): void {
-    if (this.publications > 0) this.options.storage.remove(this.path);
+    this.removeFile();
+  }
+
+  /** Removes this process's file (once it was written); safe at process exit. Idempotent. */
+  removeFile(): void {
+    if (!this.fileWritten) return;
+    this.fileWritten = false;
+    this.options.storage.remove(this.path);
   }
 }
 

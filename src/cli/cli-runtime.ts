@@ -1,7 +1,8 @@
 /**
  * Process plumbing shared by the commands: waiting without blocking the event loop, signals,
  * exit codes and one-line error reports. Exit codes: 0 success, 1 runtime failure (not connected,
- * timeout, verification failed), 2 bad usage (bad option or value), 130 a second interrupt.
+ * timeout, verification failed), 2 bad usage (bad option or value), 130 a second interrupt (more
+ * than a second after the first).
  */
 import { SkeinError } from '../util/errors.js';
 import type { Command } from 'commander';
@@ -34,17 +35,26 @@ export function nowMs(): number {
 }
 
 /**
- * Calls `handler` on the first SIGINT or SIGTERM; a second signal exits at once with 130.
- * Returns a function that removes the listeners.
+ * A signal repeated within this time of the first is the same request, not an insistence: a
+ * signal sent to a process group reaches the process twice when the sender also signals it
+ * directly (`timeout -s INT` does both), and a busy process sees both at once.
+ */
+export const SIGNAL_REPEAT_GRACE_MS = 1000;
+
+/**
+ * Calls `handler` on the first SIGINT or SIGTERM, so the command can stop and print its summary.
+ * A second signal more than {@link SIGNAL_REPEAT_GRACE_MS} after the first exits at once with
+ * 130; one sooner is ignored. Returns a function that removes the listeners.
  */
 export function onShutdownSignal(handler: (signal: NodeJS.Signals) => void): () => void {
-  let signalled = false;
+  let signalledAtMs = -1;
   const listener = (signal: NodeJS.Signals): void => {
-    if (signalled) {
+    if (signalledAtMs >= 0) {
+      if (nowMs() - signalledAtMs < SIGNAL_REPEAT_GRACE_MS) return;
       process.stderr.write(`received ${signal} again, exiting now\n`);
       process.exit(EXIT_INTERRUPTED);
     }
-    signalled = true;
+    signalledAtMs = nowMs();
     handler(signal);
   };
   process.on('SIGINT', listener);

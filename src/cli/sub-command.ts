@@ -36,7 +36,7 @@ export interface SubSummary extends Partial<SequenceReport> {
   msgsPerSec: number;
   elapsedMs: number;
   images: number;
-  /** Whether gaps, duplicates and order were checked (--verify); when false they read 0. */
+  /** Whether gaps, duplicates and order were checked (--verify, and something was received); when false they read 0. */
   verified: boolean;
   reason: 'count' | 'signal' | 'timeout';
 }
@@ -48,7 +48,7 @@ export function registerSubCommand(program: Command): Command {
     .description(
       'Subscribe to a stream, reassemble messages and report the rate each second on stderr. With --verify, ' +
         'checks the sequence payloads `skein pub` sends, per session, for gaps, duplicates and order (exit 1 when any is ' +
-        'found). Ends on --count, SIGINT/SIGTERM or --timeout-ms (exit 1) with a one-line JSON summary on stdout: ' +
+        'found, or when nothing was received to check). Ends on --count, SIGINT/SIGTERM or --timeout-ms (exit 1) with a one-line JSON summary on stdout: ' +
         '{received, bytes, gaps, duplicates, outOfOrder, msgsPerSec, elapsedMs, images, verified, reason, …}.',
     )
     .option('--channel <uri>', 'channel to subscribe to', channelOption, DEFAULT_PUB_CHANNEL)
@@ -147,12 +147,16 @@ class SubRun {
       msgsPerSec: rateMs > 0 ? Math.round((this.received * 1000) / rateMs) : 0,
       elapsedMs: Math.round(elapsedMs),
       images: this.imagesSeen,
-      verified: verification !== undefined,
+      verified: verification !== undefined && this.received > 0,
       reason,
     };
     let code = EXIT_OK;
     if (reason === 'timeout' && this.options.count > 0) {
       report('sub', `received ${this.received} of ${this.options.count} messages within ${this.options.timeoutMs} ms`);
+      code = EXIT_FAILURE;
+    }
+    if (this.verifier !== null && this.received === 0) {
+      report('sub', 'nothing was received, so nothing was verified');
       code = EXIT_FAILURE;
     }
     if (this.verifier?.hasProblems === true) {

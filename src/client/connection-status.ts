@@ -269,11 +269,10 @@ export class ConnectionStatus {
 
   private closedError(message: string): SkeinError {
     const cause = this.closeCause;
-    return new SkeinError(cause instanceof SkeinError && cause.code === ErrorCode.DRIVER_FAILED ? ErrorCode.DRIVER_FAILED : ErrorCode.CLOSED, message, {
-      ...this.subject,
-      state: 'CLOSED',
-      ...(cause === undefined ? {} : { cause }),
-    });
+    if (cause instanceof SkeinError && cause.code === ErrorCode.DRIVER_FAILED) {
+      return new SkeinError(ErrorCode.DRIVER_FAILED, `${message}: ${cause.detail}`, { ...this.subject, state: 'FAILED', cause });
+    }
+    return new SkeinError(ErrorCode.CLOSED, message, { ...this.subject, state: 'CLOSED', ...(cause === undefined ? {} : { cause }) });
   }
 
   private rewatch(): void {
@@ -355,16 +354,13 @@ class ConnectionEventIterator implements AsyncIterableIterator<ConnectionEvent> 
   private abort(): void {
     if (this.done) return;
     const error = this.status.abortError(this.signal!);
-    this.finish();
-    this.queue.length = 0;
     const reject = this.fail_;
-    if (reject !== null) {
-      this.next_ = null;
-      this.fail_ = null;
-      reject(error);
-    } else {
-      this.failure = error;
-    }
+    this.next_ = null;
+    this.fail_ = null;
+    this.queue.length = 0;
+    this.finish();
+    if (reject !== null) reject(error);
+    else this.failure = error;
   }
 
   private finish(): void {

@@ -1,3 +1,4 @@
+import { SkeinError, ErrorCode, type ErrorSubject } from '../util/errors.js';
 import type { LogBuffers } from '../logbuffer/log-buffers.js';
 import type { LogMetaData } from '../logbuffer/log-meta-data.js';
 import { Header, type FragmentHandler } from '../logbuffer/header.js';
@@ -5,6 +6,13 @@ import type { ControlledFragmentHandler } from '../logbuffer/header.js';
 import { ControlledPollAction } from '../logbuffer/controlled-poll-action.js';
 import { TermReader } from '../logbuffer/term-reader.js';
 import { computeTermOffsetFromPosition, indexByPosition } from '../logbuffer/log-buffer-descriptor.js';
+
+/** Throws ERR_SKEIN_ARG_INVALID for a poll whose handler is not a function or whose limit is not a number >= 1. */
+export function badPollArguments(method: string, handler: unknown, fragmentLimit: unknown, subject: ErrorSubject): never {
+  const problem =
+    typeof handler !== 'function' ? `handler must be a function, got ${typeof handler}` : `fragmentLimit ${String(fragmentLimit)} is invalid; allowed a number >= 1`;
+  throw new SkeinError(ErrorCode.ARG_INVALID, `${method}: ${problem}`, { channel: subject.channel, streamId: subject.streamId, ...(subject.sessionId === undefined ? {} : { sessionId: subject.sessionId }) });
+}
 
 /** Told when a handler given to an image's poll throws; the fragment already counts as consumed. */
 export interface ImageErrorReporter {
@@ -92,6 +100,7 @@ export class Image {
    * position) and is counted, and the next poll goes on after that fragment.
    */
   poll(handler: FragmentHandler, fragmentLimit: number): number {
+    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) badPollArguments('poll', handler, fragmentLimit, this);
     if (this.closed) return 0;
     const values = this.counterValues;
     const position = values[this.positionId]!;
@@ -111,6 +120,7 @@ export class Image {
    * A handler that throws is treated as in {@link poll}: its fragment is consumed and reported.
    */
   controlledPoll(handler: ControlledFragmentHandler, fragmentLimit: number): number {
+    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) badPollArguments('controlledPoll', handler, fragmentLimit, this);
     if (this.closed) return 0;
     const values = this.counterValues;
     const position = values[this.positionId]!;

@@ -1,4 +1,4 @@
-import { SkeinError, ErrorCode } from '../util/errors.js';
+import { SkeinError, ErrorCode, plural } from '../util/errors.js';
 import type { LogBuffers } from '../logbuffer/log-buffers.js';
 import type { LogMetaData } from '../logbuffer/log-meta-data.js';
 import { TermAppender } from '../logbuffer/term-appender.js';
@@ -131,8 +131,10 @@ export class Publication {
    * Appends one message. Messages longer than the MTU payload are split into fragments that a
    * subscriber's FragmentAssembler joins again. Returns the new position or a negative code.
    */
-  offer(buffer: Uint8Array, offset = 0, length = buffer.length - offset, reservedValueLow = 0, reservedValueHigh = 0): number {
+  offer(buffer: Uint8Array, offset = 0, length?: number, reservedValueLow = 0, reservedValueHigh = 0): number {
     if (this.closed) return CLOSED;
+    if (!(buffer instanceof Uint8Array)) this.notBytes('offer', buffer);
+    if (length === undefined) length = buffer.length - offset;
     this.checkRange(buffer, offset, length);
     const meta = this.metaData;
     const termCount = meta.activeTermCount;
@@ -157,8 +159,13 @@ export class Publication {
   /** Appends one message gathered from several buffers (all of each buffer is used). */
   offerV(buffers: readonly Uint8Array[]): number {
     if (this.closed) return CLOSED;
+    if (!Array.isArray(buffers)) this.notBytes('offerV', buffers);
     let length = 0;
-    for (let i = 0; i < buffers.length; i++) length += buffers[i]!.length;
+    for (let i = 0; i < buffers.length; i++) {
+      const buffer = buffers[i];
+      if (!(buffer instanceof Uint8Array)) this.notBytes(`offerV buffers[${i}]`, buffer);
+      length += buffer.length;
+    }
     this.checkLength(length);
     const meta = this.metaData;
     const termCount = meta.activeTermCount;
@@ -239,11 +246,18 @@ export class Publication {
     if (offset < 0 || length < 0 || offset + length > buffer.length || !Number.isInteger(offset) || !Number.isInteger(length)) {
       throw new SkeinError(
         ErrorCode.ARG_INVALID,
-        `offer range offset=${offset} length=${length} is outside the buffer of ${buffer.length} bytes`,
+        `offer range offset=${offset} length=${length} is outside the buffer of ${plural(buffer.length, 'byte', 'bytes')}`,
         this.subject(),
       );
     }
     this.checkLength(length);
+  }
+
+  /** A payload that is not bytes: a string, an ArrayBuffer or a number would be written wrongly. */
+  private notBytes(what: string, value: unknown): never {
+    const got = value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
+    const hint = typeof value === 'string' ? " (encode text first: new TextEncoder().encode(text))" : value instanceof ArrayBuffer ? ' (wrap it: new Uint8Array(buffer))' : '';
+    throw new SkeinError(ErrorCode.ARG_INVALID, `${what}: the payload must be a Uint8Array (a Buffer is one), got ${got}${hint}`, this.subject());
   }
 
   private checkLength(length: number): void {

@@ -2,7 +2,7 @@ import { SkeinAbortError, SkeinError, ErrorCode, handlerFailed } from '../util/e
 import type { FragmentHandler, ControlledFragmentHandler } from '../logbuffer/header.js';
 import { ControlledFragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import { ControlledPollAction } from '../logbuffer/controlled-poll-action.js';
-import type { Image } from './image.js';
+import { badPollArguments, type Image } from './image.js';
 import { ConnectionStatus, checkConnectedOptions, type ConnectedOptions, type ConnectionEvent, type ConnectionListener, type ConnectionStatusHost } from './connection-status.js';
 
 export type ImageHandler = (image: Image) => void;
@@ -121,8 +121,12 @@ export class Subscription {
     return this.imageList.find((image) => image.sessionId === sessionId);
   }
 
-  /** Reads up to `fragmentLimit` fragments across all images; returns how many were read. */
+  /**
+   * Reads up to `fragmentLimit` fragments (a number >= 1) across all images; returns how many were
+   * read. Throws ERR_SKEIN_ARG_INVALID for a handler that is not a function or a limit below 1.
+   */
   poll(handler: FragmentHandler, fragmentLimit: number): number {
+    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) badPollArguments('poll', handler, fragmentLimit, this);
     const images = this.imageList;
     const length = images.length;
     if (length === 0) return 0;
@@ -142,7 +146,9 @@ export class Subscription {
     return fragments;
   }
 
+  /** Like {@link poll}, with a handler that steers each fragment (see Image.controlledPoll). */
   controlledPoll(handler: ControlledFragmentHandler, fragmentLimit: number): number {
+    if (typeof handler !== 'function' || !(fragmentLimit >= 1)) badPollArguments('controlledPoll', handler, fragmentLimit, this);
     const images = this.imageList;
     const length = images.length;
     if (length === 0) return 0;

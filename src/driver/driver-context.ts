@@ -5,7 +5,8 @@
  */
 import { SkeinError, ErrorCode } from '../util/errors.js';
 import { isPowerOfTwo } from '../util/bits.js';
-import { parseDurationNs, parseSize } from '../protocol/channel-uri.js';
+import { closest } from '../util/closest.js';
+import { DURATION_ALLOWED, SIZE_ALLOWED, durationNsOf, sizeOf } from '../protocol/channel-uri.js';
 
 export type OptionKind = 'duration' | 'size' | 'int' | 'bool';
 
@@ -130,10 +131,16 @@ export function resolveDriverSettings(options: DriverOptions = {}, env: Record<s
 
 function parseEnv(spec: OptionSpec, text: string): number | boolean {
   switch (spec.kind) {
-    case 'duration':
-      return parseDurationNs(text, spec.env, 'environment');
-    case 'size':
-      return parseSize(text, spec.env, 'environment');
+    case 'duration': {
+      const durationNs = durationNsOf(text);
+      if (Number.isNaN(durationNs)) throw new Error(DURATION_ALLOWED);
+      return durationNs;
+    }
+    case 'size': {
+      const size = sizeOf(text);
+      if (Number.isNaN(size)) throw new Error(SIZE_ALLOWED);
+      return size;
+    }
     case 'int': {
       const n = Number(text);
       if (!Number.isInteger(n)) throw new Error(`not an integer`);
@@ -164,30 +171,3 @@ function check(spec: OptionSpec, value: unknown): string | null {
   return null;
 }
 
-/** The candidate closest to a misspelt name (edit distance below 4), for "did you mean" hints. */
-export function closest(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 4;
-  for (const candidate of candidates) {
-    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = candidate;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
-}

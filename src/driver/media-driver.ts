@@ -3,7 +3,7 @@ import type { Prng } from '../env/prng.js';
 import type { DatagramTransport } from '../env/datagram.js';
 import type { Storage } from '../env/storage.js';
 import type { Agent } from '../agent/agent.js';
-import { SkeinError, ErrorCode } from '../util/errors.js';
+import { SkeinError, ErrorCode, plural } from '../util/errors.js';
 import { CountersManager } from '../agent/counters.js';
 import { DistinctErrorLog } from '../agent/distinct-error-log.js';
 import { SnapshotPublisher } from '../agent/snapshot.js';
@@ -26,6 +26,8 @@ export interface MediaDriverComponents {
   readonly pid?: number;
   /** `SKEIN_*` overrides; the embedded entry point passes `process.env`. */
   readonly env?: Record<string, string | undefined>;
+  /** Whether a process runs: snapshot files of dead processes are removed on start. */
+  readonly isProcessAlive?: (pid: number) => boolean;
   /** Called for every error the driver records (after it is logged and counted). */
   readonly errorHandler?: (error: unknown) => void;
 }
@@ -102,6 +104,7 @@ export class MediaDriver {
         epochClock: parts.epochClock,
         intervalMs: this.settings.snapshotIntervalNs / 1e6,
         extra: () => this.conductor.resourceCounts(),
+        ...(parts.isProcessAlive === undefined ? {} : { isProcessAlive: parts.isProcessAlive }),
       });
       agents.push(this.snapshotPublisher);
     }
@@ -156,7 +159,7 @@ export class MediaDriver {
     if (this.conductor.clientCount >= clientsMax) {
       throw new SkeinError(
         ErrorCode.LIMIT_REACHED,
-        `driver has ${this.conductor.clientCount} clients connected, the clientsMax limit (allowed 1..65536); close a client first`,
+        `driver has ${plural(this.conductor.clientCount, 'client', 'clients')} connected, the clientsMax limit (allowed 1..65536); close a client first`,
       );
     }
     const clientId = this.nextClientId++;

@@ -1,3 +1,4 @@
+import { ErrorCode, SkeinError } from '../util/errors.js';
 import type { LogBuffers } from '../logbuffer/log-buffers.js';
 import { LogCleaner } from '../logbuffer/log-cleaner.js';
 import type { LogMetaData } from '../logbuffer/log-meta-data.js';
@@ -349,7 +350,11 @@ export class NetworkPublication {
     this.receivers.delete(err.receiverId);
     if (this.receivers.size === 0) this.metaData.isConnected = false;
     this.components.onError(
-      new Error(`receiver rejected the stream (code ${err.errorCode}): ${err.errorMessage} [channel=${this.channel} streamId=${this.streamId} sessionId=${this.sessionId}]`),
+      new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `receiver rejected the stream (code ${err.errorCode}): ${err.errorMessage}`, {
+        channel: this.channel,
+        streamId: this.streamId,
+        sessionId: this.sessionId,
+      }),
     );
   }
 

@@ -5,7 +5,7 @@ import { DataHeaderFlyweight } from '../protocol/data-header-flyweight.js';
 import { SetupFlyweight } from '../protocol/setup-flyweight.js';
 import { StatusMessageFlyweight } from '../protocol/status-message-flyweight.js';
 import { RttMeasurementFlyweight } from '../protocol/rtt-measurement-flyweight.js';
-import { SkeinError, ErrorCode } from '../util/errors.js';
+import { SkeinError, ErrorCode, plural } from '../util/errors.js';
 import type { DriverComponents } from './driver-components.js';
 import type { PublicationImage } from './publication-image.js';
 import type { SocketAddress } from './udp-channel.js';
@@ -316,7 +316,7 @@ export class ReceiveChannelEndpoint {
     const settings = this.components.settings;
     const which =
       this.imageCount >= settings.maxImagesPerEndpoint
-        ? `holds ${this.imageCount} images, the maxImagesPerEndpoint limit`
+        ? `holds ${plural(this.imageCount, 'image', 'images')}, the maxImagesPerEndpoint limit`
         : `holds images with ${this.imageLogsLength} bytes of terms; one of term length ${termLength} would pass the imageLogsLengthMax limit of ${settings.imageLogsLengthMax}`;
     this.components.onError(
       new SkeinError(ErrorCode.LIMIT_REACHED, `receive endpoint ${this.key} ${which}; further SETUPs are ignored and counted`, {

@@ -1,5 +1,6 @@
 import { isPowerOfTwo } from '../util/bits.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
+import { closest } from '../util/closest.js';
 import {
   type ChannelMedia,
   ChannelUri,
@@ -97,8 +98,35 @@ export interface SubscriptionParams extends CommonChannelParams {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
- * Validates the publication keys of PROTOCOL.md §12 and returns them typed and frozen. Unknown and
- * subscription-only keys are kept in the URI and ignored. Values that depend on the driver's
+ * Every channel parameter Aeron defines (PROTOCOL.md §12), for publications and subscriptions
+ * alike: a URI may carry keys meant for the other side, as Aeron allows. Any other key is a
+ * mistake (`term-lenght=65536` would otherwise silently leave the default in force) and is
+ * refused with a "did you mean" hint. docs/configuration.md lists which of these Skein acts on.
+ */
+export const CHANNEL_PARAM_KEYS: readonly string[] = Object.freeze([
+  'endpoint', 'control', 'control-mode', 'interface', 'ttl', 'mtu', 'term-length', 'init-term-id', 'term-id', 'term-offset',
+  'session-id', 'linger', 'eos', 'sparse', 'pub-wnd', 'ssc', 'max-resend', 'fc', 'reliable', 'tether', 'rejoin', 'group',
+  'gtag', 'cc', 'rcv-wnd', 'nak-delay', 'so-sndbuf', 'so-rcvbuf', 'media-rcv-ts-offset', 'channel-rcv-ts-offset',
+  'channel-snd-ts-offset', 'response-correlation-id', 'untethered-window-limit-timeout', 'untethered-linger-timeout',
+  'untethered-resting-timeout', 'tags', 'ats', 'alias', 'stream-id',
+]);
+
+/** Refuses a key Aeron does not define, naming it and the closest known key. */
+function checkKeys(uri: ChannelUri): void {
+  for (const [key] of uri.entries()) {
+    if (CHANNEL_PARAM_KEYS.includes(key)) continue;
+    const hint = closest(key, CHANNEL_PARAM_KEYS);
+    throw new SkeinError(
+      ErrorCode.URI_INVALID,
+      `invalid channel URI: unknown parameter '${key}'${hint === undefined ? '' : ` (did you mean '${hint}'?)`}; known parameters: ${CHANNEL_PARAM_KEYS.join(', ')}`,
+      { channel: uri.toString() },
+    );
+  }
+}
+
+/**
+ * Validates the publication keys of PROTOCOL.md §12 and returns them typed and frozen. Keys Aeron
+ * does not define are refused; subscription-only keys are kept in the URI and ignored. Values that depend on the driver's
  * defaults (a pub-wnd against the default MTU, a term-offset against the default term length) are
  * checked here only against what the URI itself says; the driver checks them again.
  */
@@ -108,6 +136,7 @@ export function parsePublicationParams(uri: ChannelUri): PublicationParams {
       channel: uri.toString(),
     });
   }
+  checkKeys(uri);
   const r = new ParamReader(uri);
   const p: Mutable<PublicationParams> = readCommon(r);
   p.mtu = r.read('mtu', (v) =>
@@ -142,6 +171,7 @@ export function parsePublicationParams(uri: ChannelUri): PublicationParams {
 
 /** Validates the subscription keys of PROTOCOL.md §12 and returns them typed and frozen. */
 export function parseSubscriptionParams(uri: ChannelUri): SubscriptionParams {
+  checkKeys(uri);
   const r = new ParamReader(uri);
   const p: Mutable<SubscriptionParams> = { ...readCommon(r), spy: uri.isSpy };
   p.reliable = r.bool('reliable');

@@ -161,25 +161,36 @@ export function parseSocketAddress(value: string, paramName: string, uri: string
 
 const SIZE_MULTIPLIERS: Record<string, number> = { '': 1, k: 1024, m: 1024 * 1024, g: 1024 * 1024 * 1024 };
 
-/** Parses a byte size with an optional suffix k, m or g (powers of 1024, case-insensitive). */
-export function parseSize(value: string, paramName: string, uri: string | ChannelUri): number {
+export const SIZE_ALLOWED = 'expected a size in bytes (non-negative integer, optional suffix k, m or g, below 2^53)';
+export const DURATION_ALLOWED = 'expected a duration (non-negative integer with optional suffix ns, us, ms or s; no suffix = ns, below 2^53 ns)';
+
+/** A byte size with an optional suffix k, m or g (powers of 1024, case-insensitive); NaN when it does not parse. */
+export function sizeOf(value: string): number {
   const match = /^(\d+)([kmg]?)$/i.exec(value);
   const size = match === null ? NaN : Number(match[1]) * SIZE_MULTIPLIERS[match[2]!.toLowerCase()]!;
-  if (!Number.isSafeInteger(size)) {
-    throw paramError(paramName, value, `expected a size in bytes (non-negative integer, optional suffix k, m or g, below 2^53)`, uri);
-  }
+  return Number.isSafeInteger(size) ? size : NaN;
+}
+
+/** Parses a byte size (see {@link sizeOf}); throws naming the parameter and value. */
+export function parseSize(value: string, paramName: string, uri: string | ChannelUri): number {
+  const size = sizeOf(value);
+  if (Number.isNaN(size)) throw paramError(paramName, value, SIZE_ALLOWED, uri);
   return size;
 }
 
 const DURATION_MULTIPLIERS: Record<string, number> = { '': 1, ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
 
-/** Parses a duration into ns; suffixes ns, us, ms, s (case-insensitive); no suffix means ns. */
-export function parseDurationNs(value: string, paramName: string, uri: string | ChannelUri): number {
+/** A duration in ns; suffixes ns, us, ms, s (case-insensitive), no suffix means ns; NaN when it does not parse. */
+export function durationNsOf(value: string): number {
   const match = /^(\d+)(ns|us|ms|s)?$/i.exec(value);
   const durationNs = match === null ? NaN : Number(match[1]) * DURATION_MULTIPLIERS[(match[2] ?? '').toLowerCase()]!;
-  if (!Number.isSafeInteger(durationNs)) {
-    throw paramError(paramName, value, `expected a duration (non-negative integer with optional suffix ns, us, ms or s; no suffix = ns, below 2^53 ns)`, uri);
-  }
+  return Number.isSafeInteger(durationNs) ? durationNs : NaN;
+}
+
+/** Parses a duration into ns (see {@link durationNsOf}); throws naming the parameter and value. */
+export function parseDurationNs(value: string, paramName: string, uri: string | ChannelUri): number {
+  const durationNs = durationNsOf(value);
+  if (Number.isNaN(durationNs)) throw paramError(paramName, value, DURATION_ALLOWED, uri);
   return durationNs;
 }
 

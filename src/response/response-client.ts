@@ -1,4 +1,4 @@
-import { ErrorCode, SkeinAbortError, SkeinError, handlerFailed, type SkeinErrorCode } from '../util/errors.js';
+import { ErrorCode, SkeinAbortError, SkeinError, handlerFailed, plural, type SkeinErrorCode } from '../util/errors.js';
 import { Waits, checkConnectedOptions, type ConnectedOptions } from '../client/connection-status.js';
 import { isPowerOfTwo } from '../util/bits.js';
 import { SeededPrng, randomSeed, type Prng } from '../env/prng.js';
@@ -458,7 +458,7 @@ export class ResponseClient {
           ? this.closedError()
           : new SkeinError(ErrorCode.NOT_CONNECTED, `not connected to the response server`, this.subject({ state: this.stateValue }));
     } else if (this.freeCount === 0) {
-      error = new SkeinError(ErrorCode.IN_FLIGHT_LIMIT, `${this.maxInFlight} requests are in flight, the most maxInFlight allows`, this.subject({}));
+      error = new SkeinError(ErrorCode.IN_FLIGHT_LIMIT, `${plural(this.maxInFlight, 'request is', 'requests are')} in flight, the most maxInFlight allows`, this.subject({}));
     }
     if (error !== null) {
       if (reject !== null) reject(error);

@@ -1,4 +1,4 @@
-import { ErrorCode, SkeinError, handlerFailed, messageOf } from '../util/errors.js';
+import { ErrorCode, SkeinError, handlerFailed, messageOf, plural } from '../util/errors.js';
 import type { Agent } from '../agent/agent.js';
 import type { Implements } from '../util/implements.js';
 import type { Header } from '../logbuffer/header.js';
@@ -172,7 +172,7 @@ export class ServerSession {
     }
     if (kind === MessageKind.HEARTBEAT) return false; // heartbeats are not worth queueing
     if (this.queue.length >= this.server.maxQueuedResponses) {
-      this.server.reportDropped(this, correlationId, `${this.queue.length} responses are already queued (maxQueuedResponses)`);
+      this.server.reportDropped(this, correlationId, `${plural(this.queue.length, 'response is', 'responses are')} already queued (maxQueuedResponses)`);
       return false;
     }
     this.queue.push({ correlationId, kind, bytes: buffer.slice(offset, offset + length) });

@@ -52,6 +52,11 @@ export class SkeinAbortError extends SkeinError {
   }
 }
 
+/** `1 request is`, `2 requests are`: a count with the word that agrees with it. */
+export function plural(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
 /** The message of whatever was thrown, for an error text. */
 export function messageOf(thrown: unknown): string {
   return thrown instanceof Error ? thrown.message : String(thrown);

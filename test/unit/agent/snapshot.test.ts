@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { CountersManager } from '../../../src/agent/counters.js';
 import { CounterTypeId } from '../../../src/agent/counter-types.js';
 import { DistinctErrorLog } from '../../../src/agent/distinct-error-log.js';
-import { decodeSnapshot, encodeSnapshot, listSnapshots, SnapshotPublisher } from '../../../src/agent/snapshot.js';
+import { decodeSnapshot, encodeSnapshot, listSnapshots, SnapshotPublisher, type Snapshot } from '../../../src/agent/snapshot.js';
 import { nodeStorage } from '../../../src/env/storage.js';
 import { MemoryStorage } from '../../../src/sim/memory-storage.js';
+import { isStale } from '../../../src/cli/live-snapshots.js';
 import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
 
 function fixture() {
@@ -84,7 +85,7 @@ test('SnapshotPublisher writes on its first cycle, then every interval, and remo
   assert.equal(listed[0]?.path, '/skein/31.json');
   assert.equal(listed[0]?.snapshot.snapshotAtMs, 2000);
   assert.equal(listed[0]?.snapshot.counters[1]?.value, 8192);
-  assert.deepEqual(listed[0]?.snapshot.extra, { cycles: 3 });
+  assert.deepEqual(listed[0]?.snapshot.extra, { cycles: 3, snapshotIntervalMs: 1000 });
   publisher.onClose();
   assert.deepEqual(listSnapshots(storage, '/skein'), []);
 });
@@ -99,4 +100,28 @@ test('listSnapshots reads real files, sorted by pid, skipping other and broken f
   nodeStorage.writeFileAtomic(join(dir, 'notes.txt'), 'hello');
   assert.deepEqual(listSnapshots(nodeStorage, dir).map((s) => s.pid), [30, 200]);
   assert.deepEqual(listSnapshots(nodeStorage, join(dir, 'missing')), []);
+});
+
+test('SnapshotPublisher on start removes the files of processes that are gone, and no others', () => {
+  const storage = new MemoryStorage();
+  storage.mkdirs('/skein');
+  for (const pid of [5, 6, 7]) storage.writeFileAtomic(`/skein/${pid}.json`, '{}');
+  storage.writeFileAtomic('/skein/notes.txt', 'kept');
+  const counters = new CountersManager({ epochClock: { epochMs: () => 0 }, capacity: 16 });
+  const errors = new DistinctErrorLog({ epochMs: () => 0 }, 8);
+  const alive = new Set([6, 31]);
+  const publisher = new SnapshotPublisher({
+    storage, dir: '/skein', pid: 31, startedAtMs: 1, counters, errors, epochClock: { epochMs: () => 0 }, isProcessAlive: (pid) => alive.has(pid),
+  });
+  publisher.onStart();
+  assert.deepEqual(storage.list('/skein'), ['6.json', 'notes.txt']);
+});
+
+test('isStale: a snapshot that says its interval and was not refreshed for 30 of them (30 s at least)', () => {
+  const base: Snapshot = { format: 'skein-snapshot', version: 1, pid: 1, startedAtMs: 0, snapshotAtMs: 1_000_000, counters: [], errors: [], errorOverflowCount: 0 };
+  const withInterval = { ...base, extra: { snapshotIntervalMs: 1000 } };
+  assert.equal(isStale(withInterval, 1_000_000 + 30_000), false);
+  assert.equal(isStale(withInterval, 1_000_000 + 30_001), true);
+  assert.equal(isStale({ ...base, extra: { snapshotIntervalMs: 5000 } }, 1_000_000 + 100_000), false, '30 intervals of 5 s');
+  assert.equal(isStale(base, 1_000_000 + 1e9), false, 'without its interval a snapshot is not judged');
 });

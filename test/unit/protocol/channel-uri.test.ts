@@ -9,6 +9,7 @@ import {
   parseSocketAddress,
   parseSubscriptionParams,
 } from '../../../src/protocol/index.js';
+import { CHANNEL_PARAM_KEYS } from '../../../src/protocol/channel-params.js';
 import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
 
 /** Asserts that `fn` throws a SkeinError with `code` whose message contains every `parts` entry. */
@@ -131,7 +132,7 @@ test('publication params: every known key parsed, typed and frozen', () => {
     'aeron:udp?endpoint=127.0.0.1:40456|interface=127.0.0.1/24|mtu=8k|term-length=64k|init-term-id=100|term-id=102' +
       '|term-offset=1024|session-id=-5|linger=2s|eos=false|sparse=true|pub-wnd=32k|ssc=true|max-resend=3' +
       '|fc=tagged,g:99/2,t:5s|ttl=4|so-sndbuf=1m|so-rcvbuf=2m|alias=pub|tags=1,2|channel-snd-ts-offset=reserved' +
-      '|media-rcv-ts-offset=8|untethered-linger-timeout=1s|ats=false|stream-id=10|unknown-key=kept|rcv-wnd=ignored',
+      '|media-rcv-ts-offset=8|untethered-linger-timeout=1s|ats=false|stream-id=10|rcv-wnd=ignored',
   );
   const p = parsePublicationParams(uri);
   assert.ok(Object.isFrozen(p));
@@ -163,7 +164,34 @@ test('publication params: every known key parsed, typed and frozen', () => {
     fc: { strategy: 'tagged', groupTag: 99n, groupMinSize: 2, timeoutNs: 5e9 },
     ttl: 4,
   });
-  assert.equal(uri.get('unknown-key'), 'kept');
+  assert.equal(uri.get('rcv-wnd'), 'ignored', 'a subscription key on a publication stays in the URI, unread');
+});
+
+test('a key Aeron does not define is refused with a hint; every key it defines is accepted by both sides', () => {
+  for (const parse of [parsePublicationParams, parseSubscriptionParams]) {
+    assertSkeinError(() => parse(ChannelUri.parse('aeron:udp?endpoint=127.0.0.1:40456|term-lenght=65536')), ErrorCode.URI_INVALID, [
+      "unknown parameter 'term-lenght'",
+      "did you mean 'term-length'?",
+      'channel=aeron:udp?endpoint=127.0.0.1:40456|term-lenght=65536',
+    ]);
+    assertSkeinError(() => parse(ChannelUri.parse('aeron:ipc?colour=blue')), ErrorCode.URI_INVALID, ["unknown parameter 'colour'", 'known parameters: endpoint']);
+  }
+  const other = new Set(['endpoint', 'control', 'control-mode']);
+  const keys = CHANNEL_PARAM_KEYS.filter((key) => !other.has(key));
+  assert.ok(keys.length > 30);
+  // Values are not checked for the other side's keys; for one's own they are, so give valid ones.
+  const valid: Record<string, string> = {
+    interface: '127.0.0.1', ttl: '1', mtu: '1408', 'term-length': '64k', 'init-term-id': '0', 'term-id': '0', 'term-offset': '0',
+    'session-id': '5', linger: '1s', eos: 'true', sparse: 'true', 'pub-wnd': '32k', ssc: 'false', 'max-resend': '2', fc: 'max',
+    reliable: 'true', tether: 'true', rejoin: 'true', group: 'false', gtag: '1', cc: 'static', 'rcv-wnd': '64k', 'nak-delay': '1ms',
+    'so-sndbuf': '64k', 'so-rcvbuf': '64k', 'media-rcv-ts-offset': 'reserved', 'channel-rcv-ts-offset': 'reserved',
+    'channel-snd-ts-offset': 'reserved', 'response-correlation-id': '5', 'untethered-window-limit-timeout': '1s',
+    'untethered-linger-timeout': '1s', 'untethered-resting-timeout': '1s', tags: '1', ats: 'false', alias: 'a', 'stream-id': '3',
+  };
+  assert.deepEqual(keys.filter((key) => valid[key] === undefined), [], 'every key has a value here');
+  const uri = ChannelUri.parse(`aeron:udp?endpoint=127.0.0.1:40456|${keys.map((key) => `${key}=${valid[key]}`).join('|')}`);
+  assert.doesNotThrow(() => parsePublicationParams(uri));
+  assert.doesNotThrow(() => parseSubscriptionParams(uri));
 });
 
 test('subscription params: every known key parsed, typed and frozen', () => {

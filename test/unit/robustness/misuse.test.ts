@@ -71,6 +71,8 @@ const BAD_CHANNELS: { channel: string; for: 'pub' | 'sub' | 'both'; code: string
   { channel: `${E}|nak-delay=-1ms`, for: 'sub', code: 'ERR_SKEIN_URI_PARAM_INVALID', names: ['nak-delay=-1ms', 'non-negative integer'] },
   { channel: `${E}|cc=reno`, for: 'sub', code: 'ERR_SKEIN_URI_PARAM_INVALID', names: ['cc=reno', 'static, cubic'] },
   { channel: 'aeron:ipc?term-length=3k', for: 'pub', code: 'ERR_SKEIN_URI_PARAM_INVALID', names: ['term-length=3k', 'power of two'] },
+  { channel: `${E}|term-lenght=65536`, for: 'both', code: 'ERR_SKEIN_URI_INVALID', names: ["unknown parameter 'term-lenght'", "did you mean 'term-length'?"] },
+  { channel: 'aeron:ipc?alais=x', for: 'both', code: 'ERR_SKEIN_URI_INVALID', names: ["unknown parameter 'alais'", "did you mean 'alias'?"] },
 ];
 
 describe('bad channel URIs', () => {
@@ -246,6 +248,66 @@ test('message lengths: above the maximum → ERR_SKEIN_MESSAGE_TOO_LONG, bad ran
         (e: unknown) => (expectSkeinError(e, 'ERR_SKEIN_ARG_INVALID', `offset=${offset} length=${length}`, 'buffer of 16 bytes'), true),
       );
     }
+  } finally {
+    await skein.close();
+  }
+});
+
+test('payloads that are not bytes → ERR_SKEIN_ARG_INVALID naming what was passed; nothing is written', async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 206, errorHandler: () => {} });
+  try {
+    const publication = await skein.addPublication('aeron:ipc', 13);
+    await skein.addSubscription('aeron:ipc', 13);
+    await publication.connected({ timeoutMs: 5000 });
+    const before = publication.position;
+    const offer = publication.offer.bind(publication) as (buffer: unknown) => number;
+    const cases: [unknown, string[]][] = [
+      ['hello', ['got string', 'new TextEncoder().encode(text)']],
+      [new ArrayBuffer(8), ['got ArrayBuffer', 'new Uint8Array(buffer)']],
+      [42, ['got number']],
+      [null, ['got null']],
+      [new DataView(new ArrayBuffer(4)), ['got DataView']],
+    ];
+    for (const [payload, names] of cases) {
+      assert.throws(() => offer(payload), (e: unknown) => (expectSkeinError(e, 'ERR_SKEIN_ARG_INVALID', 'must be a Uint8Array', ...names), true));
+    }
+    const offerV = publication.offerV.bind(publication) as (buffers: unknown) => number;
+    assert.throws(() => offerV([new Uint8Array(2), 'x']), (e: unknown) => (expectSkeinError(e, 'ERR_SKEIN_ARG_INVALID', 'offerV buffers[1]', 'got string'), true));
+    assert.throws(() => offerV('xy'), (e: unknown) => (expectSkeinError(e, 'ERR_SKEIN_ARG_INVALID', 'offerV', 'got string'), true));
+    assert.equal(publication.position, before, 'nothing was appended');
+    assert.ok(publication.offer(Buffer.from('a Buffer is a Uint8Array')) > before);
+  } finally {
+    await skein.close();
+  }
+});
+
+test('poll limits below 1 and handlers that are not functions → ERR_SKEIN_ARG_INVALID, not a silent 0', async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 207, errorHandler: () => {} });
+  try {
+    const subscription = await skein.addSubscription('aeron:ipc', 14);
+    const publication = await skein.addPublication('aeron:ipc', 14);
+    await subscription.connected({ timeoutMs: 5000 });
+    const image = subscription.images[0]!;
+    const handler = (): void => {};
+    for (const limit of [0, -1, Number.NaN]) {
+      for (const [what, call] of [
+        ['subscription.poll', () => subscription.poll(handler, limit)],
+        ['subscription.controlledPoll', () => subscription.controlledPoll(() => 1, limit)],
+        ['image.poll', () => image.poll(handler, limit)],
+        ['image.controlledPoll', () => image.controlledPoll(() => 1, limit)],
+      ] as const) {
+        assert.throws(call, (e: unknown) => (expectSkeinError(e, 'ERR_SKEIN_ARG_INVALID', `fragmentLimit ${limit} is invalid`, 'streamId=14'), true), what);
+      }
+    }
+    assert.throws(() => subscription.poll('nope' as never, 10), (e: unknown) => (expectSkeinError(e, 'ERR_SKEIN_ARG_INVALID', 'handler must be a function, got string'), true));
+    publication.offer(new Uint8Array(4));
+    const deadline = Date.now() + 5000;
+    let read = 0;
+    while (read === 0 && Date.now() < deadline) {
+      read = subscription.poll(handler, 1);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(read, 1, 'a limit of 1 reads');
   } finally {
     await skein.close();
   }
