@@ -1,4 +1,5 @@
 import { AssertionFailure } from '../util/assert.js';
+import type { DutyCycleTracker } from './duty-cycle-tracker.js';
 
 /**
  * A unit of work with a duty cycle. `doWork` is synchronous and bounded: it reads the time it is
@@ -15,13 +16,20 @@ export interface Agent {
   doWork(nowNs: number): number;
   /** Called once when the agent is closed. */
   onClose?(): void;
+  /**
+   * Where this agent's duty cycles are counted and timed; a {@link CompositeAgent} running the
+   * agent measures each of its doWork calls into it.
+   */
+  readonly dutyCycleTracker?: DutyCycleTracker;
 }
 
 /**
  * Runs several agents as one, in order, summing their work. Agents may be added or removed at any
  * time; a change made during a duty cycle takes effect once that cycle ends. When one agent's
  * doWork throws, the others still run that cycle and the first error is rethrown afterwards
- * (an AssertionFailure is rethrown at once).
+ * (an AssertionFailure is rethrown at once). The doWork of an agent with a
+ * {@link Agent.dutyCycleTracker} is timed with the tracker's clock (two readings) and recorded
+ * in it, also when it throws.
  */
 export class CompositeAgent implements Agent {
   private agents: Agent[] = [];
@@ -70,8 +78,11 @@ export class CompositeAgent implements Agent {
     try {
       const agents = this.agents;
       for (let i = 0; i < agents.length; i++) {
+        const agent = agents[i] as Agent;
+        const tracker = agent.dutyCycleTracker;
         try {
-          work += (agents[i] as Agent).doWork(nowNs);
+          if (tracker === undefined) work += agent.doWork(nowNs);
+          else work += timedDoWork(agent, tracker, nowNs);
         } catch (e) {
           if (e instanceof AssertionFailure) throw e;
           if (!failed) {
@@ -121,5 +132,16 @@ export class CompositeAgent implements Agent {
     if (index < 0) return;
     this.agents.splice(index, 1);
     if (this.started && !this.closed) agent.onClose?.();
+  }
+}
+
+/** Runs one duty cycle of `agent` and records its duration in `tracker`, also when doWork throws. */
+function timedDoWork(agent: Agent, tracker: DutyCycleTracker, nowNs: number): number {
+  const clock = tracker.clock;
+  const startNs = clock.nanoTime();
+  try {
+    return agent.doWork(nowNs);
+  } finally {
+    tracker.record(startNs, clock.nanoTime());
   }
 }
