@@ -7,6 +7,7 @@ import { SkeinError, ErrorCode } from '../util/errors.js';
 import { CountersManager } from '../agent/counters.js';
 import { DistinctErrorLog } from '../agent/distinct-error-log.js';
 import { SnapshotPublisher } from '../agent/snapshot.js';
+import { DutyCycleTracker } from '../agent/duty-cycle-tracker.js';
 import { createCommandQueue, createResponseQueue, type DriverConnection } from '../command/driver-connection.js';
 import { resolveDriverSettings, type DriverOptions, type DriverSettings } from './driver-context.js';
 import { DriverCounters, type DriverComponents } from './driver-components.js';
@@ -40,8 +41,8 @@ export class MediaDriver {
   readonly counters: CountersManager;
   readonly errorLog: DistinctErrorLog;
   readonly conductor: DriverConductor;
-  readonly sender = new Sender();
-  readonly receiver = new Receiver();
+  readonly sender: Sender;
+  readonly receiver: Receiver;
   readonly agents: readonly Agent[];
   private readonly components: DriverComponents;
   private readonly driverCounters: DriverCounters;
@@ -61,6 +62,12 @@ export class MediaDriver {
     const errorHandler = parts.errorHandler;
     const errorLog = this.errorLog;
     const errorsCounter = this.driverCounters.errors;
+    const sendErrorsCounter = this.driverCounters.sendErrors;
+    const onError = (error: unknown): void => {
+      errorsCounter.increment();
+      errorLog.record(error);
+      if (errorHandler !== undefined) errorHandler(error);
+    };
     this.components = {
       settings: this.settings,
       clock: parts.clock,
@@ -70,14 +77,19 @@ export class MediaDriver {
       counters: this.counters,
       driverCounters: this.driverCounters,
       errorLog,
-      onError: (error) => {
-        errorsCounter.increment();
-        errorLog.record(error);
-        if (errorHandler !== undefined) errorHandler(error);
+      onError,
+      onSendError: (error) => {
+        sendErrorsCounter.increment();
+        onError(error);
       },
       wake: () => this.wakeHandler(),
     };
+    // Each agent's duty cycles are timed by the CompositeAgent that runs it (the embedded Skein).
+    const threshold = this.settings.cycleTimeThresholdNs;
+    this.sender = new Sender(new DutyCycleTracker(parts.clock, this.driverCounters.senderDutyCycles, threshold));
+    this.receiver = new Receiver(new DutyCycleTracker(parts.clock, this.driverCounters.receiverDutyCycles, threshold));
     this.conductor = new DriverConductor({
+      dutyCycleTracker: new DutyCycleTracker(parts.clock, this.driverCounters.conductorDutyCycles, threshold),
       components: this.components,
       commands: this.commands,
       sender: this.sender,
