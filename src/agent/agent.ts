@@ -1,4 +1,5 @@
 import { AssertionFailure } from '../util/assert.js';
+import type { NanoClock } from '../env/clock.js';
 import type { DutyCycleTracker } from './duty-cycle-tracker.js';
 
 /**
@@ -28,8 +29,9 @@ export interface Agent {
  * time; a change made during a duty cycle takes effect once that cycle ends. When one agent's
  * doWork throws, the others still run that cycle and the first error is rethrown afterwards
  * (an AssertionFailure is rethrown at once). The doWork of an agent with a
- * {@link Agent.dutyCycleTracker} is timed with the tracker's clock (two readings) and recorded
- * in it, also when it throws.
+ * {@link Agent.dutyCycleTracker} is timed with the tracker's clock and recorded in it, also when
+ * it throws: a reading before and one after, where the reading after a tracked member also
+ * starts the next member when that is tracked with the same clock.
  */
 export class CompositeAgent implements Agent {
   private agents: Agent[] = [];
@@ -77,18 +79,28 @@ export class CompositeAgent implements Agent {
     this.inCycle = true;
     try {
       const agents = this.agents;
+      // The reading that ended the previous member's timed cycle, when it was tracked: it starts
+      // the next one if that shares the clock, so adjacent tracked members cost one reading each.
+      let markClock: NanoClock | null = null;
+      let markNs = 0;
       for (let i = 0; i < agents.length; i++) {
         const agent = agents[i] as Agent;
         const tracker = agent.dutyCycleTracker;
+        const clock = tracker === undefined ? null : tracker.clock;
+        const startNs = clock === null ? 0 : clock === markClock ? markNs : clock.nanoTime();
         try {
-          if (tracker === undefined) work += agent.doWork(nowNs);
-          else work += timedDoWork(agent, tracker, nowNs);
+          work += agent.doWork(nowNs);
         } catch (e) {
           if (e instanceof AssertionFailure) throw e;
           if (!failed) {
             failed = true;
             firstError = e;
           }
+        }
+        markClock = clock;
+        if (clock !== null) {
+          markNs = clock.nanoTime();
+          (tracker as DutyCycleTracker).record(startNs, markNs);
         }
       }
     } finally {
@@ -132,16 +144,5 @@ export class CompositeAgent implements Agent {
     if (index < 0) return;
     this.agents.splice(index, 1);
     if (this.started && !this.closed) agent.onClose?.();
-  }
-}
-
-/** Runs one duty cycle of `agent` and records its duration in `tracker`, also when doWork throws. */
-function timedDoWork(agent: Agent, tracker: DutyCycleTracker, nowNs: number): number {
-  const clock = tracker.clock;
-  const startNs = clock.nanoTime();
-  try {
-    return agent.doWork(nowNs);
-  } finally {
-    tracker.record(startNs, clock.nanoTime());
   }
 }

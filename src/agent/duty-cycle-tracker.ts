@@ -12,7 +12,7 @@ export interface DutyCycleCounters {
 }
 
 /**
- * Measures an agent's duty cycles: whoever runs the agent (a {@link CompositeAgent}) reads
+ * Measures an agent's duty cycles: whoever runs the agent (a CompositeAgent) reads
  * {@link clock} before and after the agent's `doWork` and hands both readings to {@link record}.
  * The time measured is the time spent inside `doWork`, that is how long the agent held the event
  * loop; unlike Aeron's trackers, which time the interval between the starts of successive cycles

@@ -72,7 +72,26 @@ test('a composite times each tracked member around its own doWork, and only thos
   assert.deepEqual(values(second), { cycles: 3, maxNs: 1_500, exceeded: 1 });
   clock.reads = 0;
   composite.doWork(clock.nanoTime());
-  assert.equal(clock.reads, 1 + 2 * 2, 'two clock readings per tracked member, none per untracked one');
+  assert.equal(clock.reads, 1 + 2 * 2, 'two clock readings per tracked member (none shared across the untracked one), none per untracked one');
+});
+
+test('adjacent tracked members share the reading between them', () => {
+  const clock = new ManualClock();
+  const manager = new CountersManager({ capacity: 16 });
+  const first = dutyCycleCounters(manager, 'first');
+  const second = dutyCycleCounters(manager, 'second');
+  const composite = new CompositeAgent([
+    new TimedAgent('first', clock, [300, 100], new DutyCycleTracker(clock, first, 1_000)),
+    new TimedAgent('second', clock, [20, 4_000], new DutyCycleTracker(clock, second, 1_000)),
+  ]);
+  composite.onStart();
+  for (let i = 0; i < 2; i++) {
+    clock.reads = 0;
+    composite.doWork(0);
+    assert.equal(clock.reads, 3, 'start of the first, the boundary, end of the second');
+  }
+  assert.deepEqual(values(first), { cycles: 2, maxNs: 300, exceeded: 0 });
+  assert.deepEqual(values(second), { cycles: 2, maxNs: 4_000, exceeded: 1 });
 });
 
 test('a cycle that throws is still counted and timed, and the error still reaches the caller', () => {
