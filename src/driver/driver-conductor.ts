@@ -831,12 +831,13 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   /**
    * Closes every client that keeps alive and has sent no command for clientLivenessTimeoutNs,
    * as if it had closed itself, tells it (CLIENT_TIMEOUT) and counts it. When this check itself
-   * last ran more than half the timeout ago, the driver's own thread stalled and the clients'
-   * keepalives may still be on their way: each gets a fresh timeout instead.
+   * last ran more than a timer interval plus half the timeout ago, the driver's own thread
+   * stalled and the clients' keepalives may still be on their way: each gets a fresh timeout
+   * instead.
    */
   private checkClientLiveness(nowNs: number): void {
-    const timeoutNs = this.components.settings.clientLivenessTimeoutNs;
-    const driverStalled = this.lastClientCheckNs !== undefined && nowNs - this.lastClientCheckNs > timeoutNs / 2;
+    const { clientLivenessTimeoutNs: timeoutNs, timerIntervalNs } = this.components.settings;
+    const driverStalled = this.lastClientCheckNs !== undefined && nowNs - this.lastClientCheckNs > timerIntervalNs + timeoutNs / 2;
     this.lastClientCheckNs = nowNs;
     for (const [clientId, client] of this.clients) {
       if (!client.keepsAlive) continue;

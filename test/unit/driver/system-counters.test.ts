@@ -212,6 +212,25 @@ test('a client that keeps alive and falls silent is closed by the driver and cou
   }
 });
 
+test('a client liveness timeout as short as the timer interval is still enforced', () => {
+  const world = new SimWorld({ seed: 4, tickNs: MS });
+  const driver = new MediaDriver(
+    { ...TEST_PROFILE, timerIntervalNs: 50 * MS, clientLivenessTimeoutNs: 50 * MS },
+    { clock: world.clock, epochClock: world.clock, prng: world.prng.fork(), transport: world.network, errorHandler: () => {} },
+  );
+  for (const agent of driver.agents) world.addAgent(agent);
+  try {
+    const client = driver.connect();
+    client.toDriver.offer({ type: 'CLIENT_KEEPALIVE', clientId: client.clientId });
+    runFor(world, 300 * MS);
+    assert.equal(systemCounter(driver, SystemCounterId.CLIENT_TIMEOUTS), 1, 'checks a timer interval apart are not a stalled driver');
+    assert.equal(driver.conductor.clientCount, 0);
+  } finally {
+    driver.close();
+    world.close();
+  }
+});
+
 test('an ERR frame from a receiver is counted (Error frames received) and logged', async () => {
   const pair = await SimDriverPair.open({ seed: 5 });
   try {
