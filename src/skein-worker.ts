@@ -14,10 +14,11 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { systemNanoClock } from './env/clock.js';
+import type { Agent } from './agent/agent.js';
 import { AgentRunner } from './agent/agent-runner.js';
 import type { IdleOptions } from './agent/idle-strategy.js';
 import { createCommandQueue, createResponseQueue, type DriverConnection } from './command/driver-connection.js';
-import type { DriverCommand, DriverResponse } from './command/driver-messages.js';
+import type { ClientKeepaliveCommand, DriverCommand, DriverResponse } from './command/driver-messages.js';
 import type { MessageQueue } from './command/message-queue.js';
 import { LogBuffers } from './logbuffer/log-buffers.js';
 import { SkeinClient, type SubscriptionOptions } from './client/skein-client.js';
@@ -87,6 +88,11 @@ class PortConnection implements DriverConnection {
     return Number(Atomics.add(this.correlationIds, 0, 1n));
   }
 
+  /** Posts a keepalive at once; it does not wake a sleeping driver (it need not be seen sooner). */
+  keepalive(command: ClientKeepaliveCommand): void {
+    this.post(command);
+  }
+
   close(): void {
     this.flush();
     this.driverClosed = true;
@@ -103,6 +109,16 @@ class PortConnection implements DriverConnection {
   }
 
   private onMessage(message: PortResponse): void {
+    if (message.type === 'CLIENT_TIMEOUT') {
+      this.errorHandler(
+        new SkeinError(
+          ErrorCode.CLOSED,
+          `worker client ${this.clientId}: the driver closed this client, which sent no keepalive within clientLivenessTimeoutNs (${this.clientLivenessTimeoutNs / 1e6} ms); was this thread's event loop blocked?`,
+          { timeoutMs: this.clientLivenessTimeoutNs / 1e6, state: 'CLIENT_TIMEOUT' },
+        ),
+      );
+      return;
+    }
     let response: DriverResponse;
     try {
       response =
@@ -148,6 +164,7 @@ export class SkeinWorker {
       errorHandler,
       idle: { spinImmediates: 4, spinUs: 50, maxIdleMs: 50, ...options.idle },
     });
+    this.client.addAgent(new ClientKeepalive(this.connection));
     this.connection.onArrival = () => this.runner.wake();
     this.connection.onDriverClosed = () => this.close();
     this.runner.start();
@@ -193,6 +210,37 @@ export class SkeinWorker {
     this.client.close();
     this.runner.close();
     this.connection.close();
+  }
+}
+
+/** Longest interval between two keepalives. */
+const KEEPALIVE_INTERVAL_MAX_NS = 500_000_000;
+
+/**
+ * Keeps the worker's client alive in the driver: on the client's duty cycle, a CLIENT_KEEPALIVE
+ * every 500 ms (a quarter of the liveness timeout when that is shorter). The first one tells the
+ * driver to hold this client to clientLivenessTimeoutNs, so a worker whose event loop stops for
+ * longer (blocked, or stuck in a long synchronous task) has its client closed and counted; a
+ * worker that exits or is terminated is noticed sooner, by its port closing. Returns no work, so
+ * it never keeps the runner from idling; the runner's idle back-off (at most `maxIdleMs` between
+ * cycles) bounds how late a keepalive goes out.
+ */
+class ClientKeepalive implements Agent {
+  readonly roleName = 'client-keepalive';
+  private readonly command: ClientKeepaliveCommand;
+  private readonly intervalNs: number;
+  private deadlineNs = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly connection: PortConnection) {
+    this.command = Object.freeze({ type: 'CLIENT_KEEPALIVE', clientId: connection.clientId });
+    this.intervalNs = Math.min(KEEPALIVE_INTERVAL_MAX_NS, connection.clientLivenessTimeoutNs / 4);
+  }
+
+  doWork(nowNs: number): number {
+    if (nowNs < this.deadlineNs) return 0;
+    this.deadlineNs = nowNs + this.intervalNs;
+    this.connection.keepalive(this.command);
+    return 0;
   }
 }
 

@@ -126,6 +126,14 @@ export class WorkerLinkHost implements Agent {
     this.finishClose();
   }
 
+  /** The driver already closed this link's client: no CLIENT_CLOSE is needed. */
+  private closeTimedOut(): void {
+    if (this.state === 'CLOSED') return;
+    this.state = 'CLOSED';
+    this.port.close();
+    this.onClosed(this);
+  }
+
   private finishClose(): void {
     const taken = this.connection.isDriverClosed || this.connection.toDriver.offer({ type: 'CLIENT_CLOSE', clientId: this.connection.clientId });
     this.wakeDriver();
@@ -143,6 +151,7 @@ export class WorkerLinkHost implements Agent {
     const command = asCommand(message, this.connection.clientId);
     if (command === null) return;
     if (!this.connection.toDriver.offer(command)) {
+      // A keepalive that finds the queue full is dropped; the next one follows within 500 ms.
       if ('correlationId' in command) {
         this.port.postMessage({
           type: 'ERROR',
@@ -154,10 +163,17 @@ export class WorkerLinkHost implements Agent {
       }
       return;
     }
-    this.wakeDriver();
+    // A keepalive need not be seen at once: the conductor runs well within the liveness timeout.
+    if (command.type !== 'CLIENT_KEEPALIVE') this.wakeDriver();
   }
 
   private postResponse(response: DriverResponse): void {
+    if (response.type === 'CLIENT_TIMEOUT') {
+      // The driver closed the worker's client for silence: tell the worker, then close the link.
+      this.port.postMessage(response satisfies PortResponse);
+      this.closeTimedOut();
+      return;
+    }
     if (response.type === 'PUBLICATION_READY' || response.type === 'AVAILABLE_IMAGE') {
       response.logBuffers.metaData.markSharedAcrossThreads();
       this.port.postMessage({ ...response, logBuffers: response.logBuffers.buffer as SharedArrayBuffer } satisfies PortResponse);

@@ -1,4 +1,6 @@
 import { AssertionFailure } from '../util/assert.js';
+import type { NanoClock } from '../env/clock.js';
+import type { DutyCycleTracker } from './duty-cycle-tracker.js';
 
 /**
  * A unit of work with a duty cycle. `doWork` is synchronous and bounded: it reads the time it is
@@ -15,13 +17,21 @@ export interface Agent {
   doWork(nowNs: number): number;
   /** Called once when the agent is closed. */
   onClose?(): void;
+  /**
+   * Where this agent's duty cycles are counted and timed; a {@link CompositeAgent} running the
+   * agent measures each of its doWork calls into it.
+   */
+  readonly dutyCycleTracker?: DutyCycleTracker;
 }
 
 /**
  * Runs several agents as one, in order, summing their work. Agents may be added or removed at any
  * time; a change made during a duty cycle takes effect once that cycle ends. When one agent's
  * doWork throws, the others still run that cycle and the first error is rethrown afterwards
- * (an AssertionFailure is rethrown at once).
+ * (an AssertionFailure is rethrown at once). The doWork of an agent with a
+ * {@link Agent.dutyCycleTracker} is timed with the tracker's clock and recorded in it, also when
+ * it throws: a reading before and one after, where the reading after a tracked member also
+ * starts the next member when that is tracked with the same clock.
  */
 export class CompositeAgent implements Agent {
   private agents: Agent[] = [];
@@ -69,15 +79,28 @@ export class CompositeAgent implements Agent {
     this.inCycle = true;
     try {
       const agents = this.agents;
+      // The reading that ended the previous member's timed cycle, when it was tracked: it starts
+      // the next one if that shares the clock, so adjacent tracked members cost one reading each.
+      let markClock: NanoClock | null = null;
+      let markNs = 0;
       for (let i = 0; i < agents.length; i++) {
+        const agent = agents[i] as Agent;
+        const tracker = agent.dutyCycleTracker;
+        const clock = tracker === undefined ? null : tracker.clock;
+        const startNs = clock === null ? 0 : clock === markClock ? markNs : clock.nanoTime();
         try {
-          work += (agents[i] as Agent).doWork(nowNs);
+          work += agent.doWork(nowNs);
         } catch (e) {
           if (e instanceof AssertionFailure) throw e;
           if (!failed) {
             failed = true;
             firstError = e;
           }
+        }
+        markClock = clock;
+        if (clock !== null) {
+          markNs = clock.nanoTime();
+          (tracker as DutyCycleTracker).record(startNs, markNs);
         }
       }
     } finally {

@@ -5,5 +5,6 @@ export * from './agent-runner.js';
 export * from './idle-strategy.js';
 export * from './counters.js';
 export * from './counter-types.js';
+export * from './duty-cycle-tracker.js';
 export * from './distinct-error-log.js';
 export * from './snapshot.js';

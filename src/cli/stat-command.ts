@@ -22,7 +22,8 @@ export function registerStatCommand(program: Command): Command {
     .summary('Print counters of running processes (AeronStat)')
     .description(
       'Print the counters of running Skein processes (id, value, label), read from the snapshots each process ' +
-        'publishes every second in the Skein directory. Files of processes that are no longer alive are skipped. ' +
+        'publishes every second in the Skein directory (docs/counters.md says what moves each system counter). ' +
+        'Files of processes that are no longer alive are skipped. ' +
         'Exits 1 when --pid names no running process.',
     )
     .option('--dir <path>', 'Skein directory (default: SKEIN_DIR or /dev/shm/skein-<user>)')

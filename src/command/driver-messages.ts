@@ -40,6 +40,11 @@ export interface RemoveCommand {
   readonly registrationId: number;
 }
 
+/**
+ * A client that sends this (a client in a worker thread does, at least every 500 ms) is held to
+ * the driver's client liveness timeout from then on: silent for longer, it is closed. Any command
+ * counts as a sign of life.
+ */
 export interface ClientKeepaliveCommand {
   readonly type: 'CLIENT_KEEPALIVE';
   readonly clientId: number;
@@ -57,7 +62,8 @@ export type DriverResponse =
   | ErrorResponse
   | AvailableImageResponse
   | UnavailableImageResponse
-  | PublicationErrorResponse;
+  | PublicationErrorResponse
+  | ClientTimeoutResponse;
 
 export interface PublicationReadyResponse {
   readonly type: 'PUBLICATION_READY';
@@ -128,4 +134,13 @@ export interface PublicationErrorResponse {
   readonly streamId: number;
   readonly errorCode: number;
   readonly message: string;
+}
+
+/**
+ * The driver closed this client because it sent nothing within the client liveness timeout after
+ * it had started keeping alive (CLIENT_KEEPALIVE); its publications and subscriptions are gone.
+ */
+export interface ClientTimeoutResponse {
+  readonly type: 'CLIENT_TIMEOUT';
+  readonly clientId: number;
 }

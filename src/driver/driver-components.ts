@@ -2,8 +2,8 @@ import type { NanoClock, EpochClock } from '../env/clock.js';
 import type { Prng } from '../env/prng.js';
 import type { DatagramTransport } from '../env/datagram.js';
 import type { CountersManager, AtomicCounter } from '../agent/counters.js';
-import { SystemCounters } from '../agent/counter-types.js';
-import { SystemCounterId, invalidFrameCounterId } from '../agent/counter-types.js';
+import { SystemCounters, SystemCounterId, invalidFrameCounterId } from '../agent/counter-types.js';
+import type { DutyCycleCounters } from '../agent/duty-cycle-tracker.js';
 import { INVALID_FRAME_REASON_COUNT, type InvalidFrameReasonCode } from '../protocol/frame-validator.js';
 import type { DistinctErrorLog } from '../agent/distinct-error-log.js';
 import type { DriverSettings } from './driver-context.js';
@@ -46,6 +46,14 @@ export class DriverCounters {
   readonly naksHeldBack: AtomicCounter;
   /** Incremented by clients (any thread) when an application handler throws. */
   readonly handlerErrors: AtomicCounter;
+  /** Sends the socket reported failed, synchronously or later (see DatagramSocketOptions.onSendError). */
+  readonly sendErrors: AtomicCounter;
+  readonly senderFlowControlLimits: AtomicCounter;
+  readonly unblockedPublications: AtomicCounter;
+  readonly clientTimeouts: AtomicCounter;
+  readonly conductorDutyCycles: DutyCycleCounters;
+  readonly senderDutyCycles: DutyCycleCounters;
+  readonly receiverDutyCycles: DutyCycleCounters;
   private readonly system: SystemCounters;
 
   constructor(counters: CountersManager) {
@@ -86,6 +94,25 @@ export class DriverCounters {
     this.invalidFramesByReason = byReason;
     this.responseSetupsSent = s.get(SystemCounterId.RESPONSE_SETUPS_SENT);
     this.responseSetupsReceived = s.get(SystemCounterId.RESPONSE_SETUPS_RECEIVED);
+    this.sendErrors = s.get(SystemCounterId.SEND_ERRORS);
+    this.senderFlowControlLimits = s.get(SystemCounterId.SENDER_FLOW_CONTROL_LIMITS);
+    this.unblockedPublications = s.get(SystemCounterId.UNBLOCKED_PUBLICATIONS);
+    this.clientTimeouts = s.get(SystemCounterId.CLIENT_TIMEOUTS);
+    this.conductorDutyCycles = {
+      cycles: s.get(SystemCounterId.CONDUCTOR_DUTY_CYCLES),
+      maxCycleTimeNs: s.get(SystemCounterId.CONDUCTOR_MAX_CYCLE_TIME),
+      thresholdExceeded: s.get(SystemCounterId.CONDUCTOR_CYCLE_TIME_THRESHOLD_EXCEEDED),
+    };
+    this.senderDutyCycles = {
+      cycles: s.get(SystemCounterId.SENDER_DUTY_CYCLES),
+      maxCycleTimeNs: s.get(SystemCounterId.SENDER_MAX_CYCLE_TIME),
+      thresholdExceeded: s.get(SystemCounterId.SENDER_CYCLE_TIME_THRESHOLD_EXCEEDED),
+    };
+    this.receiverDutyCycles = {
+      cycles: s.get(SystemCounterId.RECEIVER_DUTY_CYCLES),
+      maxCycleTimeNs: s.get(SystemCounterId.RECEIVER_MAX_CYCLE_TIME),
+      thresholdExceeded: s.get(SystemCounterId.RECEIVER_CYCLE_TIME_THRESHOLD_EXCEEDED),
+    };
   }
 
   /** Counts a dropped datagram or frame: the "Invalid packets" total and the counter of its reason. */
@@ -111,6 +138,8 @@ export interface DriverComponents {
   readonly errorLog: DistinctErrorLog;
   /** Records an error in the distinct error log and the error counter. */
   onError(error: unknown): void;
+  /** Counts a failed send (Socket send errors) and records the error as {@link onError} does; for DatagramSocketOptions.onSendError. */
+  onSendError(error: Error): void;
   /** Asks the driver's agents to run soon (new data or control frames arrived). */
   wake(): void;
 }

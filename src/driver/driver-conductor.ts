@@ -1,5 +1,6 @@
 import { SkeinError, ErrorCode } from '../util/errors.js';
 import type { Agent } from '../agent/agent.js';
+import type { DutyCycleTracker } from '../agent/duty-cycle-tracker.js';
 import { Position } from '../agent/counters.js';
 import { CounterTypeId } from '../agent/counter-types.js';
 import type { MessageQueue } from '../command/message-queue.js';
@@ -45,6 +46,15 @@ interface SubscriptionLink {
   endpoint: ReceiveChannelEndpoint | null;
 }
 
+/** A connected client: where its responses go and when it was last heard from. */
+interface ClientRecord {
+  readonly queue: MessageQueue<DriverResponse>;
+  /** Set by its first CLIENT_KEEPALIVE: from then on the client is held to clientLivenessTimeoutNs. */
+  keepsAlive: boolean;
+  /** Time of the conductor cycle that last took a command from the client (or registered it). */
+  lastCommandNs: number;
+}
+
 interface PendingSubscription {
   readonly link: SubscriptionLink;
   readonly correlationId: number;
@@ -58,9 +68,10 @@ interface PendingSubscription {
  */
 export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandler {
   readonly roleName = 'driver-conductor';
+  readonly dutyCycleTracker: DutyCycleTracker | undefined;
   private readonly components: DriverComponents;
   private readonly commands: MessageQueue<DriverCommand>;
-  private readonly clients = new Map<number, MessageQueue<DriverResponse>>();
+  private readonly clients = new Map<number, ClientRecord>();
   private readonly sender: Sender;
   private readonly receiver: Receiver;
   private readonly publicationLinks = new Map<number, PublicationLink>();
@@ -75,6 +86,9 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   private nextSessionId: number;
   private nextReceiverId: bigint;
   private nextTimerNs = 0;
+  /** nowNs of the current duty cycle, for the commands it takes. */
+  private cycleNowNs = 0;
+  private lastClientCheckNs: number | undefined;
   private readonly onCommandBound: (command: DriverCommand) => void;
   private closed = false;
 
@@ -84,7 +98,10 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     sender: Sender;
     receiver: Receiver;
     nextCorrelationId: () => number;
+    /** Where a composite runner times the conductor's duty cycles. */
+    dutyCycleTracker?: DutyCycleTracker;
   }) {
+    this.dutyCycleTracker = options.dutyCycleTracker;
     this.components = options.components;
     this.commands = options.commands;
     this.sender = options.sender;
@@ -98,10 +115,11 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   }
 
   registerClient(clientId: number, queue: MessageQueue<DriverResponse>): void {
-    this.clients.set(clientId, queue);
+    this.clients.set(clientId, { queue, keepsAlive: false, lastCommandNs: this.components.clock.nanoTime() });
   }
 
   doWork(nowNs: number): number {
+    this.cycleNowNs = nowNs;
     let work = this.commands.drain(this.onCommandBound, 32);
     if (this.pendingSubscriptions.length > 0) work += this.checkPendingSubscriptions();
     const networkPublications = this.networkPublications;
@@ -182,6 +200,8 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
 
   private onCommand(command: DriverCommand): void {
     const correlationId = 'correlationId' in command ? command.correlationId : 0;
+    const client = this.clients.get(command.clientId);
+    if (client !== undefined) client.lastCommandNs = this.cycleNowNs;
     try {
       switch (command.type) {
         case 'ADD_PUBLICATION':
@@ -200,6 +220,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
           this.onClientClose(command.clientId);
           break;
         case 'CLIENT_KEEPALIVE':
+          if (client !== undefined) client.keepsAlive = true;
           break;
       }
     } catch (error) {
@@ -216,7 +237,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   }
 
   private respond(clientId: number, response: DriverResponse): void {
-    const queue = this.clients.get(clientId);
+    const queue = this.clients.get(clientId)?.queue;
     if (queue === undefined) return;
     if (!queue.offer(response)) {
       this.components.onError(new Error(`response queue of client ${clientId} is full; dropped ${response.type}`));
@@ -810,7 +831,39 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     this.clients.delete(clientId);
   }
 
+  /**
+   * Closes every client that keeps alive and has sent no command for clientLivenessTimeoutNs,
+   * as if it had closed itself, tells it (CLIENT_TIMEOUT) and counts it. When this check itself
+   * last ran more than a timer interval plus half the timeout ago, the driver's own thread
+   * stalled and the clients' keepalives may still be on their way: each gets a fresh timeout
+   * instead.
+   */
+  private checkClientLiveness(nowNs: number): void {
+    const { clientLivenessTimeoutNs: timeoutNs, timerIntervalNs } = this.components.settings;
+    const driverStalled = this.lastClientCheckNs !== undefined && nowNs - this.lastClientCheckNs > timerIntervalNs + timeoutNs / 2;
+    this.lastClientCheckNs = nowNs;
+    for (const [clientId, client] of this.clients) {
+      if (!client.keepsAlive) continue;
+      if (driverStalled) {
+        client.lastCommandNs = nowNs;
+        continue;
+      }
+      if (nowNs - client.lastCommandNs <= timeoutNs) continue;
+      this.components.driverCounters.clientTimeouts.increment();
+      this.components.onError(
+        new SkeinError(
+          ErrorCode.CLOSED,
+          `client ${clientId} sent no keepalive within clientLivenessTimeoutNs (${timeoutNs / 1e6} ms); the driver closed it and released its publications and subscriptions`,
+          { category: 'warn', timeoutMs: timeoutNs / 1e6, state: 'CLIENT_TIMEOUT' },
+        ),
+      );
+      this.respond(clientId, { type: 'CLIENT_TIMEOUT', clientId });
+      this.onClientClose(clientId);
+    }
+  }
+
   private onTimeEvent(nowNs: number): void {
+    this.checkClientLiveness(nowNs);
     for (const publication of this.networkPublications) {
       publication.onTimeEvent(nowNs);
       if (publication.state === 'DONE') this.freeNetworkPublication(publication);

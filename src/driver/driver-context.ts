@@ -52,7 +52,7 @@ export const DRIVER_OPTIONS = {
   nakUnicastRetryDelayRatio: { kind: 'int', env: 'SKEIN_NAK_UNICAST_RETRY_DELAY_RATIO', defaultValue: 100, min: 1, max: 1_000_000, doc: 'NAK retry delay as a multiple of the NAK delay' },
   retransmitUnicastDelayNs: { kind: 'duration', env: 'SKEIN_RETRANSMIT_UNICAST_DELAY', defaultValue: 0, min: 0, max: 60 * S, doc: 'delay before a retransmission' },
   retransmitUnicastLingerNs: { kind: 'duration', env: 'SKEIN_RETRANSMIT_UNICAST_LINGER', defaultValue: 10 * MS, min: 0, max: 60 * S, doc: 'after a retransmission, NAKs for the same range are ignored this long' },
-  clientLivenessTimeoutNs: { kind: 'duration', env: 'SKEIN_CLIENT_LIVENESS_TIMEOUT', defaultValue: 10 * S, min: 1 * MS, max: 3600 * S, doc: 'a client silent for this long is closed by the driver' },
+  clientLivenessTimeoutNs: { kind: 'duration', env: 'SKEIN_CLIENT_LIVENESS_TIMEOUT', defaultValue: 10 * S, min: 1 * MS, max: 3600 * S, doc: 'a client that keeps alive (a worker-thread client sends a keepalive every 500 ms or more often) and is silent for this long is closed by the driver and counted (Client liveness timeouts); the embedded client, which shares the driver\'s thread, is not held to it' },
   reservedSessionIdLow: { kind: 'int', env: 'SKEIN_PUBLICATION_RESERVED_SESSION_ID_LOW', defaultValue: -1, min: -0x80000000, max: 0x7fffffff, doc: 'low end of the session ids never allocated' },
   reservedSessionIdHigh: { kind: 'int', env: 'SKEIN_PUBLICATION_RESERVED_SESSION_ID_HIGH', defaultValue: 1000, min: -0x80000000, max: 0x7fffffff, doc: 'high end of the session ids never allocated' },
   maxImagesPerEndpoint: { kind: 'int', env: 'SKEIN_MAX_IMAGES_PER_ENDPOINT', defaultValue: 1024, min: 1, max: 1_000_000, doc: 'bound on images one receive endpoint holds; further SETUPs are ignored and counted (Images refused at the per-endpoint limit)' },
@@ -65,6 +65,7 @@ export const DRIVER_OPTIONS = {
   countersCapacity: { kind: 'int', env: 'SKEIN_COUNTERS_CAPACITY', defaultValue: 4096, min: 256, max: 1 << 20, doc: 'counters of one driver (system counters plus 2–4 per publication, 2 per image, 1 per subscriber); allocation beyond fails with ERR_SKEIN_COUNTERS_FULL' },
   errorLogCapacity: { kind: 'int', env: 'SKEIN_ERROR_LOG_CAPACITY', defaultValue: 1000, min: 1, max: 100_000, doc: 'distinct errors the driver keeps for `skein errors`; further new ones are only counted' },
   sendBatchDatagramsMax: { kind: 'int', env: 'SKEIN_SEND_BATCH_DATAGRAMS_MAX', defaultValue: 64, min: 1, max: 4096, doc: 'datagrams one publication sends per duty cycle' },
+  cycleTimeThresholdNs: { kind: 'duration', env: 'SKEIN_CYCLE_TIME_THRESHOLD', defaultValue: 100 * MS, min: 1000, max: 60 * S, doc: 'a duty cycle of the conductor, sender or receiver that spends longer than this inside its doWork (holding the event loop) is counted in its cycle-time-threshold counter (docs/counters.md)' },
   snapshotIntervalNs: { kind: 'duration', env: 'SKEIN_SNAPSHOT_INTERVAL', defaultValue: 1 * S, min: 10 * MS, max: 3600 * S, doc: 'interval at which counters and errors are published for `skein stat`' },
   publishSnapshots: { kind: 'bool', env: 'SKEIN_PUBLISH_SNAPSHOTS', defaultValue: true, doc: 'publish counters and errors to the skein directory' },
 } as const satisfies Record<string, OptionSpec>;

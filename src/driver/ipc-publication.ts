@@ -149,6 +149,7 @@ export class IpcPublication {
     if (nowNs - this.timeOfLastConsumerChangeNs < this.components.settings.publicationUnblockTimeoutNs) return;
     if (this.producerPosition() > consumer && unblock(this.termBuffers, this.metaData, consumer, this.producerPosition())) {
       this.timeOfLastConsumerChangeNs = nowNs;
+      this.components.driverCounters.unblockedPublications.increment();
     }
   }
 

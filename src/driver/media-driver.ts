@@ -7,6 +7,7 @@ import { SkeinError, ErrorCode, plural } from '../util/errors.js';
 import { CountersManager } from '../agent/counters.js';
 import { DistinctErrorLog } from '../agent/distinct-error-log.js';
 import { SnapshotPublisher } from '../agent/snapshot.js';
+import { DutyCycleTracker } from '../agent/duty-cycle-tracker.js';
 import { createCommandQueue, createResponseQueue, type DriverConnection } from '../command/driver-connection.js';
 import { resolveDriverSettings, type DriverOptions, type DriverSettings } from './driver-context.js';
 import { DriverCounters, type DriverComponents } from './driver-components.js';
@@ -44,9 +45,9 @@ export class MediaDriver {
   /** @internal */
   readonly conductor: DriverConductor;
   /** @internal */
-  readonly sender = new Sender();
+  readonly sender: Sender;
   /** @internal */
-  readonly receiver = new Receiver();
+  readonly receiver: Receiver;
   /** @internal */
   readonly agents: readonly Agent[];
   /** @internal Publishes counters and errors for `skein stat`; null when snapshots are off or there is no storage. */
@@ -69,6 +70,12 @@ export class MediaDriver {
     const errorHandler = parts.errorHandler;
     const errorLog = this.errorLog;
     const errorsCounter = this.driverCounters.errors;
+    const sendErrorsCounter = this.driverCounters.sendErrors;
+    const onError = (error: unknown): void => {
+      errorsCounter.increment();
+      errorLog.record(error);
+      if (errorHandler !== undefined) errorHandler(error);
+    };
     this.components = {
       settings: this.settings,
       clock: parts.clock,
@@ -78,14 +85,19 @@ export class MediaDriver {
       counters: this.counters,
       driverCounters: this.driverCounters,
       errorLog,
-      onError: (error) => {
-        errorsCounter.increment();
-        errorLog.record(error);
-        if (errorHandler !== undefined) errorHandler(error);
+      onError,
+      onSendError: (error) => {
+        sendErrorsCounter.increment();
+        onError(error);
       },
       wake: () => this.wakeHandler(),
     };
+    // Each agent's duty cycles are timed by the CompositeAgent that runs it (the embedded Skein).
+    const threshold = this.settings.cycleTimeThresholdNs;
+    this.sender = new Sender(new DutyCycleTracker(parts.clock, this.driverCounters.senderDutyCycles, threshold));
+    this.receiver = new Receiver(new DutyCycleTracker(parts.clock, this.driverCounters.receiverDutyCycles, threshold));
     this.conductor = new DriverConductor({
+      dutyCycleTracker: new DutyCycleTracker(parts.clock, this.driverCounters.conductorDutyCycles, threshold),
       components: this.components,
       commands: this.commands,
       sender: this.sender,

@@ -114,6 +114,8 @@ export class NetworkPublication {
   private senderPosition: number;
   private senderLimit: number;
   private hasInitialConnection = false;
+  /** Data went out since the sender last met its flow-control limit. */
+  private trackSenderLimits = false;
   private shouldSendSetup = false;
   private lastSetupNs = -Infinity;
   private lastSendNs = 0;
@@ -191,7 +193,10 @@ export class NetworkPublication {
   private sendData(nowNs: number): number {
     let position = this.senderPosition;
     const limit = this.senderLimit;
-    if (position >= limit) return 0;
+    if (position >= limit) {
+      this.onFlowControlLimit();
+      return 0;
+    }
     let bytesSent = 0;
     const maxDatagrams = this.components.settings.sendBatchDatagramsMax;
     for (let i = 0; i < maxDatagrams && position < limit; i++) {
@@ -199,7 +204,11 @@ export class NetworkPublication {
       const termBuffer = this.termBuffers[indexByPosition(position, this.positionBitsToShift)]!;
       const window = Math.min(limit - position, this.mtu);
       const available = this.scanner.scanForAvailability(termBuffer, termOffset, window);
-      if (available <= 0) break;
+      if (available <= 0) {
+        // The next frame is there but longer than what the window has left.
+        if (window < this.mtu && this.scanner.scanForAvailability(termBuffer, termOffset, this.mtu) > 0) this.onFlowControlLimit();
+        break;
+      }
       if (!this.endpoint.send(termBuffer, termOffset, available, this.destinationHost, this.destinationPort)) break;
       const advance = available + this.scanner.padding;
       position += advance;
@@ -209,8 +218,20 @@ export class NetworkPublication {
       this.senderPosition = position;
       this.senderPositionCounter.set(position);
       this.lastSendNs = nowNs;
+      this.trackSenderLimits = true;
+      if (position >= limit) this.onFlowControlLimit();
     }
     return bytesSent;
+  }
+
+  /**
+   * The sender stopped at its flow-control limit (the receivers' window) after sending: counted
+   * once until it sends again (Sender flow control limits), as Aeron does.
+   */
+  private onFlowControlLimit(): void {
+    if (!this.trackSenderLimits) return;
+    this.trackSenderLimits = false;
+    this.components.driverCounters.senderFlowControlLimits.increment();
   }
 
   private setupCheck(nowNs: number): number {
@@ -446,6 +467,7 @@ export class NetworkPublication {
     if (producer <= consumer) return;
     if (unblock(this.termBuffers, this.metaData, consumer, producer)) {
       this.timeOfLastConsumerChangeNs = nowNs;
+      this.components.driverCounters.unblockedPublications.increment();
     }
   }
 

@@ -190,7 +190,9 @@ export class PublicationImage {
       return;
     }
     const proposed = packetPosition + extent;
-    if (proposed > this.lastSmPosition + this.termLength / 2) {
+    // The window holds the bytes sent: a trailing PAD counts with its header only, as senders
+    // (Skein's and Aeron's) count it, though its padding reaches on to the end of the term.
+    if (packetPosition + length > this.lastSmPosition + this.termLength / 2) {
       counters.flowControlOverRuns.increment();
       counters.invalidFrame(InvalidFrameReason.OUTSIDE_WINDOW);
       return;

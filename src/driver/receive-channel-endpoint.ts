@@ -100,6 +100,7 @@ export class ReceiveChannelEndpoint {
       bindPort: bind.port,
       rcvbufLength: rcvbuf === 0 ? undefined : rcvbuf,
       name: `receive ${key}`,
+      onSendError: components.onSendError,
     });
     this.socket.onDatagram = (data, length, srcAddress, srcPort) => this.onDatagram(data, length, srcAddress, srcPort);
   }

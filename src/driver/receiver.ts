@@ -1,4 +1,5 @@
 import type { Agent } from '../agent/agent.js';
+import type { DutyCycleTracker } from '../agent/duty-cycle-tracker.js';
 import type { PublicationImage } from './publication-image.js';
 
 /**
@@ -8,6 +9,9 @@ import type { PublicationImage } from './publication-image.js';
 export class Receiver implements Agent {
   readonly roleName = 'receiver';
   private images: PublicationImage[] = [];
+
+  /** @param dutyCycleTracker where a composite runner times this agent's duty cycles */
+  constructor(readonly dutyCycleTracker?: DutyCycleTracker) {}
 
   add(image: PublicationImage): void {
     this.images = [...this.images, image];

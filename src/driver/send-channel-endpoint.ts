@@ -45,6 +45,7 @@ export class SendChannelEndpoint {
       bindPort: bind.port,
       sndbufLength: components.settings.socketSndbufLength || undefined,
       name: `send ${key}`,
+      onSendError: components.onSendError,
     });
     this.socket.onDatagram = (data, length, srcAddress, srcPort) => this.onDatagram(data, length, srcAddress, srcPort);
   }

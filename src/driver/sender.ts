@@ -1,4 +1,5 @@
 import type { Agent } from '../agent/agent.js';
+import type { DutyCycleTracker } from '../agent/duty-cycle-tracker.js';
 import type { NetworkPublication } from './network-publication.js';
 
 /** Sends for every network publication: SETUP, DATA within flow control, heartbeats, retransmits. */
@@ -6,6 +7,9 @@ export class Sender implements Agent {
   readonly roleName = 'sender';
   private publications: NetworkPublication[] = [];
   private roundRobinIndex = 0;
+
+  /** @param dutyCycleTracker where a composite runner times this agent's duty cycles */
+  constructor(readonly dutyCycleTracker?: DutyCycleTracker) {}
 
   add(publication: NetworkPublication): void {
     this.publications = [...this.publications, publication];

@@ -24,6 +24,13 @@ export interface DatagramSocketOptions {
   sndbufLength?: number;
   /** Names the socket in error messages (e.g. the channel it serves). */
   name?: string;
+  /**
+   * Told about every send on this socket that failed, as a SkeinError ERR_SKEIN_TRANSPORT_SEND_FAILED
+   * whose `cause` is the system error: at once when send() refuses the datagram (and returns
+   * false), or later when the OS reports the failure of a datagram send() had taken. The driver
+   * counts these (Socket send errors) and logs them. Transports that cannot fail a send never call it.
+   */
+  onSendError?: (error: Error) => void;
 }
 
 /** `binding` → `bound` | `failed`; any state → `closed` on close(). */
@@ -40,7 +47,9 @@ export interface DatagramSocket {
   onDatagram: DatagramHandler | null;
   /**
    * Hands `length` bytes of `data` starting at `offset` to the network. Returns false when the
-   * datagram was not handed over (socket not bound, closed, or the send failed); never throws.
+   * datagram was not handed over (socket not bound, closed, or the send failed, which is also
+   * reported to {@link DatagramSocketOptions.onSendError}); never throws. A datagram goes whole or
+   * not at all: there are no partial sends.
    * The bytes may still be read after this returns while the OS queue is full (dgram then queues
    * the datagram by reference), so a caller that rewrites a buffer it sends from must copy first;
    * the driver sends DATA from log buffers, which stay unchanged far longer, and copies its
@@ -62,7 +71,7 @@ export interface DatagramTransport {
 /** Largest UDP payload over IPv4 (65535 - 8 byte UDP header - 20 byte IP header). */
 export const UDP_PAYLOAD_LENGTH_MAX = 65_507;
 
-const SOCKET_OPTION_KEYS = new Set(['family', 'bindAddress', 'bindPort', 'rcvbufLength', 'sndbufLength', 'name']);
+const SOCKET_OPTION_KEYS = new Set(['family', 'bindAddress', 'bindPort', 'rcvbufLength', 'sndbufLength', 'name', 'onSendError']);
 
 /**
  * Checks socket options once, before a transport uses them; throws a SkeinError naming the option,
@@ -85,6 +94,9 @@ export function validateDatagramSocketOptions(options: DatagramSocketOptions): v
   }
   if (!isIntegerIn(options.bindPort, 0, 65_535)) {
     throw invalid('bindPort', options.bindPort, 'an integer in [0, 65535]');
+  }
+  if (options.onSendError !== undefined && typeof options.onSendError !== 'function') {
+    throw invalid('onSendError', options.onSendError, 'a function');
   }
   for (const key of ['rcvbufLength', 'sndbufLength'] as const) {
     const value = options[key];

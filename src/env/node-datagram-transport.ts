@@ -15,8 +15,9 @@ export interface NodeDatagramTransportOptions {
   /** When false, open sockets do not keep the process alive. @default true */
   ref?: boolean;
   /**
-   * Told about every send error (synchronous or reported later by the socket) and every failure to
-   * apply a buffer size, as a SkeinError whose `cause` is the system error.
+   * Told about every send error of every socket (synchronous or reported later by the socket),
+   * after the socket's own `onSendError`, and every failure to apply a buffer size, as a SkeinError
+   * whose `cause` is the system error.
    */
   onError?: (error: Error) => void;
 }
@@ -26,8 +27,8 @@ export interface NodeDatagramTransportOptions {
  *
  * Sending: `socket.send(data, offset, length, port, address, callback)` with one callback bound per
  * socket. Node drops send errors (EMSGSIZE, EACCES, …) silently when no callback is given, so the
- * callback is what lets them be counted in {@link sendErrors} and passed to `onError`; measured on
- * Node 20 it costs nothing noticeable next to the system call. A Uint8Array over a
+ * callback is what lets them reach the socket's `onSendError` (the driver counts them) and the
+ * transport's `onError`; measured on Node 20 it costs nothing noticeable next to the system call. A Uint8Array over a
  * SharedArrayBuffer is accepted directly (dgram takes any ArrayBufferView and makes its own view of
  * the range for the offset/length form), so the caller's array is passed through unchanged; a
  * cached Buffer view would not save that internal view.
@@ -41,8 +42,6 @@ function literalLookup(hostname: string, options: unknown, callback?: LookupCall
 }
 
 export class NodeDatagramTransport implements DatagramTransport {
-  /** Sends that failed, synchronously or asynchronously, over every socket of this transport. */
-  sendErrors = 0;
   /** @internal */ readonly ref: boolean;
   /** @internal */ readonly onError: ((error: Error) => void) | undefined;
 
@@ -56,13 +55,13 @@ export class NodeDatagramTransport implements DatagramTransport {
     return new NodeDatagramSocket(this, options);
   }
 
-  /** @internal */
-  reportSendError(socketName: string, cause: unknown): void {
-    this.sendErrors++;
-    if (this.onError !== undefined) {
-      const reason = (cause as NodeJS.ErrnoException | undefined)?.code ?? String(cause);
-      this.onError(new SkeinError(ErrorCode.TRANSPORT_SEND_FAILED, `send on ${socketName} failed: ${reason}`, { cause }));
-    }
+  /** @internal Tells the socket's `onSendError`, then this transport's `onError`. */
+  reportSendError(socketName: string, cause: unknown, onSendError: ((error: Error) => void) | undefined): void {
+    if (onSendError === undefined && this.onError === undefined) return;
+    const reason = (cause as NodeJS.ErrnoException | undefined)?.code ?? String(cause);
+    const error = new SkeinError(ErrorCode.TRANSPORT_SEND_FAILED, `send on ${socketName} failed: ${reason}`, { cause });
+    onSendError?.(error);
+    this.onError?.(error);
   }
 }
 
@@ -101,14 +100,14 @@ class NodeDatagramSocket implements DatagramSocket {
   send(data: Uint8Array, offset: number, length: number, address: string, port: number): boolean {
     if (this.status !== 'bound') return false;
     if (length > UDP_PAYLOAD_LENGTH_MAX) {
-      this.transport.reportSendError(this.description, new Error(`EMSGSIZE: length ${length} > ${UDP_PAYLOAD_LENGTH_MAX}`));
+      this.transport.reportSendError(this.description, new Error(`EMSGSIZE: length ${length} > ${UDP_PAYLOAD_LENGTH_MAX}`), this.options.onSendError);
       return false;
     }
     try {
       this.socket.send(data, offset, length, port, address, this.sendComplete);
       return true;
     } catch (cause) {
-      this.transport.reportSendError(this.description, cause);
+      this.transport.reportSendError(this.description, cause, this.options.onSendError);
       return false;
     }
   }
@@ -162,7 +161,7 @@ class NodeDatagramSocket implements DatagramSocket {
 
   private handleSendComplete(error: Error | null): void {
     if (error !== null && error !== undefined && this.status === 'bound') {
-      this.transport.reportSendError(this.description, error);
+      this.transport.reportSendError(this.description, error, this.options.onSendError);
     }
   }
 
@@ -170,7 +169,7 @@ class NodeDatagramSocket implements DatagramSocket {
     if (this.status === 'binding') {
       this.fail(cause);
     } else if (this.status === 'bound') {
-      this.transport.reportSendError(this.description, cause);
+      this.transport.reportSendError(this.description, cause, this.options.onSendError);
     }
   }
 

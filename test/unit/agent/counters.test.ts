@@ -118,7 +118,9 @@ test('SystemCounters allocates one counter per id with Aeron-compatible ids and 
   assert.equal(counters.allocatedCount, SYSTEM_COUNTER_IDS.length);
   assert.equal(SystemCounterId.BYTES_SENT, 0);
   assert.equal(SystemCounterId.ERRORS, 15);
-  assert.equal(SystemCounterId.ERROR_FRAMES_SENT, 39);
+  assert.equal(SystemCounterId.ERROR_FRAMES_RECEIVED, 38);
+  assert.equal(SystemCounterId.CLIENT_TIMEOUTS, 24);
+  assert.equal(SystemCounterId.CONDUCTOR_MAX_CYCLE_TIME, 26);
   assert.equal(CounterTypeId.SENDER_LIMIT, 9);
   assert.equal(CounterTypeId.RECEIVER_POSITION, 5);
   const bytes = system.get(SystemCounterId.BYTES_SENT);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { Skein } from '../../../src/skein.js';
+import { CounterTypeId, SystemCounterId } from '../../../src/agent/counter-types.js';
 import { SetupFlyweight } from '../../../src/protocol/setup-flyweight.js';
 import { DataHeaderFlyweight } from '../../../src/protocol/data-header-flyweight.js';
 import { FrameFlags, FrameType, SETUP_LENGTH } from '../../../src/protocol/frame-constants.js';
@@ -58,6 +59,8 @@ test('a forged SETUP and one DATA frame cannot turn the receiver into a NAK refl
     await waitFor(() => seen.naks >= 8, 3000, 'the first NAKs');
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(seen.naks, 8, 'at most naksWithoutPacketMax NAKs go out before the sender is heard again');
+    const heldBack = skein.driver.counters.find(CounterTypeId.SYSTEM, SystemCounterId.NAKS_HELD_BACK);
+    assert.ok(skein.driver.counters.get(heldBack) > 0, 'the NAKs not sent are counted (NAKs held back)');
     // A packet from the "sender" (a heartbeat) allows another round, no more.
     send(data(1088, false));
     await waitFor(() => seen.naks >= 16, 3000, 'the NAKs after a heartbeat');

@@ -13,8 +13,16 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 2000)
 }
 
 /** Opens sockets and closes every one of them when the test ends. */
-function tracked(t: { after: (fn: () => void) => void }): { transport: NodeDatagramTransport; open: (port?: number) => DatagramSocket; errors: Error[] } {
+function tracked(t: { after: (fn: () => void) => void }): {
+  transport: NodeDatagramTransport;
+  open: (port?: number) => DatagramSocket;
+  /** What the transport's onError was told. */
+  errors: Error[];
+  /** What the sockets' onSendError was told. */
+  sendErrors: Error[];
+} {
   const errors: Error[] = [];
+  const sendErrors: Error[] = [];
   const transport = new NodeDatagramTransport({ onError: (e) => errors.push(e) });
   const sockets: DatagramSocket[] = [];
   t.after(() => {
@@ -22,11 +30,18 @@ function tracked(t: { after: (fn: () => void) => void }): { transport: NodeDatag
     for (const s of sockets) assert.equal(s.status, 'closed');
   });
   const open = (port = 0): DatagramSocket => {
-    const s = transport.open({ family: 4, bindAddress: '127.0.0.1', bindPort: port, rcvbufLength: 262_144, sndbufLength: 262_144 });
+    const s = transport.open({
+      family: 4,
+      bindAddress: '127.0.0.1',
+      bindPort: port,
+      rcvbufLength: 262_144,
+      sndbufLength: 262_144,
+      onSendError: (e) => sendErrors.push(e),
+    });
     sockets.push(s);
     return s;
   };
-  return { transport, open, errors };
+  return { transport, open, errors, sendErrors };
 }
 
 test('binds to an ephemeral port, sends and receives over loopback', async (t) => {
@@ -85,27 +100,28 @@ test('close is idempotent and a closed socket neither sends nor receives', async
   assert.equal(received, 0);
 });
 
-test('sends that fail are counted and reported, never thrown', async (t) => {
-  const { transport, open, errors } = tracked(t);
+test('sends that fail are reported to the socket and the transport, never thrown', async (t) => {
+  const { open, errors, sendErrors } = tracked(t);
   const a = open();
   await waitFor(() => a.status === 'bound', 'socket bound');
   assert.equal(a.send(new Uint8Array(4), 0, 4, '127.0.0.1', 0), false, 'port 0 is not a destination');
   assert.equal(a.send(new Uint8Array(4), 2, 4, '127.0.0.1', 9), false, 'range beyond the array');
-  assert.equal(transport.sendErrors, 2);
-  assert.equal(errors.length, 2);
-  assert.ok(errors.every((e) => e instanceof SkeinError && e.code === ErrorCode.TRANSPORT_SEND_FAILED));
+  assert.equal(sendErrors.length, 2);
+  assert.deepEqual(errors, sendErrors, 'the transport hears of the same errors, after the socket');
+  assert.ok(sendErrors.every((e) => e instanceof SkeinError && e.code === ErrorCode.TRANSPORT_SEND_FAILED));
 });
 
-test('errors the socket reports after a send are counted too', async (t) => {
-  const { transport, open, errors } = tracked(t);
+test('errors the socket reports after a send are reported too', async (t) => {
+  const { open, errors, sendErrors } = tracked(t);
   const a = open();
   await waitFor(() => a.status === 'bound', 'socket bound');
   // Broadcast without SO_BROADCAST is refused by the kernel (EACCES) after the send was handed over.
   assert.equal(a.send(new Uint8Array(4), 0, 4, '255.255.255.255', 9), true);
-  await waitFor(() => transport.sendErrors === 1, 'the asynchronous send error');
-  assert.match(errors[0]?.message ?? '', new RegExp(`udp socket 127\\.0\\.0\\.1:${a.localPort}.*EACCES`));
+  await waitFor(() => sendErrors.length === 1, 'the asynchronous send error');
+  assert.match(sendErrors[0]?.message ?? '', new RegExp(`udp socket 127\\.0\\.0\\.1:${a.localPort}.*EACCES`));
   assert.equal(a.send(new Uint8Array(70_000), 0, 70_000, '127.0.0.1', 9), false, 'longer than a UDP payload');
-  assert.equal(transport.sendErrors, 2);
+  assert.equal(sendErrors.length, 2);
+  assert.equal(errors.length, 2);
 });
 
 test('a closed socket refuses to send', (t) => {
@@ -144,5 +160,9 @@ test('invalid socket options are rejected up front', () => {
   assert.throws(
     () => transport.open({ family: 4, bindAddress: '127.0.0.1', bindPort: 0, rcvbuf: 1 } as never),
     (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CONFIG_UNKNOWN_OPTION && /rcvbuf/.test(e.message),
+  );
+  assert.throws(
+    () => transport.open({ family: 4, bindAddress: '127.0.0.1', bindPort: 0, onSendError: 'log' as never }),
+    (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CONFIG_INVALID && /onSendError=log/.test(e.message),
   );
 });

@@ -44,3 +44,28 @@ test('a link closed while the driver queue is full closes the client once there 
   assert.equal(conn.toDriver.poll(), undefined);
   port2.close();
 });
+
+test('a keepalive reaches the driver without waking it; a CLIENT_TIMEOUT is passed on and closes the link without a CLIENT_CLOSE', async () => {
+  const conn = { ...connection(), toDriver: new MessageQueue<DriverCommand>(4) };
+  const { port1, port2 } = new MessageChannel();
+  let wakes = 0;
+  let closedCalls = 0;
+  const host = new WorkerLinkHost(conn, port1, () => wakes++, () => closedCalls++);
+  const arrived: unknown[] = [];
+  port2.on('message', (message: unknown) => arrived.push(message));
+  const portClosed = new Promise<void>((resolve) => port2.once('close', () => resolve()));
+  port2.postMessage({ type: 'CLIENT_KEEPALIVE', clientId: 99 });
+  port2.postMessage({ type: 'REMOVE_SUBSCRIPTION', clientId: 7, correlationId: 5, registrationId: 3 });
+  for (let i = 0; i < 100 && conn.toDriver.size < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(conn.toDriver.poll(), { type: 'CLIENT_KEEPALIVE', clientId: 7 }, "under the link's own client id");
+  assert.equal(conn.toDriver.poll()?.type, 'REMOVE_SUBSCRIPTION');
+  assert.equal(wakes, 1, 'only the command woke the driver');
+
+  conn.toClient.offer({ type: 'CLIENT_TIMEOUT', clientId: 7 });
+  host.doWork();
+  assert.equal(host.isClosed, true);
+  assert.equal(closedCalls, 1);
+  assert.equal(conn.toDriver.poll(), undefined, 'the driver already closed the client: no CLIENT_CLOSE');
+  await portClosed;
+  assert.deepEqual(arrived, [{ type: 'CLIENT_TIMEOUT', clientId: 7 }], 'the worker is told why before the port closes');
+});
