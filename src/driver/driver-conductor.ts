@@ -16,10 +16,12 @@ import { SendChannelEndpoint, type ResponseSetupHandler } from './send-channel-e
 import { ReceiveChannelEndpoint, type ImageFactory, type SetupInfo } from './receive-channel-endpoint.js';
 import type { Sender } from './sender.js';
 import type { Receiver } from './receiver.js';
+import { DEFAULT_FLOW_CONTROL_GROUP_TAG, flowControlFor } from './flow-control.js';
 import {
   parsePublicationChannel,
   parseSubscriptionChannel,
   addressKey,
+  multicastAddressing,
   type ParsedChannel,
   type SubscriptionParams,
   type SocketAddress,
@@ -401,7 +403,13 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     let destination: SocketAddress | null;
     let bind: SocketAddress;
     let key: string;
-    if (isResponse) {
+    const multicast = isResponse ? undefined : multicastAddressing(p);
+    if (multicast !== undefined) {
+      // Data to the data group; status messages and NAKs come back to the control group.
+      destination = multicast.dataGroup;
+      bind = multicast.controlGroup;
+      key = `multicast|${addressKey(multicast.dataGroup)}|${multicast.interfaceAddress}`;
+    } else if (isResponse) {
       // A response publication binds the control address, shared by all response publications on
       // it, and sends to whichever receiver asks for its SETUP.
       const control = p.control as SocketAddress;
@@ -446,11 +454,13 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       }
     }
     this.reserveCounters(4, 'a network publication');
+    const settings = this.components.settings;
     if (endpoint === undefined) {
-      endpoint = new SendChannelEndpoint(key, bind, this.components, this);
+      const socketMulticast =
+        multicast === undefined ? undefined : { groups: [multicast.controlGroup.host], interface: multicast.interfaceAddress, ttl: p.ttl ?? settings.multicastTtl };
+      endpoint = new SendChannelEndpoint(key, bind, this.components, this, socketMulticast);
       this.sendEndpoints.set(key, endpoint);
     }
-    const settings = this.components.settings;
     const logBuffers = this.newLog(parsed, command.correlationId, sessionId, command.streamId, {
       // A prototype response publication only stands for the channel: the smallest log will do.
       termLength: p.responseCorrelationId === 'prototype' ? 64 * 1024 : settings.termBufferLength,
@@ -477,6 +487,14 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       destination: destination === null ? null : { host: destination.host, port: destination.port },
       ...(requestCorrelationId === undefined ? {} : { responseCorrelationId: requestCorrelationId }),
       ...(responseImage === undefined ? {} : { responseImage }),
+      flowControl: flowControlFor(p.fc, multicast !== undefined, {
+        receiverTimeoutNs: settings.flowControlReceiverTimeoutNs,
+        groupMinSize: settings.flowControlGroupMinSize,
+        groupTag: DEFAULT_FLOW_CONTROL_GROUP_TAG,
+      }),
+      groupSemantics: multicast !== undefined,
+      multicast: multicast !== undefined,
+      ttl: multicast === undefined ? 0 : (p.ttl ?? settings.multicastTtl),
     });
     endpoint.add(publication);
     this.sender.add(publication);
@@ -578,11 +596,17 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       return;
     }
     const control = link.isResponse ? parsed.params.control : undefined;
+    const multicast = link.isResponse ? undefined : multicastAddressing(parsed.params);
     const bind: SocketAddress =
       parsed.params.endpoint ??
       // A response subscription binds an ephemeral port of its own; the server learns it from our probes.
       { host: parsed.params.interface ?? (control!.family === 6 ? '::' : '0.0.0.0'), port: 0, family: control!.family };
-    const key = bind.port === 0 ? `${addressKey(bind)}#${command.correlationId}` : addressKey(bind);
+    const key =
+      multicast !== undefined
+        ? `multicast|${addressKey(bind)}|${multicast.interfaceAddress}`
+        : bind.port === 0
+          ? `${addressKey(bind)}#${command.correlationId}`
+          : addressKey(bind);
     let endpoint = this.receiveEndpoints.get(key);
     if (endpoint !== undefined && link.isResponse) {
       throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `a response subscription needs an endpoint of its own; ${key} is already in use`, {
@@ -592,7 +616,17 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       });
     }
     if (endpoint === undefined) {
-      endpoint = new ReceiveChannelEndpoint(key, bind, this.nextReceiverId, this.components, this, control);
+      endpoint = new ReceiveChannelEndpoint(
+        key,
+        bind,
+        this.nextReceiverId,
+        this.components,
+        this,
+        control,
+        multicast === undefined
+          ? undefined
+          : { socket: { groups: [multicast.dataGroup.host], interface: multicast.interfaceAddress, ttl: this.components.settings.multicastTtl }, control: multicast.controlGroup },
+      );
       this.nextReceiverId = BigInt.asIntN(64, this.nextReceiverId + 1n);
       this.receiveEndpoints.set(key, endpoint);
     }
@@ -681,8 +715,9 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       joinPosition,
       logBuffers,
       endpoint,
-      controlHost: setup.srcAddress,
-      controlPort: setup.srcPort,
+      // Multicast images answer to the control group, which every sender of the channel hears.
+      controlHost: endpoint.multicastControl?.host ?? setup.srcAddress,
+      controlPort: endpoint.multicastControl?.port ?? setup.srcPort,
       receiverWindowLength: Math.min(setup.termLength / 2, first.receiverWindowLength ?? settings.initialWindowLength),
       nakDelayNs: first.nakDelayNs ?? settings.nakUnicastDelayNs,
       hwmPosition: this.position(CounterTypeId.RECEIVER_HWM, `rcv-hwm: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
@@ -690,6 +725,8 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       rttCounter: this.position(CounterTypeId.RECEIVER_RTT, `rcv-rtt-ns: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
       components: this.components,
       responseSetupRequested: (setup.flags & FrameFlags.SETUP_SEND_RESPONSE_SETUP) !== 0,
+      ...(endpoint.multicastControl === undefined ? {} : { nakRandomBackoffNs: settings.nakMulticastMaxBackoffNs }),
+      ...(first.groupTag === undefined ? {} : { groupTag: first.groupTag }),
     });
     this.images = [...this.images, image];
     this.receiver.add(image);

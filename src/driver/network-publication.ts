@@ -26,6 +26,7 @@ import type { DriverComponents } from './driver-components.js';
 import type { SendChannelEndpoint } from './send-channel-endpoint.js';
 import { RetransmitHandler } from './retransmit-handler.js';
 import { InvalidFrameReason } from '../protocol/frame-validator.js';
+import { MaxFlowControl, type FlowControl } from './flow-control.js';
 
 export type NetworkPublicationState = 'ACTIVE' | 'DRAINING' | 'LINGER' | 'DONE';
 
@@ -52,6 +53,14 @@ export interface NetworkPublicationInit {
   readonly responseCorrelationId?: number;
   /** A response publication: the request image it answers, told when this publication connects. */
   readonly responseImage?: ResponseImage;
+  /** How status messages of several receivers set the sender limit. @default max */
+  readonly flowControl?: FlowControl;
+  /** Multicast or multi-destination: SETUPs carry the GROUP flag and the channel's TTL. @default false */
+  readonly groupSemantics?: boolean;
+  /** The multicast TTL written into SETUPs. @default 0 */
+  readonly ttl?: number;
+  /** Sent to a multicast group: answers to receivers go to the group too. @default false */
+  readonly multicast?: boolean;
 }
 
 /** The part of a request image a response publication talks to. */
@@ -109,6 +118,10 @@ export class NetworkPublication {
   private readonly rttmBuffer = new Uint8Array(RTTM_LENGTH);
   private readonly rttmReply = new RttMeasurementFlyweight();
   private readonly receivers = new Map<bigint, number>();
+  readonly flowControl: FlowControl;
+  private readonly setupFlags: number;
+  private readonly ttl: number;
+  private readonly multicast: boolean;
   private readonly lingerTimeoutNs: number;
   private readonly signalEos: boolean;
   private senderPosition: number;
@@ -144,6 +157,11 @@ export class NetworkPublication {
     this.components = init.components;
     this.responseCorrelationId = init.responseCorrelationId;
     this.responseImage = init.responseImage;
+    this.flowControl = init.flowControl ?? new MaxFlowControl();
+    this.setupFlags =
+      (init.responseCorrelationId === undefined ? 0 : FrameFlags.SETUP_SEND_RESPONSE_SETUP) | (init.groupSemantics === true ? FrameFlags.SETUP_GROUP : 0);
+    this.ttl = init.ttl ?? 0;
+    this.multicast = init.multicast ?? false;
     this.isResponse = init.destination === null;
     this.hasDestination = init.destination !== null;
     this.destinationHost = init.destination?.host ?? '';
@@ -167,8 +185,9 @@ export class NetworkPublication {
     this.timeOfLastConsumerChangeNs = this.components.clock.nanoTime();
   }
 
+  /** A receiver is live and the flow control has the receivers it requires. */
   get isConnected(): boolean {
-    return this.receivers.size > 0;
+    return this.receivers.size > 0 && this.flowControl.hasRequiredReceivers();
   }
 
   /** The position up to which the publisher has appended (the log's tail). */
@@ -240,7 +259,7 @@ export class NetworkPublication {
     const s = this.setup.wrap(this.setupBuffer, 0, SETUP_LENGTH);
     s.frameLength = SETUP_LENGTH;
     s.version = 0;
-    s.flags = this.responseCorrelationId === undefined ? 0 : FrameFlags.SETUP_SEND_RESPONSE_SETUP;
+    s.flags = this.setupFlags;
     s.type = FrameType.SETUP;
     s.termOffset = computeTermOffsetFromPosition(position, this.positionBitsToShift);
     s.sessionId = this.sessionId;
@@ -249,7 +268,7 @@ export class NetworkPublication {
     s.activeTermId = computeTermIdFromPosition(position, this.positionBitsToShift, this.initialTermId);
     s.termLength = this.termLength;
     s.mtu = this.mtu;
-    s.ttl = 0;
+    s.ttl = this.ttl;
     this.lastSetupNs = nowNs;
     if (this.endpoint.sendControl(this.setupBuffer, SETUP_LENGTH, this.destinationHost, this.destinationPort)) {
       this.components.driverCounters.setupsSent.increment();
@@ -308,26 +327,26 @@ export class NetworkPublication {
       return false;
     }
     const receiverId = sm.receiverId;
-    const wasConnected = this.hasInitialConnection && this.receivers.size > 0;
+    const wasConnected = this.hasInitialConnection && this.isConnected;
+    let limit = this.senderLimit;
     if ((flags & FrameFlags.SM_EOS) !== 0) {
       this.receivers.delete(receiverId);
-      if (this.receivers.size === 0) {
-        this.receivedEosFromAll = true;
-        this.metaData.isConnected = false;
-      }
+      this.flowControl.onReceiverGone(receiverId);
+      if (this.receivers.size === 0) this.receivedEosFromAll = true;
     } else {
       this.trackReceiver(receiverId, nowNs);
-      this.metaData.isConnected = true;
+      limit = this.flowControl.onStatusMessage(receiverId, position, window, sm.hasGroupTag ? (sm.groupTag ?? undefined) : undefined, nowNs, limit);
       this.releaseResponseImage();
     }
     this.hasInitialConnection = true;
-    const proposed = position + window;
-    if (proposed > this.senderLimit) {
-      this.senderLimit = proposed;
-      this.senderLimitCounter.set(proposed);
+    const connected = this.isConnected;
+    if (this.metaData.isConnected !== connected) this.metaData.isConnected = connected;
+    if (limit !== this.senderLimit) {
+      this.senderLimit = limit;
+      this.senderLimitCounter.set(limit);
       return true;
     }
-    return wasConnected !== this.receivers.size > 0;
+    return wasConnected !== connected;
   }
 
   /**
@@ -364,12 +383,16 @@ export class NetworkPublication {
     reply.echoTimestampNs = rttm.echoTimestampNs;
     reply.receptionDeltaNs = 0n;
     reply.receiverId = rttm.receiverId;
-    if (this.endpoint.sendTo(this.rttmBuffer, 0, RTTM_LENGTH, srcAddress, srcPort)) this.components.driverCounters.rttmSent.increment();
+    // Multicast receivers listen on the data group, not on the address they send from.
+    const host = this.multicast ? this.destinationHost : srcAddress;
+    const port = this.multicast ? this.destinationPort : srcPort;
+    if (this.endpoint.sendTo(this.rttmBuffer, 0, RTTM_LENGTH, host, port)) this.components.driverCounters.rttmSent.increment();
   }
 
   onErrorFrame(err: ErrorFlyweight, _nowNs: number): void {
     this.receivers.delete(err.receiverId);
-    if (this.receivers.size === 0) this.metaData.isConnected = false;
+    this.flowControl.onReceiverGone(err.receiverId);
+    if (!this.isConnected) this.metaData.isConnected = false;
     this.components.onError(
       new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `receiver rejected the stream (code ${err.errorCode}): ${err.errorMessage}`, {
         channel: this.channel,
@@ -436,7 +459,13 @@ export class NetworkPublication {
         this.components.driverCounters.publicationConnectionTimeouts.increment();
       }
     }
-    if (this.receivers.size === 0 && this.metaData.isConnected) this.metaData.isConnected = false;
+    const limit = this.flowControl.onIdle(nowNs, this.senderLimit);
+    if (limit !== this.senderLimit) {
+      this.senderLimit = limit;
+      this.senderLimitCounter.set(limit);
+    }
+    const connected = this.isConnected;
+    if (this.metaData.isConnected !== connected) this.metaData.isConnected = connected;
     switch (this.state) {
       case 'ACTIVE':
         this.checkForBlockedPublisher(nowNs);

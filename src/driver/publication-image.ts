@@ -50,6 +50,13 @@ export interface PublicationImageInit {
   readonly components: DriverComponents;
   /** The SETUP carried SEND_RESPONSE_SETUP: a response publication may be created for this image. */
   readonly responseSetupRequested?: boolean;
+  /**
+   * A multicast image: the first NAK of a gap waits a random extra time up to this, so the
+   * receivers of a group that lost the same datagram do not all NAK it at once. @default 0
+   */
+  readonly nakRandomBackoffNs?: number;
+  /** The subscription's receiver group tag (`gtag=`): status messages carry it (44 bytes). */
+  readonly groupTag?: bigint;
 }
 
 /**
@@ -102,6 +109,8 @@ export class PublicationImage {
   private readonly sm = new StatusMessageFlyweight();
   private readonly nak = new NakFlyweight();
   private readonly nakDelayNs: number;
+  private readonly nakRandomBackoffNs: number;
+  private readonly groupTag: bigint | undefined;
   private readonly nakRetryNs: number;
   private rebuildPosition: number;
   private hwm: number;
@@ -143,6 +152,8 @@ export class PublicationImage {
     this.termLength = init.logBuffers.termLength;
     this.positionBitsToShift = init.logBuffers.positionBitsToShift;
     this.nakDelayNs = init.nakDelayNs;
+    this.nakRandomBackoffNs = init.nakRandomBackoffNs ?? 0;
+    this.groupTag = init.groupTag;
     this.nakRetryNs = Math.max(init.nakDelayNs * init.components.settings.nakUnicastRetryDelayRatio, 1000);
     this.rebuildPosition = init.joinPosition;
     this.hwm = init.joinPosition;
@@ -340,8 +351,9 @@ export class PublicationImage {
       this.scanKeyCount = i + 1;
       const deadline = this.nakDeadlines.get(key);
       if (deadline === undefined) {
-        this.nakDeadlines.set(key, nowNs + this.nakDelayNs);
-        if (this.nakDelayNs === 0) work += this.sendNak(termId, gapOffset, gapLength, key, nowNs);
+        const backoffNs = this.nakRandomBackoffNs === 0 ? 0 : this.components.prng.nextInt(this.nakRandomBackoffNs + 1);
+        this.nakDeadlines.set(key, nowNs + this.nakDelayNs + backoffNs);
+        if (this.nakDelayNs + backoffNs === 0) work += this.sendNak(termId, gapOffset, gapLength, key, nowNs);
       } else if (nowNs >= deadline) {
         work += this.sendNak(termId, gapOffset, gapLength, key, nowNs);
       }
@@ -432,7 +444,8 @@ export class PublicationImage {
     sm.consumptionTermOffset = computeTermOffsetFromPosition(smPosition, this.positionBitsToShift);
     sm.receiverWindow = this.receiverWindowLength;
     sm.receiverId = this.endpoint.receiverId;
-    if (this.endpoint.sendControl(this.controlBuffer, SM_LENGTH, this.controlHost, this.controlPort)) {
+    if (this.groupTag !== undefined) sm.groupTag = this.groupTag;
+    if (this.endpoint.sendControl(this.controlBuffer, sm.frameLength, this.controlHost, this.controlPort)) {
       this.components.driverCounters.statusMessagesSent.increment();
     }
     if (eos) this.eosStatusMessagesSent++;

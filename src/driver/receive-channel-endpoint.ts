@@ -1,4 +1,4 @@
-import type { DatagramSocket } from '../env/datagram.js';
+import type { DatagramSocket, MulticastOptions } from '../env/datagram.js';
 import { InvalidFrameReason, validateDatagram, type InvalidFrameReasonCode } from '../protocol/frame-validator.js';
 import { FrameFlags, FrameType, SM_LENGTH, RTTM_LENGTH } from '../protocol/frame-constants.js';
 import { DataHeaderFlyweight } from '../protocol/data-header-flyweight.js';
@@ -86,10 +86,26 @@ export class ReceiveChannelEndpoint {
   readonly control: SocketAddress | undefined;
   private nextProbeNs = 0;
 
-  constructor(key: string, bind: SocketAddress, receiverId: bigint, components: DriverComponents, factory: ImageFactory, control?: SocketAddress) {
+  /** Multicast: where images send status messages, NAKs and setup requests (the control group). */
+  readonly multicastControl: SocketAddress | undefined;
+
+  /**
+   * `multicast`: the socket binds the data group with SO_REUSEADDR and joins it on the channel's
+   * interface; images answer to `multicastControl`, the control group, on the same port.
+   */
+  constructor(
+    key: string,
+    bind: SocketAddress,
+    receiverId: bigint,
+    components: DriverComponents,
+    factory: ImageFactory,
+    control?: SocketAddress,
+    multicast?: { readonly socket: MulticastOptions; readonly control: SocketAddress },
+  ) {
     this.key = key;
     this.bindAddress = bind;
     this.control = control;
+    this.multicastControl = multicast?.control;
     this.receiverId = receiverId;
     this.components = components;
     this.factory = factory;
@@ -101,6 +117,7 @@ export class ReceiveChannelEndpoint {
       rcvbufLength: rcvbuf === 0 ? undefined : rcvbuf,
       name: `receive ${key}`,
       onSendError: components.onSendError,
+      ...(multicast === undefined ? {} : { reuseAddress: true, multicast: multicast.socket }),
     });
     this.socket.onDatagram = (data, length, srcAddress, srcPort) => this.onDatagram(data, length, srcAddress, srcPort);
   }
@@ -219,7 +236,9 @@ export class ReceiveChannelEndpoint {
     const mark = interest.marks.get(sessionId);
     if (mark !== undefined && nowNs < mark.untilNs) return;
     if (!this.markSession(interest, sessionId, SessionKind.PENDING_SETUP, nowNs + this.components.settings.pendingSetupTimeoutNs, nowNs)) return;
-    this.sendSetupElicitation(sessionId, header.streamId, srcAddress, srcPort);
+    const to = this.multicastControl;
+    if (to === undefined) this.sendSetupElicitation(sessionId, header.streamId, srcAddress, srcPort);
+    else this.sendSetupElicitation(sessionId, header.streamId, to.host, to.port);
   }
 
   /**
@@ -347,7 +366,10 @@ export class ReceiveChannelEndpoint {
     reply.echoTimestampNs = r.echoTimestampNs;
     reply.receptionDeltaNs = 0n;
     reply.receiverId = this.receiverId;
-    if (this.sendControl(this.controlBuffer, RTTM_LENGTH, srcAddress, srcPort)) this.components.driverCounters.rttmSent.increment();
+    // Multicast senders listen on the control group, not on the address they send from.
+    const to = this.multicastControl;
+    const sent = to === undefined ? this.sendControl(this.controlBuffer, RTTM_LENGTH, srcAddress, srcPort) : this.sendControl(this.controlBuffer, RTTM_LENGTH, to.host, to.port);
+    if (sent) this.components.driverCounters.rttmSent.increment();
   }
 
   private sendSetupElicitation(sessionId: number, streamId: number, host: string, port: number): void {

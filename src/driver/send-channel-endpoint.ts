@@ -1,4 +1,4 @@
-import type { DatagramSocket } from '../env/datagram.js';
+import type { DatagramSocket, MulticastOptions } from '../env/datagram.js';
 import { validateDatagram, type InvalidFrameReasonCode } from '../protocol/frame-validator.js';
 import { FrameType, FrameFlags } from '../protocol/frame-constants.js';
 import { StatusMessageFlyweight } from '../protocol/status-message-flyweight.js';
@@ -35,7 +35,12 @@ export class SendChannelEndpoint {
   private refCount = 0;
   private closed = false;
 
-  constructor(key: string, bind: SocketAddress, components: DriverComponents, responseSetupHandler?: ResponseSetupHandler) {
+  /**
+   * `multicast`: the socket binds the control group (the data group's next address) with
+   * SO_REUSEADDR, joins it to hear every receiver's status messages and NAKs, and sends data to
+   * the data group through the channel's interface with its TTL.
+   */
+  constructor(key: string, bind: SocketAddress, components: DriverComponents, responseSetupHandler?: ResponseSetupHandler, multicast?: MulticastOptions) {
     this.key = key;
     this.components = components;
     this.responseSetupHandler = responseSetupHandler;
@@ -46,6 +51,7 @@ export class SendChannelEndpoint {
       sndbufLength: components.settings.socketSndbufLength || undefined,
       name: `send ${key}`,
       onSendError: components.onSendError,
+      ...(multicast === undefined ? {} : { reuseAddress: true, multicast }),
     });
     this.socket.onDatagram = (data, length, srcAddress, srcPort) => this.onDatagram(data, length, srcAddress, srcPort);
   }

@@ -1,5 +1,6 @@
 import { SkeinError, ErrorCode } from '../util/errors.js';
 import { ChannelUri } from '../protocol/channel-uri.js';
+import { isMulticastAddress } from '../env/datagram.js';
 import { parsePublicationParams, parseSubscriptionParams } from '../protocol/channel-params.js';
 
 export type PublicationParams = ReturnType<typeof parsePublicationParams>;
@@ -76,4 +77,27 @@ export function parseSubscriptionChannel(channel: string): ParsedChannel<Subscri
 
 export function addressKey(address: SocketAddress): string {
   return address.family === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** A multicast channel's addresses: data to `dataGroup`, control (SMs, NAKs) to `controlGroup`, one port. */
+export interface MulticastAddressing {
+  readonly dataGroup: SocketAddress;
+  readonly controlGroup: SocketAddress;
+  /** The local interface address memberships and outgoing multicast use (`interface=`, default 0.0.0.0). */
+  readonly interfaceAddress: string;
+}
+
+/**
+ * The multicast addressing of a UDP channel whose endpoint is a multicast group, or undefined.
+ * As Aeron: the endpoint's group (odd last octet) carries data, the next address carries control,
+ * on the same port. `interface=` names the local interface by its address; a `/prefix` or `:port`
+ * after it is left out.
+ */
+export function multicastAddressing(params: { readonly endpoint?: SocketAddress; readonly interface?: string }): MulticastAddressing | undefined {
+  const endpoint = params.endpoint;
+  if (endpoint === undefined || endpoint.family !== 4 || !isMulticastAddress(endpoint.host)) return undefined;
+  const next = (endpoint.host.split('.').reduce((value, octet) => value * 256 + Number(octet), 0) + 1) >>> 0;
+  const controlHost = [next >>> 24, (next >>> 16) & 255, (next >>> 8) & 255, next & 255].join('.');
+  const interfaceAddress = params.interface === undefined ? '0.0.0.0' : params.interface.split('/')[0]!.split(':')[0]!;
+  return { dataGroup: endpoint, controlGroup: { host: controlHost, port: endpoint.port, family: 4 }, interfaceAddress };
 }

@@ -12,6 +12,24 @@ import { ErrorCode, SkeinError } from '../util/errors.js';
  */
 export type DatagramHandler = (data: Uint8Array, length: number, srcAddress: string, srcPort: number) => void;
 
+/** Multicast settings of a socket (IPv4). */
+export interface MulticastOptions {
+  /** Groups (224.0.0.0/4 addresses) the socket joins on {@link interface}. */
+  readonly groups: readonly string[];
+  /** The local interface address: group memberships and outgoing multicast datagrams use it. */
+  readonly interface: string;
+  /** TTL of outgoing multicast datagrams (0 keeps them on this host). @default the OS default (1) */
+  readonly ttl?: number;
+}
+
+/** True for an IPv4 multicast address (224.0.0.0 to 239.255.255.255). */
+export function isMulticastAddress(address: string): boolean {
+  const match = /^(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.exec(address);
+  if (match === null) return false;
+  const first = Number(match[1]);
+  return first >= 224 && first <= 239;
+}
+
 export interface DatagramSocketOptions {
   /** 4 for IPv4, 6 for IPv6. */
   family: 4 | 6;
@@ -31,6 +49,13 @@ export interface DatagramSocketOptions {
    * counts these (Socket send errors) and logs them. Transports that cannot fail a send never call it.
    */
   onSendError?: (error: Error) => void;
+  /**
+   * SO_REUSEADDR: several sockets may bind the same address and port (multicast receivers and
+   * senders of one group on one host). @default false: a port in use fails the bind.
+   */
+  reuseAddress?: boolean;
+  /** Joins multicast groups and sets the interface, loopback and TTL of outgoing multicast. */
+  multicast?: MulticastOptions;
 }
 
 /** `binding` → `bound` | `failed`; any state → `closed` on close(). */
@@ -71,7 +96,7 @@ export interface DatagramTransport {
 /** Largest UDP payload over IPv4 (65535 - 8 byte UDP header - 20 byte IP header). */
 export const UDP_PAYLOAD_LENGTH_MAX = 65_507;
 
-const SOCKET_OPTION_KEYS = new Set(['family', 'bindAddress', 'bindPort', 'rcvbufLength', 'sndbufLength', 'name', 'onSendError']);
+const SOCKET_OPTION_KEYS = new Set(['family', 'bindAddress', 'bindPort', 'rcvbufLength', 'sndbufLength', 'name', 'onSendError', 'reuseAddress', 'multicast']);
 
 /**
  * Checks socket options once, before a transport uses them; throws a SkeinError naming the option,
@@ -97,6 +122,20 @@ export function validateDatagramSocketOptions(options: DatagramSocketOptions): v
   }
   if (options.onSendError !== undefined && typeof options.onSendError !== 'function') {
     throw invalid('onSendError', options.onSendError, 'a function');
+  }
+  if (options.reuseAddress !== undefined && typeof options.reuseAddress !== 'boolean') {
+    throw invalid('reuseAddress', options.reuseAddress, 'a boolean');
+  }
+  const multicast = options.multicast;
+  if (multicast !== undefined) {
+    if (options.family !== 4) throw invalid('multicast', 'with family 6', 'IPv4 only');
+    if (!Array.isArray(multicast.groups) || !multicast.groups.every((g) => typeof g === 'string' && isMulticastAddress(g))) {
+      throw invalid('multicast.groups', JSON.stringify(multicast.groups), 'IPv4 multicast addresses (224.0.0.0 to 239.255.255.255)');
+    }
+    if (typeof multicast.interface !== 'string' || multicast.interface === '') {
+      throw invalid('multicast.interface', multicast.interface, 'a local interface address such as 127.0.0.1');
+    }
+    if (multicast.ttl !== undefined && !isIntegerIn(multicast.ttl, 0, 255)) throw invalid('multicast.ttl', multicast.ttl, 'an integer in [0, 255]');
   }
   for (const key of ['rcvbufLength', 'sndbufLength'] as const) {
     const value = options[key];

@@ -7,6 +7,7 @@ import {
   type DatagramHandler,
   type DatagramSocket,
   type DatagramSocketOptions,
+  type MulticastOptions,
   type DatagramTransport,
   type SocketStatus,
 } from './datagram.js';
@@ -84,7 +85,7 @@ class NodeDatagramSocket implements DatagramSocket {
     this.description = options.name === undefined ? `udp socket ${endpoint}` : `udp socket ${endpoint} (${options.name})`;
     // Addresses reaching the socket are IP literals already; answering the lookup synchronously
     // makes dgram hand the datagram to the OS within send() instead of a tick later.
-    this.socket = createSocket({ type: options.family === 6 ? 'udp6' : 'udp4', reuseAddr: false, lookup: literalLookup });
+    this.socket = createSocket({ type: options.family === 6 ? 'udp6' : 'udp4', reuseAddr: options.reuseAddress ?? false, lookup: literalLookup });
     this.socket.on('error', this.handleError.bind(this));
     this.socket.on('message', this.handleMessage.bind(this));
     this.socket.once('listening', this.handleListening.bind(this));
@@ -133,7 +134,31 @@ class NodeDatagramSocket implements DatagramSocket {
     const endpoint = formatEndpoint(this.localAddress, this.localPort);
     this.description = this.options.name === undefined ? `udp socket ${endpoint}` : `udp socket ${endpoint} (${this.options.name})`;
     this.applyBufferLengths();
+    if (this.options.multicast !== undefined && !this.applyMulticast(this.options.multicast)) return;
     this.status = 'bound';
+  }
+
+  /** Joins the groups and sets outgoing multicast; a failure fails the socket, naming group and interface. */
+  private applyMulticast(multicast: MulticastOptions): boolean {
+    let step = `set the multicast interface ${multicast.interface}`;
+    try {
+      this.socket.setMulticastInterface(multicast.interface);
+      step = 'enable multicast loopback';
+      this.socket.setMulticastLoopback(true);
+      if (multicast.ttl !== undefined) {
+        step = `set the multicast TTL ${multicast.ttl}`;
+        this.socket.setMulticastTTL(multicast.ttl);
+      }
+      for (const group of multicast.groups) {
+        step = `join group ${group} on interface ${multicast.interface}`;
+        this.socket.addMembership(group, multicast.interface);
+      }
+      return true;
+    } catch (cause) {
+      const reason = (cause as NodeJS.ErrnoException | undefined)?.code ?? String(cause);
+      this.fail(cause, `cannot ${step} on ${this.description}: ${reason}`);
+      return false;
+    }
   }
 
   private applyBufferLengths(): void {
@@ -173,12 +198,12 @@ class NodeDatagramSocket implements DatagramSocket {
     }
   }
 
-  private fail(cause: unknown): void {
+  private fail(cause: unknown, message?: string): void {
     const reason = (cause as NodeJS.ErrnoException | undefined)?.code ?? String(cause);
     const { bindAddress, bindPort } = this.options;
     this.error = new SkeinError(
       ErrorCode.TRANSPORT_BIND_FAILED,
-      `cannot bind udp socket${this.options.name === undefined ? '' : ` (${this.options.name})`} to address ${bindAddress} port ${bindPort}: ${reason}`,
+      message ?? `cannot bind udp socket${this.options.name === undefined ? '' : ` (${this.options.name})`} to address ${bindAddress} port ${bindPort}: ${reason}`,
       { cause, category: 'fatal' },
     );
     this.status = 'failed';

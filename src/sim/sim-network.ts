@@ -4,6 +4,7 @@ import type { NanoClock } from '../env/clock.js';
 import {
   UDP_PAYLOAD_LENGTH_MAX,
   validateDatagramSocketOptions,
+  isMulticastAddress,
   type DatagramHandler,
   type DatagramSocket,
   type DatagramSocketOptions,
@@ -61,6 +62,8 @@ interface InFlight {
   srcPort: number;
   dstAddress: string;
   dstPort: number;
+  /** A multicast copy: the one member socket it is for. */
+  target?: SimSocket;
 }
 
 /**
@@ -95,6 +98,8 @@ export class SimNetwork implements DatagramTransport {
   private readonly ephemeralPortStart: number;
   private nextEphemeralPort: number;
   private readonly sockets = new Map<string, SimSocket>();
+  /** Sockets joined to each multicast group, by group address and port. */
+  private readonly members = new Map<string, SimSocket[]>();
   private readonly queue = new DeliveryQueue();
   private readonly lastDeliveryNsByPath = new Map<string, number>();
   private readonly partitions = new Set<string>();
@@ -124,7 +129,7 @@ export class SimNetwork implements DatagramTransport {
     validateDatagramSocketOptions(options);
     const socket = new SimSocket(this, options);
     const port = options.bindPort === 0 ? this.allocateEphemeralPort(options.bindAddress) : options.bindPort;
-    if (port < 0 || this.conflicts(options.bindAddress, port)) {
+    if (port < 0 || this.conflicts(options.bindAddress, port, options.reuseAddress === true)) {
       const reason = port < 0 ? 'EADDRNOTAVAIL' : 'EADDRINUSE';
       socket.fail(
         new SkeinError(
@@ -136,7 +141,12 @@ export class SimNetwork implements DatagramTransport {
       return socket;
     }
     socket.bind(port);
-    this.sockets.set(endpointKey(options.bindAddress, port), socket);
+    // A socket bound to a group address only receives that group's datagrams (as on Linux).
+    if (!isMulticastAddress(options.bindAddress)) this.sockets.set(endpointKey(options.bindAddress, port), socket);
+    for (const group of socket.groups) {
+      const key = endpointKey(group, port);
+      this.members.set(key, [...(this.members.get(key) ?? []), socket]);
+    }
     return socket;
   }
 
@@ -145,7 +155,7 @@ export class SimNetwork implements DatagramTransport {
     let delivered = 0;
     while (this.queue.size > 0 && (this.queue.peek() as InFlight).deliverAtNs <= nowNs) {
       const d = this.queue.pop() as InFlight;
-      const socket = this.lookup(d.dstAddress, d.dstPort);
+      const socket = d.target ?? this.lookup(d.dstAddress, d.dstPort);
       if (socket === undefined || socket.status !== 'bound') {
         this.stats.undeliverable++;
         this.record(d.deliverAtNs, d, 'drop');
@@ -188,8 +198,22 @@ export class SimNetwork implements DatagramTransport {
     return this.hash.copy().digest('hex');
   }
 
-  /** @internal Called by a socket's send once it has validated its arguments. */
+  /**
+   * @internal Called by a socket's send once it has validated its arguments. A datagram to a
+   * multicast group goes to every socket joined to it on that port, each copy lost, delayed or
+   * duplicated on its own, as on separate links.
+   */
   enqueue(socket: SimSocket, data: Uint8Array, offset: number, length: number, address: string, port: number): void {
+    if (isMulticastAddress(address)) {
+      const members = this.members.get(endpointKey(address, port)) ?? [];
+      if (members.length === 0) this.stats.undeliverable++;
+      for (const member of members) this.enqueueOne(socket, data, offset, length, address, port, member);
+      return;
+    }
+    this.enqueueOne(socket, data, offset, length, address, port, undefined);
+  }
+
+  private enqueueOne(socket: SimSocket, data: Uint8Array, offset: number, length: number, address: string, port: number, target: SimSocket | undefined): void {
     const nowNs = this.clock.nanoTime();
     const f = this.faults;
     const prng = this.prng;
@@ -201,6 +225,7 @@ export class SimNetwork implements DatagramTransport {
       srcPort: socket.localPort,
       dstAddress: address,
       dstPort: port,
+      ...(target === undefined ? {} : { target }),
     };
     this.stats.sent++;
     if (this.partitions.has(`${d.srcAddress}|${address}`)) {
@@ -234,6 +259,12 @@ export class SimNetwork implements DatagramTransport {
   unbind(socket: SimSocket): void {
     const key = endpointKey(socket.localAddress, socket.localPort);
     if (this.sockets.get(key) === socket) this.sockets.delete(key);
+    for (const group of socket.groups) {
+      const groupKey = endpointKey(group, socket.localPort);
+      const left = (this.members.get(groupKey) ?? []).filter((s) => s !== socket);
+      if (left.length === 0) this.members.delete(groupKey);
+      else this.members.set(groupKey, left);
+    }
   }
 
   /** Base delivery time with jitter, never earlier than the previous datagram on the same path. */
@@ -258,9 +289,11 @@ export class SimNetwork implements DatagramTransport {
     return this.sockets.get(endpointKey(address, port)) ?? this.sockets.get(endpointKey(wildcardOf(address), port));
   }
 
-  private conflicts(address: string, port: number): boolean {
+  private conflicts(address: string, port: number, reuseAddress = false): boolean {
+    if (isMulticastAddress(address)) return !reuseAddress && (this.members.get(endpointKey(address, port))?.length ?? 0) > 0;
     const wildcard = wildcardOf(address);
     for (const socket of this.sockets.values()) {
+      if (reuseAddress && socket.reuseAddress) continue;
       if (socket.localPort !== port) continue;
       const other = socket.localAddress;
       if (other === address) return true;
@@ -288,13 +321,19 @@ class SimSocket implements DatagramSocket {
   onDatagram: DatagramHandler | null = null;
   /** The address datagrams from this socket come from. */
   sourceAddress: string;
+  /** Multicast groups this socket joined. */
+  readonly groups: readonly string[];
+  readonly reuseAddress: boolean;
 
   constructor(
     private readonly network: SimNetwork,
     options: DatagramSocketOptions,
   ) {
     this.localAddress = options.bindAddress;
-    this.sourceAddress = isWildcard(options.bindAddress) ? (options.family === 6 ? '::1' : '127.0.0.1') : options.bindAddress;
+    this.groups = options.multicast?.groups ?? [];
+    this.reuseAddress = options.reuseAddress === true;
+    const local = options.multicast?.interface ?? (options.family === 6 ? '::1' : '127.0.0.1');
+    this.sourceAddress = isWildcard(options.bindAddress) || isMulticastAddress(options.bindAddress) ? local : options.bindAddress;
   }
 
   bind(port: number): void {
