@@ -70,8 +70,8 @@ export type CounterTypeId = (typeof CounterTypeId)[keyof typeof CounterTypeId];
  * moves each, and test/support/counter-coverage.ts names the test that shows it). Aeron ids whose
  * meaning has no counterpart in Skein are left out: 2–4 (proxy offer failures: the driver's agents
  * call each other directly, with no queue between them), 20 (unblocked commands: commands are
- * whole objects in a queue, never half written), 23 (loss gap fills: receivers always NAK,
- * `reliable=false` is not implemented), 39 (error frames sent: Skein's receivers never send ERR).
+ * whole objects in a queue, never half written), 39 (error frames sent: Skein's receivers never
+ * send ERR).
  */
 export const SystemCounterId = {
   BYTES_SENT: 0,
@@ -90,6 +90,7 @@ export const SystemCounterId = {
   SHORT_SENDS: 16,
   SENDER_FLOW_CONTROL_LIMITS: 18,
   UNBLOCKED_PUBLICATIONS: 19,
+  LOSS_GAP_FILLS: 23,
   CLIENT_TIMEOUTS: 24,
   CONDUCTOR_MAX_CYCLE_TIME: 26,
   CONDUCTOR_CYCLE_TIME_THRESHOLD_EXCEEDED: 27,
@@ -162,6 +163,7 @@ export const SYSTEM_COUNTER_LABELS: Readonly<Record<SystemCounterId, string>> = 
   [SystemCounterId.SHORT_SENDS]: 'Short sends',
   [SystemCounterId.SENDER_FLOW_CONTROL_LIMITS]: 'Sender flow control limits (back-pressure events)',
   [SystemCounterId.UNBLOCKED_PUBLICATIONS]: 'Unblocked publications',
+  [SystemCounterId.LOSS_GAP_FILLS]: 'Loss gap fills',
   [SystemCounterId.CLIENT_TIMEOUTS]: 'Client liveness timeouts',
   [SystemCounterId.CONDUCTOR_MAX_CYCLE_TIME]: 'Conductor max cycle time in ns',
   [SystemCounterId.CONDUCTOR_CYCLE_TIME_THRESHOLD_EXCEEDED]: 'Conductor cycle time threshold exceeded',

@@ -56,7 +56,6 @@ export class SkeinClient {
   private readonly pending = new Map<number, Pending>();
   private readonly publications = new Map<number, Publication>();
   private readonly subscriptions = new Map<number, Subscription>();
-  private readonly imagesById = new Map<number, Image>();
   private polled: Subscription[] = [];
   private watched: ConnectionStatus[] = [];
   private closed = false;
@@ -144,7 +143,6 @@ export class SkeinClient {
     for (const subscription of this.subscriptions.values()) subscription.internalClose(reason);
     this.publications.clear();
     this.subscriptions.clear();
-    this.imagesById.clear();
     this.polled = [];
     this.watched = [];
     for (const [correlationId, pending] of this.pending) {
@@ -190,7 +188,6 @@ export class SkeinClient {
   /** @internal */
   releaseSubscription(subscription: Subscription): void {
     this.stopPolling(subscription);
-    for (const image of subscription.images) this.imagesById.delete(image.correlationId);
     if (this.subscriptions.delete(subscription.registrationId)) this.removeCommand('REMOVE_SUBSCRIPTION', subscription.registrationId);
   }
 
@@ -423,7 +420,6 @@ export class SkeinClient {
         return;
       case 'UNAVAILABLE_IMAGE': {
         const subscription = this.subscriptions.get(response.subscriptionRegistrationId);
-        this.imagesById.delete(response.correlationId);
         subscription?.internalRemoveImage(response.correlationId);
         return;
       }
@@ -440,7 +436,8 @@ export class SkeinClient {
 
   private onAvailableImage(response: Extract<DriverResponse, { type: 'AVAILABLE_IMAGE' }>): void {
     const subscription = this.subscriptions.get(response.subscriptionRegistrationId);
-    if (subscription === undefined || this.imagesById.has(response.correlationId)) return;
+    // One image of the driver may feed several subscriptions of this client, each with its own Image.
+    if (subscription === undefined || subscription.images.some((i) => i.correlationId === response.correlationId)) return;
     const image = new Image({
       correlationId: response.correlationId,
       subscriptionRegistrationId: response.subscriptionRegistrationId,
@@ -453,7 +450,6 @@ export class SkeinClient {
       subscriberPositionCounterId: response.subscriberPositionCounterId,
       errorReporter: this,
     });
-    this.imagesById.set(response.correlationId, image);
     subscription.internalAddImage(image);
   }
 

@@ -46,6 +46,20 @@ interface SubscriptionLink {
   /** The subscription counts in its endpoint's stream interest. */
   hasInterest: boolean;
   endpoint: ReceiveChannelEndpoint | null;
+  /** `aeron-spy:`: reads this driver's network publications of the channel in place. */
+  readonly isSpy: boolean;
+}
+
+/** An untethered spy left behind, waiting to rejoin its publication. */
+interface RestingSpy {
+  readonly link: SubscriptionLink;
+  readonly publication: NetworkPublication;
+  readonly untilNs: number;
+}
+
+/** What a spy's channel names: the publication's destination (the unicast endpoint or the multicast group). */
+function spyKeyOf(endpoint: SocketAddress | undefined): string | undefined {
+  return endpoint === undefined ? undefined : addressKey(endpoint);
 }
 
 /** A connected client: where its responses go and when it was last heard from. */
@@ -82,6 +96,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   private ipcPublications: IpcPublication[] = [];
   private images: PublicationImage[] = [];
   private pendingSubscriptions: PendingSubscription[] = [];
+  private restingSpies: RestingSpy[] = [];
   private readonly sendEndpoints = new Map<string, SendChannelEndpoint>();
   private readonly receiveEndpoints = new Map<string, ReceiveChannelEndpoint>();
   private readonly nextCorrelationIdFn: () => number;
@@ -495,10 +510,13 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       groupSemantics: multicast !== undefined,
       multicast: multicast !== undefined,
       ttl: multicast === undefined ? 0 : (p.ttl ?? settings.multicastTtl),
+      spiesSimulateConnection: p.spiesSimulateConnection ?? false,
+      ...(destination === null ? {} : { spyKey: spyKeyOf(destination) }),
     });
     endpoint.add(publication);
     this.sender.add(publication);
     this.networkPublications = [...this.networkPublications, publication];
+    for (const link of this.subscriptionLinks.values()) if (link.isSpy && this.spyMatches(link, publication)) this.linkSpy(publication, link);
     responseImage?.announceResponseSession(sessionId);
     return publication;
   }
@@ -584,7 +602,14 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       isResponse: parsed.params.controlMode === 'response',
       hasInterest: false,
       endpoint: null,
+      isSpy: parsed.params.spy,
     };
+    if (link.isSpy) {
+      this.subscriptionLinks.set(link.registrationId, link);
+      this.respond(command.clientId, { type: 'SUBSCRIPTION_READY', clientId: command.clientId, correlationId: command.correlationId, resolvedChannel: command.channel });
+      for (const publication of this.networkPublications) if (this.spyMatches(link, publication)) this.linkSpy(publication, link);
+      return;
+    }
     if (parsed.isIpc) {
       this.subscriptionLinks.set(link.registrationId, link);
       this.respond(command.clientId, { type: 'SUBSCRIPTION_READY', clientId: command.clientId, correlationId: command.correlationId, resolvedChannel: command.channel });
@@ -727,6 +752,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       responseSetupRequested: (setup.flags & FrameFlags.SETUP_SEND_RESPONSE_SETUP) !== 0,
       ...(endpoint.multicastControl === undefined ? {} : { nakRandomBackoffNs: settings.nakMulticastMaxBackoffNs }),
       ...(first.groupTag === undefined ? {} : { groupTag: first.groupTag }),
+      reliable: first.reliable ?? true,
     });
     this.images = [...this.images, image];
     this.receiver.add(image);
@@ -770,6 +796,11 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
 
   private unlinkSubscription(link: SubscriptionLink): void {
     this.subscriptionLinks.delete(link.registrationId);
+    if (link.isSpy) {
+      for (const publication of this.networkPublications) this.dropSpy(publication, link.registrationId, false);
+      this.restingSpies = this.restingSpies.filter((r) => r.link !== link);
+      return;
+    }
     if (link.parsed.isIpc) {
       for (const publication of this.ipcPublications) {
         publication.subscribers = this.dropSubscriber(publication.subscribers, link.registrationId);
@@ -901,6 +932,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
 
   private onTimeEvent(nowNs: number): void {
     this.checkClientLiveness(nowNs);
+    this.checkSpies(nowNs);
     for (const publication of this.networkPublications) {
       publication.onTimeEvent(nowNs);
       if (publication.state === 'DONE') this.freeNetworkPublication(publication);
@@ -925,6 +957,103 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
         this.receiveEndpoints.delete(key);
       }
     }
+  }
+
+  private spyMatches(link: SubscriptionLink, publication: NetworkPublication): boolean {
+    return (
+      publication.state === 'ACTIVE' &&
+      publication.streamId === link.streamId &&
+      (link.sessionId === undefined || link.sessionId === publication.sessionId) &&
+      publication.spyKey !== undefined &&
+      publication.spyKey === spyKeyOf(link.parsed.params.endpoint) &&
+      !publication.spies.some((s) => s.subscriptionRegistrationId === link.registrationId)
+    );
+  }
+
+  /** A spy starts reading a publication's log in place, at the sender's position. */
+  private linkSpy(publication: NetworkPublication, link: SubscriptionLink): void {
+    this.reserveCounters(1, 'a spy');
+    const joinPosition = publication.senderPositionValue;
+    const position = this.position(
+      CounterTypeId.SUBSCRIBER_POSITION,
+      `sub-pos: ${link.registrationId} ${publication.sessionId} ${publication.streamId} ${link.channel} @${joinPosition}`,
+      link.registrationId,
+      publication.sessionId,
+      publication.streamId,
+      link.channel,
+    );
+    position.set(joinPosition);
+    const imageId = this.nextCorrelationIdFn();
+    const tethered = link.parsed.params.tether ?? true;
+    publication.spies = [
+      ...publication.spies,
+      { subscriptionRegistrationId: link.registrationId, clientId: link.clientId, position, tethered, imageId, behindSinceNs: null },
+    ];
+    publication.refreshConnected();
+    this.respond(link.clientId, {
+      type: 'AVAILABLE_IMAGE',
+      clientId: link.clientId,
+      correlationId: imageId,
+      subscriptionRegistrationId: link.registrationId,
+      sessionId: publication.sessionId,
+      streamId: publication.streamId,
+      logBuffers: publication.logBuffers,
+      subscriberPositionCounterId: position.id,
+      joinPosition,
+      sourceIdentity: 'aeron-spy',
+    });
+  }
+
+  /** Removes a spy from a publication; tells its client the image went when `notify`. */
+  private dropSpy(publication: NetworkPublication, registrationId: number, notify: boolean): void {
+    const spy = publication.spies.find((s) => s.subscriptionRegistrationId === registrationId);
+    if (spy === undefined) return;
+    publication.spies = publication.spies.filter((s) => s !== spy);
+    publication.refreshConnected();
+    spy.position.close();
+    if (!notify) return;
+    this.respond(spy.clientId, {
+      type: 'UNAVAILABLE_IMAGE',
+      clientId: spy.clientId,
+      correlationId: spy.imageId,
+      subscriptionRegistrationId: registrationId,
+      streamId: publication.streamId,
+    });
+  }
+
+  /**
+   * Untethered spies do not hold their publication back; one that stays a whole window behind the
+   * sender for its window-limit timeout is left behind (its image goes), and rejoins at the
+   * sender's position after its resting timeout, as Aeron's untethered subscriptions do.
+   */
+  private checkSpies(nowNs: number): void {
+    const settings = this.components.settings;
+    for (const publication of this.networkPublications) {
+      for (const spy of publication.spies) {
+        if (spy.tethered) continue;
+        if (spy.position.get() >= publication.senderPositionValue - publication.termWindowLength) {
+          spy.behindSinceNs = null;
+          continue;
+        }
+        spy.behindSinceNs ??= nowNs;
+        const link = this.subscriptionLinks.get(spy.subscriptionRegistrationId);
+        if (link === undefined) continue;
+        const params = link.parsed.params;
+        if (nowNs - spy.behindSinceNs < (params.untetheredWindowLimitTimeoutNs ?? settings.untetheredWindowLimitTimeoutNs)) continue;
+        this.dropSpy(publication, spy.subscriptionRegistrationId, true);
+        const untilNs = nowNs + (params.untetheredRestingTimeoutNs ?? settings.untetheredRestingTimeoutNs);
+        this.restingSpies = [...this.restingSpies, { link, publication, untilNs }];
+      }
+    }
+    if (this.restingSpies.length === 0) return;
+    const still: RestingSpy[] = [];
+    for (const resting of this.restingSpies) {
+      if (nowNs < resting.untilNs) still.push(resting);
+      else if (this.subscriptionLinks.get(resting.link.registrationId) === resting.link && this.spyMatches(resting.link, resting.publication)) {
+        this.linkSpy(resting.publication, resting.link);
+      }
+    }
+    this.restingSpies = still;
   }
 
   private hasSubscriptionOn(endpoint: ReceiveChannelEndpoint): boolean {
@@ -977,6 +1106,8 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
 
   private freeNetworkPublication(publication: NetworkPublication): void {
     publication.state = 'DONE';
+    for (const spy of [...publication.spies]) this.dropSpy(publication, spy.subscriptionRegistrationId, true);
+    this.restingSpies = this.restingSpies.filter((r) => r.publication !== publication);
     publication.releaseResponseImage();
     this.sender.remove(publication);
     publication.publisherLimit.close();

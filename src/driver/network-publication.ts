@@ -61,6 +61,26 @@ export interface NetworkPublicationInit {
   readonly ttl?: number;
   /** Sent to a multicast group: answers to receivers go to the group too. @default false */
   readonly multicast?: boolean;
+  /** `ssc=true`: spies alone make the publication connected, and the sender keeps up with them. @default false */
+  readonly spiesSimulateConnection?: boolean;
+  /** What a spy's channel must name to read this publication (its destination); none for a response publication. */
+  readonly spyKey?: string;
+}
+
+/**
+ * A spy subscription (`aeron-spy:`) of this driver reading the publication's log in place. A
+ * tethered spy holds the publisher back like a receiver; an untethered one does not, and is
+ * left behind (and later rejoined) when it falls a window behind for too long.
+ */
+export interface SpySubscriber {
+  readonly subscriptionRegistrationId: number;
+  readonly clientId: number;
+  readonly position: Position;
+  readonly tethered: boolean;
+  /** The image id the spy's client knows this publication by. */
+  readonly imageId: number;
+  /** When an untethered spy fell a window behind the sender (null while it keeps up). */
+  behindSinceNs: number | null;
 }
 
 /** The part of a request image a response publication talks to. */
@@ -122,6 +142,10 @@ export class NetworkPublication {
   private readonly setupFlags: number;
   private readonly ttl: number;
   private readonly multicast: boolean;
+  private readonly spiesSimulateConnection: boolean;
+  readonly spyKey: string | undefined;
+  /** Spies reading this log (managed by the conductor). */
+  spies: SpySubscriber[] = [];
   private readonly lingerTimeoutNs: number;
   private readonly signalEos: boolean;
   private senderPosition: number;
@@ -162,6 +186,8 @@ export class NetworkPublication {
       (init.responseCorrelationId === undefined ? 0 : FrameFlags.SETUP_SEND_RESPONSE_SETUP) | (init.groupSemantics === true ? FrameFlags.SETUP_GROUP : 0);
     this.ttl = init.ttl ?? 0;
     this.multicast = init.multicast ?? false;
+    this.spiesSimulateConnection = init.spiesSimulateConnection ?? false;
+    this.spyKey = init.spyKey;
     this.isResponse = init.destination === null;
     this.hasDestination = init.destination !== null;
     this.destinationHost = init.destination?.host ?? '';
@@ -185,9 +211,18 @@ export class NetworkPublication {
     this.timeOfLastConsumerChangeNs = this.components.clock.nanoTime();
   }
 
-  /** A receiver is live and the flow control has the receivers it requires. */
+  /**
+   * A receiver is live and the flow control has the receivers it requires; or, with `ssc=true`,
+   * a spy reads the log.
+   */
   get isConnected(): boolean {
-    return this.receivers.size > 0 && this.flowControl.hasRequiredReceivers();
+    return (this.receivers.size > 0 && this.flowControl.hasRequiredReceivers()) || (this.spiesSimulateConnection && this.spies.length > 0);
+  }
+
+  /** Publishes the connection state to the log's metadata after receivers or spies changed. */
+  refreshConnected(): void {
+    const connected = this.isConnected;
+    if (this.metaData.isConnected !== connected) this.metaData.isConnected = connected;
   }
 
   /** The position up to which the publisher has appended (the log's tail). */
@@ -210,6 +245,7 @@ export class NetworkPublication {
   }
 
   private sendData(nowNs: number): number {
+    if (this.receivers.size === 0 && this.spiesSimulateConnection && this.spies.length > 0) return this.keepUpWithSpies();
     let position = this.senderPosition;
     const limit = this.senderLimit;
     if (position >= limit) {
@@ -241,6 +277,26 @@ export class NetworkPublication {
       if (position >= limit) this.onFlowControlLimit();
     }
     return bytesSent;
+  }
+
+  /**
+   * `ssc=true` with spies and no receiver: nothing goes out, and the sender position follows the
+   * fastest spy, so the publisher is held back by the spies alone.
+   */
+  private keepUpWithSpies(): number {
+    let fastest = this.senderPosition;
+    for (const spy of this.spies) {
+      const p = spy.position.get();
+      if (p > fastest) fastest = p;
+    }
+    if (fastest === this.senderPosition) return 0;
+    this.senderPosition = fastest;
+    this.senderPositionCounter.set(fastest);
+    if (fastest > this.senderLimit) {
+      this.senderLimit = fastest;
+      this.senderLimitCounter.set(fastest);
+    }
+    return 1;
   }
 
   /**
@@ -340,7 +396,7 @@ export class NetworkPublication {
     }
     this.hasInitialConnection = true;
     const connected = this.isConnected;
-    if (this.metaData.isConnected !== connected) this.metaData.isConnected = connected;
+    this.refreshConnected();
     if (limit !== this.senderLimit) {
       this.senderLimit = limit;
       this.senderLimitCounter.set(limit);
@@ -432,9 +488,18 @@ export class NetworkPublication {
     if (this.state !== 'ACTIVE') return 0;
     const senderPosition = this.senderPosition;
     if (this.isConnected) {
-      const proposed = senderPosition + this.termWindowLength;
+      // Tethered spies hold the publisher back as the sender does.
+      let consumer = senderPosition;
+      const spies = this.spies;
+      for (let i = 0; i < spies.length; i++) {
+        const spy = spies[i]!;
+        if (!spy.tethered) continue;
+        const p = spy.position.get();
+        if (p < consumer) consumer = p;
+      }
+      const proposed = consumer + this.termWindowLength;
       if (proposed > this.publisherLimit.get()) {
-        this.cleanBufferTo(senderPosition - this.termLength);
+        this.cleanBufferTo(consumer - this.termLength);
         this.publisherLimit.set(proposed);
         return 1;
       }
@@ -464,8 +529,7 @@ export class NetworkPublication {
       this.senderLimit = limit;
       this.senderLimitCounter.set(limit);
     }
-    const connected = this.isConnected;
-    if (this.metaData.isConnected !== connected) this.metaData.isConnected = connected;
+    this.refreshConnected();
     switch (this.state) {
       case 'ACTIVE':
         this.checkForBlockedPublisher(nowNs);

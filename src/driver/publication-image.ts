@@ -1,3 +1,4 @@
+import { fillGap } from '../logbuffer/term-gap-filler.js';
 import type { LogBuffers } from '../logbuffer/log-buffers.js';
 import { LogCleaner } from '../logbuffer/log-cleaner.js';
 import type { LogMetaData } from '../logbuffer/log-meta-data.js';
@@ -57,6 +58,11 @@ export interface PublicationImageInit {
   readonly nakRandomBackoffNs?: number;
   /** The subscription's receiver group tag (`gtag=`): status messages carry it (44 bytes). */
   readonly groupTag?: bigint;
+  /**
+   * `reliable=false`: a gap is not NAKed; when its NAK would be due it is filled with padding, so
+   * readers skip the lost bytes and the stream goes on (counted in Loss gap fills). @default true
+   */
+  readonly reliable?: boolean;
 }
 
 /**
@@ -111,6 +117,7 @@ export class PublicationImage {
   private readonly nakDelayNs: number;
   private readonly nakRandomBackoffNs: number;
   private readonly groupTag: bigint | undefined;
+  private readonly reliable: boolean;
   private readonly nakRetryNs: number;
   private rebuildPosition: number;
   private hwm: number;
@@ -154,6 +161,7 @@ export class PublicationImage {
     this.nakDelayNs = init.nakDelayNs;
     this.nakRandomBackoffNs = init.nakRandomBackoffNs ?? 0;
     this.groupTag = init.groupTag;
+    this.reliable = init.reliable ?? true;
     this.nakRetryNs = Math.max(init.nakDelayNs * init.components.settings.nakUnicastRetryDelayRatio, 1000);
     this.rebuildPosition = init.joinPosition;
     this.hwm = init.joinPosition;
@@ -353,9 +361,9 @@ export class PublicationImage {
       if (deadline === undefined) {
         const backoffNs = this.nakRandomBackoffNs === 0 ? 0 : this.components.prng.nextInt(this.nakRandomBackoffNs + 1);
         this.nakDeadlines.set(key, nowNs + this.nakDelayNs + backoffNs);
-        if (this.nakDelayNs + backoffNs === 0) work += this.sendNak(termId, gapOffset, gapLength, key, nowNs);
+        if (this.nakDelayNs + backoffNs === 0) work += this.repair(termBuffer, termId, gapOffset, gapLength, key, nowNs);
       } else if (nowNs >= deadline) {
-        work += this.sendNak(termId, gapOffset, gapLength, key, nowNs);
+        work += this.repair(termBuffer, termId, gapOffset, gapLength, key, nowNs);
       }
       const next = gapOffset + gapLength;
       if (next >= limitOffset) break;
@@ -383,6 +391,15 @@ export class PublicationImage {
       }
     }
     this.components.driverCounters.nakGapsEvicted.add(evicted);
+  }
+
+  /** A gap is due: NAK it, or on an unreliable stream fill it with padding. */
+  private repair(termBuffer: Uint8Array, termId: number, gapOffset: number, gapLength: number, key: number, nowNs: number): number {
+    if (this.reliable) return this.sendNak(termId, gapOffset, gapLength, key, nowNs);
+    this.nakDeadlines.delete(key);
+    if (!fillGap(this.logBuffers.metaData, termBuffer, termId, gapOffset, gapLength)) return 0;
+    this.components.driverCounters.lossGapFills.increment();
+    return 1;
   }
 
   private sendNak(termId: number, termOffset: number, length: number, key: number, nowNs: number): number {

@@ -49,8 +49,8 @@ export function parsePublicationChannel(channel: string): ParsedChannel<Publicat
 export function parseSubscriptionChannel(channel: string): ParsedChannel<SubscriptionParams> {
   const uri = ChannelUri.parse(channel);
   const params = parseSubscriptionParams(uri);
-  if (uri.prefix !== '') {
-    throw new SkeinError(ErrorCode.URI_INVALID, `prefix '${uri.prefix}' is not supported yet`, { channel });
+  if (uri.prefix !== '' && uri.media !== 'udp') {
+    throw new SkeinError(ErrorCode.URI_INVALID, `'${uri.prefix}' spies on UDP publications; an IPC subscription reads the log already`, { channel });
   }
   if (uri.media === 'udp') {
     if (params.controlMode === 'response') {

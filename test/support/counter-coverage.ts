@@ -64,6 +64,11 @@ export const FOCUSED_COUNTERS: readonly FocusedCoverage[] = [
     test: 'test/unit/driver/system-counters.test.ts',
   },
   {
+    ids: [C.LOSS_GAP_FILLS],
+    why: 'only a reliable=false subscription fills gaps; the workload subscribes reliably',
+    test: 'test/sim/unreliable-sim.test.ts',
+  },
+  {
     ids: [C.HANDLER_ERRORS],
     why: "the workload's handlers do not throw; handlers that throw on purpose do",
     test: 'test/unit/client/throwing-handlers.test.ts',
