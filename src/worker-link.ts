@@ -61,6 +61,8 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set([
   'REMOVE_SUBSCRIPTION',
   'CLIENT_KEEPALIVE',
   'CLIENT_CLOSE',
+  'ADD_DESTINATION',
+  'REMOVE_DESTINATION',
 ]);
 
 /** CLOSING: the port is closed, the client's CLIENT_CLOSE still waits for room in the driver's queue. */

@@ -27,6 +27,7 @@ export interface PubOptions extends SkeinCliOptions {
   exclusive?: boolean;
   lingerMs: number;
   connectTimeoutMs: number;
+  destination: string[];
 }
 
 export interface PubSummary {
@@ -55,6 +56,12 @@ export function registerPubCommand(program: Command): Command {
     .option('--rate <msgs-per-sec>', 'messages per second, 0 = as fast as possible', integerOption(0, 1_000_000_000), 0)
     .option('--text <text>', 'send this text with " <n>" appended instead of binary sequence payloads')
     .option('--exclusive', 'use an exclusive publication (a session of its own)')
+    .option(
+      '--destination <uri>',
+      'with a control-mode=manual channel: send to this destination too (e.g. aeron:udp?endpoint=127.0.0.1:20121); repeat for several',
+      (value: string, previous: string[]) => [...previous, channelOption(value)],
+      [] as string[],
+    )
     .option('--linger-ms <ms>', 'after the last message, keep running this long so late retransmissions are served', integerOption(0, 3_600_000), 0)
     .option('--connect-timeout-ms <ms>', 'exit 1 when no subscriber is connected within this time', integerOption(1, 3_600_000), 10_000);
   addSkeinOptions(command);
@@ -70,6 +77,7 @@ async function runPub(options: PubOptions, command: Command): Promise<void> {
   const publication = options.exclusive === true
     ? await skein.addExclusivePublication(options.channel, options.stream)
     : await skein.addPublication(options.channel, options.stream);
+  for (const destination of options.destination) await publication.addDestination(destination);
   const source = options.text === undefined ? binarySource(options.size) : textSource(options.text);
   if (source.lengthMax > publication.maxMessageLength) {
     skein.destroy();

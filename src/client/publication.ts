@@ -19,6 +19,7 @@ export interface PublicationOwner extends ConnectionStatusHost {
   wakeDriver(): void;
   /** Back-pressure met: lets a driver in another thread know (see DriverConnection.notifyProgress). */
   notifyProgress(): void;
+  destinationCommand(type: 'ADD_DESTINATION' | 'REMOVE_DESTINATION', publication: Publication, channel: string): Promise<void>;
 }
 
 export interface PublicationInit {
@@ -91,6 +92,27 @@ export class Publication {
    */
   connected(options: ConnectedOptions = {}): Promise<void> {
     return this.status.wait(options, this.isConnected);
+  }
+
+  /**
+   * Adds a destination to a multi-destination publication (`control-mode=manual`): from now on
+   * every frame also goes to it. `channel` names it, e.g. `aeron:udp?endpoint=127.0.0.1:40456`.
+   * Rejects with ERR_SKEIN_DRIVER_COMMAND_FAILED for a publication of another kind or a
+   * destination already there.
+   */
+  addDestination(channel: string): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError('addDestination'));
+    return this.owner.destinationCommand('ADD_DESTINATION', this, channel);
+  }
+
+  /** Removes a destination added with {@link addDestination}. */
+  removeDestination(channel: string): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError('removeDestination'));
+    return this.owner.destinationCommand('REMOVE_DESTINATION', this, channel);
+  }
+
+  private closedError(what: string): SkeinError {
+    return new SkeinError(ErrorCode.CLOSED, `${what} on a closed publication`, { ...this.subject(), state: 'CLOSED' });
   }
 
   /** Calls `listener` on every later `connected`, `disconnected` and `closed` event; returns the function that stops it. */

@@ -25,7 +25,7 @@ export interface SubscriptionOptions {
   readonly onUnavailableImage?: ImageHandler;
 }
 
-type PendingKind = 'publication' | 'subscription' | 'remove';
+type PendingKind = 'publication' | 'subscription' | 'remove' | 'destination';
 
 interface Pending {
   readonly kind: PendingKind;
@@ -223,6 +223,21 @@ export class SkeinClient {
   /** @internal */
   wakeDriver(): void {
     this.connection.wake();
+  }
+
+  /** @internal Adds or removes a destination of a publication's multi-destination channel. */
+  destinationCommand(type: 'ADD_DESTINATION' | 'REMOVE_DESTINATION', publication: Publication, channel: string): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError('client is closed', { channel: publication.channel, streamId: publication.streamId }));
+    if (typeof channel !== 'string') {
+      return Promise.reject(new SkeinError(ErrorCode.URI_INVALID, `a destination is a channel such as 'aeron:udp?endpoint=127.0.0.1:40456', got ${typeof channel}`));
+    }
+    return this.send('destination', channel, publication.streamId, (correlationId) => ({
+      type,
+      clientId: this.clientId,
+      correlationId,
+      registrationId: publication.registrationId,
+      channel,
+    })) as Promise<void>;
   }
 
   /** @internal */

@@ -14,7 +14,8 @@ export type DriverCommand =
   | RemoveCommand
   | AddSubscriptionCommand
   | ClientKeepaliveCommand
-  | ClientCloseCommand;
+  | ClientCloseCommand
+  | DestinationCommand;
 
 export interface AddPublicationCommand {
   readonly type: 'ADD_PUBLICATION';
@@ -38,6 +39,20 @@ export interface RemoveCommand {
   readonly clientId: number;
   readonly correlationId: number;
   readonly registrationId: number;
+}
+
+/**
+ * Adds or removes a destination of a multi-destination publication (`control-mode=manual`),
+ * named by a channel such as `aeron:udp?endpoint=127.0.0.1:40456`. Answered with
+ * OPERATION_SUCCESS or ERROR.
+ */
+export interface DestinationCommand {
+  readonly type: 'ADD_DESTINATION' | 'REMOVE_DESTINATION';
+  readonly clientId: number;
+  readonly correlationId: number;
+  /** The publication's registration id. */
+  readonly registrationId: number;
+  readonly channel: string;
 }
 
 /**

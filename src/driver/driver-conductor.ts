@@ -4,7 +4,8 @@ import type { DutyCycleTracker } from '../agent/duty-cycle-tracker.js';
 import { Position } from '../agent/counters.js';
 import { CounterTypeId } from '../agent/counter-types.js';
 import type { MessageQueue } from '../command/message-queue.js';
-import type { DriverCommand, DriverResponse, AddPublicationCommand, AddSubscriptionCommand } from '../command/driver-messages.js';
+import type { DriverCommand, DriverResponse, AddPublicationCommand, AddSubscriptionCommand, DestinationCommand } from '../command/driver-messages.js';
+import { ChannelUri, parseSocketAddress } from '../protocol/channel-uri.js';
 import { LogBuffers } from '../logbuffer/log-buffers.js';
 import { computePosition } from '../logbuffer/log-buffer-descriptor.js';
 import { FrameFlags } from '../protocol/frame-constants.js';
@@ -230,6 +231,10 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
         case 'REMOVE_PUBLICATION':
           this.onRemovePublication(command.registrationId, command.clientId, correlationId);
           break;
+        case 'ADD_DESTINATION':
+        case 'REMOVE_DESTINATION':
+          this.onDestination(command);
+          break;
         case 'REMOVE_SUBSCRIPTION':
           this.onRemoveSubscription(command.registrationId, command.clientId, correlationId);
           break;
@@ -241,7 +246,8 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
           break;
       }
     } catch (error) {
-      const subject = 'channel' in command ? { channel: command.channel, streamId: command.streamId, correlationId } : { correlationId };
+      const subject =
+        'streamId' in command ? { channel: command.channel, streamId: command.streamId, correlationId } : 'channel' in command ? { channel: command.channel, correlationId } : { correlationId };
       const e =
         error instanceof SkeinError
           ? error
@@ -419,7 +425,15 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     let bind: SocketAddress;
     let key: string;
     const multicast = isResponse ? undefined : multicastAddressing(p);
-    if (multicast !== undefined) {
+    const mdcMode = p.controlMode === 'dynamic' || p.controlMode === 'manual' ? p.controlMode : null;
+    if (mdcMode !== null) {
+      // Multi-destination cast: the endpoint binds the control address (or an ephemeral port for
+      // a manual channel without one) and keeps the destinations.
+      destination = null;
+      const control = p.control;
+      bind = control ?? { host: p.interface ?? '0.0.0.0', port: 0, family: 4 };
+      key = control === undefined ? `mdc|${command.channel}` : `mdc|${addressKey(control)}`;
+    } else if (multicast !== undefined) {
       // Data to the data group; status messages and NAKs come back to the control group.
       destination = multicast.dataGroup;
       bind = multicast.controlGroup;
@@ -473,7 +487,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     if (endpoint === undefined) {
       const socketMulticast =
         multicast === undefined ? undefined : { groups: [multicast.controlGroup.host], interface: multicast.interfaceAddress, ttl: p.ttl ?? settings.multicastTtl };
-      endpoint = new SendChannelEndpoint(key, bind, this.components, this, socketMulticast);
+      endpoint = new SendChannelEndpoint(key, bind, this.components, this, socketMulticast, mdcMode);
       this.sendEndpoints.set(key, endpoint);
     }
     const logBuffers = this.newLog(parsed, command.correlationId, sessionId, command.streamId, {
@@ -499,15 +513,15 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       lingerTimeoutNs: p.lingerNs ?? settings.publicationLingerTimeoutNs,
       signalEos: p.eos ?? true,
       components: this.components,
-      destination: destination === null ? null : { host: destination.host, port: destination.port },
+      destination: mdcMode !== null ? 'endpoint' : destination === null ? null : { host: destination.host, port: destination.port },
       ...(requestCorrelationId === undefined ? {} : { responseCorrelationId: requestCorrelationId }),
       ...(responseImage === undefined ? {} : { responseImage }),
-      flowControl: flowControlFor(p.fc, multicast !== undefined, {
+      flowControl: flowControlFor(p.fc, multicast !== undefined || mdcMode !== null, {
         receiverTimeoutNs: settings.flowControlReceiverTimeoutNs,
         groupMinSize: settings.flowControlGroupMinSize,
         groupTag: DEFAULT_FLOW_CONTROL_GROUP_TAG,
       }),
-      groupSemantics: multicast !== undefined,
+      groupSemantics: multicast !== undefined || mdcMode !== null,
       multicast: multicast !== undefined,
       ttl: multicast === undefined ? 0 : (p.ttl ?? settings.multicastTtl),
       spiesSimulateConnection: p.spiesSimulateConnection ?? false,
@@ -573,6 +587,42 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     return this.allocateSessionId();
   }
 
+  /** Adds or removes a destination of a control-mode=manual publication's channel. */
+  private onDestination(command: DestinationCommand): void {
+    const link = this.publicationLinks.get(command.registrationId);
+    const subject = { channel: command.channel, correlationId: command.correlationId };
+    if (link === undefined || link.clientId !== command.clientId) {
+      throw new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `unknown publication registration id ${command.registrationId}`, subject);
+    }
+    const publication = link.publication;
+    const endpoint = publication instanceof NetworkPublication ? publication.endpoint : undefined;
+    if (endpoint === undefined || endpoint.mdcMode !== 'manual') {
+      throw new SkeinError(
+        ErrorCode.DRIVER_COMMAND_FAILED,
+        `destinations are added to control-mode=manual publications; ${publication.channel} is not one`,
+        { ...subject, streamId: publication.streamId, sessionId: publication.sessionId },
+      );
+    }
+    const uri = ChannelUri.parse(command.channel);
+    const endpointText = uri.media === 'udp' ? uri.get('endpoint') : undefined;
+    if (endpointText === undefined) {
+      throw new SkeinError(ErrorCode.URI_INVALID, `a destination is a UDP channel with an endpoint, such as aeron:udp?endpoint=127.0.0.1:40456`, subject);
+    }
+    const address = parseSocketAddress(endpointText, 'endpoint', uri);
+    const changed =
+      command.type === 'ADD_DESTINATION'
+        ? endpoint.addDestination(address.host, address.port, this.components.clock.nanoTime())
+        : endpoint.removeDestination(address.host, address.port);
+    if (!changed) {
+      throw new SkeinError(
+        ErrorCode.DRIVER_COMMAND_FAILED,
+        command.type === 'ADD_DESTINATION' ? `destination ${addressKey(address)} is there already` : `destination ${addressKey(address)} is not there`,
+        { ...subject, streamId: publication.streamId, sessionId: publication.sessionId },
+      );
+    }
+    this.respond(command.clientId, { type: 'OPERATION_SUCCESS', clientId: command.clientId, correlationId: command.correlationId });
+  }
+
   private onRemovePublication(registrationId: number, clientId: number, correlationId: number): void {
     const link = this.publicationLinks.get(registrationId);
     if (link === undefined || link.clientId !== clientId) {
@@ -620,7 +670,9 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       }
       return;
     }
-    const control = link.isResponse ? parsed.params.control : undefined;
+    // A response subscription, or a subscriber of a dynamic multi-destination publication, tells
+    // the publication's control address where it is (setup requests every second).
+    const control = parsed.params.control;
     const multicast = link.isResponse ? undefined : multicastAddressing(parsed.params);
     const bind: SocketAddress =
       parsed.params.endpoint ??
@@ -699,7 +751,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       link.hasInterest = true;
     }
     this.subscriptionLinks.set(link.registrationId, link);
-    if (link.isResponse) endpoint.onTimeEvent(this.components.clock.nanoTime());
+    if (endpoint.control !== undefined) endpoint.onTimeEvent(this.components.clock.nanoTime());
     const bound = endpoint.socket;
     const resolved = link.parsed.uri.withParam('endpoint', endpoint.bindAddress.family === 6 ? `[${bound.localAddress}]:${bound.localPort}` : `${bound.localAddress}:${bound.localPort}`);
     this.respond(link.clientId, { type: 'SUBSCRIPTION_READY', clientId: link.clientId, correlationId: link.registrationId, resolvedChannel: resolved.toString() });
@@ -933,6 +985,8 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   private onTimeEvent(nowNs: number): void {
     this.checkClientLiveness(nowNs);
     this.checkSpies(nowNs);
+    // Dynamic multi-destination channels forget receivers silent as long as a publication would.
+    for (const endpoint of this.sendEndpoints.values()) endpoint.checkDestinations(nowNs, this.components.settings.publicationConnectionTimeoutNs);
     for (const publication of this.networkPublications) {
       publication.onTimeEvent(nowNs);
       if (publication.state === 'DONE') this.freeNetworkPublication(publication);

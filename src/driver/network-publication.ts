@@ -47,8 +47,11 @@ export interface NetworkPublicationInit {
   readonly lingerTimeoutNs: number;
   readonly signalEos: boolean;
   readonly components: DriverComponents;
-  /** Where frames go; null for a response publication until its receiver asks for a SETUP. */
-  readonly destination: { readonly host: string; readonly port: number } | null;
+  /**
+   * Where frames go: an address; `null` for a response publication until its receiver asks for a
+   * SETUP; `'endpoint'` for a multi-destination channel, whose endpoint keeps the destinations.
+   */
+  readonly destination: { readonly host: string; readonly port: number } | null | 'endpoint';
   /** A request publication: the registration id of the response subscription it names (SETUP flag SEND_RESPONSE_SETUP). */
   readonly responseCorrelationId?: number;
   /** A response publication: the request image it answers, told when this publication connects. */
@@ -123,6 +126,8 @@ export class NetworkPublication {
   private destinationHost: string;
   private destinationPort: number;
   private hasDestination: boolean;
+  /** Multi-destination cast: every frame goes to each of the endpoint's destinations. */
+  private readonly toEndpointDestinations: boolean;
 
   state: NetworkPublicationState = 'ACTIVE';
   refCount = 1;
@@ -189,9 +194,11 @@ export class NetworkPublication {
     this.spiesSimulateConnection = init.spiesSimulateConnection ?? false;
     this.spyKey = init.spyKey;
     this.isResponse = init.destination === null;
+    this.toEndpointDestinations = init.destination === 'endpoint';
     this.hasDestination = init.destination !== null;
-    this.destinationHost = init.destination?.host ?? '';
-    this.destinationPort = init.destination?.port ?? 0;
+    const destination = typeof init.destination === 'object' ? init.destination : null;
+    this.destinationHost = destination?.host ?? '';
+    this.destinationPort = destination?.port ?? 0;
     this.metaData = init.logBuffers.metaData;
     this.termBuffers = init.logBuffers.termBuffers;
     this.initialTermId = this.metaData.initialTermId;
@@ -264,7 +271,7 @@ export class NetworkPublication {
         if (window < this.mtu && this.scanner.scanForAvailability(termBuffer, termOffset, this.mtu) > 0) this.onFlowControlLimit();
         break;
       }
-      if (!this.endpoint.send(termBuffer, termOffset, available, this.destinationHost, this.destinationPort)) break;
+      if (!this.transmit(termBuffer, termOffset, available)) break;
       const advance = available + this.scanner.padding;
       position += advance;
       bytesSent += available;
@@ -309,6 +316,15 @@ export class NetworkPublication {
     this.components.driverCounters.senderFlowControlLimits.increment();
   }
 
+  /**
+   * Sends one datagram to the destination, or to every destination of a multi-destination
+   * channel. Control frames come from reused buffers: callers hand a copy.
+   */
+  private transmit(buffer: Uint8Array, offset: number, length: number): boolean {
+    if (this.toEndpointDestinations) return this.endpoint.sendToDestinations(buffer, offset, length);
+    return this.endpoint.send(buffer, offset, length, this.destinationHost, this.destinationPort);
+  }
+
   private setupCheck(nowNs: number): number {
     if (nowNs - this.lastSetupNs < this.components.settings.publicationSetupTimeoutNs) return 0;
     const position = this.senderPosition;
@@ -326,7 +342,7 @@ export class NetworkPublication {
     s.mtu = this.mtu;
     s.ttl = this.ttl;
     this.lastSetupNs = nowNs;
-    if (this.endpoint.sendControl(this.setupBuffer, SETUP_LENGTH, this.destinationHost, this.destinationPort)) {
+    if (this.transmit(this.setupBuffer.slice(0, SETUP_LENGTH), 0, SETUP_LENGTH)) {
       this.components.driverCounters.setupsSent.increment();
       if (this.hasInitialConnection) this.shouldSendSetup = false;
       this.lastSendNs = nowNs;
@@ -350,7 +366,7 @@ export class NetworkPublication {
     h.termId = computeTermIdFromPosition(position, this.positionBitsToShift, this.initialTermId);
     h.reservedValueLow = 0;
     h.reservedValueHigh = 0;
-    if (this.endpoint.sendControl(this.heartbeatBuffer, DATA_HEADER_LENGTH, this.destinationHost, this.destinationPort)) {
+    if (this.transmit(this.heartbeatBuffer.slice(0, DATA_HEADER_LENGTH), 0, DATA_HEADER_LENGTH)) {
       this.components.driverCounters.heartbeatsSent.increment();
     }
     this.lastSendNs = nowNs;
@@ -470,7 +486,7 @@ export class NetworkPublication {
     while (remaining > 0) {
       const available = this.scanner.scanForAvailability(termBuffer, offset, Math.min(this.mtu, remaining));
       if (available <= 0) break;
-      if (!this.endpoint.send(termBuffer, offset, available, this.destinationHost, this.destinationPort)) break;
+      if (!this.transmit(termBuffer, offset, available)) break;
       counters.retransmitsSent.increment();
       counters.retransmittedBytes.add(available);
       const advance = available + this.scanner.padding;

@@ -10,6 +10,17 @@ import type { DriverComponents } from './driver-components.js';
 import type { NetworkPublication } from './network-publication.js';
 import type { SocketAddress } from './udp-channel.js';
 
+/** A destination of a multi-destination channel. */
+export interface Destination {
+  readonly host: string;
+  readonly port: number;
+  /** Added by the application (control-mode=manual): it stays until removed. */
+  readonly manual: boolean;
+  /** The receiver it was learned from (dynamic), or 0n. */
+  receiverId: bigint;
+  lastSeenNs: number;
+}
+
 /** Told when an RSP_SETUP names one of the endpoint's publications (a request publication). */
 export interface ResponseSetupHandler {
   onResponseSetup(publication: NetworkPublication, responseSessionId: number): void;
@@ -34,14 +45,29 @@ export class SendChannelEndpoint {
   private readonly responseSetupHandler: ResponseSetupHandler | undefined;
   private refCount = 0;
   private closed = false;
+  /**
+   * Multi-destination cast: `dynamic` learns destinations from the status messages (and setup
+   * requests) its control address receives and drops them after `destinationTimeoutNs` of
+   * silence; `manual` sends to the destinations the application adds. Null for other channels.
+   */
+  readonly mdcMode: 'dynamic' | 'manual' | null;
+  private destinationList: Destination[] = [];
 
   /**
    * `multicast`: the socket binds the control group (the data group's next address) with
    * SO_REUSEADDR, joins it to hear every receiver's status messages and NAKs, and sends data to
    * the data group through the channel's interface with its TTL.
    */
-  constructor(key: string, bind: SocketAddress, components: DriverComponents, responseSetupHandler?: ResponseSetupHandler, multicast?: MulticastOptions) {
+  constructor(
+    key: string,
+    bind: SocketAddress,
+    components: DriverComponents,
+    responseSetupHandler?: ResponseSetupHandler,
+    multicast?: MulticastOptions,
+    mdcMode: 'dynamic' | 'manual' | null = null,
+  ) {
     this.key = key;
+    this.mdcMode = mdcMode;
     this.components = components;
     this.responseSetupHandler = responseSetupHandler;
     this.socket = components.transport.open({
@@ -76,6 +102,62 @@ export class SendChannelEndpoint {
       this.refCount--;
     }
     return this.refCount === 0;
+  }
+
+  /** The destinations of a multi-destination channel. */
+  get destinations(): readonly Destination[] {
+    return this.destinationList;
+  }
+
+  /** Adds a destination by hand (control-mode=manual); false when it is there already. */
+  addDestination(host: string, port: number, nowNs: number): boolean {
+    if (this.destinationList.some((d) => d.host === host && d.port === port)) return false;
+    this.destinationList = [...this.destinationList, { host, port, manual: true, receiverId: 0n, lastSeenNs: nowNs }];
+    return true;
+  }
+
+  /** Removes a destination; false when there was none at that address. */
+  removeDestination(host: string, port: number): boolean {
+    const before = this.destinationList.length;
+    this.destinationList = this.destinationList.filter((d) => !(d.host === host && d.port === port));
+    return this.destinationList.length < before;
+  }
+
+  /** Drops dynamic destinations silent for `timeoutNs`; returns how many went. */
+  checkDestinations(nowNs: number, timeoutNs: number): number {
+    if (this.mdcMode !== 'dynamic') return 0;
+    const before = this.destinationList.length;
+    this.destinationList = this.destinationList.filter((d) => d.manual || nowNs - d.lastSeenNs <= timeoutNs);
+    return before - this.destinationList.length;
+  }
+
+  /** Sends one datagram to every destination; true when it went to at least one. */
+  sendToDestinations(buffer: Uint8Array, offset: number, length: number): boolean {
+    const destinations = this.destinationList;
+    let sent = false;
+    for (let i = 0; i < destinations.length; i++) {
+      const d = destinations[i]!;
+      if (this.send(buffer, offset, length, d.host, d.port)) sent = true;
+    }
+    return sent;
+  }
+
+  /** A status message (or setup request) reached a dynamic channel's control address: its sender is a destination. */
+  private learnDestination(srcAddress: string, srcPort: number, receiverId: bigint, nowNs: number): void {
+    const destinations = this.destinationList;
+    for (let i = 0; i < destinations.length; i++) {
+      const d = destinations[i]!;
+      if (d.host === srcAddress && d.port === srcPort) {
+        d.lastSeenNs = nowNs;
+        d.receiverId = receiverId;
+        return;
+      }
+    }
+    if (destinations.length >= this.components.settings.receiversPerPublicationMax) {
+      this.components.driverCounters.receiversRejected.increment();
+      return;
+    }
+    this.destinationList = [...destinations, { host: srcAddress, port: srcPort, manual: false, receiverId, lastSeenNs: nowNs }];
   }
 
   /** Sends one datagram to a publication's destination; false (and a short-send count) if it did not go out. */
@@ -133,6 +215,7 @@ export class SendChannelEndpoint {
         case FrameType.SM: {
           const sm = this.sm.wrap(data, 0, length);
           counters.statusMessagesReceived.increment();
+          if (this.mdcMode === 'dynamic') this.learnDestination(srcAddress, srcPort, sm.receiverId, nowNs);
           wake = this.find(sm.sessionId, sm.streamId)?.onStatusMessage(sm, srcAddress, srcPort, nowNs) === true;
           break;
         }

@@ -33,10 +33,14 @@ export function parsePublicationChannel(channel: string): ParsedChannel<Publicat
       if (params.control === undefined) {
         throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `a response publication (control-mode=response) needs control=host:port, the address it binds`, { channel });
       }
+    } else if (params.controlMode === 'dynamic' || params.controlMode === 'manual') {
+      if (params.endpoint !== undefined) {
+        throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `a multi-destination publication (control-mode=${params.controlMode}) has destinations, not an endpoint`, { channel });
+      }
     } else if (params.endpoint === undefined) {
       throw new SkeinError(
         ErrorCode.URI_PARAM_INVALID,
-        `a UDP publication needs an endpoint, or control=host:port with control-mode=response (multi-destination channels are not supported yet)`,
+        `a UDP publication needs an endpoint, control=host:port with control-mode=dynamic (multi-destination cast), control-mode=manual, or control=host:port with control-mode=response`,
         { channel },
       );
     }
@@ -64,10 +68,12 @@ export function parseSubscriptionChannel(channel: string): ParsedChannel<Subscri
           { channel },
         );
       }
+    } else if (params.controlMode === 'manual') {
+      throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `control-mode=manual subscriptions (several destinations feeding one subscription) are not supported yet`, { channel });
     } else if (params.endpoint === undefined) {
       throw new SkeinError(
         ErrorCode.URI_PARAM_INVALID,
-        `a UDP subscription needs an endpoint, or control=host:port with control-mode=response (dynamic and manual control modes are not supported yet)`,
+        `a UDP subscription needs an endpoint (with control=host:port to join a dynamic multi-destination publication), or control=host:port with control-mode=response`,
         { channel },
       );
     }
