@@ -83,13 +83,36 @@ const times = <T>(count: number, make: (index: number) => T): T[] => Array.from(
 // ---- one-way throughput ------------------------------------------------------------------------
 
 async function skeinUdpOneWay(env: RunEnv, subscribers: number, mtu?: number): Promise<ChildPlan[]> {
-  const ports: number[] = [];
-  for (let i = 0; i < subscribers; i++) ports.push(await freeUdpPort());
-  const send = { ports, streamId: STREAM_ID, connectTimeoutMs: env.connectTimeoutMs, ...(mtu === undefined ? {} : { mtu }) };
+  const channels: string[] = [];
+  for (let i = 0; i < subscribers; i++) channels.push(`aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`);
+  return skeinPlan(env, channels, channels, mtu);
+}
+
+/** One sending process with a publication per channel of `publish`, one receiving process per channel of `receive`. */
+function skeinPlan(env: RunEnv, publish: readonly string[], receive: readonly string[], mtu?: number): ChildPlan[] {
+  const send = { channels: publish, streamId: STREAM_ID, connectTimeoutMs: env.connectTimeoutMs, ...(mtu === undefined ? {} : { mtu }) };
   return [
-    ...ports.map((port, i) => ({ name: `sub${i}`, role: 'skein-udp-recv', config: () => ({ port, streamId: STREAM_ID }), measures: true })),
+    ...receive.map((channel, i) => ({ name: `sub${i}`, role: 'skein-udp-recv', config: () => ({ channel, streamId: STREAM_ID }), measures: true })),
     { name: 'pub', role: 'skein-udp-send', config: () => send, driver: true },
   ];
+}
+
+/**
+ * One multicast publication read by `subscribers` processes on loopback (interface 127.0.0.1),
+ * paced by the slowest (fc=min, waiting for all of them): one send per datagram.
+ */
+async function skeinMulticast(env: RunEnv, subscribers: number): Promise<ChildPlan[]> {
+  const port = await freeUdpPort();
+  const channel = `aeron:udp?endpoint=224.0.9.${1 + 2 * (port % 100)}:${port}|interface=127.0.0.1|fc=min,g:/${subscribers}`;
+  return skeinPlan(env, [channel], times(subscribers, () => channel.replace(/\|fc=.*$/, '')));
+}
+
+/** One dynamic multi-destination publication sending to `subscribers` processes' own endpoints (fc=min). */
+async function skeinMdc(env: RunEnv, subscribers: number): Promise<ChildPlan[]> {
+  const control = `127.0.0.1:${await freeUdpPort()}`;
+  const receive: string[] = [];
+  for (let i = 0; i < subscribers; i++) receive.push(`aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}|control=${control}`);
+  return skeinPlan(env, [`aeron:udp?control=${control}|control-mode=dynamic|fc=min,g:/${subscribers}`], receive);
 }
 
 async function dgramOneWay(subscribers: number, batch: boolean): Promise<ChildPlan[]> {
@@ -381,8 +404,24 @@ const FAN_OUT: readonly SystemSpec[] = [
     scenario: 'fanout',
     label: 'Skein UDP (4 publications)',
     kind: 'skein',
-    note: 'Skein has no multicast or multi-destination publication yet: one process offers every message to 4 unicast publications, one per subscriber process',
+    note: 'one process offers every message to 4 unicast publications, one per subscriber process',
     plan: (env) => skeinUdpOneWay(env, FANOUT_SUBSCRIBERS),
+  },
+  {
+    id: 'skein-multicast',
+    scenario: 'fanout',
+    label: 'Skein UDP multicast (1 publication)',
+    kind: 'skein',
+    note: 'one multicast publication on loopback (interface 127.0.0.1), fc=min over the 4 subscriber processes: one send per datagram',
+    plan: (env) => skeinMulticast(env, FANOUT_SUBSCRIBERS),
+  },
+  {
+    id: 'skein-mdc',
+    scenario: 'fanout',
+    label: 'Skein UDP MDC (1 publication, 4 destinations)',
+    kind: 'skein',
+    note: 'one dynamic multi-destination publication, fc=min: the driver sends each datagram to the 4 subscriber processes',
+    plan: (env) => skeinMdc(env, FANOUT_SUBSCRIBERS),
   },
   {
     id: 'skein-ipc',

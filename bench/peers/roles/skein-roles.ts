@@ -36,8 +36,8 @@ const FRAGMENT_LIMIT = 256;
 const BATCH = 1024;
 
 export interface SkeinSenderConfig extends ChildConfig {
-  /** One publication per port (one per subscriber). */
-  readonly ports: readonly number[];
+  /** One publication per channel: one per subscriber (unicast), or one for all (multicast, MDC). */
+  readonly channels: readonly string[];
   readonly streamId: number;
   readonly connectTimeoutMs: number;
   /** The publication channels' `mtu` parameter; the driver default (1408) when absent. */
@@ -45,7 +45,7 @@ export interface SkeinSenderConfig extends ChildConfig {
 }
 
 export interface SkeinReceiverConfig extends ChildConfig, ThroughputWindow {
-  readonly port: number;
+  readonly channel: string;
   readonly streamId: number;
 }
 
@@ -146,8 +146,8 @@ export async function skeinUdpSender(config: SkeinSenderConfig, context: ChildCo
   const skein = Skein.launch(benchSkeinOptions(errors));
   const publications: Publication[] = [];
   const mtuParam = config.mtu === undefined ? '' : `|mtu=${config.mtu}`;
-  for (const port of config.ports) publications.push(await skein.addPublication(`${udpChannel(port)}${mtuParam}`, config.streamId));
-  await waitUntil(() => publications.every((p) => p.isConnected), config.connectTimeoutMs, `subscribers on ports ${config.ports.join(', ')}`);
+  for (const channel of config.channels) publications.push(await skein.addPublication(`${channel}${mtuParam}`, config.streamId));
+  await waitUntil(() => publications.every((p) => p.isConnected), config.connectTimeoutMs, `subscribers of ${config.channels.join(', ')}`);
   const sink = new MultiOfferSink(publications);
   const loop = new SendLoop(
     {
@@ -178,7 +178,7 @@ export async function skeinUdpSender(config: SkeinSenderConfig, context: ChildCo
 export async function skeinUdpReceiver(config: SkeinReceiverConfig, context: ChildContext): Promise<RoleHandle> {
   const errors = { count: 0 };
   const skein = Skein.launch(benchSkeinOptions(errors));
-  const subscription = await skein.addSubscription(udpChannel(config.port), config.streamId);
+  const subscription = await skein.addSubscription(config.channel, config.streamId);
   const meter = new PhaseMeter(config, (metrics) => context.result(metrics));
   const handler: FragmentHandler = (buffer, offset, length) => void meter.record(buffer, offset, length);
   subscription.onFragment(new FragmentAssembler(handler).onFragment, FRAGMENT_LIMIT);
