@@ -1,10 +1,12 @@
 /**
  * `skein request`: sends requests to a response server and keeps going through its restarts,
  * reporting how many were answered, how many failed, the longest outage and round-trip percentiles.
+ * With `--plain` it speaks no framing (bare payloads, answers matched in order), for servers such
+ * as Aeron's `response_server` sample.
  */
 import type { Command } from 'commander';
 import { addSkeinOptions, integerOption, launchSkein, type SkeinCliOptions } from './cli-options.js';
-import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report, sleep } from './cli-runtime.js';
+import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report, sleep, usageError } from './cli-runtime.js';
 import { addResponseChannelOptions } from './respond-command.js';
 import { createLatencyHistogram, summarize } from './ping-measurement.js';
 
@@ -21,12 +23,13 @@ export interface RequestOptions extends SkeinCliOptions {
   peerTimeoutMs: number;
   message: string;
   print: boolean;
+  plain: boolean;
 }
 
 export interface RequestSummary {
   ok: number;
   failed: number;
-  /** Answers that were not "responding to message: <the request>": must stay 0. */
+  /** Answers that were not "responding to message: <the request>", and with --plain answers no request waited for: must stay 0. */
   mismatched: number;
   /** Failures by error code. */
   failures: Record<string, number>;
@@ -48,24 +51,35 @@ export function registerRequestCommand(program: Command): Command {
     .description(
       'Send --count requests ("<message> <n>"), one every --interval-ms, each waiting up to --timeout-ms for its answer. ' +
         'A request that fails (server lost, not connected, timed out) is counted and the next one goes on schedule; the ' +
-        'client reconnects by itself. Ends with a one-line JSON summary on stdout: {ok, failed, mismatched, failures, maxOutageMs, ' +
-        'reconnects, p50Us, p90Us, p99Us, p999Us, maxUs, elapsedMs}; exit 1 when no request was answered or an answer did not match its request.',
+        'client reconnects by itself. With --plain, requests and answers are bare payloads matched in order (no ' +
+        'correlation ids, no heartbeats), as Aeron\'s response_server sample speaks; a request that times out there makes ' +
+        'the client rebuild its publication and subscription. Ends with a one-line JSON summary on stdout: {ok, failed, ' +
+        'mismatched, failures, maxOutageMs, reconnects, p50Us, p90Us, p99Us, p999Us, maxUs, elapsedMs}; exit 1 when no ' +
+        'request was answered or an answer did not match its request.',
     );
   addResponseChannelOptions(command)
     .option('--count <n>', 'requests to send', integerOption(1, Number.MAX_SAFE_INTEGER), 10)
     .option('--interval-ms <ms>', 'time between the starts of two requests', integerOption(0, 3_600_000), 1000)
     .option('--timeout-ms <ms>', 'deadline of each request', integerOption(1, 3_600_000), 2000)
     .option('--connect-timeout-ms <ms>', 'give up when the first connection takes longer, 0 = wait forever', integerOption(0, 3_600_000), 10_000)
-    .option('--heartbeat-interval-ms <ms>', 'heartbeat period of the session', integerOption(1, 60_000), 250)
-    .option('--peer-timeout-ms <ms>', 'silence after which the server counts as lost', integerOption(2, 600_000), 1500)
+    .option('--heartbeat-interval-ms <ms>', 'heartbeat period of the session (not with --plain)', integerOption(1, 60_000), 250)
+    .option('--peer-timeout-ms <ms>', 'silence after which the server counts as lost (not with --plain)', integerOption(2, 600_000), 1500)
     .option('--message <text>', 'text of each request, followed by its number', 'Hello World!')
-    .option('--print', 'print each answer on stdout', false);
+    .option('--print', 'print each answer on stdout', false)
+    .option('--plain', 'no framing: bare payloads, answers matched in order, no heartbeats (for Aeron\'s response_server)', false);
   addSkeinOptions(command);
-  command.action(action('request', (options: RequestOptions) => runRequest(options)));
+  command.action(action('request', (options: RequestOptions, cmd: Command) => runRequest(options, cmd)));
   return command;
 }
 
-async function runRequest(options: RequestOptions): Promise<void> {
+async function runRequest(options: RequestOptions, command: Command): Promise<void> {
+  if (options.plain) {
+    for (const name of ['heartbeatIntervalMs', 'peerTimeoutMs'] as const) {
+      if (command.getOptionValueSource(name) === 'cli') {
+        usageError(command, `option '--${name === 'heartbeatIntervalMs' ? 'heartbeat-interval-ms' : 'peer-timeout-ms'}' does not apply with --plain: a plain server answers no heartbeats`);
+      }
+    }
+  }
   const skein = await launchSkein(options);
   const { ResponseClient } = await import('../response/response-client.js');
   const { SkeinError } = await import('../util/errors.js');
@@ -76,8 +90,7 @@ async function runRequest(options: RequestOptions): Promise<void> {
     responseControlChannel: options.responseControlChannel,
     responseStreamId: options.responseStream,
     requestTimeoutMs: options.timeoutMs,
-    heartbeatIntervalMs: options.heartbeatIntervalMs,
-    peerTimeoutMs: options.peerTimeoutMs,
+    ...(options.plain ? { framing: 'plain' as const } : { heartbeatIntervalMs: options.heartbeatIntervalMs, peerTimeoutMs: options.peerTimeoutMs }),
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     onStateChange: (change) => {
       if (change.from === 'RECONNECTING' && change.to === 'CONNECTED') reconnects++;
@@ -133,6 +146,10 @@ async function runRequest(options: RequestOptions): Promise<void> {
     if (waitMs > 0 && i + 1 < options.count) await sleep(waitMs);
   }
   stopSignals();
+  if (client.strayAnswers > 0) {
+    mismatched += client.strayAnswers;
+    report('request', `${client.strayAnswers} answers came when no request was waiting for one`);
+  }
   if (outageStartMs !== null) maxOutageMs = Math.max(maxOutageMs, nowMs() - outageStartMs);
   const latency = summarize(histogram);
   const summary: RequestSummary = {

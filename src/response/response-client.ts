@@ -1,6 +1,7 @@
 import { ErrorCode, SkeinAbortError, SkeinError, handlerFailed, plural, type SkeinErrorCode } from '../util/errors.js';
 import { Waits, checkConnectedOptions, type ConnectedOptions } from '../client/connection-status.js';
 import { isPowerOfTwo } from '../util/bits.js';
+import { assert } from '../util/assert.js';
 import { SeededPrng, randomSeed, type Prng } from '../env/prng.js';
 import type { Agent } from '../agent/agent.js';
 import type { Implements } from '../util/implements.js';
@@ -9,11 +10,19 @@ import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
 import type { Subscription } from '../client/subscription.js';
+import type { Image } from '../client/image.js';
 import { BACK_PRESSURED, ADMIN_ACTION, NOT_CONNECTED, publicationCodeName } from '../client/publication-codes.js';
 import { MessageKind, RESPONSE_DEFAULTS, markerWord, messageKind } from './response-protocol.js';
 import { Backoff } from './backoff.js';
 
 export type ResponseClientState = 'CONNECTING' | 'CONNECTED' | 'RECONNECTING' | 'CLOSED';
+
+/**
+ * How requests and answers are told apart. `skein`: correlation ids and message kinds in the
+ * reserved value, heartbeats, CLOSE. `plain`: the payload alone, as Aeron's response samples send;
+ * answers are matched to requests in the order the requests were sent.
+ */
+export type ResponseFraming = 'skein' | 'plain';
 
 export interface ResponseClientStateChange {
   readonly from: ResponseClientState;
@@ -36,13 +45,21 @@ export interface ResponseClientOptions {
   /** The server's response control address. Default `aeron:udp?control=localhost:20126`. */
   readonly responseControlChannel?: string;
   readonly responseStreamId?: number;
+  /**
+   * `skein` (default): Skein's framing, for Skein servers. `plain`: no framing, no heartbeats, no
+   * CLOSE, answers matched in order, for servers such as Aeron's `response_server` sample. Plain
+   * mode is CONNECTED while the request publication is connected and the response subscription
+   * has an image; a request that times out or is aborted after it was sent drops the pair (see
+   * docs/response-channels.md, "Plain framing").
+   */
+  readonly framing?: ResponseFraming;
   /** Requests in flight at most: a power of two in 1..65536. Default 1024. */
   readonly maxInFlight?: number;
   /** Deadline of a request without its own. Default 5000 ms. */
   readonly requestTimeoutMs?: number;
-  /** Heartbeat period while connected or reconnecting. Default 250 ms. */
+  /** Heartbeat period while connected or reconnecting. Default 250 ms. Not with framing `plain`. */
   readonly heartbeatIntervalMs?: number;
-  /** Silence (no answer, no heartbeat echo) after which the server counts as lost. Default 1500 ms. */
+  /** Silence (no answer, no heartbeat echo) after which the server counts as lost. Default 1500 ms. Not with framing `plain`. */
   readonly peerTimeoutMs?: number;
   /** How long one publication/subscription pair may take to reach the server before it is rebuilt. Default 2000 ms. */
   readonly connectTimeoutMs?: number;
@@ -60,6 +77,8 @@ export interface ResponseClientOptions {
 interface Pair {
   subscription: Subscription | null;
   publication: Publication | null;
+  /** Plain framing: the response image the pair connected on; answers are read from it alone. */
+  image: Image | null;
   failure: Error | null;
   closed: boolean;
   readonly startedNs: number;
@@ -98,6 +117,12 @@ function option(name: string, value: number | undefined, fallback: number, min: 
  *   again and again with exponential backoff and jitter, until reconnectDeadlineMs.
  * - CLOSED: by close(), or when the reconnect deadline passed. Final.
  *
+ * With `framing: 'plain'` the same pair, deadlines, in-flight bound, backoff and errors serve a
+ * server that knows no framing: requests go out as bare payloads, answers are matched first in,
+ * first out, CONNECTED means the request publication is connected and a response image is there,
+ * and the server counts as lost when that image goes or ends or the publication disconnects. The
+ * pair is then always rebuilt, never reused, so no answer from before can meet a later request.
+ *
  * Runs as an agent on the client's duty cycle: no timers, and the client's clock.
  */
 export class ResponseClient {
@@ -108,8 +133,10 @@ export class ResponseClient {
   readonly responseControlChannel: string;
   readonly responseStreamId: number;
   readonly maxInFlight: number;
+  readonly framing: ResponseFraming;
 
   private readonly client: SkeinClient;
+  private readonly plain: boolean;
   private readonly requestTimeoutNs: number;
   private readonly heartbeatIntervalNs: number;
   private readonly peerTimeoutNs: number;
@@ -150,12 +177,33 @@ export class ResponseClient {
   /** The server said CLOSE (it is shutting down or timed this session out). */
   private peerClosed = false;
 
+  // Plain framing: correlation ids of the requests sent on the current pair, in the order sent.
+  // An entry whose slot was released (the request timed out or was aborted) stays until its
+  // answer comes, so later answers still meet their own requests until the pair is dropped.
+  private readonly plainQueue: Int32Array;
+  private plainHead = 0;
+  private plainCount = 0;
+  /** 1 while a slot's request is in plainQueue. */
+  private readonly slotSent: Uint8Array;
+  /** Why the current pair must be dropped (a sent request was given up), or null. */
+  private spoiledReason: string | null = null;
+  private strayAnswerCount = 0;
+
   constructor(client: SkeinClient, options: ResponseClientOptions = {}) {
     this.client = client;
     this.requestChannel = options.requestChannel ?? RESPONSE_DEFAULTS.requestChannel;
     this.requestStreamId = options.requestStreamId ?? RESPONSE_DEFAULTS.requestStreamId;
     this.responseControlChannel = options.responseControlChannel ?? RESPONSE_DEFAULTS.responseControlChannel;
     this.responseStreamId = options.responseStreamId ?? RESPONSE_DEFAULTS.responseStreamId;
+    const framing = options.framing ?? 'skein';
+    if (framing !== 'skein' && framing !== 'plain') throw new SkeinError(ErrorCode.ARG_INVALID, `framing=${String(framing)} must be 'skein' or 'plain'`);
+    this.framing = framing;
+    this.plain = framing === 'plain';
+    if (this.plain) {
+      for (const name of ['heartbeatIntervalMs', 'peerTimeoutMs'] as const) {
+        if (options[name] !== undefined) throw new SkeinError(ErrorCode.ARG_INVALID, `${name} does not apply with framing 'plain': a plain server answers no heartbeats`);
+      }
+    }
     const maxInFlight = option('maxInFlight', options.maxInFlight, 1024, 1, 65536);
     if (!isPowerOfTwo(maxInFlight)) throw new SkeinError(ErrorCode.ARG_INVALID, `maxInFlight=${maxInFlight} must be a power of two in 1..65536`);
     this.maxInFlight = maxInFlight;
@@ -185,6 +233,8 @@ export class ResponseClient {
     this.freeSlots = new Int32Array(maxInFlight);
     for (let i = 0; i < maxInFlight; i++) this.freeSlots[i] = maxInFlight - 1 - i;
     this.freeCount = maxInFlight;
+    this.plainQueue = new Int32Array(this.plain ? maxInFlight : 0);
+    this.slotSent = new Uint8Array(maxInFlight);
     this.assembler = new FragmentAssembler((buffer, offset, length, header) => this.onMessage(buffer, offset, length, header));
 
     this.connectWaits = new Waits(() => client.clock.nanoTime(), {
@@ -204,6 +254,11 @@ export class ResponseClient {
   /** Requests awaiting an answer. */
   get inFlight(): number {
     return this.maxInFlight - this.freeCount;
+  }
+
+  /** Plain framing: answers that came when no request was waiting for one (a server that answers unasked). */
+  get strayAnswers(): number {
+    return this.strayAnswerCount;
   }
 
   /** The request publication's session id, or undefined while there is none. */
@@ -276,7 +331,7 @@ export class ResponseClient {
     if (slot < 0) return null;
     this.slotHandler[slot] = handler;
     const correlationId = this.slotId[slot]!;
-    const result = this.pair?.publication?.offer(buffer, offset, length, correlationId, markerWord(MessageKind.REQUEST)) ?? NOT_CONNECTED;
+    const result = this.offerRequest(slot, buffer, offset, length);
     if (result < 0) {
       this.fail(slot, this.offerError(result, correlationId));
       return null;
@@ -302,8 +357,8 @@ export class ResponseClient {
     if (this.stateValue === 'CLOSED') return 0;
     let work = 0;
     const pair = this.pair;
-    const subscription = pair?.subscription;
-    if (subscription != null) work += subscription.poll(this.assembler.onFragment, 16);
+    const source = pair?.image ?? pair?.subscription;
+    if (source != null) work += source.poll(this.assembler.onFragment, 16);
     if (this.unsentCount > 0) this.retryUnsent();
     if (this.connectWaits.count > 0) work += this.connectWaits.poll(nowNs);
     if (this.freeCount < this.maxInFlight && nowNs >= this.nextDeadlineScanNs) {
@@ -312,20 +367,7 @@ export class ResponseClient {
     }
     switch (this.stateValue) {
       case 'CONNECTED':
-        if (this.peerClosed) {
-          this.peerClosed = false;
-          this.transition('RECONNECTING', 'the server closed the session', nowNs);
-          this.outageStartNs = nowNs;
-          this.failAll(ErrorCode.PEER_LOST, 'the response server closed the session while the request was in flight');
-          this.dropPair(nowNs, 'the server closed the session');
-        } else if (nowNs - this.lastHeardNs > this.peerTimeoutNs) {
-          this.transition('RECONNECTING', `no answer or heartbeat from the server for ${Math.round((nowNs - this.lastHeardNs) / MS)} ms (peerTimeoutMs=${this.peerTimeoutNs / MS})`, nowNs);
-          this.outageStartNs = nowNs;
-          this.attemptDeadlineNs = nowNs + this.connectTimeoutNs;
-          this.failAll(ErrorCode.PEER_LOST, 'the response server was lost while the request was in flight');
-        } else {
-          this.heartbeat(nowNs);
-        }
+        work += this.plain ? this.checkPlainPair(nowNs) : this.checkPeer(nowNs);
         break;
       case 'CONNECTING':
       case 'RECONNECTING':
@@ -333,6 +375,51 @@ export class ResponseClient {
         break;
     }
     return work;
+  }
+
+  /** Skein framing, CONNECTED: the server said CLOSE, or has been silent too long, or a heartbeat is due. */
+  private checkPeer(nowNs: number): number {
+    if (this.peerClosed) {
+      this.peerClosed = false;
+      this.transition('RECONNECTING', 'the server closed the session', nowNs);
+      this.outageStartNs = nowNs;
+      this.failAll(ErrorCode.PEER_LOST, 'the response server closed the session while the request was in flight');
+      this.dropPair(nowNs, 'the server closed the session');
+      return 1;
+    }
+    if (nowNs - this.lastHeardNs > this.peerTimeoutNs) {
+      this.transition('RECONNECTING', `no answer or heartbeat from the server for ${Math.round((nowNs - this.lastHeardNs) / MS)} ms (peerTimeoutMs=${this.peerTimeoutNs / MS})`, nowNs);
+      this.outageStartNs = nowNs;
+      this.attemptDeadlineNs = nowNs + this.connectTimeoutNs;
+      this.failAll(ErrorCode.PEER_LOST, 'the response server was lost while the request was in flight');
+      return 1;
+    }
+    this.heartbeat(nowNs);
+    return 0;
+  }
+
+  /**
+   * Plain framing, CONNECTED: the pair is dropped (and rebuilt after a backoff) when its response
+   * image went or ended, its request publication lost its connection, or a sent request was given up.
+   */
+  private checkPlainPair(nowNs: number): number {
+    const reason = this.plainPairLoss();
+    if (reason === null) return 0;
+    this.transition('RECONNECTING', reason, nowNs);
+    this.outageStartNs = nowNs;
+    this.failAll(ErrorCode.PEER_LOST, `the request/response pair was dropped while the request was in flight: ${reason}`);
+    this.dropPair(nowNs, reason);
+    return 1;
+  }
+
+  private plainPairLoss(): string | null {
+    if (this.spoiledReason !== null) return this.spoiledReason;
+    const image = this.pair!.image!;
+    const publication = this.pair!.publication!;
+    if (image.isClosed) return `response image ${image.sessionId} from ${image.sourceIdentity} went away`;
+    if (image.isEndOfStream) return `the server ended response stream ${image.sessionId}`;
+    if (!publication.isConnected) return `request publication ${publication.sessionId} lost its connection to the server`;
+    return null;
   }
 
   private reconnect(nowNs: number): number {
@@ -354,22 +441,45 @@ export class ResponseClient {
       return 1;
     }
     if (pair.publication !== null && pair.subscription !== null) {
-      if (this.lastHeardNs > this.enteredStateNs && this.lastHeardNs >= pair.startedNs) {
+      const connected = this.plain ? this.plainPairReady(pair, pair.publication, pair.subscription) : this.framedPairReady(pair, pair.publication, nowNs);
+      if (connected !== null) {
         this.backoff.reset();
-        this.transition('CONNECTED', `heartbeat answered over session ${pair.publication.sessionId}`, nowNs);
+        this.transition('CONNECTED', connected, nowNs);
         return 1;
       }
-      this.heartbeat(nowNs);
     }
     if (nowNs > this.attemptDeadlineNs) {
-      this.dropPair(nowNs, `no heartbeat answer within connectTimeoutMs=${this.connectTimeoutNs / MS}`);
+      this.dropPair(nowNs, `${this.plain ? this.plainWaitingFor(pair) : 'no heartbeat answer'} within connectTimeoutMs=${this.connectTimeoutNs / MS}`);
       return 1;
     }
     return 0;
   }
 
+  /** Skein framing: why the pair counts as connected (a heartbeat came back over it), or null after sending a heartbeat when one is due. */
+  private framedPairReady(pair: Pair, publication: Publication, nowNs: number): string | null {
+    if (this.lastHeardNs > this.enteredStateNs && this.lastHeardNs >= pair.startedNs) return `heartbeat answered over session ${publication.sessionId}`;
+    this.heartbeat(nowNs);
+    return null;
+  }
+
+  /** Plain framing: why the pair counts as connected (publication connected, a live response image), or null. */
+  private plainPairReady(pair: Pair, publication: Publication, subscription: Subscription): string | null {
+    if (!publication.isConnected) return null;
+    for (const image of subscription.images) {
+      if (image.isClosed || image.isEndOfStream) continue;
+      pair.image = image;
+      return `request publication ${publication.sessionId} connected, response image ${image.sessionId} from ${image.sourceIdentity}`;
+    }
+    return null;
+  }
+
+  private plainWaitingFor(pair: Pair): string {
+    if (pair.publication === null || pair.subscription === null) return 'the publication and subscription were not created';
+    return pair.publication.isConnected ? 'no response image' : 'the request publication was not connected';
+  }
+
   private startPair(nowNs: number): void {
-    const pair: Pair = { subscription: null, publication: null, failure: null, closed: false, startedNs: nowNs };
+    const pair: Pair = { subscription: null, publication: null, image: null, failure: null, closed: false, startedNs: nowNs };
     this.pair = pair;
     this.attemptDeadlineNs = nowNs + this.connectTimeoutNs;
     const client = this.client;
@@ -408,6 +518,13 @@ export class ResponseClient {
     pair.publication?.close();
     pair.subscription?.close();
     this.assembler.clear();
+    // Whatever was sent on this pair is failed or answered by now; its answers can no longer come.
+    for (; this.plainCount > 0; this.plainCount--) {
+      const slot = this.plainQueue[this.plainHead]! & this.slotMask;
+      this.plainHead = (this.plainHead + 1) & this.slotMask;
+      this.slotSent[slot] = 0;
+    }
+    this.spoiledReason = null;
   }
 
   private heartbeat(nowNs: number): void {
@@ -419,6 +536,10 @@ export class ResponseClient {
   }
 
   private onMessage(buffer: Uint8Array, offset: number, length: number, header: Header): void {
+    if (this.plain) {
+      this.onPlainAnswer(buffer, offset, length);
+      return;
+    }
     const kind = messageKind(header.reservedValueHigh);
     const nowNs = this.client.clock.nanoTime();
     if (kind === MessageKind.HEARTBEAT) {
@@ -439,6 +560,29 @@ export class ResponseClient {
       this.fail(slot, new SkeinError(ErrorCode.REQUEST_FAILED, `the server failed the request: ${text}`, this.subject({ correlationId })));
       return;
     }
+    this.complete(slot, correlationId, buffer, offset, length);
+  }
+
+  /**
+   * Plain framing: every message answers the oldest request sent on the pair. The answer to a
+   * request already given up is skipped (the pair is about to be dropped); an answer that no
+   * request waits for is counted as stray.
+   */
+  private onPlainAnswer(buffer: Uint8Array, offset: number, length: number): void {
+    if (this.plainCount === 0) {
+      this.strayAnswerCount++;
+      return;
+    }
+    const correlationId = this.plainQueue[this.plainHead]!;
+    this.plainHead = (this.plainHead + 1) & this.slotMask;
+    this.plainCount--;
+    const slot = correlationId & this.slotMask;
+    if (this.slotId[slot] !== correlationId) return;
+    this.complete(slot, correlationId, buffer, offset, length);
+  }
+
+  /** Hands the answer to request `correlationId` to its handler or promise and frees its slot. */
+  private complete(slot: number, correlationId: number, buffer: Uint8Array, offset: number, length: number): void {
     const handler = this.slotHandler[slot];
     const pending = this.slotPromise[slot];
     this.releaseSlot(slot);
@@ -457,6 +601,8 @@ export class ResponseClient {
         this.stateValue === 'CLOSED'
           ? this.closedError()
           : new SkeinError(ErrorCode.NOT_CONNECTED, `not connected to the response server`, this.subject({ state: this.stateValue }));
+    } else if (this.spoiledReason !== null) {
+      error = new SkeinError(ErrorCode.NOT_CONNECTED, `the request/response pair is being dropped: ${this.spoiledReason}`, this.subject({ state: this.stateValue }));
     } else if (this.freeCount === 0) {
       error = new SkeinError(ErrorCode.IN_FLIGHT_LIMIT, `${plural(this.maxInFlight, 'request is', 'requests are')} in flight, the most maxInFlight allows`, this.subject({}));
     }
@@ -475,9 +621,29 @@ export class ResponseClient {
     return slot;
   }
 
+  /**
+   * Offers the request in `slot`: framed with its correlation id, or plain and then queued for
+   * in-order matching. Returns the offer's result; NOT_CONNECTED while there is no publication
+   * or the pair is about to be dropped.
+   */
+  private offerRequest(slot: number, buffer: Uint8Array, offset: number, length: number): number {
+    const publication = this.pair?.publication;
+    if (publication == null) return NOT_CONNECTED;
+    if (!this.plain) return publication.offer(buffer, offset, length, this.slotId[slot]!, markerWord(MessageKind.REQUEST));
+    if (this.spoiledReason !== null) return NOT_CONNECTED;
+    const result = publication.offer(buffer, offset, length);
+    if (result > 0) {
+      assert(this.plainCount < this.maxInFlight, `plain answer queue overflow: ${this.plainCount} of ${this.maxInFlight}`);
+      this.plainQueue[(this.plainHead + this.plainCount) & this.slotMask] = this.slotId[slot]!;
+      this.plainCount++;
+      this.slotSent[slot] = 1;
+    }
+    return result;
+  }
+
   private send(slot: number, bytes: Uint8Array, queueOnBackPressure: boolean): void {
     const correlationId = this.slotId[slot]!;
-    const result = this.pair?.publication?.offer(bytes, 0, bytes.length, correlationId, markerWord(MessageKind.REQUEST)) ?? NOT_CONNECTED;
+    const result = this.offerRequest(slot, bytes, 0, bytes.length);
     if (result > 0) {
       if (this.slotUnsent[slot] !== null) {
         this.slotUnsent[slot] = null;
@@ -535,6 +701,10 @@ export class ResponseClient {
   private fail(slot: number, error: SkeinError): void {
     const correlationId = this.slotId[slot]!;
     if (correlationId === FREE) return;
+    if (this.slotSent[slot] === 1 && this.spoiledReason === null) {
+      // Plain framing: its answer may still come, and nothing would tell it from the next one's.
+      this.spoiledReason = `request ${correlationId} was sent and then given up (${error.code}); a plain answer cannot be told from the next one's`;
+    }
     const handler = this.slotHandler[slot];
     const pending = this.slotPromise[slot];
     this.releaseSlot(slot);
@@ -556,6 +726,7 @@ export class ResponseClient {
     this.slotId[slot] = FREE;
     this.slotHandler[slot] = null;
     this.slotPromise[slot] = null;
+    this.slotSent[slot] = 0;
     if (this.slotUnsent[slot] !== null) {
       this.slotUnsent[slot] = null;
       this.unsentCount--;
@@ -568,7 +739,7 @@ export class ResponseClient {
     const nowNs = this.client.clock.nanoTime();
     this.closeError = new SkeinError(code, message, this.subject({ ...extra, state: 'CLOSED' }));
     const publication = this.pair?.publication;
-    if (publication != null && publication.isConnected) publication.offer(EMPTY, 0, 0, 0, markerWord(MessageKind.CLOSE));
+    if (!this.plain && publication != null && publication.isConnected) publication.offer(EMPTY, 0, 0, 0, markerWord(MessageKind.CLOSE));
     this.transition('CLOSED', reason, nowNs);
     this.failAll(code, message);
     this.closePair();

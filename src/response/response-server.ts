@@ -19,12 +19,17 @@ export interface RequestContext {
   readonly correlationId: number;
 }
 
-/** Answers a request: the returned bytes (or text) are the response; a throw or rejection is sent back as an error. */
+/**
+ * Answers a request: the returned bytes (or text) are the response; a throw or rejection is sent
+ * back as an error to a Skein client and ends the session of a plain one. Answers to plain requests
+ * leave in request order, whatever order the handler finishes them in.
+ */
 export type RequestHandler = (request: Uint8Array, context: RequestContext) => Uint8Array | string | Promise<Uint8Array | string>;
 
 /**
  * The zero-allocation form: called with the request in place (valid only during the call); answer
- * with `session.respond(correlationId, ...)`, now or later.
+ * with `session.respond(correlationId, ...)`, now or later. Plain requests (correlationId -1) must
+ * be answered once each and in the order they came: a plain client matches answers in order.
  */
 export type RawRequestHandler = (session: ServerSession, correlationId: number, buffer: Uint8Array, offset: number, length: number) => void;
 
@@ -79,6 +84,11 @@ export class ServerSession {
   private framedSeen = false;
   private requestCount = 0;
   private readonly queue: QueuedResponse[] = [];
+  // Plain requests carry no correlation id: the client matches answers in order, so answers from
+  // `handler` leave in the order their requests came. An answer ready before an earlier one waits here.
+  private plainTurnNext = 0;
+  private plainTurnDue = 0;
+  private readonly plainEarly = new Map<number, Uint8Array>();
 
   constructor(
     private readonly server: ResponseServer,
@@ -152,6 +162,33 @@ export class ServerSession {
     return this.send(correlationId, correlationId === -1 ? MessageKind.PLAIN : MessageKind.RESPONSE, buffer, offset, length);
   }
 
+  /** @internal The turn of the next plain request; its answer goes out after those of earlier turns. */
+  takePlainTurn(): number {
+    return this.plainTurnNext++;
+  }
+
+  /**
+   * @internal Sends the answer of plain request `turn` once every earlier plain request has been
+   * answered. Returns false when the session is closed or too many answers wait (then the order
+   * can no longer be kept: the caller ends the session).
+   */
+  respondInTurn(turn: number, bytes: Uint8Array): boolean {
+    if (this.state === 'CLOSED') return false;
+    if (turn !== this.plainTurnDue) {
+      if (this.plainEarly.size >= this.server.maxQueuedResponses) return false;
+      this.plainEarly.set(turn, bytes);
+      return true;
+    }
+    let ok = this.respond(-1, bytes, 0, bytes.length);
+    this.plainTurnDue++;
+    for (let next = this.plainEarly.get(this.plainTurnDue); next !== undefined; next = this.plainEarly.get(this.plainTurnDue)) {
+      this.plainEarly.delete(this.plainTurnDue);
+      ok = this.respond(-1, next, 0, next.length) && ok;
+      this.plainTurnDue++;
+    }
+    return ok;
+  }
+
   /** Answers request `correlationId` with an error the client sees as ERR_SKEIN_REQUEST_FAILED. */
   respondError(correlationId: number, message: string): boolean {
     if (correlationId === -1) return false;
@@ -200,6 +237,7 @@ export class ServerSession {
   /** @internal */
   clearQueue(): void {
     this.queue.length = 0;
+    this.plainEarly.clear();
   }
 
   private offer(correlationId: number, kind: MessageKind, buffer: Uint8Array, offset: number, length: number): number {
@@ -396,6 +434,7 @@ export class ResponseServer {
       }
       return;
     }
+    const turn = correlationId === -1 ? session.takePlainTurn() : -1;
     let result: ReturnType<RequestHandler>;
     try {
       result = this.handler!(buffer.slice(offset, offset + length), { session, correlationId });
@@ -404,7 +443,7 @@ export class ResponseServer {
       return;
     }
     if (typeof result === 'string' || result instanceof Uint8Array) {
-      this.answer(session, correlationId, result);
+      this.answer(session, correlationId, turn, result);
       return;
     }
     if (result === null || typeof result !== 'object' || typeof (result as { then?: unknown }).then !== 'function') {
@@ -412,18 +451,21 @@ export class ResponseServer {
       return;
     }
     result.then(
-      (value) => this.answer(session, correlationId, value),
+      (value) => this.answer(session, correlationId, turn, value),
       (thrown: unknown) => this.handlerFailed(session, correlationId, 'request handler', thrown),
     );
   }
 
   /**
    * A request handler failed (threw, rejected, or answered something that is not bytes or text):
-   * the client gets the error (ERR_SKEIN_REQUEST_FAILED there), and the server reports it once
-   * to its error handler and counts it. The session and the stream go on.
+   * the server reports it once to its error handler and counts it. A Skein client gets the error
+   * (ERR_SKEIN_REQUEST_FAILED there) and the session goes on. A plain request has no way to carry
+   * an error, and leaving it unanswered would make a client that matches in order take the next
+   * answer for it, so a plain session ends instead: its client sees the response stream end.
    */
   private handlerFailed(session: ServerSession, correlationId: number, what: string, thrown: unknown): void {
-    session.respondError(correlationId, messageOf(thrown));
+    if (correlationId === -1) this.closeSession(session, `the ${what} failed on a plain request, which cannot carry an error: ${messageOf(thrown)}`, false);
+    else session.respondError(correlationId, messageOf(thrown));
     this.client.reportHandlerError(
       handlerFailed(what, thrown, {
         channel: this.requestChannel,
@@ -435,13 +477,20 @@ export class ResponseServer {
     );
   }
 
-  private answer(session: ServerSession, correlationId: number, value: Uint8Array | string): void {
+  /** Sends a handler's answer: at once for a Skein request, in request order (`turn`) for a plain one. */
+  private answer(session: ServerSession, correlationId: number, turn: number, value: Uint8Array | string): void {
     if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
       this.handlerFailed(session, correlationId, 'request handler', new TypeError(`it answered ${value === null ? 'null' : typeof value}; expected a Uint8Array or a string`));
       return;
     }
     const bytes = typeof value === 'string' ? encoder.encode(value) : value;
-    session.respond(correlationId, bytes, 0, bytes.length);
+    if (turn < 0) {
+      session.respond(correlationId, bytes, 0, bytes.length);
+      return;
+    }
+    if (!session.respondInTurn(turn, bytes) && session.state !== 'CLOSED') {
+      this.closeSession(session, `plain answers can no longer leave in request order (an answer was dropped, or maxQueuedResponses=${this.maxQueuedResponses} wait for an earlier one)`, false);
+    }
   }
 
   private closeSession(session: ServerSession, reason: string, tellClient: boolean): void {
