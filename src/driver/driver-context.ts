@@ -71,7 +71,7 @@ export const DRIVER_OPTIONS = {
   flowControlGroupMinSize: { kind: 'int', env: 'SKEIN_FLOW_CONTROL_GROUP_MIN_SIZE', defaultValue: 0, min: 0, max: 65536, doc: 'under fc=min and fc=tagged, receivers required before the publication moves and counts as connected (g:/<n> in fc= overrides it)' },
   nakMulticastMaxBackoffNs: { kind: 'duration', env: 'SKEIN_NAK_MULTICAST_MAX_BACKOFF', defaultValue: 10 * MS, min: 0, max: 60 * S, doc: 'a multicast image waits a random time up to this before it NAKs a gap, so the receivers of a group do not all NAK the same loss at once' },
   sendBatchDatagramsMax: { kind: 'int', env: 'SKEIN_SEND_BATCH_DATAGRAMS_MAX', defaultValue: 64, min: 1, max: 4096, doc: 'datagrams one publication sends per duty cycle' },
-  cycleTimeThresholdNs: { kind: 'duration', env: 'SKEIN_CYCLE_TIME_THRESHOLD', defaultValue: 100 * MS, min: 1000, max: 60 * S, doc: 'a duty cycle of the conductor, sender or receiver that spends longer than this inside its doWork (holding the event loop) is counted in its cycle-time-threshold counter (docs/counters.md)' },
+  cycleTimeThresholdNs: { kind: 'duration', env: 'SKEIN_CYCLE_TIME_THRESHOLD', defaultValue: 100 * MS, min: 1000, max: 60 * S, doc: 'a duty cycle of the conductor, sender or receiver that holds the event loop longer than this is counted in its cycle-time-threshold counter (docs/counters.md)' },
   snapshotIntervalNs: { kind: 'duration', env: 'SKEIN_SNAPSHOT_INTERVAL', defaultValue: 1 * S, min: 10 * MS, max: 3600 * S, doc: 'interval at which counters and errors are published for `skein stat`' },
   publishSnapshots: { kind: 'bool', env: 'SKEIN_PUBLISH_SNAPSHOTS', defaultValue: true, doc: 'publish counters and errors to the skein directory' },
 } as const satisfies Record<string, OptionSpec>;
