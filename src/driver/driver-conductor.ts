@@ -649,14 +649,28 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     }
   }
 
-  /** Called by a receive endpoint for a SETUP of a stream it has interest in. */
+  /** Called by a receive endpoint for each SETUP of a stream it has interest in, before any image exists. */
+  receiverWindowFor(endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number, termLength: number): number {
+    for (const link of this.subscriptionLinks.values()) {
+      if (this.takesSession(link, endpoint, streamId, sessionId)) return this.imageReceiverWindow(link, termLength);
+    }
+    return 0;
+  }
+
+  private takesSession(link: SubscriptionLink, endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number): boolean {
+    return link.endpoint === endpoint && link.streamId === streamId && (link.sessionId === undefined || link.sessionId === sessionId);
+  }
+
+  /** The receiver window of an image whose first subscription is `link`. */
+  private imageReceiverWindow(link: SubscriptionLink, termLength: number): number {
+    return Math.min(termLength / 2, link.parsed.params.receiverWindowLength ?? this.components.settings.initialWindowLength);
+  }
+
+  /** Called by a receive endpoint when the sender of an answered SETUP sent DATA or a heartbeat from the SETUP's source. */
   onCreateImage(endpoint: ReceiveChannelEndpoint, setup: SetupInfo, _nowNs: number): PublicationImage | null {
-    const links = [...this.subscriptionLinks.values()].filter(
-      (l) => l.endpoint === endpoint && l.streamId === setup.streamId && (l.sessionId === undefined || l.sessionId === setup.sessionId),
-    );
+    const links = [...this.subscriptionLinks.values()].filter((l) => this.takesSession(l, endpoint, setup.streamId, setup.sessionId));
     if (links.length === 0) return null;
     this.reserveCounters(2 + links.length, 'an image');
-    const first = links[0]!.parsed.params;
     const correlationId = this.nextCorrelationIdFn();
     const logBuffers = LogBuffers.allocate({ termLength: setup.termLength, pageSize: this.components.settings.filePageSize });
     logBuffers.metaData.initialise({
@@ -683,8 +697,8 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       endpoint,
       controlHost: setup.srcAddress,
       controlPort: setup.srcPort,
-      receiverWindowLength: Math.min(setup.termLength / 2, first.receiverWindowLength ?? settings.initialWindowLength),
-      nakDelayNs: first.nakDelayNs ?? settings.nakUnicastDelayNs,
+      receiverWindowLength: this.imageReceiverWindow(links[0]!, setup.termLength),
+      nakDelayNs: links[0]!.parsed.params.nakDelayNs ?? settings.nakUnicastDelayNs,
       hwmPosition: this.position(CounterTypeId.RECEIVER_HWM, `rcv-hwm: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
       receiverPosition: this.position(CounterTypeId.RECEIVER_POSITION, `rcv-pos: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
       rttCounter: this.position(CounterTypeId.RECEIVER_RTT, `rcv-rtt-ns: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
@@ -877,7 +891,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     for (const image of this.images) this.checkImage(image, nowNs);
     this.images = this.images.filter((i) => i.state !== 'DONE');
     for (const [key, endpoint] of this.receiveEndpoints) {
-      if (endpoint.control !== undefined) endpoint.onTimeEvent(nowNs);
+      endpoint.onTimeEvent(nowNs);
       if (
         endpoint.streamCount === 0 &&
         !this.images.some((i) => i.endpoint === endpoint) &&
