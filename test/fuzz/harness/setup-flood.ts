@@ -13,6 +13,7 @@ import { SeededPrng, type Prng } from '../../../src/env/prng.js';
 import type { DriverOptions } from '../../../src/driver/driver-context.js';
 import type { ReceiveChannelEndpoint } from '../../../src/driver/receive-channel-endpoint.js';
 import type { DatagramSocket } from '../../../src/env/datagram.js';
+import type { FaultOptions } from '../../../src/env/fault-injection.js';
 import { SystemCounterId } from '../../../src/agent/counter-types.js';
 import { SimWorld } from '../../../src/sim/sim-world.js';
 import { createSimNode, settle, systemCounter, type SimNode } from './sim-driver-pair.js';
@@ -43,6 +44,8 @@ export interface SetupFloodOptions {
    * at once. @default false
    */
   readonly idleUntilConnected?: boolean;
+  /** Faults of the simulated network, on every path (the flood's too). @default none */
+  readonly faults?: FaultOptions;
 }
 
 export interface SetupFloodResult {
@@ -123,7 +126,7 @@ export async function runSetupFlood(options: SetupFloodOptions): Promise<SetupFl
   const sources = options.floodSources ?? 1;
   const messages = options.messages ?? 2000;
   const deadlineNs = options.deadlineNs ?? 10_000_000_000;
-  const world = new SimWorld({ seed: options.seed, tickNs: TICK_NS });
+  const world = new SimWorld({ seed: options.seed, tickNs: TICK_NS, ...(options.faults === undefined ? {} : { network: { faults: options.faults } }) });
   const prng = new SeededPrng(options.seed ^ 0x5e7f100d);
   const subscriber = createSimNode(world, options.driver ?? {});
   const publisher = createSimNode(world, {});
