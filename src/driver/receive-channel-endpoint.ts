@@ -42,6 +42,13 @@ export interface ImageFactory {
   onReplaceImage(image: PublicationImage, nowNs: number): void;
 }
 
+/**
+ * Unestablished images a source (address and port) may hold whose first SETUP is answered at
+ * once; beyond them a new session's SETUP is answered when it is repeated (a sender repeats it
+ * every 100 ms until answered).
+ */
+export const PENDING_ANSWERED_AT_ONCE_PER_SOURCE = 16;
+
 /** How often an endpoint with a control address tells that address it is alive (SM/SEND_SETUP for session 0, stream 0). */
 export const CONTROL_PROBE_INTERVAL_NS = 1_000_000_000;
 
@@ -363,10 +370,19 @@ export class ReceiveChannelEndpoint {
     const receiverWindow = this.factory.receiverWindowFor(this, streamId, sessionId, termLength);
     if (receiverWindow <= 0) return;
     const activeTermId = s.activeTermId;
-    if (this.pendingImages.put(s, srcAddress, srcPort, nowNs + settings.pendingImageTimeoutNs) === PutResult.ADDED_AFTER_EVICTION) {
-      this.components.driverCounters.pendingImagesEvicted.increment();
+    const result = this.pendingImages.put(s, srcAddress, srcPort, nowNs + settings.pendingImageTimeoutNs);
+    if (result === PutResult.ADDED_AFTER_EVICTION) this.components.driverCounters.pendingImagesEvicted.increment();
+    // A sender repeats an unanswered SETUP every 100 ms. The first SETUP of a new session is answered
+    // at once unless its source already holds many unestablished images (a flood of fresh sessions
+    // from one socket then costs no status message each); a repeat, or a SETUP this endpoint asked
+    // for, always is.
+    if (
+      result === PutResult.REFRESHED ||
+      this.pendingImages.countFrom(srcAddress, srcPort) <= PENDING_ANSWERED_AT_ONCE_PER_SOURCE ||
+      (mark !== undefined && mark.kind === SessionKind.PENDING_SETUP && nowNs < mark.untilNs)
+    ) {
+      this.sendPendingStatusMessage(sessionId, streamId, activeTermId, termOffset, receiverWindow, srcAddress, srcPort);
     }
-    this.sendPendingStatusMessage(sessionId, streamId, activeTermId, termOffset, receiverWindow, srcAddress, srcPort);
   }
 
   /** Counts a SETUP refused at the image bound; reports the limit once per endpoint (no error object per SETUP). */

@@ -9,7 +9,7 @@
  * image but the genuine one (the flood never answers a status message), image term memory of that
  * one image only, and every other collection of the resource probe within its limit.
  */
-import { SeededPrng, type Prng } from '../../../src/env/prng.js';
+import { SeededPrng } from '../../../src/env/prng.js';
 import type { DriverOptions } from '../../../src/driver/driver-context.js';
 import type { ReceiveChannelEndpoint } from '../../../src/driver/receive-channel-endpoint.js';
 import type { DatagramSocket } from '../../../src/env/datagram.js';
@@ -18,7 +18,7 @@ import { SystemCounterId } from '../../../src/agent/counter-types.js';
 import { SimWorld } from '../../../src/sim/sim-world.js';
 import { createSimNode, settle, systemCounter, type SimNode } from './sim-driver-pair.js';
 import { HealthyStream } from './healthy-stream.js';
-import { dataDatagram, setupDatagram } from './frames.js';
+import { floodDatagram } from './flood-datagrams.js';
 import { overLimits, probeResources, resourceLimits } from './resource-probe.js';
 
 export interface SetupFloodOptions {
@@ -84,39 +84,6 @@ function endpointOf(node: SimNode): ReceiveChannelEndpoint {
   return endpoint;
 }
 
-/** One flood datagram: mostly valid SETUPs of new sessions, some mutated, some noise. */
-function floodDatagram(prng: Prng): { bytes: Uint8Array; isSetup: boolean } {
-  const roll = prng.nextInt(100);
-  // SETUP sessions are even, DATA sessions odd: the flood never answers its own SETUPs.
-  const setupSession = (prng.nextUint32() & ~1) | 0;
-  if (roll < 84) {
-    const termLength = 1 << (16 + prng.nextInt(15));
-    const initialTermId = prng.nextUint32() | 0;
-    const bytes = setupDatagram({
-      sessionId: setupSession,
-      streamId: STREAM_ID,
-      initialTermId,
-      activeTermId: (initialTermId + prng.nextInt(4)) | 0,
-      termLength,
-      termOffset: prng.nextInt(termLength / 32) * 32,
-      mtu: 1408,
-    });
-    if (roll >= 76) {
-      // Mutated: a few bytes overwritten; many of these are still valid SETUPs of other sessions.
-      const flips = 1 + prng.nextInt(3);
-      for (let i = 0; i < flips; i++) bytes[prng.nextInt(bytes.length)] = prng.nextInt(256);
-    }
-    return { bytes, isSetup: true };
-  }
-  if (roll < 92) {
-    const bytes = new Uint8Array(1 + prng.nextInt(96));
-    for (let i = 0; i < bytes.length; i++) bytes[i] = prng.nextInt(256);
-    return { bytes, isSetup: false };
-  }
-  const bytes = dataDatagram({ sessionId: prng.nextUint32() | 1, streamId: STREAM_ID, termId: prng.nextUint32() | 0, termOffset: 0, frameLength: 32 + prng.nextInt(64) });
-  return { bytes, isSetup: false };
-}
-
 /**
  * Runs one flood; returns its figures, with `failure` set when the genuine stream did not connect
  * and deliver by the deadline, a bound was passed, or a driver recorded an error.
@@ -155,7 +122,7 @@ export async function runSetupFlood(options: SetupFloodOptions): Promise<SetupFl
     const genuineLogLength = 3 * publisher.driver.settings.termBufferLength;
     const step = (): void => {
       for (let i = 0; i < floodPerTick; i++) {
-        const { bytes, isSetup } = floodDatagram(prng);
+        const { bytes, isSetup } = floodDatagram(prng, STREAM_ID);
         sockets[next]!.send(bytes, 0, bytes.length, '127.0.0.1', RECEIVE_PORT);
         next = (next + 1) % sockets.length;
         floodDatagrams++;

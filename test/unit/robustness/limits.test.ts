@@ -83,6 +83,34 @@ test('a flood of SETUPs fills the unestablished-image table, not the image table
   world.close();
 });
 
+test('a source holding many unestablished images has a new session answered only when its SETUP repeats or was asked for', async () => {
+  const world = new SimWorld({ seed: 110 });
+  const { driver, client } = simNode(world, { pendingImagesMax: 64 });
+  await settle(world, client.addSubscription(SUB_CHANNEL, STREAM));
+  const flood = new RawPeer(world, '127.0.0.66', 6000);
+  for (let i = 0; i < 40; i++) flood.sendSetup(SUBSCRIBER, { sessionId: 2000 + i, streamId: STREAM });
+  runFor(world, 5 * MS);
+  assert.equal(pendingImages(driver), 40);
+  assert.equal(flood.count(FrameType.SM), 16, 'the first 16 sessions of the source are answered at once, the rest are not');
+  // A repeated SETUP (what a sender does every 100 ms while unanswered) is answered.
+  flood.sendSetup(SUBSCRIBER, { sessionId: 2039, streamId: STREAM });
+  runFor(world, 5 * MS);
+  assert.equal(flood.count(FrameType.SM), 17);
+  // So is a SETUP the endpoint asked for (DATA of an unknown session drew SM/SEND_SETUP).
+  flood.sendData(SUBSCRIBER, { sessionId: 3001, streamId: STREAM, termId: 0, termOffset: 0 });
+  runFor(world, 5 * MS);
+  assert.equal(flood.count(FrameType.SM, FrameFlags.SM_SEND_SETUP), 1);
+  flood.sendSetup(SUBSCRIBER, { sessionId: 3001, streamId: STREAM });
+  runFor(world, 5 * MS);
+  assert.equal(flood.count(FrameType.SM) - flood.count(FrameType.SM, FrameFlags.SM_SEND_SETUP), 18);
+  // Another source is answered at once.
+  const other = new RawPeer(world, '127.0.0.66', 6001);
+  other.sendSetup(SUBSCRIBER, { sessionId: 4000, streamId: STREAM });
+  runFor(world, 5 * MS);
+  assert.equal(other.count(FrameType.SM), 1);
+  world.close();
+});
+
 test('a flood of answering senders creates at most maxImagesPerEndpoint images and counts the rest', async () => {
   const world = new SimWorld({ seed: 102 });
   const { driver, client } = simNode(world, { maxImagesPerEndpoint: 8 });
