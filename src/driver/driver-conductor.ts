@@ -650,14 +650,12 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   }
 
   /** Called by a receive endpoint for each SETUP of a stream it has interest in, before any image exists. */
-  receiverWindowFor(endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number, termLength: number): number {
-    for (const link of this.subscriptionLinks.values()) {
-      if (this.takesSession(link, endpoint, streamId, sessionId)) return this.imageReceiverWindow(link, termLength);
-    }
-    return 0;
+  takesSession(endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number): boolean {
+    for (const link of this.subscriptionLinks.values()) if (this.linkTakesSession(link, endpoint, streamId, sessionId)) return true;
+    return false;
   }
 
-  private takesSession(link: SubscriptionLink, endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number): boolean {
+  private linkTakesSession(link: SubscriptionLink, endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number): boolean {
     return link.endpoint === endpoint && link.streamId === streamId && (link.sessionId === undefined || link.sessionId === sessionId);
   }
 
@@ -668,7 +666,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
 
   /** Called by a receive endpoint when the sender of an answered SETUP sent DATA or a heartbeat from the SETUP's source. */
   onCreateImage(endpoint: ReceiveChannelEndpoint, setup: SetupInfo, _nowNs: number): PublicationImage | null {
-    const links = [...this.subscriptionLinks.values()].filter((l) => this.takesSession(l, endpoint, setup.streamId, setup.sessionId));
+    const links = [...this.subscriptionLinks.values()].filter((l) => this.linkTakesSession(l, endpoint, setup.streamId, setup.sessionId));
     if (links.length === 0) return null;
     this.reserveCounters(2 + links.length, 'an image');
     const correlationId = this.nextCorrelationIdFn();

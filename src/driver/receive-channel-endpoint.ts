@@ -26,12 +26,8 @@ export interface SetupInfo {
 }
 
 export interface ImageFactory {
-  /**
-   * The receiver window an image of this session would have (min(termLength / 2, the
-   * subscription's rcv-wnd or initialWindowLength)), or 0 when no subscription on the endpoint
-   * takes the session. Answers a SETUP before any image exists.
-   */
-  receiverWindowFor(endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number, termLength: number): number;
+  /** Whether a subscription on the endpoint takes this session (checked for each SETUP, before any image exists). */
+  takesSession(endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number): boolean;
   /** Creates the image of an established session; returns it or null when refused. */
   onCreateImage(endpoint: ReceiveChannelEndpoint, setup: SetupInfo, nowNs: number): PublicationImage | null;
   /**
@@ -79,10 +75,12 @@ interface StreamInterest {
  *
  * A SETUP does not create an image. It adds the session to the endpoint's unestablished images
  * (a {@link PendingImageTable}: no log, a short deadline, a bound shared fairly across sources)
- * and is answered with a status message carrying the SETUP's position and the receiver window, as
- * the image's first one would be. The image is created, and the frame handed to it, when DATA or a
- * heartbeat of that session arrives from the SETUP's source address and port: a sender that
- * answers the status message. A flood of SETUPs therefore holds no log and no image slot.
+ * and is answered with a status message carrying the SETUP's position and a zero window: the
+ * sender has a receiver but may send no DATA yet, only heartbeats. The image is created, and the
+ * frame handed to it, when a heartbeat (or DATA) of that session arrives from the SETUP's source
+ * address and port; its own first status message then opens the window. A flood of SETUPs
+ * therefore holds no log and no image slot, and nothing a sender sends can be lost to an
+ * unestablished image that was evicted or expired.
  */
 export class ReceiveChannelEndpoint {
   readonly key: string;
@@ -367,8 +365,7 @@ export class ReceiveChannelEndpoint {
       this.onImageLimit(streamId, termLength);
       return;
     }
-    const receiverWindow = this.factory.receiverWindowFor(this, streamId, sessionId, termLength);
-    if (receiverWindow <= 0) return;
+    if (!this.factory.takesSession(this, streamId, sessionId)) return;
     const activeTermId = s.activeTermId;
     const result = this.pendingImages.put(s, srcAddress, srcPort, nowNs + settings.pendingImageTimeoutNs);
     if (result === PutResult.ADDED_AFTER_EVICTION) this.components.driverCounters.pendingImagesEvicted.increment();
@@ -381,7 +378,7 @@ export class ReceiveChannelEndpoint {
       this.pendingImages.countFrom(srcAddress, srcPort) <= PENDING_ANSWERED_AT_ONCE_PER_SOURCE ||
       (mark !== undefined && mark.kind === SessionKind.PENDING_SETUP && nowNs < mark.untilNs)
     ) {
-      this.sendPendingStatusMessage(sessionId, streamId, activeTermId, termOffset, receiverWindow, srcAddress, srcPort);
+      this.sendPendingStatusMessage(sessionId, streamId, activeTermId, termOffset, srcAddress, srcPort);
     }
   }
 
@@ -427,10 +424,11 @@ export class ReceiveChannelEndpoint {
   }
 
   /**
-   * Answers the SETUP of an unestablished image as the image's first status message would: the
-   * SETUP's position and the receiver window, so that the sender may start at once.
+   * Answers the SETUP of an unestablished image: the SETUP's position and a zero window. The
+   * sender counts this receiver as connected and sends heartbeats (Aeron's at once, Skein's after
+   * 100 ms without sending), but no DATA until the image's own status message opens the window.
    */
-  private sendPendingStatusMessage(sessionId: number, streamId: number, termId: number, termOffset: number, window: number, host: string, port: number): void {
+  private sendPendingStatusMessage(sessionId: number, streamId: number, termId: number, termOffset: number, host: string, port: number): void {
     const sm = this.sm.wrap(this.controlBuffer, 0, SM_LENGTH);
     sm.frameLength = SM_LENGTH;
     sm.version = 0;
@@ -440,7 +438,7 @@ export class ReceiveChannelEndpoint {
     sm.streamId = streamId;
     sm.consumptionTermId = termId;
     sm.consumptionTermOffset = termOffset;
-    sm.receiverWindow = window;
+    sm.receiverWindow = 0;
     sm.receiverId = this.receiverId;
     if (this.sendControl(this.controlBuffer, SM_LENGTH, host, port)) this.components.driverCounters.statusMessagesSent.increment();
   }

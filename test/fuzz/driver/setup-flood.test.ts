@@ -16,5 +16,5 @@ test('setup floods: 100k flood datagrams over rounds of every shape, every genui
   const report = await setupFloodTarget.run({ seed, runs });
   t.diagnostic(`${report.runs} flood datagrams in ${report.elapsedMs} ms: ${JSON.stringify(report.details)}`);
   assert.ok(report.runs >= runs);
-  assert.ok((report.details['rounds'] as number) >= 5, 'every shape ran');
+  assert.ok((report.details['rounds'] as number) >= 5, 'every one of the five shapes ran');
 });

@@ -44,6 +44,8 @@ export interface SetupFloodOptions {
    * at once. @default false
    */
   readonly idleUntilConnected?: boolean;
+  /** The flood stops this long after the publication is added. @default it runs to the end */
+  readonly floodDurationNs?: number;
   /** Faults of the simulated network, on every path (the flood's too). @default none */
   readonly faults?: FaultOptions;
 }
@@ -120,8 +122,9 @@ export async function runSetupFlood(options: SetupFloodOptions): Promise<SetupFl
     let next = 0;
     // The only image the subscriber may hold is the genuine publication's: one log of its term length.
     const genuineLogLength = 3 * publisher.driver.settings.termBufferLength;
+    let floodEndNs = Infinity;
     const step = (): void => {
-      for (let i = 0; i < floodPerTick; i++) {
+      for (let i = 0; i < floodPerTick && world.clock.nanoTime() < floodEndNs; i++) {
         const { bytes, isSetup } = floodDatagram(prng, STREAM_ID);
         sockets[next]!.send(bytes, 0, bytes.length, '127.0.0.1', RECEIVE_PORT);
         next = (next + 1) % sockets.length;
@@ -144,6 +147,7 @@ export async function runSetupFlood(options: SetupFloodOptions): Promise<SetupFl
     while (world.clock.nanoTime() < headStartEnd && failure === null) step();
 
     const startNs = world.clock.nanoTime();
+    if (options.floodDurationNs !== undefined) floodEndNs = startNs + options.floodDurationNs;
     const publicationPromise = publisher.client.addPublication(channel, STREAM_ID);
     let publication: Awaited<typeof publicationPromise> | undefined;
     publicationPromise.then((p) => void (publication = p), (e: unknown) => void (failure = `addPublication failed: ${String(e)}`));

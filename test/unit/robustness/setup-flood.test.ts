@@ -29,16 +29,30 @@ test('one flood socket on the publisher\'s own host: the publisher connects at i
   assert.equal(result.counters.imagesRejected, 0, 'no SETUP met the image limit');
 });
 
-test('a flood from more addresses than the bound: a sender that answers within (bound − 1) / rate connects at its first answer', async () => {
-  // 512 addresses, one entry each at most, 64 places: eviction is oldest first, so an entry lives
-  // at least 63 newer SETUPs, 2.1 ms at 30 000 a second. The publication answers the status
-  // message with DATA within about 0.2 ms (the application offers as soon as it is connected).
-  const result = await runSetupFlood({ seed: 12, floodSources: 512, floodPerTick: 3, messages: 2000, driver: { pendingImagesMax: 64 } });
-  console.log(`# 512 sources: ${describeSetupFlood(result)}`);
+test('a flood from more addresses than the bound, faster than a sender answers: the publisher waits for the flood to end, and loses nothing', async () => {
+  // 512 addresses, 64 places, 30 000 SETUPs a second: an entry lives at least 63 newer SETUPs,
+  // 2.1 ms, and a Skein publication answers the zero-window status message with a heartbeat
+  // 100 ms after its SETUP. That is outside the guarantee (docs/robustness.md): while the flood
+  // runs the publisher is not established; it is within about a second of the flood's end (its
+  // heartbeat draws a SETUP request once the pending-setup marks allow), and since no DATA goes
+  // out before the image exists, every message arrives from the first.
+  const result = await runSetupFlood({ seed: 12, floodSources: 512, floodPerTick: 3, messages: 2000, driver: { pendingImagesMax: 64 }, floodDurationNs: 1000 * MS });
+  console.log(`# 512 sources, 64 places: ${describeSetupFlood(result)}`);
+  assert.equal(result.failure, null);
+  assert.ok(result.connectNs >= 1000 * MS, `connected after ${result.connectNs / 1e6} ms, while the flood ran`);
+  assert.ok(result.connectNs < 2500 * MS, `connected after ${result.connectNs / 1e6} ms`);
+  assert.equal(result.pendingImagesMax, 64);
+  assert.equal(result.imagesMax, 1);
+});
+
+test('a flood from more addresses than the bound: a sender whose answer comes within (bound − 1) / rate connects while it runs', async () => {
+  // 5000 addresses, 4096 places (the default): an entry lives at least 4095 newer SETUPs, 136 ms
+  // at 30 000 a second, longer than the 100 ms in which the publication answers.
+  const result = await runSetupFlood({ seed: 15, floodSources: 5000, floodPerTick: 3, messages: 2000, headStartNs: 300 * MS });
+  console.log(`# 5000 sources, 4096 places: ${describeSetupFlood(result)}`);
   assert.equal(result.failure, null);
   assert.ok(result.connectNs < 150 * MS, `connected after ${result.connectNs / 1e6} ms`);
-  assert.ok(result.deliverNs < 2000 * MS, `delivered after ${result.deliverNs / 1e6} ms`);
-  assert.equal(result.pendingImagesMax, 64);
+  assert.equal(result.pendingImagesMax, 4096);
   assert.equal(result.imagesMax, 1);
 });
 
@@ -49,15 +63,4 @@ test('with the default bounds a 30 000 a second flood holds no log: the table, n
   assert.ok(result.pendingImagesMax <= 4096);
   assert.equal(result.imageLogsLengthMax, 3 * 65536);
   assert.ok(result.connectNs < 150 * MS, `connected after ${result.connectNs / 1e6} ms`);
-});
-
-test('an idle publisher, whose answer is a heartbeat up to 100 ms after its SETUP, connects under a flood from more addresses than the default bound', async () => {
-  // 5000 addresses, 4096 places (the default): an entry lives at least 4095 newer SETUPs, 136 ms
-  // at 30 000 a second, longer than the publication's heartbeat interval.
-  const result = await runSetupFlood({ seed: 14, floodSources: 5000, floodPerTick: 3, messages: 200, headStartNs: 300 * MS, idleUntilConnected: true });
-  console.log(`# 5000 sources, idle publisher: ${describeSetupFlood(result)}`);
-  assert.equal(result.failure, null);
-  assert.ok(result.connectNs < 150 * MS, `connected after ${result.connectNs / 1e6} ms`);
-  assert.equal(result.pendingImagesMax, 4096);
-  assert.equal(result.imagesMax, 1);
 });
