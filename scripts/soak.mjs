@@ -2,13 +2,18 @@
 // Soak run (dist must be built; `npm run soak` builds first):
 //   npm run soak -- --minutes N [--streams S] [--restart-seconds R] [--sample-seconds T]
 //                   [--rate MSGS_PER_SEC] [--loss P] [--reorder P] [--seed N]
+//   npm run soak -- --flood --minutes N [--flood-rate DATAGRAMS_PER_SEC] [--messages M] [--seed N]
 // Publishers and subscribers in several processes under loss and reordering, with a publisher of
 // every stream restarted periodically; prints heap and handle counts over time as a table, checks
 // every stream complete at the end, and exits 1 if a stream is incomplete or a long-lived process
 // grew its heap or handles beyond the tolerance (see test/soak/soak-runner.ts), 2 on bad usage.
+// With --flood: a SETUP flood against a subscriber while a new `skein pub` connects and delivers
+// round after round (see test/soak/flood-soak.ts); prints each round and the figures at the end.
 import { runSoak } from '../dist/test/soak/soak-runner.js';
+import { runFloodSoak } from '../dist/test/soak/flood-soak.js';
 
-const USAGE = `usage: npm run soak -- --minutes N [--streams S] [--restart-seconds R] [--sample-seconds T] [--rate MSGS_PER_SEC] [--loss P] [--reorder P] [--seed N]`;
+const USAGE = `usage: npm run soak -- --minutes N [--streams S] [--restart-seconds R] [--sample-seconds T] [--rate MSGS_PER_SEC] [--loss P] [--reorder P] [--seed N]
+       npm run soak -- --flood --minutes N [--flood-rate DATAGRAMS_PER_SEC] [--messages M] [--seed N]`;
 
 const OPTIONS = {
   '--minutes': { key: 'minutes', min: 0.05, max: 24 * 60 },
@@ -19,6 +24,8 @@ const OPTIONS = {
   '--loss': { key: 'loss', min: 0, max: 0.5 },
   '--reorder': { key: 'reorder', min: 0, max: 0.5 },
   '--seed': { key: 'seed', min: -(2 ** 31), max: 2 ** 31 - 1, integer: true },
+  '--flood-rate': { key: 'floodRate', min: 1, max: 1_000_000, integer: true },
+  '--messages': { key: 'messages', min: 1, max: 100_000_000, integer: true },
 };
 
 function usage(message) {
@@ -27,12 +34,16 @@ function usage(message) {
 }
 
 function parse(argv) {
-  const values = { minutes: 10, streams: 2, restartSeconds: 10, sampleSeconds: 10, rate: 1000, loss: 0.05, reorder: 0.05, seed: 1 };
+  const values = { minutes: 10, streams: 2, restartSeconds: 10, sampleSeconds: 10, rate: 1000, loss: 0.05, reorder: 0.05, seed: 1, flood: false, floodRate: 25_000, messages: 20_000 };
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i];
     if (name === '--help' || name === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
+    }
+    if (name === '--flood') {
+      values.flood = true;
+      continue;
     }
     const spec = OPTIONS[name];
     if (spec === undefined) usage(`unknown option '${name}'`);
@@ -47,6 +58,19 @@ function parse(argv) {
 }
 
 const args = parse(process.argv.slice(2));
+if (args.flood) {
+  const flood = await runFloodSoak({
+    durationMs: Math.round(args.minutes * 60_000),
+    floodRatePerSecond: args.floodRate,
+    messagesPerRound: args.messages,
+    seed: args.seed,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  process.stdout.write(`\n${JSON.stringify(flood.figures, null, 2)}\n`);
+  if (flood.ok) process.stdout.write(`soak --flood: ${flood.rounds.length} publishers connected and delivered everything during the flood\n`);
+  else for (const problem of flood.problems) process.stdout.write(`soak --flood: FAILED: ${problem}\n`);
+  process.exit(flood.ok ? 0 : 1);
+}
 const result = await runSoak({
   durationMs: Math.round(args.minutes * 60_000),
   streams: args.streams,

@@ -124,6 +124,8 @@ export const SystemCounterId = {
   RECEIVERS_REJECTED: 142,
   NAK_GAPS_EVICTED: 143,
   NAKS_HELD_BACK: 144,
+  PENDING_IMAGES_EVICTED: 145,
+  PENDING_IMAGES_EXPIRED: 146,
 
   /** Invalid frames by reason (id 149 - InvalidFrameReason code, see {@link invalidFrameCounterId}). */
   INVALID_FRAMES_TOO_SHORT: 150,
@@ -194,6 +196,8 @@ export const SYSTEM_COUNTER_LABELS: Readonly<Record<SystemCounterId, string>> = 
   [SystemCounterId.RECEIVERS_REJECTED]: 'Receivers not tracked at the per-publication limit',
   [SystemCounterId.NAK_GAPS_EVICTED]: 'NAK gap timers evicted at the per-image limit',
   [SystemCounterId.NAKS_HELD_BACK]: 'NAKs held back until the sender is heard from again',
+  [SystemCounterId.PENDING_IMAGES_EVICTED]: 'Unestablished images evicted at the pending-image limit',
+  [SystemCounterId.PENDING_IMAGES_EXPIRED]: 'Unestablished images expired without DATA or heartbeat',
   [SystemCounterId.INVALID_FRAMES_TOO_SHORT]: 'Invalid frames: TOO_SHORT',
   [SystemCounterId.INVALID_FRAMES_BAD_VERSION]: 'Invalid frames: BAD_VERSION',
   [SystemCounterId.INVALID_FRAMES_NEGATIVE_FRAME_LENGTH]: 'Invalid frames: NEGATIVE_FRAME_LENGTH',

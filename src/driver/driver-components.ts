@@ -46,6 +46,8 @@ export class DriverCounters {
   readonly naksHeldBack: AtomicCounter;
   /** Gaps an unreliable image (reliable=false) filled with padding instead of NAKing them. */
   readonly lossGapFills: AtomicCounter;
+  readonly pendingImagesEvicted: AtomicCounter;
+  readonly pendingImagesExpired: AtomicCounter;
   /** Incremented by clients (any thread) when an application handler throws. */
   readonly handlerErrors: AtomicCounter;
   /** Sends the socket reported failed, synchronously or later (see DatagramSocketOptions.onSendError). */
@@ -92,6 +94,8 @@ export class DriverCounters {
     this.nakGapsEvicted = s.get(SystemCounterId.NAK_GAPS_EVICTED);
     this.naksHeldBack = s.get(SystemCounterId.NAKS_HELD_BACK);
     this.lossGapFills = s.get(SystemCounterId.LOSS_GAP_FILLS);
+    this.pendingImagesEvicted = s.get(SystemCounterId.PENDING_IMAGES_EVICTED);
+    this.pendingImagesExpired = s.get(SystemCounterId.PENDING_IMAGES_EXPIRED);
     const byReason: AtomicCounter[] = [];
     for (let i = 0; i < INVALID_FRAME_REASON_COUNT; i++) byReason.push(s.get(invalidFrameCounterId(-1 - i as InvalidFrameReasonCode)));
     this.invalidFramesByReason = byReason;

@@ -760,14 +760,26 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     }
   }
 
-  /** Called by a receive endpoint for a SETUP of a stream it has interest in. */
+  /** Called by a receive endpoint for each SETUP of a stream it has interest in, before any image exists. */
+  takesSession(endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number): boolean {
+    for (const link of this.subscriptionLinks.values()) if (this.linkTakesSession(link, endpoint, streamId, sessionId)) return true;
+    return false;
+  }
+
+  private linkTakesSession(link: SubscriptionLink, endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number): boolean {
+    return link.endpoint === endpoint && link.streamId === streamId && (link.sessionId === undefined || link.sessionId === sessionId);
+  }
+
+  /** The receiver window of an image whose first subscription is `link`. */
+  private imageReceiverWindow(link: SubscriptionLink, termLength: number): number {
+    return Math.min(termLength / 2, link.parsed.params.receiverWindowLength ?? this.components.settings.initialWindowLength);
+  }
+
+  /** Called by a receive endpoint when the sender of an answered SETUP sent DATA or a heartbeat from the SETUP's source. */
   onCreateImage(endpoint: ReceiveChannelEndpoint, setup: SetupInfo, _nowNs: number): PublicationImage | null {
-    const links = [...this.subscriptionLinks.values()].filter(
-      (l) => l.endpoint === endpoint && l.streamId === setup.streamId && (l.sessionId === undefined || l.sessionId === setup.sessionId),
-    );
+    const links = [...this.subscriptionLinks.values()].filter((l) => this.linkTakesSession(l, endpoint, setup.streamId, setup.sessionId));
     if (links.length === 0) return null;
     this.reserveCounters(2 + links.length, 'an image');
-    const first = links[0]!.parsed.params;
     const correlationId = this.nextCorrelationIdFn();
     const logBuffers = LogBuffers.allocate({ termLength: setup.termLength, pageSize: this.components.settings.filePageSize });
     logBuffers.metaData.initialise({
@@ -795,16 +807,16 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       // Multicast images answer to the control group, which every sender of the channel hears.
       controlHost: endpoint.multicastControl?.host ?? setup.srcAddress,
       controlPort: endpoint.multicastControl?.port ?? setup.srcPort,
-      receiverWindowLength: Math.min(setup.termLength / 2, first.receiverWindowLength ?? settings.initialWindowLength),
-      nakDelayNs: first.nakDelayNs ?? settings.nakUnicastDelayNs,
+      receiverWindowLength: this.imageReceiverWindow(links[0]!, setup.termLength),
+      nakDelayNs: links[0]!.parsed.params.nakDelayNs ?? settings.nakUnicastDelayNs,
       hwmPosition: this.position(CounterTypeId.RECEIVER_HWM, `rcv-hwm: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
       receiverPosition: this.position(CounterTypeId.RECEIVER_POSITION, `rcv-pos: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
       rttCounter: this.position(CounterTypeId.RECEIVER_RTT, `rcv-rtt-ns: ${label}`, correlationId, setup.sessionId, setup.streamId, links[0]!.channel),
       components: this.components,
       responseSetupRequested: (setup.flags & FrameFlags.SETUP_SEND_RESPONSE_SETUP) !== 0,
       ...(endpoint.multicastControl === undefined ? {} : { nakRandomBackoffNs: settings.nakMulticastMaxBackoffNs }),
-      ...(first.groupTag === undefined ? {} : { groupTag: first.groupTag }),
-      reliable: first.reliable ?? true,
+      ...(links[0]!.parsed.params.groupTag === undefined ? {} : { groupTag: links[0]!.parsed.params.groupTag }),
+      reliable: links[0]!.parsed.params.reliable ?? true,
     });
     this.images = [...this.images, image];
     this.receiver.add(image);
@@ -1000,7 +1012,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     for (const image of this.images) this.checkImage(image, nowNs);
     this.images = this.images.filter((i) => i.state !== 'DONE');
     for (const [key, endpoint] of this.receiveEndpoints) {
-      if (endpoint.control !== undefined) endpoint.onTimeEvent(nowNs);
+      endpoint.onTimeEvent(nowNs);
       if (
         endpoint.streamCount === 0 &&
         !this.images.some((i) => i.endpoint === endpoint) &&

@@ -9,6 +9,7 @@ import { SkeinError, ErrorCode, plural } from '../util/errors.js';
 import type { DriverComponents } from './driver-components.js';
 import type { PublicationImage } from './publication-image.js';
 import type { SocketAddress } from './udp-channel.js';
+import { PendingImageTable, PutResult, type PendingImage } from './pending-image-table.js';
 
 /** Values of a SETUP frame the conductor needs to create an image. */
 export interface SetupInfo {
@@ -25,7 +26,9 @@ export interface SetupInfo {
 }
 
 export interface ImageFactory {
-  /** Creates an image for a SETUP on an endpoint with interest; returns it or null when refused. */
+  /** Whether a subscription on the endpoint takes this session (checked for each SETUP, before any image exists). */
+  takesSession(endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number): boolean;
+  /** Creates the image of an established session; returns it or null when refused. */
   onCreateImage(endpoint: ReceiveChannelEndpoint, setup: SetupInfo, nowNs: number): PublicationImage | null;
   /**
    * A SETUP names the session of a live image but describes another stream instance (a different
@@ -34,6 +37,13 @@ export interface ImageFactory {
    */
   onReplaceImage(image: PublicationImage, nowNs: number): void;
 }
+
+/**
+ * Unestablished images a source (address and port) may hold whose first SETUP is answered at
+ * once; beyond them a new session's SETUP is answered when it is repeated (a sender repeats it
+ * every 100 ms until answered).
+ */
+export const PENDING_ANSWERED_AT_ONCE_PER_SOURCE = 16;
 
 /** How often an endpoint with a control address tells that address it is alive (SM/SEND_SETUP for session 0, stream 0). */
 export const CONTROL_PROBE_INTERVAL_NS = 1_000_000_000;
@@ -62,6 +72,15 @@ interface StreamInterest {
  * it has interest in, asks unknown sessions for a SETUP (at most once per pending-setup timeout),
  * keeps removed sessions in a cool-down, and sends the images' control frames (SM, NAK, RTTM)
  * back to each sender from this same socket.
+ *
+ * A SETUP does not create an image. It adds the session to the endpoint's unestablished images
+ * (a {@link PendingImageTable}: no log, a short deadline, a bound shared fairly across sources)
+ * and is answered with a status message carrying the SETUP's position and a zero window: the
+ * sender has a receiver but may send no DATA yet, only heartbeats. The image is created, and the
+ * frame handed to it, when a heartbeat (or DATA) of that session arrives from the SETUP's source
+ * address and port; its own first status message then opens the window. A flood of SETUPs
+ * therefore holds no log and no image slot, and nothing a sender sends can be lost to an
+ * unestablished image that was evicted or expired.
  */
 export class ReceiveChannelEndpoint {
   readonly key: string;
@@ -78,6 +97,8 @@ export class ReceiveChannelEndpoint {
   private readonly sm = new StatusMessageFlyweight();
   private readonly rttmReply = new RttMeasurementFlyweight();
   private imageCount = 0;
+  /** Sessions whose SETUP was answered and whose sender has not yet sent DATA or a heartbeat. */
+  private readonly pendingImages: PendingImageTable;
   private imageLimitReported = false;
   /** Sum of 3 × term length over the images held, bounded by the imageLogsLengthMax option. */
   private imageLogsLength = 0;
@@ -109,6 +130,7 @@ export class ReceiveChannelEndpoint {
     this.receiverId = receiverId;
     this.components = components;
     this.factory = factory;
+    this.pendingImages = new PendingImageTable(components.settings.pendingImagesMax);
     const rcvbuf = components.settings.socketRcvbufLength;
     this.socket = components.transport.open({
       family: bind.family,
@@ -143,6 +165,7 @@ export class ReceiveChannelEndpoint {
     interest.subscriptions--;
     if (interest.subscriptions > 0) return [];
     this.streams.delete(streamId);
+    this.pendingImages.removeStream(streamId);
     const images = [...interest.images.values()];
     this.imageCount -= images.length;
     for (const image of images) this.imageLogsLength -= 3 * image.termLength;
@@ -164,12 +187,18 @@ export class ReceiveChannelEndpoint {
     this.markSession(interest, image.sessionId, SessionKind.COOL_DOWN, nowNs + this.components.settings.imageCoolDownNs, nowNs);
   }
 
+  /** Unestablished images held (bounded by the pendingImagesMax option). */
+  get pendingImageCount(): number {
+    return this.pendingImages.size;
+  }
+
   /**
-   * Timer work of an endpoint with a control address: once bound, and every
-   * CONTROL_PROBE_INTERVAL_NS after, sends SM/SEND_SETUP for session 0, stream 0 to it, as Aeron's
-   * receive endpoints with an explicit control address do.
+   * Timer work: drops unestablished images past their deadline; for an endpoint with a control
+   * address, once bound and every CONTROL_PROBE_INTERVAL_NS after, sends SM/SEND_SETUP for
+   * session 0, stream 0 to it, as Aeron's receive endpoints with an explicit control address do.
    */
   onTimeEvent(nowNs: number): void {
+    this.expirePendingImages(nowNs);
     if (this.control === undefined || this.closed || this.socket.status !== 'bound' || nowNs < this.nextProbeNs) return;
     this.nextProbeNs = nowNs + CONTROL_PROBE_INTERVAL_NS;
     this.sendSetupElicitation(0, 0, this.control.host, this.control.port);
@@ -211,9 +240,9 @@ export class ReceiveChannelEndpoint {
     try {
       const nowNs = this.components.clock.nanoTime();
       if (type === FrameType.DATA || type === FrameType.PAD) {
-        this.onData(data, length, srcAddress, srcPort, nowNs);
+        const established = this.onData(data, length, srcAddress, srcPort, nowNs);
         // A heartbeat only refreshes liveness; the periodic duty cycle handles it.
-        if (length === 32 && type === FrameType.DATA && this.data.wrap(data, 0, length).frameLength === 0) return;
+        if (!established && length === 32 && type === FrameType.DATA && this.data.wrap(data, 0, length).frameLength === 0) return;
       } else if (type === FrameType.SETUP) this.onSetup(data, length, srcAddress, srcPort, nowNs);
       else if (type === FrameType.RTTM) this.onRttm(data, length, srcAddress, srcPort);
     } catch (error) {
@@ -222,23 +251,69 @@ export class ReceiveChannelEndpoint {
     this.components.wake();
   }
 
-  private onData(data: Uint8Array, length: number, srcAddress: string, srcPort: number, nowNs: number): void {
+  /** Returns true when the datagram established an image. */
+  private onData(data: Uint8Array, length: number, srcAddress: string, srcPort: number, nowNs: number): boolean {
     const header = this.data.wrap(data, 0, length);
-    const interest = this.streams.get(header.streamId);
-    if (interest === undefined) return;
+    const streamId = header.streamId;
+    const interest = this.streams.get(streamId);
+    if (interest === undefined) return false;
     const sessionId = header.sessionId;
     const image = interest.images.get(sessionId);
     if (image !== undefined) {
       image.insertPacket(data, length, nowNs);
-      return;
+      return false;
     }
-    if ((header.flags & FrameFlags.EOS) !== 0 && header.frameLength === 0) return;
+    const pending = this.pendingImages.get(streamId, sessionId);
+    if (pending !== undefined) {
+      if (nowNs >= pending.deadlineNs) {
+        // Past its deadline: dropped as the timer would, and the session is treated as unknown below.
+        this.expirePendingImages(nowNs);
+      } else {
+        // Only the sender the SETUP came from establishes the session; anyone else's frames are dropped.
+        if (pending.srcAddress !== srcAddress || pending.srcPort !== srcPort) return false;
+        const established = this.establish(interest, pending, nowNs);
+        if (established === null) return false;
+        // The frame that established the image is its first: a heartbeat sets its high-water mark, DATA its first bytes.
+        established.insertPacket(data, length, nowNs);
+        return true;
+      }
+    }
+    if ((header.flags & FrameFlags.EOS) !== 0 && header.frameLength === 0) return false;
     const mark = interest.marks.get(sessionId);
-    if (mark !== undefined && nowNs < mark.untilNs) return;
-    if (!this.markSession(interest, sessionId, SessionKind.PENDING_SETUP, nowNs + this.components.settings.pendingSetupTimeoutNs, nowNs)) return;
+    if (mark !== undefined && nowNs < mark.untilNs) return false;
+    if (!this.markSession(interest, sessionId, SessionKind.PENDING_SETUP, nowNs + this.components.settings.pendingSetupTimeoutNs, nowNs)) return false;
     const to = this.multicastControl;
-    if (to === undefined) this.sendSetupElicitation(sessionId, header.streamId, srcAddress, srcPort);
-    else this.sendSetupElicitation(sessionId, header.streamId, to.host, to.port);
+    if (to === undefined) this.sendSetupElicitation(sessionId, streamId, srcAddress, srcPort);
+    else this.sendSetupElicitation(sessionId, streamId, to.host, to.port);
+    return false;
+  }
+
+  /**
+   * The sender of an unestablished image answered: creates the image (within the image limits,
+   * checked again since the SETUP) and drops the pending entry, whatever the outcome.
+   */
+  private establish(interest: StreamInterest, pending: PendingImage, nowNs: number): PublicationImage | null {
+    try {
+      const settings = this.components.settings;
+      if (this.imageCount >= settings.maxImagesPerEndpoint || this.imageLogsLength + 3 * pending.termLength > settings.imageLogsLengthMax) {
+        this.onImageLimit(pending.streamId, pending.termLength);
+        return null;
+      }
+      const image = this.factory.onCreateImage(this, pending, nowNs);
+      if (image === null) return null;
+      interest.marks.delete(pending.sessionId);
+      interest.images.set(pending.sessionId, image);
+      this.imageCount++;
+      this.imageLogsLength += 3 * image.termLength;
+      return image;
+    } finally {
+      this.pendingImages.remove(pending);
+    }
+  }
+
+  private expirePendingImages(nowNs: number): void {
+    const expired = this.pendingImages.expire(nowNs);
+    if (expired > 0) this.components.driverCounters.pendingImagesExpired.add(expired);
   }
 
   /**
@@ -301,31 +376,31 @@ export class ReceiveChannelEndpoint {
     const mark = interest.marks.get(sessionId);
     if (mark !== undefined && mark.kind === SessionKind.COOL_DOWN && nowNs < mark.untilNs) return;
     const settings = this.components.settings;
+    const streamId = s.streamId;
+    this.expirePendingImages(nowNs);
+    // A sender is told to start only when its image could be made: the image limits are checked
+    // now (and again when the image is established).
     if (this.imageCount >= settings.maxImagesPerEndpoint || this.imageLogsLength + 3 * termLength > settings.imageLogsLengthMax) {
-      this.onImageLimit(s.streamId, termLength);
+      this.onImageLimit(streamId, termLength);
       return;
     }
-    const image = this.factory.onCreateImage(
-      this,
-      {
-        sessionId,
-        streamId: s.streamId,
-        initialTermId: s.initialTermId,
-        activeTermId: s.activeTermId,
-        termOffset,
-        termLength,
-        mtu,
-        flags: s.flags,
-        srcAddress,
-        srcPort,
-      },
-      nowNs,
-    );
-    if (image === null) return;
-    interest.marks.delete(sessionId);
-    interest.images.set(sessionId, image);
-    this.imageCount++;
-    this.imageLogsLength += 3 * image.termLength;
+    if (!this.factory.takesSession(this, streamId, sessionId)) return;
+    const activeTermId = s.activeTermId;
+    const result = this.pendingImages.put(s, srcAddress, srcPort, nowNs + settings.pendingImageTimeoutNs);
+    if (result === PutResult.ADDED_AFTER_EVICTION) this.components.driverCounters.pendingImagesEvicted.increment();
+    // A sender repeats an unanswered SETUP every 100 ms. The first SETUP of a new session is answered
+    // at once unless its source already holds many unestablished images (a flood of fresh sessions
+    // from one socket then costs no status message each); a repeat, or a SETUP this endpoint asked
+    // for, always is.
+    if (
+      result === PutResult.REFRESHED ||
+      this.pendingImages.countFrom(srcAddress, srcPort) <= PENDING_ANSWERED_AT_ONCE_PER_SOURCE ||
+      (mark !== undefined && mark.kind === SessionKind.PENDING_SETUP && nowNs < mark.untilNs)
+    ) {
+      // Multicast senders hear status messages on the control group, not where they send from.
+      const to = this.multicastControl;
+      this.sendPendingStatusMessage(sessionId, streamId, activeTermId, termOffset, to?.host ?? srcAddress, to?.port ?? srcPort);
+    }
   }
 
   /** Counts a SETUP refused at the image bound; reports the limit once per endpoint (no error object per SETUP). */
@@ -370,6 +445,26 @@ export class ReceiveChannelEndpoint {
     const to = this.multicastControl;
     const sent = to === undefined ? this.sendControl(this.controlBuffer, RTTM_LENGTH, srcAddress, srcPort) : this.sendControl(this.controlBuffer, RTTM_LENGTH, to.host, to.port);
     if (sent) this.components.driverCounters.rttmSent.increment();
+  }
+
+  /**
+   * Answers the SETUP of an unestablished image: the SETUP's position and a zero window. The
+   * sender counts this receiver as connected and sends heartbeats (Aeron's at once, Skein's after
+   * 100 ms without sending), but no DATA until the image's own status message opens the window.
+   */
+  private sendPendingStatusMessage(sessionId: number, streamId: number, termId: number, termOffset: number, host: string, port: number): void {
+    const sm = this.sm.wrap(this.controlBuffer, 0, SM_LENGTH);
+    sm.frameLength = SM_LENGTH;
+    sm.version = 0;
+    sm.flags = 0;
+    sm.type = FrameType.SM;
+    sm.sessionId = sessionId;
+    sm.streamId = streamId;
+    sm.consumptionTermId = termId;
+    sm.consumptionTermOffset = termOffset;
+    sm.receiverWindow = 0;
+    sm.receiverId = this.receiverId;
+    if (this.sendControl(this.controlBuffer, SM_LENGTH, host, port)) this.components.driverCounters.statusMessagesSent.increment();
   }
 
   private sendSetupElicitation(sessionId: number, streamId: number, host: string, port: number): void {

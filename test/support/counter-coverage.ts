@@ -122,8 +122,16 @@ export const FOCUSED_COUNTERS: readonly FocusedCoverage[] = [
     mentions: 'invalidFrameCounterId(',
   },
   {
-    ids: [C.RETRANSMIT_OVERFLOW, C.IMAGES_REJECTED, C.PENDING_SETUPS_REJECTED, C.RECEIVERS_REJECTED, C.NAK_GAPS_EVICTED],
-    why: 'resource limits: a flood from a hostile peer reaches them for certain (ordinary loss may overflow the retransmit pool, not reliably)',
+    ids: [
+      C.RETRANSMIT_OVERFLOW,
+      C.IMAGES_REJECTED,
+      C.PENDING_SETUPS_REJECTED,
+      C.RECEIVERS_REJECTED,
+      C.NAK_GAPS_EVICTED,
+      C.PENDING_IMAGES_EVICTED,
+      C.PENDING_IMAGES_EXPIRED,
+    ],
+    why: 'resource limits: a flood from a hostile peer reaches them for certain (ordinary loss may overflow the retransmit pool, or lose the answer to a SETUP until its entry expires, not reliably)',
     test: 'test/unit/robustness/limits.test.ts',
   },
   {

@@ -121,10 +121,10 @@ export class RawPeer {
     this.socket.send(this.buffer, 0, SETUP_LENGTH, to.host, to.port);
   }
 
-  /** One DATA frame of `frameLength` bytes (header included, payload zeros), sent padded to 32. */
+  /** One DATA frame of `frameLength` bytes (header included, payload zeros), sent padded to 32; frameLength 0 is a heartbeat. */
   sendData(to: { host: string; port: number }, fields: { sessionId: number; streamId: number; termId: number; termOffset: number; frameLength?: number }): void {
     const frameLength = fields.frameLength ?? DATA_HEADER_LENGTH;
-    const aligned = (frameLength + 31) & ~31;
+    const aligned = Math.max(DATA_HEADER_LENGTH, (frameLength + 31) & ~31);
     this.buffer.fill(0, 0, aligned);
     this.dataFlyweight
       .wrap(this.buffer, 0, aligned)

@@ -10,7 +10,7 @@ import { FrameType, NAK_LENGTH } from '../../../src/protocol/frame-constants.js'
 import { NakFlyweight } from '../../../src/protocol/nak-flyweight.js';
 import { invalidFrameCounterId } from '../../../src/agent/counter-types.js';
 import { SimDriverPair, systemCounter } from '../harness/sim-driver-pair.js';
-import { dataDatagram, setupDatagram } from '../harness/frames.js';
+import { dataDatagram, heartbeatDatagram, setupDatagram } from '../harness/frames.js';
 
 const STREAM_ID = 1001;
 let pair: SimDriverPair;
@@ -48,6 +48,8 @@ test('SETUP with an MTU of 32 (no room for payload) is invalid', () => {
 
 test('DATA frame length near 2^31 is invalid, not an out-of-bounds walk', () => {
   send(setupDatagram({ sessionId: 43, streamId: STREAM_ID }));
+  // The heartbeat answering the status message establishes the image.
+  send(heartbeatDatagram({ sessionId: 43, streamId: STREAM_ID, termId: 100, termOffset: 0 }));
   assert.ok(pair.subscription.imageBySessionId(43) !== undefined, 'attacker image created');
   for (const frameLength of [0x7fffffe1, 0x7fffffff, 0x7fffffc0]) {
     const bytes = dataDatagram({ frameLength: 64, termOffset: 0, sessionId: 43, streamId: STREAM_ID, termId: 100 });
@@ -63,6 +65,7 @@ test('a frame forged far ahead in a 1 GiB term costs a bounded scan: NAKs stay w
     if (length === NAK_LENGTH && data[6] === FrameType.NAK) naks.push({ termOffset: nak.wrap(data, 0, length).termOffset, length: nak.length });
   };
   send(setupDatagram({ sessionId: 44, streamId: STREAM_ID, termLength: 1 << 30, mtu: 1408 }));
+  send(heartbeatDatagram({ sessionId: 44, streamId: STREAM_ID, termId: 100, termOffset: 0 }));
   const image = pair.subscription.imageBySessionId(44);
   assert.ok(image !== undefined, 'attacker image with 1 GiB terms created');
   send(dataDatagram({ frameLength: 64, termOffset: 500 * 1024 * 1024, sessionId: 44, streamId: STREAM_ID, termId: 100 }), 0);

@@ -21,6 +21,8 @@ export interface ResourceSizes {
   readonly counters: number;
   /** Largest sum of 3 × term length over the images of one receive endpoint. */
   readonly imageLogsLength: number;
+  /** Largest number of unestablished images (answered SETUPs, no log) of one receive endpoint. */
+  readonly pendingImages: number;
 }
 
 function field(owner: object, name: string, what: string): unknown {
@@ -52,8 +54,10 @@ export function probeResources(driver: MediaDriver): ResourceSizes {
   const images = arrayField(conductor, 'images', 'DriverConductor').filter((i) => field(i, 'state', 'PublicationImage') !== 'DONE');
   let sessionMarksMax = 0;
   let imageLogsLength = 0;
+  let pendingImages = 0;
   for (const endpoint of mapField(conductor, 'receiveEndpoints', 'DriverConductor').values()) {
     imageLogsLength = Math.max(imageLogsLength, numberField(endpoint as object, 'imageLogsLength', 'ReceiveChannelEndpoint'));
+    pendingImages = Math.max(pendingImages, numberField(endpoint as object, 'pendingImageCount', 'ReceiveChannelEndpoint'));
     for (const interest of mapField(endpoint as object, 'streams', 'ReceiveChannelEndpoint').values()) {
       sessionMarksMax = Math.max(sessionMarksMax, mapField(interest as object, 'marks', 'stream interest').size);
     }
@@ -72,6 +76,7 @@ export function probeResources(driver: MediaDriver): ResourceSizes {
     distinctErrors: driver.errorLog.entries().length,
     counters: driver.counters.allocatedCount,
     imageLogsLength,
+    pendingImages,
   };
 }
 
@@ -87,6 +92,7 @@ export function resourceLimits(driver: MediaDriver): Record<keyof ResourceSizes,
     distinctErrors: number('errorLogCapacity'),
     counters: number('countersCapacity'),
     imageLogsLength: number('imageLogsLengthMax'),
+    pendingImages: number('pendingImagesMax'),
   };
 }
 

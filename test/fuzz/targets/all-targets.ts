@@ -1,4 +1,4 @@
-/** Every fuzz target, by name: one per decoder family, then the live receive path (simulated, then real UDP). */
+/** Every fuzz target, by name: one per decoder family, then the live receive path (simulated, then real UDP), then SETUP floods. */
 import type { FuzzTarget } from '../fuzz-target.js';
 import { dataFrameTarget } from './data-frame-target.js';
 import { setupTarget } from './setup-target.js';
@@ -10,6 +10,7 @@ import { responseSetupTarget } from './response-setup-target.js';
 import { resolutionTarget } from './resolution-target.js';
 import { receivePathTarget } from './receive-path-target.js';
 import { receivePathUdpTarget } from './receive-path-udp-target.js';
+import { setupFloodTarget } from './setup-flood-target.js';
 
 export const DECODER_TARGETS: readonly FuzzTarget[] = [
   dataFrameTarget,
@@ -22,7 +23,7 @@ export const DECODER_TARGETS: readonly FuzzTarget[] = [
   resolutionTarget,
 ];
 
-export const FUZZ_TARGETS: readonly FuzzTarget[] = [...DECODER_TARGETS, receivePathTarget, receivePathUdpTarget];
+export const FUZZ_TARGETS: readonly FuzzTarget[] = [...DECODER_TARGETS, receivePathTarget, receivePathUdpTarget, setupFloodTarget];
 
 export function findTarget(name: string): FuzzTarget | undefined {
   return FUZZ_TARGETS.find((t) => t.name === name);

@@ -154,7 +154,7 @@ function flood(
   const items = hostileItemArb(context);
   const prng = new SeededPrng(options.seed);
   const pub = pair.publication;
-  const peak = { images: 0, sessionMarksMax: 0, nakTimersMax: 0, receiversMax: 0, distinctErrors: 0, counters: 0, imageLogsLength: 0 };
+  const peak = { images: 0, sessionMarksMax: 0, nakTimersMax: 0, receiversMax: 0, distinctErrors: 0, counters: 0, imageLogsLength: 0, pendingImages: 0 };
   const tally: Tally = { sent: 0, poison: 0, quietSteps: 0, bySource: {}, peak, arrayBufferBytesMax: 0 };
   const limits = { sub: resourceLimits(pair.subscriber.driver), pub: resourceLimits(pair.publisher.driver) };
   let nextLogMs = startMs + 2000;

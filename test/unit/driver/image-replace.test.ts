@@ -4,8 +4,16 @@ import { createSocket } from 'node:dgram';
 import { Skein } from '../../../src/skein.js';
 import type { Image } from '../../../src/client/image.js';
 import { SetupFlyweight } from '../../../src/protocol/setup-flyweight.js';
-import { SETUP_LENGTH } from '../../../src/protocol/frame-constants.js';
+import { DataHeaderFlyweight } from '../../../src/protocol/data-header-flyweight.js';
+import { DATA_HEADER_LENGTH, FrameFlags, FrameType, SETUP_LENGTH } from '../../../src/protocol/frame-constants.js';
 import { waitFor, freeUdpPort } from '../../support/wait.js';
+
+/** A heartbeat at the start of the stream instance of {@link setupFrame}: establishes its image. */
+function heartbeatFrame(sessionId: number, streamId: number, termId: number): Uint8Array {
+  const bytes = new Uint8Array(DATA_HEADER_LENGTH);
+  new DataHeaderFlyweight().wrap(bytes, 0, DATA_HEADER_LENGTH).writeHeader(0, FrameFlags.UNFRAGMENTED, FrameType.DATA, 0, sessionId, streamId, termId);
+  return bytes;
+}
 
 /** A SETUP for (sessionId, streamId) that describes another instance of the stream. */
 function setupFrame(sessionId: number, streamId: number, initialTermId: number): Uint8Array {
@@ -46,10 +54,12 @@ test('a SETUP from another instance of a session replaces the image only once th
     await waitFor(() => publication.offer(new Uint8Array(8)) > 0, 2000, 'an offer');
     await waitFor(() => received === 1, 2000, 'the live stream to deliver');
 
-    // The publisher dies without a goodbye: after the silence threshold the same SETUP replaces the image.
+    // The publisher dies without a goodbye: after the silence threshold the same SETUP replaces the
+    // image once its sender answers the status message (a heartbeat from the SETUP's source).
     publisherSide.destroy();
     await new Promise((resolve) => setTimeout(resolve, 400));
     spoofer.send(other, port, '127.0.0.1');
+    spoofer.send(heartbeatFrame(publication.sessionId, 1001, (live.initialTermId + 12345) | 0), port, '127.0.0.1');
     await waitFor(() => available.length === 2, 3000, 'the replacing image');
     assert.deepEqual(unavailable, [live.correlationId], 'the old image went first');
     assert.equal(available[1]!.sessionId, publication.sessionId);

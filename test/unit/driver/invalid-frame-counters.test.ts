@@ -44,9 +44,12 @@ let pair: SimDriverPair;
 
 before(async () => {
   pair = await SimDriverPair.open({ seed: 4 });
-  // Two images fed by the attacker: one joined at position 0, one joined two terms in.
+  // Two images fed by the attacker: one joined at position 0, one joined two terms in. Each is
+  // established by a heartbeat from the SETUP's source, as a sender answers the status message.
   send(setupDatagram({ sessionId: SESSION, streamId: STREAM_ID, initialTermId: INITIAL_TERM_ID, activeTermId: INITIAL_TERM_ID }), pair.receivePort);
+  send(heartbeatDatagram({ sessionId: SESSION, streamId: STREAM_ID, termId: INITIAL_TERM_ID, termOffset: 0 }), pair.receivePort);
   send(setupDatagram({ sessionId: SESSION_BEHIND, streamId: STREAM_ID, initialTermId: INITIAL_TERM_ID, activeTermId: INITIAL_TERM_ID + 2 }), pair.receivePort);
+  send(heartbeatDatagram({ sessionId: SESSION_BEHIND, streamId: STREAM_ID, termId: INITIAL_TERM_ID + 2, termOffset: 0 }), pair.receivePort);
   assert.ok(pair.stepUntil(() => pair.subscription.imageCount === 3, 200), `attacker images created (${pair.world.describe()})`);
 });
 

@@ -86,7 +86,7 @@ test('a tethered spy that stops reading holds the publication back; an untethere
       const receiver = await skein.addSubscription(channel, 4);
       const spy = await skein.addSubscription(`aeron-spy:${channel}|tether=${tether}`, 4);
       const publication = await skein.addPublication(channel, 4);
-      record(receiver);
+      const received = record(receiver);
       await publication.connected({ timeoutMs: 5000 });
       await spy.connected({ timeoutMs: 5000 });
       // The spy never polls. 64 KiB terms: the publisher may run half a term ahead of its slowest consumer.
@@ -108,6 +108,7 @@ test('a tethered spy that stops reading holds the publication back; an untethere
       } else {
         assert.equal(accepted, 200, 'an untethered spy does not hold it back');
       }
+      await waitFor(() => received.seen.length === accepted, 5000, 'the receiver got everything accepted');
       publication.close();
       spy.close();
       receiver.close();

@@ -13,6 +13,7 @@ import { SkeinClient } from '../../../src/client/skein-client.js';
 import type { NetworkPublication } from '../../../src/driver/network-publication.js';
 import type { PublicationImage } from '../../../src/driver/publication-image.js';
 import type { MediaDriver } from '../../../src/driver/media-driver.js';
+import type { ReceiveChannelEndpoint } from '../../../src/driver/receive-channel-endpoint.js';
 import { RawPeer, counterValue, runFor, settle, simNode } from '../../support/sim-node.js';
 
 const MS = 1_000_000;
@@ -30,28 +31,113 @@ function networkPublications(driver: MediaDriver): NetworkPublication[] {
   return (driver.conductor as unknown as { networkPublications: NetworkPublication[] }).networkPublications;
 }
 
-test('a flood of spoofed SETUPs creates at most maxImagesPerEndpoint images and counts the rest', async () => {
+function pendingImages(driver: MediaDriver): number {
+  let count = 0;
+  for (const endpoint of (driver.conductor as unknown as { receiveEndpoints: Map<string, ReceiveChannelEndpoint> }).receiveEndpoints.values()) count += endpoint.pendingImageCount;
+  return count;
+}
+
+function imageLogsLength(driver: MediaDriver): number {
+  let bytes = 0;
+  for (const endpoint of (driver.conductor as unknown as { receiveEndpoints: Map<string, { imageLogsLength: number }> }).receiveEndpoints.values()) bytes += endpoint.imageLogsLength;
+  return bytes;
+}
+
+test('a flood of SETUPs fills the unestablished-image table, not the image table; only an answering sender gets an image', async () => {
   const world = new SimWorld({ seed: 101 });
-  const { driver, client } = simNode(world, { maxImagesPerEndpoint: 8 });
+  const { driver, client } = simNode(world, { pendingImagesMax: 8, maxImagesPerEndpoint: 8 });
   const subscription = await settle(world, client.addSubscription(SUB_CHANNEL, STREAM));
   const attacker = new RawPeer(world, '127.0.0.66', 6000);
   for (let i = 0; i < 200; i++) attacker.sendSetup(SUBSCRIBER, { sessionId: 1000 + i, streamId: STREAM });
   runFor(world, 5 * MS);
+  assert.equal(driver.conductor.resourceCounts().images, 0, 'a SETUP alone creates no image');
+  assert.equal(imageLogsLength(driver), 0, 'and allocates no log');
+  assert.equal(pendingImages(driver), 8);
+  assert.equal(counterValue(driver, 'Unestablished images evicted at the pending-image limit'), 192);
+  assert.equal(counterValue(driver, 'Images refused at the per-endpoint limit'), 0);
+  assert.equal(attacker.count(FrameType.SM), 200, 'every SETUP is answered with one status message');
+  assert.equal(attacker.count(FrameType.SM, FrameFlags.SM_SEND_SETUP), 0);
+
+  // The newest eight survived; a heartbeat from another port does not establish one of them.
+  const other = new RawPeer(world, '127.0.0.66', 6001);
+  other.sendData(SUBSCRIBER, { sessionId: 1199, streamId: STREAM, termId: 0, termOffset: 0 });
+  runFor(world, 5 * MS);
+  assert.equal(driver.conductor.resourceCounts().images, 0, 'only the SETUP\'s source establishes its session');
+  // A DATA frame from the SETUP's source does, and the frame is the image's first.
+  attacker.sendData(SUBSCRIBER, { sessionId: 1199, streamId: STREAM, termId: 0, termOffset: 0 });
+  runFor(world, 5 * MS);
+  assert.equal(driver.conductor.resourceCounts().images, 1);
+  assert.equal(subscription.imageCount, 1);
+  assert.equal(pendingImages(driver), 7);
+  assert.equal(images(driver)[0]!.hwmPosition.get(), 32, 'the establishing frame was written to the image');
+  // An evicted session is unknown: its heartbeat asks for a SETUP instead.
+  attacker.sendData(SUBSCRIBER, { sessionId: 1000, streamId: STREAM, termId: 0, termOffset: 0 });
+  runFor(world, 5 * MS);
+  assert.equal(attacker.count(FrameType.SM, FrameFlags.SM_SEND_SETUP), 1);
+  assert.equal(driver.conductor.resourceCounts().images, 1);
+
+  // Expiry: unanswered entries go after pendingImageTimeoutNs (500 ms) and are counted.
+  runFor(world, 600 * MS);
+  assert.equal(pendingImages(driver), 0);
+  assert.equal(counterValue(driver, 'Unestablished images expired without DATA or heartbeat'), 7);
+  world.close();
+});
+
+test('a source holding many unestablished images has a new session answered only when its SETUP repeats or was asked for', async () => {
+  const world = new SimWorld({ seed: 110 });
+  const { driver, client } = simNode(world, { pendingImagesMax: 64 });
+  await settle(world, client.addSubscription(SUB_CHANNEL, STREAM));
+  const flood = new RawPeer(world, '127.0.0.66', 6000);
+  for (let i = 0; i < 40; i++) flood.sendSetup(SUBSCRIBER, { sessionId: 2000 + i, streamId: STREAM });
+  runFor(world, 5 * MS);
+  assert.equal(pendingImages(driver), 40);
+  assert.equal(flood.count(FrameType.SM), 16, 'the first 16 sessions of the source are answered at once, the rest are not');
+  // A repeated SETUP (what a sender does every 100 ms while unanswered) is answered.
+  flood.sendSetup(SUBSCRIBER, { sessionId: 2039, streamId: STREAM });
+  runFor(world, 5 * MS);
+  assert.equal(flood.count(FrameType.SM), 17);
+  // So is a SETUP the endpoint asked for (DATA of an unknown session drew SM/SEND_SETUP).
+  flood.sendData(SUBSCRIBER, { sessionId: 3001, streamId: STREAM, termId: 0, termOffset: 0 });
+  runFor(world, 5 * MS);
+  assert.equal(flood.count(FrameType.SM, FrameFlags.SM_SEND_SETUP), 1);
+  flood.sendSetup(SUBSCRIBER, { sessionId: 3001, streamId: STREAM });
+  runFor(world, 5 * MS);
+  assert.equal(flood.count(FrameType.SM) - flood.count(FrameType.SM, FrameFlags.SM_SEND_SETUP), 18);
+  // Another source is answered at once.
+  const other = new RawPeer(world, '127.0.0.66', 6001);
+  other.sendSetup(SUBSCRIBER, { sessionId: 4000, streamId: STREAM });
+  runFor(world, 5 * MS);
+  assert.equal(other.count(FrameType.SM), 1);
+  world.close();
+});
+
+test('a flood of answering senders creates at most maxImagesPerEndpoint images and counts the rest', async () => {
+  const world = new SimWorld({ seed: 102 });
+  const { driver, client } = simNode(world, { maxImagesPerEndpoint: 8 });
+  const subscription = await settle(world, client.addSubscription(SUB_CHANNEL, STREAM));
+  const attacker = new RawPeer(world, '127.0.0.66', 6000);
+  for (let i = 0; i < 200; i++) {
+    attacker.sendSetup(SUBSCRIBER, { sessionId: 1000 + i, streamId: STREAM });
+    attacker.sendData(SUBSCRIBER, { sessionId: 1000 + i, streamId: STREAM, termId: 0, termOffset: 0 });
+  }
+  runFor(world, 5 * MS);
   assert.equal(driver.conductor.resourceCounts().images, 8);
   assert.equal(subscription.imageCount, 8);
-  assert.equal(counterValue(driver, 'Images refused at the per-endpoint limit'), 192);
+  assert.equal(counterValue(driver, 'Images refused at the per-endpoint limit'), 192, 'SETUPs refused at the image limit get no status message');
+  assert.equal(attacker.count(FrameType.SM, FrameFlags.SM_SEND_SETUP), 192, 'their heartbeats are of unknown sessions');
   const limitErrors = driver.errorLog.entries().filter((e) => e.code === 'ERR_SKEIN_LIMIT_REACHED');
   assert.equal(limitErrors.length, 1, 'the limit is reported once, not once per SETUP');
   assert.equal(limitErrors[0]!.observationCount, 1);
   assert.match(limitErrors[0]!.message, /maxImagesPerEndpoint/);
 
-  // Eviction: spoofed images get no data, so the liveness timeout (2 s in the test profile) frees them.
+  // Eviction: the images get nothing more, so the liveness timeout (2 s in the test profile) frees them.
   runFor(world, 2500 * MS);
   assert.equal(driver.conductor.resourceCounts().images, 0);
   assert.equal(counterValue(driver, 'Images unavailable after liveness timeout'), 8);
   attacker.sendSetup(SUBSCRIBER, { sessionId: 5000, streamId: STREAM });
+  attacker.sendData(SUBSCRIBER, { sessionId: 5000, streamId: STREAM, termId: 0, termOffset: 0 });
   runFor(world, 5 * MS);
-  assert.equal(driver.conductor.resourceCounts().images, 1, 'a SETUP is accepted again once images have gone');
+  assert.equal(driver.conductor.resourceCounts().images, 1, 'an image is made again once images have gone');
   world.close();
 });
 
@@ -60,12 +146,17 @@ test('imageLogsLengthMax bounds the term memory SETUPs can ask for', async () =>
   const { driver, client } = simNode(world, { imageLogsLengthMax: 4 * 3 * 65536, maxImagesPerEndpoint: 100 });
   await settle(world, client.addSubscription(SUB_CHANNEL, STREAM));
   const attacker = new RawPeer(world, '127.0.0.66', 6000);
-  attacker.sendSetup(SUBSCRIBER, { sessionId: 1, streamId: STREAM, termLength: 1 << 30 });
-  for (let i = 0; i < 5; i++) attacker.sendSetup(SUBSCRIBER, { sessionId: 10 + i, streamId: STREAM, termLength: 65536 });
+  const answered = (sessionId: number, termLength: number): void => {
+    attacker.sendSetup(SUBSCRIBER, { sessionId, streamId: STREAM, termLength });
+    attacker.sendData(SUBSCRIBER, { sessionId, streamId: STREAM, termId: 0, termOffset: 0 });
+  };
+  answered(1, 1 << 30);
+  for (let i = 0; i < 5; i++) answered(10 + i, 65536);
   runFor(world, 5 * MS);
   assert.equal(driver.conductor.resourceCounts().images, 4, 'four 64 KiB images fit the budget, a 1 GiB one does not');
   assert.equal(counterValue(driver, 'Images refused at the per-endpoint limit'), 2);
   assert.ok(images(driver).every((image) => image.termLength === 65536));
+  assert.equal(imageLogsLength(driver), 4 * 3 * 65536);
   world.close();
 });
 
@@ -180,6 +271,8 @@ test('an image keeps NAK timers for at most nakGapsMax gaps however its gaps mov
   const publisher = new RawPeer(world, '127.0.0.66', 6000);
   const frame = (termOffset: number): void => publisher.sendData(SUBSCRIBER, { sessionId: 77, streamId: STREAM, termId: 5, termOffset });
   publisher.sendSetup(SUBSCRIBER, { sessionId: 77, streamId: STREAM, initialTermId: 5, termLength: 65536 });
+  // A heartbeat at the join position establishes the image without filling the gap at 0.
+  publisher.sendData(SUBSCRIBER, { sessionId: 77, streamId: STREAM, termId: 5, termOffset: 0 });
   runFor(world, 2 * MS);
   assert.equal(images(driver).length, 1);
   const image = images(driver)[0]!;
