@@ -160,7 +160,12 @@ export class NetworkPublication {
   private trackSenderLimits = false;
   private shouldSendSetup = false;
   private lastSetupNs = -Infinity;
-  private lastSendNs = 0;
+  /**
+   * When DATA or a heartbeat last went out. A SETUP does not count, so the first status message
+   * is answered by a heartbeat at once, as Aeron's senders do (a receiver that answered with a
+   * zero window establishes its image on it).
+   */
+  private lastSendNs = Number.NEGATIVE_INFINITY;
   private endOfStreamPosition = Number.MAX_SAFE_INTEGER;
   private lingerDeadlineNs = 0;
   private receivedEosFromAll = false;
@@ -345,7 +350,6 @@ export class NetworkPublication {
     if (this.transmit(this.setupBuffer.slice(0, SETUP_LENGTH), 0, SETUP_LENGTH)) {
       this.components.driverCounters.setupsSent.increment();
       if (this.hasInitialConnection) this.shouldSendSetup = false;
-      this.lastSendNs = nowNs;
     }
     return 0;
   }
