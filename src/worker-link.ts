@@ -63,6 +63,8 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set([
   'CLIENT_CLOSE',
   'ADD_DESTINATION',
   'REMOVE_DESTINATION',
+  'ADD_RCV_DESTINATION',
+  'REMOVE_RCV_DESTINATION',
 ]);
 
 /** CLOSING: the port is closed, the client's CLIENT_CLOSE still waits for room in the driver's queue. */

@@ -19,7 +19,11 @@ export interface PublicationOwner extends ConnectionStatusHost {
   wakeDriver(): void;
   /** Back-pressure met: lets a driver in another thread know (see DriverConnection.notifyProgress). */
   notifyProgress(): void;
-  destinationCommand(type: 'ADD_DESTINATION' | 'REMOVE_DESTINATION', publication: Publication, channel: string): Promise<void>;
+  destinationCommand(
+    type: 'ADD_DESTINATION' | 'REMOVE_DESTINATION',
+    target: { readonly registrationId: number; readonly channel: string; readonly streamId: number },
+    channel: string,
+  ): Promise<void>;
 }
 
 export interface PublicationInit {

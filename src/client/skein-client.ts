@@ -225,17 +225,21 @@ export class SkeinClient {
     this.connection.wake();
   }
 
-  /** @internal Adds or removes a destination of a publication's multi-destination channel. */
-  destinationCommand(type: 'ADD_DESTINATION' | 'REMOVE_DESTINATION', publication: Publication, channel: string): Promise<void> {
-    if (this.closed) return Promise.reject(this.closedError('client is closed', { channel: publication.channel, streamId: publication.streamId }));
+  /** @internal Adds or removes a destination of a multi-destination publication or subscription. */
+  destinationCommand(
+    type: 'ADD_DESTINATION' | 'REMOVE_DESTINATION' | 'ADD_RCV_DESTINATION' | 'REMOVE_RCV_DESTINATION',
+    target: { readonly registrationId: number; readonly channel: string; readonly streamId: number },
+    channel: string,
+  ): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError('client is closed', { channel: target.channel, streamId: target.streamId }));
     if (typeof channel !== 'string') {
       return Promise.reject(new SkeinError(ErrorCode.URI_INVALID, `a destination is a channel such as 'aeron:udp?endpoint=127.0.0.1:40456', got ${typeof channel}`));
     }
-    return this.send('destination', channel, publication.streamId, (correlationId) => ({
+    return this.send('destination', channel, target.streamId, (correlationId) => ({
       type,
       clientId: this.clientId,
       correlationId,
-      registrationId: publication.registrationId,
+      registrationId: target.registrationId,
       channel,
     })) as Promise<void>;
   }

@@ -14,6 +14,11 @@ export interface SubscriptionOwner extends ConnectionStatusHost {
   stopPolling(subscription: Subscription): void;
   /** Fragments consumed: lets a driver in another thread know (see DriverConnection.notifyProgress). */
   notifyProgress(): void;
+  destinationCommand(
+    type: 'ADD_RCV_DESTINATION' | 'REMOVE_RCV_DESTINATION',
+    target: { readonly registrationId: number; readonly channel: string; readonly streamId: number },
+    channel: string,
+  ): Promise<void>;
 }
 
 export interface SubscriptionInit {
@@ -82,6 +87,24 @@ export class Subscription {
    */
   connected(options: ConnectedOptions = {}): Promise<void> {
     return this.status.wait(options, this.isConnected);
+  }
+
+  /**
+   * Adds a destination to a multi-destination subscription (`aeron:udp?control-mode=manual`): a
+   * socket on the address `channel` names (`aeron:udp?endpoint=127.0.0.1:40456`, with
+   * `|control=host:port` to join a dynamic MDC publication) whose frames feed this
+   * subscription's images; frames of one stream arriving through several destinations make one
+   * image. Resolves once the socket is bound.
+   */
+  addDestination(channel: string): Promise<void> {
+    if (this.closed) return Promise.reject(new SkeinError(ErrorCode.CLOSED, 'addDestination on a closed subscription', { channel: this.channel, streamId: this.streamId, state: 'CLOSED' }));
+    return this.owner.destinationCommand('ADD_RCV_DESTINATION', this, channel);
+  }
+
+  /** Removes a destination added with {@link addDestination}: its socket closes; images fed by other destinations go on. */
+  removeDestination(channel: string): Promise<void> {
+    if (this.closed) return Promise.reject(new SkeinError(ErrorCode.CLOSED, 'removeDestination on a closed subscription', { channel: this.channel, streamId: this.streamId, state: 'CLOSED' }));
+    return this.owner.destinationCommand('REMOVE_RCV_DESTINATION', this, channel);
   }
 
   /**

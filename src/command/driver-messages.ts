@@ -42,15 +42,15 @@ export interface RemoveCommand {
 }
 
 /**
- * Adds or removes a destination of a multi-destination publication (`control-mode=manual`),
- * named by a channel such as `aeron:udp?endpoint=127.0.0.1:40456`. Answered with
- * OPERATION_SUCCESS or ERROR.
+ * Adds or removes a destination of a multi-destination publication (`ADD_DESTINATION`) or
+ * subscription (`ADD_RCV_DESTINATION`), both `control-mode=manual`, named by a channel such as
+ * `aeron:udp?endpoint=127.0.0.1:40456`. Answered with OPERATION_SUCCESS or ERROR.
  */
 export interface DestinationCommand {
-  readonly type: 'ADD_DESTINATION' | 'REMOVE_DESTINATION';
+  readonly type: 'ADD_DESTINATION' | 'REMOVE_DESTINATION' | 'ADD_RCV_DESTINATION' | 'REMOVE_RCV_DESTINATION';
   readonly clientId: number;
   readonly correlationId: number;
-  /** The publication's registration id. */
+  /** The publication's or subscription's registration id. */
   readonly registrationId: number;
   readonly channel: string;
 }

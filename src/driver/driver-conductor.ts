@@ -14,7 +14,7 @@ import { NetworkPublication } from './network-publication.js';
 import { IpcPublication } from './ipc-publication.js';
 import { PublicationImage, type SubscriberPosition } from './publication-image.js';
 import { SendChannelEndpoint, type ResponseSetupHandler } from './send-channel-endpoint.js';
-import { ReceiveChannelEndpoint, type ImageFactory, type SetupInfo } from './receive-channel-endpoint.js';
+import { ReceiveChannelEndpoint, SharedImages, type ImageFactory, type SetupInfo } from './receive-channel-endpoint.js';
 import type { Sender } from './sender.js';
 import type { Receiver } from './receiver.js';
 import { DEFAULT_FLOW_CONTROL_GROUP_TAG, flowControlFor } from './flow-control.js';
@@ -49,6 +49,24 @@ interface SubscriptionLink {
   endpoint: ReceiveChannelEndpoint | null;
   /** `aeron-spy:`: reads this driver's network publications of the channel in place. */
   readonly isSpy: boolean;
+  /** `control-mode=manual`: images fed by the destinations the application adds. */
+  readonly mds: MultiDestinationSubscription | null;
+}
+
+/** The destinations of a multi-destination subscription, each a receive endpoint of its own, sharing images. */
+interface MultiDestinationSubscription {
+  readonly shared: SharedImages;
+  readonly receiverId: bigint;
+  /** Bound or binding destinations, by the address a destination channel names. */
+  readonly destinations: Map<string, ReceiveChannelEndpoint>;
+}
+
+/** A destination being bound for an ADD_RCV_DESTINATION command. */
+interface PendingDestination {
+  readonly link: SubscriptionLink;
+  readonly endpoint: ReceiveChannelEndpoint;
+  readonly addressKey: string;
+  readonly correlationId: number;
 }
 
 /** An untethered spy left behind, waiting to rejoin its publication. */
@@ -98,6 +116,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   private images: PublicationImage[] = [];
   private pendingSubscriptions: PendingSubscription[] = [];
   private restingSpies: RestingSpy[] = [];
+  private pendingDestinations: PendingDestination[] = [];
   private readonly sendEndpoints = new Map<string, SendChannelEndpoint>();
   private readonly receiveEndpoints = new Map<string, ReceiveChannelEndpoint>();
   private readonly nextCorrelationIdFn: () => number;
@@ -140,6 +159,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     this.cycleNowNs = nowNs;
     let work = this.commands.drain(this.onCommandBound, 32);
     if (this.pendingSubscriptions.length > 0) work += this.checkPendingSubscriptions();
+    if (this.pendingDestinations.length > 0) work += this.checkPendingDestinations();
     const networkPublications = this.networkPublications;
     for (let i = 0; i < networkPublications.length; i++) work += networkPublications[i]!.updatePublisherLimit();
     const ipcPublications = this.ipcPublications;
@@ -234,6 +254,10 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
         case 'ADD_DESTINATION':
         case 'REMOVE_DESTINATION':
           this.onDestination(command);
+          break;
+        case 'ADD_RCV_DESTINATION':
+        case 'REMOVE_RCV_DESTINATION':
+          this.onReceiveDestination(command);
           break;
         case 'REMOVE_SUBSCRIPTION':
           this.onRemoveSubscription(command.registrationId, command.clientId, correlationId);
@@ -653,7 +677,14 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       hasInterest: false,
       endpoint: null,
       isSpy: parsed.params.spy,
+      mds: parsed.params.controlMode === 'manual' && !parsed.isIpc ? { shared: new SharedImages(), receiverId: this.takeReceiverId(), destinations: new Map() } : null,
     };
+    if (link.mds !== null) {
+      // Destinations come with ADD_RCV_DESTINATION; the subscription itself binds nothing.
+      this.subscriptionLinks.set(link.registrationId, link);
+      this.respond(command.clientId, { type: 'SUBSCRIPTION_READY', clientId: command.clientId, correlationId: command.correlationId, resolvedChannel: command.channel });
+      return;
+    }
     if (link.isSpy) {
       this.subscriptionLinks.set(link.registrationId, link);
       this.respond(command.clientId, { type: 'SUBSCRIPTION_READY', clientId: command.clientId, correlationId: command.correlationId, resolvedChannel: command.channel });
@@ -693,18 +724,12 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       });
     }
     if (endpoint === undefined) {
-      endpoint = new ReceiveChannelEndpoint(
-        key,
-        bind,
-        this.nextReceiverId,
-        this.components,
-        this,
-        control,
-        multicast === undefined
-          ? undefined
-          : { socket: { groups: [multicast.dataGroup.host], interface: multicast.interfaceAddress, ttl: this.components.settings.multicastTtl }, control: multicast.controlGroup },
-      );
-      this.nextReceiverId = BigInt.asIntN(64, this.nextReceiverId + 1n);
+      endpoint = new ReceiveChannelEndpoint(key, bind, this.takeReceiverId(), this.components, this, {
+        ...(control === undefined ? {} : { control }),
+        ...(multicast === undefined
+          ? {}
+          : { multicast: { socket: { groups: [multicast.dataGroup.host], interface: multicast.interfaceAddress, ttl: this.components.settings.multicastTtl }, control: multicast.controlGroup } }),
+      });
       this.receiveEndpoints.set(key, endpoint);
     }
     this.pendingSubscriptions = [...this.pendingSubscriptions, { link, correlationId: command.correlationId, endpoint }];
@@ -767,7 +792,8 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   }
 
   private linkTakesSession(link: SubscriptionLink, endpoint: ReceiveChannelEndpoint, streamId: number, sessionId: number): boolean {
-    return link.endpoint === endpoint && link.streamId === streamId && (link.sessionId === undefined || link.sessionId === sessionId);
+    const mine = link.endpoint === endpoint || (link.mds !== null && link.mds.destinations.get(endpoint.destinationKey ?? '') === endpoint);
+    return mine && link.streamId === streamId && (link.sessionId === undefined || link.sessionId === sessionId);
   }
 
   /** The receiver window of an image whose first subscription is `link`. */
@@ -860,6 +886,18 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
 
   private unlinkSubscription(link: SubscriptionLink): void {
     this.subscriptionLinks.delete(link.registrationId);
+    if (link.mds !== null) {
+      const nowNs = this.components.clock.nanoTime();
+      const destinations = [...link.mds.destinations.values()];
+      for (const image of this.images) {
+        if (!destinations.includes(image.endpoint)) continue;
+        image.subscribers = this.dropSubscriber(image.subscribers, link.registrationId);
+        if (image.subscribers.length === 0) image.startDraining(nowNs);
+      }
+      for (const endpoint of destinations) this.closeDestination(link, endpoint);
+      link.mds.destinations.clear();
+      return;
+    }
     if (link.isSpy) {
       for (const publication of this.networkPublications) this.dropSpy(publication, link.registrationId, false);
       this.restingSpies = this.restingSpies.filter((r) => r.link !== link);
@@ -1123,8 +1161,103 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   }
 
   private hasSubscriptionOn(endpoint: ReceiveChannelEndpoint): boolean {
-    for (const link of this.subscriptionLinks.values()) if (link.endpoint === endpoint) return true;
+    for (const link of this.subscriptionLinks.values()) {
+      if (link.endpoint === endpoint || (link.mds !== null && [...link.mds.destinations.values()].includes(endpoint))) return true;
+    }
     return false;
+  }
+
+  private takeReceiverId(): bigint {
+    const id = this.nextReceiverId;
+    this.nextReceiverId = BigInt.asIntN(64, id + 1n);
+    return id;
+  }
+
+  /**
+   * Adds or removes a destination of a multi-destination subscription: a receive endpoint on the
+   * address the destination channel names (with its `control=`, it joins a dynamic MDC
+   * publication), feeding the subscription's shared images. An added destination is answered once
+   * its socket is bound.
+   */
+  private onReceiveDestination(command: DestinationCommand): void {
+    const link = this.subscriptionLinks.get(command.registrationId);
+    const subject = { channel: command.channel, correlationId: command.correlationId };
+    if (link === undefined || link.clientId !== command.clientId) {
+      throw new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `unknown subscription registration id ${command.registrationId}`, subject);
+    }
+    const mds = link.mds;
+    if (mds === null) {
+      throw new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `destinations are added to control-mode=manual subscriptions; ${link.channel} is not one`, {
+        ...subject,
+        streamId: link.streamId,
+      });
+    }
+    const parsed = parseSubscriptionChannel(command.channel);
+    const bind = parsed.params.endpoint;
+    if (parsed.isIpc || bind === undefined || parsed.params.controlMode !== undefined) {
+      throw new SkeinError(ErrorCode.URI_INVALID, `a destination is a UDP channel with an endpoint (and a control address to join a dynamic MDC publication)`, subject);
+    }
+    const key = addressKey(bind);
+    if (command.type === 'REMOVE_RCV_DESTINATION') {
+      const endpoint = mds.destinations.get(key);
+      if (endpoint === undefined) throw new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `destination ${key} is not there`, { ...subject, streamId: link.streamId });
+      mds.destinations.delete(key);
+      this.closeDestination(link, endpoint);
+      this.respond(command.clientId, { type: 'OPERATION_SUCCESS', clientId: command.clientId, correlationId: command.correlationId });
+      return;
+    }
+    if (mds.destinations.has(key)) throw new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, `destination ${key} is there already`, { ...subject, streamId: link.streamId });
+    const endpointKey = `mds|${link.registrationId}|${key}`;
+    const control = parsed.params.control;
+    const endpoint = new ReceiveChannelEndpoint(endpointKey, bind, mds.receiverId, this.components, this, { shared: mds.shared, ...(control === undefined ? {} : { control }) });
+    endpoint.destinationKey = key;
+    mds.destinations.set(key, endpoint);
+    this.receiveEndpoints.set(endpointKey, endpoint);
+    this.pendingDestinations = [...this.pendingDestinations, { link, endpoint, addressKey: key, correlationId: command.correlationId }];
+    this.checkPendingDestinations();
+  }
+
+  /** Answers destinations whose socket bound (or failed to). */
+  private checkPendingDestinations(): number {
+    if (this.pendingDestinations.length === 0) return 0;
+    let work = 0;
+    const still: PendingDestination[] = [];
+    for (const pending of this.pendingDestinations) {
+      const { link, endpoint } = pending;
+      const status = endpoint.socket.status;
+      if (status === 'binding') {
+        still.push(pending);
+        continue;
+      }
+      work++;
+      if (status === 'bound' && link.mds?.destinations.get(pending.addressKey) === endpoint) {
+        endpoint.addInterest(link.streamId);
+        if (endpoint.control !== undefined) endpoint.onTimeEvent(this.components.clock.nanoTime());
+        this.respond(link.clientId, { type: 'OPERATION_SUCCESS', clientId: link.clientId, correlationId: pending.correlationId });
+        continue;
+      }
+      link.mds?.destinations.delete(pending.addressKey);
+      this.receiveEndpoints.delete(endpoint.key);
+      endpoint.close();
+      this.respond(link.clientId, {
+        type: 'ERROR',
+        clientId: link.clientId,
+        correlationId: pending.correlationId,
+        code: ErrorCode.TRANSPORT_BIND_FAILED,
+        message: `cannot bind destination ${pending.addressKey}: ${endpoint.socket.error?.message ?? `socket ${status}`}`,
+        subject: { channel: link.channel, streamId: link.streamId },
+      });
+    }
+    this.pendingDestinations = still;
+    return work;
+  }
+
+  /** A destination goes: its socket closes; images it fed live on through the other destinations. */
+  private closeDestination(link: SubscriptionLink, endpoint: ReceiveChannelEndpoint): void {
+    if (endpoint.socket.status === 'bound') endpoint.removeInterest(link.streamId);
+    this.pendingDestinations = this.pendingDestinations.filter((p) => p.endpoint !== endpoint);
+    this.receiveEndpoints.delete(endpoint.key);
+    endpoint.close();
   }
 
   private checkImage(image: PublicationImage, nowNs: number): void {

@@ -118,6 +118,8 @@ export class PublicationImage {
   private readonly nakRandomBackoffNs: number;
   private readonly groupTag: bigint | undefined;
   private readonly reliable: boolean;
+  /** Further ways back to the sender: other destinations of a multi-destination subscription. */
+  private extraConnections: { readonly endpoint: ReceiveChannelEndpoint; readonly host: string; readonly port: number; lastFrameNs: number }[] = [];
   private readonly nakRetryNs: number;
   private rebuildPosition: number;
   private hwm: number;
@@ -184,6 +186,37 @@ export class PublicationImage {
    * Validates a DATA/PAD datagram completely, then writes it into the log. Nothing of a datagram
    * that fails a check reaches the log. Called from the endpoint's receive path.
    */
+  /**
+   * A frame of this image came through another destination of a multi-destination subscription:
+   * control frames go back that way too while it keeps carrying frames.
+   */
+  noteConnection(endpoint: ReceiveChannelEndpoint, host: string, port: number, nowNs: number): void {
+    if (endpoint === this.endpoint && host === this.controlHost && port === this.controlPort) return;
+    const connections = this.extraConnections;
+    for (let i = 0; i < connections.length; i++) {
+      const c = connections[i]!;
+      if (c.endpoint === endpoint && c.host === host && c.port === port) {
+        c.lastFrameNs = nowNs;
+        return;
+      }
+    }
+    this.extraConnections = [...connections, { endpoint, host, port, lastFrameNs: nowNs }];
+  }
+
+  /** Sends the control frame in `controlBuffer` to the sender, by every way it was heard from lately. */
+  private sendToSender(length: number): boolean {
+    let sent = this.endpoint.sendControl(this.controlBuffer, length, this.controlHost, this.controlPort);
+    const connections = this.extraConnections;
+    if (connections.length === 0) return sent;
+    const nowNs = this.components.clock.nanoTime();
+    const livenessNs = this.components.settings.imageLivenessTimeoutNs;
+    for (let i = 0; i < connections.length; i++) {
+      const c = connections[i]!;
+      if (nowNs - c.lastFrameNs <= livenessNs && c.endpoint.sendControl(this.controlBuffer, length, c.host, c.port)) sent = true;
+    }
+    return sent;
+  }
+
   insertPacket(data: Uint8Array, length: number, nowNs: number): void {
     if (this.state === 'DONE') return;
     const h = this.header.wrap(data, 0, length);
@@ -299,7 +332,7 @@ export class PublicationImage {
     this.rttm
       .wrap(this.controlBuffer, 0, RTTM_LENGTH)
       .writeRttm(FrameFlags.RTTM_REPLY, this.sessionId, this.streamId, BigInt(Math.round(nowNs)), 0n, this.endpoint.receiverId);
-    if (this.endpoint.sendControl(this.controlBuffer, RTTM_LENGTH, this.controlHost, this.controlPort)) {
+    if (this.sendToSender(RTTM_LENGTH)) {
       this.components.driverCounters.rttmSent.increment();
     }
   }
@@ -420,7 +453,7 @@ export class PublicationImage {
     nak.termId = termId;
     nak.termOffset = termOffset;
     nak.length = length;
-    if (this.endpoint.sendControl(this.controlBuffer, NAK_LENGTH, this.controlHost, this.controlPort)) {
+    if (this.sendToSender(NAK_LENGTH)) {
       this.components.driverCounters.naksSent.increment();
     }
     return 1;
@@ -462,7 +495,7 @@ export class PublicationImage {
     sm.receiverWindow = this.receiverWindowLength;
     sm.receiverId = this.endpoint.receiverId;
     if (this.groupTag !== undefined) sm.groupTag = this.groupTag;
-    if (this.endpoint.sendControl(this.controlBuffer, sm.frameLength, this.controlHost, this.controlPort)) {
+    if (this.sendToSender(sm.frameLength)) {
       this.components.driverCounters.statusMessagesSent.increment();
     }
     if (eos) this.eosStatusMessagesSent++;
@@ -489,7 +522,7 @@ export class PublicationImage {
 
   private sendResponseSetup(responseSessionId: number): void {
     this.rspSetup.wrap(this.controlBuffer, 0, RSP_SETUP_LENGTH).writeResponseSetup(this.sessionId, this.streamId, responseSessionId);
-    if (this.endpoint.sendControl(this.controlBuffer, RSP_SETUP_LENGTH, this.controlHost, this.controlPort)) {
+    if (this.sendToSender(RSP_SETUP_LENGTH)) {
       this.components.driverCounters.responseSetupsSent.increment();
     }
   }

@@ -58,6 +58,26 @@ interface SessionMark {
   untilNs: number;
 }
 
+/**
+ * The stream interest and images several endpoints share: the destinations of one
+ * multi-destination subscription (`control-mode=manual`), each a socket of its own, feeding the
+ * same images.
+ */
+export class SharedImages {
+  /** @internal */
+  readonly streams = new Map<number, StreamInterest>();
+}
+
+/** Optional parts of a receive endpoint. */
+export interface ReceiveEndpointExtras {
+  /** The explicit control address: response channels, subscribers of dynamic MDC publications. */
+  readonly control?: SocketAddress;
+  /** Multicast: the socket's group membership and the control group images answer to. */
+  readonly multicast?: { readonly socket: MulticastOptions; readonly control: SocketAddress };
+  /** A destination of a multi-destination subscription: the images it feeds are shared. */
+  readonly shared?: SharedImages;
+}
+
 interface StreamInterest {
   subscriptions: number;
   readonly images: Map<number, PublicationImage>;
@@ -89,7 +109,11 @@ export class ReceiveChannelEndpoint {
   readonly receiverId: bigint;
   private readonly components: DriverComponents;
   private readonly factory: ImageFactory;
-  private readonly streams = new Map<number, StreamInterest>();
+  private readonly streams: Map<number, StreamInterest>;
+  /** One destination of several feeding shared images: each frame tells its image the way back. */
+  private readonly multiDestination: boolean;
+  /** A multi-destination subscription's destination: the address its channel named. */
+  destinationKey: string | undefined = undefined;
   private readonly data = new DataHeaderFlyweight();
   private readonly setup = new SetupFlyweight();
   private readonly rttm = new RttMeasurementFlyweight();
@@ -114,19 +138,14 @@ export class ReceiveChannelEndpoint {
    * `multicast`: the socket binds the data group with SO_REUSEADDR and joins it on the channel's
    * interface; images answer to `multicastControl`, the control group, on the same port.
    */
-  constructor(
-    key: string,
-    bind: SocketAddress,
-    receiverId: bigint,
-    components: DriverComponents,
-    factory: ImageFactory,
-    control?: SocketAddress,
-    multicast?: { readonly socket: MulticastOptions; readonly control: SocketAddress },
-  ) {
+  constructor(key: string, bind: SocketAddress, receiverId: bigint, components: DriverComponents, factory: ImageFactory, extras: ReceiveEndpointExtras = {}) {
+    const { control, multicast, shared } = extras;
     this.key = key;
     this.bindAddress = bind;
     this.control = control;
     this.multicastControl = multicast?.control;
+    this.streams = shared?.streams ?? new Map();
+    this.multiDestination = shared !== undefined;
     this.receiverId = receiverId;
     this.components = components;
     this.factory = factory;
@@ -260,6 +279,7 @@ export class ReceiveChannelEndpoint {
     const sessionId = header.sessionId;
     const image = interest.images.get(sessionId);
     if (image !== undefined) {
+      if (this.multiDestination) image.noteConnection(this, srcAddress, srcPort, nowNs);
       image.insertPacket(data, length, nowNs);
       return false;
     }

@@ -69,7 +69,9 @@ export function parseSubscriptionChannel(channel: string): ParsedChannel<Subscri
         );
       }
     } else if (params.controlMode === 'manual') {
-      throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `control-mode=manual subscriptions (several destinations feeding one subscription) are not supported yet`, { channel });
+      if (params.endpoint !== undefined) {
+        throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `a multi-destination subscription (control-mode=manual) has destinations, not an endpoint: add them with addDestination`, { channel });
+      }
     } else if (params.endpoint === undefined) {
       throw new SkeinError(
         ErrorCode.URI_PARAM_INVALID,
