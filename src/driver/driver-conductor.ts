@@ -411,28 +411,47 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
 
   private linkIpcSubscriber(publication: IpcPublication, link: SubscriptionLink): void {
     const joinPosition = publication.producerPosition();
-    const position = this.position(CounterTypeId.SUBSCRIBER_POSITION,
-      `sub-pos: ${link.registrationId} ${publication.sessionId} ${publication.streamId} ${link.channel} @${joinPosition}`,
-      link.registrationId,
-      publication.sessionId,
-      publication.streamId,
-      link.channel,
-    );
-    position.set(joinPosition);
+    const position = this.subscriberPosition(link, publication, joinPosition);
     publication.subscribers = [...publication.subscribers, { subscriptionRegistrationId: link.registrationId, clientId: link.clientId, position }];
     const imageId = this.nextCorrelationIdFn();
     publication.imageIds.set(link.registrationId, imageId);
+    this.announceImage(link, imageId, publication, position, joinPosition, 'aeron:ipc');
+  }
+
+  /** A subscription's position counter on a stream (`sub-pos`), set to where it joins. */
+  private subscriberPosition(link: SubscriptionLink, stream: { readonly sessionId: number; readonly streamId: number }, joinPosition: number): Position {
+    const position = this.position(
+      CounterTypeId.SUBSCRIBER_POSITION,
+      `sub-pos: ${link.registrationId} ${stream.sessionId} ${stream.streamId} ${link.channel} @${joinPosition}`,
+      link.registrationId,
+      stream.sessionId,
+      stream.streamId,
+      link.channel,
+    );
+    position.set(joinPosition);
+    return position;
+  }
+
+  /** Tells a subscription's client that an image (a log it reads from `position`) is available. */
+  private announceImage(
+    link: SubscriptionLink,
+    imageId: number,
+    stream: { readonly sessionId: number; readonly streamId: number; readonly logBuffers: LogBuffers },
+    position: Position,
+    joinPosition: number,
+    sourceIdentity: string,
+  ): void {
     this.respond(link.clientId, {
       type: 'AVAILABLE_IMAGE',
       clientId: link.clientId,
       correlationId: imageId,
       subscriptionRegistrationId: link.registrationId,
-      sessionId: publication.sessionId,
-      streamId: publication.streamId,
-      logBuffers: publication.logBuffers,
+      sessionId: stream.sessionId,
+      streamId: stream.streamId,
+      logBuffers: stream.logBuffers,
       subscriberPositionCounterId: position.id,
       joinPosition,
-      sourceIdentity: 'aeron:ipc',
+      sourceIdentity,
     });
   }
 
@@ -852,27 +871,9 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
 
   private linkImageSubscriber(image: PublicationImage, link: SubscriptionLink): void {
     const joinPosition = image.rebuildPositionValue;
-    const position = this.position(CounterTypeId.SUBSCRIBER_POSITION,
-      `sub-pos: ${link.registrationId} ${image.sessionId} ${image.streamId} ${link.channel} @${joinPosition}`,
-      link.registrationId,
-      image.sessionId,
-      image.streamId,
-      link.channel,
-    );
-    position.set(joinPosition);
+    const position = this.subscriberPosition(link, image, joinPosition);
     image.subscribers = [...image.subscribers, { subscriptionRegistrationId: link.registrationId, clientId: link.clientId, position }];
-    this.respond(link.clientId, {
-      type: 'AVAILABLE_IMAGE',
-      clientId: link.clientId,
-      correlationId: image.correlationId,
-      subscriptionRegistrationId: link.registrationId,
-      sessionId: image.sessionId,
-      streamId: image.streamId,
-      logBuffers: image.logBuffers,
-      subscriberPositionCounterId: position.id,
-      joinPosition,
-      sourceIdentity: image.sourceIdentity,
-    });
+    this.announceImage(link, image.correlationId, image, position, joinPosition, image.sourceIdentity);
   }
 
   private onRemoveSubscription(registrationId: number, clientId: number, correlationId: number): void {
@@ -1078,15 +1079,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   private linkSpy(publication: NetworkPublication, link: SubscriptionLink): void {
     this.reserveCounters(1, 'a spy');
     const joinPosition = publication.senderPositionValue;
-    const position = this.position(
-      CounterTypeId.SUBSCRIBER_POSITION,
-      `sub-pos: ${link.registrationId} ${publication.sessionId} ${publication.streamId} ${link.channel} @${joinPosition}`,
-      link.registrationId,
-      publication.sessionId,
-      publication.streamId,
-      link.channel,
-    );
-    position.set(joinPosition);
+    const position = this.subscriberPosition(link, publication, joinPosition);
     const imageId = this.nextCorrelationIdFn();
     const tethered = link.parsed.params.tether ?? true;
     publication.spies = [
@@ -1094,18 +1087,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       { subscriptionRegistrationId: link.registrationId, clientId: link.clientId, position, tethered, imageId, behindSinceNs: null },
     ];
     publication.refreshConnected();
-    this.respond(link.clientId, {
-      type: 'AVAILABLE_IMAGE',
-      clientId: link.clientId,
-      correlationId: imageId,
-      subscriptionRegistrationId: link.registrationId,
-      sessionId: publication.sessionId,
-      streamId: publication.streamId,
-      logBuffers: publication.logBuffers,
-      subscriberPositionCounterId: position.id,
-      joinPosition,
-      sourceIdentity: 'aeron-spy',
-    });
+    this.announceImage(link, imageId, publication, position, joinPosition, 'aeron-spy');
   }
 
   /** Removes a spy from a publication; tells its client the image went when `notify`. */

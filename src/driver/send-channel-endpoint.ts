@@ -174,11 +174,6 @@ export class SendChannelEndpoint {
     return sent;
   }
 
-  /** Sends a control frame (SETUP, heartbeat) from a reused buffer: the bytes are copied first. */
-  sendControl(buffer: Uint8Array, length: number, host: string, port: number): boolean {
-    return this.send(buffer.slice(0, length), 0, length, host, port);
-  }
-
   /** Sends to an explicit address (replies such as RTTM answers). */
   sendTo(buffer: Uint8Array, offset: number, length: number, host: string, port: number): boolean {
     if (this.socket.status !== 'bound') return false;
