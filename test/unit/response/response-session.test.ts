@@ -5,22 +5,9 @@ import { ResponseClient, type ResponseClientStateChange, type ResponseHandler } 
 import { ResponseServer, type ServerSession, type ServerSessionState } from '../../../src/response/response-server.js';
 import { isRetryable } from '../../../src/response/response-protocol.js';
 import { SkeinError, ErrorCode } from '../../../src/util/errors.js';
-import { waitFor, freeUdpPort } from '../../support/wait.js';
+import { waitFor } from '../../support/wait.js';
+import { responseChannels as channels, text } from '../../support/response-channels.js';
 
-const decoder = new TextDecoder();
-const text = (bytes: Uint8Array): string => decoder.decode(bytes);
-
-interface Channels {
-  readonly requestChannel: string;
-  readonly responseControlChannel: string;
-}
-
-async function channels(): Promise<Channels> {
-  return {
-    requestChannel: `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`,
-    responseControlChannel: `aeron:udp?control=127.0.0.1:${await freeUdpPort()}`,
-  };
-}
 
 const FAST = { heartbeatIntervalMs: 50, peerTimeoutMs: 400, connectTimeoutMs: 600, reconnectInitialDelayMs: 20, reconnectMaxDelayMs: 200 } as const;
 
@@ -47,7 +34,7 @@ test('requests get their own answers, 64 in flight, by promise and by callback',
 
     const got: string[] = [];
     const handler: ResponseHandler = {
-      onResponse: (_id, buffer, offset, length) => got.push(decoder.decode(buffer.subarray(offset, offset + length))),
+      onResponse: (_id, buffer, offset, length) => got.push(text(buffer.subarray(offset, offset + length))),
       onError: (_id, error) => assert.fail(error),
     };
     const payload = new TextEncoder().encode('xxcallbackxx');
