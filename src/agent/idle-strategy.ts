@@ -11,6 +11,14 @@ export interface IdleOptions {
    * answer that comes back within it is handled without waking from a sleep. @default 0
    */
   spinUs?: number;
+  /**
+   * With spinUs > 0: spin after work (the spinImmediates turns and spinUs) only while spinning
+   * pays, that is while the last wait for work (from the end of one busy turn to the start of the
+   * next) was at most spinUs. After a longer wait the next idle period goes to timers at once, so
+   * sparse traffic neither burns CPU nor holds the CPU that the peer just woken by this process's
+   * own send may need; the first short wait turns spinning on again. @default true
+   */
+  adaptiveSpin?: boolean;
 }
 
 export const DEFAULT_SPIN_IMMEDIATES = 10;
@@ -22,15 +30,24 @@ const SPIN_US_MAX = 1_000_000;
 /**
  * Back-off for an agent on the event loop. After each idle cycle, {@link nextDelayMs} says how to
  * wait before the next one: first `spinImmediates` times 0 (run again on the next setImmediate),
- * then 1, 2, 4, … ms capped at `maxIdleMs`. Work or a wake-up calls {@link reset}.
+ * and 0 again until `spinUs` after the last work, then 1, 2, 4, … ms capped at `maxIdleMs`. Work
+ * calls {@link onWork}, a wake-up {@link reset}. With `adaptiveSpin` (and spinUs > 0) the spin
+ * (both the turns and the time) is left out while the waits for work are longer than spinUs.
  */
 export class BackoffIdleStrategy {
   readonly spinImmediates: number;
   readonly maxIdleMs: number;
   readonly spinNs: number;
+  readonly adaptiveSpin: boolean;
   private idleCycles = 0;
   private delayMs = 0;
   private spinUntilNs = 0;
+  /** When the last busy turn ended; -1 before any. */
+  private lastWorkEndNs = -1;
+  /** An idle cycle ran since the last work, so the next work ends a wait. */
+  private waited = false;
+  /** Whether the idle period after the last work spins. */
+  private spinAfterWork = true;
 
   constructor(options: IdleOptions = {}) {
     this.spinImmediates = options.spinImmediates ?? DEFAULT_SPIN_IMMEDIATES;
@@ -40,6 +57,10 @@ export class BackoffIdleStrategy {
       throw new SkeinError(ErrorCode.CONFIG_INVALID, `idle.spinUs=${String(options.spinUs)} is invalid; expected an integer in [0, ${SPIN_US_MAX}]`);
     }
     this.spinNs = spinUs * 1000;
+    this.adaptiveSpin = options.adaptiveSpin ?? true;
+    if (typeof this.adaptiveSpin !== 'boolean') {
+      throw new SkeinError(ErrorCode.CONFIG_INVALID, `idle.adaptiveSpin=${String(options.adaptiveSpin)} is invalid; expected true or false`);
+    }
     if (!(Number.isInteger(this.spinImmediates) && this.spinImmediates >= 0 && this.spinImmediates <= SPIN_IMMEDIATES_MAX)) {
       throw new SkeinError(
         ErrorCode.CONFIG_INVALID,
@@ -54,17 +75,37 @@ export class BackoffIdleStrategy {
     }
   }
 
-  /** Forgets the idle streak; with `nowNs` (work was done then), spins for spinUs from that time. */
-  reset(nowNs?: number): void {
+  /** Whether the idle period after the last work spins (false while adaptive spinning holds it back). */
+  get spinning(): boolean {
+    return this.spinAfterWork;
+  }
+
+  /** Forgets the idle streak (a wake-up): the spin turns start over; the spin time is unchanged. */
+  reset(): void {
     this.idleCycles = 0;
     this.delayMs = 0;
-    if (nowNs !== undefined) this.spinUntilNs = nowNs + this.spinNs;
+  }
+
+  /**
+   * Work was done in a turn from `startNs` to `endNs`: forgets the idle streak and spins for spinUs
+   * from `endNs`. With adaptive spinning, a turn that ends a wait longer than spinUs (from the end
+   * of the last work to `startNs`) turns the spin off until a wait is short again.
+   */
+  onWork(startNs: number, endNs: number): void {
+    this.reset();
+    if (this.waited && this.adaptiveSpin && this.spinNs > 0 && this.lastWorkEndNs >= 0) {
+      this.spinAfterWork = startNs - this.lastWorkEndNs <= this.spinNs;
+    }
+    this.waited = false;
+    this.lastWorkEndNs = endNs;
+    this.spinUntilNs = endNs + this.spinNs;
   }
 
   /** Records one more idle cycle; returns 0 for "next setImmediate", else a timer delay in ms. */
   nextDelayMs(nowNs = 0): number {
+    this.waited = true;
     this.idleCycles++;
-    if (this.idleCycles <= this.spinImmediates || nowNs < this.spinUntilNs) return 0;
+    if (this.spinAfterWork && (this.idleCycles <= this.spinImmediates || nowNs < this.spinUntilNs)) return 0;
     this.delayMs = this.delayMs === 0 ? 1 : Math.min(this.delayMs * 2, this.maxIdleMs);
     return this.delayMs;
   }
