@@ -13,13 +13,20 @@ export interface IdleOptions {
   spinUs?: number;
   /**
    * With spinUs > 0: spin after work (the spinImmediates turns and spinUs) only while spinning
-   * pays, that is while the last wait for work (from the end of one busy turn to the start of the
-   * next) was at most spinUs. After a longer wait the next idle period goes to timers at once, so
-   * sparse traffic neither burns CPU nor holds the CPU that the peer just woken by this process's
-   * own send may need; the first short wait turns spinning on again. @default true
+   * pays. A spin pays when the next work starts within twice spinUs of the last (caught by the
+   * spin, or just after it, before this thread's CPU has gone into a deep sleep). After
+   * {@link ADAPTIVE_SPIN_MISSES} spins in a row that did not pay, idle periods go to timers at
+   * once, except one in {@link ADAPTIVE_SPIN_PROBE_PERIODS} that spins to see whether spinning
+   * pays again. So sparse traffic neither burns the spin nor holds the CPU that the peer, just
+   * woken by this process's own send, may be waiting for. @default true
    */
   adaptiveSpin?: boolean;
 }
+
+/** While adaptive spinning holds the spin back, one idle period in this many spins to see whether it pays again. */
+export const ADAPTIVE_SPIN_PROBE_PERIODS = 8;
+/** Spins in a row that must not pay before adaptive spinning stops spinning. */
+export const ADAPTIVE_SPIN_MISSES = 4;
 
 export const DEFAULT_SPIN_IMMEDIATES = 10;
 export const DEFAULT_MAX_IDLE_MS = 10;
@@ -32,7 +39,7 @@ const SPIN_US_MAX = 1_000_000;
  * wait before the next one: first `spinImmediates` times 0 (run again on the next setImmediate),
  * and 0 again until `spinUs` after the last work, then 1, 2, 4, … ms capped at `maxIdleMs`. Work
  * calls {@link onWork}, a wake-up {@link reset}. With `adaptiveSpin` (and spinUs > 0) the spin
- * (both the turns and the time) is left out while the waits for work are longer than spinUs.
+ * (both the turns and the time) is left out while spins end before work comes back.
  */
 export class BackoffIdleStrategy {
   readonly spinImmediates: number;
@@ -42,12 +49,16 @@ export class BackoffIdleStrategy {
   private idleCycles = 0;
   private delayMs = 0;
   private spinUntilNs = 0;
-  /** When the last busy turn ended; -1 before any. */
-  private lastWorkEndNs = -1;
-  /** An idle cycle ran since the last work, so the next work ends a wait. */
+  /** An idle cycle ran since the last work, so the next work ends an idle period. */
   private waited = false;
+  /** When the last busy turn ended. */
+  private lastWorkEndNs = 0;
   /** Whether the idle period after the last work spins. */
   private spinAfterWork = true;
+  /** Spins in a row that did not pay (adaptive spinning). */
+  private misses = 0;
+  /** Idle periods without a spin since spinning stopped paying (adaptive spinning). */
+  private periodsWithoutSpin = 0;
 
   constructor(options: IdleOptions = {}) {
     this.spinImmediates = options.spinImmediates ?? DEFAULT_SPIN_IMMEDIATES;
@@ -88,14 +99,12 @@ export class BackoffIdleStrategy {
 
   /**
    * Work was done in a turn from `startNs` to `endNs`: forgets the idle streak and spins for spinUs
-   * from `endNs`. With adaptive spinning, a turn that ends a wait longer than spinUs (from the end
-   * of the last work to `startNs`) turns the spin off until a wait is short again.
+   * from `endNs`. With adaptive spinning it first learns from the idle period this turn ended, and
+   * decides whether the next one spins.
    */
   onWork(startNs: number, endNs: number): void {
     this.reset();
-    if (this.waited && this.adaptiveSpin && this.spinNs > 0 && this.lastWorkEndNs >= 0) {
-      this.spinAfterWork = startNs - this.lastWorkEndNs <= this.spinNs;
-    }
+    if (this.waited && this.adaptiveSpin && this.spinNs > 0) this.learn(startNs);
     this.waited = false;
     this.lastWorkEndNs = endNs;
     this.spinUntilNs = endNs + this.spinNs;
@@ -108,6 +117,18 @@ export class BackoffIdleStrategy {
     if (this.spinAfterWork && (this.idleCycles <= this.spinImmediates || nowNs < this.spinUntilNs)) return 0;
     this.delayMs = this.delayMs === 0 ? 1 : Math.min(this.delayMs * 2, this.maxIdleMs);
     return this.delayMs;
+  }
+
+  /** Adaptive spinning: whether the idle period that work starting at `startNs` ended spun, and paid. */
+  private learn(startNs: number): void {
+    if (this.spinAfterWork) {
+      const paid = startNs - this.lastWorkEndNs <= 2 * this.spinNs;
+      this.misses = paid ? 0 : Math.min(this.misses + 1, ADAPTIVE_SPIN_MISSES);
+      this.periodsWithoutSpin = 0;
+    } else {
+      this.periodsWithoutSpin++;
+    }
+    this.spinAfterWork = this.misses < ADAPTIVE_SPIN_MISSES || this.periodsWithoutSpin >= ADAPTIVE_SPIN_PROBE_PERIODS - 1;
   }
 
   /**

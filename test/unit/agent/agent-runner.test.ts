@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Agent } from '../../../src/agent/agent.js';
 import { AgentRunner } from '../../../src/agent/agent-runner.js';
-import { BackoffIdleStrategy } from '../../../src/agent/idle-strategy.js';
+import { ADAPTIVE_SPIN_MISSES, ADAPTIVE_SPIN_PROBE_PERIODS, BackoffIdleStrategy } from '../../../src/agent/idle-strategy.js';
 import { systemNanoClock, type NanoClock } from '../../../src/env/clock.js';
 import type { TimerHandle, Timers } from '../../../src/env/timers.js';
 import { AssertionFailure } from '../../../src/util/assert.js';
@@ -206,7 +206,7 @@ test('close() after a wake-up from a sleep: the queued microtask runs no cycle',
   assert.equal(timers.pending, 0);
 });
 
-test('adaptive spin: after a long wait for work the runner sleeps at once; a short wait turns the spin on again', () => {
+test('adaptive spin: after spins in a row that the next request came long after, the runner sleeps at once; a probe that catches one turns it back on', () => {
   const timers = new FakeTimers();
   const US = 1000;
   let nowNs = 0;
@@ -214,31 +214,46 @@ test('adaptive spin: after a long wait for work the runner sleeps at once; a sho
   let workLeft = 0;
   const agent = new ScriptedAgent(() => (workLeft > 0 ? workLeft-- : 0));
   const runner = new AgentRunner(agent, { clock, timers, errorHandler: () => undefined, idle: { spinImmediates: 2, spinUs: 50 } });
-  /** A request wakes the sleeping runner, one cycle works; then 10 µs per idle turn until it sleeps. */
   const asleep = (): boolean => timers.timeouts.length > 0;
-  const request = (): Array<number | 'immediate' | 'microtask'> => {
-    assert.ok(asleep(), 'asleep before the request');
-    const from = timers.requests.length;
-    workLeft = 1;
-    runner.wake();
-    timers.fire();
+  const idleUntilAsleep = (): void => {
     while (!asleep()) {
       nowNs += 10 * US;
       timers.fire();
     }
+  };
+  /** A request 10 ms after the last wakes the sleeping runner; one cycle works; then idle turns 10 µs apart. */
+  const sparseRequest = (): Array<number | 'immediate' | 'microtask'> => {
+    assert.ok(asleep(), 'asleep before the request');
+    nowNs += 10_000 * US;
+    const from = timers.requests.length;
+    workLeft = 1;
+    runner.wake();
+    timers.fire();
+    idleUntilAsleep();
     return timers.requests.slice(from);
   };
   const spinning = ['microtask', 'immediate', 'immediate', 'immediate', 'immediate', 'immediate', 1];
   runner.start();
-  while (timers.timeouts.length === 0) timers.fire();
-  // No wait measured yet: after work it spins for 2 turns and 50 µs (5 turns of 10 µs).
-  assert.deepEqual(request(), spinning);
-  nowNs += 10_000 * US; // the next request 10 ms later: spinning could not have caught it
-  assert.deepEqual(request(), ['microtask', 1], 'no spin after a 10 ms wait');
+  idleUntilAsleep();
+  // The idle period after start spun in vain (the first request came 10 ms later): one miss.
+  for (let i = 1; i < ADAPTIVE_SPIN_MISSES; i++) assert.deepEqual(sparseRequest(), spinning, `request ${i}: spins after work, 2 turns and 50 µs (5 turns of 10 µs)`);
+  assert.deepEqual(sparseRequest(), ['microtask', 1], `${ADAPTIVE_SPIN_MISSES} spins in a row did not pay: sleeps at once`);
+  let probe: number | null = null;
+  for (let i = 0; i < 2 * ADAPTIVE_SPIN_PROBE_PERIODS && probe === null; i++) if (sparseRequest().length > 2) probe = i;
+  assert.equal(probe, ADAPTIVE_SPIN_PROBE_PERIODS - 2, 'one idle period in 8 spins again (and this probe does not pay)');
+  for (let i = 0; i < ADAPTIVE_SPIN_PROBE_PERIODS - 1; i++) assert.deepEqual(sparseRequest(), ['microtask', 1]);
+  // The next idle period is a probe: this time work comes back 20 µs into it, while it spins.
   nowNs += 10_000 * US;
-  assert.deepEqual(request(), ['microtask', 1]);
-  nowNs += 20 * US; // 20 µs later: a spin would have caught it
-  assert.deepEqual(request(), spinning);
+  workLeft = 1;
+  runner.wake();
+  timers.fire();
+  assert.equal(timers.immediates.length, 1, 'the probe spins');
+  nowNs += 20 * US;
+  workLeft = 1;
+  timers.fire();
+  const from = timers.requests.length;
+  idleUntilAsleep();
+  assert.deepEqual(timers.requests.slice(from, from + 3), ['immediate', 'immediate', 'immediate'], 'the probe paid: spinning again');
   runner.close();
 });
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BackoffIdleStrategy } from '../../../src/agent/idle-strategy.js';
+import { ADAPTIVE_SPIN_MISSES, ADAPTIVE_SPIN_PROBE_PERIODS, BackoffIdleStrategy } from '../../../src/agent/idle-strategy.js';
 import { SkeinError } from '../../../src/util/errors.js';
 
 const US = 1000;
@@ -27,51 +27,80 @@ test('after work, keeps spinning for spinUs however many turns that takes, then 
   assert.equal(idle.nextDelayMs(workNs + 3001 * US), 1);
 });
 
-test('adaptive spin: a wait for work longer than spinUs turns the spin off, a short one turns it on', () => {
+/**
+ * Drives a strategy as a runner would: idle turns 10 µs apart after work until the next work
+ * starts `workAfterUs` after the last ended (a sleeping runner is woken for it), then a 5 µs busy
+ * turn. Says whether that idle period spun.
+ */
+function idlePeriod(idle: BackoffIdleStrategy, clock: { t: number }, workAfterUs: number): 'spin' | 'no spin' {
+  const workAtNs = clock.t + workAfterUs * US;
+  let spun: boolean | null = null;
+  let slept = false;
+  while (!slept && clock.t + 10 * US <= workAtNs) {
+    clock.t += 10 * US;
+    const delayMs = idle.nextDelayMs(clock.t);
+    spun ??= delayMs === 0;
+    slept = delayMs > 0;
+  }
+  clock.t = workAtNs + 5 * US;
+  idle.onWork(workAtNs, clock.t);
+  return spun === true ? 'spin' : 'no spin';
+}
+
+/** Idle periods after which work came 5 ms later, enough in a row to turn adaptive spinning off. */
+function missEnough(idle: BackoffIdleStrategy, clock: { t: number }): void {
+  for (let i = 0; i < ADAPTIVE_SPIN_MISSES; i++) assert.equal(idlePeriod(idle, clock, 5000), 'spin');
+  assert.equal(idle.spinning, false);
+}
+
+test(`adaptive spin: ${ADAPTIVE_SPIN_MISSES} spins in a row after which work did not start within twice spinUs turn spinning off`, () => {
   const idle = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8 });
   assert.equal(idle.adaptiveSpin, true, 'on by default');
-  let t = 0;
-  const work = (waitUs: number): number[] => {
-    t += waitUs * US;
-    idle.onWork(t, t + US);
-    t += US;
-    const delays: number[] = [];
-    // Idle turns 10 µs apart until the first sleep.
-    for (let delay = -1; delay !== 1; t += 10 * US) delays.push((delay = idle.nextDelayMs(t)));
-    return delays;
-  };
-  assert.deepEqual(work(0), [0, 0, 0, 0, 0, 1], 'no wait measured yet: spins 2 turns and 50 µs');
-  assert.equal(idle.spinning, true);
-  assert.deepEqual(work(5000), [1], 'the work came 5 ms after the last: no spin');
-  assert.equal(idle.spinning, false);
+  const clock = { t: 0 };
+  idle.onWork(0, 0);
+  assert.equal(idlePeriod(idle, clock, 30), 'spin', 'spins from the start; work 30 µs later: paid');
+  for (let i = 0; i < ADAPTIVE_SPIN_MISSES - 1; i++) assert.equal(idlePeriod(idle, clock, 5000), 'spin');
+  assert.equal(idle.spinning, true, `${ADAPTIVE_SPIN_MISSES - 1} in a row are not enough`);
+  assert.equal(idlePeriod(idle, clock, 90), 'spin', 'work 90 µs after: the spin (50 µs) missed it by little, which still pays');
+  for (let i = 0; i < ADAPTIVE_SPIN_MISSES - 1; i++) assert.equal(idlePeriod(idle, clock, 5000), 'spin');
+  assert.equal(idle.spinning, true, 'the count started over');
+  assert.equal(idlePeriod(idle, clock, 5000), 'spin');
+  assert.equal(idle.spinning, false, `${ADAPTIVE_SPIN_MISSES} in a row that did not pay`);
+  assert.equal(idlePeriod(idle, clock, 30), 'no spin', 'even when work comes back quickly: only a spin can tell');
   idle.reset();
-  assert.equal(idle.nextDelayMs(t), 1, 'a wake-up does not bring the spin back');
-  assert.deepEqual(work(30), [0, 0, 0, 0, 0, 1], 'the work came 30 µs after the last: spins again');
+  assert.equal(idle.nextDelayMs(clock.t + 10 * US), 1, 'a wake-up does not bring the spin back');
 });
 
-test('adaptive spin: busy turns back to back (no idle turn between) measure no wait', () => {
+test(`adaptive spin: while off, one idle period in ${ADAPTIVE_SPIN_PROBE_PERIODS} spins; one that pays turns spinning on`, () => {
+  const idle = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8 });
+  const clock = { t: 0 };
+  idle.onWork(0, 0);
+  missEnough(idle, clock);
+  const outcomes = Array.from({ length: 2 * ADAPTIVE_SPIN_PROBE_PERIODS }, () => idlePeriod(idle, clock, 5000));
+  const probes = outcomes.flatMap((outcome, i) => (outcome === 'spin' ? [i] : []));
+  assert.deepEqual(probes, [ADAPTIVE_SPIN_PROBE_PERIODS - 1, 2 * ADAPTIVE_SPIN_PROBE_PERIODS - 1], 'one idle period in 8 spins (and these did not pay)');
+  while (!idle.spinning) idlePeriod(idle, clock, 5000);
+  assert.equal(idlePeriod(idle, clock, 20), 'spin', 'a probe, and this one pays');
+  assert.equal(idle.spinning, true);
+  assert.equal(idlePeriod(idle, clock, 5000), 'spin', 'spinning again');
+});
+
+test('adaptive spin: busy turns back to back (no idle turn between) teach nothing', () => {
   const idle = new BackoffIdleStrategy({ spinUs: 50 });
-  idle.onWork(0, US);
-  idle.nextDelayMs(2 * US);
-  idle.onWork(10_000 * US, 10_001 * US);
-  assert.equal(idle.spinning, false, 'a 10 ms wait');
-  idle.onWork(10_002 * US, 10_003 * US);
-  assert.equal(idle.spinning, false, 'no idle turn since the last work: still off');
-  idle.nextDelayMs(10_004 * US);
-  idle.onWork(10_010 * US, 10_011 * US);
-  assert.equal(idle.spinning, true, 'a 7 µs wait');
+  const clock = { t: 0 };
+  idle.onWork(0, 0);
+  missEnough(idle, clock);
+  for (let i = 0; i < 3 * ADAPTIVE_SPIN_PROBE_PERIODS; i++) idle.onWork(clock.t, (clock.t += 10 * US));
+  assert.equal(idle.spinning, false, 'no idle period ended, so no probe is due');
 });
 
 test('without spinUs, or with adaptiveSpin false, every idle period after work spins', () => {
   for (const options of [{ spinImmediates: 2 }, { spinImmediates: 2, spinUs: 50, adaptiveSpin: false }]) {
     const idle = new BackoffIdleStrategy(options);
-    let t = 0;
-    for (let i = 0; i < 3; i++) {
-      t += 10_000 * US;
-      idle.onWork(t, t + US);
-      assert.equal(idle.nextDelayMs(t + 2 * US), 0, JSON.stringify(options));
-      assert.equal(idle.spinning, true);
-    }
+    const clock = { t: 0 };
+    idle.onWork(0, 0);
+    for (let i = 0; i < 2 * ADAPTIVE_SPIN_MISSES; i++) assert.equal(idlePeriod(idle, clock, 10_000), 'spin', JSON.stringify(options));
+    assert.equal(idle.spinning, true);
   }
   assert.throws(
     () => new BackoffIdleStrategy({ adaptiveSpin: 'yes' as unknown as boolean }),
