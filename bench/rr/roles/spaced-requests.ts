@@ -2,8 +2,9 @@
  * The request pattern of the rr suite's spacing measurements, shared by the Skein and raw dgram
  * clients: one request in flight; first back to back for `warmupMs` (JIT, connection and socket
  * buffers settle), then a pause of two spacings, then `requests` measured requests, each sent
- * `spacingMs` after the answer to the one before (a `setTimeout`, as an application's timer would;
- * at 0, from the answer's handler at once). Round trips go to an HDR histogram.
+ * `spacingMs` after the answer to the one before (a `setTimeout`, as an application's timer would).
+ * At spacing 0 there is no pause, and each request goes from the previous answer's handler at
+ * once. Round trips go to an HDR histogram.
  *
  * Byte 8 of every request marks its phase for the echo server, which measures its own CPU over
  * the measured requests: 0 warm-up, 1 measured, 2 the end of the window (sent after the last
@@ -91,11 +92,17 @@ export class SpacedRequests {
           this.send(MARKER_WARMUP);
           return;
         }
+        if (this.config.spacingMs === 0) {
+          // Back to back: straight on, as a stream of requests would go.
+          this.phase = 'measure';
+          this.sendMeasured();
+          return;
+        }
         this.phase = 'pause';
         this.timer = setTimeout(() => {
           this.phase = 'measure';
           this.sendMeasured();
-        }, Math.max(1, 2 * this.config.spacingMs));
+        }, 2 * this.config.spacingMs);
         return;
       case 'measure':
         this.histogram.recordValue(Math.max(1, Math.round((nowMs - sentMs) * 1e6)));
