@@ -29,7 +29,7 @@ const SUITES: Readonly<Record<string, SuiteEntry>> = {
   transport: { run: runTransportSuite, description: 'Skein UDP/IPC throughput and UDP ping-pong against raw dgram and a SAB ring' },
   idle: { run: runIdleSuite, description: 'CPU of an idle Skein with connected UDP and IPC streams' },
   peers: { run: runPeersSuite, description: 'Skein beside ZeroMQ, NATS, Redis, gRPC, worker_threads and raw dgram' },
-  rr: { run: runRrSuite, description: 'Skein request/response (response channels) at 1, 16 and 64 in flight against raw dgram' },
+  rr: { run: runRrSuite, description: 'Skein request/response (response channels) at 1, 16 and 64 in flight and at sparse spacings, against raw dgram' },
 };
 
 function usage(problem: string): never {

@@ -42,10 +42,13 @@ export interface SkeinOptions {
   /**
    * How the agent runner idles: after work it keeps turning the event loop (setImmediate) for at
    * least `spinImmediates` turns and `spinUs` µs, so an answer arriving within that time is handled
-   * without waking from a sleep; then it sleeps, doubling from 1 ms to `maxIdleMs`. Arriving data
-   * and offers wake a sleeping runner at once. Default { spinImmediates: 4, spinUs: 50, maxIdleMs: 50 }:
-   * request/response traffic keeps the loop turning (a core busy while it lasts), an idle driver
-   * sleeps.
+   * without waking from a sleep; then it sleeps, doubling from 1 ms to `maxIdleMs`. With
+   * `adaptiveSpin` it spins only while that pays: after a few spins in a row that the next work
+   * came long after (sparse traffic), it sleeps at once, trying a spin now and then. Arriving data
+   * and offers wake a sleeping runner at once: its duty cycle runs as soon as the callback that
+   * received the datagram or made the offer returns. Default { spinImmediates: 4, spinUs: 50, maxIdleMs: 50, adaptiveSpin: true }:
+   * back-to-back request/response keeps the loop turning (a core busy while it lasts), while
+   * sparse traffic and an idle driver sleep between messages.
    */
   readonly idle?: IdleOptions;
   /** Environment used for `SKEIN_*` overrides. Default `process.env`. */

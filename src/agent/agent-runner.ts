@@ -37,8 +37,10 @@ type RunnerState = 'new' | 'running' | 'failed' | 'closed';
  * Runs one agent on the Node event loop without blocking it. Each turn runs duty cycles while the
  * agent reports work, for at most `maxBatchNs` and `maxCyclesPerTurn` cycles, then yields with
  * setImmediate so I/O gets its turn. While idle it backs off (see {@link BackoffIdleStrategy}):
- * a few more setImmediate turns, then timers of 1, 2, 4 … up to `maxIdleMs` ms. {@link wake}
- * cuts a sleep short, so the agent runs in the next event-loop turn.
+ * a few more setImmediate turns (while spinning pays), then timers of 1, 2, 4 … up to `maxIdleMs`
+ * ms. {@link wake} cuts a sleep short: the agent runs in a microtask, as soon as the code that
+ * woke it (a datagram's handler, a timer callback, a promise continuation) returns, without
+ * waiting for another event-loop phase.
  *
  * An AssertionFailure thrown by the agent (or any error thrown by the error handler) stops the
  * runner and propagates out of the timer callback as an uncaught exception: a broken invariant is
@@ -52,9 +54,13 @@ export class AgentRunner {
   private readonly maxBatchNs: number;
   private readonly maxCyclesPerTurn: number;
   private readonly runTurn: () => void;
+  private readonly runWokenTurn: () => void;
   private state: RunnerState = 'new';
   private immediate: TimerHandle | null = null;
   private timeout: TimerHandle | null = null;
+  /** A turn is queued as a microtask (which cannot be cancelled: it checks this flag). */
+  private microtask = false;
+  /** A wake-up arrived since the current or last duty cycle began: another cycle is due. */
   private woken = false;
   private cycles = 0;
   private readonly sleepFlag: Int32Array | null;
@@ -82,7 +88,8 @@ export class AgentRunner {
     this.sleepFlag = options.sleepFlag ?? null;
     this.onFailure = options.onFailure;
     this.invoker = new AgentInvoker(agent, options.clock, options.errorHandler);
-    this.runTurn = this.turn.bind(this);
+    this.runTurn = this.turnFromTimer.bind(this);
+    this.runWokenTurn = this.turnFromMicrotask.bind(this);
   }
 
   /** True between start() and close() (false after an AssertionFailure stopped it). */
@@ -127,20 +134,21 @@ export class AgentRunner {
   }
 
   /**
-   * Asks for a cycle soon: a sleeping runner runs on the next setImmediate, and the back-off
-   * starts over. Cheap and allocation-free unless it cancels a sleep; safe to call per message.
+   * Asks for a cycle soon and starts the back-off over. A sleeping runner runs in a microtask,
+   * once the caller's code has returned (never inside this call); a running or spinning one runs
+   * its next cycle as planned. Cheap and allocation-free unless it cancels a sleep; safe to call
+   * per message.
    */
   wake(): void {
-    // Already asked for a cycle since the last one began: the next one resets the back-off.
+    // Already asked for a cycle since the current or last one began.
     if (this.woken || this.state !== 'running') return;
+    this.woken = true;
     this.idle.reset();
-    if (this.timeout !== null) {
-      this.timers.cancelTimeout(this.timeout);
-      this.timeout = null;
-      this.immediate = this.timers.scheduleImmediate(this.runTurn);
-    } else {
-      this.woken = true;
-    }
+    if (this.timeout === null) return;
+    this.timers.cancelTimeout(this.timeout);
+    this.timeout = null;
+    this.microtask = true;
+    this.timers.scheduleMicrotask(this.runWokenTurn);
   }
 
   /** Stops scheduling and calls the agent's onClose once; idempotent. */
@@ -151,17 +159,29 @@ export class AgentRunner {
     this.invoker.close();
   }
 
-  private turn(): void {
+  private turnFromTimer(): void {
     this.immediate = null;
     this.timeout = null;
+    this.turn();
+  }
+
+  private turnFromMicrotask(): void {
+    // Cancelled by close() (or already run): nothing to do.
+    if (!this.microtask) return;
+    this.microtask = false;
+    this.turn();
+  }
+
+  private turn(): void {
     if (this.sleeping) this.setSleeping(false);
     if (this.state !== 'running') return;
-    this.woken = false;
     const startNs = this.clock.nanoTime();
     let turnCycles = 0;
     let work = 0;
     try {
       do {
+        // A wake-up during this cycle that the cycle itself did not act on asks for another one.
+        this.woken = false;
         work = this.invoker.invoke();
         turnCycles++;
         this.cycles++;
@@ -178,17 +198,17 @@ export class AgentRunner {
       throw e;
     }
     // The loop runs on only while cycles find work: more than one cycle means this turn did work.
-    if (this.state === 'running') this.scheduleNext(work, turnCycles > 1);
+    if (this.state === 'running') this.scheduleNext(work, turnCycles > 1, startNs);
   }
 
-  private scheduleNext(work: number, busyTurn: boolean): void {
+  private scheduleNext(work: number, busyTurn: boolean, startNs: number): void {
     const nowNs = this.clock.nanoTime();
     if (work > 0 || this.woken) {
-      this.idle.reset(nowNs);
+      this.idle.onWork(startNs, nowNs);
       this.immediate = this.timers.scheduleImmediate(this.runTurn);
       return;
     }
-    if (busyTurn) this.idle.reset(nowNs);
+    if (busyTurn) this.idle.onWork(startNs, nowNs);
     const delayMs = this.idle.nextDelayMs(nowNs);
     if (delayMs === 0) {
       this.immediate = this.timers.scheduleImmediate(this.runTurn);
@@ -214,5 +234,6 @@ export class AgentRunner {
     if (this.timeout !== null) this.timers.cancelTimeout(this.timeout);
     this.immediate = null;
     this.timeout = null;
+    this.microtask = false;
   }
 }

@@ -11,7 +11,22 @@ export interface IdleOptions {
    * answer that comes back within it is handled without waking from a sleep. @default 0
    */
   spinUs?: number;
+  /**
+   * With spinUs > 0: spin after work (the spinImmediates turns and spinUs) only while spinning
+   * pays. A spin pays when the next work starts within twice spinUs of the last (caught by the
+   * spin, or just after it, before this thread's CPU has gone into a deep sleep). After
+   * {@link ADAPTIVE_SPIN_MISSES} spins in a row that did not pay, idle periods go to timers at
+   * once, except one in {@link ADAPTIVE_SPIN_PROBE_PERIODS} that spins to see whether spinning
+   * pays again. So sparse traffic neither burns the spin nor holds the CPU that the peer, just
+   * woken by this process's own send, may be waiting for. @default true
+   */
+  adaptiveSpin?: boolean;
 }
+
+/** While adaptive spinning holds the spin back, one idle period in this many spins to see whether it pays again. */
+export const ADAPTIVE_SPIN_PROBE_PERIODS = 8;
+/** Spins in a row that must not pay before adaptive spinning stops spinning. */
+export const ADAPTIVE_SPIN_MISSES = 4;
 
 export const DEFAULT_SPIN_IMMEDIATES = 10;
 export const DEFAULT_MAX_IDLE_MS = 10;
@@ -22,15 +37,28 @@ const SPIN_US_MAX = 1_000_000;
 /**
  * Back-off for an agent on the event loop. After each idle cycle, {@link nextDelayMs} says how to
  * wait before the next one: first `spinImmediates` times 0 (run again on the next setImmediate),
- * then 1, 2, 4, … ms capped at `maxIdleMs`. Work or a wake-up calls {@link reset}.
+ * and 0 again until `spinUs` after the last work, then 1, 2, 4, … ms capped at `maxIdleMs`. Work
+ * calls {@link onWork}, a wake-up {@link reset}. With `adaptiveSpin` (and spinUs > 0) the spin
+ * (both the turns and the time) is left out while spins end before work comes back.
  */
 export class BackoffIdleStrategy {
   readonly spinImmediates: number;
   readonly maxIdleMs: number;
   readonly spinNs: number;
+  readonly adaptiveSpin: boolean;
   private idleCycles = 0;
   private delayMs = 0;
   private spinUntilNs = 0;
+  /** An idle cycle ran since the last work, so the next work ends an idle period. */
+  private waited = false;
+  /** When the last busy turn ended. */
+  private lastWorkEndNs = 0;
+  /** Whether the idle period after the last work spins. */
+  private spinAfterWork = true;
+  /** Spins in a row that did not pay (adaptive spinning). */
+  private misses = 0;
+  /** Idle periods without a spin since spinning stopped paying (adaptive spinning). */
+  private periodsWithoutSpin = 0;
 
   constructor(options: IdleOptions = {}) {
     this.spinImmediates = options.spinImmediates ?? DEFAULT_SPIN_IMMEDIATES;
@@ -40,6 +68,10 @@ export class BackoffIdleStrategy {
       throw new SkeinError(ErrorCode.CONFIG_INVALID, `idle.spinUs=${String(options.spinUs)} is invalid; expected an integer in [0, ${SPIN_US_MAX}]`);
     }
     this.spinNs = spinUs * 1000;
+    this.adaptiveSpin = options.adaptiveSpin ?? true;
+    if (typeof this.adaptiveSpin !== 'boolean') {
+      throw new SkeinError(ErrorCode.CONFIG_INVALID, `idle.adaptiveSpin=${String(options.adaptiveSpin)} is invalid; expected true or false`);
+    }
     if (!(Number.isInteger(this.spinImmediates) && this.spinImmediates >= 0 && this.spinImmediates <= SPIN_IMMEDIATES_MAX)) {
       throw new SkeinError(
         ErrorCode.CONFIG_INVALID,
@@ -54,19 +86,49 @@ export class BackoffIdleStrategy {
     }
   }
 
-  /** Forgets the idle streak; with `nowNs` (work was done then), spins for spinUs from that time. */
-  reset(nowNs?: number): void {
+  /** Whether the idle period after the last work spins (false while adaptive spinning holds it back). */
+  get spinning(): boolean {
+    return this.spinAfterWork;
+  }
+
+  /** Forgets the idle streak (a wake-up): the spin turns start over; the spin time is unchanged. */
+  reset(): void {
     this.idleCycles = 0;
     this.delayMs = 0;
-    if (nowNs !== undefined) this.spinUntilNs = nowNs + this.spinNs;
+  }
+
+  /**
+   * Work was done in a turn from `startNs` to `endNs`: forgets the idle streak and spins for spinUs
+   * from `endNs`. With adaptive spinning it first learns from the idle period this turn ended, and
+   * decides whether the next one spins.
+   */
+  onWork(startNs: number, endNs: number): void {
+    this.reset();
+    if (this.waited && this.adaptiveSpin && this.spinNs > 0) this.learn(startNs);
+    this.waited = false;
+    this.lastWorkEndNs = endNs;
+    this.spinUntilNs = endNs + this.spinNs;
   }
 
   /** Records one more idle cycle; returns 0 for "next setImmediate", else a timer delay in ms. */
   nextDelayMs(nowNs = 0): number {
+    this.waited = true;
     this.idleCycles++;
-    if (this.idleCycles <= this.spinImmediates || nowNs < this.spinUntilNs) return 0;
+    if (this.spinAfterWork && (this.idleCycles <= this.spinImmediates || nowNs < this.spinUntilNs)) return 0;
     this.delayMs = this.delayMs === 0 ? 1 : Math.min(this.delayMs * 2, this.maxIdleMs);
     return this.delayMs;
+  }
+
+  /** Adaptive spinning: whether the idle period that work starting at `startNs` ended spun, and paid. */
+  private learn(startNs: number): void {
+    if (this.spinAfterWork) {
+      const paid = startNs - this.lastWorkEndNs <= 2 * this.spinNs;
+      this.misses = paid ? 0 : Math.min(this.misses + 1, ADAPTIVE_SPIN_MISSES);
+      this.periodsWithoutSpin = 0;
+    } else {
+      this.periodsWithoutSpin++;
+    }
+    this.spinAfterWork = this.misses < ADAPTIVE_SPIN_MISSES || this.periodsWithoutSpin >= ADAPTIVE_SPIN_PROBE_PERIODS - 1;
   }
 
   /**

@@ -7,15 +7,17 @@
 export type TimerHandle = unknown;
 
 /**
- * setImmediate, clearImmediate, setTimeout and clearTimeout. The method names differ from the
- * globals so that code outside env/ and sim/ visibly uses the injected timers (and passes the
- * layer check, which flags the global names).
+ * setImmediate, clearImmediate, setTimeout, clearTimeout and queueMicrotask. The method names
+ * differ from the globals so that code outside env/ and sim/ visibly uses the injected timers (and
+ * passes the layer check, which flags the global names).
  */
 export interface Timers {
   scheduleImmediate(fn: () => void): TimerHandle;
   cancelImmediate(handle: TimerHandle): void;
   scheduleTimeout(fn: () => void, delayMs: number): TimerHandle;
   cancelTimeout(handle: TimerHandle): void;
+  /** Runs `fn` once the current JavaScript stack has unwound, before any other event-loop work. */
+  scheduleMicrotask(fn: () => void): void;
 }
 
 export interface NodeTimersOptions {
@@ -31,6 +33,7 @@ export function createNodeTimers(options: NodeTimersOptions = {}): Timers {
       cancelImmediate: (handle) => clearImmediate(handle as NodeJS.Immediate),
       scheduleTimeout: (fn, delayMs) => setTimeout(fn, delayMs).unref(),
       cancelTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+      scheduleMicrotask: (fn) => queueMicrotask(fn),
     };
   }
   return {
@@ -38,6 +41,7 @@ export function createNodeTimers(options: NodeTimersOptions = {}): Timers {
     cancelImmediate: (handle) => clearImmediate(handle as NodeJS.Immediate),
     scheduleTimeout: (fn, delayMs) => setTimeout(fn, delayMs),
     cancelTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+    scheduleMicrotask: (fn) => queueMicrotask(fn),
   };
 }
 

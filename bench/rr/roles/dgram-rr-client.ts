@@ -1,11 +1,14 @@
 /**
- * Baseline for the rr suite on node:dgram: keeps `inFlight` datagrams outstanding against an echo
- * (the transport suite's dgram-pong); each carries its send time. A datagram lost for 100 ms is replaced.
+ * Baselines for the rr suite on node:dgram, against an echo. `dgramRrClient` keeps `inFlight`
+ * datagrams outstanding (against the transport suite's dgram-pong); each carries its send time. A
+ * datagram lost for 100 ms is replaced. `dgramRrSpacedClient` sends one at a time at a spacing
+ * (see spaced-requests.ts), against dgram-rr-server.
  */
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
 import { LatencyMeter } from '../../transport/latency-meter.js';
 import type { ThroughputWindow } from '../../transport/throughput-meter.js';
+import { MARKER_OFFSET, SENT_MS_OFFSET, SPACED_REQUEST_LENGTH_MIN, SpacedRequests, type SpacingConfig } from './spaced-requests.js';
 
 const LOST_AFTER_MS = 100;
 
@@ -15,9 +18,14 @@ export interface DgramRrClientConfig extends ChildConfig, ThroughputWindow {
   readonly messageLength: number;
 }
 
-export async function dgramRrClient(config: DgramRrClientConfig, context: ChildContext): Promise<RoleHandle> {
+async function boundSocket(): Promise<Socket> {
   const socket = createSocket({ type: 'udp4', reuseAddr: false });
   await new Promise<void>((resolve) => socket.bind({ port: 0, address: '127.0.0.1' }, resolve));
+  return socket;
+}
+
+export async function dgramRrClient(config: DgramRrClientConfig, context: ChildContext): Promise<RoleHandle> {
+  const socket = await boundSocket();
   const meter = new LatencyMeter(config);
   const payload = Buffer.alloc(config.messageLength);
   let running = true;
@@ -51,6 +59,53 @@ export async function dgramRrClient(config: DgramRrClientConfig, context: ChildC
   return {
     stop: () => {
       running = false;
+      clearInterval(watchdog);
+      socket.close();
+      return { lost };
+    },
+  };
+}
+
+export interface DgramRrSpacedClientConfig extends ChildConfig, SpacingConfig {
+  readonly pongPort: number;
+  readonly messageLength: number;
+}
+
+/** One datagram in flight at a spacing; one unanswered for `spacingMs` + 100 ms is sent again. */
+export async function dgramRrSpacedClient(config: DgramRrSpacedClientConfig, context: ChildContext): Promise<RoleHandle> {
+  if (config.messageLength < SPACED_REQUEST_LENGTH_MIN) throw new Error(`messageLength must be at least ${SPACED_REQUEST_LENGTH_MIN}`);
+  const socket = await boundSocket();
+  const payload = Buffer.alloc(config.messageLength);
+  let lost = 0;
+  let lastSentMs = 0;
+  let answered = true;
+  const requests = new SpacedRequests(
+    config,
+    (marker) => {
+      payload[MARKER_OFFSET] = marker;
+      lastSentMs = performance.now();
+      answered = false;
+      payload.writeDoubleLE(lastSentMs, SENT_MS_OFFSET);
+      socket.send(payload, 0, payload.length, config.pongPort, '127.0.0.1');
+    },
+    (metrics) => context.result({ ...metrics, lost }),
+  );
+  socket.on('message', (message: Buffer) => {
+    const nowMs = performance.now();
+    answered = true;
+    requests.onAnswer(message.readDoubleLE(SENT_MS_OFFSET), nowMs);
+  });
+  const watchdog = setInterval(() => {
+    if (!requests.isDone && !answered && performance.now() - lastSentMs > config.spacingMs + LOST_AFTER_MS) {
+      lost++;
+      requests.resend();
+    }
+  }, LOST_AFTER_MS);
+  context.ready();
+  requests.start();
+  return {
+    stop: () => {
+      requests.stop();
       clearInterval(watchdog);
       socket.close();
       return { lost };

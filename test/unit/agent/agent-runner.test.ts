@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Agent } from '../../../src/agent/agent.js';
 import { AgentRunner } from '../../../src/agent/agent-runner.js';
-import { BackoffIdleStrategy } from '../../../src/agent/idle-strategy.js';
+import { ADAPTIVE_SPIN_MISSES, ADAPTIVE_SPIN_PROBE_PERIODS, BackoffIdleStrategy } from '../../../src/agent/idle-strategy.js';
 import { systemNanoClock, type NanoClock } from '../../../src/env/clock.js';
 import type { TimerHandle, Timers } from '../../../src/env/timers.js';
 import { AssertionFailure } from '../../../src/util/assert.js';
@@ -13,7 +13,8 @@ class FakeTimers implements Timers {
   private nextId = 1;
   immediates: Array<{ id: number; fn: () => void }> = [];
   timeouts: Array<{ id: number; fn: () => void; delayMs: number }> = [];
-  readonly requests: Array<number | 'immediate'> = [];
+  microtasks: Array<() => void> = [];
+  readonly requests: Array<number | 'immediate' | 'microtask'> = [];
 
   scheduleImmediate(fn: () => void): TimerHandle {
     const id = this.nextId++;
@@ -33,14 +34,18 @@ class FakeTimers implements Timers {
   cancelTimeout(handle: TimerHandle): void {
     this.timeouts = this.timeouts.filter((t) => t.id !== handle);
   }
+  scheduleMicrotask(fn: () => void): void {
+    this.microtasks.push(fn);
+    this.requests.push('microtask');
+  }
   get pending(): number {
-    return this.immediates.length + this.timeouts.length;
+    return this.immediates.length + this.timeouts.length + this.microtasks.length;
   }
   /** Runs whichever single callback is pending (the runner never has more than one). */
   fire(): void {
     assert.equal(this.pending, 1, 'exactly one pending callback');
-    const next = this.immediates.shift() ?? this.timeouts.shift();
-    next?.fn();
+    const next = this.microtasks.shift() ?? this.immediates.shift()?.fn ?? this.timeouts.shift()?.fn;
+    next?.();
   }
 }
 
@@ -101,7 +106,7 @@ test('backs off while idle: spins with setImmediate, then sleeps 1, 2, 4 … up 
   const runner = newRunner(agent, timers);
   runner.start();
   for (let i = 0; i < 16; i++) timers.fire();
-  const expected: Array<number | 'immediate'> = ['immediate', ...new Array<'immediate'>(10).fill('immediate'), 1, 2, 4, 8, 10, 10];
+  const expected: Array<number | 'immediate' | 'microtask'> = ['immediate', ...new Array<'immediate'>(10).fill('immediate'), 1, 2, 4, 8, 10, 10];
   assert.deepEqual(timers.requests, expected);
   assert.equal(agent.calls, 16);
   runner.close();
@@ -118,10 +123,12 @@ test('wake() cuts a sleep short and restarts the back-off; work resets it too', 
   assert.equal(timers.timeouts.length, 1, 'sleeping on a timer');
   runner.wake();
   assert.equal(timers.timeouts.length, 0);
-  assert.equal(timers.immediates.length, 1, 'the next cycle runs on the next setImmediate');
+  assert.equal(timers.microtasks.length, 1, 'the next cycle runs in a microtask, not after another event-loop phase');
+  assert.equal(agent.calls, 14, 'never inside wake() itself');
   runner.wake(); // waking twice changes nothing
   assert.equal(timers.pending, 1);
   timers.fire();
+  assert.equal(agent.calls, 15);
   assert.equal(timers.immediates.length, 1, 'back-off restarted: spinning again');
 
   busy = true;
@@ -146,6 +153,131 @@ test('wake() from inside doWork schedules the next cycle at once', () => {
   assert.equal(timers.timeouts.length, 1);
   timers.fire();
   assert.equal(timers.immediates.length, 1);
+  runner.close();
+});
+
+test('a wake-up that a later cycle of the same turn acted on asks for no further turn', () => {
+  const timers = new FakeTimers();
+  let runner: AgentRunner | undefined;
+  // Cycle 0 sends something (a wake-up, as an offer makes) and finds work; cycle 1 finds none.
+  const agent = new ScriptedAgent((call) => {
+    if (call === 0) runner?.wake();
+    return call === 0 ? 1 : 0;
+  });
+  runner = new AgentRunner(agent, { clock: frozenClock, timers, errorHandler: () => undefined, idle: { spinImmediates: 0 } });
+  runner.start();
+  timers.fire();
+  assert.equal(agent.calls, 2);
+  assert.deepEqual(timers.requests, ['immediate', 1], 'straight to the idle strategy (a 1 ms sleep), no extra setImmediate turn');
+  runner.close();
+});
+
+test('a wake-up during the last cycle of a turn asks for another turn', () => {
+  const timers = new FakeTimers();
+  let runner: AgentRunner | undefined;
+  const agent = new ScriptedAgent((call) => {
+    if (call === 1) runner?.wake(); // e.g. an offer from a handler in a cycle that counted no work
+    return call === 0 ? 1 : 0;
+  });
+  runner = new AgentRunner(agent, { clock: frozenClock, timers, errorHandler: () => undefined, idle: { spinImmediates: 0 } });
+  runner.start();
+  timers.fire();
+  assert.equal(agent.calls, 2);
+  assert.deepEqual(timers.requests, ['immediate', 'immediate']);
+  timers.fire();
+  assert.equal(agent.calls, 3);
+  assert.deepEqual(timers.requests, ['immediate', 'immediate', 1]);
+  runner.close();
+});
+
+test('close() after a wake-up from a sleep: the queued microtask runs no cycle', () => {
+  const timers = new FakeTimers();
+  const agent = new ScriptedAgent(() => 0);
+  const runner = new AgentRunner(agent, { clock: frozenClock, timers, errorHandler: () => undefined, idle: { spinImmediates: 0 } });
+  runner.start();
+  timers.fire();
+  assert.equal(timers.timeouts.length, 1);
+  runner.wake();
+  assert.equal(timers.microtasks.length, 1);
+  runner.close();
+  const microtask = timers.microtasks.shift();
+  microtask?.();
+  assert.equal(agent.calls, 1);
+  assert.equal(timers.pending, 0);
+});
+
+test('adaptive spin: after spins in a row that the next request came long after, the runner sleeps at once; a probe that catches one turns it back on', () => {
+  const timers = new FakeTimers();
+  const US = 1000;
+  let nowNs = 0;
+  const clock: NanoClock = { nanoTime: () => nowNs };
+  let workLeft = 0;
+  const agent = new ScriptedAgent(() => (workLeft > 0 ? workLeft-- : 0));
+  const runner = new AgentRunner(agent, { clock, timers, errorHandler: () => undefined, idle: { spinImmediates: 2, spinUs: 50 } });
+  const asleep = (): boolean => timers.timeouts.length > 0;
+  const idleUntilAsleep = (): void => {
+    while (!asleep()) {
+      nowNs += 10 * US;
+      timers.fire();
+    }
+  };
+  /** A request 10 ms after the last wakes the sleeping runner; one cycle works; then idle turns 10 µs apart. */
+  const sparseRequest = (): Array<number | 'immediate' | 'microtask'> => {
+    assert.ok(asleep(), 'asleep before the request');
+    nowNs += 10_000 * US;
+    const from = timers.requests.length;
+    workLeft = 1;
+    runner.wake();
+    timers.fire();
+    idleUntilAsleep();
+    return timers.requests.slice(from);
+  };
+  const spinning = ['microtask', 'immediate', 'immediate', 'immediate', 'immediate', 'immediate', 1];
+  runner.start();
+  idleUntilAsleep();
+  // The idle period after start spun in vain (the first request came 10 ms later): one miss.
+  for (let i = 1; i < ADAPTIVE_SPIN_MISSES; i++) assert.deepEqual(sparseRequest(), spinning, `request ${i}: spins after work, 2 turns and 50 µs (5 turns of 10 µs)`);
+  assert.deepEqual(sparseRequest(), ['microtask', 1], `${ADAPTIVE_SPIN_MISSES} spins in a row did not pay: sleeps at once`);
+  let probe: number | null = null;
+  for (let i = 0; i < 2 * ADAPTIVE_SPIN_PROBE_PERIODS && probe === null; i++) if (sparseRequest().length > 2) probe = i;
+  assert.equal(probe, ADAPTIVE_SPIN_PROBE_PERIODS - 2, 'one idle period in 8 spins again (and this probe does not pay)');
+  for (let i = 0; i < ADAPTIVE_SPIN_PROBE_PERIODS - 1; i++) assert.deepEqual(sparseRequest(), ['microtask', 1]);
+  // The next idle period is a probe: this time work comes back 20 µs into it, while it spins.
+  nowNs += 10_000 * US;
+  workLeft = 1;
+  runner.wake();
+  timers.fire();
+  assert.equal(timers.immediates.length, 1, 'the probe spins');
+  nowNs += 20 * US;
+  workLeft = 1;
+  timers.fire();
+  const from = timers.requests.length;
+  idleUntilAsleep();
+  assert.deepEqual(timers.requests.slice(from, from + 3), ['immediate', 'immediate', 'immediate'], 'the probe paid: spinning again');
+  runner.close();
+});
+
+test('without adaptive spin the runner spins after every piece of work', () => {
+  const timers = new FakeTimers();
+  let nowNs = 0;
+  const clock: NanoClock = { nanoTime: () => nowNs };
+  let workLeft = 0;
+  const agent = new ScriptedAgent(() => (workLeft > 0 ? workLeft-- : 0));
+  const runner = new AgentRunner(agent, { clock, timers, errorHandler: () => undefined, idle: { spinImmediates: 0, spinUs: 50, adaptiveSpin: false } });
+  runner.start();
+  while (timers.timeouts.length === 0) timers.fire();
+  for (let i = 0; i < 3; i++) {
+    nowNs += 10_000_000;
+    const from = timers.requests.length;
+    workLeft = 1;
+    runner.wake();
+    timers.fire();
+    while (timers.timeouts.length === 0) {
+      nowNs += 10_000;
+      timers.fire();
+    }
+    assert.deepEqual(timers.requests.slice(from), ['microtask', 'immediate', 'immediate', 'immediate', 'immediate', 'immediate', 1], `request ${i}`);
+  }
   runner.close();
 });
 
@@ -245,14 +377,15 @@ test('on the real event loop an idle runner wakes up a bounded number of times',
   assert.ok(calls >= 11, `the runner keeps polling while idle (${calls} cycles)`);
 });
 
-test('on the real event loop wake() runs the agent in the next turn', async () => {
+test('on the real event loop wake() runs a sleeping agent as soon as the caller returns', async () => {
   const agent = new ScriptedAgent(() => 0);
   const runner = new AgentRunner(agent, { clock: systemNanoClock, errorHandler: () => undefined, idle: { maxIdleMs: 1000 } });
   runner.start();
   await new Promise((resolve) => setTimeout(resolve, 100)); // long enough to be asleep on a timer
   const before = agent.calls;
   runner.wake();
-  await new Promise((resolve) => setImmediate(resolve)); // queued after the runner's immediate
+  assert.equal(agent.calls, before, 'not inside wake()');
+  await null; // the runner's microtask was queued first, so it has run when this continues
   assert.equal(agent.calls, before + 1);
   runner.close();
 });

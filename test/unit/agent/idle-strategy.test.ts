@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BackoffIdleStrategy } from '../../../src/agent/idle-strategy.js';
+import { ADAPTIVE_SPIN_MISSES, ADAPTIVE_SPIN_PROBE_PERIODS, BackoffIdleStrategy } from '../../../src/agent/idle-strategy.js';
 import { SkeinError } from '../../../src/util/errors.js';
 
 const US = 1000;
@@ -15,16 +15,97 @@ test('spins for spinImmediates turns, then sleeps 1, 2, 4 … ms up to maxIdleMs
 test('after work, keeps spinning for spinUs however many turns that takes, then backs off', () => {
   const idle = new BackoffIdleStrategy({ spinImmediates: 1, spinUs: 50, maxIdleMs: 8 });
   const workNs = 1_000_000;
-  idle.reset(workNs);
+  idle.onWork(workNs - 5 * US, workNs);
   // Many idle turns inside the 50 µs after the work: all spins.
   for (let t = 0; t < 49; t++) assert.equal(idle.nextDelayMs(workNs + t * US), 0, `turn at ${t} µs`);
   // Past it: the sleeps start at 1 ms.
   assert.equal(idle.nextDelayMs(workNs + 50 * US), 1);
   assert.equal(idle.nextDelayMs(workNs + 2000 * US), 2);
-  // A reset without a time (a wake-up) restarts the count-based spins only.
+  // A reset (a wake-up) restarts the count-based spins only.
   idle.reset();
   assert.equal(idle.nextDelayMs(workNs + 3000 * US), 0);
   assert.equal(idle.nextDelayMs(workNs + 3001 * US), 1);
+});
+
+/**
+ * Drives a strategy as a runner would: idle turns 10 µs apart after work until the next work
+ * starts `workAfterUs` after the last ended (a sleeping runner is woken for it), then a 5 µs busy
+ * turn. Says whether that idle period spun.
+ */
+function idlePeriod(idle: BackoffIdleStrategy, clock: { t: number }, workAfterUs: number): 'spin' | 'no spin' {
+  const workAtNs = clock.t + workAfterUs * US;
+  let spun: boolean | null = null;
+  let slept = false;
+  while (!slept && clock.t + 10 * US <= workAtNs) {
+    clock.t += 10 * US;
+    const delayMs = idle.nextDelayMs(clock.t);
+    spun ??= delayMs === 0;
+    slept = delayMs > 0;
+  }
+  clock.t = workAtNs + 5 * US;
+  idle.onWork(workAtNs, clock.t);
+  return spun === true ? 'spin' : 'no spin';
+}
+
+/** Idle periods after which work came 5 ms later, enough in a row to turn adaptive spinning off. */
+function missEnough(idle: BackoffIdleStrategy, clock: { t: number }): void {
+  for (let i = 0; i < ADAPTIVE_SPIN_MISSES; i++) assert.equal(idlePeriod(idle, clock, 5000), 'spin');
+  assert.equal(idle.spinning, false);
+}
+
+test(`adaptive spin: ${ADAPTIVE_SPIN_MISSES} spins in a row after which work did not start within twice spinUs turn spinning off`, () => {
+  const idle = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8 });
+  assert.equal(idle.adaptiveSpin, true, 'on by default');
+  const clock = { t: 0 };
+  idle.onWork(0, 0);
+  assert.equal(idlePeriod(idle, clock, 30), 'spin', 'spins from the start; work 30 µs later: paid');
+  for (let i = 0; i < ADAPTIVE_SPIN_MISSES - 1; i++) assert.equal(idlePeriod(idle, clock, 5000), 'spin');
+  assert.equal(idle.spinning, true, `${ADAPTIVE_SPIN_MISSES - 1} in a row are not enough`);
+  assert.equal(idlePeriod(idle, clock, 90), 'spin', 'work 90 µs after: the spin (50 µs) missed it by little, which still pays');
+  for (let i = 0; i < ADAPTIVE_SPIN_MISSES - 1; i++) assert.equal(idlePeriod(idle, clock, 5000), 'spin');
+  assert.equal(idle.spinning, true, 'the count started over');
+  assert.equal(idlePeriod(idle, clock, 5000), 'spin');
+  assert.equal(idle.spinning, false, `${ADAPTIVE_SPIN_MISSES} in a row that did not pay`);
+  assert.equal(idlePeriod(idle, clock, 30), 'no spin', 'even when work comes back quickly: only a spin can tell');
+  idle.reset();
+  assert.equal(idle.nextDelayMs(clock.t + 10 * US), 1, 'a wake-up does not bring the spin back');
+});
+
+test(`adaptive spin: while off, one idle period in ${ADAPTIVE_SPIN_PROBE_PERIODS} spins; one that pays turns spinning on`, () => {
+  const idle = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8 });
+  const clock = { t: 0 };
+  idle.onWork(0, 0);
+  missEnough(idle, clock);
+  const outcomes = Array.from({ length: 2 * ADAPTIVE_SPIN_PROBE_PERIODS }, () => idlePeriod(idle, clock, 5000));
+  const probes = outcomes.flatMap((outcome, i) => (outcome === 'spin' ? [i] : []));
+  assert.deepEqual(probes, [ADAPTIVE_SPIN_PROBE_PERIODS - 1, 2 * ADAPTIVE_SPIN_PROBE_PERIODS - 1], 'one idle period in 8 spins (and these did not pay)');
+  while (!idle.spinning) idlePeriod(idle, clock, 5000);
+  assert.equal(idlePeriod(idle, clock, 20), 'spin', 'a probe, and this one pays');
+  assert.equal(idle.spinning, true);
+  assert.equal(idlePeriod(idle, clock, 5000), 'spin', 'spinning again');
+});
+
+test('adaptive spin: busy turns back to back (no idle turn between) teach nothing', () => {
+  const idle = new BackoffIdleStrategy({ spinUs: 50 });
+  const clock = { t: 0 };
+  idle.onWork(0, 0);
+  missEnough(idle, clock);
+  for (let i = 0; i < 3 * ADAPTIVE_SPIN_PROBE_PERIODS; i++) idle.onWork(clock.t, (clock.t += 10 * US));
+  assert.equal(idle.spinning, false, 'no idle period ended, so no probe is due');
+});
+
+test('without spinUs, or with adaptiveSpin false, every idle period after work spins', () => {
+  for (const options of [{ spinImmediates: 2 }, { spinImmediates: 2, spinUs: 50, adaptiveSpin: false }]) {
+    const idle = new BackoffIdleStrategy(options);
+    const clock = { t: 0 };
+    idle.onWork(0, 0);
+    for (let i = 0; i < 2 * ADAPTIVE_SPIN_MISSES; i++) assert.equal(idlePeriod(idle, clock, 10_000), 'spin', JSON.stringify(options));
+    assert.equal(idle.spinning, true);
+  }
+  assert.throws(
+    () => new BackoffIdleStrategy({ adaptiveSpin: 'yes' as unknown as boolean }),
+    (error: unknown) => error instanceof SkeinError && error.message.includes('idle.adaptiveSpin=yes'),
+  );
 });
 
 test('spinUs outside 0..1000000 is refused naming the value', () => {
