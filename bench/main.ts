@@ -6,6 +6,7 @@
  *   --reps <n>         repetitions of each measurement (at least 3)
  *   --only <id,...>    only these measurements of a suite (peers: scenario, system or scenario/system ids)
  *   --profile <dir>    write a V8 CPU profile (--cpu-prof) of every child process into <dir>
+ *   --spin             rr spacing: both processes of each pair spin between requests (no sleep)
  *   --pin              pin the two processes of each pair to CPUs 1 and 0 (Linux, taskset)
  *   --results <dir>    write results, report and charts there instead of bench/results
  *
@@ -35,7 +36,7 @@ const SUITES: Readonly<Record<string, SuiteEntry>> = {
 function usage(problem: string): never {
   const suites = Object.entries(SUITES).map(([name, entry]) => `  ${name.padEnd(10)} ${entry.description}`);
   process.stderr.write(
-    `bench: ${problem}\nusage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--quick] [--pin] [--reps <n>] [--only <id,...>] [--profile <dir>] [--results <dir>]\n${suites.join('\n')}\n`,
+    `bench: ${problem}\nusage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--quick] [--pin] [--spin] [--reps <n>] [--only <id,...>] [--profile <dir>] [--results <dir>]\n${suites.join('\n')}\n`,
   );
   process.exit(2);
 }
@@ -47,6 +48,7 @@ function parseArgs(argv: readonly string[]): { suites: string[]; options: SuiteO
   let only: string[] = [];
   let profileDir: string | undefined;
   let pin = false;
+  let spin = false;
   let resultsDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -57,6 +59,7 @@ function parseArgs(argv: readonly string[]): { suites: string[]; options: SuiteO
     };
     if (arg === '--quick') quick = true;
     else if (arg === '--pin') pin = true;
+    else if (arg === '--spin') spin = true;
     else if (arg === '--reps') {
       repetitions = Number(value());
       if (!Number.isInteger(repetitions) || repetitions < 3 || repetitions > 100) usage(`--reps must be an integer in [3, 100]`);
@@ -71,6 +74,7 @@ function parseArgs(argv: readonly string[]): { suites: string[]; options: SuiteO
   const options: SuiteOptions = {
     quick,
     pin,
+    spin,
     only,
     runStamp: fileStamp(new Date()),
     ...(repetitions === undefined ? {} : { repetitions }),

@@ -9,7 +9,9 @@
  *
  * Each measurement runs in fresh child processes (server and client); every repetition alternates
  * Skein and dgram. Results go to `bench/results/<stamp>-rr.json` and Markdown tables.
- * `--only in-flight` or `--only spacing` runs one group.
+ * `--only in-flight` or `--only spacing` runs one group. With `--spin` both processes of a spacing
+ * pair keep their event loop turning between requests (Skein: `idle.spinUs` 1 s, not adaptive; dgram:
+ * a setImmediate chain), which shows what sleeping costs and what is left when nothing sleeps.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,17 +46,19 @@ interface Plan {
   readonly spacingWarmupMs: number;
   /** Measured requests at each spacing. */
   readonly requests: Readonly<Record<SpacingMs, number>>;
+  /** Both processes of a spacing pair spin instead of sleeping (`--spin`). */
+  readonly spin: boolean;
 }
 
 type SpacingMs = (typeof SPACINGS_MS)[number];
 
-const FULL: Plan = {
+const FULL: Omit<Plan, 'spin'> = {
   timing: { warmupMs: 0, measureMs: 0, pingWarmupMs: 1000, pingMeasureMs: 3000 },
   repetitions: 5,
   spacingWarmupMs: 1000,
   requests: { 0: 3000, 1: 1000, 10: 300, 100: 60 },
 };
-const QUICK: Plan = {
+const QUICK: Omit<Plan, 'spin'> = {
   timing: { warmupMs: 0, measureMs: 0, pingWarmupMs: 300, pingMeasureMs: 1000 },
   repetitions: 3,
   // Shorter warm-ups left back-to-back round trips at 3-4 times their later p50 on the development VM.
@@ -102,7 +106,7 @@ async function measureInFlight(children: ChildGroup, cell: Cell & { group: 'in-f
 
 async function measureSpacing(children: ChildGroup, cell: Cell & { group: 'spacing' }, plan: Plan, repetition: number): Promise<Metrics> {
   const requests = plan.requests[cell.spacingMs];
-  const spacing = { spacingMs: cell.spacingMs, requests, warmupMs: plan.spacingWarmupMs };
+  const spacing = { spacingMs: cell.spacingMs, requests, warmupMs: plan.spacingWarmupMs, spin: plan.spin };
   // Each request takes its spacing, the timer's extra millisecond and its round trip.
   const expectedMs = plan.spacingWarmupMs + requests * (cell.spacingMs + 2) + 2 * cell.spacingMs;
   const timing: Timing = { warmupMs: 0, measureMs: 0, pingWarmupMs: plan.spacingWarmupMs, pingMeasureMs: expectedMs };
@@ -114,7 +118,7 @@ async function measureSpacing(children: ChildGroup, cell: Cell & { group: 'spaci
     return runChildren(
       context,
       [
-        { name: `skein-rr-server-${name}`, role: 'skein-rr-server', config: ports },
+        { name: `skein-rr-server-${name}`, role: 'skein-rr-server', config: { ...ports, spin: plan.spin } },
         {
           name: `skein-rr-spaced-client-${name}`,
           role: 'skein-rr-spaced-client',
@@ -129,7 +133,7 @@ async function measureSpacing(children: ChildGroup, cell: Cell & { group: 'spaci
   return runChildren(
     context,
     [
-      { name: `dgram-rr-server-${name}`, role: 'dgram-rr-server', config: { port: pongPort } },
+      { name: `dgram-rr-server-${name}`, role: 'dgram-rr-server', config: { port: pongPort, spin: plan.spin } },
       { name: `dgram-rr-spaced-client-${name}`, role: 'dgram-rr-spaced-client', config: { pongPort, ...spacing, messageLength: MESSAGE_LENGTH } },
     ],
     1,
@@ -275,7 +279,7 @@ function spacingRows(results: Results, summary: Record<string, unknown>): string
   return rows;
 }
 
-function spacingSection(results: Results): Section {
+function spacingSection(results: Results, spin: boolean): Section {
   const summary: Record<string, unknown> = {};
   const rows = spacingRows(results, summary);
   const ratioRows: string[] = [];
@@ -291,7 +295,9 @@ function spacingSection(results: Results): Section {
   const met = goal.count > 0 && goal.median <= SPARSE_P50_FACTOR_MAX;
   summary.goalSparseP50 = { spacingMs: SPARSE_GOAL_SPACING_MS, factorMax: SPARSE_P50_FACTOR_MAX, measured: goal, met };
   const markdown = [
-    'One request in flight; each request goes the spacing after the answer to the one before (a `setTimeout` in the client), so between requests both processes go idle. CPU is each process over the measured requests, in % of one core.',
+    spin
+      ? 'One request in flight; each request goes the spacing after the answer to the one before (a `setTimeout` in the client). **Run with `--spin`:** between requests both processes keep their event loop turning instead of sleeping (Skein: `idle: { spinUs: 1000000, adaptiveSpin: false }`; dgram: a setImmediate chain). CPU is each process over the measured requests, in % of one core.'
+      : 'One request in flight; each request goes the spacing after the answer to the one before (a `setTimeout` in the client), so between requests both processes go idle. CPU is each process over the measured requests, in % of one core.',
     '',
     '| system | spacing | p50 µs | p90 µs | p99 µs | requests/s | client CPU % | server CPU % |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -310,7 +316,7 @@ function spacingSection(results: Results): Section {
 }
 
 export async function runRrSuite(options: SuiteOptions): Promise<SuiteOutcome> {
-  const plan = options.quick ? QUICK : FULL;
+  const plan: Plan = { ...(options.quick ? QUICK : FULL), spin: options.spin === true };
   const repetitions = Math.max(3, options.repetitions ?? plan.repetitions);
   const groups = options.only.length === 0 ? [...GROUPS] : GROUPS.filter((g) => options.only.includes(g));
   if (groups.length === 0) throw new Error(`bench rr: --only takes ${GROUPS.join(', ')}; got ${options.only.join(',')}`);
@@ -329,7 +335,7 @@ export async function runRrSuite(options: SuiteOptions): Promise<SuiteOutcome> {
   }
   const sections: { title: string; section: Section }[] = [];
   if (groups.includes('in-flight')) sections.push({ title: 'Requests in flight, back to back', section: inFlightSection(results) });
-  if (groups.includes('spacing')) sections.push({ title: 'Sparse traffic: 1 in flight at a spacing', section: spacingSection(results) });
+  if (groups.includes('spacing')) sections.push({ title: `Sparse traffic: 1 in flight at a spacing${plan.spin ? ', both processes spinning' : ''}`, section: spacingSection(results, plan.spin) });
   const markdown = [
     `Node ${system.node}, ${system.cpuModel}, ${system.cores} cores; ${repetitions} repetitions${options.quick ? ' (quick)' : ''}, ${MESSAGE_LENGTH}-byte requests, medians with (min–max).`,
     ...sections.flatMap(({ title, section }) => ['', `### ${title}`, '', ...section.markdown]),
@@ -344,7 +350,7 @@ export async function runRrSuite(options: SuiteOptions): Promise<SuiteOutcome> {
     repetitions,
     groups,
     timing: plan.timing,
-    spacing: { warmupMs: plan.spacingWarmupMs, requests: plan.requests },
+    spacing: { warmupMs: plan.spacingWarmupMs, requests: plan.requests, spin: plan.spin },
     system,
     summary: Object.assign({}, ...sections.map(({ section }) => section.summary)) as Record<string, unknown>,
     repetitionsByCell: results,

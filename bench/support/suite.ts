@@ -12,6 +12,8 @@ export interface SuiteOptions {
   readonly only: readonly string[];
   /** Write a V8 CPU profile of every child process into this directory. */
   readonly profileDir?: string;
+  /** rr spacing: both processes of a pair spin between requests instead of sleeping. */
+  readonly spin?: boolean;
   /** Pin the two processes of each pair to different CPUs (Linux, needs taskset). */
   readonly pin: boolean;
   /** Where the JSON result goes. */

@@ -8,7 +8,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
 import { LatencyMeter } from '../../transport/latency-meter.js';
 import type { ThroughputWindow } from '../../transport/throughput-meter.js';
-import { MARKER_OFFSET, SENT_MS_OFFSET, SPACED_REQUEST_LENGTH_MIN, SpacedRequests, type SpacingConfig } from './spaced-requests.js';
+import { MARKER_OFFSET, SENT_MS_OFFSET, SPACED_REQUEST_LENGTH_MIN, SpacedRequests, spinEventLoop, type SpacingConfig } from './spaced-requests.js';
 
 const LOST_AFTER_MS = 100;
 
@@ -101,10 +101,12 @@ export async function dgramRrSpacedClient(config: DgramRrSpacedClientConfig, con
       requests.resend();
     }
   }, LOST_AFTER_MS);
+  const stopSpin = config.spin === true ? spinEventLoop() : null;
   context.ready();
   requests.start();
   return {
     stop: () => {
+      stopSpin?.();
       requests.stop();
       clearInterval(watchdog);
       socket.close();

@@ -5,10 +5,12 @@
  */
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
-import { EchoWindowCpu, MARKER_OFFSET } from './spaced-requests.js';
+import { EchoWindowCpu, MARKER_OFFSET, spinEventLoop } from './spaced-requests.js';
 
 export interface DgramRrServerConfig extends ChildConfig {
   readonly port: number;
+  /** Keep the event loop turning between datagrams (see spinEventLoop). */
+  readonly spin?: boolean;
 }
 
 export async function dgramRrServer(config: DgramRrServerConfig, context: ChildContext): Promise<RoleHandle> {
@@ -27,9 +29,11 @@ export async function dgramRrServer(config: DgramRrServerConfig, context: ChildC
       resolve();
     });
   });
+  const stopSpin = config.spin === true ? spinEventLoop() : null;
   context.ready();
   return {
     stop: () => {
+      stopSpin?.();
       socket.close();
       return { echoed, serverCpuPct: windowCpu.serverCpuPct };
     },

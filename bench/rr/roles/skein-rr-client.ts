@@ -11,12 +11,14 @@ import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-
 import { benchSkeinOptions } from '../../transport/roles/skein-options.js';
 import { LatencyMeter } from '../../transport/latency-meter.js';
 import type { ThroughputWindow } from '../../transport/throughput-meter.js';
-import { MARKER_OFFSET, SENT_MS_OFFSET, SPACED_REQUEST_LENGTH_MIN, SpacedRequests, type SpacingConfig } from './spaced-requests.js';
+import { MARKER_OFFSET, SENT_MS_OFFSET, SPACED_REQUEST_LENGTH_MIN, SPIN_IDLE, SpacedRequests, type SpacingConfig } from './spaced-requests.js';
 
 interface SkeinRrConnection {
   readonly requestPort: number;
   readonly controlPort: number;
   readonly connectTimeoutMs: number;
+  /** Skein idles by spinning (see SPIN_IDLE). */
+  readonly spin?: boolean;
 }
 
 export interface SkeinRrClientConfig extends ChildConfig, ThroughputWindow, SkeinRrConnection {
@@ -25,7 +27,7 @@ export interface SkeinRrClientConfig extends ChildConfig, ThroughputWindow, Skei
 }
 
 async function connect(config: SkeinRrConnection, errors: { count: number }): Promise<{ skein: Skein; client: ResponseClient }> {
-  const skein = Skein.launch(benchSkeinOptions(errors));
+  const skein = Skein.launch(benchSkeinOptions(errors, config.spin === true ? SPIN_IDLE : undefined));
   const client = new ResponseClient(skein.client, {
     requestChannel: `aeron:udp?endpoint=127.0.0.1:${config.requestPort}`,
     responseControlChannel: `aeron:udp?control=127.0.0.1:${config.controlPort}`,

@@ -6,16 +6,18 @@ import { Skein } from '../../../src/skein.js';
 import { ResponseServer } from '../../../src/response/response-server.js';
 import type { ChildConfig, ChildContext, RoleHandle } from '../../support/child-runtime.js';
 import { benchSkeinOptions } from '../../transport/roles/skein-options.js';
-import { EchoWindowCpu, MARKER_OFFSET } from './spaced-requests.js';
+import { EchoWindowCpu, MARKER_OFFSET, SPIN_IDLE } from './spaced-requests.js';
 
 export interface SkeinRrServerConfig extends ChildConfig {
   readonly requestPort: number;
   readonly controlPort: number;
+  /** Skein idles by spinning (see SPIN_IDLE). */
+  readonly spin?: boolean;
 }
 
 export async function skeinRrServer(config: SkeinRrServerConfig, context: ChildContext): Promise<RoleHandle> {
   const errors = { count: 0 };
-  const skein = Skein.launch(benchSkeinOptions(errors));
+  const skein = Skein.launch(benchSkeinOptions(errors, config.spin === true ? SPIN_IDLE : undefined));
   const windowCpu = new EchoWindowCpu();
   let answered = 0;
   const server = await ResponseServer.start(skein.client, {

@@ -28,6 +28,26 @@ export interface SpacingConfig {
   readonly requests: number;
   /** Back-to-back warm-up before the measured requests, in ms. */
   readonly warmupMs: number;
+  /** Both processes keep the event loop turning between requests instead of sleeping (`--spin`). */
+  readonly spin?: boolean;
+}
+
+/** Skein's idle options under `--spin`: the runner turns the event loop for up to 1 s after work. */
+export const SPIN_IDLE = { spinUs: 1_000_000, adaptiveSpin: false } as const;
+
+/**
+ * Under `--spin`, keeps a raw dgram process's event loop turning (a setImmediate chain, so libuv
+ * polls without blocking) as Skein's runner does with {@link SPIN_IDLE}; returns the stop function.
+ */
+export function spinEventLoop(): () => void {
+  let spinning = true;
+  const turn = (): void => {
+    if (spinning) setImmediate(turn);
+  };
+  turn();
+  return () => {
+    spinning = false;
+  };
 }
 
 /** Sends one request with `marker` in byte 8 and the send time in bytes 0–7 (performance.now()). */

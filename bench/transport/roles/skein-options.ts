@@ -7,9 +7,10 @@ import type { Metrics } from '../../support/child-messages.js';
  * are not published to the skein directory (so runs leave no files behind) and driver errors are
  * counted and written to stderr, which the runner keeps for its error report.
  */
-export function benchSkeinOptions(errors: { count: number }): SkeinOptions {
+export function benchSkeinOptions(errors: { count: number }, idle?: SkeinOptions['idle']): SkeinOptions {
   return {
     driver: { publishSnapshots: false },
+    ...(idle === undefined ? {} : { idle }),
     errorHandler: (error: unknown) => {
       errors.count++;
       if (errors.count <= 5) process.stderr.write(`skein error: ${error instanceof Error ? error.message : String(error)}\n`);
