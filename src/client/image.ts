@@ -5,6 +5,14 @@ import { Header, type FragmentHandler } from '../logbuffer/header.js';
 import type { ControlledFragmentHandler } from '../logbuffer/header.js';
 import { ControlledPollAction } from '../logbuffer/controlled-poll-action.js';
 import { TermReader } from '../logbuffer/term-reader.js';
+import { TermScanner } from '../logbuffer/term-scanner.js';
+import { DATA_HEADER_LENGTH } from '../logbuffer/frame-descriptor.js';
+
+/**
+ * Receives a block of whole frames from {@link Image.blockPoll}: `length` bytes of `termBuffer`
+ * from `termOffset`, in the term `termId` of the stream `sessionId`. Valid only during the call.
+ */
+export type BlockHandler = (termBuffer: Uint8Array, termOffset: number, length: number, sessionId: number, termId: number) => void;
 import { computeTermOffsetFromPosition, indexByPosition } from '../logbuffer/log-buffer-descriptor.js';
 
 /** Throws ERR_SKEIN_ARG_INVALID for a poll whose handler is not a function or whose limit is not a number >= 1. */
@@ -55,6 +63,7 @@ export class Image {
   private readonly positionId: number;
   private readonly header: Header;
   private readonly reader = new TermReader();
+  private readonly scanner = new TermScanner();
   private readonly errorReporter: ImageErrorReporter;
   private closed = false;
   private finalPosition = 0;
@@ -132,6 +141,33 @@ export class Image {
     if (newPosition > position) values[this.positionId] = newPosition;
     if (reader.handlerFailed) this.reportHandlerError(position + (reader.handlerErrorOffset - termOffset));
     return fragments;
+  }
+
+  /**
+   * Hands the next block of whole frames, in place, to `handler`: at most `blockLengthLimit`
+   * bytes (and never past the end of the current term), then moves this subscriber's position
+   * past them; returns how far it moved. A PAD frame ends a block and is handed over as its
+   * 32-byte header alone, while the position moves past the whole padded range. This is how a
+   * recorder copies a stream's frames verbatim. A handler that throws consumes nothing: the
+   * error goes to the caller and the same block comes again at the next call.
+   */
+  blockPoll(handler: BlockHandler, blockLengthLimit: number): number {
+    if (typeof handler !== 'function' || !(blockLengthLimit >= DATA_HEADER_LENGTH)) {
+      const problem = typeof handler !== 'function' ? `handler must be a function, got ${typeof handler}` : `blockLengthLimit ${String(blockLengthLimit)} is invalid; allowed a number >= ${DATA_HEADER_LENGTH}`;
+      throw new SkeinError(ErrorCode.ARG_INVALID, `blockPoll: ${problem}`, { channel: this.channel, streamId: this.streamId, sessionId: this.sessionId });
+    }
+    if (this.closed) return 0;
+    const values = this.counterValues;
+    const position = values[this.positionId]!;
+    const termOffset = computeTermOffsetFromPosition(position, this.positionBitsToShift);
+    const termBuffer = this.termBuffers[indexByPosition(position, this.positionBitsToShift)]!;
+    const length = this.scanner.scanForAvailability(termBuffer, termOffset, blockLengthLimit);
+    if (length === 0) return 0;
+    const termId = (this.initialTermId + Math.floor(position / this.termBufferLength)) | 0;
+    handler(termBuffer, termOffset, length, this.sessionId, termId);
+    const consumed = length + this.scanner.padding;
+    values[this.positionId] = position + consumed;
+    return consumed;
   }
 
   private reportHandlerError(fragmentPosition: number): void {

@@ -1,0 +1,201 @@
+import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { ErrorCode, SkeinError } from '../util/errors.js';
+
+/**
+ * Binary files with random access, for what the archive keeps on disk (segment files, the catalog,
+ * the mark file). The archive gets a {@link Files} from its context, so tests and the simulator
+ * can give it files in memory, a small capacity or a failing disk. Every call is synchronous;
+ * failures throw SkeinError ERR_SKEIN_STORAGE_FAILED naming the operation, the path and the
+ * system's reason (ENOSPC for a full disk), with the original error as cause.
+ */
+export interface Files {
+  /** Opens a file; `create` makes it (and fails if it exists unless `mode` is 'create-or-open'). */
+  open(path: string, mode: FileOpenMode): FileHandle;
+  /** Whether a file or directory exists at `path`. */
+  exists(path: string): boolean;
+  /** Names of the entries of `dir`, sorted; empty when `dir` does not exist. */
+  list(dir: string): string[];
+  /** Creates the directory and any missing parents; no-op when it exists. */
+  mkdirs(path: string): void;
+  /** Renames a file, replacing `to` if it exists. */
+  rename(from: string, to: string): void;
+  /** Removes a file; no-op when it does not exist. */
+  remove(path: string): void;
+  /** Bytes a new write to the file system holding `dir` can still use. */
+  usableSpace(dir: string): number;
+}
+
+/** 'read': existing file, read only; 'write': existing file; 'create': a new file; 'create-or-open': either. */
+export type FileOpenMode = 'read' | 'write' | 'create' | 'create-or-open';
+
+export interface FileHandle {
+  readonly path: string;
+  /** Writes `length` bytes of `data` from `offset` at file position `position`, all of them. */
+  write(data: Uint8Array, offset: number, length: number, position: number): void;
+  /** Reads up to `length` bytes at `position` into `into` at `offset`; returns how many (fewer at the end of the file). */
+  read(into: Uint8Array, offset: number, length: number, position: number): number;
+  /** The file's length in bytes. */
+  size(): number;
+  /** Sets the file's length; a longer file reads as zeros beyond its old end (sparse where supported). */
+  truncate(length: number): void;
+  /** Flushes written data to the device; with `metadata` also the file's metadata (fsync, else fdatasync). */
+  sync(metadata: boolean): void;
+  /** Closes the file; idempotent. */
+  close(): void;
+}
+
+function filesError(operation: string, path: string, cause: unknown): SkeinError {
+  const reason = (cause as NodeJS.ErrnoException | undefined)?.code ?? String(cause);
+  return new SkeinError(ErrorCode.STORAGE_FAILED, `${operation} failed for path '${path}': ${reason}`, { cause });
+}
+
+function isNotFound(cause: unknown): boolean {
+  return (cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+const OPEN_FLAGS: Readonly<Record<FileOpenMode, string>> = { read: 'r', write: 'r+', create: 'wx+', 'create-or-open': 'r+' };
+
+class NodeFileHandle implements FileHandle {
+  private fd: number;
+
+  constructor(
+    readonly path: string,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+
+  write(data: Uint8Array, offset: number, length: number, position: number): void {
+    const fd = this.openFd();
+    try {
+      let written = 0;
+      while (written < length) written += writeSync(fd, data, offset + written, length - written, position + written);
+    } catch (cause) {
+      throw filesError('write', this.path, cause);
+    }
+  }
+
+  read(into: Uint8Array, offset: number, length: number, position: number): number {
+    const fd = this.openFd();
+    try {
+      let total = 0;
+      while (total < length) {
+        const n = readSync(fd, into, offset + total, length - total, position + total);
+        if (n === 0) break;
+        total += n;
+      }
+      return total;
+    } catch (cause) {
+      throw filesError('read', this.path, cause);
+    }
+  }
+
+  size(): number {
+    const fd = this.openFd();
+    try {
+      return fstatSync(fd).size;
+    } catch (cause) {
+      throw filesError('size', this.path, cause);
+    }
+  }
+
+  truncate(length: number): void {
+    const fd = this.openFd();
+    try {
+      ftruncateSync(fd, length);
+    } catch (cause) {
+      throw filesError('truncate', this.path, cause);
+    }
+  }
+
+  sync(metadata: boolean): void {
+    const fd = this.openFd();
+    try {
+      if (metadata) fsyncSync(fd);
+      else fdatasyncSync(fd);
+    } catch (cause) {
+      throw filesError(metadata ? 'fsync' : 'fdatasync', this.path, cause);
+    }
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      closeSync(fd);
+    } catch (cause) {
+      throw filesError('close', this.path, cause);
+    }
+  }
+
+  private openFd(): number {
+    if (this.fd < 0) throw new SkeinError(ErrorCode.STORAGE_FAILED, `file '${this.path}' is closed`);
+    return this.fd;
+  }
+}
+
+/** node:fs files. `create-or-open` opens read-write without truncating (O_CREAT). */
+export const nodeFiles: Files = {
+  open(path: string, mode: FileOpenMode): FileHandle {
+    try {
+      const fd = mode === 'create-or-open' ? openSync(path, 'r+', 0o644) : openSync(path, OPEN_FLAGS[mode], 0o644);
+      return new NodeFileHandle(path, fd);
+    } catch (cause) {
+      if (mode === 'create-or-open' && isNotFound(cause)) {
+        try {
+          return new NodeFileHandle(path, openSync(path, 'wx+', 0o644));
+        } catch (again) {
+          throw filesError('open', path, again);
+        }
+      }
+      throw filesError('open', path, cause);
+    }
+  },
+
+  exists(path: string): boolean {
+    return existsSync(path);
+  },
+
+  list(dir: string): string[] {
+    try {
+      return readdirSync(dir).sort();
+    } catch (cause) {
+      if (isNotFound(cause)) return [];
+      throw filesError('list', dir, cause);
+    }
+  },
+
+  mkdirs(path: string): void {
+    try {
+      mkdirSync(path, { recursive: true });
+    } catch (cause) {
+      throw filesError('mkdirs', path, cause);
+    }
+  },
+
+  rename(from: string, to: string): void {
+    try {
+      renameSync(from, to);
+    } catch (cause) {
+      throw filesError('rename', `${from}' -> '${to}`, cause);
+    }
+  },
+
+  remove(path: string): void {
+    try {
+      rmSync(path, { force: true });
+    } catch (cause) {
+      throw filesError('remove', path, cause);
+    }
+  },
+
+  usableSpace(dir: string): number {
+    try {
+      const s = statfsSync(dir);
+      return s.bavail * s.bsize;
+    } catch (cause) {
+      throw filesError('usableSpace', dir, cause);
+    }
+  },
+};
