@@ -4,6 +4,7 @@ import type { LogMetaData } from '../logbuffer/log-meta-data.js';
 import { TermAppender } from '../logbuffer/term-appender.js';
 import { BufferClaim } from '../logbuffer/buffer-claim.js';
 import { rotateLog } from '../logbuffer/log-rotation.js';
+import { DATA_HEADER_LENGTH, SESSION_ID_FIELD_OFFSET, STREAM_ID_FIELD_OFFSET, TERM_ID_FIELD_OFFSET, TERM_OFFSET_FIELD_OFFSET, readInt32LE } from '../logbuffer/frame-descriptor.js';
 import {
   computeMaxMessageLength,
   computeTermBeginPosition,
@@ -148,6 +149,11 @@ export class Publication {
     return computeTermBeginPosition(termId, this.positionBitsToShift, this.initialTermId) + termOffset;
   }
 
+  /** How many bytes the publisher may write now (the limit less the position), or CLOSED. */
+  get availableWindow(): number {
+    return this.closed ? CLOSED : this.counterValues[this.limitCounterId]! - this.position;
+  }
+
   /** The position up to which the publisher may currently write. */
   get positionLimit(): number {
     return this.closed ? CLOSED : this.counterValues[this.limitCounterId]!;
@@ -233,6 +239,72 @@ export class Publication {
     const position = termBeginPosition + termOffset;
     if (position >= this.counterValues[this.limitCounterId]!) return this.backPressureStatus(position, length);
     const result = this.appenders[index]!.claim(this.headerTemplate, length, bufferClaim, termId);
+    return this.newPosition(termCount, termId, termBeginPosition, position, result);
+  }
+
+  /**
+   * Appends a block of whole frames as they are (a recording being replayed, so that replayed
+   * positions equal recorded ones): `length` bytes from `offset`, starting with a frame whose
+   * term offset is this publication's, of this publication's session and stream, and within the
+   * current term. Exclusive publications only. Returns the new position or a negative code; a
+   * block that does not fit these rules throws ERR_SKEIN_ARG_INVALID naming the rule.
+   */
+  offerBlock(buffer: Uint8Array, offset: number, length: number): number {
+    if (this.closed) return CLOSED;
+    if (!this.isExclusive) throw new SkeinError(ErrorCode.ARG_INVALID, 'offerBlock needs an exclusive publication', this.subject());
+    if (!(buffer instanceof Uint8Array)) this.notBytes('offerBlock', buffer);
+    if (!(Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= 32 && offset + length <= buffer.length && length % 32 === 0)) {
+      throw new SkeinError(ErrorCode.ARG_INVALID, `offerBlock range offset=${offset} length=${length} is invalid for a buffer of ${buffer.length} bytes; a block is whole 32-byte aligned frames`, this.subject());
+    }
+    const meta = this.metaData;
+    const termCount = meta.activeTermCount;
+    const index = indexByTermCount(termCount);
+    const termId = meta.rawTailTermId(index);
+    const rawOffset = meta.rawTailOffset(index);
+    if (termCount !== ((termId - this.initialTermId) | 0)) return ADMIN_ACTION;
+    const termBeginPosition = termCount * this.termBufferLength;
+    // The term is full: rotate to the next one (as an offer that does not fit does).
+    if (rawOffset >= this.termBufferLength) return this.newPosition(termCount, termId, termBeginPosition, termBeginPosition + this.termBufferLength, 0);
+    const blockTermOffset = readInt32LE(buffer, offset + TERM_OFFSET_FIELD_OFFSET);
+    const blockSessionId = readInt32LE(buffer, offset + SESSION_ID_FIELD_OFFSET);
+    const blockStreamId = readInt32LE(buffer, offset + STREAM_ID_FIELD_OFFSET);
+    const blockTermId = readInt32LE(buffer, offset + TERM_ID_FIELD_OFFSET);
+    if (blockTermOffset !== rawOffset || blockTermId !== termId || blockSessionId !== this.sessionId || blockStreamId !== this.streamId || rawOffset + length > this.termBufferLength) {
+      throw new SkeinError(
+        ErrorCode.ARG_INVALID,
+        `offerBlock: the block's first frame (termId=${blockTermId} termOffset=${blockTermOffset} sessionId=${blockSessionId} streamId=${blockStreamId}, ${length} bytes) ` +
+          `does not continue the stream at termId=${termId} termOffset=${rawOffset} within the term of ${this.termBufferLength} bytes`,
+        this.subject(),
+      );
+    }
+    const position = termBeginPosition + rawOffset;
+    if (position + length > this.counterValues[this.limitCounterId]!) return this.backPressureStatus(position, length);
+    this.appenders[index]!.appendBlock(rawOffset, buffer, offset, length);
+    this.owner.wakeDriver();
+    return position + length;
+  }
+
+  /**
+   * Appends a PAD frame covering `length` bytes after its 32-byte header (a replayed recording's
+   * padding). Exclusive publications only; the padding must fit in the current term. Returns the
+   * new position or a negative code.
+   */
+  appendPadding(length: number): number {
+    if (this.closed) return CLOSED;
+    if (!this.isExclusive) throw new SkeinError(ErrorCode.ARG_INVALID, 'appendPadding needs an exclusive publication', this.subject());
+    if (!(Number.isInteger(length) && length >= 0 && length <= this.termBufferLength - DATA_HEADER_LENGTH)) {
+      throw new SkeinError(ErrorCode.ARG_INVALID, `appendPadding length ${String(length)} is outside 0..${this.termBufferLength - DATA_HEADER_LENGTH}`, this.subject());
+    }
+    const meta = this.metaData;
+    const termCount = meta.activeTermCount;
+    const index = indexByTermCount(termCount);
+    const termId = meta.rawTailTermId(index);
+    if (termCount !== ((termId - this.initialTermId) | 0)) return ADMIN_ACTION;
+    const termOffset = Math.min(meta.rawTailOffset(index), this.termBufferLength);
+    const termBeginPosition = termCount * this.termBufferLength;
+    const position = termBeginPosition + termOffset;
+    if (position >= this.counterValues[this.limitCounterId]!) return this.backPressureStatus(position, length);
+    const result = this.appenders[index]!.appendPadding(this.headerTemplate, length, termId);
     return this.newPosition(termCount, termId, termBeginPosition, position, result);
   }
 

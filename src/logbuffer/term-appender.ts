@@ -230,6 +230,22 @@ export class TermAppender {
     return frameOffset + alignedLength;
   }
 
+  /**
+   * Appends a block of whole, already framed bytes (a replay of recorded frames) at `termOffset`,
+   * which the caller read as this partition's tail in `activeTermId` and checked the block fits
+   * after. The block's first frame length is stored last, so a reader sees all of it or none.
+   * Returns the new tail offset.
+   */
+  appendBlock(termOffset: number, src: Uint8Array, srcOffset: number, length: number): number {
+    const term = this.termBuffer;
+    const firstFrameLength = src[srcOffset]! | (src[srcOffset + 1]! << 8) | (src[srcOffset + 2]! << 16) | (src[srcOffset + 3]! << 24);
+    this.metaData.setRawTailOffset(this.partitionIndex, termOffset + length);
+    copyBytes(term, termOffset + 4, src, srcOffset + 4, length - 4);
+    if (this.metaData.sharedAcrossThreads) frameLengthOrdered(term, termOffset, firstFrameLength);
+    else this.termInts[termOffset >> 2] = firstFrameLength;
+    return termOffset + length;
+  }
+
   /** Appends a PAD frame covering `length` bytes plus its header. */
   appendPadding(headerTemplate: Uint8Array, length: number, activeTermId: number): number {
     const frameLength = length + DATA_HEADER_LENGTH;
