@@ -65,6 +65,8 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set([
   'REMOVE_DESTINATION',
   'ADD_RCV_DESTINATION',
   'REMOVE_RCV_DESTINATION',
+  'ADD_COUNTER',
+  'REMOVE_COUNTER',
 ]);
 
 /** CLOSING: the port is closed, the client's CLIENT_CLOSE still waits for room in the driver's queue. */

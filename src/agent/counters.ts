@@ -7,6 +7,10 @@ export interface CounterKey {
   sessionId?: number;
   streamId?: number;
   channel?: string;
+  /** Archive recording position counters: the recording, its archive and its source. */
+  recordingId?: number;
+  archiveId?: number;
+  sourceIdentity?: string;
 }
 
 export interface CountersManagerOptions {

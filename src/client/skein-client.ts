@@ -4,11 +4,12 @@ import type { Implements } from '../util/implements.js';
 import type { Agent } from '../agent/agent.js';
 import type { NanoClock } from '../env/clock.js';
 import type { DriverConnection } from '../command/driver-connection.js';
-import type { DriverCommand, DriverResponse } from '../command/driver-messages.js';
+import type { CounterKeyFields, DriverCommand, DriverResponse } from '../command/driver-messages.js';
 import { ChannelUri } from '../protocol/channel-uri.js';
 import { Publication, type PublicationOwner } from './publication.js';
 import { Subscription, type ImageHandler, type SubscriptionOwner } from './subscription.js';
 import { Image, type ImageErrorReporter } from './image.js';
+import { Counter, type CounterOwner } from './counter.js';
 import type { ConnectionStatus, ConnectionStatusHost } from './connection-status.js';
 
 export interface SkeinClientOptions {
@@ -25,7 +26,7 @@ export interface SubscriptionOptions {
   readonly onUnavailableImage?: ImageHandler;
 }
 
-type PendingKind = 'publication' | 'subscription' | 'remove' | 'destination';
+type PendingKind = 'publication' | 'subscription' | 'remove' | 'destination' | 'counter';
 
 interface Pending {
   readonly kind: PendingKind;
@@ -35,6 +36,8 @@ interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
   readonly subscriptionOptions?: SubscriptionOptions;
+  /** For a counter request: what the counter is. */
+  readonly counter?: { readonly typeId: number; readonly label: string };
 }
 
 /**
@@ -56,6 +59,7 @@ export class SkeinClient {
   private readonly pending = new Map<number, Pending>();
   private readonly publications = new Map<number, Publication>();
   private readonly subscriptions = new Map<number, Subscription>();
+  private readonly counters = new Map<number, Counter>();
   private polled: Subscription[] = [];
   private watched: ConnectionStatus[] = [];
   private closed = false;
@@ -141,8 +145,10 @@ export class SkeinClient {
     const reason = cause ?? undefined;
     for (const publication of this.publications.values()) publication.internalClose(reason);
     for (const subscription of this.subscriptions.values()) subscription.internalClose(reason);
+    for (const counter of this.counters.values()) counter.internalClose();
     this.publications.clear();
     this.subscriptions.clear();
+    this.counters.clear();
     this.polled = [];
     this.watched = [];
     for (const [correlationId, pending] of this.pending) {
@@ -183,6 +189,36 @@ export class SkeinClient {
   /** @internal */
   releasePublication(publication: Publication): void {
     if (this.publications.delete(publication.registrationId)) this.removeCommand('REMOVE_PUBLICATION', publication.registrationId);
+  }
+
+  /**
+   * Allocates a counter in the driver's counters, owned by this client: `typeId` says what kind
+   * it is, `label` names it for people, `key` says what it is about (recording, session, stream,
+   * source). Rejects with ERR_SKEIN_COUNTERS_FULL when the driver has no free counter. The driver
+   * frees it when it is closed or this client closes.
+   */
+  addCounter(typeId: number, label: string, key: CounterKeyFields = {}): Promise<Counter> {
+    if (this.closed) return Promise.reject(this.closedError('client is closed', {}));
+    if (!(Number.isInteger(typeId) && typeId >= -0x80000000 && typeId <= 0x7fffffff) || typeof label !== 'string') {
+      return Promise.reject(new SkeinError(ErrorCode.ARG_INVALID, `addCounter: typeId ${String(typeId)} must be a 32-bit integer and label a string`));
+    }
+    const correlationId = this.connection.nextCorrelationId();
+    return new Promise<Counter>((resolve, reject) => {
+      if (!this.connection.toDriver.offer({ type: 'ADD_COUNTER', clientId: this.clientId, correlationId, typeId, label, key })) {
+        reject(new SkeinError(ErrorCode.DRIVER_COMMAND_FAILED, 'driver command queue is full', { correlationId }));
+        return;
+      }
+      const deadlineNs = this.clock.nanoTime() + this.driverTimeoutNs;
+      this.pending.set(correlationId, { kind: 'counter', channel: '', streamId: 0, deadlineNs, resolve: resolve as (v: unknown) => void, reject, counter: { typeId, label } });
+      this.connection.wake();
+    });
+  }
+
+  /** @internal */
+  releaseCounter(counter: Counter): void {
+    if (!this.counters.delete(counter.id)) return;
+    this.connection.toDriver.offer({ type: 'REMOVE_COUNTER', clientId: this.clientId, correlationId: this.connection.nextCorrelationId(), counterId: counter.id });
+    this.connection.wake();
   }
 
   /** @internal */
@@ -424,6 +460,14 @@ export class SkeinClient {
         pending.resolve(subscription);
         return;
       }
+      case 'COUNTER_READY': {
+        const pending = this.takePending(response.correlationId);
+        if (pending?.counter === undefined) return;
+        const counter = new Counter(this, response.counterId, pending.counter.typeId, pending.counter.label, this.connection.counters.values);
+        this.counters.set(counter.id, counter);
+        pending.resolve(counter);
+        return;
+      }
       case 'OPERATION_SUCCESS':
         this.takePending(response.correlationId)?.resolve(undefined);
         return;
@@ -483,4 +527,4 @@ export class SkeinClient {
  * @internal What the client is to its parts: the agent its runner drives, the owner of its
  * publications and subscriptions, and the reporter of its images' handler errors.
  */
-export type SkeinClientRoles = Implements<Agent & PublicationOwner & SubscriptionOwner & ConnectionStatusHost & ImageErrorReporter, SkeinClient>;
+export type SkeinClientRoles = Implements<Agent & PublicationOwner & SubscriptionOwner & ConnectionStatusHost & ImageErrorReporter & CounterOwner, SkeinClient>;

@@ -15,7 +15,41 @@ export type DriverCommand =
   | AddSubscriptionCommand
   | ClientKeepaliveCommand
   | ClientCloseCommand
-  | DestinationCommand;
+  | DestinationCommand
+  | AddCounterCommand
+  | RemoveCounterCommand;
+
+/**
+ * Allocates a counter in the driver's counters for this client (a recording position, say):
+ * answered with COUNTER_READY naming its id, or ERROR when the counters are full. The counter is
+ * freed by REMOVE_COUNTER or when the client closes.
+ */
+export interface AddCounterCommand {
+  readonly type: 'ADD_COUNTER';
+  readonly clientId: number;
+  readonly correlationId: number;
+  readonly typeId: number;
+  readonly label: string;
+  readonly key: CounterKeyFields;
+}
+
+export interface RemoveCounterCommand {
+  readonly type: 'REMOVE_COUNTER';
+  readonly clientId: number;
+  readonly correlationId: number;
+  readonly counterId: number;
+}
+
+/** What a counter is about, as the driver's counters keep it (see CounterKey in agent/counters). */
+export interface CounterKeyFields {
+  readonly registrationId?: number;
+  readonly sessionId?: number;
+  readonly streamId?: number;
+  readonly channel?: string;
+  readonly recordingId?: number;
+  readonly archiveId?: number;
+  readonly sourceIdentity?: string;
+}
 
 export interface AddPublicationCommand {
   readonly type: 'ADD_PUBLICATION';
@@ -78,7 +112,15 @@ export type DriverResponse =
   | AvailableImageResponse
   | UnavailableImageResponse
   | PublicationErrorResponse
-  | ClientTimeoutResponse;
+  | ClientTimeoutResponse
+  | CounterReadyResponse;
+
+export interface CounterReadyResponse {
+  readonly type: 'COUNTER_READY';
+  readonly clientId: number;
+  readonly correlationId: number;
+  readonly counterId: number;
+}
 
 export interface PublicationReadyResponse {
   readonly type: 'PUBLICATION_READY';

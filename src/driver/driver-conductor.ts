@@ -4,7 +4,7 @@ import type { DutyCycleTracker } from '../agent/duty-cycle-tracker.js';
 import { Position } from '../agent/counters.js';
 import { CounterTypeId } from '../agent/counter-types.js';
 import type { MessageQueue } from '../command/message-queue.js';
-import type { DriverCommand, DriverResponse, AddPublicationCommand, AddSubscriptionCommand, DestinationCommand } from '../command/driver-messages.js';
+import type { DriverCommand, DriverResponse, AddCounterCommand, AddPublicationCommand, AddSubscriptionCommand, DestinationCommand } from '../command/driver-messages.js';
 import { ChannelUri, parseSocketAddress } from '../protocol/channel-uri.js';
 import { LogBuffers } from '../logbuffer/log-buffers.js';
 import { computePosition } from '../logbuffer/log-buffer-descriptor.js';
@@ -88,6 +88,8 @@ interface ClientRecord {
   keepsAlive: boolean;
   /** Time of the conductor cycle that last took a command from the client (or registered it). */
   lastCommandNs: number;
+  /** Counters the client allocated (ADD_COUNTER), freed when it closes. */
+  readonly counterIds: Set<number>;
 }
 
 interface PendingSubscription {
@@ -152,7 +154,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   }
 
   registerClient(clientId: number, queue: MessageQueue<DriverResponse>): void {
-    this.clients.set(clientId, { queue, keepsAlive: false, lastCommandNs: this.components.clock.nanoTime() });
+    this.clients.set(clientId, { queue, keepsAlive: false, lastCommandNs: this.components.clock.nanoTime(), counterIds: new Set() });
   }
 
   doWork(nowNs: number): number {
@@ -267,6 +269,12 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
           break;
         case 'CLIENT_KEEPALIVE':
           if (client !== undefined) client.keepsAlive = true;
+          break;
+        case 'ADD_COUNTER':
+          this.onAddCounter(command, client);
+          break;
+        case 'REMOVE_COUNTER':
+          this.onRemoveCounter(command.counterId, command.clientId, correlationId, client);
           break;
       }
     } catch (error) {
@@ -990,7 +998,25 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     return kept;
   }
 
+  private onAddCounter(command: AddCounterCommand, client: ClientRecord | undefined): void {
+    if (client === undefined) return;
+    const counterId = this.components.counters.allocate(command.typeId, command.label, command.key);
+    client.counterIds.add(counterId);
+    this.respond(command.clientId, { type: 'COUNTER_READY', clientId: command.clientId, correlationId: command.correlationId, counterId });
+  }
+
+  private onRemoveCounter(counterId: number, clientId: number, correlationId: number, client: ClientRecord | undefined): void {
+    if (client === undefined) return;
+    if (!client.counterIds.delete(counterId)) {
+      throw new SkeinError(ErrorCode.ARG_INVALID, `counter ${counterId} is not one of client ${clientId}'s counters`);
+    }
+    this.components.counters.free(counterId);
+    this.respond(clientId, { type: 'OPERATION_SUCCESS', clientId, correlationId });
+  }
+
   private onClientClose(clientId: number): void {
+    const client = this.clients.get(clientId);
+    if (client !== undefined) for (const counterId of client.counterIds) this.components.counters.free(counterId);
     for (const link of [...this.publicationLinks.values()]) {
       if (link.clientId !== clientId) continue;
       this.publicationLinks.delete(link.registrationId);
