@@ -4,22 +4,9 @@
  * default), validated with every problem reported in one error, and frozen.
  */
 import { SkeinError, ErrorCode } from '../util/errors.js';
-import { isPowerOfTwo } from '../util/bits.js';
-import { closest } from '../util/closest.js';
-import { DURATION_ALLOWED, SIZE_ALLOWED, durationNsOf, sizeOf } from '../protocol/channel-uri.js';
+import { resolveOptionTable, type OptionSpec } from '../protocol/option-table.js';
 
-export type OptionKind = 'duration' | 'size' | 'int' | 'bool';
-
-export interface OptionSpec {
-  readonly kind: OptionKind;
-  readonly env: string;
-  readonly defaultValue: number | boolean;
-  readonly min?: number;
-  readonly max?: number;
-  readonly powerOfTwo?: boolean;
-  readonly multipleOf?: number;
-  readonly doc: string;
-}
+export { allowedRange, type OptionKind, type OptionSpec } from '../protocol/option-table.js';
 
 const MS = 1_000_000;
 const S = 1_000_000_000;
@@ -99,36 +86,7 @@ export const TEST_PROFILE: DriverOptions = {
  * Unknown option names and bad values are all reported in one error.
  */
 export function resolveDriverSettings(options: DriverOptions = {}, env: Record<string, string | undefined> = {}): DriverSettings {
-  const problems: string[] = [];
-  const known = Object.keys(DRIVER_OPTIONS);
-  for (const key of Object.keys(options)) {
-    if (!(key in DRIVER_OPTIONS)) {
-      const hint = closest(key, known);
-      problems.push(`unknown option '${key}'${hint === undefined ? '' : ` (did you mean '${hint}'?)`}`);
-    }
-  }
-  const out: Record<string, number | boolean> = {};
-  for (const [name, spec] of Object.entries(DRIVER_OPTIONS) as [DriverOptionName, OptionSpec][]) {
-    const explicit = (options as Record<string, unknown>)[name];
-    let value: unknown = explicit;
-    let source = `option ${name}`;
-    if (value === undefined && env[spec.env] !== undefined) {
-      source = `${spec.env}=${env[spec.env]}`;
-      try {
-        value = parseEnv(spec, env[spec.env]!);
-      } catch (error) {
-        problems.push(`${source}: ${(error as Error).message}; allowed ${allowedRange(spec)}`);
-        continue;
-      }
-    }
-    if (value === undefined) value = spec.defaultValue;
-    const problem = check(spec, value);
-    if (problem !== null) problems.push(`${source}: ${problem} (got ${String(value)}); allowed ${allowedRange(spec)}`);
-    else out[name] = value as number | boolean;
-  }
-  if (problems.length > 0) {
-    throw new SkeinError(ErrorCode.CONFIG_INVALID, `invalid driver configuration: ${problems.join('; ')}`);
-  }
+  const out = resolveOptionTable(DRIVER_OPTIONS, options as Record<string, unknown>, env, 'driver');
   if ((out.reservedSessionIdLow as number) > (out.reservedSessionIdHigh as number)) {
     throw new SkeinError(
       ErrorCode.CONFIG_INVALID,
@@ -137,46 +95,3 @@ export function resolveDriverSettings(options: DriverOptions = {}, env: Record<s
   }
   return Object.freeze(out) as DriverSettings;
 }
-
-function parseEnv(spec: OptionSpec, text: string): number | boolean {
-  switch (spec.kind) {
-    case 'duration': {
-      const durationNs = durationNsOf(text);
-      if (Number.isNaN(durationNs)) throw new Error(DURATION_ALLOWED);
-      return durationNs;
-    }
-    case 'size': {
-      const size = sizeOf(text);
-      if (Number.isNaN(size)) throw new Error(SIZE_ALLOWED);
-      return size;
-    }
-    case 'int': {
-      const n = Number(text);
-      if (!Number.isInteger(n)) throw new Error(`not an integer`);
-      return n;
-    }
-    case 'bool':
-      if (text === 'true' || text === '1') return true;
-      if (text === 'false' || text === '0') return false;
-      throw new Error('expected true or false');
-  }
-}
-
-/** The values an option accepts, in words: `an integer in [1, 256]`, `a power of two in [65536, 1073741824]`. */
-export function allowedRange(spec: OptionSpec): string {
-  if (spec.kind === 'bool') return 'true or false';
-  const unit = spec.kind === 'duration' ? ' ns' : spec.kind === 'size' ? ' bytes' : '';
-  const shape = spec.powerOfTwo === true ? 'a power of two' : spec.multipleOf !== undefined ? `a multiple of ${spec.multipleOf}` : 'an integer';
-  return `${shape} in [${spec.min ?? -Infinity}, ${spec.max ?? Infinity}]${unit}`;
-}
-
-function check(spec: OptionSpec, value: unknown): string | null {
-  if (spec.kind === 'bool') return typeof value === 'boolean' ? null : 'expected a boolean';
-  if (typeof value !== 'number' || !Number.isInteger(value)) return 'expected an integer';
-  if (spec.min !== undefined && value < spec.min) return `must be >= ${spec.min}`;
-  if (spec.max !== undefined && value > spec.max) return `must be <= ${spec.max}`;
-  if (spec.powerOfTwo === true && !isPowerOfTwo(value)) return 'must be a power of two';
-  if (spec.multipleOf !== undefined && value % spec.multipleOf !== 0) return `must be a multiple of ${spec.multipleOf}`;
-  return null;
-}
-
