@@ -25,10 +25,17 @@ export interface OptionSpec {
 /**
  * Resolves `options` against `table`: explicit values first, then `env`, then defaults. Unknown
  * names (with a did-you-mean hint) and bad values all go into one ERR_SKEIN_CONFIG_INVALID error
- * that says whose configuration (`what`) it is.
+ * that says whose configuration (`what`) it is. With `problems` given, they are added there instead,
+ * for a caller that checks more and reports everything together.
  */
-export function resolveOptionTable(table: Readonly<Record<string, OptionSpec>>, options: Readonly<Record<string, unknown>>, env: Record<string, string | undefined>, what: string): Record<string, number | boolean> {
-  const problems: string[] = [];
+export function resolveOptionTable(
+  table: Readonly<Record<string, OptionSpec>>,
+  options: Readonly<Record<string, unknown>>,
+  env: Record<string, string | undefined>,
+  what: string,
+  collected?: string[],
+): Record<string, number | boolean> {
+  const problems: string[] = collected ?? [];
   const known = Object.keys(table);
   for (const key of Object.keys(options)) {
     if (!(key in table)) {
@@ -54,7 +61,7 @@ export function resolveOptionTable(table: Readonly<Record<string, OptionSpec>>, 
     if (problem !== null) problems.push(`${source}: ${problem} (got ${String(value)}); allowed ${allowedRange(spec)}`);
     else out[name] = value as number | boolean;
   }
-  if (problems.length > 0) {
+  if (collected === undefined && problems.length > 0) {
     throw new SkeinError(ErrorCode.CONFIG_INVALID, `invalid ${what} configuration: ${problems.join('; ')}`);
   }
   return out;
