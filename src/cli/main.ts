@@ -5,6 +5,7 @@
  */
 import { Command, type CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE } from './cli-runtime.js';
+import { registerArchiveToolCommand } from './archive-tool-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerErrorsCommand } from './errors-command.js';
 import { registerPingCommand } from './ping-command.js';
@@ -38,6 +39,7 @@ export function createProgram(): Command {
   registerRequestCommand(program);
   registerStatCommand(program);
   registerErrorsCommand(program);
+  registerArchiveToolCommand(program);
   return program;
 }
 
