@@ -1,5 +1,6 @@
-import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { ErrorCode, SkeinError } from '../util/errors.js';
+import { isNotFound, nodeStorage, storageError } from './storage.js';
 
 /**
  * Binary files with random access, for what the archive keeps on disk (segment files, the catalog,
@@ -44,15 +45,6 @@ export interface FileHandle {
   close(): void;
 }
 
-function filesError(operation: string, path: string, cause: unknown): SkeinError {
-  const reason = (cause as NodeJS.ErrnoException | undefined)?.code ?? String(cause);
-  return new SkeinError(ErrorCode.STORAGE_FAILED, `${operation} failed for path '${path}': ${reason}`, { cause });
-}
-
-function isNotFound(cause: unknown): boolean {
-  return (cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
-}
-
 const OPEN_FLAGS: Readonly<Record<FileOpenMode, string>> = { read: 'r', write: 'r+', create: 'wx+', 'create-or-open': 'r+' };
 
 class NodeFileHandle implements FileHandle {
@@ -71,7 +63,7 @@ class NodeFileHandle implements FileHandle {
       let written = 0;
       while (written < length) written += writeSync(fd, data, offset + written, length - written, position + written);
     } catch (cause) {
-      throw filesError('write', this.path, cause);
+      throw storageError('write', this.path, cause);
     }
   }
 
@@ -86,7 +78,7 @@ class NodeFileHandle implements FileHandle {
       }
       return total;
     } catch (cause) {
-      throw filesError('read', this.path, cause);
+      throw storageError('read', this.path, cause);
     }
   }
 
@@ -95,7 +87,7 @@ class NodeFileHandle implements FileHandle {
     try {
       return fstatSync(fd).size;
     } catch (cause) {
-      throw filesError('size', this.path, cause);
+      throw storageError('size', this.path, cause);
     }
   }
 
@@ -104,7 +96,7 @@ class NodeFileHandle implements FileHandle {
     try {
       ftruncateSync(fd, length);
     } catch (cause) {
-      throw filesError('truncate', this.path, cause);
+      throw storageError('truncate', this.path, cause);
     }
   }
 
@@ -114,7 +106,7 @@ class NodeFileHandle implements FileHandle {
       if (metadata) fsyncSync(fd);
       else fdatasyncSync(fd);
     } catch (cause) {
-      throw filesError(metadata ? 'fsync' : 'fdatasync', this.path, cause);
+      throw storageError(metadata ? 'fsync' : 'fdatasync', this.path, cause);
     }
   }
 
@@ -125,7 +117,7 @@ class NodeFileHandle implements FileHandle {
     try {
       closeSync(fd);
     } catch (cause) {
-      throw filesError('close', this.path, cause);
+      throw storageError('close', this.path, cause);
     }
   }
 
@@ -146,10 +138,10 @@ export const nodeFiles: Files = {
         try {
           return new NodeFileHandle(path, openSync(path, 'wx+', 0o644));
         } catch (again) {
-          throw filesError('open', path, again);
+          throw storageError('open', path, again);
         }
       }
-      throw filesError('open', path, cause);
+      throw storageError('open', path, cause);
     }
   },
 
@@ -158,27 +150,18 @@ export const nodeFiles: Files = {
   },
 
   list(dir: string): string[] {
-    try {
-      return readdirSync(dir).sort();
-    } catch (cause) {
-      if (isNotFound(cause)) return [];
-      throw filesError('list', dir, cause);
-    }
+    return nodeStorage.list(dir);
   },
 
   mkdirs(path: string): void {
-    try {
-      mkdirSync(path, { recursive: true });
-    } catch (cause) {
-      throw filesError('mkdirs', path, cause);
-    }
+    nodeStorage.mkdirs(path);
   },
 
   rename(from: string, to: string): void {
     try {
       renameSync(from, to);
     } catch (cause) {
-      throw filesError('rename', `${from}' -> '${to}`, cause);
+      throw storageError('rename', `${from}' -> '${to}`, cause);
     }
   },
 
@@ -186,7 +169,7 @@ export const nodeFiles: Files = {
     try {
       rmSync(path, { force: true });
     } catch (cause) {
-      throw filesError('remove', path, cause);
+      throw storageError('remove', path, cause);
     }
   },
 
@@ -195,7 +178,7 @@ export const nodeFiles: Files = {
       const s = statfsSync(dir);
       return s.bavail * s.bsize;
     } catch (cause) {
-      throw filesError('usableSpace', dir, cause);
+      throw storageError('usableSpace', dir, cause);
     }
   },
 };

@@ -23,12 +23,13 @@ export interface Storage {
 
 let tmpSequence = 0;
 
-function storageError(operation: string, path: string, cause: unknown): SkeinError {
+/** ERR_SKEIN_STORAGE_FAILED naming the operation, the path and the system's reason (its errno code). */
+export function storageError(operation: string, path: string, cause: unknown): SkeinError {
   const reason = (cause as NodeJS.ErrnoException | undefined)?.code ?? String(cause);
   return new SkeinError(ErrorCode.STORAGE_FAILED, `${operation} failed for path '${path}': ${reason}`, { cause });
 }
 
-function isNotFound(cause: unknown): boolean {
+export function isNotFound(cause: unknown): boolean {
   return (cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
