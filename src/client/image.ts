@@ -178,10 +178,13 @@ export class Image {
     this.errorReporter.onFragmentHandlerError(this, error, fragmentPosition);
   }
 
-  /** @internal Called by the client conductor when the driver removed the image. */
-  internalClose(): void {
+  /**
+   * @internal Called by the client conductor when the driver removed the image, with the position
+   * the driver read before it freed the position counter (the counter itself may read 0 by now).
+   */
+  internalClose(finalPosition?: number): void {
     if (this.closed) return;
-    this.finalPosition = this.counterValues[this.positionId]!;
+    this.finalPosition = finalPosition ?? this.counterValues[this.positionId]!;
     this.closed = true;
   }
 }

@@ -483,7 +483,7 @@ export class SkeinClient {
         return;
       case 'UNAVAILABLE_IMAGE': {
         const subscription = this.subscriptions.get(response.subscriptionRegistrationId);
-        subscription?.internalRemoveImage(response.correlationId);
+        subscription?.internalRemoveImage(response.correlationId, response.finalPosition);
         return;
       }
       case 'PUBLICATION_ERROR':

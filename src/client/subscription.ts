@@ -311,11 +311,11 @@ export class Subscription {
   }
 
   /** @internal Called by the client conductor when an image leaves; returns it if it was here. */
-  internalRemoveImage(correlationId: number): Image | undefined {
+  internalRemoveImage(correlationId: number, finalPosition?: number): Image | undefined {
     const image = this.imageList.find((i) => i.correlationId === correlationId);
     if (image === undefined) return undefined;
     this.imageList = this.imageList.filter((i) => i !== image);
-    image.internalClose();
+    image.internalClose(finalPosition);
     this.callImageHandler(this.unavailableImageHandler, image, 'onUnavailableImage');
     this.status.emit('image-unavailable', image.sessionId, { sourceIdentity: image.sourceIdentity, imageCount: this.imageList.length });
     this.status.update(this.isConnected);

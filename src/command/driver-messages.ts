@@ -181,6 +181,11 @@ export interface UnavailableImageResponse {
   readonly correlationId: number;
   readonly subscriptionRegistrationId: number;
   readonly streamId: number;
+  /**
+   * The subscriber's position when the image went, read before its position counter is freed
+   * (a freed counter reads 0, and its id may be reused at once).
+   */
+  readonly finalPosition: number;
 }
 
 export interface PublicationErrorResponse {

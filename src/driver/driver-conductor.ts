@@ -964,6 +964,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
               correlationId: image.correlationId,
               subscriptionRegistrationId: link.registrationId,
               streamId: image.streamId,
+              finalPosition: image.subscribers.find((s) => s.subscriptionRegistrationId === link.registrationId)?.position.get() ?? 0,
             });
           }
           image.subscribers = this.dropSubscriber(image.subscribers, link.registrationId);
@@ -1122,6 +1123,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     if (spy === undefined) return;
     publication.spies = publication.spies.filter((s) => s !== spy);
     publication.refreshConnected();
+    const finalPosition = spy.position.get();
     spy.position.close();
     if (!notify) return;
     this.respond(spy.clientId, {
@@ -1130,6 +1132,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       correlationId: spy.imageId,
       subscriptionRegistrationId: registrationId,
       streamId: publication.streamId,
+      finalPosition,
     });
   }
 
@@ -1295,6 +1298,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
         correlationId: image.correlationId,
         subscriptionRegistrationId: s.subscriptionRegistrationId,
         streamId: image.streamId,
+        finalPosition: s.position.get(),
       });
     }
   }
@@ -1339,6 +1343,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
           correlationId: imageId,
           subscriptionRegistrationId: s.subscriptionRegistrationId,
           streamId: publication.streamId,
+          finalPosition: s.position.get(),
         });
       }
       s.position.close();
