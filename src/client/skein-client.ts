@@ -214,6 +214,21 @@ export class SkeinClient {
     });
   }
 
+  /** The value of the driver's counter `counterId` (any counter, not only this client's). */
+  counterValue(counterId: number): number {
+    return this.connection.counters.values[counterId] ?? 0;
+  }
+
+  /**
+   * Whether `counterId` names a counter in use in the driver. A client in a worker thread cannot
+   * tell and says true for any id in range.
+   */
+  counterIsAllocated(counterId: number): boolean {
+    const counters = this.connection.counters;
+    if (!(Number.isInteger(counterId) && counterId >= 0 && counterId < counters.values.length)) return false;
+    return counters.isAllocated === undefined ? true : counters.isAllocated(counterId);
+  }
+
   /** @internal */
   releaseCounter(counter: Counter): void {
     if (!this.counters.delete(counter.id)) return;

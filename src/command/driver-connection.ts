@@ -16,7 +16,8 @@ export interface DriverConnection {
   /** Responses and events for this client only. */
   readonly toClient: MessageQueue<DriverResponse>;
   /** The driver's counter values (a Float64Array over a SharedArrayBuffer), indexed by counter id. */
-  readonly counters: { readonly values: Float64Array };
+  /** The driver's counter values; `isAllocated` where the driver is in this thread (not for a worker's client). */
+  readonly counters: { readonly values: Float64Array; isAllocated?(counterId: number): boolean };
   /** Id of the counter a client increments when an application handler throws. */
   readonly handlerErrorsCounterId: number;
   /** Wakes the agents that run the driver (and, in the embedded mode, the client conductor). */

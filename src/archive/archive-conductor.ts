@@ -1,0 +1,609 @@
+/**
+ * What the archive does for each request (ARCHIVE.md §7): recording subscriptions and their
+ * recordings, replays, positions and listings, over the catalog and the segment files. Requests
+ * come in decoded, from a control session, with the session's link for answers; the conductor runs
+ * on the client's duty cycle (recorder and replayer included: Aeron's SHARED threading mode).
+ */
+import type { SkeinClient } from '../client/skein-client.js';
+import type { Subscription } from '../client/subscription.js';
+import type { Image } from '../client/image.js';
+import type { Publication } from '../client/publication.js';
+import type { Files } from '../env/files.js';
+import type { EpochClock } from '../env/clock.js';
+import { ChannelUri, SPY_PREFIX } from '../protocol/channel-uri.js';
+import { ErrorCode, SkeinError } from '../util/errors.js';
+import type { ArchiveSettings } from './archive-context.js';
+import type { Catalog, RecordingDescriptor } from './catalog.js';
+import { RecordingReader } from './recording-reader.js';
+import { RecordingSession, type RecordingSessionListener } from './recording-session.js';
+import { RecordingWriter, checkFileSyncLevel } from './recording-writer.js';
+import { ReplaySession, type ReplayLimit, type ReplaySessionListener } from './replay-session.js';
+import { segmentLengthFor } from './segment-files.js';
+import type { RecordingLayout } from './segment-scan.js';
+
+/** Error codes carried in an ERROR response's relevantId (ARCHIVE.md §5). */
+export const ArchiveErrorCode = {
+  GENERIC: 0,
+  ACTIVE_LISTING: 1,
+  ACTIVE_RECORDING: 2,
+  ACTIVE_SUBSCRIPTION: 3,
+  UNKNOWN_SUBSCRIPTION: 4,
+  UNKNOWN_RECORDING: 5,
+  UNKNOWN_REPLAY: 6,
+  MAX_REPLAYS: 7,
+  MAX_RECORDINGS: 8,
+  INVALID_EXTENSION: 9,
+  AUTHENTICATION_REJECTED: 10,
+  STORAGE_SPACE: 11,
+  UNKNOWN_REPLICATION: 12,
+  UNAUTHORISED_ACTION: 13,
+  REPLICATION_CONNECTION_FAILURE: 14,
+  EMPTY_RECORDING: 15,
+  INVALID_POSITION: 16,
+} as const;
+export type ArchiveErrorCode = (typeof ArchiveErrorCode)[keyof typeof ArchiveErrorCode];
+
+/** Recording signals (ARCHIVE.md §8). */
+export const RecordingSignal = { START: 0, STOP: 1, EXTEND: 2, REPLICATE: 3, MERGE: 4, SYNC: 5, DELETE: 6, REPLICATE_END: 7 } as const;
+export type RecordingSignal = (typeof RecordingSignal)[keyof typeof RecordingSignal];
+
+export type SourceLocation = 'LOCAL' | 'REMOTE';
+
+/** rec-pos counters (ARCHIVE.md §12). */
+export const RECORDING_POSITION_TYPE_ID = 100;
+/** `length` of a replay that follows the recording while it grows. */
+export const REPLAY_ALL_AND_FOLLOW = -1;
+/** `length` of a replay up to where the recording is now. */
+export const REPLAY_ALL_AND_STOP = -2;
+
+const FRAME_ALIGNMENT = 32;
+/** Catalog entries a listing looks at per duty cycle. */
+const LISTING_BATCH = 64;
+
+/** How the conductor answers the control session a request came from. */
+export interface ControlSessionLink {
+  readonly controlSessionId: number;
+  readonly isDone: boolean;
+  sendOk(correlationId: number, relevantId: bigint | number): void;
+  sendError(correlationId: number, code: ArchiveErrorCode, message: string): void;
+  /** RECORDING_UNKNOWN: an unknown recording, and the end of a listing. */
+  sendRecordingUnknown(correlationId: number, recordingId: number): void;
+  /** SUBSCRIPTION_UNKNOWN: the end of a listing of recording subscriptions. */
+  sendSubscriptionUnknown(correlationId: number): void;
+  sendSignal(correlationId: number, recordingId: number, subscriptionId: number, position: number, signal: RecordingSignal): void;
+  sendDescriptor(correlationId: number, descriptor: Readonly<RecordingDescriptor>): void;
+  sendSubscriptionDescriptor(correlationId: number, subscriptionId: number, streamId: number, strippedChannel: string): void;
+}
+
+/** The transport parameters that make a recording subscription's key and stripped channel. */
+const KEY_PARAMS = ['endpoint', 'interface', 'control', 'control-mode', 'session-id', 'tags'] as const;
+
+/** A channel reduced to what says where the stream comes from (ARCHIVE.md §7.1). */
+export function stripChannel(channel: string): string {
+  const uri = ChannelUri.parse(channel);
+  let text = `aeron:${uri.media}`;
+  let separator = '?';
+  for (const key of KEY_PARAMS) {
+    const value = uri.get(key);
+    if (value === undefined) continue;
+    text += `${separator}${key}=${value}`;
+    separator = '|';
+  }
+  return text;
+}
+
+interface RecordingSubscription {
+  readonly subscriptionId: number;
+  readonly key: string;
+  readonly streamId: number;
+  readonly strippedChannel: string;
+  readonly originalChannel: string;
+  readonly link: ControlSessionLink;
+  readonly correlationId: number;
+  readonly autoStop: boolean;
+  /** For an extension: the recording the next image continues. */
+  readonly extendRecordingId: number | null;
+  subscription: Subscription | null;
+  readonly sessions: Set<RecordingSession>;
+  closed: boolean;
+}
+
+interface ActiveRecording {
+  readonly session: RecordingSession;
+  readonly owner: RecordingSubscription;
+}
+
+interface ActiveReplay {
+  readonly session: ReplaySession;
+  readonly link: ControlSessionLink;
+  readonly correlationId: number;
+}
+
+interface Listing {
+  readonly link: ControlSessionLink;
+  readonly correlationId: number;
+  nextId: number;
+  remaining: number;
+  readonly streamId: number | null;
+  readonly channelFragment: string;
+}
+
+export interface ArchiveConductorInit {
+  readonly client: SkeinClient;
+  readonly settings: ArchiveSettings;
+  readonly files: Files;
+  readonly epochClock: EpochClock;
+  readonly catalog: Catalog;
+  readonly archiveId: number;
+  /** Errors no request can be told of (a recording that failed after its start was answered, say). */
+  readonly onError: (error: SkeinError) => void;
+}
+
+export class ArchiveConductor implements RecordingSessionListener, ReplaySessionListener {
+  readonly archiveId: number;
+  private readonly client: SkeinClient;
+  private readonly settings: ArchiveSettings;
+  private readonly files: Files;
+  private readonly epochClock: EpochClock;
+  private readonly catalog: Catalog;
+  private readonly onError: (error: SkeinError) => void;
+  private readonly subscriptions = new Map<number, RecordingSubscription>();
+  private readonly recordings = new Map<number, ActiveRecording>();
+  private readonly replays = new Map<bigint, ActiveReplay>();
+  private readonly listings = new Map<number, Listing>();
+  private replayCounter = 1;
+  private closed = false;
+
+  constructor(init: ArchiveConductorInit) {
+    this.client = init.client;
+    this.settings = init.settings;
+    this.files = init.files;
+    this.epochClock = init.epochClock;
+    this.catalog = init.catalog;
+    this.archiveId = init.archiveId;
+    this.onError = init.onError;
+  }
+
+  get activeRecordingCount(): number {
+    return this.recordings.size;
+  }
+
+  get activeReplayCount(): number {
+    return this.replays.size;
+  }
+
+  doWork(nowNs: number): number {
+    let work = 0;
+    for (const { session } of this.recordings.values()) work += session.doWork();
+    for (const { session } of this.replays.values()) work += session.doWork(nowNs);
+    for (const listing of this.listings.values()) work += this.continueListing(listing);
+    return work;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Recording
+
+  startRecording(link: ControlSessionLink, correlationId: number, streamId: number, channel: string, sourceLocation: SourceLocation, autoStop: boolean): void {
+    this.addRecordingSubscription(link, correlationId, streamId, channel, sourceLocation, autoStop, null);
+  }
+
+  extendRecording(link: ControlSessionLink, correlationId: number, recordingId: number, streamId: number, channel: string, sourceLocation: SourceLocation, autoStop: boolean): void {
+    const d = this.catalog.descriptor(recordingId);
+    if (d === null) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown recording id: ${recordingId}`);
+    if (d.streamId !== streamId) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `cannot extend recording ${recordingId} with streamId=${streamId} for existing streamId=${d.streamId}`);
+    if (this.recordings.has(recordingId)) return link.sendError(correlationId, ArchiveErrorCode.ACTIVE_RECORDING, `cannot extend active recording ${recordingId}`);
+    this.addRecordingSubscription(link, correlationId, streamId, channel, sourceLocation, autoStop, recordingId);
+  }
+
+  stopRecording(link: ControlSessionLink, correlationId: number, streamId: number, channel: string): void {
+    let key: string;
+    try {
+      key = this.keyOf(streamId, channel);
+    } catch (error) {
+      return link.sendError(correlationId, ArchiveErrorCode.GENERIC, (error as Error).message);
+    }
+    const owner = [...this.subscriptions.values()].find((s) => s.key === key);
+    if (owner === undefined) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_SUBSCRIPTION, `no recording found for streamId=${streamId} channel=${channel}`);
+    this.closeRecordingSubscription(owner);
+    link.sendOk(correlationId, 0);
+  }
+
+  stopRecordingSubscription(link: ControlSessionLink, correlationId: number, subscriptionId: number): void {
+    const owner = this.subscriptions.get(subscriptionId);
+    if (owner === undefined) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_SUBSCRIPTION, `no recording subscription found for subscriptionId=${subscriptionId}`);
+    this.closeRecordingSubscription(owner);
+    link.sendOk(correlationId, 0);
+  }
+
+  stopRecordingByIdentity(link: ControlSessionLink, correlationId: number, recordingId: number): void {
+    if (this.catalog.descriptor(recordingId) === null) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown recording id: ${recordingId}`);
+    const active = this.recordings.get(recordingId);
+    if (active === undefined) return link.sendOk(correlationId, 0);
+    active.session.abort();
+    if (active.owner.sessions.size === 0) this.closeRecordingSubscription(active.owner);
+    link.sendOk(correlationId, 1);
+  }
+
+  private addRecordingSubscription(
+    link: ControlSessionLink, correlationId: number, streamId: number, channel: string, sourceLocation: SourceLocation, autoStop: boolean, extendRecordingId: number | null,
+  ): void {
+    let key: string;
+    let strippedChannel: string;
+    let uri: ChannelUri;
+    try {
+      uri = ChannelUri.parse(channel);
+      strippedChannel = stripChannel(channel);
+      key = this.keyOf(streamId, channel);
+    } catch (error) {
+      return link.sendError(correlationId, ArchiveErrorCode.GENERIC, (error as Error).message);
+    }
+    if (this.recordings.size >= this.settings.maxConcurrentRecordings) {
+      return link.sendError(correlationId, ArchiveErrorCode.MAX_RECORDINGS, `max concurrent recordings reached ${this.settings.maxConcurrentRecordings}`);
+    }
+    const usable = this.usableSpace();
+    if (usable < this.settings.lowStorageSpaceThreshold) {
+      return link.sendError(correlationId, ArchiveErrorCode.STORAGE_SPACE, `low storage threshold=${this.settings.lowStorageSpaceThreshold} usableSpace=${usable}`);
+    }
+    if ([...this.subscriptions.values()].some((s) => s.key === key)) {
+      return link.sendError(correlationId, ArchiveErrorCode.ACTIVE_SUBSCRIPTION, `recording exists for streamId=${streamId} channel=${channel}`);
+    }
+    const subscribeTo = sourceLocation === 'LOCAL' && uri.media === 'udp' && !uri.isSpy ? `${SPY_PREFIX}${strippedChannel}` : strippedChannel;
+    const owner: RecordingSubscription = {
+      subscriptionId: -1, key, streamId, strippedChannel, originalChannel: channel, link, correlationId, autoStop, extendRecordingId,
+      subscription: null, sessions: new Set(), closed: false,
+    };
+    this.client
+      .addSubscription(subscribeTo, streamId, { onAvailableImage: (image) => this.onRecordingImage(owner, image) })
+      .then((subscription) => {
+        if (this.closed) {
+          subscription.close();
+          return;
+        }
+        owner.subscription = subscription;
+        (owner as { subscriptionId: number }).subscriptionId = subscription.registrationId;
+        this.subscriptions.set(subscription.registrationId, owner);
+        link.sendOk(correlationId, subscription.registrationId);
+        for (const image of subscription.images) this.onRecordingImage(owner, image);
+      })
+      .catch((error: unknown) => link.sendError(correlationId, ArchiveErrorCode.GENERIC, error instanceof Error ? error.message : String(error)));
+  }
+
+  private onRecordingImage(owner: RecordingSubscription, image: Image): void {
+    if (owner.subscription === null || owner.closed || this.closed) return;
+    if ([...owner.sessions].some((s) => s.image === image)) return;
+    if (this.recordings.size >= this.settings.maxConcurrentRecordings) {
+      owner.link.sendError(owner.correlationId, ArchiveErrorCode.MAX_RECORDINGS, `max concurrent recordings reached ${this.settings.maxConcurrentRecordings}: image sessionId=${image.sessionId} not recorded`);
+      return;
+    }
+    const termLength = image.termBufferLength;
+    const mtuLength = image.logBuffers.metaData.mtuLength;
+    const nowMs = this.epochClock.epochMs();
+    let recordingId: number;
+    let startPosition: number;
+    let position = image.position;
+    let segmentLength: number;
+    const extendId = owner.extendRecordingId;
+    if (extendId !== null) {
+      const d = this.catalog.descriptor(extendId);
+      if (d === null || this.recordings.has(extendId)) {
+        owner.link.sendError(owner.correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `recording ${extendId} can no longer be extended`);
+        return;
+      }
+      if (d.stopPosition !== image.position || d.initialTermId !== image.initialTermId || d.termBufferLength !== termLength || d.mtuLength !== mtuLength) {
+        owner.link.sendError(
+          owner.correlationId, ArchiveErrorCode.INVALID_EXTENSION,
+          `cannot extend recording ${extendId}: image joinPosition=${image.position} initialTermId=${image.initialTermId} termBufferLength=${termLength} mtuLength=${mtuLength} ` +
+            `do not match stopPosition=${d.stopPosition} initialTermId=${d.initialTermId} termBufferLength=${d.termBufferLength} mtuLength=${d.mtuLength}`,
+        );
+        return;
+      }
+      recordingId = extendId;
+      startPosition = d.startPosition;
+      position = d.stopPosition;
+      segmentLength = d.segmentFileLength;
+      this.catalog.extendRecording(extendId, owner.link.controlSessionId, owner.correlationId, image.sessionId);
+    } else {
+      segmentLength = segmentLengthFor(this.settings.segmentFileLength, termLength);
+      startPosition = image.position;
+      recordingId = this.catalog.addNewRecording({
+        controlSessionId: owner.link.controlSessionId, correlationId: owner.correlationId, startTimestamp: nowMs, stopTimestamp: -1,
+        startPosition, stopPosition: -1, initialTermId: image.initialTermId, segmentFileLength: segmentLength, termBufferLength: termLength,
+        mtuLength, sessionId: image.sessionId, streamId: image.streamId, strippedChannel: owner.strippedChannel, originalChannel: owner.originalChannel,
+        sourceIdentity: image.sourceIdentity,
+      });
+    }
+    const writer = new RecordingWriter({
+      files: this.files, archiveDir: this.settings.dir, recordingId, startPosition, position, initialTermId: image.initialTermId,
+      termLength, segmentLength, fileSyncLevel: checkFileSyncLevel('fileSyncLevel', this.settings.fileSyncLevel),
+    });
+    const label = `rec-pos: ${recordingId} ${image.sessionId} ${image.streamId} ${owner.strippedChannel} - archiveId=${this.archiveId}`;
+    // The recording is active from now on (an extension or a second request sees it), before its counter is there.
+    const pending = { recordingId };
+    this.client
+      .addCounter(RECORDING_POSITION_TYPE_ID, label, { recordingId, sessionId: image.sessionId, sourceIdentity: image.sourceIdentity, archiveId: this.archiveId })
+      .then((counter) => {
+        if (this.closed || owner.closed || image.isClosed && image.position === position && owner.subscription === null) {
+          counter.close();
+          writer.close();
+          this.catalog.recordingStopped(pending.recordingId, position, this.epochClock.epochMs());
+          return;
+        }
+        const session = new RecordingSession({ recordingId, image, writer, position: counter, blockLengthLimit: Math.min(this.settings.fileIoMaxLength, termLength), listener: this });
+        owner.sessions.add(session);
+        this.recordings.set(recordingId, { session, owner });
+        owner.link.sendSignal(owner.correlationId, recordingId, owner.subscriptionId, position, extendId !== null ? RecordingSignal.EXTEND : RecordingSignal.START);
+      })
+      .catch((error: unknown) => {
+        writer.close();
+        this.catalog.recordingStopped(recordingId, position, this.epochClock.epochMs());
+        owner.link.sendError(owner.correlationId, ArchiveErrorCode.GENERIC, `recording ${recordingId} not started: ${error instanceof Error ? error.message : String(error)}`);
+      });
+  }
+
+  onRecordingDone(session: RecordingSession, stopPosition: number, error: SkeinError | null): void {
+    const active = this.recordings.get(session.recordingId);
+    this.recordings.delete(session.recordingId);
+    this.catalog.recordingStopped(session.recordingId, stopPosition, this.epochClock.epochMs());
+    if (active === undefined) return;
+    const owner = active.owner;
+    owner.sessions.delete(session);
+    if (error !== null) {
+      const code = /ENOSPC/.test(error.message) ? ArchiveErrorCode.STORAGE_SPACE : ArchiveErrorCode.GENERIC;
+      owner.link.sendError(owner.correlationId, code, error.message);
+      this.onError(error);
+    }
+    owner.link.sendSignal(owner.correlationId, session.recordingId, owner.subscriptionId, stopPosition, RecordingSignal.STOP);
+    if ((owner.autoStop || owner.extendRecordingId !== null && owner.autoStop) && owner.sessions.size === 0) this.closeRecordingSubscription(owner);
+  }
+
+  private closeRecordingSubscription(owner: RecordingSubscription): void {
+    if (owner.closed) return;
+    owner.closed = true;
+    this.subscriptions.delete(owner.subscriptionId);
+    for (const session of [...owner.sessions]) session.abort();
+    owner.subscription?.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Positions and queries
+
+  recordingPosition(link: ControlSessionLink, correlationId: number, recordingId: number): void {
+    const active = this.recordings.get(recordingId);
+    link.sendOk(correlationId, active === undefined ? -1 : active.session.recordedPosition);
+  }
+
+  stopPosition(link: ControlSessionLink, correlationId: number, recordingId: number): void {
+    const d = this.catalog.descriptor(recordingId);
+    if (d === null) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown recording id: ${recordingId}`);
+    link.sendOk(correlationId, d.stopPosition);
+  }
+
+  startPosition(link: ControlSessionLink, correlationId: number, recordingId: number): void {
+    const d = this.catalog.descriptor(recordingId);
+    if (d === null) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown recording id: ${recordingId}`);
+    link.sendOk(correlationId, d.startPosition);
+  }
+
+  maxRecordedPosition(link: ControlSessionLink, correlationId: number, recordingId: number): void {
+    const d = this.catalog.descriptor(recordingId);
+    if (d === null) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown recording id: ${recordingId}`);
+    const active = this.recordings.get(recordingId);
+    link.sendOk(correlationId, active === undefined ? d.stopPosition : active.session.recordedPosition);
+  }
+
+  findLastMatchingRecording(link: ControlSessionLink, correlationId: number, minRecordingId: number, sessionId: number, streamId: number, channelFragment: string): void {
+    if (minRecordingId < 0) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `minRecordingId=${minRecordingId} is not a recording id`);
+    let found = -1;
+    this.catalog.forEach(minRecordingId, (d) => {
+      if (d.sessionId === sessionId && d.streamId === streamId && d.originalChannel.includes(channelFragment)) found = d.recordingId;
+    });
+    link.sendOk(correlationId, found);
+  }
+
+  archiveIdRequest(link: ControlSessionLink, correlationId: number): void {
+    link.sendOk(correlationId, this.archiveId);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Listing
+
+  listRecordings(link: ControlSessionLink, correlationId: number, fromRecordingId: number, recordCount: number): void {
+    this.startListing(link, correlationId, fromRecordingId, recordCount, null, '');
+  }
+
+  listRecordingsForUri(link: ControlSessionLink, correlationId: number, fromRecordingId: number, recordCount: number, streamId: number, channelFragment: string): void {
+    this.startListing(link, correlationId, fromRecordingId, recordCount, streamId, channelFragment);
+  }
+
+  listRecording(link: ControlSessionLink, correlationId: number, recordingId: number): void {
+    if (this.listings.has(link.controlSessionId)) return link.sendError(correlationId, ArchiveErrorCode.ACTIVE_LISTING, 'active listing already in progress');
+    const d = this.catalog.descriptor(recordingId);
+    if (d === null) link.sendRecordingUnknown(correlationId, recordingId);
+    else link.sendDescriptor(correlationId, d);
+  }
+
+  listRecordingSubscriptions(link: ControlSessionLink, correlationId: number, pseudoIndex: number, count: number, applyStreamId: boolean, streamId: number, channelFragment: string): void {
+    if (this.listings.has(link.controlSessionId)) return link.sendError(correlationId, ArchiveErrorCode.ACTIVE_LISTING, 'active listing already in progress');
+    const matching = [...this.subscriptions.values()].filter((s) => (!applyStreamId || s.streamId === streamId) && s.originalChannel.includes(channelFragment));
+    let sent = 0;
+    for (let i = Math.max(0, pseudoIndex); i < matching.length && sent < count; i++, sent++) {
+      const s = matching[i]!;
+      link.sendSubscriptionDescriptor(correlationId, s.subscriptionId, s.streamId, s.strippedChannel);
+    }
+    if (sent < count) link.sendSubscriptionUnknown(correlationId);
+  }
+
+  private startListing(link: ControlSessionLink, correlationId: number, fromRecordingId: number, recordCount: number, streamId: number | null, channelFragment: string): void {
+    if (this.listings.has(link.controlSessionId)) return link.sendError(correlationId, ArchiveErrorCode.ACTIVE_LISTING, 'active listing already in progress');
+    const listing: Listing = { link, correlationId, nextId: Math.max(0, fromRecordingId), remaining: recordCount, streamId, channelFragment };
+    this.listings.set(link.controlSessionId, listing);
+    this.continueListing(listing);
+  }
+
+  private continueListing(listing: Listing): number {
+    const { link } = listing;
+    if (link.isDone) {
+      this.listings.delete(link.controlSessionId);
+      return 0;
+    }
+    let scanned = 0;
+    while (listing.remaining > 0 && scanned < LISTING_BATCH) {
+      if (listing.nextId >= this.catalog.entryCount) {
+        link.sendRecordingUnknown(listing.correlationId, listing.nextId);
+        this.listings.delete(link.controlSessionId);
+        return 1;
+      }
+      const d = this.catalog.descriptor(listing.nextId);
+      listing.nextId++;
+      scanned++;
+      if (d === null) continue;
+      if (listing.streamId !== null && (d.streamId !== listing.streamId || !d.originalChannel.includes(listing.channelFragment))) continue;
+      link.sendDescriptor(listing.correlationId, d);
+      listing.remaining--;
+    }
+    if (listing.remaining <= 0) this.listings.delete(link.controlSessionId);
+    return scanned > 0 ? 1 : 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Replay
+
+  /**
+   * Starts a replay of `recordingId` from `position` (-1: its start) for `length` bytes (-1: all
+   * and follow a live recording; -2: all there is now) to `replayChannel`/`replayStreamId`. With
+   * `limitCounterId` (a bounded replay), it never passes that counter's value.
+   */
+  replay(
+    link: ControlSessionLink, correlationId: number, recordingId: number, position: number, length: number, replayStreamId: number, replayChannel: string,
+    fileIoMaxLength: number, limitCounterId: number | null, nowNs: number,
+  ): void {
+    if (this.replays.size >= this.settings.maxConcurrentReplays) {
+      return link.sendError(correlationId, ArchiveErrorCode.MAX_REPLAYS, `max concurrent replays reached ${this.settings.maxConcurrentReplays}`);
+    }
+    const d = this.catalog.descriptor(recordingId);
+    if (d === null) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown recording id: ${recordingId}`);
+    const active = this.recordings.get(recordingId);
+    const from = position === -1 ? d.startPosition : position;
+    if (from % FRAME_ALIGNMENT !== 0) return link.sendError(correlationId, ArchiveErrorCode.GENERIC, `requested replay start position=${from} is not a multiple of FRAME_ALIGNMENT (${FRAME_ALIGNMENT}) for recording ${recordingId}`);
+    if (from < d.startPosition) return link.sendError(correlationId, ArchiveErrorCode.INVALID_POSITION, `requested replay start position=${from} is less than recording start position=${d.startPosition} for recording ${recordingId}`);
+    const stopNow = active === undefined ? d.stopPosition : active.session.recordedPosition;
+    if (active === undefined && from >= d.stopPosition && !(from === d.stopPosition && length === REPLAY_ALL_AND_FOLLOW)) {
+      if (from > d.stopPosition || length !== REPLAY_ALL_AND_STOP) {
+        return link.sendError(correlationId, ArchiveErrorCode.INVALID_POSITION, `requested replay start position=${from} must be less than highest recorded position=${d.stopPosition} for recording ${recordingId}`);
+      }
+    }
+    if (fileIoMaxLength > 0 && fileIoMaxLength < d.mtuLength) {
+      return link.sendError(correlationId, ArchiveErrorCode.GENERIC, `fileIoMaxLength=${fileIoMaxLength} < mtuLength=${d.mtuLength} for recording ${recordingId}`);
+    }
+    let limitCounter: { id: number } | null = null;
+    if (limitCounterId !== null) {
+      if (!this.client.counterIsAllocated(limitCounterId)) {
+        return link.sendError(correlationId, ArchiveErrorCode.GENERIC, `limit counter ${limitCounterId} is not allocated, for the bounded replay of recording ${recordingId}`);
+      }
+      limitCounter = { id: limitCounterId };
+    }
+    let end: number;
+    if (length === REPLAY_ALL_AND_STOP) {
+      end = stopNow;
+      if (end <= from) return link.sendError(correlationId, ArchiveErrorCode.EMPTY_RECORDING, `recording ${recordingId} has nothing to replay from position=${from}`);
+    } else if (length === REPLAY_ALL_AND_FOLLOW || length < 0) {
+      end = active === undefined && limitCounter === null ? d.stopPosition : Number.POSITIVE_INFINITY;
+    } else {
+      end = from + length;
+      if (active === undefined && limitCounter === null) end = Math.min(end, d.stopPosition);
+    }
+    let channel: string;
+    try {
+      const uri = ChannelUri.parse(replayChannel);
+      const termId = (d.initialTermId + Math.floor(from / d.termBufferLength)) | 0;
+      channel = uri
+        .withParam('init-term-id', String(d.initialTermId))
+        .withParam('term-id', String(termId))
+        .withParam('term-offset', String(from % d.termBufferLength))
+        .withParam('term-length', String(d.termBufferLength))
+        .withParam('mtu', String(d.mtuLength))
+        .toString();
+    } catch (error) {
+      return link.sendError(correlationId, ArchiveErrorCode.GENERIC, `replay channel '${replayChannel}': ${(error as Error).message}`);
+    }
+    const layout: RecordingLayout = {
+      recordingId, startPosition: d.startPosition, initialTermId: d.initialTermId, termLength: d.termBufferLength, segmentLength: d.segmentFileLength, streamId: d.streamId, sessionId: d.sessionId,
+    };
+    const readLength = Math.max(d.mtuLength, Math.min(fileIoMaxLength > 0 ? fileIoMaxLength : this.settings.fileIoMaxLength, this.settings.fileIoMaxLength));
+    const conductor = this;
+    const limit: ReplayLimit = {
+      position(): number {
+        if (limitCounter !== null) return conductor.client.counterValue(limitCounter.id);
+        const recording = conductor.recordings.get(recordingId);
+        return recording === undefined ? conductor.catalog.descriptor(recordingId)?.stopPosition ?? 0 : recording.session.recordedPosition;
+      },
+      isFinal(): boolean {
+        if (limitCounter !== null) return !conductor.client.counterIsAllocated(limitCounter.id);
+        return !conductor.recordings.has(recordingId);
+      },
+    };
+    this.client
+      .addExclusivePublication(channel, replayStreamId)
+      .then((publication: Publication) => {
+        if (this.closed || link.isDone) {
+          publication.close();
+          return;
+        }
+        const replaySessionId = (BigInt(this.replayCounter++) << 32n) | BigInt(publication.sessionId >>> 0);
+        let reader: RecordingReader;
+        try {
+          reader = new RecordingReader(this.files, this.settings.dir, layout, from, readLength);
+        } catch (error) {
+          publication.close();
+          link.sendError(correlationId, ArchiveErrorCode.GENERIC, (error as Error).message);
+          return;
+        }
+        const session = new ReplaySession({
+          replaySessionId, recordingId, publication, reader, endPosition: end, limit, connectDeadlineNs: nowNs + this.settings.connectTimeoutNs,
+          connectTimeoutMs: this.settings.connectTimeoutNs / 1e6, listener: this,
+        });
+        this.replays.set(replaySessionId, { session, link, correlationId });
+        link.sendOk(correlationId, replaySessionId);
+      })
+      .catch((error: unknown) => link.sendError(correlationId, ArchiveErrorCode.GENERIC, `replay of recording ${recordingId} to ${replayChannel}: ${error instanceof Error ? error.message : String(error)}`));
+  }
+
+  stopReplay(link: ControlSessionLink, correlationId: number, replaySessionId: bigint): void {
+    this.replays.get(replaySessionId)?.session.stop();
+    link.sendOk(correlationId, 0);
+  }
+
+  stopAllReplays(link: ControlSessionLink, correlationId: number, recordingId: number): void {
+    for (const { session } of [...this.replays.values()]) if (recordingId === -1 || session.recordingId === recordingId) session.stop();
+    link.sendOk(correlationId, 0);
+  }
+
+  onReplayDone(session: ReplaySession, error: SkeinError | null): void {
+    const active = this.replays.get(session.replaySessionId);
+    this.replays.delete(session.replaySessionId);
+    if (active !== undefined && error !== null) active.link.sendError(active.correlationId, ArchiveErrorCode.GENERIC, error.message);
+  }
+
+  /** Stops every recording and replay and closes their subscriptions; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const owner of [...this.subscriptions.values()]) this.closeRecordingSubscription(owner);
+    for (const { session } of [...this.recordings.values()]) session.abort();
+    for (const { session } of [...this.replays.values()]) session.stop();
+    this.listings.clear();
+  }
+
+  private keyOf(streamId: number, channel: string): string {
+    return `${streamId} ${stripChannel(channel)}`;
+  }
+
+  private usableSpace(): number {
+    try {
+      return this.files.usableSpace(this.settings.dir);
+    } catch (error) {
+      this.onError(error instanceof SkeinError ? error : new SkeinError(ErrorCode.STORAGE_FAILED, String(error)));
+      return 0;
+    }
+  }
+}
