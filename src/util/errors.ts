@@ -132,6 +132,8 @@ export const ErrorCode = {
   HANDLER_FAILED: 'ERR_SKEIN_HANDLER_FAILED',
   /** The driver stopped because of an error: every later call fails with this code and that error as its cause. */
   DRIVER_FAILED: 'ERR_SKEIN_DRIVER_FAILED',
+  /** A message that does not follow its protocol (an SBE message too short, a length past its end, an undeclared enum value); names message, field and value. */
+  PROTOCOL_INVALID: 'ERR_SKEIN_PROTOCOL_INVALID',
 } as const;
 
 /** Every documented code: `switch (error.code)` over it is checked by the compiler. */
