@@ -134,6 +134,8 @@ export const ErrorCode = {
   DRIVER_FAILED: 'ERR_SKEIN_DRIVER_FAILED',
   /** A message that does not follow its protocol (an SBE message too short, a length past its end, an undeclared enum value); names message, field and value. */
   PROTOCOL_INVALID: 'ERR_SKEIN_PROTOCOL_INVALID',
+  /** The archive answered a request with an error; the error's `archiveErrorCode` is Aeron's code (UNKNOWN_RECORDING, STORAGE_SPACE, ...). */
+  ARCHIVE_REQUEST_FAILED: 'ERR_SKEIN_ARCHIVE_REQUEST_FAILED',
 } as const;
 
 /** Every documented code: `switch (error.code)` over it is checked by the compiler. */

@@ -38,6 +38,7 @@ function retryAdvice(error: SkeinError): string {
     case ErrorCode.DRIVER_TIMEOUT:
     case ErrorCode.DRIVER_FAILED:
     case ErrorCode.PROTOCOL_INVALID:
+    case ErrorCode.ARCHIVE_REQUEST_FAILED:
     case ErrorCode.TRANSPORT_BIND_FAILED:
     case ErrorCode.TRANSPORT_SEND_FAILED:
     case ErrorCode.AGENT_ERROR:

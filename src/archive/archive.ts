@@ -1,0 +1,351 @@
+/**
+ * The archive (ARCHIVE.md): a client of a media driver that listens for control requests on its
+ * UDP and IPC control channels, runs a control session per connected client, and records,
+ * replays and lists streams through its conductor, over the catalog and segment files in its
+ * directory. It runs on its client's duty cycle (recorder and replayer included: one thread, as
+ * Aeron's SHARED mode).
+ *
+ * A request counts only when it comes on the image its session's connect request came on; other
+ * requests for the session are dropped and reported, as Aeron does, and no answer is sent.
+ */
+import type { SkeinClient } from '../client/skein-client.js';
+import type { Subscription } from '../client/subscription.js';
+import type { Image } from '../client/image.js';
+import type { Agent } from '../agent/agent.js';
+import { systemEpochClock, type EpochClock } from '../env/clock.js';
+import { nodeFiles, type Files } from '../env/files.js';
+import { SeededPrng } from '../env/prng.js';
+import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
+import type { Header } from '../logbuffer/header.js';
+import { ChannelUri } from '../protocol/channel-uri.js';
+import { ErrorCode, SkeinError } from '../util/errors.js';
+import { resolveArchiveSettings, type ArchiveOptions, type ArchiveSettings } from './archive-context.js';
+import { ArchiveConductor, ArchiveErrorCode } from './archive-conductor.js';
+import { Catalog } from './catalog.js';
+import { recoverInterruptedRecordings } from './catalog-recovery.js';
+import * as codecs from './codecs/archive-codecs.js';
+import { ControlSessionProxy, WireResponseEncoder } from './control-protocol.js';
+import { ControlSession, type ControlSessionEnd, type ControlSessionListener } from './control-session.js';
+
+export interface ArchiveLaunchOptions extends ArchiveOptions {
+  /** Where files live; node:fs by default (tests give files in memory). */
+  files?: Files;
+  epochClock?: EpochClock;
+  /** Seeds the first control session id (Aeron starts it at a random value). */
+  seed?: number;
+  /** Environment for SKEIN_ARCHIVE_* overrides; none by default. */
+  env?: Record<string, string | undefined>;
+  /**
+   * Every control session end, with its reason (normal ends too: a close, a client gone). By
+   * default abnormal ends go to the client's error handler as warnings.
+   */
+  onSessionEnd?: (controlSessionId: number, end: ControlSessionEnd) => void;
+}
+
+interface SessionEntry {
+  readonly session: ControlSession;
+  readonly proxy: ControlSessionProxy;
+  readonly requestImage: Image;
+}
+
+export class Archive implements Agent, ControlSessionListener {
+  readonly roleName = 'archive';
+  readonly settings: ArchiveSettings;
+  readonly archiveId: number;
+  private readonly client: SkeinClient;
+  private readonly catalog: Catalog;
+  private readonly conductor: ArchiveConductor;
+  private readonly encoder = new WireResponseEncoder();
+  private readonly sessions = new Map<number, SessionEntry>();
+  private readonly controlSubscriptions: Subscription[];
+  private readonly assembler: FragmentAssembler;
+  private readonly onSessionEnd: ((controlSessionId: number, end: ControlSessionEnd) => void) | undefined;
+  private nextControlSessionId: number;
+  private nowNs = 0;
+  private closed = false;
+  private readonly headerDecoder = new codecs.MessageHeaderDecoder();
+  private readonly decoders = {
+    authConnect: new codecs.AuthConnectRequestDecoder(),
+    close: new codecs.CloseSessionRequestDecoder(),
+    keepAlive: new codecs.KeepAliveRequestDecoder(),
+    startRecording: new codecs.StartRecordingRequestDecoder(),
+    startRecording2: new codecs.StartRecordingRequest2Decoder(),
+    stopRecording: new codecs.StopRecordingRequestDecoder(),
+    stopRecordingSubscription: new codecs.StopRecordingSubscriptionRequestDecoder(),
+    stopRecordingByIdentity: new codecs.StopRecordingByIdentityRequestDecoder(),
+    extendRecording: new codecs.ExtendRecordingRequestDecoder(),
+    extendRecording2: new codecs.ExtendRecordingRequest2Decoder(),
+    replay: new codecs.ReplayRequestDecoder(),
+    boundedReplay: new codecs.BoundedReplayRequestDecoder(),
+    stopReplay: new codecs.StopReplayRequestDecoder(),
+    stopAllReplays: new codecs.StopAllReplaysRequestDecoder(),
+    listRecordings: new codecs.ListRecordingsRequestDecoder(),
+    listRecordingsForUri: new codecs.ListRecordingsForUriRequestDecoder(),
+    listRecording: new codecs.ListRecordingRequestDecoder(),
+    listRecordingSubscriptions: new codecs.ListRecordingSubscriptionsRequestDecoder(),
+    recordingPosition: new codecs.RecordingPositionRequestDecoder(),
+    stopPosition: new codecs.StopPositionRequestDecoder(),
+    startPosition: new codecs.StartPositionRequestDecoder(),
+    maxRecordedPosition: new codecs.MaxRecordedPositionRequestDecoder(),
+    findLastMatching: new codecs.FindLastMatchingRecordingRequestDecoder(),
+    archiveId: new codecs.ArchiveIdRequestDecoder(),
+  };
+
+  private constructor(client: SkeinClient, settings: ArchiveSettings, files: Files, catalog: Catalog, archiveId: number, epochClock: EpochClock, subscriptions: Subscription[], options: ArchiveLaunchOptions) {
+    this.client = client;
+    this.settings = settings;
+    this.catalog = catalog;
+    this.archiveId = archiveId;
+    this.controlSubscriptions = subscriptions;
+    this.onSessionEnd = options.onSessionEnd;
+    this.nextControlSessionId = new SeededPrng(options.seed ?? (client.nanoTime() % 0x7fffffff)).nextInt(0x3fffffff);
+    this.conductor = new ArchiveConductor({ client, settings, files, epochClock, catalog, archiveId, onError: (error) => client.reportError(error) });
+    this.assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number, header: Header) => this.onRequest(buffer, offset, length, header));
+  }
+
+  /**
+   * Starts an archive on `client`: resolves its options (ERR_SKEIN_CONFIG_INVALID names every bad
+   * one), opens (or creates) its directory and catalog, gives interrupted recordings their stop
+   * positions, and subscribes to its control channels.
+   */
+  static async launch(client: SkeinClient, options: ArchiveLaunchOptions = {}): Promise<Archive> {
+    const { files = nodeFiles, epochClock = systemEpochClock, seed: _seed, env = {}, onSessionEnd: _onSessionEnd, ...archiveOptions } = options;
+    const settings = resolveArchiveSettings(archiveOptions, env);
+    files.mkdirs(settings.dir);
+    const catalog = Catalog.open({ files, archiveDir: settings.dir, syncLevel: settings.catalogFileSyncLevel as 0 | 1 | 2 });
+    const subscriptions: Subscription[] = [];
+    try {
+      recoverInterruptedRecordings(catalog, files, settings.dir, epochClock.epochMs());
+      if (settings.controlChannelEnabled) subscriptions.push(await client.addSubscription(settings.controlChannel, settings.controlStreamId));
+      subscriptions.push(await client.addSubscription(settings.localControlChannel, settings.localControlStreamId));
+    } catch (error) {
+      for (const s of subscriptions) s.close();
+      catalog.close();
+      throw error;
+    }
+    const archiveId = settings.archiveId === -1 ? client.clientId : settings.archiveId;
+    const archive = new Archive(client, settings, files, catalog, archiveId, epochClock, subscriptions, options);
+    client.addAgent(archive);
+    return archive;
+  }
+
+  /** The UDP control channel as bound (a port 0 resolved), or null when it is off. */
+  get controlChannel(): string | null {
+    return this.settings.controlChannelEnabled ? this.controlSubscriptions[0]!.resolvedChannel : null;
+  }
+
+  get controlSessionCount(): number {
+    return this.sessions.size;
+  }
+
+  doWork(nowNs: number): number {
+    if (this.closed) return 0;
+    this.nowNs = nowNs;
+    let work = 0;
+    for (const subscription of this.controlSubscriptions) work += subscription.poll(this.assembler.onFragment, 16);
+    for (const entry of this.sessions.values()) {
+      const { session, requestImage } = entry;
+      if (requestImage.isClosed && session.state !== 'DONE') {
+        session.abort(
+          `control request publication image unavailable : controlSessionId=${session.controlSessionId} image.correlationId=${requestImage.correlationId} ` +
+            `sessionId=${requestImage.sessionId} streamId=${requestImage.streamId} channel=${requestImage.channel}`,
+          true,
+        );
+        work++;
+        continue;
+      }
+      work += session.doWork(nowNs);
+    }
+    work += this.conductor.doWork(nowNs);
+    return work;
+  }
+
+  onControlSessionDone(session: ControlSession, end: ControlSessionEnd): void {
+    this.sessions.delete(session.controlSessionId);
+    if (this.onSessionEnd !== undefined) this.onSessionEnd(session.controlSessionId, end);
+    else if (!end.normal) this.client.reportError(end.error);
+  }
+
+  /** Ends every session and recording, closes the control subscriptions and the catalog; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.removeAgent(this);
+  }
+
+  onClose(): void {
+    this.closed = true;
+    for (const { session } of [...this.sessions.values()]) session.abort('archive closed', true);
+    this.conductor.close();
+    for (const s of this.controlSubscriptions) s.close();
+    this.catalog.close();
+  }
+
+  private onRequest(buffer: Uint8Array, offset: number, length: number, header: Header): void {
+    const image = header.context as Image;
+    try {
+      const h = this.headerDecoder.wrap(buffer, offset, length);
+      if (h.schemaId() !== codecs.SCHEMA_ID) {
+        throw new SkeinError(ErrorCode.PROTOCOL_INVALID, `control request of schema ${h.schemaId()} (template ${h.templateId()}) on ${image.channel} stream ${image.streamId} session ${image.sessionId}; the archive speaks schema ${codecs.SCHEMA_ID}`);
+      }
+      const templateId = h.templateId();
+      const body = offset + codecs.HEADER_LENGTH;
+      const bodyLength = length - codecs.HEADER_LENGTH;
+      const blockLength = h.blockLength();
+      const version = h.version();
+      if (templateId === codecs.AuthConnectRequestDecoder.TEMPLATE_ID) {
+        this.onConnect(this.decoders.authConnect.wrap(buffer, body, blockLength, version, bodyLength), image);
+        return;
+      }
+      this.dispatch(templateId, buffer, body, blockLength, version, bodyLength, image);
+    } catch (error) {
+      this.client.reportError(error instanceof SkeinError ? error : new SkeinError(ErrorCode.PROTOCOL_INVALID, `control request on ${image.channel}: ${String(error)}`, { cause: error }));
+    }
+  }
+
+  private onConnect(d: codecs.AuthConnectRequestDecoder, image: Image): void {
+    const correlationId = d.correlationIdAsNumber();
+    const responseStreamId = d.responseStreamId();
+    const clientVersion = d.version();
+    let responseChannel = d.responseChannel();
+    d.skipEncodedCredentials();
+    const uri = ChannelUri.parse(responseChannel);
+    if (uri.get('control-mode') === 'response') responseChannel = uri.withParam('response-correlation-id', String(image.correlationId)).toString();
+    const controlSessionId = this.nextControlSessionId++;
+    const session = new ControlSession({
+      controlSessionId, connectCorrelationId: correlationId, clientVersion, responseChannel, responseStreamId, requestImageId: image.correlationId,
+      encoder: this.encoder, listener: this, nowNs: this.nowNs, connectTimeoutNs: this.settings.connectTimeoutNs, livenessCheckIntervalNs: this.settings.sessionLivenessCheckIntervalNs,
+    });
+    const proxy = new ControlSessionProxy(session, this.client.clock);
+    this.sessions.set(controlSessionId, { session, proxy, requestImage: image });
+    this.client
+      .addExclusivePublication(responseChannel, responseStreamId)
+      .then((publication) => session.onResponsePublication(publication))
+      .catch((error: unknown) => session.onResponsePublicationFailed(error));
+  }
+
+  private dispatch(templateId: number, buffer: Uint8Array, body: number, blockLength: number, version: number, length: number, image: Image): void {
+    const d = this.decoders;
+    // Every request after the connect starts with controlSessionId (and, but for close, correlationId).
+    if (blockLength < 8 || length < 8) throw new SkeinError(ErrorCode.PROTOCOL_INVALID, `control request template ${templateId}: block length ${blockLength} has no controlSessionId`);
+    const controlSessionId = Number(new DataView(buffer.buffer, buffer.byteOffset + body, 8).getBigInt64(0, true));
+    const entry = this.sessions.get(controlSessionId);
+    if (entry === undefined || entry.requestImage.correlationId !== image.correlationId) {
+      this.client.reportError(
+        new SkeinError(ErrorCode.PROTOCOL_INVALID, `control request template ${templateId} for ${entry === undefined ? 'unknown' : 'another image\'s'} session ${controlSessionId} dropped`, {
+          channel: image.channel, streamId: image.streamId, sessionId: image.sessionId, category: 'warn',
+        }),
+      );
+      return;
+    }
+    const { session, proxy } = entry;
+    if (templateId === codecs.CloseSessionRequestDecoder.TEMPLATE_ID) {
+      session.abort('session closed', true);
+      return;
+    }
+    if (!session.onRequest()) return;
+    const c = this.conductor;
+    const now = this.nowNs;
+    switch (templateId) {
+      case codecs.KeepAliveRequestDecoder.TEMPLATE_ID:
+        return;
+      case codecs.StartRecordingRequestDecoder.TEMPLATE_ID: {
+        const r = d.startRecording.wrap(buffer, body, blockLength, version, length);
+        return c.startRecording(proxy, r.correlationIdAsNumber(), r.streamId(), r.channel(), sourceOf(r.sourceLocation()), false);
+      }
+      case codecs.StartRecordingRequest2Decoder.TEMPLATE_ID: {
+        const r = d.startRecording2.wrap(buffer, body, blockLength, version, length);
+        return c.startRecording(proxy, r.correlationIdAsNumber(), r.streamId(), r.channel(), sourceOf(r.sourceLocation()), r.autoStop() === codecs.BooleanType.TRUE);
+      }
+      case codecs.StopRecordingRequestDecoder.TEMPLATE_ID: {
+        const r = d.stopRecording.wrap(buffer, body, blockLength, version, length);
+        return c.stopRecording(proxy, r.correlationIdAsNumber(), r.streamId(), r.channel());
+      }
+      case codecs.StopRecordingSubscriptionRequestDecoder.TEMPLATE_ID: {
+        const r = d.stopRecordingSubscription.wrap(buffer, body, blockLength, version, length);
+        return c.stopRecordingSubscription(proxy, r.correlationIdAsNumber(), r.subscriptionIdAsNumber());
+      }
+      case codecs.StopRecordingByIdentityRequestDecoder.TEMPLATE_ID: {
+        const r = d.stopRecordingByIdentity.wrap(buffer, body, blockLength, version, length);
+        return c.stopRecordingByIdentity(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber());
+      }
+      case codecs.ExtendRecordingRequestDecoder.TEMPLATE_ID: {
+        const r = d.extendRecording.wrap(buffer, body, blockLength, version, length);
+        return c.extendRecording(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber(), r.streamId(), r.channel(), sourceOf(r.sourceLocation()), false);
+      }
+      case codecs.ExtendRecordingRequest2Decoder.TEMPLATE_ID: {
+        const r = d.extendRecording2.wrap(buffer, body, blockLength, version, length);
+        return c.extendRecording(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber(), r.streamId(), r.channel(), sourceOf(r.sourceLocation()), r.autoStop() === codecs.BooleanType.TRUE);
+      }
+      case codecs.ReplayRequestDecoder.TEMPLATE_ID: {
+        const r = d.replay.wrap(buffer, body, blockLength, version, length);
+        const fileIoMaxLength = version >= 7 ? r.fileIoMaxLength() : -1;
+        return c.replay(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber(), r.positionAsNumber(), r.lengthAsNumber(), r.replayStreamId(), r.replayChannel(), fileIoMaxLength, null, now);
+      }
+      case codecs.BoundedReplayRequestDecoder.TEMPLATE_ID: {
+        const r = d.boundedReplay.wrap(buffer, body, blockLength, version, length);
+        const fileIoMaxLength = version >= 7 ? r.fileIoMaxLength() : -1;
+        return c.replay(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber(), r.positionAsNumber(), r.lengthAsNumber(), r.replayStreamId(), r.replayChannel(), fileIoMaxLength, r.limitCounterId(), now);
+      }
+      case codecs.StopReplayRequestDecoder.TEMPLATE_ID: {
+        const r = d.stopReplay.wrap(buffer, body, blockLength, version, length);
+        return c.stopReplay(proxy, r.correlationIdAsNumber(), r.replaySessionId());
+      }
+      case codecs.StopAllReplaysRequestDecoder.TEMPLATE_ID: {
+        const r = d.stopAllReplays.wrap(buffer, body, blockLength, version, length);
+        return c.stopAllReplays(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber());
+      }
+      case codecs.ListRecordingsRequestDecoder.TEMPLATE_ID: {
+        const r = d.listRecordings.wrap(buffer, body, blockLength, version, length);
+        return c.listRecordings(proxy, r.correlationIdAsNumber(), r.fromRecordingIdAsNumber(), r.recordCount());
+      }
+      case codecs.ListRecordingsForUriRequestDecoder.TEMPLATE_ID: {
+        const r = d.listRecordingsForUri.wrap(buffer, body, blockLength, version, length);
+        return c.listRecordingsForUri(proxy, r.correlationIdAsNumber(), r.fromRecordingIdAsNumber(), r.recordCount(), r.streamId(), r.channel());
+      }
+      case codecs.ListRecordingRequestDecoder.TEMPLATE_ID: {
+        const r = d.listRecording.wrap(buffer, body, blockLength, version, length);
+        return c.listRecording(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber());
+      }
+      case codecs.ListRecordingSubscriptionsRequestDecoder.TEMPLATE_ID: {
+        const r = d.listRecordingSubscriptions.wrap(buffer, body, blockLength, version, length);
+        return c.listRecordingSubscriptions(proxy, r.correlationIdAsNumber(), r.pseudoIndex(), r.subscriptionCount(), r.applyStreamId() === codecs.BooleanType.TRUE, r.streamId(), r.channel());
+      }
+      case codecs.RecordingPositionRequestDecoder.TEMPLATE_ID: {
+        const r = d.recordingPosition.wrap(buffer, body, blockLength, version, length);
+        return c.recordingPosition(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber());
+      }
+      case codecs.StopPositionRequestDecoder.TEMPLATE_ID: {
+        const r = d.stopPosition.wrap(buffer, body, blockLength, version, length);
+        return c.stopPosition(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber());
+      }
+      case codecs.StartPositionRequestDecoder.TEMPLATE_ID: {
+        const r = d.startPosition.wrap(buffer, body, blockLength, version, length);
+        return c.startPosition(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber());
+      }
+      case codecs.MaxRecordedPositionRequestDecoder.TEMPLATE_ID: {
+        const r = d.maxRecordedPosition.wrap(buffer, body, blockLength, version, length);
+        return c.maxRecordedPosition(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber());
+      }
+      case codecs.FindLastMatchingRecordingRequestDecoder.TEMPLATE_ID: {
+        const r = d.findLastMatching.wrap(buffer, body, blockLength, version, length);
+        return c.findLastMatchingRecording(proxy, r.correlationIdAsNumber(), r.minRecordingIdAsNumber(), r.sessionId(), r.streamId(), r.channel());
+      }
+      case codecs.ArchiveIdRequestDecoder.TEMPLATE_ID: {
+        const r = d.archiveId.wrap(buffer, body, blockLength, version, length);
+        return c.archiveIdRequest(proxy, r.correlationIdAsNumber());
+      }
+      default: {
+        // A request this archive does not serve yet: say so to the client instead of leaving it waiting.
+        if (blockLength >= 16 && length >= 16) {
+          const correlationId = Number(new DataView(buffer.buffer, buffer.byteOffset + body + 8, 8).getBigInt64(0, true));
+          proxy.sendError(correlationId, ArchiveErrorCode.GENERIC, `request template ${templateId} is not supported by this archive`);
+        }
+      }
+    }
+  }
+}
+
+function sourceOf(location: codecs.SourceLocation): 'LOCAL' | 'REMOTE' {
+  return location === codecs.SourceLocation.LOCAL ? 'LOCAL' : 'REMOTE';
+}
