@@ -5,6 +5,7 @@
  */
 import { Command, type CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE } from './cli-runtime.js';
+import { registerArchiveCommand, registerRecordCommand, registerReplayCommand } from './archive-command.js';
 import { registerArchiveToolCommand } from './archive-tool-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerErrorsCommand } from './errors-command.js';
@@ -39,6 +40,9 @@ export function createProgram(): Command {
   registerRequestCommand(program);
   registerStatCommand(program);
   registerErrorsCommand(program);
+  registerArchiveCommand(program);
+  registerRecordCommand(program);
+  registerReplayCommand(program);
   registerArchiveToolCommand(program);
   return program;
 }
