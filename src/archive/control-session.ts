@@ -150,6 +150,10 @@ export class ControlSession {
           this.resendDeadlineNs = nowNs + RESEND_INTERVAL_NS;
           this.sendOkConnect(nowNs);
         }
+        if (this.activityDeadlineNs !== -1 && nowNs >= this.activityDeadlineNs) {
+          this.abort(`failed to send response for more than connectTimeoutMs=${this.connectTimeoutNs / 1e6}`, false);
+          return 1;
+        }
         return this.checkPublication();
       case 'REJECTED':
         if (nowNs >= this.resendDeadlineNs) {
