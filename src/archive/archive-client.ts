@@ -282,6 +282,49 @@ export class ArchiveClient implements Agent {
     ) as Promise<number>;
   }
 
+  /** Cuts a stopped recording back to `position`; resolves to the number of segment files deleted. */
+  truncateRecording(recordingId: number, position: number): Promise<number> {
+    return this.request(`truncateRecording ${recordingId} ${position}`, 'position', (e, id) =>
+      new codecs.TruncateRecordingRequestEncoder().wrapAndApplyHeader(e, 0).controlSessionId(this.controlSessionId).correlationId(id).recordingId(recordingId).position(position).encodedLength(),
+    ) as Promise<number>;
+  }
+
+  /** Deletes a stopped recording and its files; resolves to the number of segment files deleted. */
+  purgeRecording(recordingId: number): Promise<number> {
+    return this.positionRequest('purgeRecording', recordingId, codecs.PurgeRecordingRequestEncoder);
+  }
+
+  /** Moves a recording's start to a later segment boundary (the files stay until deleted). */
+  detachSegments(recordingId: number, newStartPosition: number): Promise<void> {
+    return this.request(`detachSegments ${recordingId} ${newStartPosition}`, 'position', (e, id) =>
+      new codecs.DetachSegmentsRequestEncoder().wrapAndApplyHeader(e, 0).controlSessionId(this.controlSessionId).correlationId(id).recordingId(recordingId).newStartPosition(newStartPosition).encodedLength(),
+    ).then(() => undefined);
+  }
+
+  /** Deletes segment files before a recording's start; resolves to how many. */
+  deleteDetachedSegments(recordingId: number): Promise<number> {
+    return this.positionRequest('deleteDetachedSegments', recordingId, codecs.DeleteDetachedSegmentsRequestEncoder);
+  }
+
+  /** Detaches and deletes segments before `newStartPosition`; resolves to how many files were deleted. */
+  purgeSegments(recordingId: number, newStartPosition: number): Promise<number> {
+    return this.request(`purgeSegments ${recordingId} ${newStartPosition}`, 'position', (e, id) =>
+      new codecs.PurgeSegmentsRequestEncoder().wrapAndApplyHeader(e, 0).controlSessionId(this.controlSessionId).correlationId(id).recordingId(recordingId).newStartPosition(newStartPosition).encodedLength(),
+    ) as Promise<number>;
+  }
+
+  /** Moves a recording's start back over segment files still before it; resolves to how many. */
+  attachSegments(recordingId: number): Promise<number> {
+    return this.positionRequest('attachSegments', recordingId, codecs.AttachSegmentsRequestEncoder);
+  }
+
+  /** Moves the segments of `srcRecordingId` into `dstRecordingId`, which they must continue or precede; resolves to how many. */
+  migrateSegments(srcRecordingId: number, dstRecordingId: number): Promise<number> {
+    return this.request(`migrateSegments ${srcRecordingId} ${dstRecordingId}`, 'position', (e, id) =>
+      new codecs.MigrateSegmentsRequestEncoder().wrapAndApplyHeader(e, 0).controlSessionId(this.controlSessionId).correlationId(id).srcRecordingId(srcRecordingId).dstRecordingId(dstRecordingId).encodedLength(),
+    ) as Promise<number>;
+  }
+
   /**
    * Ends the session: sends CloseSessionRequest (always, when the request publication is there),
    * then closes the publication and subscription and stops polling. Pending calls reject with

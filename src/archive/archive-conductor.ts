@@ -13,12 +13,12 @@ import type { EpochClock } from '../env/clock.js';
 import { ChannelUri, SPY_PREFIX } from '../protocol/channel-uri.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
 import type { ArchiveSettings } from './archive-context.js';
-import type { Catalog, RecordingDescriptor } from './catalog.js';
+import { RecordingState, type Catalog, type RecordingDescriptor } from './catalog.js';
 import { RecordingReader } from './recording-reader.js';
 import { RecordingSession, type RecordingSessionListener } from './recording-session.js';
 import { RecordingWriter, checkFileSyncLevel } from './recording-writer.js';
 import { ReplaySession, type ReplayLimit, type ReplaySessionListener } from './replay-session.js';
-import { segmentLengthFor } from './segment-files.js';
+import { segmentBasePosition, segmentBasesOf, segmentFileName, segmentLengthFor } from './segment-files.js';
 import type { RecordingLayout } from './segment-scan.js';
 
 /** Error codes carried in an ERROR response's relevantId (ARCHIVE.md §5). */
@@ -57,6 +57,7 @@ export const REPLAY_ALL_AND_FOLLOW = -1;
 export const REPLAY_ALL_AND_STOP = -2;
 
 const FRAME_ALIGNMENT = 32;
+const DATA_HEADER_LENGTH = 32;
 /** Catalog entries a listing looks at per duty cycle. */
 const LISTING_BATCH = 64;
 
@@ -582,6 +583,192 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
     const active = this.replays.get(session.replaySessionId);
     this.replays.delete(session.replaySessionId);
     if (active !== undefined && error !== null) active.link.sendError(active.correlationId, ArchiveErrorCode.GENERIC, error.message);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Deleting and moving data (ARCHIVE.md §7.4)
+
+  /** Cuts a stopped recording back to `position`: later bytes are zeroed, later segment files deleted. */
+  truncateRecording(link: ControlSessionLink, correlationId: number, recordingId: number, position: number): void {
+    const d = this.stoppedDescriptor(link, correlationId, recordingId, 'truncate');
+    if (d === null) return;
+    if (position < d.startPosition || position > d.stopPosition || position % FRAME_ALIGNMENT !== 0) {
+      return link.sendError(correlationId, ArchiveErrorCode.INVALID_POSITION, `invalid truncate position ${position}: recording ${recordingId} has start=${d.startPosition} stop=${d.stopPosition} (a multiple of 32 between them)`);
+    }
+    const bases = this.segmentBases(recordingId);
+    // A position on a segment boundary keeps nothing of the segment that starts there.
+    const base = segmentBasePosition(d.startPosition, position, d.termBufferLength, d.segmentFileLength);
+    const keepBase = position === d.startPosition || position === base ? null : base;
+    if (keepBase === null && position !== d.startPosition) {
+      // Segments before the boundary stay whole.
+      const doomedAtBoundary = bases.filter((b) => b >= position);
+      this.catalog.updateStopPosition(recordingId, position);
+      for (const b of doomedAtBoundary) this.files.remove(this.segmentPath(recordingId, b));
+      link.sendOk(correlationId, doomedAtBoundary.length);
+      link.sendSignal(correlationId, recordingId, -1, position, RecordingSignal.DELETE);
+      return;
+    }
+    const doomed = bases.filter((b) => keepBase === null || b > keepBase);
+    if (keepBase !== null && bases.includes(keepBase)) {
+      const file = this.files.open(this.segmentPath(recordingId, keepBase), 'write');
+      try {
+        // Shrinking and growing again leaves zeros (a hole) after the new end.
+        file.truncate(position - keepBase);
+        file.truncate(d.segmentFileLength);
+      } finally {
+        file.close();
+      }
+    }
+    this.catalog.updateStopPosition(recordingId, position);
+    for (const base of doomed) this.files.remove(this.segmentPath(recordingId, base));
+    link.sendOk(correlationId, doomed.length);
+    link.sendSignal(correlationId, recordingId, -1, position, RecordingSignal.DELETE);
+  }
+
+  /** Deletes a stopped recording: its entry becomes DELETED and its segment files go. */
+  purgeRecording(link: ControlSessionLink, correlationId: number, recordingId: number): void {
+    const d = this.stoppedDescriptor(link, correlationId, recordingId, 'purge');
+    if (d === null) return;
+    const bases = this.segmentBases(recordingId);
+    this.catalog.changeState(recordingId, RecordingState.DELETED);
+    for (const base of bases) this.files.remove(this.segmentPath(recordingId, base));
+    link.sendOk(correlationId, bases.length);
+    link.sendSignal(correlationId, recordingId, -1, d.stopPosition, RecordingSignal.DELETE);
+  }
+
+  /** Moves a recording's start to a later segment boundary; the files stay until deleted. */
+  detachSegments(link: ControlSessionLink, correlationId: number, recordingId: number, newStartPosition: number): void {
+    const d = this.catalog.descriptor(recordingId);
+    if (d === null) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown recording id: ${recordingId}`);
+    if (!this.checkDetach(link, correlationId, d, newStartPosition)) return;
+    this.catalog.updateStartPosition(recordingId, newStartPosition);
+    link.sendOk(correlationId, 0);
+  }
+
+  /** Deletes the segment files before a recording's start (left by detachSegments). */
+  deleteDetachedSegments(link: ControlSessionLink, correlationId: number, recordingId: number): void {
+    const d = this.catalog.descriptor(recordingId);
+    if (d === null) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown recording id: ${recordingId}`);
+    const firstBase = segmentBasePosition(d.startPosition, d.startPosition, d.termBufferLength, d.segmentFileLength);
+    const detached = this.segmentBases(recordingId).filter((b) => b < firstBase);
+    for (const base of detached) this.files.remove(this.segmentPath(recordingId, base));
+    link.sendOk(correlationId, detached.length);
+    if (detached.length > 0) link.sendSignal(correlationId, recordingId, -1, d.startPosition, RecordingSignal.DELETE);
+  }
+
+  /** detachSegments and deleteDetachedSegments in one. */
+  purgeSegments(link: ControlSessionLink, correlationId: number, recordingId: number, newStartPosition: number): void {
+    const d = this.catalog.descriptor(recordingId);
+    if (d === null) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown recording id: ${recordingId}`);
+    if (!this.checkDetach(link, correlationId, d, newStartPosition)) return;
+    this.catalog.updateStartPosition(recordingId, newStartPosition);
+    const detached = this.segmentBases(recordingId).filter((b) => b < newStartPosition);
+    for (const base of detached) this.files.remove(this.segmentPath(recordingId, base));
+    link.sendOk(correlationId, detached.length);
+    if (detached.length > 0) link.sendSignal(correlationId, recordingId, -1, newStartPosition, RecordingSignal.DELETE);
+  }
+
+  /** Moves a recording's start back over whole segment files still there before it. */
+  attachSegments(link: ControlSessionLink, correlationId: number, recordingId: number): void {
+    const d = this.catalog.descriptor(recordingId);
+    if (d === null) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown recording id: ${recordingId}`);
+    let base = segmentBasePosition(d.startPosition, d.startPosition, d.termBufferLength, d.segmentFileLength);
+    let attached = 0;
+    let start = d.startPosition;
+    const header = new Uint8Array(DATA_HEADER_LENGTH);
+    for (;;) {
+      const previous = base - d.segmentFileLength;
+      if (previous < 0 || !this.files.exists(this.segmentPath(recordingId, previous))) break;
+      const file = this.files.open(this.segmentPath(recordingId, previous), 'read');
+      let first = -1;
+      try {
+        if (file.size() !== d.segmentFileLength) break;
+        // The first frame: the segment may start with the zeros before a mid-term recording start.
+        for (let offset = 0; offset < d.segmentFileLength && first < 0; offset += FRAME_ALIGNMENT) {
+          if (file.read(header, 0, DATA_HEADER_LENGTH, offset) < DATA_HEADER_LENGTH) break;
+          const view = new DataView(header.buffer);
+          if (view.getInt32(0, true) === 0) continue;
+          const position = previous + offset;
+          const termId = (d.initialTermId + Math.floor(position / d.termBufferLength)) | 0;
+          if (view.getInt32(8, true) === position % d.termBufferLength && view.getInt32(20, true) === termId && view.getInt32(16, true) === d.streamId) first = position;
+          else break;
+        }
+      } finally {
+        file.close();
+      }
+      if (first < 0) break;
+      start = first;
+      base = previous;
+      attached++;
+    }
+    if (attached > 0) this.catalog.updateStartPosition(recordingId, start);
+    link.sendOk(correlationId, attached);
+  }
+
+  /** Moves the segment files of `srcRecordingId` to `dstRecordingId`, which it must continue or precede. */
+  migrateSegments(link: ControlSessionLink, correlationId: number, srcRecordingId: number, dstRecordingId: number): void {
+    const src = this.stoppedDescriptor(link, correlationId, srcRecordingId, 'migrate');
+    if (src === null) return;
+    const dst = this.stoppedDescriptor(link, correlationId, dstRecordingId, 'migrate');
+    if (dst === null) return;
+    if (src.segmentFileLength !== dst.segmentFileLength || src.termBufferLength !== dst.termBufferLength || src.initialTermId !== dst.initialTermId || src.streamId !== dst.streamId || src.mtuLength !== dst.mtuLength) {
+      return link.sendError(correlationId, ArchiveErrorCode.GENERIC, `recordings ${srcRecordingId} and ${dstRecordingId} differ in segment length, term length, initial term id, stream or MTU`);
+    }
+    const prepend = src.stopPosition === dst.startPosition;
+    const append = src.startPosition === dst.stopPosition;
+    const boundary = prepend ? dst.startPosition : src.startPosition;
+    if (!(prepend || append) || boundary !== segmentBasePosition(boundary, boundary, src.termBufferLength, src.segmentFileLength) || boundary % src.segmentFileLength !== 0) {
+      return link.sendError(correlationId, ArchiveErrorCode.INVALID_POSITION, `recordings ${srcRecordingId} [${src.startPosition}, ${src.stopPosition}] and ${dstRecordingId} [${dst.startPosition}, ${dst.stopPosition}] do not meet on a segment boundary`);
+    }
+    const bases = this.segmentBases(srcRecordingId);
+    for (const base of bases) this.files.rename(this.segmentPath(srcRecordingId, base), this.segmentPath(dstRecordingId, base));
+    if (prepend) this.catalog.updateStartPosition(dstRecordingId, src.startPosition);
+    else this.catalog.updateStopPosition(dstRecordingId, src.stopPosition);
+    this.catalog.updateStartPosition(srcRecordingId, src.stopPosition);
+    link.sendOk(correlationId, bases.length);
+    link.sendSignal(correlationId, srcRecordingId, -1, src.stopPosition, RecordingSignal.DELETE);
+  }
+
+  private stoppedDescriptor(link: ControlSessionLink, correlationId: number, recordingId: number, what: string): RecordingDescriptor | null {
+    const d = this.catalog.descriptor(recordingId);
+    if (d === null) {
+      link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown recording id: ${recordingId}`);
+      return null;
+    }
+    if (this.recordings.has(recordingId) || d.stopPosition === -1) {
+      link.sendError(correlationId, ArchiveErrorCode.ACTIVE_RECORDING, `cannot ${what} recording ${recordingId}: it is active`);
+      return null;
+    }
+    if ([...this.replays.values()].some((r) => r.session.recordingId === recordingId)) {
+      link.sendError(correlationId, ArchiveErrorCode.ACTIVE_RECORDING, `cannot ${what} recording ${recordingId}: it is being replayed`);
+      return null;
+    }
+    return d;
+  }
+
+  private checkDetach(link: ControlSessionLink, correlationId: number, d: RecordingDescriptor, newStart: number): boolean {
+    const firstBase = segmentBasePosition(d.startPosition, d.startPosition, d.termBufferLength, d.segmentFileLength);
+    const stop = d.stopPosition === -1 ? (this.recordings.get(d.recordingId)?.session.recordedPosition ?? d.startPosition) : d.stopPosition;
+    const lastBase = segmentBasePosition(d.startPosition, Math.max(d.startPosition, stop), d.termBufferLength, d.segmentFileLength);
+    const isBoundary = (newStart - firstBase) % d.segmentFileLength === 0;
+    if (!isBoundary || newStart <= firstBase || newStart > lastBase) {
+      link.sendError(correlationId, ArchiveErrorCode.INVALID_POSITION, `invalid new start position ${newStart} for recording ${d.recordingId}: a segment boundary after ${firstBase} and up to ${lastBase}`);
+      return false;
+    }
+    const replaying = [...this.replays.values()].some((r) => r.session.recordingId === d.recordingId && r.session.position < newStart);
+    if (replaying) {
+      link.sendError(correlationId, ArchiveErrorCode.ACTIVE_RECORDING, `recording ${d.recordingId} is being replayed before ${newStart}`);
+      return false;
+    }
+    return true;
+  }
+
+  private segmentBases(recordingId: number): number[] {
+    return segmentBasesOf(this.files.list(this.settings.dir), recordingId);
+  }
+
+  private segmentPath(recordingId: number, base: number): string {
+    return `${this.settings.dir}/${segmentFileName(recordingId, base)}`;
   }
 
   /** Stops every recording and replay and closes their subscriptions; idempotent. */

@@ -89,6 +89,13 @@ export class Archive implements Agent, ControlSessionListener {
     maxRecordedPosition: new codecs.MaxRecordedPositionRequestDecoder(),
     findLastMatching: new codecs.FindLastMatchingRecordingRequestDecoder(),
     archiveId: new codecs.ArchiveIdRequestDecoder(),
+    truncate: new codecs.TruncateRecordingRequestDecoder(),
+    purge: new codecs.PurgeRecordingRequestDecoder(),
+    detach: new codecs.DetachSegmentsRequestDecoder(),
+    deleteDetached: new codecs.DeleteDetachedSegmentsRequestDecoder(),
+    purgeSegments: new codecs.PurgeSegmentsRequestDecoder(),
+    attach: new codecs.AttachSegmentsRequestDecoder(),
+    migrate: new codecs.MigrateSegmentsRequestDecoder(),
   };
 
   private constructor(client: SkeinClient, settings: ArchiveSettings, files: Files, catalog: Catalog, archiveId: number, epochClock: EpochClock, subscriptions: Subscription[], options: ArchiveLaunchOptions) {
@@ -334,6 +341,34 @@ export class Archive implements Agent, ControlSessionListener {
       case codecs.ArchiveIdRequestDecoder.TEMPLATE_ID: {
         const r = d.archiveId.wrap(buffer, body, blockLength, version, length);
         return c.archiveIdRequest(proxy, r.correlationIdAsNumber());
+      }
+      case codecs.TruncateRecordingRequestDecoder.TEMPLATE_ID: {
+        const r = d.truncate.wrap(buffer, body, blockLength, version, length);
+        return c.truncateRecording(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber(), r.positionAsNumber());
+      }
+      case codecs.PurgeRecordingRequestDecoder.TEMPLATE_ID: {
+        const r = d.purge.wrap(buffer, body, blockLength, version, length);
+        return c.purgeRecording(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber());
+      }
+      case codecs.DetachSegmentsRequestDecoder.TEMPLATE_ID: {
+        const r = d.detach.wrap(buffer, body, blockLength, version, length);
+        return c.detachSegments(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber(), r.newStartPositionAsNumber());
+      }
+      case codecs.DeleteDetachedSegmentsRequestDecoder.TEMPLATE_ID: {
+        const r = d.deleteDetached.wrap(buffer, body, blockLength, version, length);
+        return c.deleteDetachedSegments(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber());
+      }
+      case codecs.PurgeSegmentsRequestDecoder.TEMPLATE_ID: {
+        const r = d.purgeSegments.wrap(buffer, body, blockLength, version, length);
+        return c.purgeSegments(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber(), r.newStartPositionAsNumber());
+      }
+      case codecs.AttachSegmentsRequestDecoder.TEMPLATE_ID: {
+        const r = d.attach.wrap(buffer, body, blockLength, version, length);
+        return c.attachSegments(proxy, r.correlationIdAsNumber(), r.recordingIdAsNumber());
+      }
+      case codecs.MigrateSegmentsRequestDecoder.TEMPLATE_ID: {
+        const r = d.migrate.wrap(buffer, body, blockLength, version, length);
+        return c.migrateSegments(proxy, r.correlationIdAsNumber(), r.srcRecordingIdAsNumber(), r.dstRecordingIdAsNumber());
       }
       default: {
         // A request this archive does not serve yet: say so to the client instead of leaving it waiting.
