@@ -157,3 +157,24 @@ test('interrupted recordings get their stop position back from their segment fil
   assert.equal(catalog.descriptor(stopped)!.stopPosition, 0, 'a stopped recording is left alone');
   assert.deepEqual(recoverInterruptedRecordings(catalog, files, DIR, 0), []);
 });
+
+test("catalog entries hold the schema's RecordingDescriptor body, as the generated codec reads it", async () => {
+  const { RecordingDescriptorDecoder, RecordingDescriptorHeaderDecoder, RecordingState: WireState } = await import('../../../src/archive/codecs/archive-codecs.js');
+  const files = new MemoryFiles();
+  files.mkdirs(DIR);
+  const catalog = Catalog.open({ files, archiveDir: DIR, syncLevel: 0 });
+  catalog.addNewRecording(recording(3));
+  catalog.close();
+  const bytes = files.contentOf(`${DIR}/${CATALOG_FILE_NAME}`)!;
+  const header = new RecordingDescriptorHeaderDecoder().wrap(bytes, 32, 32, 14);
+  assert.equal(header.state(), WireState.VALID);
+  const d = new RecordingDescriptorDecoder().wrap(bytes, 64, 80, 14, header.length());
+  const r = recording(3);
+  assert.deepEqual(
+    [d.controlSessionIdAsNumber(), d.correlationIdAsNumber(), d.recordingIdAsNumber(), d.startTimestampAsNumber(), d.stopPositionAsNumber(), d.initialTermId(), d.sessionId(), d.streamId()],
+    [r.controlSessionId, r.correlationId, 0, r.startTimestamp, -1, r.initialTermId, r.sessionId, r.streamId],
+  );
+  assert.equal(d.strippedChannel(), r.strippedChannel);
+  assert.equal(d.originalChannel(), r.originalChannel);
+  assert.equal(d.sourceIdentity(), r.sourceIdentity);
+});
