@@ -318,15 +318,13 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
       termLength, segmentLength, fileSyncLevel: checkFileSyncLevel('fileSyncLevel', this.settings.fileSyncLevel),
     });
     const label = `rec-pos: ${recordingId} ${image.sessionId} ${image.streamId} ${owner.strippedChannel} - archiveId=${this.archiveId}`;
-    // The recording is active from now on (an extension or a second request sees it), before its counter is there.
-    const pending = { recordingId };
     this.client
       .addCounter(RECORDING_POSITION_TYPE_ID, label, { recordingId, sessionId: image.sessionId, sourceIdentity: image.sourceIdentity, archiveId: this.archiveId })
       .then((counter) => {
-        if (this.closed || owner.closed || image.isClosed && image.position === position && owner.subscription === null) {
+        if (this.closed || owner.closed) {
           counter.close();
           writer.close();
-          this.catalog.recordingStopped(pending.recordingId, position, this.epochClock.epochMs());
+          this.catalog.recordingStopped(recordingId, position, this.epochClock.epochMs());
           return;
         }
         const session = new RecordingSession({ recordingId, image, writer, position: counter, blockLengthLimit: Math.min(this.settings.fileIoMaxLength, termLength), listener: this });
@@ -354,7 +352,7 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
       this.onError(error);
     }
     owner.link.sendSignal(owner.correlationId, session.recordingId, owner.subscriptionId, stopPosition, RecordingSignal.STOP);
-    if ((owner.autoStop || owner.extendRecordingId !== null && owner.autoStop) && owner.sessions.size === 0) this.closeRecordingSubscription(owner);
+    if (owner.autoStop && owner.sessions.size === 0) this.closeRecordingSubscription(owner);
   }
 
   private closeRecordingSubscription(owner: RecordingSubscription): void {
