@@ -20,6 +20,7 @@ import { RecordingWriter, checkFileSyncLevel } from './recording-writer.js';
 import { ReplaySession, type ReplayLimit, type ReplaySessionListener } from './replay-session.js';
 import { segmentBasePosition, segmentBasesOf, segmentFileName, segmentLengthFor } from './segment-files.js';
 import type { RecordingLayout } from './segment-scan.js';
+import * as codecs from './codecs/archive-codecs.js';
 
 /** Error codes carried in an ERROR response's relevantId (ARCHIVE.md §5). */
 export const ArchiveErrorCode = {
@@ -138,6 +139,8 @@ export interface ArchiveConductorInit {
   readonly archiveId: number;
   /** Errors no request can be told of (a recording that failed after its start was answered, say). */
   readonly onError: (error: SkeinError) => void;
+  /** Where RecordingStarted, RecordingProgress and RecordingStopped go (recording events enabled), or null. */
+  readonly recordingEvents?: Publication | null;
 }
 
 export class ArchiveConductor implements RecordingSessionListener, ReplaySessionListener {
@@ -152,6 +155,13 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
   private readonly recordings = new Map<number, ActiveRecording>();
   private readonly replays = new Map<bigint, ActiveReplay>();
   private readonly listings = new Map<number, Listing>();
+  private readonly recordingEvents: Publication | null;
+  private readonly eventBuffer = new Uint8Array(4096);
+  private readonly startedEncoder = new codecs.RecordingStartedEncoder();
+  private readonly progressEncoder = new codecs.RecordingProgressEncoder();
+  private readonly stoppedEncoder = new codecs.RecordingStoppedEncoder();
+  /** Join position and last position sent in a RecordingProgress, per active recording. */
+  private readonly progress = new Map<number, { joinPosition: number; sent: number }>();
   private replayCounter = 1;
   private closed = false;
 
@@ -163,6 +173,7 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
     this.catalog = init.catalog;
     this.archiveId = init.archiveId;
     this.onError = init.onError;
+    this.recordingEvents = init.recordingEvents ?? null;
   }
 
   get activeRecordingCount(): number {
@@ -175,7 +186,10 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
 
   doWork(nowNs: number): number {
     let work = 0;
-    for (const { session } of this.recordings.values()) work += session.doWork();
+    for (const { session } of this.recordings.values()) {
+      work += session.doWork();
+      if (this.recordingEvents !== null) this.sendProgress(session);
+    }
     for (const { session } of this.replays.values()) work += session.doWork(nowNs);
     for (const listing of this.listings.values()) work += this.continueListing(listing);
     return work;
@@ -330,6 +344,7 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
         const session = new RecordingSession({ recordingId, image, writer, position: counter, blockLengthLimit: Math.min(this.settings.fileIoMaxLength, termLength), listener: this });
         owner.sessions.add(session);
         this.recordings.set(recordingId, { session, owner });
+        this.sendStarted(recordingId, startPosition, image, owner.originalChannel, position);
         owner.link.sendSignal(owner.correlationId, recordingId, owner.subscriptionId, position, extendId !== null ? RecordingSignal.EXTEND : RecordingSignal.START);
       })
       .catch((error: unknown) => {
@@ -343,6 +358,7 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
     const active = this.recordings.get(session.recordingId);
     this.recordings.delete(session.recordingId);
     this.catalog.recordingStopped(session.recordingId, stopPosition, this.epochClock.epochMs());
+    this.sendStopped(session.recordingId, stopPosition);
     if (active === undefined) return;
     const owner = active.owner;
     owner.sessions.delete(session);
@@ -767,6 +783,33 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
 
   private segmentPath(recordingId: number, base: number): string {
     return `${this.settings.dir}/${segmentFileName(recordingId, base)}`;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Recording events (ARCHIVE.md §9): best effort, like Aeron's: an event that cannot go now is dropped.
+
+  private sendStarted(recordingId: number, startPosition: number, image: Image, channel: string, position: number): void {
+    if (this.recordingEvents === null) return;
+    this.progress.set(recordingId, { joinPosition: position, sent: position });
+    const length = this.startedEncoder.wrapAndApplyHeader(this.eventBuffer, 0).recordingId(recordingId).startPosition(startPosition)
+      .sessionId(image.sessionId).streamId(image.streamId).channel(channel).sourceIdentity(image.sourceIdentity).encodedLength();
+    this.recordingEvents.offer(this.eventBuffer, 0, length);
+  }
+
+  private sendProgress(session: RecordingSession): void {
+    const p = this.progress.get(session.recordingId);
+    const position = session.recordedPosition;
+    if (p === undefined || position === p.sent) return;
+    const length = this.progressEncoder.wrapAndApplyHeader(this.eventBuffer, 0).recordingId(session.recordingId).startPosition(p.joinPosition).position(position).encodedLength();
+    if (this.recordingEvents!.offer(this.eventBuffer, 0, length) > 0) p.sent = position;
+  }
+
+  private sendStopped(recordingId: number, stopPosition: number): void {
+    const p = this.progress.get(recordingId);
+    this.progress.delete(recordingId);
+    if (this.recordingEvents === null || p === undefined) return;
+    const length = this.stoppedEncoder.wrapAndApplyHeader(this.eventBuffer, 0).recordingId(recordingId).startPosition(p.joinPosition).stopPosition(stopPosition).encodedLength();
+    this.recordingEvents.offer(this.eventBuffer, 0, length);
   }
 
   /** Stops every recording and replay and closes their subscriptions; idempotent. */

@@ -11,6 +11,7 @@
 import type { SkeinClient } from '../client/skein-client.js';
 import type { Subscription } from '../client/subscription.js';
 import type { Image } from '../client/image.js';
+import type { Publication } from '../client/publication.js';
 import type { Agent } from '../agent/agent.js';
 import { systemEpochClock, type EpochClock } from '../env/clock.js';
 import { nodeFiles, type Files } from '../env/files.js';
@@ -58,6 +59,7 @@ export class Archive implements Agent, ControlSessionListener {
   private readonly encoder = new WireResponseEncoder();
   private readonly sessions = new Map<number, SessionEntry>();
   private readonly controlSubscriptions: Subscription[];
+  private readonly recordingEvents: Publication | null;
   private readonly assembler: FragmentAssembler;
   private readonly onSessionEnd: ((controlSessionId: number, end: ControlSessionEnd) => void) | undefined;
   private nextControlSessionId: number;
@@ -98,7 +100,10 @@ export class Archive implements Agent, ControlSessionListener {
     migrate: new codecs.MigrateSegmentsRequestDecoder(),
   };
 
-  private constructor(client: SkeinClient, settings: ArchiveSettings, files: Files, catalog: Catalog, archiveId: number, epochClock: EpochClock, subscriptions: Subscription[], options: ArchiveLaunchOptions) {
+  private constructor(
+    client: SkeinClient, settings: ArchiveSettings, files: Files, catalog: Catalog, archiveId: number, epochClock: EpochClock, subscriptions: Subscription[],
+    recordingEvents: Publication | null, options: ArchiveLaunchOptions,
+  ) {
     this.client = client;
     this.settings = settings;
     this.catalog = catalog;
@@ -106,7 +111,8 @@ export class Archive implements Agent, ControlSessionListener {
     this.controlSubscriptions = subscriptions;
     this.onSessionEnd = options.onSessionEnd;
     this.nextControlSessionId = new SeededPrng(options.seed ?? (client.nanoTime() % 0x7fffffff)).nextInt(0x3fffffff);
-    this.conductor = new ArchiveConductor({ client, settings, files, epochClock, catalog, archiveId, onError: (error) => client.reportError(error) });
+    this.recordingEvents = recordingEvents;
+    this.conductor = new ArchiveConductor({ client, settings, files, epochClock, catalog, archiveId, recordingEvents, onError: (error) => client.reportError(error) });
     this.assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number, header: Header) => this.onRequest(buffer, offset, length, header));
   }
 
@@ -121,17 +127,20 @@ export class Archive implements Agent, ControlSessionListener {
     files.mkdirs(settings.dir);
     const catalog = Catalog.open({ files, archiveDir: settings.dir, syncLevel: settings.catalogFileSyncLevel as 0 | 1 | 2 });
     const subscriptions: Subscription[] = [];
+    let recordingEvents: Publication | null = null;
     try {
       recoverInterruptedRecordings(catalog, files, settings.dir, epochClock.epochMs());
+      if (settings.recordingEventsEnabled) recordingEvents = await client.addExclusivePublication(settings.recordingEventsChannel, settings.recordingEventsStreamId);
       if (settings.controlChannelEnabled) subscriptions.push(await client.addSubscription(settings.controlChannel, settings.controlStreamId));
       subscriptions.push(await client.addSubscription(settings.localControlChannel, settings.localControlStreamId));
     } catch (error) {
       for (const s of subscriptions) s.close();
+      recordingEvents?.close();
       catalog.close();
       throw error;
     }
     const archiveId = settings.archiveId === -1 ? client.clientId : settings.archiveId;
-    const archive = new Archive(client, settings, files, catalog, archiveId, epochClock, subscriptions, options);
+    const archive = new Archive(client, settings, files, catalog, archiveId, epochClock, subscriptions, recordingEvents, options);
     client.addAgent(archive);
     return archive;
   }
@@ -185,6 +194,7 @@ export class Archive implements Agent, ControlSessionListener {
     for (const { session } of [...this.sessions.values()]) session.abort('archive closed', true);
     this.conductor.close();
     for (const s of this.controlSubscriptions) s.close();
+    this.recordingEvents?.close();
     this.catalog.close();
   }
 

@@ -129,3 +129,72 @@ test('a connect to no archive times out naming the step and the request channel'
     await skein.close();
   }
 });
+
+test('recording events: RecordingStarted, RecordingProgress up to the end, RecordingStopped', { timeout: 30_000 }, async () => {
+  const codecs = await import('../../../src/archive/codecs/archive-codecs.js');
+  const dir = mkdtempSync(join(tmpdir(), 'skein-archive-events-'));
+  const skein = Skein.launch({ testProfile: true, seed: 84 });
+  let archive: Archive | null = null;
+  try {
+    const controlPort = await freeUdpPort();
+    const eventsPort = await freeUdpPort();
+    const events = await skein.addSubscription(`aeron:udp?endpoint=127.0.0.1:${eventsPort}`, 30);
+    archive = await Archive.launch(skein.client, {
+      dir, controlChannel: `aeron:udp?endpoint=127.0.0.1:${controlPort}`, lowStorageSpaceThreshold: 0, segmentFileLength: 64 * 1024,
+      recordingEventsEnabled: true, recordingEventsChannel: `aeron:udp?endpoint=127.0.0.1:${eventsPort}`,
+    });
+    await events.connected({ timeoutMs: 5000 });
+    const client = await ArchiveClient.connect(skein.client, { controlRequestChannel: `aeron:udp?endpoint=127.0.0.1:${controlPort}`, controlResponseChannel: 'aeron:udp?endpoint=127.0.0.1:0' });
+    const seen: { template: number; recordingId: number; a: number; b: number; text?: string }[] = [];
+    const header = new codecs.MessageHeaderDecoder();
+    const started = new codecs.RecordingStartedDecoder();
+    const progress = new codecs.RecordingProgressDecoder();
+    const stopped = new codecs.RecordingStoppedDecoder();
+    const poll = (): number =>
+      events.poll((b, o, l) => {
+        const t = header.wrap(b, o, l).templateId();
+        if (t === codecs.RecordingStartedDecoder.TEMPLATE_ID) {
+          const d = started.wrapAndCheckHeader(b, o, l);
+          seen.push({ template: t, recordingId: d.recordingIdAsNumber(), a: d.startPositionAsNumber(), b: d.streamId(), text: d.channel() });
+        } else if (t === codecs.RecordingProgressDecoder.TEMPLATE_ID) {
+          const d = progress.wrapAndCheckHeader(b, o, l);
+          seen.push({ template: t, recordingId: d.recordingIdAsNumber(), a: d.startPositionAsNumber(), b: d.positionAsNumber() });
+        } else if (t === codecs.RecordingStoppedDecoder.TEMPLATE_ID) {
+          const d = stopped.wrapAndCheckHeader(b, o, l);
+          seen.push({ template: t, recordingId: d.recordingIdAsNumber(), a: d.startPositionAsNumber(), b: d.stopPositionAsNumber() });
+        }
+      }, 100);
+    const channel = `aeron:ipc?term-length=65536|alias=events`;
+    await client.startRecording(channel, 1001, 'LOCAL');
+    const publication = await skein.addExclusivePublication('aeron:ipc?term-length=65536', 1001);
+    await waitFor(() => {
+      poll();
+      return seen.some((e) => e.template === codecs.RecordingStartedDecoder.TEMPLATE_ID);
+    }, 5000, 'RecordingStarted');
+    for (let i = 0; i < 100; i++) {
+      const m = messageOf(i);
+      await waitFor(() => {
+        poll();
+        return publication.offer(m) >= 0;
+      }, 5000, 'offer');
+    }
+    const end = publication.position;
+    publication.close();
+    await waitFor(() => {
+      poll();
+      return seen.some((e) => e.template === codecs.RecordingStoppedDecoder.TEMPLATE_ID);
+    }, 10_000, 'RecordingStopped');
+    const first = seen[0]!;
+    assert.deepEqual(first, { template: codecs.RecordingStartedDecoder.TEMPLATE_ID, recordingId: 0, a: 0, b: 1001, text: channel });
+    const progressEvents = seen.filter((e) => e.template === codecs.RecordingProgressDecoder.TEMPLATE_ID);
+    assert.ok(progressEvents.length > 0);
+    assert.ok(progressEvents.every((e, i) => i === 0 || e.b > progressEvents[i - 1]!.b), 'progress only moves forward');
+    assert.equal(progressEvents[progressEvents.length - 1]!.b, end);
+    assert.deepEqual(seen[seen.length - 1], { template: codecs.RecordingStoppedDecoder.TEMPLATE_ID, recordingId: 0, a: 0, b: end });
+    await client.close();
+  } finally {
+    archive?.close();
+    await skein.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
