@@ -154,6 +154,16 @@ export class Archive implements Agent, ControlSessionListener {
     return this.sessions.size;
   }
 
+  /** Recordings being written now. */
+  get activeRecordingCount(): number {
+    return this.conductor.activeRecordingCount;
+  }
+
+  /** Replays running now. */
+  get activeReplayCount(): number {
+    return this.conductor.activeReplayCount;
+  }
+
   doWork(nowNs: number): number {
     if (this.closed) return 0;
     this.nowNs = nowNs;

@@ -93,6 +93,15 @@ export class Image {
     return this.closed ? this.finalPosition : this.counterValues[this.positionId]!;
   }
 
+  /**
+   * How many ways frames of this image have arrived lately: 1 for a plain image; on a
+   * multi-destination subscription, the destinations that carried frames within the image
+   * liveness timeout (a replay merge waits for the replay and the live stream both).
+   */
+  get activeTransportCount(): number {
+    return this.metaData.activeTransportCount;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

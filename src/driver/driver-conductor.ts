@@ -76,9 +76,13 @@ interface RestingSpy {
   readonly untilNs: number;
 }
 
-/** What a spy's channel names: the publication's destination (the unicast endpoint or the multicast group). */
-function spyKeyOf(endpoint: SocketAddress | undefined): string | undefined {
-  return endpoint === undefined ? undefined : addressKey(endpoint);
+/**
+ * What a spy's channel names: the publication's destination (the unicast endpoint or the
+ * multicast group), or for a multi-destination publication its control address.
+ */
+function spyKeyOf(endpoint: SocketAddress | undefined, control?: SocketAddress): string | undefined {
+  if (endpoint !== undefined) return addressKey(endpoint);
+  return control === undefined ? undefined : `control=${addressKey(control)}`;
 }
 
 /** A connected client: where its responses go and when it was last heard from. */
@@ -576,7 +580,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       multicast: multicast !== undefined,
       ttl: multicast === undefined ? 0 : (p.ttl ?? settings.multicastTtl),
       spiesSimulateConnection: p.spiesSimulateConnection ?? false,
-      ...(destination === null ? {} : { spyKey: spyKeyOf(destination) }),
+      ...(destination !== null ? { spyKey: spyKeyOf(destination) } : mdcMode !== null && p.control !== undefined ? { spyKey: spyKeyOf(undefined, p.control) } : {}),
     });
     endpoint.add(publication);
     this.sender.add(publication);
@@ -1097,7 +1101,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       publication.streamId === link.streamId &&
       (link.sessionId === undefined || link.sessionId === publication.sessionId) &&
       publication.spyKey !== undefined &&
-      publication.spyKey === spyKeyOf(link.parsed.params.endpoint) &&
+      publication.spyKey === spyKeyOf(link.parsed.params.endpoint, link.parsed.params.control) &&
       !publication.spies.some((s) => s.subscriptionRegistrationId === link.registrationId)
     );
   }

@@ -120,6 +120,8 @@ export class PublicationImage {
   private readonly reliable: boolean;
   /** Further ways back to the sender: other destinations of a multi-destination subscription. */
   private extraConnections: { readonly endpoint: ReceiveChannelEndpoint; readonly host: string; readonly port: number; lastFrameNs: number }[] = [];
+  /** When a frame last came by the way the image was created (multi-destination subscriptions). */
+  private primaryFrameNs: number;
   private readonly nakRetryNs: number;
   private rebuildPosition: number;
   private hwm: number;
@@ -170,6 +172,8 @@ export class PublicationImage {
     this.lastSmPosition = init.joinPosition;
     this.cleaner = new LogCleaner(this.termBuffers, this.positionBitsToShift, init.joinPosition, 0);
     this.lastPacketNs = init.components.clock.nanoTime();
+    this.primaryFrameNs = this.lastPacketNs;
+    this.metaData.activeTransportCount = 1;
     this.hwmPosition.set(init.joinPosition);
     this.receiverPosition.set(init.joinPosition);
   }
@@ -191,7 +195,10 @@ export class PublicationImage {
    * control frames go back that way too while it keeps carrying frames.
    */
   noteConnection(endpoint: ReceiveChannelEndpoint, host: string, port: number, nowNs: number): void {
-    if (endpoint === this.endpoint && host === this.controlHost && port === this.controlPort) return;
+    if (endpoint === this.endpoint && host === this.controlHost && port === this.controlPort) {
+      this.primaryFrameNs = nowNs;
+      return;
+    }
     const connections = this.extraConnections;
     for (let i = 0; i < connections.length; i++) {
       const c = connections[i]!;
@@ -210,10 +217,15 @@ export class PublicationImage {
     if (connections.length === 0) return sent;
     const nowNs = this.components.clock.nanoTime();
     const livenessNs = this.components.settings.imageLivenessTimeoutNs;
+    let active = nowNs - this.primaryFrameNs <= livenessNs ? 1 : 0;
     for (let i = 0; i < connections.length; i++) {
       const c = connections[i]!;
-      if (nowNs - c.lastFrameNs <= livenessNs && c.endpoint.sendControl(this.controlBuffer, length, c.host, c.port)) sent = true;
+      if (nowNs - c.lastFrameNs > livenessNs) continue;
+      active++;
+      if (c.endpoint.sendControl(this.controlBuffer, length, c.host, c.port)) sent = true;
     }
+    // Aeron's log field: how many ways frames of this image arrive now (replay merge waits for two).
+    if (this.metaData.activeTransportCount !== active) this.metaData.activeTransportCount = active;
     return sent;
   }
 

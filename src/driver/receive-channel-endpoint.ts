@@ -386,7 +386,12 @@ export class ReceiveChannelEndpoint {
     // A known session: the same stream instance repeats its SETUP; another one replaces the image.
     const existing = interest.images.get(sessionId);
     if (existing !== undefined) {
-      if (existing.initialTermId === s.initialTermId && existing.termLength === s.termLength) return;
+      if (existing.initialTermId === s.initialTermId && existing.termLength === s.termLength) {
+        // A multi-destination image heard of another way (a replay merge's live stream, say):
+        // its status messages now go that way too, so that sender starts sending here.
+        if (this.multiDestination) existing.noteConnection(this, srcAddress, srcPort, nowNs);
+        return;
+      }
       // Another instance of the session: replace the image only once its own sender has fallen silent.
       if (existing.silenceNs(nowNs) < this.components.settings.imageReplaceSilenceNs) return;
       this.factory.onReplaceImage(existing, nowNs);

@@ -37,7 +37,9 @@ export function parsePublicationChannel(channel: string): ParsedChannel<Publicat
       if (params.endpoint !== undefined) {
         throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `a multi-destination publication (control-mode=${params.controlMode}) has destinations, not an endpoint`, { channel });
       }
-    } else if (params.endpoint === undefined) {
+    } else if (params.endpoint === undefined && uri.prefix !== '' && params.control === undefined) {
+      throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `a spy names the publication it reads: its endpoint, or the control address of a multi-destination publication`, { channel });
+    } else if (params.endpoint === undefined && uri.prefix === '') {
       throw new SkeinError(
         ErrorCode.URI_PARAM_INVALID,
         `a UDP publication needs an endpoint, control=host:port with control-mode=dynamic (multi-destination cast), control-mode=manual, or control=host:port with control-mode=response`,
@@ -72,7 +74,9 @@ export function parseSubscriptionChannel(channel: string): ParsedChannel<Subscri
       if (params.endpoint !== undefined) {
         throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `a multi-destination subscription (control-mode=manual) has destinations, not an endpoint: add them with addDestination`, { channel });
       }
-    } else if (params.endpoint === undefined) {
+    } else if (params.endpoint === undefined && uri.prefix !== '' && params.control === undefined) {
+      throw new SkeinError(ErrorCode.URI_PARAM_INVALID, `a spy names the publication it reads: its endpoint, or the control address of a multi-destination publication`, { channel });
+    } else if (params.endpoint === undefined && uri.prefix === '') {
       throw new SkeinError(
         ErrorCode.URI_PARAM_INVALID,
         `a UDP subscription needs an endpoint (with control=host:port to join a dynamic multi-destination publication), or control=host:port with control-mode=response`,
