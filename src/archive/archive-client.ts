@@ -52,6 +52,25 @@ export interface RecordingSignalEvent {
   readonly signal: 'START' | 'STOP' | 'EXTEND' | 'REPLICATE' | 'MERGE' | 'SYNC' | 'DELETE' | 'REPLICATE_END';
 }
 
+/** The optional parts of a replicate request (ARCHIVE.md §7.5); -1 or empty where not given. */
+export interface ReplicateOptions {
+  /** A stopped recording of this archive to continue; -1 (default) creates a new one. */
+  readonly dstRecordingId?: number;
+  /** Stop at this source position; -1 (default): when the source stops. */
+  readonly stopPosition?: number;
+  /** After catching up, merge with the live stream arriving at this destination (the source must be recording). */
+  readonly liveDestination?: string;
+  /** Tagged replication: the recording subscription's tags (each -1 = the replication id). */
+  readonly channelTagId?: number;
+  readonly subscriptionTagId?: number;
+  /** Where the source replays to; empty: the destination archive's replicationChannel. */
+  readonly replicationChannel?: string;
+  readonly fileIoMaxLength?: number;
+  readonly replicationSessionId?: number;
+  /** Response channel of the connection to the source; empty: the archive's replicationResponseChannel. */
+  readonly srcResponseChannel?: string;
+}
+
 export interface RecordingSubscriptionDescriptor {
   readonly subscriptionId: number;
   readonly streamId: number;
@@ -222,6 +241,31 @@ export class ArchiveClient implements Agent {
   stopReplay(replaySessionId: bigint): Promise<void> {
     return this.request(`stopReplay ${replaySessionId}`, 'position', (e, id) =>
       new codecs.StopReplayRequestEncoder().wrapAndApplyHeader(e, 0).controlSessionId(this.controlSessionId).correlationId(id).replaySessionId(replaySessionId).encodedLength(),
+    ).then(() => undefined);
+  }
+
+  /**
+   * Asks this archive to replicate recording `srcRecordingId` of the archive at
+   * `srcControlChannel`/`srcControlStreamId` (ReplicateRequest2); resolves to the replication id.
+   * Progress comes as recording signals with the replication id as correlation id: REPLICATE
+   * (new destination recording), EXTEND, SYNC (caught up with a stopped source), MERGE (joined
+   * the live stream at `liveDestination`), STOP, and REPLICATE_END last. A failure after the
+   * answer comes to `onError` as an archive error naming the replication.
+   */
+  replicate(srcRecordingId: number, srcControlStreamId: number, srcControlChannel: string, options: ReplicateOptions = {}): Promise<number> {
+    return this.request(`replicate ${srcRecordingId}`, 'position', (e, id) =>
+      new codecs.ReplicateRequest2Encoder().wrapAndApplyHeader(e, 0).controlSessionId(this.controlSessionId).correlationId(id).srcRecordingId(srcRecordingId)
+        .dstRecordingId(options.dstRecordingId ?? -1).stopPosition(options.stopPosition ?? -1).channelTagId(options.channelTagId ?? -1)
+        .subscriptionTagId(options.subscriptionTagId ?? -1).srcControlStreamId(srcControlStreamId).fileIoMaxLength(options.fileIoMaxLength ?? -1)
+        .replicationSessionId(options.replicationSessionId ?? -1).srcControlChannel(srcControlChannel).liveDestination(options.liveDestination ?? '')
+        .replicationChannel(options.replicationChannel ?? '').encodedCredentials(new Uint8Array(0)).srcResponseChannel(options.srcResponseChannel ?? '').encodedLength(),
+    ) as Promise<number>;
+  }
+
+  /** Stops a replication; rejects with archive error UNKNOWN_REPLICATION (12) for an id the archive does not know. */
+  stopReplication(replicationId: number): Promise<void> {
+    return this.request(`stopReplication ${replicationId}`, 'position', (e, id) =>
+      new codecs.StopReplicationRequestEncoder().wrapAndApplyHeader(e, 0).controlSessionId(this.controlSessionId).correlationId(id).replicationId(replicationId).encodedLength(),
     ).then(() => undefined);
   }
 

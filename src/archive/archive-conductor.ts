@@ -21,6 +21,8 @@ import { ReplaySession, type ReplayLimit, type ReplaySessionListener } from './r
 import { segmentBasePosition, segmentBasesOf, segmentFileName, segmentLengthFor } from './segment-files.js';
 import type { RecordingLayout } from './segment-scan.js';
 import * as codecs from './codecs/archive-codecs.js';
+import { ArchiveClient, type ArchiveClientOptions } from './archive-client.js';
+import { ReplicationSession, type ReplicationHost } from './replication-session.js';
 
 /** Error codes carried in an ERROR response's relevantId (ARCHIVE.md §5). */
 export const ArchiveErrorCode = {
@@ -130,6 +132,23 @@ interface Listing {
   readonly channelFragment: string;
 }
 
+/** A replicate request as it came (ReplicateRequest, TaggedReplicateRequest or ReplicateRequest2). */
+export interface ReplicateParams {
+  readonly srcRecordingId: number;
+  readonly dstRecordingId: number;
+  readonly stopPosition: number;
+  readonly channelTagId: number;
+  readonly subscriptionTagId: number;
+  readonly srcControlStreamId: number;
+  readonly srcControlChannel: string;
+  readonly liveDestination: string;
+  /** Empty: the archive's replicationChannel. */
+  readonly replicationChannel: string;
+  readonly fileIoMaxLength: number;
+  readonly replicationSessionId: number;
+  readonly srcResponseChannel: string;
+}
+
 export interface ArchiveConductorInit {
   readonly client: SkeinClient;
   readonly settings: ArchiveSettings;
@@ -162,7 +181,10 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
   private readonly stoppedEncoder = new codecs.RecordingStoppedEncoder();
   /** Join position and last position sent in a RecordingProgress, per active recording. */
   private readonly progress = new Map<number, { joinPosition: number; sent: number }>();
+  private readonly replications = new Map<number, ReplicationSession>();
+  private readonly replicationHost: ReplicationHost;
   private replayCounter = 1;
+  private nextReplicationId = 1;
   private closed = false;
 
   constructor(init: ArchiveConductorInit) {
@@ -174,6 +196,7 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
     this.archiveId = init.archiveId;
     this.onError = init.onError;
     this.recordingEvents = init.recordingEvents ?? null;
+    this.replicationHost = this.makeReplicationHost();
   }
 
   get activeRecordingCount(): number {
@@ -184,6 +207,10 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
     return this.replays.size;
   }
 
+  get activeReplicationCount(): number {
+    return this.replications.size;
+  }
+
   doWork(nowNs: number): number {
     let work = 0;
     for (const { session } of this.recordings.values()) {
@@ -192,6 +219,11 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
     }
     for (const { session } of this.replays.values()) work += session.doWork(nowNs);
     for (const listing of this.listings.values()) work += this.continueListing(listing);
+    for (const replication of this.replications.values()) {
+      // A replication's signals and errors go to the session that asked: gone with it.
+      if (replication.link.isDone) replication.abort('control session closed');
+      else work += replication.doWork(nowNs);
+    }
     return work;
   }
 
@@ -239,9 +271,15 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
     link.sendOk(correlationId, 1);
   }
 
+  /**
+   * Adds a recording subscription. Its creation is answered to `link` (OK with the subscription
+   * id, or an error), or, for a replication, to `hooks`.
+   */
   private addRecordingSubscription(
     link: ControlSessionLink, correlationId: number, streamId: number, channel: string, sourceLocation: SourceLocation, autoStop: boolean, extendRecordingId: number | null,
+    hooks: { onSubscribed(subscription: Subscription): void; onFailed(code: ArchiveErrorCode, message: string): void } | null = null,
   ): void {
+    const refuse = (code: ArchiveErrorCode, message: string): void => (hooks === null ? link.sendError(correlationId, code, message) : hooks.onFailed(code, message));
     let key: string;
     let strippedChannel: string;
     let uri: ChannelUri;
@@ -250,17 +288,17 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
       strippedChannel = stripChannel(channel);
       key = this.keyOf(streamId, channel);
     } catch (error) {
-      return link.sendError(correlationId, ArchiveErrorCode.GENERIC, (error as Error).message);
+      return refuse(ArchiveErrorCode.GENERIC, (error as Error).message);
     }
     if (this.recordings.size >= this.settings.maxConcurrentRecordings) {
-      return link.sendError(correlationId, ArchiveErrorCode.MAX_RECORDINGS, `max concurrent recordings reached ${this.settings.maxConcurrentRecordings}`);
+      return refuse(ArchiveErrorCode.MAX_RECORDINGS, `max concurrent recordings reached ${this.settings.maxConcurrentRecordings}`);
     }
     const usable = this.usableSpace();
     if (usable < this.settings.lowStorageSpaceThreshold) {
-      return link.sendError(correlationId, ArchiveErrorCode.STORAGE_SPACE, `low storage threshold=${this.settings.lowStorageSpaceThreshold} usableSpace=${usable}`);
+      return refuse(ArchiveErrorCode.STORAGE_SPACE, `low storage threshold=${this.settings.lowStorageSpaceThreshold} usableSpace=${usable}`);
     }
     if ([...this.subscriptions.values()].some((s) => s.key === key)) {
-      return link.sendError(correlationId, ArchiveErrorCode.ACTIVE_SUBSCRIPTION, `recording exists for streamId=${streamId} channel=${channel}`);
+      return refuse(ArchiveErrorCode.ACTIVE_SUBSCRIPTION, `recording exists for streamId=${streamId} channel=${channel}`);
     }
     const subscribeTo = sourceLocation === 'LOCAL' && uri.media === 'udp' && !uri.isSpy ? `${SPY_PREFIX}${strippedChannel}` : strippedChannel;
     const owner: RecordingSubscription = {
@@ -277,10 +315,11 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
         owner.subscription = subscription;
         (owner as { subscriptionId: number }).subscriptionId = subscription.registrationId;
         this.subscriptions.set(subscription.registrationId, owner);
-        link.sendOk(correlationId, subscription.registrationId);
+        if (hooks === null) link.sendOk(correlationId, subscription.registrationId);
+        else hooks.onSubscribed(subscription);
         for (const image of subscription.images) this.onRecordingImage(owner, image);
       })
-      .catch((error: unknown) => link.sendError(correlationId, ArchiveErrorCode.GENERIC, error instanceof Error ? error.message : String(error)));
+      .catch((error: unknown) => refuse(ArchiveErrorCode.GENERIC, error instanceof Error ? error.message : String(error)));
   }
 
   private onRecordingImage(owner: RecordingSubscription, image: Image): void {
@@ -600,6 +639,84 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Replication (ARCHIVE.md §7.5)
+
+  replicate(link: ControlSessionLink, correlationId: number, request: ReplicateParams): void {
+    const replicationChannel = request.replicationChannel === '' ? this.settings.replicationChannel : request.replicationChannel;
+    let uri: ChannelUri;
+    try {
+      uri = ChannelUri.parse(replicationChannel);
+      if (request.liveDestination !== '') ChannelUri.parse(request.liveDestination);
+      ChannelUri.parse(request.srcControlChannel);
+    } catch (error) {
+      return link.sendError(correlationId, ArchiveErrorCode.GENERIC, `replication of recording ${request.srcRecordingId}: ${(error as Error).message}`);
+    }
+    const tagged = request.channelTagId !== -1 || request.subscriptionTagId !== -1;
+    if (uri.get('control-mode') === 'response') {
+      return link.sendError(correlationId, ArchiveErrorCode.GENERIC, `replicationChannel ${replicationChannel}: response channels are not supported for replication by this archive`);
+    }
+    if (uri.media !== 'udp' || uri.get('endpoint') === undefined) {
+      return link.sendError(correlationId, ArchiveErrorCode.GENERIC, `replicationChannel ${replicationChannel} must be a UDP channel with an endpoint`);
+    }
+    if ((tagged || request.liveDestination !== '') && uri.get('endpoint')!.endsWith(':0')) {
+      return link.sendError(
+        correlationId, ArchiveErrorCode.GENERIC,
+        `replicationChannel ${replicationChannel}: a live or tagged replication records through a multi-destination subscription, whose replay destination needs a port other than 0`,
+      );
+    }
+    let dstStopPosition = -1;
+    if (request.dstRecordingId !== -1) {
+      const d = this.catalog.descriptor(request.dstRecordingId);
+      if (d === null) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_RECORDING, `unknown destination recording id ${request.dstRecordingId}`);
+      if (d.stopPosition === -1 || this.recordings.has(request.dstRecordingId)) {
+        return link.sendError(correlationId, ArchiveErrorCode.ACTIVE_RECORDING, `cannot replicate to active recording ${request.dstRecordingId}`);
+      }
+      dstStopPosition = d.stopPosition;
+    }
+    const replicationId = this.nextReplicationId++;
+    const session = new ReplicationSession(this.replicationHost, {
+      ...request, replicationChannel, replicationId, link, dstStopPosition, messageTimeoutNs: this.settings.messageTimeoutNs,
+    });
+    this.replications.set(replicationId, session);
+    link.sendOk(correlationId, replicationId);
+  }
+
+  stopReplication(link: ControlSessionLink, correlationId: number, replicationId: number): void {
+    const session = this.replications.get(replicationId);
+    if (session === undefined) return link.sendError(correlationId, ArchiveErrorCode.UNKNOWN_REPLICATION, `unknown replication id ${replicationId}`);
+    session.abort('stop replication');
+    link.sendOk(correlationId, 0);
+  }
+
+  private makeReplicationHost(): ReplicationHost {
+    return {
+      connectSource: (options: ArchiveClientOptions) =>
+        ArchiveClient.connect(this.client, { controlResponseChannel: this.settings.replicationResponseChannel, ...options }),
+      addReplicatedRecording: (d: RecordingDescriptor, link: ControlSessionLink, replicationId: number) =>
+        this.catalog.addNewRecording({
+          controlSessionId: link.controlSessionId, correlationId: replicationId, startTimestamp: d.startTimestamp, stopTimestamp: d.startTimestamp,
+          startPosition: d.startPosition, stopPosition: d.startPosition, initialTermId: d.initialTermId, segmentFileLength: d.segmentFileLength,
+          termBufferLength: d.termBufferLength, mtuLength: d.mtuLength, sessionId: d.sessionId, streamId: d.streamId, strippedChannel: d.strippedChannel,
+          originalChannel: d.originalChannel, sourceIdentity: d.sourceIdentity,
+        }),
+      extendForReplication: (link, replicationId, recordingId, streamId, channel) =>
+        new Promise<Subscription>((resolve, reject) => {
+          this.addRecordingSubscription(link, replicationId, streamId, channel, 'REMOTE', true, recordingId, {
+            onSubscribed: resolve,
+            onFailed: (code, message) => reject(Object.assign(new Error(message), { archiveErrorCode: code })),
+          });
+        }),
+      closeRecordingSubscription: (subscriptionId) => {
+        const owner = this.subscriptions.get(subscriptionId);
+        if (owner !== undefined) this.closeRecordingSubscription(owner);
+      },
+      onReplicationDone: (session) => {
+        this.replications.delete(session.replicationId);
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Deleting and moving data (ARCHIVE.md §7.4)
 
   /** Cuts a stopped recording back to `position`: later bytes are zeroed, later segment files deleted. */
@@ -819,6 +936,7 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
     for (const owner of [...this.subscriptions.values()]) this.closeRecordingSubscription(owner);
     for (const { session } of [...this.recordings.values()]) session.abort();
     for (const { session } of [...this.replays.values()]) session.stop();
+    for (const replication of [...this.replications.values()]) replication.abort('archive closed');
     this.listings.clear();
   }
 

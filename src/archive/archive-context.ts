@@ -26,6 +26,7 @@ export const ARCHIVE_OPTIONS = {
   lowStorageSpaceThreshold: { kind: 'size', env: 'SKEIN_ARCHIVE_LOW_STORAGE_SPACE_THRESHOLD', defaultValue: 128 * 1024 * 1024, min: 0, max: 2 ** 50, doc: 'a recording is refused with STORAGE_SPACE when less than this is free in the archive directory' },
   fileSyncLevel: { kind: 'int', env: 'SKEIN_ARCHIVE_FILE_SYNC_LEVEL', defaultValue: 0, min: 0, max: 2, doc: 'segment files: 0 leaves writing to the OS, 1 pushes data to the device after every write, 2 data and metadata' },
   catalogFileSyncLevel: { kind: 'int', env: 'SKEIN_ARCHIVE_CATALOG_FILE_SYNC_LEVEL', defaultValue: 0, min: 0, max: 2, doc: 'the catalog: 0, 1 or 2 as fileSyncLevel, after every change' },
+  messageTimeoutNs: { kind: 'duration', env: 'SKEIN_ARCHIVE_MESSAGE_TIMEOUT', defaultValue: 10 * S, min: 1 * MS, max: 3600 * S, doc: 'a replication waits at most this long for each step with the source archive (connect, each request, the replay image)' },
   archiveId: { kind: 'int', env: 'SKEIN_ARCHIVE_ID', defaultValue: -1, min: -(2 ** 53), max: 2 ** 53, doc: 'this archive\'s id (ArchiveIdRequest, rec-pos counter keys); -1 takes a fresh id from the driver' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -44,6 +45,8 @@ export interface ArchiveOptions extends Numeric {
   recordingEventsChannel?: string;
   /** Channel a replication's source replays to, when the request names none. @default `aeron:udp?endpoint=localhost:0` */
   replicationChannel?: string;
+  /** Response channel of the client a replication connects to the source archive with (a request's srcResponseChannel wins). @default `aeron:udp?endpoint=localhost:0` */
+  replicationResponseChannel?: string;
 }
 
 export type ArchiveSettings = { readonly [K in ArchiveOptionName]: (typeof ARCHIVE_OPTIONS)[K]['kind'] extends 'bool' ? boolean : number } & {
@@ -52,6 +55,7 @@ export type ArchiveSettings = { readonly [K in ArchiveOptionName]: (typeof ARCHI
   readonly localControlChannel: string;
   readonly recordingEventsChannel: string;
   readonly replicationChannel: string;
+  readonly replicationResponseChannel: string;
 };
 
 export const ARCHIVE_DEFAULTS = {
@@ -60,17 +64,18 @@ export const ARCHIVE_DEFAULTS = {
   localControlChannel: 'aeron:ipc?term-length=64k',
   recordingEventsChannel: 'aeron:udp?control-mode=dynamic|control=localhost:8030',
   replicationChannel: 'aeron:udp?endpoint=localhost:0',
+  replicationResponseChannel: 'aeron:udp?endpoint=localhost:0',
 } as const;
 
-const CHANNEL_OPTIONS = ['controlChannel', 'localControlChannel', 'recordingEventsChannel', 'replicationChannel'] as const;
+const CHANNEL_OPTIONS = ['controlChannel', 'localControlChannel', 'recordingEventsChannel', 'replicationChannel', 'replicationResponseChannel'] as const;
 
 /** Resolves archive options (explicit, then `SKEIN_ARCHIVE_*`, then defaults); every problem in one ERR_SKEIN_CONFIG_INVALID. */
 export function resolveArchiveSettings(options: ArchiveOptions = {}, env: Record<string, string | undefined> = {}): ArchiveSettings {
-  const { dir, controlChannel, localControlChannel, recordingEventsChannel, replicationChannel, ...numeric } = options;
+  const { dir, controlChannel, localControlChannel, recordingEventsChannel, replicationChannel, replicationResponseChannel, ...numeric } = options;
   const problems: string[] = [];
   const out = resolveOptionTable(ARCHIVE_OPTIONS, numeric as Record<string, unknown>, env, 'archive', problems);
   const strings: Record<string, string> = { dir: dir ?? env['SKEIN_ARCHIVE_DIR'] ?? ARCHIVE_DEFAULTS.dir };
-  const given: Record<string, string | undefined> = { controlChannel, localControlChannel, recordingEventsChannel, replicationChannel };
+  const given: Record<string, string | undefined> = { controlChannel, localControlChannel, recordingEventsChannel, replicationChannel, replicationResponseChannel };
   for (const name of CHANNEL_OPTIONS) {
     const value = given[name] ?? ARCHIVE_DEFAULTS[name];
     if (typeof value !== 'string') {

@@ -98,6 +98,10 @@ export class Archive implements Agent, ControlSessionListener {
     purgeSegments: new codecs.PurgeSegmentsRequestDecoder(),
     attach: new codecs.AttachSegmentsRequestDecoder(),
     migrate: new codecs.MigrateSegmentsRequestDecoder(),
+    replicate: new codecs.ReplicateRequestDecoder(),
+    taggedReplicate: new codecs.TaggedReplicateRequestDecoder(),
+    replicate2: new codecs.ReplicateRequest2Decoder(),
+    stopReplication: new codecs.StopReplicationRequestDecoder(),
   };
 
   private constructor(
@@ -389,6 +393,36 @@ export class Archive implements Agent, ControlSessionListener {
       case codecs.MigrateSegmentsRequestDecoder.TEMPLATE_ID: {
         const r = d.migrate.wrap(buffer, body, blockLength, version, length);
         return c.migrateSegments(proxy, r.correlationIdAsNumber(), r.srcRecordingIdAsNumber(), r.dstRecordingIdAsNumber());
+      }
+      case codecs.ReplicateRequestDecoder.TEMPLATE_ID: {
+        const r = d.replicate.wrap(buffer, body, blockLength, version, length);
+        const srcControlStreamId = r.srcControlStreamId();
+        return c.replicate(proxy, r.correlationIdAsNumber(), {
+          srcRecordingId: r.srcRecordingIdAsNumber(), dstRecordingId: r.dstRecordingIdAsNumber(), stopPosition: -1, channelTagId: -1, subscriptionTagId: -1,
+          srcControlStreamId, srcControlChannel: r.srcControlChannel(), liveDestination: r.liveDestination(), replicationChannel: '', fileIoMaxLength: -1, replicationSessionId: -1, srcResponseChannel: '',
+        });
+      }
+      case codecs.TaggedReplicateRequestDecoder.TEMPLATE_ID: {
+        const r = d.taggedReplicate.wrap(buffer, body, blockLength, version, length);
+        return c.replicate(proxy, r.correlationIdAsNumber(), {
+          srcRecordingId: r.srcRecordingIdAsNumber(), dstRecordingId: r.dstRecordingIdAsNumber(), stopPosition: -1, channelTagId: r.channelTagIdAsNumber(), subscriptionTagId: r.subscriptionTagIdAsNumber(),
+          srcControlStreamId: r.srcControlStreamId(), srcControlChannel: r.srcControlChannel(), liveDestination: r.liveDestination(), replicationChannel: '', fileIoMaxLength: -1, replicationSessionId: -1, srcResponseChannel: '',
+        });
+      }
+      case codecs.ReplicateRequest2Decoder.TEMPLATE_ID: {
+        const r = d.replicate2.wrap(buffer, body, blockLength, version, length);
+        const params = {
+          srcRecordingId: r.srcRecordingIdAsNumber(), dstRecordingId: r.dstRecordingIdAsNumber(), stopPosition: r.stopPositionAsNumber(), channelTagId: r.channelTagIdAsNumber(),
+          subscriptionTagId: r.subscriptionTagIdAsNumber(), srcControlStreamId: r.srcControlStreamId(),
+          fileIoMaxLength: version >= 7 ? r.fileIoMaxLength() : -1, replicationSessionId: version >= 8 ? r.replicationSessionId() : -1,
+          srcControlChannel: r.srcControlChannel(), liveDestination: r.liveDestination(), replicationChannel: r.replicationChannel(),
+        };
+        r.skipEncodedCredentials();
+        return c.replicate(proxy, r.correlationIdAsNumber(), { ...params, srcResponseChannel: r.srcResponseChannel() });
+      }
+      case codecs.StopReplicationRequestDecoder.TEMPLATE_ID: {
+        const r = d.stopReplication.wrap(buffer, body, blockLength, version, length);
+        return c.stopReplication(proxy, r.correlationIdAsNumber(), r.replicationIdAsNumber());
       }
       default: {
         // A request this archive does not serve yet: say so to the client instead of leaving it waiting.

@@ -83,6 +83,14 @@ export class ChannelUri {
     return uri;
   }
 
+  /** A copy without `key` (the same URI when it has none). */
+  withoutParam(key: string): ChannelUri {
+    if (!this.params.has(key)) return this;
+    const params = new Map(this.params);
+    params.delete(key);
+    return new ChannelUri(this.prefix, this.media, params);
+  }
+
   toString(): string {
     let text = `${this.prefix}${SCHEME}${this.media}`;
     let separator = '?';
