@@ -12,3 +12,4 @@ export { Header, type FragmentHandler, type ControlledFragmentHandler } from './
 export { ControlledPollAction } from './logbuffer/controlled-poll-action.js';
 export { ChannelUri } from './protocol/channel-uri.js';
 export * from './response/index.js';
+export * from './archive/index.js';
