@@ -18,6 +18,7 @@ import { runTransportSuite, DEFAULT_RESULTS_DIR } from './transport/transport-su
 import { runIdleSuite } from './idle/idle-suite.js';
 import { runPeersSuite } from './peers/peers-suite.js';
 import { runRrSuite } from './rr/rr-suite.js';
+import { runArchiveSuite } from './archive/archive-suite.js';
 import { fileStamp, toOutcome, type SuiteOptions, type SuiteOutcome, type SuiteRunner } from './support/suite.js';
 import { systemInfo } from './support/system-info.js';
 
@@ -30,6 +31,7 @@ const SUITES: Readonly<Record<string, SuiteEntry>> = {
   transport: { run: runTransportSuite, description: 'Skein UDP/IPC throughput and UDP ping-pong against raw dgram and a SAB ring' },
   idle: { run: runIdleSuite, description: 'CPU of an idle Skein with connected UDP and IPC streams' },
   peers: { run: runPeersSuite, description: 'Skein beside ZeroMQ, NATS, Redis, gRPC, worker_threads and raw dgram' },
+  archive: { run: runArchiveSuite, description: 'archive recording its own IPC stream at 32 B, 1 KiB, 64 KiB beside raw file writes; replay rate; offer to recorded latency' },
   rr: { run: runRrSuite, description: 'Skein request/response (response channels) at 1, 16 and 64 in flight and at sparse spacings, against raw dgram' },
 };
 

@@ -207,6 +207,11 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
     return this.replays.size;
   }
 
+  /** Where an active recording has got to (bytes written), or -1 when it is not recording. */
+  recordedPosition(recordingId: number): number {
+    return this.recordings.get(recordingId)?.session.recordedPosition ?? -1;
+  }
+
   get activeReplicationCount(): number {
     return this.replications.size;
   }

@@ -163,6 +163,11 @@ export class Archive implements Agent, ControlSessionListener {
     return this.conductor.activeRecordingCount;
   }
 
+  /** Where an active recording has got to (what its rec-pos counter says), or -1 when it is not recording. */
+  recordedPosition(recordingId: number): number {
+    return this.conductor.recordedPosition(recordingId);
+  }
+
   /** Replays running now. */
   get activeReplayCount(): number {
     return this.conductor.activeReplayCount;
