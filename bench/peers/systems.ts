@@ -300,6 +300,27 @@ const REQUEST_RESPONSE: readonly SystemSpec[] = [
       ];
     },
   },
+  ...([0, 1] as const).map(
+    (fileSyncLevel): SystemSpec => ({
+      id: fileSyncLevel === 0 ? 'skein-archive' : 'skein-archive-sync',
+      scenario: 'rr',
+      label: fileSyncLevel === 0 ? 'Skein archive: publish, recorded (sync level 0)' : 'Skein archive: publish, recorded and fdatasync\'ed (sync level 1)',
+      kind: 'skein',
+      excludedFromBest: true,
+      note:
+        'persistence, the counterpart of JetStream: a request is a message on a UDP stream that an archive process records; its response the RecordingProgress event whose position passes it' +
+        (fileSyncLevel === 0 ? ' (in the page cache, as a PubAck with nats-server\'s default store)' : ' (each write fdatasync\'ed first: stronger than the PubAck)'),
+      plan: async (env) => {
+        const ports = {
+          controlPort: await freeUdpPort(), dataPort: await freeUdpPort(), eventsPort: await freeUdpPort(), streamId: STREAM_ID, fileSyncLevel, tmpDir: env.tmpDir, connectTimeoutMs: env.connectTimeoutMs,
+        };
+        return [
+          { name: 'archive', role: 'skein-archive-server', config: () => ports },
+          { name: 'publish', role: 'skein-archive-publish', config: () => ports, driver: true, measures: true },
+        ];
+      },
+    }),
+  ),
   {
     id: 'skein-udp',
     scenario: 'rr',
@@ -370,7 +391,7 @@ const REQUEST_RESPONSE: readonly SystemSpec[] = [
     excludedFromBest: true,
     libraries: ['nats'],
     servers: ['nats-server'],
-    note: 'persistence peer: a request is a publish, its response the PubAck after the file store has it; no Skein counterpart until the archive lands',
+    note: 'persistence peer: a request is a publish, its response the PubAck after the file store has it (nats-server default: no fsync per message); Skein\'s counterpart is skein-archive',
     plan: async (env) => {
       const config = { server: need(env.natsServer, 'nats-server'), subject: `bench.js.${env.unique}`, stream: `BENCH_${env.unique.replace(/[^A-Za-z0-9]/g, '_')}`, creditSubject: '', receivers: 1, receiverIndex: 0 };
       return [{ name: 'publish', role: 'nats-jetstream', config: () => config, driver: true, measures: true }];
