@@ -21,6 +21,7 @@ export interface ArchiveCommandOptions extends SkeinCliOptions {
   segmentLength?: number;
   connectTimeoutMs: number;
   livenessIntervalMs: number;
+  replicationChannel: string;
 }
 
 export function registerArchiveCommand(program: Command): Command {
@@ -41,7 +42,8 @@ export function registerArchiveCommand(program: Command): Command {
     .option('--catalog-sync-level <n>', 'catalog: 0 no sync, 1 data, 2 data and metadata', integerOption(0, 2), 0)
     .option('--segment-length <bytes>', 'segment file length, a power of two in 64k..1g (default 128m)', integerOption(64 * 1024, 1 << 30))
     .option('--connect-timeout-ms <ms>', 'control session connect and send timeout', integerOption(1, 3_600_000), 5000)
-    .option('--liveness-interval-ms <ms>', 'interval of pings to each control session', integerOption(1, 3_600_000), 1000);
+    .option('--liveness-interval-ms <ms>', 'interval of pings to each control session', integerOption(1, 3_600_000), 1000)
+    .option('--replication-channel <uri>', 'where the source of a replication replays to (port 0: any free port)', channelOption, 'aeron:udp?endpoint=localhost:0');
   addSkeinOptions(command);
   command.action(action('archive', (options: ArchiveCommandOptions) => runArchive(options)));
   return command;
@@ -64,6 +66,7 @@ async function runArchive(options: ArchiveCommandOptions): Promise<void> {
       catalogFileSyncLevel: options.catalogSyncLevel,
       connectTimeoutNs: options.connectTimeoutMs * 1e6,
       sessionLivenessCheckIntervalNs: options.livenessIntervalMs * 1e6,
+      replicationChannel: options.replicationChannel,
       ...(options.segmentLength === undefined ? {} : { segmentFileLength: options.segmentLength }),
       ...(options.seed === undefined ? {} : { seed: options.seed }),
       env: process.env,
@@ -182,6 +185,99 @@ async function runRecord(options: RecordOptions): Promise<void> {
   await client.close();
   await skein.close();
   exitProcess(code, `${JSON.stringify({ subscriptionId, recordings: [...recordings.values()] })}\n`);
+}
+
+interface ReplicateCliOptions extends ClientOptions {
+  srcChannel: string;
+  srcStream: number;
+  srcRecordingId: number;
+  dstRecordingId: number;
+  stopPosition: number;
+  liveDestination?: string;
+  replicationChannel?: string;
+  channelTag?: number;
+  subscriptionTag?: number;
+}
+
+export function registerReplicateCommand(program: Command): Command {
+  const command = program
+    .command('replicate')
+    .summary('Copy a recording from one archive to another')
+    .description(
+      'Ask the archive at --archive-channel to replicate recording --src-recording-id of the archive at --src-channel, follow its signals ' +
+        'until REPLICATE_END (SIGINT/SIGTERM stops the replication) and print a JSON summary ' +
+        '{replicationId, dstRecordingId, signals: [{signal, position}], error}. Exit 1 when the replication fails.',
+    )
+    .requiredOption('--src-channel <uri>', "the source archive's control request channel", channelOption)
+    .option('--src-stream <id>', "the source archive's control request stream", STREAM, 10)
+    .requiredOption('--src-recording-id <id>', 'the recording to copy', integerOption(0, Number.MAX_SAFE_INTEGER))
+    .option('--dst-recording-id <id>', 'a stopped recording to continue; -1 = a new one', integerOption(-1, Number.MAX_SAFE_INTEGER), -1)
+    .option('--stop-position <n>', 'stop at this source position; -1 = when the source stops', integerOption(-1, Number.MAX_SAFE_INTEGER), -1)
+    .option('--live-destination <uri>', 'after catching up, merge with the live stream arriving here (the source must be recording)', channelOption)
+    .option('--replication-channel <uri>', "where the source replays to (default: the destination archive's)", channelOption)
+    .option('--channel-tag <n>', 'tagged replication: channel tag of the recording subscription', integerOption(0, Number.MAX_SAFE_INTEGER))
+    .option('--subscription-tag <n>', 'tagged replication: subscription tag', integerOption(0, Number.MAX_SAFE_INTEGER));
+  addArchiveClientOptions(command);
+  addSkeinOptions(command);
+  command.action(action('replicate', (options: ReplicateCliOptions) => runReplicate(options)));
+  return command;
+}
+
+async function runReplicate(options: ReplicateCliOptions): Promise<void> {
+  const signals: { signal: string; position: number; recordingId: number; correlationId: number }[] = [];
+  const errors: { correlationId?: number; message: string }[] = [];
+  const skein = await launchSkein(options);
+  const { ArchiveClient } = await import('../archive/archive-client.js');
+  let client: import('../archive/archive-client.js').ArchiveClient;
+  try {
+    client = await ArchiveClient.connect(skein.client, {
+      controlRequestChannel: options.archiveChannel,
+      controlRequestStreamId: options.archiveStream,
+      controlResponseChannel: options.responseChannel,
+      messageTimeoutMs: options.timeoutMs,
+      clientName: 'skein-cli',
+      onRecordingSignal: (s) => signals.push({ signal: s.signal, position: s.position, recordingId: s.recordingId, correlationId: s.correlationId }),
+      onError: (e) => errors.push({ message: e.message, ...(typeof e.subject?.correlationId === 'number' ? { correlationId: e.subject.correlationId } : {}) }),
+    });
+  } catch (error) {
+    await skein.close();
+    throw error;
+  }
+  let replicationId: number;
+  try {
+    replicationId = await client.replicate(options.srcRecordingId, options.srcStream, options.srcChannel, {
+      dstRecordingId: options.dstRecordingId,
+      stopPosition: options.stopPosition,
+      ...(options.liveDestination === undefined ? {} : { liveDestination: options.liveDestination }),
+      ...(options.replicationChannel === undefined ? {} : { replicationChannel: options.replicationChannel }),
+      ...(options.channelTag === undefined ? {} : { channelTagId: options.channelTag }),
+      ...(options.subscriptionTag === undefined ? {} : { subscriptionTagId: options.subscriptionTag }),
+    });
+  } catch (error) {
+    await client.close();
+    await skein.close();
+    throw error;
+  }
+  report('replicate', `replication ${replicationId} of recording ${options.srcRecordingId} from ${options.srcChannel}`);
+  const mine = (): typeof signals => signals.filter((s) => s.correlationId === replicationId);
+  let interrupted = false;
+  onShutdownSignal(() => {
+    if (interrupted) return;
+    interrupted = true;
+    void client.stopReplication(replicationId).catch(() => undefined);
+  });
+  while (!mine().some((s) => s.signal === 'REPLICATE_END')) await sleep(5);
+  const failure = errors.find((e) => e.correlationId === replicationId)?.message ?? null;
+  const dst = mine().find((s) => s.signal === 'REPLICATE' || s.signal === 'EXTEND');
+  await client.close();
+  await skein.close();
+  const summary = {
+    replicationId,
+    dstRecordingId: dst?.recordingId ?? options.dstRecordingId,
+    signals: mine().map((s) => ({ signal: s.signal, position: s.position })),
+    error: failure,
+  };
+  exitProcess(failure === null ? EXIT_OK : EXIT_FAILURE, `${JSON.stringify(summary)}\n`);
 }
 
 interface ReplayOptions extends ClientOptions {

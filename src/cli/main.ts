@@ -5,7 +5,7 @@
  */
 import { Command, type CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE } from './cli-runtime.js';
-import { registerArchiveCommand, registerRecordCommand, registerReplayCommand } from './archive-command.js';
+import { registerArchiveCommand, registerRecordCommand, registerReplayCommand, registerReplicateCommand } from './archive-command.js';
 import { registerArchiveToolCommand } from './archive-tool-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerErrorsCommand } from './errors-command.js';
@@ -42,6 +42,7 @@ export function createProgram(): Command {
   registerErrorsCommand(program);
   registerArchiveCommand(program);
   registerRecordCommand(program);
+  registerReplicateCommand(program);
   registerReplayCommand(program);
   registerArchiveToolCommand(program);
   return program;
