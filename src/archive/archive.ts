@@ -15,6 +15,7 @@ import type { Publication } from '../client/publication.js';
 import type { Agent } from '../agent/agent.js';
 import { systemEpochClock, type EpochClock } from '../env/clock.js';
 import { nodeFiles, type Files } from '../env/files.js';
+import { ArchiveMarkFile } from './archive-mark-file.js';
 import { SeededPrng } from '../env/prng.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import type { Header } from '../logbuffer/header.js';
@@ -54,6 +55,7 @@ export class Archive implements Agent, ControlSessionListener {
   readonly settings: ArchiveSettings;
   readonly archiveId: number;
   private readonly client: SkeinClient;
+  private readonly markFile: ArchiveMarkFile;
   private readonly catalog: Catalog;
   private readonly conductor: ArchiveConductor;
   private readonly encoder = new WireResponseEncoder();
@@ -106,9 +108,10 @@ export class Archive implements Agent, ControlSessionListener {
 
   private constructor(
     client: SkeinClient, settings: ArchiveSettings, files: Files, catalog: Catalog, archiveId: number, epochClock: EpochClock, subscriptions: Subscription[],
-    recordingEvents: Publication | null, options: ArchiveLaunchOptions,
+    recordingEvents: Publication | null, options: ArchiveLaunchOptions, markFile: ArchiveMarkFile,
   ) {
     this.client = client;
+    this.markFile = markFile;
     this.settings = settings;
     this.catalog = catalog;
     this.archiveId = archiveId;
@@ -116,7 +119,7 @@ export class Archive implements Agent, ControlSessionListener {
     this.onSessionEnd = options.onSessionEnd;
     this.nextControlSessionId = new SeededPrng(options.seed ?? (client.nanoTime() % 0x7fffffff)).nextInt(0x3fffffff);
     this.recordingEvents = recordingEvents;
-    this.conductor = new ArchiveConductor({ client, settings, files, epochClock, catalog, archiveId, recordingEvents, onError: (error) => client.reportError(error) });
+    this.conductor = new ArchiveConductor({ client, settings, files, epochClock, catalog, archiveId, recordingEvents, onError: (error) => this.reportError(error) });
     this.assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number, header: Header) => this.onRequest(buffer, offset, length, header));
   }
 
@@ -129,7 +132,20 @@ export class Archive implements Agent, ControlSessionListener {
     const { files = nodeFiles, epochClock = systemEpochClock, seed: _seed, env = {}, onSessionEnd: _onSessionEnd, ...archiveOptions } = options;
     const settings = resolveArchiveSettings(archiveOptions, env);
     files.mkdirs(settings.dir);
-    const catalog = Catalog.open({ files, archiveDir: settings.dir, syncLevel: settings.catalogFileSyncLevel as 0 | 1 | 2 });
+    const archiveId = settings.archiveId === -1 ? client.clientId : settings.archiveId;
+    // First the mark file: it refuses a directory another archive is using.
+    const markFile = ArchiveMarkFile.open(files, settings.dir, epochClock, {
+      startTimestamp: epochClock.epochMs(), pid: process.pid, controlStreamId: settings.controlStreamId, localControlStreamId: settings.localControlStreamId,
+      eventsStreamId: settings.recordingEventsStreamId, archiveId, controlChannel: settings.controlChannelEnabled ? settings.controlChannel : '',
+      localControlChannel: settings.localControlChannel, eventsChannel: settings.recordingEventsEnabled ? settings.recordingEventsChannel : '', aeronDirectory: '',
+    });
+    let catalog: Catalog;
+    try {
+      catalog = Catalog.open({ files, archiveDir: settings.dir, syncLevel: settings.catalogFileSyncLevel as 0 | 1 | 2 });
+    } catch (error) {
+      markFile.close();
+      throw error;
+    }
     const subscriptions: Subscription[] = [];
     let recordingEvents: Publication | null = null;
     try {
@@ -141,10 +157,10 @@ export class Archive implements Agent, ControlSessionListener {
       for (const s of subscriptions) s.close();
       recordingEvents?.close();
       catalog.close();
+      markFile.close();
       throw error;
     }
-    const archiveId = settings.archiveId === -1 ? client.clientId : settings.archiveId;
-    const archive = new Archive(client, settings, files, catalog, archiveId, epochClock, subscriptions, recordingEvents, options);
+    const archive = new Archive(client, settings, files, catalog, archiveId, epochClock, subscriptions, recordingEvents, options, markFile);
     client.addAgent(archive);
     return archive;
   }
@@ -192,13 +208,14 @@ export class Archive implements Agent, ControlSessionListener {
       work += session.doWork(nowNs);
     }
     work += this.conductor.doWork(nowNs);
+    work += this.markFile.doWork();
     return work;
   }
 
   onControlSessionDone(session: ControlSession, end: ControlSessionEnd): void {
     this.sessions.delete(session.controlSessionId);
     if (this.onSessionEnd !== undefined) this.onSessionEnd(session.controlSessionId, end);
-    else if (!end.normal) this.client.reportError(end.error);
+    else if (!end.normal) this.reportError(end.error);
   }
 
   /** Ends every session and recording, closes the control subscriptions and the catalog; idempotent. */
@@ -215,6 +232,13 @@ export class Archive implements Agent, ControlSessionListener {
     for (const s of this.controlSubscriptions) s.close();
     this.recordingEvents?.close();
     this.catalog.close();
+    this.markFile.close();
+  }
+
+  /** An error no request can be told of: into the mark file's error log, and to the client's error handler. */
+  private reportError(error: SkeinError): void {
+    this.markFile.recordError(error);
+    this.client.reportError(error);
   }
 
   private onRequest(buffer: Uint8Array, offset: number, length: number, header: Header): void {

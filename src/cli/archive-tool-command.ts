@@ -10,6 +10,7 @@ import { CATALOG_VERSION } from '../archive/catalog-layout.js';
 import { recoverStopPosition, verifyRecording, type FrameProblem, type RecordingLayout } from '../archive/segment-scan.js';
 import { RecordingReader } from '../archive/recording-reader.js';
 import { nodeFiles } from '../env/files.js';
+import { readMarkFile, readMarkFileErrors } from '../archive/archive-mark-file.js';
 import { align } from '../util/bits.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
 import { integerOption } from './cli-options.js';
@@ -28,7 +29,7 @@ export function registerArchiveToolCommand(program: Command): Command {
     .summary('Describe, verify, dump and repair an archive directory (ArchiveTool)')
     .description(
       'Inspect an archive directory without a running archive. Commands: describe [recordingId], verify [recordingId], ' +
-        'dump <recordingId>, count-entries, mark-valid <recordingId>, mark-invalid <recordingId>, migrate. ' +
+        'dump <recordingId>, count-entries, mark-valid <recordingId>, mark-invalid <recordingId>, migrate, errors. ' +
         'Exit 1 when verify finds a problem or a recording id is unknown.',
     );
   const sub = (name: string, summary: string): Command => tool.command(name).summary(summary).option('--json', 'print the result as JSON');
@@ -54,6 +55,9 @@ export function registerArchiveToolCommand(program: Command): Command {
       .argument('<recordingId>', 'the recording', integerOption(0, 2 ** 53))
       .action(action('archive-tool', (dir: string, recordingId: number, options: ToolOptions) => mark(dir, recordingId, state, options)));
   }
+  sub('errors', "Print the distinct errors in the archive's mark file (archive-mark.dat)")
+    .argument('<dir>', 'archive directory')
+    .action(action('archive-tool', (dir: string, options: ToolOptions) => errors(dir, options)));
   sub('migrate', "Bring the catalog to the current version (reports what it found)")
     .argument('<dir>', 'archive directory')
     .action(action('archive-tool', (dir: string, options: ToolOptions) => migrate(dir, options)));
@@ -92,11 +96,23 @@ async function describe(dir: string, recordingId: number | undefined, options: T
   const catalog = openCatalog(dir);
   try {
     const descriptors = selected(catalog, recordingId);
+    const mark = readMarkFile(nodeFiles, dir);
     if (options.json === true) {
-      exitProcess(EXIT_OK, `${JSON.stringify({ version: '3.1.0', nextRecordingId: catalog.nextRecordingId, entries: catalog.entryCount, recordings: descriptors })}\n`);
+      exitProcess(EXIT_OK, `${JSON.stringify({ markFile: mark, version: '3.1.0', nextRecordingId: catalog.nextRecordingId, entries: catalog.entryCount, recordings: descriptors })}\n`);
       return;
     }
-    const lines = [`Catalog: version=3.1.0 length=32 nextRecordingId=${catalog.nextRecordingId} alignment=64 entries=${catalog.entryCount}`];
+    const lines: string[] = [];
+    if (mark === null) lines.push('MarkFile: none');
+    else {
+      const v = mark.version;
+      lines.push(
+        `MarkFile: version=${v >> 16}.${(v >> 8) & 0xff}.${v & 0xff} activityTimestamp=${mark.activityTimestamp} startTimestamp=${mark.startTimestamp} pid=${mark.pid} ` +
+          `archiveId=${mark.archiveId} controlStreamId=${mark.controlStreamId} localControlStreamId=${mark.localControlStreamId} eventsStreamId=${mark.eventsStreamId} ` +
+          `headerLength=${mark.headerLength} errorBufferLength=${mark.errorBufferLength} controlChannel=${mark.controlChannel} localControlChannel=${mark.localControlChannel} ` +
+          `eventsChannel=${mark.eventsChannel}`,
+      );
+    }
+    lines.push(`Catalog: version=3.1.0 length=32 nextRecordingId=${catalog.nextRecordingId} alignment=64 entries=${catalog.entryCount}`);
     for (const d of descriptors) {
       lines.push(
         `RecordingDescriptor: recordingId=${d.recordingId} controlSessionId=${d.controlSessionId} correlationId=${d.correlationId} startTimestamp=${d.startTimestamp} stopTimestamp=${d.stopTimestamp} ` +
@@ -108,6 +124,19 @@ async function describe(dir: string, recordingId: number | undefined, options: T
   } finally {
     catalog.close();
   }
+}
+
+async function errors(dir: string, options: ToolOptions): Promise<void> {
+  const entries = readMarkFileErrors(nodeFiles, dir);
+  if (options.json === true) {
+    exitProcess(EXIT_OK, `${JSON.stringify({ errors: entries })}\n`);
+    return;
+  }
+  const lines = entries.map(
+    (e) => `${e.observationCount} observations from ${new Date(e.firstObservationMs).toISOString()} to ${new Date(e.lastObservationMs).toISOString()} for:\n ${e.text}`,
+  );
+  lines.push(`${entries.length} distinct errors observed.`);
+  exitProcess(EXIT_OK, `${lines.join('\n')}\n`);
 }
 
 async function verify(dir: string, recordingId: number | undefined, options: ToolOptions): Promise<void> {

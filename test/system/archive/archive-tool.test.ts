@@ -80,6 +80,7 @@ test('archive-tool describes, verifies, dumps, counts and marks entries of an ar
     assert.equal(catalog.nextRecordingId, 2);
     assert.deepEqual(catalog.recordings.map((r) => [r.recordingId, r.stopPosition, r.streamId]), [[0, stop, 1001], [1, 0, 1002]]);
     const text = await run(['describe', dir, '0']);
+    assert.match(text.stdout, /^MarkFile: none$/m, 'written without an archive: no mark file');
     assert.match(text.stdout, /RecordingDescriptor: recordingId=0 .* stopPosition=\d+ .* streamId=1001 strippedChannel=aeron:ipc/);
 
     const verified = await run(['verify', dir]);

@@ -58,6 +58,11 @@ test('SIGKILL mid-recording, restart: the recording is recovered, verified and r
     publication.close();
     await client.close();
 
+    const crashed = startSkein(['archive-tool', 'describe', dir, '--json']);
+    await crashed.waitForExit(15_000);
+    const crashedMark = (JSON.parse(crashed.stdout) as { markFile: { pid: number; activityTimestamp: number } | null }).markFile;
+    assert.ok(crashedMark !== null && crashedMark.pid === archive.pid && crashedMark.activityTimestamp > 0, `the killed archive's mark file is left active: ${crashed.stdout}`);
+
     const verifiedBefore = startSkein(['archive-tool', 'verify', dir, '--json']);
     await verifiedBefore.waitForExit(15_000);
     assert.equal((JSON.parse(verifiedBefore.stdout) as { verified: boolean }).verified, true, verifiedBefore.stdout + verifiedBefore.stderr);
@@ -80,6 +85,9 @@ test('SIGKILL mid-recording, restart: the recording is recovered, verified and r
     await client.close();
     archive.signal('SIGINT');
     await archive.waitForExit(10_000);
+    const closed = startSkein(['archive-tool', 'describe', dir, '--json']);
+    await closed.waitForExit(15_000);
+    assert.equal((JSON.parse(closed.stdout) as { markFile: { activityTimestamp: number } }).markFile.activityTimestamp, -1, 'a clean stop leaves activity -1');
   } finally {
     await skein.close();
     await stopAll();

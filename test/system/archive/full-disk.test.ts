@@ -15,6 +15,7 @@ import { Skein } from '../../../src/skein.js';
 import { Archive } from '../../../src/archive/archive.js';
 import { ArchiveClient, ArchiveRequestError, type RecordingSignalEvent } from '../../../src/archive/archive-client.js';
 import { verifyRecording } from '../../../src/archive/segment-scan.js';
+import { readMarkFileErrors } from '../../../src/archive/archive-mark-file.js';
 import { nodeFiles } from '../../../src/env/files.js';
 import { FragmentAssembler } from '../../../src/logbuffer/fragment-assembler.js';
 import type { SkeinError } from '../../../src/util/errors.js';
@@ -77,6 +78,7 @@ test('a recording that fills the disk stops with STORAGE_SPACE and a STOP signal
     assert.ok(stop.position < publication.position, 'the recording stopped before the stream did');
     assert.equal(await client.getStopPosition(0), stop.position, 'the catalog holds the stop position');
     assert.ok(reported.some((e) => /ENOSPC/.test(String(e))), 'the archive reports the failure to its error handler too');
+    assert.ok(readMarkFileErrors(nodeFiles, dir).some((e) => /ENOSPC/.test(e.text) && e.observationCount === 1), 'and to the error log of its mark file');
 
     const d = (await client.listRecording(0))!;
     const layout = { recordingId: 0, startPosition: d.startPosition, initialTermId: d.initialTermId, termLength: d.termBufferLength, segmentLength: d.segmentFileLength, streamId: d.streamId };
