@@ -15,13 +15,14 @@ import type { SkeinClient } from '../client/skein-client.js';
 import type { Subscription } from '../client/subscription.js';
 import type { Publication } from '../client/publication.js';
 import type { Agent } from '../agent/agent.js';
+import type { Implements } from '../util/implements.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import { ChannelUri } from '../protocol/channel-uri.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
 import * as codecs from './codecs/archive-codecs.js';
-import type { RecordingDescriptor } from './catalog.js';
+import type { RecordingDescriptor } from './catalog-layout.js';
 import { ARCHIVE_PROTOCOL_VERSION } from './control-session.js';
-import type { SourceLocation } from './archive-conductor.js';
+import type { SourceLocation } from './archive-codes.js';
 
 export type ArchiveClientState = 'CONNECTING' | 'CONNECTED' | 'DISCONNECTED' | 'CLOSED';
 
@@ -112,7 +113,7 @@ interface Pending {
 
 type ConnectStep = 'AWAIT_PUBLICATIONS' | 'AWAIT_CONNECTED' | 'SEND_CONNECT' | 'AWAIT_CONNECT_RESPONSE' | 'AWAIT_ARCHIVE_ID' | 'DONE';
 
-export class ArchiveClient implements Agent {
+export class ArchiveClient {
   readonly roleName = 'archive-client';
   private readonly client: SkeinClient;
   private readonly requestChannel: string;
@@ -398,6 +399,7 @@ export class ArchiveClient implements Agent {
 
   // ---------------------------------------------------------------------------------------------
 
+  /** @internal */
   doWork(nowNs: number): number {
     if (this.clientState === 'CLOSED') return 0;
     const closing = this.closing;
@@ -427,6 +429,7 @@ export class ArchiveClient implements Agent {
     return work;
   }
 
+  /** @internal */
   onClose(): void {
     if (this.clientState !== 'CLOSED') this.end('CLOSED', new SkeinError(ErrorCode.CLOSED, 'the client under the archive client closed', this.subject()));
     const closing = this.closing;
@@ -685,3 +688,6 @@ export class ArchiveClient implements Agent {
     if (state === 'DISCONNECTED' && wasConnected) this.onError(error);
   }
 }
+
+/** @internal An ArchiveClient is an agent of its SkeinClient. */
+export type ArchiveClientRoles = Implements<Agent, ArchiveClient>;

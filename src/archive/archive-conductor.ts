@@ -24,40 +24,9 @@ import * as codecs from './codecs/archive-codecs.js';
 import { ArchiveClient, type ArchiveClientOptions } from './archive-client.js';
 import { ReplicationSession, type ReplicationHost } from './replication-session.js';
 
-/** Error codes carried in an ERROR response's relevantId (ARCHIVE.md §5). */
-export const ArchiveErrorCode = {
-  GENERIC: 0,
-  ACTIVE_LISTING: 1,
-  ACTIVE_RECORDING: 2,
-  ACTIVE_SUBSCRIPTION: 3,
-  UNKNOWN_SUBSCRIPTION: 4,
-  UNKNOWN_RECORDING: 5,
-  UNKNOWN_REPLAY: 6,
-  MAX_REPLAYS: 7,
-  MAX_RECORDINGS: 8,
-  INVALID_EXTENSION: 9,
-  AUTHENTICATION_REJECTED: 10,
-  STORAGE_SPACE: 11,
-  UNKNOWN_REPLICATION: 12,
-  UNAUTHORISED_ACTION: 13,
-  REPLICATION_CONNECTION_FAILURE: 14,
-  EMPTY_RECORDING: 15,
-  INVALID_POSITION: 16,
-} as const;
-export type ArchiveErrorCode = (typeof ArchiveErrorCode)[keyof typeof ArchiveErrorCode];
-
-/** Recording signals (ARCHIVE.md §8). */
-export const RecordingSignal = { START: 0, STOP: 1, EXTEND: 2, REPLICATE: 3, MERGE: 4, SYNC: 5, DELETE: 6, REPLICATE_END: 7 } as const;
-export type RecordingSignal = (typeof RecordingSignal)[keyof typeof RecordingSignal];
-
-export type SourceLocation = 'LOCAL' | 'REMOTE';
-
-/** rec-pos counters (ARCHIVE.md §12). */
-export const RECORDING_POSITION_TYPE_ID = 100;
-/** `length` of a replay that follows the recording while it grows. */
-export const REPLAY_ALL_AND_FOLLOW = -1;
-/** `length` of a replay up to where the recording is now. */
-export const REPLAY_ALL_AND_STOP = -2;
+import { ArchiveErrorCode, RecordingSignal, type SourceLocation } from './archive-codes.js';
+export { ArchiveErrorCode, RecordingSignal, RECORDING_POSITION_TYPE_ID, REPLAY_ALL_AND_FOLLOW, REPLAY_ALL_AND_STOP, type SourceLocation } from './archive-codes.js';
+import { RECORDING_POSITION_TYPE_ID, REPLAY_ALL_AND_FOLLOW, REPLAY_ALL_AND_STOP } from './archive-codes.js';
 
 const FRAME_ALIGNMENT = 32;
 const DATA_HEADER_LENGTH = 32;

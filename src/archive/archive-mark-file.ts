@@ -137,6 +137,7 @@ export class ArchiveMarkFile {
   private readonly scratch = new Uint8Array(8);
   private nextErrorOffset = 0;
   private nextActivityMs = 0;
+  private droppedErrors = 0;
   private closed = false;
 
   private constructor(file: FileHandle, clock: EpochClock) {
@@ -165,7 +166,9 @@ export class ArchiveMarkFile {
     try {
       const length = align(MARK_FILE_HEADER_LENGTH + MARK_FILE_ERROR_BUFFER_LENGTH, 4096);
       file.truncate(0);
-      file.truncate(length);
+      // Written out in full, not sparse: the error log must still take a record when the disk is full.
+      const zeros = new Uint8Array(64 * 1024);
+      for (let position = 0; position < length; position += zeros.length) file.write(zeros, 0, Math.min(zeros.length, length - position), position);
       const header = new Uint8Array(MARK_FILE_HEADER_LENGTH);
       new MarkFileHeaderEncoder()
         .wrapAndApplyHeader(header, 0)
@@ -203,13 +206,33 @@ export class ArchiveMarkFile {
     const nowMs = this.clock.epochMs();
     if (nowMs < this.nextActivityMs) return 0;
     this.nextActivityMs = nowMs + ACTIVITY_UPDATE_MS;
-    this.writeActivity(nowMs);
+    try {
+      this.writeActivity(nowMs);
+    } catch {
+      // Tried again in a second; the archive goes on.
+      return 0;
+    }
     return 1;
   }
 
   /** Records an error in the distinct error log: a new text gets a record, a known one a count. False when the log is full. */
   recordError(error: unknown): boolean {
     if (this.closed) return false;
+    try {
+      return this.writeError(error);
+    } catch {
+      // The mark file is where errors go, not a source of more: a failed write is dropped.
+      this.droppedErrors++;
+      return false;
+    }
+  }
+
+  /** Errors that could not be written to the log (its file failed). */
+  get droppedErrorCount(): number {
+    return this.droppedErrors;
+  }
+
+  private writeError(error: unknown): boolean {
     const text = error instanceof Error ? `${error.message}\n${(error.stack ?? '').split('\n').slice(1).join('\n')}`.trimEnd() : String(error);
     const nowMs = this.clock.epochMs();
     const known = this.errorOffsets.get(text);

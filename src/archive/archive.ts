@@ -13,6 +13,7 @@ import type { Subscription } from '../client/subscription.js';
 import type { Image } from '../client/image.js';
 import type { Publication } from '../client/publication.js';
 import type { Agent } from '../agent/agent.js';
+import type { Implements } from '../util/implements.js';
 import { systemEpochClock, type EpochClock } from '../env/clock.js';
 import { nodeFiles, type Files } from '../env/files.js';
 import { ArchiveMarkFile } from './archive-mark-file.js';
@@ -27,7 +28,8 @@ import { Catalog } from './catalog.js';
 import { recoverInterruptedRecordings } from './catalog-recovery.js';
 import * as codecs from './codecs/archive-codecs.js';
 import { ControlSessionProxy, WireResponseEncoder } from './control-protocol.js';
-import { ControlSession, type ControlSessionEnd, type ControlSessionListener } from './control-session.js';
+import { ControlSession, type ControlSessionListener } from './control-session.js';
+import type { ControlSessionEnd } from './archive-codes.js';
 
 export interface ArchiveLaunchOptions extends ArchiveOptions {
   /** Where files live; node:fs by default (tests give files in memory). */
@@ -50,7 +52,7 @@ interface SessionEntry {
   readonly requestImage: Image;
 }
 
-export class Archive implements Agent, ControlSessionListener {
+export class Archive {
   readonly roleName = 'archive';
   readonly settings: ArchiveSettings;
   readonly archiveId: number;
@@ -189,6 +191,7 @@ export class Archive implements Agent, ControlSessionListener {
     return this.conductor.activeReplayCount;
   }
 
+  /** @internal */
   doWork(nowNs: number): number {
     if (this.closed) return 0;
     this.nowNs = nowNs;
@@ -212,6 +215,7 @@ export class Archive implements Agent, ControlSessionListener {
     return work;
   }
 
+  /** @internal */
   onControlSessionDone(session: ControlSession, end: ControlSessionEnd): void {
     this.sessions.delete(session.controlSessionId);
     if (this.onSessionEnd !== undefined) this.onSessionEnd(session.controlSessionId, end);
@@ -225,6 +229,7 @@ export class Archive implements Agent, ControlSessionListener {
     this.client.removeAgent(this);
   }
 
+  /** @internal */
   onClose(): void {
     this.closed = true;
     for (const { session } of [...this.sessions.values()]) session.abort('archive closed', true);
@@ -467,3 +472,6 @@ export class Archive implements Agent, ControlSessionListener {
 function sourceOf(location: codecs.SourceLocation): 'LOCAL' | 'REMOTE' {
   return location === codecs.SourceLocation.LOCAL ? 'LOCAL' : 'REMOTE';
 }
+
+/** @internal The roles an Archive plays for the client and its control sessions. */
+export type ArchiveRoles = Implements<Agent & ControlSessionListener, Archive>;

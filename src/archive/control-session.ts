@@ -39,11 +39,8 @@ export interface ControlResponseEncoder {
 }
 
 /** Why a session ended; the "normal" reasons are logged as information, the others as warnings. */
-export interface ControlSessionEnd {
-  readonly reason: string;
-  readonly normal: boolean;
-  readonly error: SkeinError;
-}
+import type { ControlSessionEnd } from './archive-codes.js';
+export type { ControlSessionEnd } from './archive-codes.js';
 
 export interface ControlSessionListener {
   onControlSessionDone(session: ControlSession, end: ControlSessionEnd): void;

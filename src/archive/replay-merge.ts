@@ -13,7 +13,7 @@
  *
  * States: GET_RECORDING_POSITION → REPLAY → CATCHUP ⇄ ATTEMPT_LIVE_JOIN → MERGED; FAILED when a
  * step fails or no progress is made for `mergeProgressTimeoutMs`; CLOSED after close(). The work
- * is done by {@link ReplayMerge.poll} (or {@link ReplayMerge.doWork}) on the application's thread,
+ * is done by {@link ReplayMerge.poll} (or {@link ReplayMerge.advance}) on the application's thread,
  * as with Aeron's ReplayMerge; requests to the archive are in flight between calls.
  */
 import type { Subscription } from '../client/subscription.js';
@@ -130,11 +130,12 @@ export class ReplayMerge {
 
   /** Moves the merge on, then polls the image. */
   poll(handler: FragmentHandler, fragmentLimit: number): number {
-    this.doWork();
+    this.advance();
     return this.mergedImage === null ? 0 : this.mergedImage.poll(handler, fragmentLimit);
   }
 
-  doWork(): number {
+  /** Moves the merge on without polling, for an application that polls {@link image} itself; returns the work done. */
+  advance(): number {
     const nowNs = this.clock.nanoTime();
     const pending = this.pending;
     if (pending !== null) {

@@ -36,7 +36,7 @@ const NOT_COPIED = new Set(['.git', 'node_modules', 'bench/node_modules', 'tmp']
 const INTERNAL_NAMES = /\b(internal[A-Z]\w*|doWork|onStart|onClose)\b/;
 
 /** Compiled with the examples: each marked line must fail to compile, the rest must compile. */
-const PUBLIC_TYPES_CHECK = `import type { Image, MediaDriver, Publication, ResponseClient, ResponseServer, ServerSession, SkeinClient, Subscription } from 'skein';
+const PUBLIC_TYPES_CHECK = `import type { Archive, ArchiveClient, Image, MediaDriver, Publication, ReplayMerge, ResponseClient, ResponseServer, ServerSession, SkeinClient, Subscription } from 'skein';
 
 declare const session: ServerSession;
 declare const client: SkeinClient;
@@ -46,6 +46,11 @@ declare const image: Image;
 declare const driver: MediaDriver;
 declare const server: ResponseServer;
 declare const requester: ResponseClient;
+declare const archive: Archive;
+declare const archiveClient: ArchiveClient;
+declare const merge: ReplayMerge;
+
+export const archiveApi: [number, number, string, boolean] = [archive.archiveId, archiveClient.controlSessionId, merge.state, merge.isMerged];
 
 export const readable: [string, number, number, boolean, boolean] = [session.state, session.requests, session.lastHeardNs, session.heartbeats, session.framed];
 
@@ -68,6 +73,10 @@ export function internals(): void {
   server.doWork(0);
   // @ts-expect-error a duty cycle
   requester.doWork(0);
+  // @ts-expect-error a duty cycle
+  archive.doWork(0);
+  // @ts-expect-error a duty cycle
+  archiveClient.doWork(0);
   // @ts-expect-error the client's own
   publication.internalClose();
   // @ts-expect-error the client's own

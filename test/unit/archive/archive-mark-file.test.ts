@@ -136,3 +136,19 @@ test('a second archive on the same directory is refused while the first runs', {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a mark file that can no longer be written drops errors and activity instead of throwing', () => {
+  const files = new MemoryFiles();
+  files.mkdirs(DIR);
+  const clock = clockAt(1_700_000_000_000);
+  const mark = ArchiveMarkFile.open(files, DIR, clock, FIELDS);
+  files.failWrites('EIO');
+  assert.equal(mark.recordError(new Error('lost')), false);
+  assert.equal(mark.droppedErrorCount, 1);
+  clock.now += 2000;
+  assert.equal(mark.doWork(), 0);
+  files.failWrites(null);
+  assert.equal(mark.recordError(new Error('kept')), true);
+  assert.deepEqual(readMarkFileErrors(files, DIR).map((e) => e.text.split('\n')[0]), ['kept']);
+  mark.close();
+});
