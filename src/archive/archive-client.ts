@@ -373,10 +373,15 @@ export class ArchiveClient {
   /**
    * Ends the session: sends CloseSessionRequest (always, when the request publication is there),
    * then closes the publication and subscription and stops polling. Pending calls reject with
-   * ERR_SKEIN_CLOSED. Idempotent.
+   * ERR_SKEIN_CLOSED. Idempotent; on a DISCONNECTED client it only marks it CLOSED.
    */
   async close(): Promise<void> {
     if (this.clientState === 'CLOSED') return;
+    if (this.clientState === 'DISCONNECTED') {
+      // The session is gone and everything was released when it went.
+      this.clientState = 'CLOSED';
+      return;
+    }
     if (this.closing !== null) return this.closing.promise;
     const publication = this.publication;
     if (publication === null || this.controlSessionId === -1 || this.subscription === null) {
@@ -431,7 +436,7 @@ export class ArchiveClient {
 
   /** @internal */
   onClose(): void {
-    if (this.clientState !== 'CLOSED') this.end('CLOSED', new SkeinError(ErrorCode.CLOSED, 'the client under the archive client closed', this.subject()));
+    if (this.clientState === 'CONNECTING' || this.clientState === 'CONNECTED') this.end('CLOSED', new SkeinError(ErrorCode.CLOSED, 'the client under the archive client closed', this.subject()));
     const closing = this.closing;
     this.closing = null;
     closing?.resolve();

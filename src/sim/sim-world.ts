@@ -38,6 +38,7 @@ export class SimWorld {
   readonly errors: unknown[] = [];
   private readonly errorHandler: ErrorHandler;
   private readonly invokers: AgentInvoker[] = [];
+  private readonly paused = new Set<Agent>();
   private steps = 0;
 
   constructor(options: SimWorldOptions) {
@@ -69,20 +70,38 @@ export class SimWorld {
     const index = this.invokers.findIndex((i) => i.agent === agent);
     if (index < 0) return false;
     const [invoker] = this.invokers.splice(index, 1);
+    this.paused.delete(agent);
     this.guard(() => invoker?.close());
     return true;
   }
 
-  /** Advances the clock by one tick, delivers the datagrams now due, then runs each agent's doWork once. */
+  /**
+   * Stops stepping the agent without closing it, as a stalled event loop would (a long
+   * synchronous task, a GC pause); {@link resumeAgent} steps it again. False when it was not added.
+   */
+  pauseAgent(agent: Agent): boolean {
+    if (!this.invokers.some((i) => i.agent === agent)) return false;
+    this.paused.add(agent);
+    return true;
+  }
+
+  /** Steps a paused agent again from the next step; false when it was not paused. */
+  resumeAgent(agent: Agent): boolean {
+    return this.paused.delete(agent);
+  }
+
+  /** Advances the clock by one tick, delivers the datagrams now due, then runs each agent's doWork once (paused agents excepted). */
   step(): void {
     this.steps++;
     this.clock.advance(this.tickNs);
     this.guard(() => {
       this.network.deliver(this.clock.nanoTime());
       const invokers = this.invokers;
+      const paused = this.paused;
       const count = invokers.length;
       for (let i = 0; i < count && i < invokers.length; i++) {
-        (invokers[i] as AgentInvoker).invoke();
+        const invoker = invokers[i] as AgentInvoker;
+        if (paused.size === 0 || !paused.has(invoker.agent)) invoker.invoke();
       }
     });
   }

@@ -68,6 +68,34 @@ test('step advances the clock, delivers due datagrams and runs agents in order',
   assert.equal(world.clock.nanoTime(), 2_000);
 });
 
+test('a paused agent is not stepped nor closed until it is resumed; removing it ends the pause', () => {
+  const world = new SimWorld({ seed: 1, tickNs: 1_000 });
+  const log: string[] = [];
+  const agent = (name: string): Agent => ({
+    roleName: name,
+    doWork: (nowNs) => {
+      log.push(`${name}@${nowNs}`);
+      return 0;
+    },
+    onClose: () => void log.push(`${name} closed`),
+  });
+  const a = agent('a');
+  const b = agent('b');
+  world.addAgent(a);
+  world.addAgent(b);
+  assert.equal(world.pauseAgent(agent('stranger')), false, 'an agent never added cannot be paused');
+  assert.equal(world.pauseAgent(a), true);
+  world.step();
+  assert.equal(world.resumeAgent(a), true);
+  assert.equal(world.resumeAgent(a), false, 'not paused any more');
+  world.step();
+  assert.deepEqual(log, ['b@1000', 'a@2000', 'b@2000']);
+  world.pauseAgent(b);
+  assert.equal(world.removeAgent(b), true);
+  assert.equal(world.resumeAgent(b), false, 'removal ends the pause');
+  assert.deepEqual(log.slice(3), ['b closed']);
+});
+
 test('ping and pong agents talk over the simulated network until a condition holds', () => {
   const world = new SimWorld({ seed: 3, network: { latencyNs: 200_000, jitterNs: 0 } });
   const pong = new PongAgent(world.network);
