@@ -123,12 +123,13 @@ async function record(config: RecordConfig): Promise<Record<string, number>> {
 
     const payload = new Uint8Array(config.messageLength);
     for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff;
+    const payloadView = new DataView(payload.buffer);
     let sent = 0;
     const offerUntil = async (total: number): Promise<void> => {
       const deadline = Date.now() + 120_000;
       while (sent < total) {
         for (let k = 0; k < 4096 && sent < total; k++) {
-          new DataView(payload.buffer).setUint32(0, sent, true);
+          payloadView.setUint32(0, sent, true);
           if (!offerOrFail(publication, payload, payload.length)) break;
           sent++;
         }
