@@ -17,3 +17,21 @@ export function freeUdpPort(address = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/** A port p with p and p + 1 free a moment ago (an RPC provider's request endpoint and response control address). */
+export async function freeUdpPortPair(address = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freeUdpPort(address);
+    if (port >= 65535) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => {
+        socket.close();
+        resolve(false);
+      });
+      socket.bind(port + 1, address, () => socket.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no two adjacent free UDP ports found on ${address} in 50 tries`);
+}

@@ -143,6 +143,11 @@ export class ProviderConnection implements LinkListener {
     return this.link !== null;
   }
 
+  /** The open link (CONNECTING, READY, DEGRADED, DRAINING), or null. */
+  get currentLink(): ProviderLink | null {
+    return this.link;
+  }
+
   /** When the state's timer fires, or -1. */
   get timerDeadlineNs(): number {
     return this.deadlineNs;

@@ -7,4 +7,4 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, what 
   }
 }
 
-export { freeUdpPort } from '../../src/cli/free-port.js';
+export { freeUdpPort, freeUdpPortPair } from '../../src/cli/free-port.js';

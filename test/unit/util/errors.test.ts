@@ -24,7 +24,25 @@ function retryAdvice(error: SkeinError): string {
     case ErrorCode.BACK_PRESSURED:
     case ErrorCode.IN_FLIGHT_LIMIT:
     case ErrorCode.TIMEOUT:
+    case ErrorCode.RPC_UNAVAILABLE:
+    case ErrorCode.RPC_RESOURCE_EXHAUSTED:
+    case ErrorCode.RPC_ABORTED:
       return 'retry';
+    case ErrorCode.RPC_INVALID_ARGUMENT:
+    case ErrorCode.RPC_NOT_FOUND:
+    case ErrorCode.RPC_ALREADY_EXISTS:
+    case ErrorCode.RPC_PERMISSION_DENIED:
+    case ErrorCode.RPC_FAILED_PRECONDITION:
+    case ErrorCode.RPC_OUT_OF_RANGE:
+    case ErrorCode.RPC_UNIMPLEMENTED:
+    case ErrorCode.RPC_UNAUTHENTICATED:
+      return 'fix the call';
+    case ErrorCode.RPC_CANCELLED:
+    case ErrorCode.RPC_DEADLINE_EXCEEDED:
+    case ErrorCode.RPC_UNKNOWN:
+    case ErrorCode.RPC_INTERNAL:
+    case ErrorCode.RPC_DATA_LOSS:
+      return 'look at the cause';
     case ErrorCode.URI_INVALID:
     case ErrorCode.URI_PARAM_INVALID:
     case ErrorCode.CONFIG_INVALID:

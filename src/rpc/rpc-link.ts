@@ -1,0 +1,341 @@
+/**
+ * A consumer's link to one provider (docs/rpc.md, "Links"): a response subscription on the
+ * provider's response control address (`control-mode=response`) and a request publication to
+ * its request endpoint that asks for responses on it, then a HELLO naming the service, answered
+ * by HELLO_ACK with the provider's incarnation. States:
+ *
+ *   RESOLVING --(address known)--> OPENING --(publication connected)--> HELLO --(HELLO_ACK)--> READY
+ *   any --(failure: unresolved, refused, no ACK, heartbeat silence, response image gone)--> FAILED
+ *   any --(close)--> CLOSED
+ *
+ * While READY the link sends a PING every heartbeatIntervalMs and counts the provider lost when
+ * nothing at all has come from it for heartbeatTimeoutMs. The holder owns the connect deadline
+ * and the retries; the link only reports what happened, once. Calls in flight on a link that
+ * fails or closes are told so at once.
+ */
+import type { SkeinClient } from '../client/skein-client.js';
+import type { Publication } from '../client/publication.js';
+import type { Subscription } from '../client/subscription.js';
+import type { Image } from '../client/image.js';
+import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
+import { ErrorCode, SkeinError } from '../util/errors.js';
+import { EMPTY_METADATA, FrameReader, FrameType, encodeFrame, frameHeaderBytes, type FrameFields, type Metadata } from './rpc-frames.js';
+import type { LinkFactory, LinkFailure, LinkListener, ProviderLink } from './provider-connection.js';
+import { parseAddress, type ProviderEntry } from './registry.js';
+import { RPC_DEFAULTS, providerChannels } from './rpc-defaults.js';
+
+export type RpcLinkState = 'RESOLVING' | 'OPENING' | 'HELLO' | 'READY' | 'FAILED' | 'CLOSED';
+
+const MS = 1_000_000;
+
+/** What a call in flight on a link hears. */
+export interface LinkCallListener {
+  onFrame(reader: FrameReader): void;
+  /** The link failed or closed with the call in flight. */
+  onLinkDown(reason: string): void;
+}
+
+/** Turns a host name into an address the driver takes (an IP literal); rejects with a message containing ENOTFOUND when the name does not resolve. */
+export type HostResolver = (host: string) => Promise<string>;
+
+export interface RpcLinkSettings {
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly requestStreamId: number;
+  readonly responseStreamId: number;
+}
+
+const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$/;
+
+export class RpcLink implements ProviderLink {
+  readonly address: string;
+  readonly entry: ProviderEntry;
+  private stateValue: RpcLinkState = 'RESOLVING';
+  private readonly owner: RpcLinks;
+  private readonly listener: LinkListener;
+  private subscription: Subscription | null = null;
+  private publication: Publication | null = null;
+  private image: Image | null = null;
+  private readonly calls = new Map<number, LinkCallListener>();
+  private readonly assembler: FragmentAssembler;
+  private readonly reader = new FrameReader();
+  private buffer = new Uint8Array(4096);
+  private lastHeardNs = 0;
+  private nextPingNs = 0;
+  private pingSequence = 0;
+  /** The provider's incarnation from its HELLO_ACK. */
+  incarnation = '';
+  /** The provider said GOAWAY: no new calls. */
+  draining = false;
+  framesDropped = 0;
+
+  constructor(owner: RpcLinks, entry: ProviderEntry, listener: LinkListener) {
+    this.owner = owner;
+    this.entry = entry;
+    this.address = entry.address;
+    this.listener = listener;
+    this.assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number) => this.onMessage(buffer, offset, length));
+  }
+
+  get state(): RpcLinkState {
+    return this.stateValue;
+  }
+
+  get inFlight(): number {
+    return this.calls.size;
+  }
+
+  /** @internal Starts resolving and opening. */
+  start(): void {
+    const { host } = parseAddress(this.entry.address);
+    const literal = host === 'localhost' || IP_LITERAL.test(host);
+    if (literal) {
+      this.open(host);
+      return;
+    }
+    this.owner.resolver(host).then(
+      (ip) => {
+        if (this.stateValue === 'RESOLVING') this.open(ip);
+      },
+      (error: unknown) => this.fail(/ENOTFOUND|EAI_NONAME|EAI_AGAIN|not resolve/i.test(String((error as Error)?.message ?? error)) ? 'unresolved' : 'refused', `cannot resolve ${host}: ${(error as Error)?.message ?? String(error)}`),
+    );
+  }
+
+  private open(host: string): void {
+    this.stateValue = 'OPENING';
+    const channels = providerChannels(this.entry, host);
+    const client = this.owner.client;
+    client
+      .addSubscription(`${channels.responseControl}|control-mode=response`, this.owner.settings.responseStreamId, {
+        onUnavailableImage: (image) => {
+          if (image === this.image) this.fail('lost', `the response stream from ${this.address} went away (image ${image.sessionId})`);
+        },
+      })
+      .then((subscription) => {
+        if (this.isDone()) {
+          subscription.close();
+          return undefined;
+        }
+        this.subscription = subscription;
+        return client.addExclusivePublication(`${channels.request}|response-correlation-id=${subscription.registrationId}`, this.owner.settings.requestStreamId).then((publication) => {
+          if (this.isDone()) publication.close();
+          else this.publication = publication;
+        });
+      })
+      .catch((error: unknown) => this.fail('refused', `cannot open the link to ${this.address}: ${(error as Error)?.message ?? String(error)}`));
+  }
+
+  /** Sends a frame now; false when the publication cannot take it (not connected, back-pressured). */
+  send(fields: FrameFields, payload?: Uint8Array): boolean {
+    const publication = this.publication;
+    if (publication === null || (this.stateValue !== 'READY' && this.stateValue !== 'HELLO')) return false;
+    const needed = frameHeaderBytes(fields.name ?? '', fields.metadata ?? EMPTY_METADATA) + (payload?.length ?? 0);
+    if (needed > publication.maxMessageLength) {
+      throw new SkeinError(ErrorCode.MESSAGE_TOO_LONG, `RPC frame of ${needed} bytes exceeds the link's largest message, ${publication.maxMessageLength} bytes (provider ${this.address})`);
+    }
+    if (needed > this.buffer.length) this.buffer = new Uint8Array(Math.max(needed, this.buffer.length * 2));
+    const length = encodeFrame(this.buffer, 0, fields, payload);
+    for (let i = 0; i < 3; i++) if (publication.offer(this.buffer, 0, length) > 0) return true;
+    return false;
+  }
+
+  /** Registers a call so that its frames reach it. */
+  addCall(callId: number, listener: LinkCallListener): void {
+    this.calls.set(callId, listener);
+  }
+
+  removeCall(callId: number): void {
+    this.calls.delete(callId);
+  }
+
+  /** @internal One duty cycle: handshake steps, polling, heartbeats. */
+  doWork(nowNs: number): number {
+    let work = 0;
+    switch (this.stateValue) {
+      case 'OPENING':
+        if (this.publication !== null && this.publication.isConnected) {
+          this.stateValue = 'HELLO';
+          this.lastHeardNs = nowNs;
+          this.sendHello();
+          this.nextPingNs = nowNs + 100 * MS;
+          work++;
+        }
+        break;
+      case 'HELLO':
+        work += this.poll();
+        // The HELLO may have been lost with the first datagrams: say it again until answered.
+        if (this.stateValue === 'HELLO' && nowNs >= this.nextPingNs) {
+          this.sendHello();
+          this.nextPingNs = nowNs + 100 * MS;
+        }
+        break;
+      case 'READY':
+        work += this.poll();
+        if (this.stateValue !== 'READY') break;
+        if (nowNs - this.lastHeardNs >= this.owner.settings.heartbeatTimeoutMs * MS) {
+          this.fail('lost', `nothing from ${this.address} for heartbeatTimeoutMs=${this.owner.settings.heartbeatTimeoutMs}`);
+          work++;
+        } else if (nowNs >= this.nextPingNs) {
+          this.nextPingNs = nowNs + this.owner.settings.heartbeatIntervalMs * MS;
+          this.send({ type: FrameType.PING, callId: 0, arg: ++this.pingSequence >>> 0 });
+          work++;
+        }
+        break;
+      default:
+        break;
+    }
+    return work;
+  }
+
+  /** Releases the publication, the subscription and every call; idempotent. */
+  close(): void {
+    if (this.stateValue === 'CLOSED') return;
+    const wasFailed = this.stateValue === 'FAILED';
+    this.stateValue = 'CLOSED';
+    this.release(wasFailed ? 'the link failed' : 'the link was closed');
+  }
+
+  private sendHello(): void {
+    this.send({ type: FrameType.HELLO, callId: 0, name: this.owner.service, metadata: this.owner.consumerMetadata });
+  }
+
+  private poll(): number {
+    const subscription = this.subscription;
+    if (subscription === null) return 0;
+    if (this.image === null) {
+      const sessionId = this.publication?.sessionId;
+      const image = subscription.images.find((i) => i.sessionId === sessionId) ?? subscription.images[0];
+      if (image === undefined) return 0;
+      this.image = image;
+    }
+    return this.image.poll(this.assembler.onFragment, 64);
+  }
+
+  private onMessage(buffer: Uint8Array, offset: number, length: number): void {
+    let reader: FrameReader;
+    try {
+      reader = this.reader.wrap(buffer, offset, length);
+    } catch (error) {
+      this.framesDropped++;
+      this.owner.reportError(error);
+      return;
+    }
+    this.lastHeardNs = this.owner.client.nanoTime();
+    switch (reader.type) {
+      case FrameType.HELLO_ACK:
+        if (this.stateValue !== 'HELLO') return;
+        if (reader.arg !== 0) {
+          this.fail('refused', `provider ${this.address} refused the link: ${reader.name}`);
+          return;
+        }
+        this.incarnation = reader.name;
+        if (this.entry.incarnation !== '' && this.incarnation !== this.entry.incarnation) {
+          this.fail('refused', `provider ${this.address} is incarnation '${this.incarnation}', the registry listed '${this.entry.incarnation}'`);
+          return;
+        }
+        this.stateValue = 'READY';
+        this.nextPingNs = this.owner.client.nanoTime() + this.owner.settings.heartbeatIntervalMs * MS;
+        this.listener.onLinkReady();
+        return;
+      case FrameType.PONG:
+        return;
+      case FrameType.PING:
+        this.send({ type: FrameType.PONG, callId: 0, arg: reader.arg });
+        return;
+      case FrameType.GOAWAY:
+        if (this.draining) return;
+        this.draining = true;
+        this.listener.onLinkDraining();
+        return;
+      default: {
+        const call = this.calls.get(reader.callId);
+        if (call === undefined) {
+          this.owner.lateFrames++;
+          return;
+        }
+        call.onFrame(reader);
+      }
+    }
+  }
+
+  private fail(kind: LinkFailure, reason: string): void {
+    if (this.isDone()) return;
+    this.stateValue = 'FAILED';
+    this.release(reason);
+    this.listener.onLinkFailed(kind, reason);
+  }
+
+  private release(reason: string): void {
+    this.publication?.close();
+    this.subscription?.close();
+    this.publication = null;
+    this.subscription = null;
+    this.image = null;
+    this.owner.forget(this);
+    const calls = [...this.calls.values()];
+    this.calls.clear();
+    for (const call of calls) call.onLinkDown(reason);
+  }
+
+  private isDone(): boolean {
+    return this.stateValue === 'FAILED' || this.stateValue === 'CLOSED';
+  }
+}
+
+/** Opens links for the connection holder and steps them on the consumer's duty cycle. */
+export class RpcLinks implements LinkFactory {
+  readonly client: SkeinClient;
+  readonly service: string;
+  readonly settings: RpcLinkSettings;
+  readonly resolver: HostResolver;
+  readonly consumerMetadata: Metadata;
+  private readonly onError: (error: unknown) => void;
+  private readonly links = new Set<RpcLink>();
+  /** Frames for calls no longer waiting (answered, timed out, cancelled): counted, not logged one by one. */
+  lateFrames = 0;
+
+  constructor(client: SkeinClient, service: string, options: { settings?: Partial<RpcLinkSettings>; resolver: HostResolver; consumerMetadata?: Metadata; onError?: (error: unknown) => void }) {
+    this.client = client;
+    this.service = service;
+    this.settings = {
+      heartbeatIntervalMs: options.settings?.heartbeatIntervalMs ?? RPC_DEFAULTS.heartbeatIntervalMs,
+      heartbeatTimeoutMs: options.settings?.heartbeatTimeoutMs ?? RPC_DEFAULTS.heartbeatTimeoutMs,
+      requestStreamId: options.settings?.requestStreamId ?? RPC_DEFAULTS.requestStreamId,
+      responseStreamId: options.settings?.responseStreamId ?? RPC_DEFAULTS.responseStreamId,
+    };
+    this.resolver = options.resolver;
+    this.consumerMetadata = options.consumerMetadata ?? EMPTY_METADATA;
+    this.onError = options.onError ?? ((error) => client.reportError(error));
+  }
+
+  get openCount(): number {
+    return this.links.size;
+  }
+
+  open(entry: ProviderEntry, listener: LinkListener): RpcLink {
+    const link = new RpcLink(this, entry, listener);
+    this.links.add(link);
+    link.start();
+    return link;
+  }
+
+  doWork(nowNs: number): number {
+    let work = 0;
+    for (const link of this.links) work += link.doWork(nowNs);
+    return work;
+  }
+
+  /** @internal */
+  forget(link: RpcLink): void {
+    this.links.delete(link);
+  }
+
+  /** @internal */
+  reportError(error: unknown): void {
+    this.onError(error);
+  }
+
+  closeAll(): void {
+    for (const link of [...this.links]) link.close();
+  }
+}

@@ -1,0 +1,513 @@
+/**
+ * A provider: serves one service's methods to every consumer link that reaches its request
+ * endpoint (docs/rpc.md, "Providers"). Per link (request image) it adds a response publication
+ * and answers HELLO with its incarnation; then it runs calls:
+ *
+ * - deadlines travel in the CALL; the provider's own deadline for the call starts on arrival and
+ *   aborts the handler's `signal` when it passes, answering DEADLINE_EXCEEDED;
+ * - CANCEL from the consumer aborts the handler's signal and answers CANCELLED;
+ * - each method runs at most `maxConcurrent` calls at once; one more is refused with
+ *   RESOURCE_EXHAUSTED naming the limit, before its handler runs;
+ * - `close()` is graceful: deregister from the registry first, GOAWAY to every link (consumers
+ *   stop sending new calls), refuse new calls with UNAVAILABLE, let calls in flight finish up to
+ *   `drainTimeoutMs`, abort the rest, then release everything. `closeNow()` skips the waiting.
+ *
+ * Responses that the publication cannot take at once wait in a bounded queue per link and are
+ * offered again on every duty cycle.
+ */
+import type { SkeinClient } from '../client/skein-client.js';
+import type { Publication } from '../client/publication.js';
+import type { Subscription } from '../client/subscription.js';
+import type { Image } from '../client/image.js';
+import type { Header } from '../logbuffer/header.js';
+import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
+import { ErrorCode, SkeinError } from '../util/errors.js';
+import { EMPTY_METADATA, FrameFlag, FrameReader, FrameType, encodeFrame, frameHeaderBytes, type FrameFields, type Metadata } from './rpc-frames.js';
+import { RpcError, RpcStatus, type RpcStatusName } from './rpc-status.js';
+import { RPC_DEFAULTS } from './rpc-defaults.js';
+import type { AnyMethod, CallContext, MethodMap, ServiceDescriptor, ServiceImplementation, StreamSink } from './service.js';
+import type { Registration, Registry } from './registry.js';
+import { providerEntry } from './registry.js';
+
+const MS = 1_000_000;
+const MAX_QUEUED_FRAMES = 4096;
+
+export interface RpcProviderOptions<M extends MethodMap> {
+  readonly service: ServiceDescriptor<M>;
+  readonly implementation: ServiceImplementation<M>;
+  /** The request endpoint, `host:port` (an IP literal or localhost). */
+  readonly address: string;
+  /** Where responses leave from: `host:port`; default the next port up. */
+  readonly responseControl?: string;
+  /** The address consumers are told (registered); default `address`. */
+  readonly advertisedAddress?: string;
+  /** Chosen at start when not given: a random 16-hex-digit id. */
+  readonly incarnation?: string;
+  readonly weight?: number;
+  readonly registry?: Registry;
+  readonly requestStreamId?: number;
+  readonly responseStreamId?: number;
+  readonly drainTimeoutMs?: number;
+  /** A link silent for this long (no frame, no heartbeat) is dropped. @default 3 × the consumers' heartbeat timeout, 15000 */
+  readonly linkTimeoutMs?: number;
+  readonly onError?: (error: unknown) => void;
+  /** Random source for the incarnation (tests pass a seeded one). */
+  readonly random?: () => number;
+}
+
+export type ProviderServerState = 'SERVING' | 'DRAINING' | 'CLOSED';
+
+interface ActiveCall {
+  readonly link: ProviderLinkSession;
+  readonly callId: number;
+  readonly method: string;
+  readonly descriptor: AnyMethod;
+  readonly controller: AbortController;
+  readonly deadlineNs: number;
+  readonly trailers: Record<string, string>;
+  done: boolean;
+  credits: number;
+  creditWaiters: (() => void)[];
+}
+
+class ProviderLinkSession {
+  readonly image: Image;
+  publication: Publication | null = null;
+  readonly queue: { bytes: Uint8Array }[] = [];
+  readonly calls = new Map<number, ActiveCall>();
+  lastHeardNs: number;
+  helloDone = false;
+  closed = false;
+
+  constructor(image: Image, nowNs: number) {
+    this.image = image;
+    this.lastHeardNs = nowNs;
+  }
+}
+
+export class RpcProvider<M extends MethodMap = MethodMap> {
+  readonly roleName: string;
+  readonly service: ServiceDescriptor<M>;
+  readonly incarnation: string;
+  readonly address: string;
+  private readonly client: SkeinClient;
+  private readonly implementation: ServiceImplementation<M>;
+  private readonly options: RpcProviderOptions<M>;
+  private readonly onError: (error: unknown) => void;
+  private subscription: Subscription | null = null;
+  private readonly links = new Map<number, ProviderLinkSession>();
+  private readonly assembler: FragmentAssembler;
+  private readonly reader = new FrameReader();
+  private buffer = new Uint8Array(4096);
+  private readonly running = new Map<string, number>();
+  private registration: Registration | null = null;
+  private stateValue: ProviderServerState = 'SERVING';
+  private drainDeadlineNs = -1;
+  private drained: (() => void) | null = null;
+  private readonly linkTimeoutNs: number;
+  private readonly drainTimeoutNs: number;
+  /** Counters for `skein rpc` and tests. */
+  readonly stats = { calls: 0, refusedBusy: 0, refusedDraining: 0, deadlineExceeded: 0, cancelled: 0, failed: 0, droppedFrames: 0, linksOpened: 0 };
+
+  private constructor(client: SkeinClient, options: RpcProviderOptions<M>) {
+    this.client = client;
+    this.options = options;
+    this.service = options.service;
+    this.implementation = options.implementation;
+    this.address = options.address;
+    for (const name of Object.keys(options.service.methods)) {
+      if (typeof (options.implementation as Record<string, unknown>)[name] !== 'function') {
+        throw new SkeinError(ErrorCode.CONFIG_INVALID, `provider of ${options.service.name}: no handler for method '${name}'`);
+      }
+    }
+    const random = options.random ?? Math.random;
+    this.incarnation = options.incarnation ?? Array.from({ length: 16 }, () => Math.floor(random() * 16).toString(16)).join('');
+    this.roleName = `rpc-provider ${options.service.name}`;
+    this.onError = options.onError ?? ((error) => client.reportError(error));
+    this.linkTimeoutNs = (options.linkTimeoutMs ?? 3 * RPC_DEFAULTS.heartbeatTimeoutMs) * MS;
+    this.drainTimeoutNs = (options.drainTimeoutMs ?? RPC_DEFAULTS.drainTimeoutMs) * MS;
+    this.assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number, header: Header) => this.onMessage(buffer, offset, length, header));
+  }
+
+  /** Subscribes to the request endpoint, starts serving, then registers (when a registry is given). */
+  static async start<M extends MethodMap>(client: SkeinClient, options: RpcProviderOptions<M>): Promise<RpcProvider<M>> {
+    const provider = new RpcProvider(client, options);
+    const host = options.address.slice(0, options.address.lastIndexOf(':'));
+    provider.subscription = await client.addSubscription(`aeron:udp?endpoint=${options.address}`, options.requestStreamId ?? RPC_DEFAULTS.requestStreamId, {
+      onAvailableImage: (image) => provider.onAvailableImage(image),
+      onUnavailableImage: (image) => provider.onUnavailableImage(image),
+    });
+    for (const image of provider.subscription.images) provider.onAvailableImage(image);
+    client.addAgent(provider);
+    void host;
+    if (options.registry !== undefined) {
+      try {
+        provider.registration = await options.registry.register(options.service.name, providerEntry({
+          address: options.advertisedAddress ?? options.address,
+          incarnation: provider.incarnation,
+          ...(options.weight === undefined ? {} : { weight: options.weight }),
+          ...(options.responseControl === undefined ? {} : { metadata: { responseControl: options.responseControl } }),
+        }));
+      } catch (error) {
+        provider.closeNow();
+        throw error;
+      }
+    }
+    return provider;
+  }
+
+  get state(): ProviderServerState {
+    return this.stateValue;
+  }
+
+  get linkCount(): number {
+    return this.links.size;
+  }
+
+  get inFlight(): number {
+    let n = 0;
+    for (const link of this.links.values()) n += link.calls.size;
+    return n;
+  }
+
+  /**
+   * Graceful shutdown: deregister, GOAWAY, refuse new calls, wait for the calls in flight (at
+   * most drainTimeoutMs), abort what is left, release everything. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.stateValue === 'CLOSED') return;
+    if (this.stateValue === 'SERVING') {
+      this.stateValue = 'DRAINING';
+      const registration = this.registration;
+      this.registration = null;
+      try {
+        await registration?.close();
+      } catch (error) {
+        this.onError(error);
+      }
+      for (const link of this.links.values()) this.sendFrame(link, { type: FrameType.GOAWAY, callId: 0 });
+      this.drainDeadlineNs = this.client.nanoTime() + this.drainTimeoutNs;
+    }
+    if (this.inFlight > 0 && this.stateValue === 'DRAINING') {
+      await new Promise<void>((resolve) => {
+        const previous = this.drained;
+        this.drained = () => {
+          previous?.();
+          resolve();
+        };
+      });
+    }
+    this.closeNow();
+  }
+
+  /** Aborts every call and releases everything at once; idempotent. */
+  closeNow(): void {
+    if (this.stateValue === 'CLOSED') return;
+    this.stateValue = 'CLOSED';
+    const registration = this.registration;
+    this.registration = null;
+    registration?.close().catch((error: unknown) => this.onError(error));
+    for (const link of [...this.links.values()]) this.dropLink(link, 'the provider closed');
+    this.subscription?.close();
+    this.subscription = null;
+    this.client.removeAgent(this);
+    const drained = this.drained;
+    this.drained = null;
+    drained?.();
+  }
+
+  /** @internal */
+  onClose(): void {
+    this.closeNow();
+  }
+
+  /** @internal */
+  doWork(nowNs: number): number {
+    if (this.stateValue === 'CLOSED' || this.subscription === null) return 0;
+    let work = this.subscription.poll(this.assembler.onFragment, 64);
+    for (const link of this.links.values()) {
+      work += this.flush(link);
+      for (const call of link.calls.values()) {
+        if (!call.done && nowNs >= call.deadlineNs) {
+          this.stats.deadlineExceeded++;
+          this.finish(call, 'DEADLINE_EXCEEDED', `the call's deadline passed on provider ${this.address}`);
+          call.controller.abort(new RpcError('DEADLINE_EXCEEDED', 'deadline passed', { service: this.service.name, method: call.method, callId: call.callId }));
+          work++;
+        }
+      }
+      if (nowNs - link.lastHeardNs > this.linkTimeoutNs) {
+        this.dropLink(link, `the consumer was silent for ${Math.round((nowNs - link.lastHeardNs) / MS)} ms`);
+        work++;
+      }
+    }
+    if (this.stateValue === 'DRAINING' && this.drained !== null && (this.inFlight === 0 || nowNs >= this.drainDeadlineNs)) {
+      const drained = this.drained;
+      this.drained = null;
+      drained();
+    }
+    return work;
+  }
+
+  private onAvailableImage(image: Image): void {
+    if (this.stateValue === 'CLOSED' || this.links.has(image.sessionId)) return;
+    const link = new ProviderLinkSession(image, this.client.nanoTime());
+    this.links.set(image.sessionId, link);
+    this.stats.linksOpened++;
+    const channel = `aeron:udp?control=${this.options.responseControl ?? nextPort(this.options.address)}|control-mode=response|response-correlation-id=${image.correlationId}`;
+    this.client.addPublication(channel, this.options.responseStreamId ?? RPC_DEFAULTS.responseStreamId).then(
+      (publication) => {
+        if (link.closed) publication.close();
+        else link.publication = publication;
+      },
+      (error: unknown) => {
+        this.onError(error);
+        this.dropLink(link, `cannot add the response publication: ${(error as Error)?.message ?? String(error)}`);
+      },
+    );
+  }
+
+  private onUnavailableImage(image: Image): void {
+    const link = this.links.get(image.sessionId);
+    if (link !== undefined && link.image === image) this.dropLink(link, `the consumer's request stream ${image.sessionId} went away`);
+  }
+
+  private dropLink(link: ProviderLinkSession, reason: string): void {
+    if (link.closed) return;
+    link.closed = true;
+    this.links.delete(link.image.sessionId);
+    for (const call of link.calls.values()) {
+      if (call.done) continue;
+      call.done = true;
+      this.release(call);
+      call.controller.abort(new RpcError('CANCELLED', `link closed: ${reason}`, { service: this.service.name, method: call.method, callId: call.callId }));
+    }
+    link.calls.clear();
+    link.queue.length = 0;
+    link.publication?.close();
+    link.publication = null;
+  }
+
+  private onMessage(buffer: Uint8Array, offset: number, length: number, header: Header): void {
+    const link = this.links.get(header.sessionId);
+    if (link === undefined || link.closed) return;
+    let reader: FrameReader;
+    try {
+      reader = this.reader.wrap(buffer, offset, length);
+    } catch (error) {
+      this.stats.droppedFrames++;
+      this.onError(error);
+      return;
+    }
+    link.lastHeardNs = this.client.nanoTime();
+    switch (reader.type) {
+      case FrameType.HELLO:
+        if (reader.name !== this.service.name) {
+          this.sendFrame(link, { type: FrameType.HELLO_ACK, callId: 0, arg: RpcStatus.UNIMPLEMENTED, name: `service '${reader.name}' is not served here (this is ${this.service.name})` });
+        } else if (this.stateValue !== 'SERVING') {
+          this.sendFrame(link, { type: FrameType.HELLO_ACK, callId: 0, arg: RpcStatus.UNAVAILABLE, name: 'the provider is shutting down' });
+        } else {
+          link.helloDone = true;
+          this.sendFrame(link, { type: FrameType.HELLO_ACK, callId: 0, arg: 0, name: this.incarnation });
+        }
+        return;
+      case FrameType.PING:
+        this.sendFrame(link, { type: FrameType.PONG, callId: 0, arg: reader.arg });
+        return;
+      case FrameType.PONG:
+        return;
+      case FrameType.CALL:
+        this.onCall(link, reader);
+        return;
+      case FrameType.CANCEL: {
+        const call = link.calls.get(reader.callId);
+        if (call === undefined || call.done) return;
+        this.stats.cancelled++;
+        this.finish(call, 'CANCELLED', 'cancelled by the consumer');
+        call.controller.abort(new RpcError('CANCELLED', 'cancelled by the consumer', { service: this.service.name, method: call.method, callId: call.callId }));
+        return;
+      }
+      case FrameType.CREDIT: {
+        const call = link.calls.get(reader.callId);
+        if (call === undefined) return;
+        call.credits += reader.arg;
+        // Each waiter takes one credit as it sends.
+        for (const w of call.creditWaiters.splice(0, call.credits)) w();
+        return;
+      }
+      default:
+        this.stats.droppedFrames++;
+    }
+  }
+
+  private onCall(link: ProviderLinkSession, reader: FrameReader): void {
+    const callId = reader.callId;
+    const methodName = reader.name;
+    const service = this.service.name;
+    if (link.calls.has(callId)) return; // a duplicate of a call already running
+    const descriptor = (this.service.methods as Record<string, AnyMethod>)[methodName];
+    const oneway = (reader.flags & FrameFlag.ONEWAY) !== 0;
+    const refuse = (status: Exclude<RpcStatusName, 'OK'>, message: string): void => {
+      if (!oneway) this.sendFrame(link, { type: FrameType.END, callId, arg: RpcStatus[status], name: message, flags: status === 'UNAVAILABLE' || status === 'RESOURCE_EXHAUSTED' ? FrameFlag.NOT_RUN : 0 });
+    };
+    if (this.stateValue !== 'SERVING') {
+      this.stats.refusedDraining++;
+      refuse('UNAVAILABLE', `provider ${this.address} is shutting down; the call did not run`);
+      return;
+    }
+    if (descriptor === undefined) {
+      refuse('UNIMPLEMENTED', `method '${methodName}' is not part of service ${service}`);
+      return;
+    }
+    const running = this.running.get(methodName) ?? 0;
+    if (running >= descriptor.maxConcurrent) {
+      this.stats.refusedBusy++;
+      refuse('RESOURCE_EXHAUSTED', `${service}.${methodName} runs ${running} calls, its maxConcurrent=${descriptor.maxConcurrent}; the call did not run`);
+      return;
+    }
+    let request: unknown;
+    try {
+      request = descriptor.requestCodec.decode(reader.payload());
+    } catch (error) {
+      refuse('INVALID_ARGUMENT', `the request of ${service}.${methodName} does not decode with codec ${descriptor.requestCodec.name}: ${(error as Error)?.message ?? String(error)}`);
+      return;
+    }
+    const nowNs = this.client.nanoTime();
+    const remainingMs = reader.arg;
+    const controller = new AbortController();
+    const call: ActiveCall = {
+      link, callId, method: methodName, descriptor, controller, deadlineNs: remainingMs === 0 ? Number.POSITIVE_INFINITY : nowNs + remainingMs * MS,
+      trailers: {}, done: false, credits: RPC_DEFAULTS.streamWindow, creditWaiters: [],
+    };
+    this.stats.calls++;
+    this.running.set(methodName, running + 1);
+    if (!oneway) link.calls.set(callId, call);
+    const metadata = reader.metadata();
+    const attempt = (reader.flags >>> 8) & 0xff;
+    const client = this.client;
+    const context: CallContext = {
+      service, method: methodName, signal: controller.signal, metadata, attempt: attempt === 0 ? 1 : attempt,
+      deadlineNs: call.deadlineNs,
+      remainingMs: () => (call.deadlineNs === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : Math.max(0, (call.deadlineNs - client.nanoTime()) / MS)),
+      setTrailer: (key: string, value: string) => void (call.trailers[key] = value),
+    };
+    const handler = (this.implementation as Record<string, (...args: unknown[]) => unknown>)[methodName]!;
+    let result: unknown;
+    try {
+      if (descriptor.kind === 'serverStream') {
+        const sink: StreamSink<unknown> = { send: (value: unknown) => this.streamSend(call, value) };
+        result = handler.call(this.implementation, request, sink, context);
+      } else {
+        result = handler.call(this.implementation, request, context);
+      }
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    Promise.resolve(result).then(
+      (value) => {
+        if (oneway) return this.release(call);
+        if (call.done) return;
+        let payload: Uint8Array | undefined;
+        if (descriptor.kind === 'unary') {
+          try {
+            payload = descriptor.responseCodec.encode(value);
+          } catch (error) {
+            this.finish(call, 'INTERNAL', `the response of ${service}.${methodName} does not encode with codec ${descriptor.responseCodec.name}: ${(error as Error)?.message ?? String(error)}`);
+            return;
+          }
+        }
+        this.finish(call, 'OK', '', payload);
+      },
+      (error: unknown) => {
+        if (oneway) {
+          this.release(call);
+          this.stats.failed++;
+          this.onError(error);
+          return;
+        }
+        if (call.done) return;
+        this.stats.failed++;
+        if (error instanceof RpcError) this.finish(call, error.status, error.detail.replace(/^[A-Z_]+: /, ''));
+        else this.finish(call, 'UNKNOWN', `${service}.${methodName} failed: ${error instanceof Error ? error.message : String(error)}`);
+      },
+    );
+  }
+
+  private streamSend(call: ActiveCall, value: unknown): Promise<void> {
+    if (call.done) return Promise.reject(new RpcError('CANCELLED', 'the call is over', { service: this.service.name, method: call.method, callId: call.callId }));
+    let payload: Uint8Array;
+    try {
+      payload = call.descriptor.responseCodec.encode(value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const sendNow = (): void => {
+      call.credits--;
+      this.sendFrame(call.link, { type: FrameType.MESSAGE, callId: call.callId }, payload);
+    };
+    if (call.credits > 0) {
+      sendNow();
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      call.creditWaiters.push(() => {
+        if (call.done) {
+          reject(new RpcError('CANCELLED', 'the call is over', { service: this.service.name, method: call.method, callId: call.callId }));
+          return;
+        }
+        sendNow();
+        resolve();
+      });
+    });
+  }
+
+  private finish(call: ActiveCall, status: RpcStatusName, message: string, payload?: Uint8Array): void {
+    if (call.done) return;
+    call.done = true;
+    this.release(call);
+    call.link.calls.delete(call.callId);
+    const metadata: Metadata = Object.keys(call.trailers).length === 0 ? EMPTY_METADATA : call.trailers;
+    this.sendFrame(call.link, { type: FrameType.END, callId: call.callId, arg: RpcStatus[status], name: message, metadata }, payload);
+    for (const w of call.creditWaiters.splice(0)) w();
+  }
+
+  private release(call: ActiveCall): void {
+    const n = (this.running.get(call.method) ?? 1) - 1;
+    if (n <= 0) this.running.delete(call.method);
+    else this.running.set(call.method, n);
+  }
+
+  private sendFrame(link: ProviderLinkSession, fields: FrameFields, payload?: Uint8Array): void {
+    if (link.closed) return;
+    const needed = frameHeaderBytes(fields.name ?? '', fields.metadata ?? EMPTY_METADATA) + (payload?.length ?? 0);
+    if (needed > this.buffer.length) this.buffer = new Uint8Array(Math.max(needed, this.buffer.length * 2));
+    const length = encodeFrame(this.buffer, 0, fields, payload);
+    const publication = link.publication;
+    if (link.queue.length === 0 && publication !== null) {
+      for (let i = 0; i < 3; i++) if (publication.offer(this.buffer, 0, length) > 0) return;
+    }
+    if (link.queue.length >= MAX_QUEUED_FRAMES) {
+      this.stats.droppedFrames++;
+      this.dropLink(link, `${MAX_QUEUED_FRAMES} responses waiting for a consumer that does not take them`);
+      return;
+    }
+    link.queue.push({ bytes: this.buffer.slice(0, length) });
+  }
+
+  private flush(link: ProviderLinkSession): number {
+    const publication = link.publication;
+    if (publication === null || link.queue.length === 0) return 0;
+    let sent = 0;
+    while (link.queue.length > 0) {
+      const frame = link.queue[0]!;
+      if (publication.offer(frame.bytes, 0, frame.bytes.length) <= 0) break;
+      link.queue.shift();
+      sent++;
+    }
+    return sent;
+  }
+}
+
+function nextPort(address: string): string {
+  const i = address.lastIndexOf(':');
+  return `${address.slice(0, i)}:${Number(address.slice(i + 1)) + 1}`;
+}

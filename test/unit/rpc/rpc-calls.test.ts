@@ -1,0 +1,255 @@
+/**
+ * RPC calls end to end on real sockets (127.0.0.1): providers and a consumer on an embedded
+ * Skein, a static registry. Unary, oneway and server-streaming calls; metadata both ways;
+ * deadlines and cancellation reaching the provider's handler; the concurrency limit; a service
+ * the provider does not serve; retries of idempotent methods onto another provider when one is
+ * killed mid-call; graceful shutdown with a call in flight.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Skein } from '../../../src/skein.js';
+import { RpcProvider } from '../../../src/rpc/rpc-provider.js';
+import { RpcConsumer } from '../../../src/rpc/rpc-consumer.js';
+import { StaticRegistry } from '../../../src/rpc/registry.js';
+import { defineService, oneway, serverStream, unary } from '../../../src/rpc/service.js';
+import { jsonCodec, rawCodec } from '../../../src/rpc/codec.js';
+import { RpcError } from '../../../src/rpc/rpc-status.js';
+import { freeUdpPortPair, waitFor } from '../../support/wait.js';
+
+const Demo = defineService('demo', {
+  echo: unary<{ text: string }, { text: string; attempt: number; who: string }>({ idempotent: true }),
+  echoJson: unary<{ n: number }, { n: number }>({ requestCodec: jsonCodec(), responseCodec: jsonCodec() }),
+  echoRaw: unary<Uint8Array, Uint8Array>({ requestCodec: rawCodec, responseCodec: rawCodec }),
+  slow: unary<{ ms: number }, { done: boolean }>(),
+  slowIdempotent: unary<{ ms: number }, { who: string }>({ idempotent: true, retry: { maxAttempts: 3, initialBackoffMs: 10 } }),
+  single: unary<{ ms: number }, { ok: boolean }>({ maxConcurrent: 1 }),
+  fail: unary<{ status: 'NOT_FOUND' | 'INTERNAL' }, never>(),
+  count: serverStream<{ n: number }, { i: number }>(),
+  note: oneway<{ line: string }>(),
+});
+
+interface Seen {
+  notes: string[];
+  aborted: { method: string; reason: string; afterMs: number }[];
+  metadata: Record<string, string>[];
+}
+
+function implementation(who: string, seen: Seen) {
+  const sleep = (ms: number, signal: AbortSignal, method: string) =>
+    new Promise<void>((resolve, reject) => {
+      const started = Date.now();
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        seen.aborted.push({ method, reason: String((signal.reason as Error)?.message ?? signal.reason), afterMs: Date.now() - started });
+        reject(signal.reason);
+      }, { once: true });
+    });
+  return {
+    echo: (req: { text: string }, ctx: import('../../../src/rpc/service.js').CallContext) => {
+      seen.metadata.push({ ...ctx.metadata });
+      ctx.setTrailer('served-by', who);
+      return { text: req.text, attempt: ctx.attempt, who };
+    },
+    echoJson: (req: { n: number }) => ({ n: req.n * 2 }),
+    echoRaw: (req: Uint8Array) => req.slice().reverse(),
+    slow: async (req: { ms: number }, ctx: import('../../../src/rpc/service.js').CallContext) => {
+      await sleep(req.ms, ctx.signal, 'slow');
+      return { done: true };
+    },
+    slowIdempotent: async (req: { ms: number }, ctx: import('../../../src/rpc/service.js').CallContext) => {
+      await sleep(req.ms, ctx.signal, 'slowIdempotent');
+      return { who };
+    },
+    single: async (req: { ms: number }, ctx: import('../../../src/rpc/service.js').CallContext) => {
+      await sleep(req.ms, ctx.signal, 'single');
+      return { ok: true };
+    },
+    fail: (req: { status: 'NOT_FOUND' | 'INTERNAL' }): never => {
+      throw req.status === 'NOT_FOUND' ? new RpcError('NOT_FOUND', 'no such key') : new Error('handler blew up');
+    },
+    count: async (req: { n: number }, sink: import('../../../src/rpc/service.js').StreamSink<{ i: number }>, ctx: import('../../../src/rpc/service.js').CallContext) => {
+      for (let i = 0; i < req.n && !ctx.signal.aborted; i++) await sink.send({ i });
+    },
+    note: (req: { line: string }) => void seen.notes.push(req.line),
+  };
+}
+
+async function startProvider(skein: Skein, registry: StaticRegistry, who: string, seen: Seen, extra: { drainTimeoutMs?: number } = {}) {
+  const port = await freeUdpPortPair();
+  return RpcProvider.start(skein.client, { service: Demo, implementation: implementation(who, seen), address: `127.0.0.1:${port}`, registry, incarnation: who, ...extra });
+}
+
+/** The error a call failed with; fails the test when it succeeded. */
+async function failure(call: Promise<unknown>): Promise<RpcError> {
+  try {
+    await call;
+  } catch (error) {
+    assert.ok(error instanceof RpcError, `an RpcError: ${String(error)}`);
+    return error;
+  }
+  assert.fail('the call succeeded');
+}
+
+function newSeen(): Seen {
+  return { notes: [], aborted: [], metadata: [] };
+}
+
+test('unary, oneway and streaming calls with metadata both ways and three codecs', { timeout: 30_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 301 });
+  const registry = new StaticRegistry();
+  const seen = newSeen();
+  const provider = await startProvider(skein, registry, 'p1', seen);
+  const consumer = RpcConsumer.create(skein.client, Demo, { registry, seed: 1 });
+  try {
+    const answer = await consumer.stub.echo({ text: 'hello' }, { metadata: { 'x-request-id': 'r-1' }, timeoutMs: 5000 });
+    assert.deepEqual(answer, { text: 'hello', attempt: 1, who: 'p1' });
+    assert.deepEqual(seen.metadata[0], { 'x-request-id': 'r-1' });
+    assert.deepEqual(await consumer.stub.echoJson({ n: 21 }), { n: 42 });
+    assert.deepEqual(await consumer.stub.echoRaw(new Uint8Array([1, 2, 3])), new Uint8Array([3, 2, 1]));
+    await consumer.stub.note({ line: 'one-way' });
+    await waitFor(() => seen.notes.length === 1, 5000, 'the oneway call to run');
+    assert.deepEqual(seen.notes, ['one-way']);
+    const got: number[] = [];
+    for await (const item of consumer.stub.count({ n: 500 })) got.push(item.i);
+    assert.deepEqual(got, Array.from({ length: 500 }, (_, i) => i), 'every stream message, in order, past the credit window');
+    const first: number[] = [];
+    for await (const item of consumer.stub.count({ n: 1_000_000 }, { timeoutMs: 10_000 })) {
+      first.push(item.i);
+      if (first.length === 10) break;
+    }
+    assert.deepEqual(first, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await waitFor(() => provider.inFlight === 0, 5000, 'the abandoned stream to be cancelled on the provider');
+    const notFound = await failure(consumer.stub.fail({ status: 'NOT_FOUND' }));
+    assert.ok(notFound instanceof RpcError);
+    assert.equal(notFound.code, 'ERR_SKEIN_RPC_NOT_FOUND');
+    assert.match(notFound.message, /NOT_FOUND: no such key \(service=demo method=fail provider=127\.0\.0\.1:\d+ callId=\d+ attempt=1/);
+    const unknown = await failure(consumer.stub.fail({ status: 'INTERNAL' }));
+    assert.equal(unknown.code, 'ERR_SKEIN_RPC_UNKNOWN');
+    assert.match(unknown.message, /demo\.fail failed: handler blew up/);
+    assert.equal(consumer.state, 'READY');
+    assert.equal(consumer.providers()[0]!.state, 'READY');
+  } finally {
+    consumer.close();
+    await provider.close();
+    await skein.close();
+  }
+});
+
+test('deadlines and cancellation reach the provider: its handler sees its signal abort', { timeout: 30_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 302 });
+  const registry = new StaticRegistry();
+  const seen = newSeen();
+  const provider = await startProvider(skein, registry, 'p1', seen);
+  const consumer = RpcConsumer.create(skein.client, Demo, { registry, seed: 2 });
+  try {
+    await consumer.stub.echo({ text: 'warm' });
+    const started = Date.now();
+    const late = await failure(consumer.stub.slow({ ms: 5000 }, { timeoutMs: 300 }));
+    const tookMs = Date.now() - started;
+    assert.equal(late.code, 'ERR_SKEIN_RPC_DEADLINE_EXCEEDED');
+    assert.ok(tookMs >= 290 && tookMs < 2000, `failed after ${tookMs} ms`);
+    await waitFor(() => seen.aborted.length === 1, 5000, 'the provider to abort the handler');
+    assert.equal(seen.aborted[0]!.method, 'slow');
+    assert.ok(seen.aborted[0]!.afterMs < 1500, `the handler was stopped after ${seen.aborted[0]!.afterMs} ms`);
+    const controller = new AbortController();
+    const pending = consumer.stub.slow({ ms: 5000 }, { signal: controller.signal, timeoutMs: 10_000 });
+    setTimeout(() => controller.abort(new Error('user gave up')), 100);
+    const cancelled = await failure(pending);
+    assert.equal(cancelled.code, 'ERR_SKEIN_RPC_CANCELLED');
+    assert.match(cancelled.message, /user gave up/);
+    await waitFor(() => seen.aborted.length === 2, 5000, 'the cancel to reach the provider');
+    assert.match(seen.aborted[1]!.reason, /cancelled by the consumer/);
+    assert.equal(provider.inFlight, 0);
+  } finally {
+    consumer.close();
+    await provider.close();
+    await skein.close();
+  }
+});
+
+test('a method at its concurrency limit is refused with RESOURCE_EXHAUSTED before its handler runs', { timeout: 30_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 303 });
+  const registry = new StaticRegistry();
+  const seen = newSeen();
+  const provider = await startProvider(skein, registry, 'p1', seen);
+  const consumer = RpcConsumer.create(skein.client, Demo, { registry, seed: 3 });
+  try {
+    await consumer.stub.echo({ text: 'warm' });
+    const first = consumer.stub.single({ ms: 500 });
+    const second = await failure(consumer.stub.single({ ms: 10 }));
+    assert.equal(second.code, 'ERR_SKEIN_RPC_RESOURCE_EXHAUSTED');
+    assert.match(second.message, /demo\.single runs 1 calls, its maxConcurrent=1; the call did not run/);
+    assert.deepEqual(await first, { ok: true });
+    assert.equal(provider.stats.refusedBusy >= 1, true);
+  } finally {
+    consumer.close();
+    await provider.close();
+    await skein.close();
+  }
+});
+
+test('with no provider ready a call waits up to its deadline and fails UNAVAILABLE saying why; a provider of another service is refused', { timeout: 30_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 304 });
+  const registry = new StaticRegistry();
+  const Other = defineService('other', { ping: unary<null, null>() });
+  const port = await freeUdpPortPair();
+  const other = await RpcProvider.start(skein.client, { service: Other, implementation: { ping: () => null }, address: `127.0.0.1:${port}` });
+  registry.set('demo', [{ address: `127.0.0.1:${port}`, incarnation: '' }]);
+  const consumer = RpcConsumer.create(skein.client, Demo, { registry, seed: 4, holder: { backoffInitialMs: 50 } });
+  try {
+    const started = Date.now();
+    const error = await failure(consumer.stub.echo({ text: 'x' }, { timeoutMs: 800 }));
+    assert.equal(error.code, 'ERR_SKEIN_RPC_UNAVAILABLE');
+    assert.ok(Date.now() - started >= 790, 'it waited for the deadline');
+    assert.match(error.message, /no provider ready within the deadline: demo: snapshot version 1 lists 1; providers (BACKOFF|CONNECTING)=1/);
+    const transitions = consumer.providers();
+    assert.match(transitions[0]!.reason, /refused the link: service 'demo' is not served here \(this is other\)|connect failed/);
+    const fast = RpcConsumer.create(skein.client, Demo, { registry, seed: 5, waitForReady: false });
+    const at = Date.now();
+    const now = await failure(fast.stub.echo({ text: 'x' }));
+    assert.equal(now.code, 'ERR_SKEIN_RPC_UNAVAILABLE');
+    assert.ok(Date.now() - at < 200, 'waitForReady false fails at once');
+    fast.close();
+  } finally {
+    consumer.close();
+    await other.close();
+    await skein.close();
+  }
+});
+
+test('an idempotent call in flight on a provider that dies is retried on another; a graceful shutdown lets its call finish', { timeout: 30_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 305 });
+  const registry = new StaticRegistry();
+  const seen = newSeen();
+  const p1 = await startProvider(skein, registry, 'p1', seen);
+  const p2 = await startProvider(skein, registry, 'p2', seen, { drainTimeoutMs: 3000 });
+  const consumer = RpcConsumer.create(skein.client, Demo, { registry, seed: 6, balancer: 'round-robin', link: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 500 } });
+  try {
+    await waitFor(() => consumer.providers().filter((p) => p.state === 'READY').length === 2, 5000, 'both providers READY');
+    // Kill whichever provider takes the call: the call is retried on the other.
+    const pending = consumer.stub.slowIdempotent({ ms: 300 }, { timeoutMs: 5000 });
+    await waitFor(() => p1.inFlight + p2.inFlight === 1, 2000, 'the call to arrive');
+    const victim = p1.inFlight === 1 ? p1 : p2;
+    const survivor = victim === p1 ? 'p2' : 'p1';
+    victim.closeNow();
+    const answer = await pending;
+    assert.equal(answer.who, survivor, 'answered by the other provider');
+    assert.ok(consumer.stats.retries >= 1);
+    const rest = victim === p1 ? p2 : p1;
+    // Graceful shutdown with a call in flight: it finishes; the provider deregisters first.
+    await waitFor(() => consumer.providers().some((p) => p.state === 'READY'), 5000, 'a READY provider');
+    const inFlight = consumer.stub.slow({ ms: 300 }, { timeoutMs: 5000 });
+    await waitFor(() => rest.inFlight === 1, 2000, 'the call to arrive');
+    const closing = rest.close();
+    assert.equal(registry.snapshot('demo')!.providers.some((p) => p.incarnation === survivor), false, 'deregistered first');
+    assert.deepEqual(await inFlight, { done: true });
+    await closing;
+    assert.equal(rest.state, 'CLOSED');
+  } finally {
+    consumer.close();
+    p1.closeNow();
+    p2.closeNow();
+    await skein.close();
+  }
+});
