@@ -14,6 +14,7 @@ import { registerPongCommand } from './pong-command.js';
 import { registerPubCommand } from './pub-command.js';
 import { registerRequestCommand } from './request-command.js';
 import { registerRespondCommand } from './respond-command.js';
+import { registerRegistryCommand, registerRpcCommand } from './rpc-command.js';
 import { registerStatCommand } from './stat-command.js';
 import { registerSubCommand } from './sub-command.js';
 
@@ -45,6 +46,8 @@ export function createProgram(): Command {
   registerReplicateCommand(program);
   registerReplayCommand(program);
   registerArchiveToolCommand(program);
+  registerRegistryCommand(program);
+  registerRpcCommand(program);
   return program;
 }
 

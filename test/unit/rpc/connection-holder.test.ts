@@ -316,3 +316,33 @@ test('the static registry: a full snapshot first, a new frozen version on each c
   assert.throws(() => providerEntry({ address: '127.0.0.1:1', weight: 0 }), /weight=0 is invalid/);
   await registry.close();
 });
+
+test('A004: cleanup does not depend on who listens: no listener, a listener, a listener that throws, all release the same', () => {
+  const outcomes: string[] = [];
+  for (const mode of ['none', 'listening', 'throwing'] as const) {
+    let now = 0;
+    const prng = new SeededPrng(9);
+    const links = new FakeLinks(() => now, prng.fork());
+    const errors: unknown[] = [];
+    const heard: string[] = [];
+    const holder = new ConnectionHolder({
+      service: 'echo', links, prng, nanoTime: () => now, onError: (e) => errors.push(e),
+      ...(mode === 'none' ? {} : { onTransition: (t: ProviderTransition) => { heard.push(t.to); if (mode === 'throwing') throw new Error('logger broke'); } }),
+    }, { maxConnectAttempts: 3, minDeadTimeMs: 1000 });
+    links.start('127.0.0.1:20001', 'a');
+    links.start('127.0.0.1:20002', 'b');
+    holder.applySnapshot(serviceSnapshot('echo', 1, [providerEntry({ address: '127.0.0.1:20001', incarnation: 'a' }), providerEntry({ address: '127.0.0.1:20002', incarnation: 'b' })]));
+    for (let i = 0; i < 5; i++) { now += MS; links.doWork(now); holder.doWork(now); }
+    links.kill('127.0.0.1:20001');
+    for (let i = 0; i < 10_000; i++) { now += MS; links.doWork(now); holder.doWork(now); }
+    holder.applySnapshot(serviceSnapshot('echo', 2, [providerEntry({ address: '127.0.0.1:20001', incarnation: 'a' })]));
+    const states = holder.providerViews().map((p) => `${p.address}=${p.state}`).join(' ');
+    outcomes.push(`${states} links=${links.openCount}`);
+    if (mode === 'throwing') assert.equal(errors.length, heard.length, 'every listener failure was reported');
+    if (mode !== 'none') assert.ok(heard.includes('QUARANTINED') && heard.includes('CLOSED'));
+    holder.close();
+    assert.equal(links.openCount, 0, `${mode}: nothing left open after close`);
+  }
+  assert.equal(new Set(outcomes).size, 1, `the same outcome each way: ${outcomes.join(' | ')}`);
+  assert.match(outcomes[0]!, /127\.0\.0\.1:20001=(QUARANTINED|CONNECTING|BACKOFF) links=[01]/);
+});
