@@ -50,7 +50,7 @@ export interface RpcConsumerOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-type Phase = 'WAITING' | 'BACKOFF' | 'SENT' | 'DONE';
+type Phase = 'NEW' | 'WAITING' | 'BACKOFF' | 'SENT' | 'DONE';
 
 interface StreamState {
   readonly values: unknown[];
@@ -61,7 +61,7 @@ interface StreamState {
 }
 
 class Call implements LinkCallListener {
-  phase: Phase = 'WAITING';
+  phase: Phase = 'NEW';
   attempt = 1;
   readonly tried = new Set<string>();
   transparentRetries = 0;
@@ -113,6 +113,9 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
   private readonly onError: (error: unknown) => void;
   private nextCallId = 1;
   private closed = false;
+  private nextScanNs = 0;
+  /** Calls WAITING or in BACKOFF: while there are any, calls are looked at every cycle. */
+  private parked = 0;
   /** Counters for `skein rpc providers` and tests. */
   readonly stats = { calls: 0, ok: 0, failed: 0, retries: 0, transparentRetries: 0, waitedForReady: 0 };
 
@@ -240,6 +243,9 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
   doWork(nowNs: number): number {
     if (this.closed) return 0;
     let work = this.links.doWork(nowNs) + this.holder.doWork(nowNs);
+    // Deadlines are checked once a millisecond; waiting and backing-off calls every cycle.
+    if (this.parked === 0 && nowNs < this.nextScanNs) return work;
+    this.nextScanNs = nowNs + MS;
     for (const call of this.calls) {
       switch (call.phase) {
         case 'WAITING':
@@ -326,7 +332,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
           return;
         }
         if (call.phase !== 'WAITING') this.stats.waitedForReady++;
-        call.phase = 'WAITING';
+        this.setPhase(call, 'WAITING');
         return;
       }
       const provider = this.balancer.pick(pickable, call.key, call.tried, nowNs) as ProviderConnection;
@@ -360,7 +366,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
         continue;
       }
       this.holder.callStarted(provider);
-      call.phase = 'SENT';
+      this.setPhase(call, 'SENT');
       call.sentNs = nowNs;
       if (oneway) {
         link.removeCall(callId);
@@ -434,7 +440,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     if (notRun && !call.committed && call.transparentRetries < 1 && nowNs < call.deadlineNs) {
       call.transparentRetries++;
       this.stats.transparentRetries++;
-      call.phase = 'WAITING';
+      this.setPhase(call, 'WAITING');
       this.dispatch(call);
       return;
     }
@@ -447,7 +453,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       if (nowNs + delayNs < call.deadlineNs) {
         call.attempt++;
         this.stats.retries++;
-        call.phase = 'BACKOFF';
+        this.setPhase(call, 'BACKOFF');
         call.resumeNs = nowNs + delayNs;
         return;
       }
@@ -523,10 +529,17 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
   }
 
   private finishCall(call: Call): void {
-    call.phase = 'DONE';
+    this.setPhase(call, 'DONE');
     this.calls.delete(call);
     if (call.abortListener !== null) call.signal?.removeEventListener('abort', call.abortListener);
     call.abortListener = null;
+  }
+
+  private setPhase(call: Call, phase: Phase): void {
+    const wasParked = call.phase === 'WAITING' || call.phase === 'BACKOFF';
+    const parked = phase === 'WAITING' || phase === 'BACKOFF';
+    if (wasParked !== parked) this.parked += parked ? 1 : -1;
+    call.phase = phase;
   }
 
   private makeStub(): ServiceStub<M> {

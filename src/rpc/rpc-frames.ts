@@ -86,7 +86,38 @@ export function frameHeaderBytes(name: string, metadata: Metadata): number {
  * returns its length. `payload` is copied after the header.
  */
 export function encodeFrame(buffer: Uint8Array, offset: number, fields: FrameFields, payload?: Uint8Array): number {
-  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  return encodeInto(buffer, new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength), offset, fields, payload);
+}
+
+/** At least the bytes a frame takes without its payload (UTF-8 takes at most 3 bytes per UTF-16 unit). */
+export function frameLengthBound(name: string, metadata: Metadata): number {
+  let length = FRAME_HEADER_LENGTH + name.length * 3;
+  for (const key in metadata) length += 6 + (key.length + metadata[key]!.length) * 3;
+  return length;
+}
+
+/** Encodes frames into a buffer of its own, grown when a frame needs more; reused for every frame. */
+export class FrameWriter {
+  private buffer = new Uint8Array(4096);
+  private view = new DataView(this.buffer.buffer);
+
+  /** The buffer the last frame was written to (valid until the next write). */
+  get bytes(): Uint8Array {
+    return this.buffer;
+  }
+
+  /** Writes a frame at offset 0; returns its length. */
+  write(fields: FrameFields, payload?: Uint8Array): number {
+    const bound = frameLengthBound(fields.name ?? '', fields.metadata ?? EMPTY_METADATA) + (payload === undefined ? 0 : payload.length);
+    if (bound > this.buffer.length) {
+      this.buffer = new Uint8Array(Math.max(bound, this.buffer.length * 2));
+      this.view = new DataView(this.buffer.buffer);
+    }
+    return encodeInto(this.buffer, this.view, 0, fields, payload);
+  }
+}
+
+function encodeInto(buffer: Uint8Array, view: DataView, offset: number, fields: FrameFields, payload?: Uint8Array): number {
   const name = fields.name ?? '';
   const metadata = fields.metadata ?? EMPTY_METADATA;
   view.setUint8(offset, RPC_FRAME_VERSION);
@@ -98,14 +129,16 @@ export function encodeFrame(buffer: Uint8Array, offset: number, fields: FrameFie
   p += writeString(buffer, p, name, 0xffff, 'name');
   view.setUint16(offset + 12, p - offset - FRAME_HEADER_LENGTH, true);
   let count = 0;
-  for (const key in metadata) {
-    const keyLength = writeString(buffer, p + 2, key, 0xffff, 'metadata key');
-    view.setUint16(p, keyLength, true);
-    p += 2 + keyLength;
-    const valueLength = writeString(buffer, p + 4, metadata[key]!, 0xffffffff, 'metadata value');
-    view.setUint32(p, valueLength, true);
-    p += 4 + valueLength;
-    count++;
+  if (metadata !== EMPTY_METADATA) {
+    for (const key in metadata) {
+      const keyLength = writeString(buffer, p + 2, key, 0xffff, 'metadata key');
+      view.setUint16(p, keyLength, true);
+      p += 2 + keyLength;
+      const valueLength = writeString(buffer, p + 4, metadata[key]!, 0xffffffff, 'metadata value');
+      view.setUint32(p, valueLength, true);
+      p += 4 + valueLength;
+      count++;
+    }
   }
   if (count > 0xffff) throw new SkeinError(ErrorCode.ARG_INVALID, `${count} metadata entries; at most 65535`);
   view.setUint16(offset + 14, count, true);

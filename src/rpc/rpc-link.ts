@@ -19,7 +19,7 @@ import type { Subscription } from '../client/subscription.js';
 import type { Image } from '../client/image.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
-import { EMPTY_METADATA, FrameReader, FrameType, encodeFrame, frameHeaderBytes, type FrameFields, type Metadata } from './rpc-frames.js';
+import { EMPTY_METADATA, FrameReader, FrameType, FrameWriter, type FrameFields, type Metadata } from './rpc-frames.js';
 import type { LinkFactory, LinkFailure, LinkListener, ProviderLink } from './provider-connection.js';
 import { parseAddress, type ProviderEntry } from './registry.js';
 import { RPC_DEFAULTS, providerChannels } from './rpc-defaults.js';
@@ -59,7 +59,7 @@ export class RpcLink implements ProviderLink {
   private readonly calls = new Map<number, LinkCallListener>();
   private readonly assembler: FragmentAssembler;
   private readonly reader = new FrameReader();
-  private buffer = new Uint8Array(4096);
+  private readonly writer = new FrameWriter();
   private lastHeardNs = 0;
   private nextPingNs = 0;
   private pingSequence = 0;
@@ -129,13 +129,12 @@ export class RpcLink implements ProviderLink {
   send(fields: FrameFields, payload?: Uint8Array): boolean {
     const publication = this.publication;
     if (publication === null || (this.stateValue !== 'READY' && this.stateValue !== 'HELLO')) return false;
-    const needed = frameHeaderBytes(fields.name ?? '', fields.metadata ?? EMPTY_METADATA) + (payload?.length ?? 0);
-    if (needed > publication.maxMessageLength) {
-      throw new SkeinError(ErrorCode.MESSAGE_TOO_LONG, `RPC frame of ${needed} bytes exceeds the link's largest message, ${publication.maxMessageLength} bytes (provider ${this.address})`);
+    const length = this.writer.write(fields, payload);
+    if (length > publication.maxMessageLength) {
+      throw new SkeinError(ErrorCode.MESSAGE_TOO_LONG, `RPC frame of ${length} bytes exceeds the link's largest message, ${publication.maxMessageLength} bytes (provider ${this.address})`);
     }
-    if (needed > this.buffer.length) this.buffer = new Uint8Array(Math.max(needed, this.buffer.length * 2));
-    const length = encodeFrame(this.buffer, 0, fields, payload);
-    for (let i = 0; i < 3; i++) if (publication.offer(this.buffer, 0, length) > 0) return true;
+    const bytes = this.writer.bytes;
+    for (let i = 0; i < 3; i++) if (publication.offer(bytes, 0, length) > 0) return true;
     return false;
   }
 

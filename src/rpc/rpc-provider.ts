@@ -22,7 +22,7 @@ import type { Image } from '../client/image.js';
 import type { Header } from '../logbuffer/header.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
-import { EMPTY_METADATA, FrameFlag, FrameReader, FrameType, encodeFrame, frameHeaderBytes, type FrameFields, type Metadata } from './rpc-frames.js';
+import { EMPTY_METADATA, FrameFlag, FrameReader, FrameType, FrameWriter, type FrameFields, type Metadata } from './rpc-frames.js';
 import { RpcError, RpcStatus, type RpcStatusName } from './rpc-status.js';
 import { RPC_DEFAULTS } from './rpc-defaults.js';
 import type { AnyMethod, CallContext, MethodMap, ServiceDescriptor, ServiceImplementation, StreamSink } from './service.js';
@@ -62,7 +62,8 @@ interface ActiveCall {
   readonly callId: number;
   readonly method: string;
   readonly descriptor: AnyMethod;
-  readonly controller: AbortController;
+  /** Made on first use of the handler's signal (most calls never look at it). */
+  controller: AbortController | null;
   readonly deadlineNs: number;
   readonly trailers: Record<string, string>;
   done: boolean;
@@ -98,11 +99,12 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
   private readonly links = new Map<number, ProviderLinkSession>();
   private readonly assembler: FragmentAssembler;
   private readonly reader = new FrameReader();
-  private buffer = new Uint8Array(4096);
+  private readonly writer = new FrameWriter();
   private readonly running = new Map<string, number>();
   private registration: Registration | null = null;
   private stateValue: ProviderServerState = 'SERVING';
   private drainDeadlineNs = -1;
+  private nextScanNs = 0;
   private drained: (() => void) | null = null;
   private readonly linkTimeoutNs: number;
   private readonly drainTimeoutNs: number;
@@ -225,13 +227,17 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
   doWork(nowNs: number): number {
     if (this.stateValue === 'CLOSED' || this.subscription === null) return 0;
     let work = this.subscription.poll(this.assembler.onFragment, 64);
+    const scan = nowNs >= this.nextScanNs;
+    if (scan) this.nextScanNs = nowNs + MS;
     for (const link of this.links.values()) {
       work += this.flush(link);
+      // Deadlines and silence are checked once a millisecond.
+      if (!scan) continue;
       for (const call of link.calls.values()) {
         if (!call.done && nowNs >= call.deadlineNs) {
           this.stats.deadlineExceeded++;
           this.finish(call, 'DEADLINE_EXCEEDED', `the call's deadline passed on provider ${this.address}`);
-          call.controller.abort(new RpcError('DEADLINE_EXCEEDED', 'deadline passed', { service: this.service.name, method: call.method, callId: call.callId }));
+          call.controller?.abort(new RpcError('DEADLINE_EXCEEDED', 'deadline passed', { service: this.service.name, method: call.method, callId: call.callId }));
           work++;
         }
       }
@@ -279,7 +285,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       if (call.done) continue;
       call.done = true;
       this.release(call);
-      call.controller.abort(new RpcError('CANCELLED', `link closed: ${reason}`, { service: this.service.name, method: call.method, callId: call.callId }));
+      call.controller?.abort(new RpcError('CANCELLED', `link closed: ${reason}`, { service: this.service.name, method: call.method, callId: call.callId }));
     }
     link.calls.clear();
     link.queue.length = 0;
@@ -323,7 +329,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
         if (call === undefined || call.done) return;
         this.stats.cancelled++;
         this.finish(call, 'CANCELLED', 'cancelled by the consumer');
-        call.controller.abort(new RpcError('CANCELLED', 'cancelled by the consumer', { service: this.service.name, method: call.method, callId: call.callId }));
+        call.controller?.abort(new RpcError('CANCELLED', 'cancelled by the consumer', { service: this.service.name, method: call.method, callId: call.callId }));
         return;
       }
       case FrameType.CREDIT: {
@@ -373,23 +379,15 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     }
     const nowNs = this.client.nanoTime();
     const remainingMs = reader.arg;
-    const controller = new AbortController();
     const call: ActiveCall = {
-      link, callId, method: methodName, descriptor, controller, deadlineNs: remainingMs === 0 ? Number.POSITIVE_INFINITY : nowNs + remainingMs * MS,
+      link, callId, method: methodName, descriptor, controller: null, deadlineNs: remainingMs === 0 ? Number.POSITIVE_INFINITY : nowNs + remainingMs * MS,
       trailers: {}, done: false, credits: RPC_DEFAULTS.streamWindow, creditWaiters: [],
     };
     this.stats.calls++;
     this.running.set(methodName, running + 1);
     if (!oneway) link.calls.set(callId, call);
-    const metadata = reader.metadata();
     const attempt = (reader.flags >>> 8) & 0xff;
-    const client = this.client;
-    const context: CallContext = {
-      service, method: methodName, signal: controller.signal, metadata, attempt: attempt === 0 ? 1 : attempt,
-      deadlineNs: call.deadlineNs,
-      remainingMs: () => (call.deadlineNs === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : Math.max(0, (call.deadlineNs - client.nanoTime()) / MS)),
-      setTrailer: (key: string, value: string) => void (call.trailers[key] = value),
-    };
+    const context = new ProviderCallContext(this.client, call, service, reader.metadata(), attempt === 0 ? 1 : attempt);
     const handler = (this.implementation as Record<string, (...args: unknown[]) => unknown>)[methodName]!;
     let result: unknown;
     try {
@@ -400,36 +398,55 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
         result = handler.call(this.implementation, request, context);
       }
     } catch (error) {
-      result = Promise.reject(error);
+      this.onHandlerFailed(call, oneway, error);
+      return;
     }
-    Promise.resolve(result).then(
-      (value) => {
-        if (oneway) return this.release(call);
-        if (call.done) return;
-        let payload: Uint8Array | undefined;
-        if (descriptor.kind === 'unary') {
-          try {
-            payload = descriptor.responseCodec.encode(value);
-          } catch (error) {
-            this.finish(call, 'INTERNAL', `the response of ${service}.${methodName} does not encode with codec ${descriptor.responseCodec.name}: ${(error as Error)?.message ?? String(error)}`);
-            return;
-          }
-        }
-        this.finish(call, 'OK', '', payload);
-      },
-      (error: unknown) => {
-        if (oneway) {
-          this.release(call);
-          this.stats.failed++;
-          this.onError(error);
-          return;
-        }
-        if (call.done) return;
-        this.stats.failed++;
-        if (error instanceof RpcError) this.finish(call, error.status, error.detail.replace(/^[A-Z_]+: /, ''));
-        else this.finish(call, 'UNKNOWN', `${service}.${methodName} failed: ${error instanceof Error ? error.message : String(error)}`);
-      },
+    if (result === null || typeof result !== 'object' || typeof (result as { then?: unknown }).then !== 'function') {
+      // Answered at once: the response goes out in this duty cycle.
+      this.onHandlerDone(call, oneway, result);
+      return;
+    }
+    (result as Promise<unknown>).then(
+      (value) => this.onHandlerDone(call, oneway, value),
+      (error: unknown) => this.onHandlerFailed(call, oneway, error),
     );
+  }
+
+  private onHandlerDone(call: ActiveCall, oneway: boolean, value: unknown): void {
+    if (oneway) {
+      this.release(call);
+      return;
+    }
+    if (call.done) return;
+    const descriptor = call.descriptor;
+    let payload: Uint8Array | undefined;
+    if (descriptor.kind === 'unary') {
+      try {
+        payload = descriptor.responseCodec.encode(value);
+      } catch (error) {
+        this.finish(call, 'INTERNAL', `the response of ${this.service.name}.${call.method} does not encode with codec ${descriptor.responseCodec.name}: ${(error as Error)?.message ?? String(error)}`);
+        return;
+      }
+      const max = call.link.publication?.maxMessageLength ?? Number.POSITIVE_INFINITY;
+      if (payload.length + 1024 > max) {
+        this.finish(call, 'RESOURCE_EXHAUSTED', `the response of ${this.service.name}.${call.method} is ${payload.length} bytes; a message on this link holds at most ${max - 1024}`);
+        return;
+      }
+    }
+    this.finish(call, 'OK', '', payload);
+  }
+
+  private onHandlerFailed(call: ActiveCall, oneway: boolean, error: unknown): void {
+    if (oneway) {
+      this.release(call);
+      this.stats.failed++;
+      this.onError(error);
+      return;
+    }
+    if (call.done) return;
+    this.stats.failed++;
+    if (error instanceof RpcError) this.finish(call, error.status, error.detail.replace(/^[A-Z_]+: /, ''));
+    else this.finish(call, 'UNKNOWN', `${this.service.name}.${call.method} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 
   private streamSend(call: ActiveCall, value: unknown): Promise<void> {
@@ -478,19 +495,18 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
 
   private sendFrame(link: ProviderLinkSession, fields: FrameFields, payload?: Uint8Array): void {
     if (link.closed) return;
-    const needed = frameHeaderBytes(fields.name ?? '', fields.metadata ?? EMPTY_METADATA) + (payload?.length ?? 0);
-    if (needed > this.buffer.length) this.buffer = new Uint8Array(Math.max(needed, this.buffer.length * 2));
-    const length = encodeFrame(this.buffer, 0, fields, payload);
+    const length = this.writer.write(fields, payload);
+    const bytes = this.writer.bytes;
     const publication = link.publication;
     if (link.queue.length === 0 && publication !== null) {
-      for (let i = 0; i < 3; i++) if (publication.offer(this.buffer, 0, length) > 0) return;
+      for (let i = 0; i < 3; i++) if (publication.offer(bytes, 0, length) > 0) return;
     }
     if (link.queue.length >= MAX_QUEUED_FRAMES) {
       this.stats.droppedFrames++;
       this.dropLink(link, `${MAX_QUEUED_FRAMES} responses waiting for a consumer that does not take them`);
       return;
     }
-    link.queue.push({ bytes: this.buffer.slice(0, length) });
+    link.queue.push({ bytes: bytes.slice(0, length) });
   }
 
   private flush(link: ProviderLinkSession): number {
@@ -504,6 +520,43 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       sent++;
     }
     return sent;
+  }
+}
+
+/** What a handler gets beside its request: made per call, with its AbortController made only when `signal` is read. */
+class ProviderCallContext implements CallContext {
+  constructor(
+    private readonly client: SkeinClient,
+    private readonly call: ActiveCall,
+    readonly service: string,
+    readonly metadata: Metadata,
+    readonly attempt: number,
+  ) {}
+
+  get method(): string {
+    return this.call.method;
+  }
+
+  get signal(): AbortSignal {
+    const call = this.call;
+    if (call.controller === null) {
+      call.controller = new AbortController();
+      if (call.done) call.controller.abort(new RpcError('CANCELLED', 'the call is over', { service: this.service, method: call.method, callId: call.callId }));
+    }
+    return call.controller.signal;
+  }
+
+  get deadlineNs(): number {
+    return this.call.deadlineNs;
+  }
+
+  remainingMs(): number {
+    const deadlineNs = this.call.deadlineNs;
+    return deadlineNs === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : Math.max(0, (deadlineNs - this.client.nanoTime()) / MS);
+  }
+
+  setTrailer(key: string, value: string): void {
+    this.call.trailers[key] = value;
   }
 }
 
