@@ -7,6 +7,7 @@ import { addSkeinOptions, integerOption, launchSkein, type SkeinCliOptions } fro
 import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report, sleep, usageError } from './cli-runtime.js';
 import { freeUdpPortPair } from './free-port.js';
 import { systemEpochClock } from '../env/clock.js';
+import { nodeTimers } from '../env/timers.js';
 import { BALANCER_NAMES, DEFAULT_BALANCER, type BalancerName } from '../rpc/balancer.js';
 import { DEFAULT_REGISTRY_ADDRESS } from '../rpc/embedded-registry.js';
 import type { Registry } from '../rpc/registry.js';
@@ -159,7 +160,7 @@ async function runServe(options: ServeOptions): Promise<void> {
   let logged = 0;
   const provider = await RpcProvider.start(skein.client, {
     service: DemoService,
-    implementation: demoImplementation(incarnation, { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) }, () => void logged++, options.delayMs),
+    implementation: demoImplementation(incarnation, nodeTimers, () => void logged++, options.delayMs),
     address, incarnation, weight: options.weight, drainTimeoutMs: options.drainTimeoutMs,
     ...(registry === undefined ? {} : { registry }),
     onError: (error) => report('rpc serve', (error as Error)?.message ?? String(error)),

@@ -3,6 +3,7 @@
  * store held by each provider (not shared between providers), a stream of its keys, a sleep that
  * honours deadlines and cancellation, and a oneway log line.
  */
+import type { Timers } from '../env/timers.js';
 import { RpcError } from './rpc-status.js';
 import { defineService, oneway, serverStream, unary, type CallContext, type ServiceImplementation, type StreamSink } from './service.js';
 
@@ -21,7 +22,7 @@ export type DemoMethods = typeof DemoService.methods;
 /** The demo implementation; `provider` names this provider in answers; `timers` runs the sleep. */
 export function demoImplementation(
   provider: string,
-  timers: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void },
+  timers: Timers,
   onLog: (line: string) => void = () => {},
   /** Every echo and get waits this long first (a slow provider), stopping early when the call ends. */
   delayMs = 0,
@@ -31,9 +32,9 @@ export function demoImplementation(
     delayMs <= 0
       ? null
       : new Promise<void>((resolve, reject) => {
-          const handle = timers.setTimeout(resolve, delayMs);
+          const handle = timers.scheduleTimeout(resolve, delayMs);
           ctx.signal.addEventListener('abort', () => {
-            timers.clearTimeout(handle);
+            timers.cancelTimeout(handle);
             reject(ctx.signal.reason);
           }, { once: true });
         });
@@ -63,9 +64,9 @@ export function demoImplementation(
     },
     sleep: (req: { ms: number }, ctx: CallContext) =>
       new Promise<{ sleptMs: number }>((resolve, reject) => {
-        const handle = timers.setTimeout(() => resolve({ sleptMs: req.ms }), req.ms);
+        const handle = timers.scheduleTimeout(() => resolve({ sleptMs: req.ms }), req.ms);
         ctx.signal.addEventListener('abort', () => {
-          timers.clearTimeout(handle);
+          timers.cancelTimeout(handle);
           reject(ctx.signal.reason);
         }, { once: true });
       }),
