@@ -12,6 +12,8 @@
  * there is one, while the retry budget allows.
  */
 import type { SkeinClient } from '../client/skein-client.js';
+import type { Counter } from '../client/counter.js';
+import { CounterTypeId } from '../agent/counter-types.js';
 import type { Agent } from '../agent/agent.js';
 import { SeededPrng, randomSeed } from '../env/prng.js';
 import { resolveHost } from '../env/host-resolver.js';
@@ -19,7 +21,7 @@ import { ErrorCode, SkeinError } from '../util/errors.js';
 import type { Implements } from '../util/implements.js';
 import { ConnectionHolder, type HolderState, type ProviderView } from './connection-holder.js';
 import type { HolderOptions } from './holder-options.js';
-import type { ProviderConnection, ProviderTransition } from './provider-connection.js';
+import { PROVIDER_STATES, type ProviderConnection, type ProviderTransition } from './provider-connection.js';
 import type { Registry, RegistrySubscription } from './registry.js';
 import { RpcLinks, type HostResolver, type LinkCallListener, type RpcLink, type RpcLinkSettings } from './rpc-link.js';
 import { EMPTY_METADATA, FrameFlag, FrameType, type FrameReader, type Metadata } from './rpc-frames.js';
@@ -118,6 +120,8 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
   private parked = 0;
   /** Counters for `skein rpc providers` and tests. */
   readonly stats = { calls: 0, ok: 0, failed: 0, retries: 0, transparentRetries: 0, waitedForReady: 0 };
+  /** Driver counters (`skein stat`): providers per state, calls ok and failed, retries. */
+  private readonly counters = new Map<string, Counter>();
 
   private constructor(client: SkeinClient, service: ServiceDescriptor<M>, options: RpcConsumerOptions) {
     this.client = client;
@@ -140,12 +144,15 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
         service: service.name, links: this.links, prng: this.prng.fork(), nanoTime: () => client.nanoTime(), onError: this.onError,
         onTransition: (t) => {
           if (t.to === 'CLOSED' || t.from === 'READY') this.balancer.onTargetsChanged(new Set(this.holder.pickable().map((p) => p.id)));
+          this.counters.get(t.from)?.set(this.holder.countIn(t.from));
+          this.counters.get(t.to)?.set(t.to === 'CLOSED' ? 0 : this.holder.countIn(t.to));
           listener?.(t);
         },
       },
       options.holder,
     );
     this.stub = this.makeStub();
+    this.addCounters();
     client.addAgent(this);
     this.subscription = options.registry.subscribe(service.name, {
       onSnapshot: (snapshot) => {
@@ -231,6 +238,8 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     for (const call of [...this.calls]) this.fail(call, 'CANCELLED', 'the consumer was closed');
     this.holder.close();
     this.links.closeAll();
+    for (const counter of this.counters.values()) counter.close();
+    this.counters.clear();
     this.client.removeAgent(this);
   }
 
@@ -453,6 +462,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       if (nowNs + delayNs < call.deadlineNs) {
         call.attempt++;
         this.stats.retries++;
+        this.counters.get('retries')?.set(this.stats.retries);
         this.setPhase(call, 'BACKOFF');
         call.resumeNs = nowNs + delayNs;
         return;
@@ -496,6 +506,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     if (call.phase === 'DONE') return;
     this.finishCall(call);
     this.stats.ok++;
+    this.counters.get('calls ok')?.set(this.stats.ok);
     const stream = call.stream;
     if (stream !== null) {
       stream.ended = true;
@@ -513,6 +524,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     if (provider !== null) this.endAttempt(call, false);
     this.finishCall(call);
     this.stats.failed++;
+    this.counters.get('calls failed')?.set(this.stats.failed);
     const error = new RpcError(as ?? status, message, {
       service: this.service.name, method: call.method, ...(call.link === null ? {} : { provider: call.link.address }), callId: call.callId, attempt: call.attempt,
       deadlineMs: Math.round((call.deadlineNs - call.startNs) / MS), elapsedMs: (nowNs - call.startNs) / MS, state: this.holder.state,
@@ -533,6 +545,33 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     this.calls.delete(call);
     if (call.abortListener !== null) call.signal?.removeEventListener('abort', call.abortListener);
     call.abortListener = null;
+  }
+
+  private addCounters(): void {
+    const names: string[] = [...PROVIDER_STATES.filter((s) => s !== 'CLOSED'), 'calls ok', 'calls failed', 'retries'];
+    for (const name of names) {
+      const label = name.startsWith('calls') || name === 'retries' ? `rpc consumer ${this.service.name}: ${name}` : `rpc consumer ${this.service.name}: providers ${name}`;
+      this.client.addCounter(CounterTypeId.RPC, label).then(
+        (counter) => {
+          if (this.closed) {
+            counter.close();
+            return;
+          }
+          this.counters.set(name, counter);
+          this.updateCounters();
+        },
+        (error: unknown) => this.onError(error),
+      );
+    }
+  }
+
+  private updateCounters(): void {
+    for (const [name, counter] of this.counters) {
+      if (name === 'calls ok') counter.set(this.stats.ok);
+      else if (name === 'calls failed') counter.set(this.stats.failed);
+      else if (name === 'retries') counter.set(this.stats.retries);
+      else counter.set(this.holder.countIn(name as Exclude<(typeof PROVIDER_STATES)[number], 'CLOSED'>));
+    }
   }
 
   private setPhase(call: Call, phase: Phase): void {

@@ -129,6 +129,13 @@ test('unary, oneway and streaming calls with metadata both ways and three codecs
     assert.match(unknown.message, /demo\.fail failed: handler blew up/);
     assert.equal(consumer.state, 'READY');
     assert.equal(consumer.providers()[0]!.state, 'READY');
+    // The same picture in the driver's counters, which `skein stat` shows.
+    const counters = new Map<string, number>();
+    skein.driver.counters.forEach((_id, _typeId, value, label) => counters.set(label, value));
+    assert.equal(counters.get('rpc consumer demo: providers READY'), 1);
+    assert.equal(counters.get('rpc consumer demo: providers BACKOFF'), 0);
+    assert.equal(counters.get('rpc consumer demo: calls ok'), consumer.stats.ok);
+    assert.equal(counters.get('rpc consumer demo: calls failed'), 3, 'two failed calls and the stream given up');
   } finally {
     consumer.close();
     await provider.close();
