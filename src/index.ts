@@ -13,3 +13,4 @@ export { ControlledPollAction } from './logbuffer/controlled-poll-action.js';
 export { ChannelUri } from './protocol/channel-uri.js';
 export * from './response/index.js';
 export * from './archive/index.js';
+export * from './rpc/index.js';
