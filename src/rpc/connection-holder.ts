@@ -225,6 +225,7 @@ export class ConnectionHolder implements ProviderHost {
   // ---------------------------------------------------------------------------------------------
   // Agent
 
+  /** @internal */
   doWork(nowNs: number): number {
     if (this.closed) return 0;
     let work = 0;
@@ -248,6 +249,7 @@ export class ConnectionHolder implements ProviderHost {
     this.readyWaiters.clear();
   }
 
+  /** @internal */
   onClose(): void {
     this.close();
   }

@@ -255,7 +255,7 @@ export class ProviderConnection implements LinkListener {
     if (this.stateValue === 'DRAINING' && this.active === 0) this.endDrain('calls in flight finished');
   }
 
-  /** Fires the state's timer when due; returns 1 when it did. */
+  /** @internal Fires the state's timer when due; returns 1 when it did. */
   doWork(nowNs: number): number {
     if (this.deadlineNs < 0 || nowNs < this.deadlineNs) return 0;
     this.deadlineNs = -1;

@@ -318,6 +318,7 @@ export class RpcLinks implements LinkFactory {
     return link;
   }
 
+  /** @internal Steps every link. */
   doWork(nowNs: number): number {
     let work = 0;
     for (const link of this.links) work += link.doWork(nowNs);
