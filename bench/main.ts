@@ -22,6 +22,8 @@ import { runArchiveSuite } from './archive/archive-suite.js';
 import { fileStamp, toOutcome, type SuiteOptions, type SuiteOutcome, type SuiteRunner } from './support/suite.js';
 import { systemInfo } from './support/system-info.js';
 
+const RPC_SYSTEMS = ['rr/skein-rpc', 'rr/grpc-unary', 'rr/skein-rr', 'rr/dgram'];
+
 interface SuiteEntry {
   readonly run: SuiteRunner;
   readonly description: string;
@@ -33,6 +35,11 @@ const SUITES: Readonly<Record<string, SuiteEntry>> = {
   peers: { run: runPeersSuite, description: 'Skein beside ZeroMQ, NATS, Redis, gRPC, worker_threads and raw dgram' },
   archive: { run: runArchiveSuite, description: 'archive recording its own IPC stream at 32 B, 1 KiB, 64 KiB beside raw file writes; replay rate; offer to recorded latency' },
   rr: { run: runRrSuite, description: 'Skein request/response (response channels) at 1, 16 and 64 in flight and at sparse spacings, against raw dgram' },
+  rpc: {
+    // The peers suite's request/response scenario, restricted to the RPC comparison (--only narrows it further).
+    run: (options) => runPeersSuite({ ...options, only: options.only.length > 0 ? options.only : RPC_SYSTEMS }),
+    description: 'Skein RPC unary at 1, 16 and 64 in flight beside gRPC unary, Skein request/response and raw dgram echo (the peers suite\'s rr scenario)',
+  },
 };
 
 function usage(problem: string): never {

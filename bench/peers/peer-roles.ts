@@ -9,6 +9,7 @@ function lazy<K extends string>(load: () => Promise<Record<K, Role>>, name: K): 
 }
 
 const skein = (): Promise<typeof import('./roles/skein-roles.js')> => import('./roles/skein-roles.js');
+const skeinRpc = (): Promise<typeof import('./roles/skein-rpc-roles.js')> => import('./roles/skein-rpc-roles.js');
 const skeinArchive = (): Promise<typeof import('./roles/skein-archive-roles.js')> => import('./roles/skein-archive-roles.js');
 const dgram = (): Promise<typeof import('./roles/dgram-roles.js')> => import('./roles/dgram-roles.js');
 const workers = (): Promise<typeof import('./roles/worker-roles.js')> => import('./roles/worker-roles.js');
@@ -26,6 +27,8 @@ export const PEER_ROLES: Readonly<Record<string, Role>> = {
   'skein-ipc-request': lazy(skein, 'skeinIpcRequester'),
   'skein-rr-server': lazy(skein, 'skeinRrServer'),
   'skein-rr-request': lazy(skein, 'skeinRrRequester'),
+  'skein-rpc-server': lazy(skeinRpc, 'skeinRpcServer'),
+  'skein-rpc-request': lazy(skeinRpc, 'skeinRpcRequester'),
   'skein-archive-server': lazy(skeinArchive, 'skeinArchiveServer'),
   'skein-archive-publish': lazy(skeinArchive, 'skeinArchivePublisher'),
   'dgram-send': lazy(dgram, 'dgramSender'),

@@ -6,6 +6,7 @@
  */
 import type { Metrics } from '../support/child-messages.js';
 import { freeUdpPort } from '../transport/transport-measurements.js';
+import { freeUdpPortPair } from '../../src/cli/free-port.js';
 import type { PeerLibrary } from './peer-modules.js';
 import type { ServerName } from './peer-servers.js';
 import { HEADER_LENGTH } from './phases.js';
@@ -297,6 +298,20 @@ const REQUEST_RESPONSE: readonly SystemSpec[] = [
       return [
         { name: 'server', role: 'skein-rr-server', config: () => ports },
         { name: 'request', role: 'skein-rr-request', config: () => ports, driver: true, measures: true },
+      ];
+    },
+  },
+  {
+    id: 'skein-rpc',
+    scenario: 'rr',
+    label: 'Skein RPC unary (src/rpc)',
+    kind: 'skein',
+    note: 'RpcProvider and RpcConsumer (static registry, default balancer): a unary method echoing raw bytes; provider and consumer processes; the counterpart of gRPC unary',
+    plan: async (env) => {
+      const config = { port: await freeUdpPortPair(), connectTimeoutMs: env.connectTimeoutMs };
+      return [
+        { name: 'provider', role: 'skein-rpc-server', config: () => config },
+        { name: 'consumer', role: 'skein-rpc-request', config: () => config, driver: true, measures: true },
       ];
     },
   },
