@@ -158,6 +158,11 @@ function writeString(buffer: Uint8Array, at: number, text: string, max: number, 
   return result.written;
 }
 
+/** The UTF-8 bytes of each name, for {@link FrameReader.nameIndex}. */
+export function encodeNames(names: readonly string[]): Uint8Array[] {
+  return names.map((name) => encoder.encode(name));
+}
+
 /** Reads one frame: wrap it, then read its fields. Reused across messages; strings are decoded on demand. */
 export class FrameReader {
   private buffer: Uint8Array = new Uint8Array(0);
@@ -213,6 +218,23 @@ export class FrameReader {
   get name(): string {
     const start = this.offset + FRAME_HEADER_LENGTH;
     return this.nameEnd === start ? '' : decodeText(this.buffer, start, this.nameEnd, 'name');
+  }
+
+  /**
+   * The index of the name in `names` (their UTF-8 bytes, see {@link encodeNames}), or -1; compares
+   * bytes, so a known name costs no string decoding.
+   */
+  nameIndex(names: readonly Uint8Array[]): number {
+    const start = this.offset + FRAME_HEADER_LENGTH;
+    const length = this.nameEnd - start;
+    const buffer = this.buffer;
+    outer: for (let i = 0; i < names.length; i++) {
+      const candidate = names[i]!;
+      if (candidate.length !== length) continue;
+      for (let j = 0; j < length; j++) if (buffer[start + j] !== candidate[j]) continue outer;
+      return i;
+    }
+    return -1;
   }
 
   get metadataCount(): number {

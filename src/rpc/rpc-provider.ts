@@ -22,7 +22,7 @@ import type { Image } from '../client/image.js';
 import type { Header } from '../logbuffer/header.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
-import { EMPTY_METADATA, FrameFlag, FrameReader, FrameType, FrameWriter, type FrameFields, type Metadata } from './rpc-frames.js';
+import { EMPTY_METADATA, FrameFlag, FrameReader, FrameType, FrameWriter, encodeNames, type FrameFields, type Metadata } from './rpc-frames.js';
 import { RpcError, RpcStatus, type RpcStatusName } from './rpc-status.js';
 import { RPC_DEFAULTS } from './rpc-defaults.js';
 import type { AnyMethod, CallContext, MethodMap, ServiceDescriptor, ServiceImplementation, StreamSink } from './service.js';
@@ -65,10 +65,13 @@ interface ActiveCall {
   /** Made on first use of the handler's signal (most calls never look at it). */
   controller: AbortController | null;
   readonly deadlineNs: number;
-  readonly trailers: Record<string, string>;
+  /** Made by the first setTrailer. */
+  trailers: Record<string, string> | null;
+  readonly methodIndex: number;
   done: boolean;
   credits: number;
-  creditWaiters: (() => void)[];
+  /** Stream sends waiting for credit; made by the first that waits. */
+  creditWaiters: (() => void)[] | null;
 }
 
 class ProviderLinkSession {
@@ -100,7 +103,12 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
   private readonly assembler: FragmentAssembler;
   private readonly reader = new FrameReader();
   private readonly writer = new FrameWriter();
-  private readonly running = new Map<string, number>();
+  /** Calls running per method, by method index. */
+  private running: Int32Array = new Int32Array(0);
+  /** Method names, their UTF-8 bytes and descriptors, in one order: a CALL's method is found by comparing bytes. */
+  private readonly methodNames: readonly string[];
+  private readonly methodBytes: readonly Uint8Array[];
+  private readonly methodDescriptors: readonly AnyMethod[];
   private registration: Registration | null = null;
   private stateValue: ProviderServerState = 'SERVING';
   private drainDeadlineNs = -1;
@@ -122,6 +130,10 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
         throw new SkeinError(ErrorCode.CONFIG_INVALID, `provider of ${options.service.name}: no handler for method '${name}'`);
       }
     }
+    this.methodNames = Object.keys(options.service.methods);
+    this.methodBytes = encodeNames(this.methodNames);
+    this.methodDescriptors = this.methodNames.map((name) => (options.service.methods as Record<string, AnyMethod>)[name]!);
+    this.running = new Int32Array(this.methodNames.length);
     const random = options.random ?? Math.random;
     this.incarnation = options.incarnation ?? Array.from({ length: 16 }, () => Math.floor(random() * 16).toString(16)).join('');
     this.roleName = `rpc-provider ${options.service.name}`;
@@ -337,7 +349,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
         if (call === undefined) return;
         call.credits += reader.arg;
         // Each waiter takes one credit as it sends.
-        for (const w of call.creditWaiters.splice(0, call.credits)) w();
+        if (call.creditWaiters !== null) for (const w of call.creditWaiters.splice(0, call.credits)) w();
         return;
       }
       default:
@@ -347,10 +359,11 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
 
   private onCall(link: ProviderLinkSession, reader: FrameReader): void {
     const callId = reader.callId;
-    const methodName = reader.name;
+    const index = reader.nameIndex(this.methodBytes);
+    const methodName = index >= 0 ? this.methodNames[index]! : reader.name;
     const service = this.service.name;
     if (link.calls.has(callId)) return; // a duplicate of a call already running
-    const descriptor = (this.service.methods as Record<string, AnyMethod>)[methodName];
+    const descriptor = index >= 0 ? this.methodDescriptors[index] : undefined;
     const oneway = (reader.flags & FrameFlag.ONEWAY) !== 0;
     const refuse = (status: Exclude<RpcStatusName, 'OK'>, message: string): void => {
       if (!oneway) this.sendFrame(link, { type: FrameType.END, callId, arg: RpcStatus[status], name: message, flags: status === 'UNAVAILABLE' || status === 'RESOURCE_EXHAUSTED' ? FrameFlag.NOT_RUN : 0 });
@@ -364,7 +377,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       refuse('UNIMPLEMENTED', `method '${methodName}' is not part of service ${service}`);
       return;
     }
-    const running = this.running.get(methodName) ?? 0;
+    const running = this.running[index]!;
     if (running >= descriptor.maxConcurrent) {
       this.stats.refusedBusy++;
       refuse('RESOURCE_EXHAUSTED', `${service}.${methodName} runs ${running} calls, its maxConcurrent=${descriptor.maxConcurrent}; the call did not run`);
@@ -381,10 +394,10 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     const remainingMs = reader.arg;
     const call: ActiveCall = {
       link, callId, method: methodName, descriptor, controller: null, deadlineNs: remainingMs === 0 ? Number.POSITIVE_INFINITY : nowNs + remainingMs * MS,
-      trailers: {}, done: false, credits: RPC_DEFAULTS.streamWindow, creditWaiters: [],
+      trailers: null, methodIndex: index, done: false, credits: RPC_DEFAULTS.streamWindow, creditWaiters: null,
     };
     this.stats.calls++;
-    this.running.set(methodName, running + 1);
+    this.running[index] = running + 1;
     if (!oneway) link.calls.set(callId, call);
     const attempt = (reader.flags >>> 8) & 0xff;
     const context = new ProviderCallContext(this.client, call, service, reader.metadata(), attempt === 0 ? 1 : attempt);
@@ -466,7 +479,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      call.creditWaiters.push(() => {
+      (call.creditWaiters ??= []).push(() => {
         if (call.done) {
           reject(new RpcError('CANCELLED', 'the call is over', { service: this.service.name, method: call.method, callId: call.callId }));
           return;
@@ -482,15 +495,13 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     call.done = true;
     this.release(call);
     call.link.calls.delete(call.callId);
-    const metadata: Metadata = Object.keys(call.trailers).length === 0 ? EMPTY_METADATA : call.trailers;
+    const metadata: Metadata = call.trailers ?? EMPTY_METADATA;
     this.sendFrame(call.link, { type: FrameType.END, callId: call.callId, arg: RpcStatus[status], name: message, metadata }, payload);
-    for (const w of call.creditWaiters.splice(0)) w();
+    if (call.creditWaiters !== null) for (const w of call.creditWaiters.splice(0)) w();
   }
 
   private release(call: ActiveCall): void {
-    const n = (this.running.get(call.method) ?? 1) - 1;
-    if (n <= 0) this.running.delete(call.method);
-    else this.running.set(call.method, n);
+    this.running[call.methodIndex]!--;
   }
 
   private sendFrame(link: ProviderLinkSession, fields: FrameFields, payload?: Uint8Array): void {
@@ -556,7 +567,7 @@ class ProviderCallContext implements CallContext {
   }
 
   setTrailer(key: string, value: string): void {
-    this.call.trailers[key] = value;
+    (this.call.trailers ??= {})[key] = value;
   }
 }
 
