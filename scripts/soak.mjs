@@ -7,13 +7,17 @@
 // every stream restarted periodically; prints heap and handle counts over time as a table, checks
 // every stream complete at the end, and exits 1 if a stream is incomplete or a long-lived process
 // grew its heap or handles beyond the tolerance (see test/soak/soak-runner.ts), 2 on bad usage.
+// With --rpc: 1,000 flapping providers in a connection holder and real providers restarted under a
+// consumer's calls; heap and handles must stay flat (see test/soak/rpc-soak.ts).
 // With --flood: a SETUP flood against a subscriber while a new `skein pub` connects and delivers
 // round after round (see test/soak/flood-soak.ts); prints each round and the figures at the end.
 import { runSoak } from '../dist/test/soak/soak-runner.js';
 import { runFloodSoak } from '../dist/test/soak/flood-soak.js';
+import { runRpcSoak } from '../dist/test/soak/rpc-soak.js';
 
 const USAGE = `usage: npm run soak -- --minutes N [--streams S] [--restart-seconds R] [--sample-seconds T] [--rate MSGS_PER_SEC] [--loss P] [--reorder P] [--seed N]
-       npm run soak -- --flood --minutes N [--flood-rate DATAGRAMS_PER_SEC] [--messages M] [--seed N]`;
+       npm run soak -- --flood --minutes N [--flood-rate DATAGRAMS_PER_SEC] [--messages M] [--seed N]
+       npm run soak -- --rpc --minutes N [--sample-seconds T] [--seed N]`;
 
 const OPTIONS = {
   '--minutes': { key: 'minutes', min: 0.05, max: 24 * 60 },
@@ -45,6 +49,10 @@ function parse(argv) {
       values.flood = true;
       continue;
     }
+    if (name === '--rpc') {
+      values.rpc = true;
+      continue;
+    }
     const spec = OPTIONS[name];
     if (spec === undefined) usage(`unknown option '${name}'`);
     const text = argv[++i];
@@ -58,6 +66,18 @@ function parse(argv) {
 }
 
 const args = parse(process.argv.slice(2));
+if (args.rpc) {
+  const rpc = await runRpcSoak({
+    durationMs: Math.round(args.minutes * 60_000),
+    sampleMs: Math.round(args.sampleSeconds * 1000),
+    seed: args.seed,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  process.stdout.write(`\n${JSON.stringify(rpc.figures)}\n`);
+  if (rpc.ok) process.stdout.write('soak --rpc: providers flapped; heap and handles within tolerance; every real provider READY at the end\n');
+  else for (const problem of rpc.problems) process.stdout.write(`soak --rpc: FAILED: ${problem}\n`);
+  process.exit(rpc.ok ? 0 : 1);
+}
 if (args.flood) {
   const flood = await runFloodSoak({
     durationMs: Math.round(args.minutes * 60_000),
