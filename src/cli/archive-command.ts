@@ -323,7 +323,15 @@ async function runReplay(options: ReplayOptions): Promise<void> {
     fromPosition = options.position === -1 ? descriptor.startPosition : options.position;
     const subscription = await skein.addSubscription(options.replayChannel, options.replayStream);
     const replayChannel = subscription.resolvedChannel;
-    const replaySessionId = await client.replay(options.recordingId, options.position, options.length, replayChannel, options.replayStream);
+    // "What is recorded now" (-2) is resolved here into a length, which archives before Aeron's
+    // protocol 1.12 (that refuse a negative length other than -1) also take.
+    let length = options.length;
+    if (length === -2) {
+      const stop = await client.getStopPosition(options.recordingId);
+      const end = stop >= 0 ? stop : await client.getRecordingPosition(options.recordingId);
+      length = Math.max(0, end - fromPosition);
+    }
+    const replaySessionId = await client.replay(options.recordingId, options.position, length, replayChannel, options.replayStream);
     const sessionId = Number(replaySessionId & 0xffffffffn) | 0;
     const decoder = new TextDecoder();
     const assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number, header: { position: number; sessionId: number }) => {
