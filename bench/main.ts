@@ -22,7 +22,7 @@ import { runArchiveSuite } from './archive/archive-suite.js';
 import { fileStamp, toOutcome, type SuiteOptions, type SuiteOutcome, type SuiteRunner } from './support/suite.js';
 import { systemInfo } from './support/system-info.js';
 
-const RPC_SYSTEMS = ['rr/skein-rpc', 'rr/grpc-unary', 'rr/skein-rr', 'rr/dgram'];
+const RPC_SYSTEMS = ['rr/skein-rpc', 'rr/grpc-unary', 'rr/sofa-rpc', 'rr/skein-rr', 'rr/dgram'];
 
 interface SuiteEntry {
   readonly run: SuiteRunner;
@@ -38,7 +38,7 @@ const SUITES: Readonly<Record<string, SuiteEntry>> = {
   rpc: {
     // The peers suite's request/response scenario, restricted to the RPC comparison (--only narrows it further).
     run: (options) => runPeersSuite({ ...options, only: options.only.length > 0 ? options.only : RPC_SYSTEMS }),
-    description: 'Skein RPC unary at 1, 16 and 64 in flight beside gRPC unary, Skein request/response and raw dgram echo (the peers suite\'s rr scenario)',
+    description: 'Skein RPC unary at 1, 16 and 64 in flight beside gRPC unary, sofa-rpc-node, Skein request/response and raw dgram echo (the peers suite\'s rr scenario)',
   },
 };
 

@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_PACKAGE_JSON = fileURLToPath(new URL('../../../bench/package.json', import.meta.url));
 export const INSTALL_HINT = 'npm --prefix bench ci';
 
-export type PeerLibrary = 'zeromq' | 'nats' | 'ioredis' | '@grpc/grpc-js';
-export const PEER_LIBRARIES: readonly PeerLibrary[] = ['zeromq', 'nats', 'ioredis', '@grpc/grpc-js'];
+export type PeerLibrary = 'zeromq' | 'nats' | 'ioredis' | '@grpc/grpc-js' | 'sofa-rpc-node';
+export const PEER_LIBRARIES: readonly PeerLibrary[] = ['zeromq', 'nats', 'ioredis', '@grpc/grpc-js', 'sofa-rpc-node'];
 
 // ---- zeromq (v6) -------------------------------------------------------------------------------
 
@@ -135,6 +135,36 @@ export interface GrpcModule {
   readonly Client: new (address: string, credentials: unknown, options?: Record<string, number>) => GrpcClient;
 }
 
+// ---- sofa-rpc-node (bolt + hessian) -------------------------------------------------------------
+
+export interface SofaLogger {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+}
+
+export interface SofaRpcServer {
+  addService(info: { interfaceName: string }, methods: Record<string, (...args: unknown[]) => Promise<unknown>>): void;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SofaConsumer {
+  ready(): Promise<void>;
+  invoke(method: string, args: unknown[], options?: { responseTimeout?: number }): Promise<unknown>;
+}
+
+export interface SofaRpcClient {
+  createConsumer(options: { interfaceName: string; serverHost: string }): SofaConsumer;
+  close(): Promise<void>;
+}
+
+export interface SofaModule {
+  readonly server: { RpcServer: new (options: { logger: SofaLogger; port: number }) => SofaRpcServer };
+  readonly client: { RpcClient: new (options: { logger: SofaLogger }) => SofaRpcClient };
+}
+
 // ---- loading -----------------------------------------------------------------------------------
 
 interface PeerModules {
@@ -142,6 +172,7 @@ interface PeerModules {
   nats: NatsModule;
   ioredis: IoRedisModule;
   '@grpc/grpc-js': GrpcModule;
+  'sofa-rpc-node': SofaModule;
 }
 
 const requireFromBench = createRequire(BENCH_PACKAGE_JSON);

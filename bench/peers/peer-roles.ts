@@ -16,6 +16,7 @@ const workers = (): Promise<typeof import('./roles/worker-roles.js')> => import(
 const zeromq = (): Promise<typeof import('./roles/zeromq-roles.js')> => import('./roles/zeromq-roles.js');
 const nats = (): Promise<typeof import('./roles/nats-roles.js')> => import('./roles/nats-roles.js');
 const redis = (): Promise<typeof import('./roles/redis-roles.js')> => import('./roles/redis-roles.js');
+const sofa = (): Promise<typeof import('./roles/sofa-roles.js')> => import('./roles/sofa-roles.js');
 const grpc = (): Promise<typeof import('./roles/grpc-roles.js')> => import('./roles/grpc-roles.js');
 
 export const PEER_ROLES: Readonly<Record<string, Role>> = {
@@ -56,5 +57,7 @@ export const PEER_ROLES: Readonly<Record<string, Role>> = {
   'grpc-server': lazy(grpc, 'grpcServer'),
   'grpc-stream-send': lazy(grpc, 'grpcStreamSender'),
   'grpc-unary-request': lazy(grpc, 'grpcUnaryRequester'),
+  'sofa-server': lazy(sofa, 'sofaServer'),
+  'sofa-request': lazy(sofa, 'sofaRequester'),
   'grpc-bidi-request': lazy(grpc, 'grpcBidiRequester'),
 };

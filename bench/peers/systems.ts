@@ -68,6 +68,19 @@ const STREAM_ID = 1001;
 /** The largest UDP payload over IPv4. */
 const UDP_PAYLOAD_MAX = 65_507;
 
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+async function freeTcpPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 function need<T>(value: T | null, what: string): T {
   if (value === null) throw new Error(`${what} is not running`);
   return value;
@@ -429,6 +442,21 @@ const REQUEST_RESPONSE: readonly SystemSpec[] = [
     },
   },
   grpcRequester('grpc-unary', 'gRPC unary', 'grpc-unary-request'),
+  {
+    id: 'sofa-rpc',
+    scenario: 'rr',
+    label: 'sofa-rpc-node (bolt + hessian)',
+    kind: 'peer',
+    libraries: ['sofa-rpc-node'],
+    note: 'sofa-rpc-node 2.x, direct connection to the provider (no registry), an echo(string) method; the request bytes travel as a latin1 string',
+    plan: async () => {
+      const config = { port: await freeTcpPort() };
+      return [
+        { name: 'provider', role: 'sofa-server', config: () => config },
+        { name: 'consumer', role: 'sofa-request', config: () => config, driver: true, measures: true },
+      ];
+    },
+  },
   grpcRequester('grpc-bidi', 'gRPC bidi stream echo', 'grpc-bidi-request'),
 ];
 
