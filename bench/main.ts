@@ -19,6 +19,7 @@ import { runIdleSuite } from './idle/idle-suite.js';
 import { runPeersSuite } from './peers/peers-suite.js';
 import { runRrSuite } from './rr/rr-suite.js';
 import { runArchiveSuite } from './archive/archive-suite.js';
+import { runRpcRestartSuite } from './rpc/rpc-restart-suite.js';
 import { fileStamp, toOutcome, type SuiteOptions, type SuiteOutcome, type SuiteRunner } from './support/suite.js';
 import { systemInfo } from './support/system-info.js';
 
@@ -40,6 +41,7 @@ const SUITES: Readonly<Record<string, SuiteEntry>> = {
     run: (options) => runPeersSuite({ ...options, only: options.only.length > 0 ? options.only : RPC_SYSTEMS }),
     description: 'Skein RPC unary at 1, 16 and 64 in flight beside gRPC unary, sofa-rpc-node, Skein request/response and raw dgram echo (the peers suite\'s rr scenario)',
   },
+  'rpc-restart': { run: runRpcRestartSuite, description: 'RPC throughput with 64 calls in flight over three providers, steady and while one restarts every 2 s' },
 };
 
 function usage(problem: string): never {

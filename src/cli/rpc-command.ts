@@ -37,6 +37,7 @@ interface CallCliOptions extends SkeinCliOptions {
   balancer: BalancerName;
   key?: string;
   waitMs: number;
+  durationMs: number;
 }
 
 function addressOption(value: string): string {
@@ -111,7 +112,7 @@ export function registerRpcCommand(program: Command): Command {
     .argument('[request]', 'the request as JSON, e.g. \'{"text":"hi"}\'', '{}')
     .description(
       'Call a method of the demo service through a consumer (registry, or --provider addresses). Prints the answer as JSON ' +
-        '(a stream: one line per message); with --count, calls that many times (--concurrency at once) and prints a JSON summary ' +
+        '(a stream: one line per message); with --count (or --duration-ms), calls that many times (for that long), --concurrency at once, and prints a JSON summary ' +
         '{calls, ok, failed, errors, elapsedMs, callsPerSec, p50Us, p99Us, providers}. Exit 1 when a call failed.',
     )
     .option('--registry <host:port>', "the embedded registry's address", DEFAULT_REGISTRY_ADDRESS)
@@ -121,7 +122,8 @@ export function registerRpcCommand(program: Command): Command {
     .option('--timeout-ms <ms>', 'deadline of each call', integerOption(1, 2 ** 31 - 1), 3000)
     .option('--balancer <name>', `one of ${BALANCER_NAMES.join(', ')}`, DEFAULT_BALANCER)
     .option('--key <key>', 'consistent-hashing key')
-    .option('--wait-ms <ms>', 'wait this long for a READY provider before the first call', integerOption(0, 3_600_000), 3000);
+    .option('--wait-ms <ms>', 'wait this long for a READY provider before the first call', integerOption(0, 3_600_000), 3000)
+    .option('--duration-ms <ms>', 'with --concurrency: call for this long instead of --count calls (0: use --count)', integerOption(0, 86_400_000), 0);
   addSkeinOptions(call);
   call.action(action('rpc call', (method: string, request: string, options: CallCliOptions) => runCall(call, method, request, options)));
 
@@ -212,7 +214,7 @@ async function runCall(command: Command, method: string, requestText: string, op
     }
     return consumer.call(method, request, callOptions);
   };
-  if (options.count === 0) {
+  if (options.count === 0 && options.durationMs === 0) {
     try {
       const answer = await once();
       const text = kind === 'serverStream' ? (answer as unknown[]).map((i) => JSON.stringify(i)).join('\n') : JSON.stringify(answer ?? null);
@@ -230,8 +232,10 @@ async function runCall(command: Command, method: string, requestText: string, op
   let ok = 0;
   let failed = 0;
   const startMs = nowMs();
+  const endMs = options.durationMs > 0 ? startMs + options.durationMs : Number.POSITIVE_INFINITY;
+  const more = (): boolean => (options.durationMs > 0 ? nowMs() < endMs : started < options.count);
   const worker = async (): Promise<void> => {
-    while (started < options.count) {
+    while (more()) {
       started++;
       const t0 = nowMs();
       try {
@@ -247,7 +251,7 @@ async function runCall(command: Command, method: string, requestText: string, op
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, options.count) }, () => worker()));
+  await Promise.all(Array.from({ length: options.durationMs > 0 ? options.concurrency : Math.min(options.concurrency, options.count) }, () => worker()));
   const elapsedMs = nowMs() - startMs;
   const summary = {
     calls: ok + failed, ok, failed, errors, elapsedMs: Math.round(elapsedMs), callsPerSec: Math.round(((ok + failed) * 1000) / Math.max(1, elapsedMs)),

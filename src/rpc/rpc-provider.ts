@@ -31,6 +31,8 @@ import { providerEntry } from './registry.js';
 
 const MS = 1_000_000;
 const MAX_QUEUED_FRAMES = 4096;
+/** A draining provider closes only after no call has arrived for this long. */
+const DRAIN_QUIET_NS = 200 * MS;
 
 export interface RpcProviderOptions<M extends MethodMap> {
   readonly service: ServiceDescriptor<M>;
@@ -112,6 +114,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
   private registration: Registration | null = null;
   private stateValue: ProviderServerState = 'SERVING';
   private drainDeadlineNs = -1;
+  private lastCallNs = 0;
   private nextScanNs = 0;
   private drained: (() => void) | null = null;
   private readonly linkTimeoutNs: number;
@@ -202,7 +205,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       for (const link of this.links.values()) this.sendFrame(link, { type: FrameType.GOAWAY, callId: 0 });
       this.drainDeadlineNs = this.client.nanoTime() + this.drainTimeoutNs;
     }
-    if (this.inFlight > 0 && this.stateValue === 'DRAINING') {
+    if (this.stateValue === 'DRAINING') {
       await new Promise<void>((resolve) => {
         const previous = this.drained;
         this.drained = () => {
@@ -258,12 +261,20 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
         work++;
       }
     }
-    if (this.stateValue === 'DRAINING' && this.drained !== null && (this.inFlight === 0 || nowNs >= this.drainDeadlineNs)) {
+    // Drained: nothing in flight, every answer handed to the driver, and no call arriving for a
+    // moment (calls sent before a consumer saw GOAWAY are refused, and the refusals must get out).
+    if (this.stateValue === 'DRAINING' && this.drained !== null && ((this.inFlight === 0 && this.queuedFrames() === 0 && nowNs - this.lastCallNs >= DRAIN_QUIET_NS) || nowNs >= this.drainDeadlineNs)) {
       const drained = this.drained;
       this.drained = null;
       drained();
     }
     return work;
+  }
+
+  private queuedFrames(): number {
+    let n = 0;
+    for (const link of this.links.values()) n += link.queue.length;
+    return n;
   }
 
   private onAvailableImage(image: Image): void {
@@ -334,6 +345,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       case FrameType.PONG:
         return;
       case FrameType.CALL:
+        this.lastCallNs = this.client.nanoTime();
         this.onCall(link, reader);
         return;
       case FrameType.CANCEL: {
