@@ -6,7 +6,7 @@
  */
 import type { Metrics } from '../support/child-messages.js';
 import { freeUdpPort } from '../transport/transport-measurements.js';
-import { freeUdpPortPair } from '../../src/cli/free-port.js';
+import { freeTcpPort, freeUdpPortPair } from '../../src/cli/free-port.js';
 import type { PeerLibrary } from './peer-modules.js';
 import type { ServerName } from './peer-servers.js';
 import { HEADER_LENGTH } from './phases.js';
@@ -67,19 +67,6 @@ export const FANOUT_SUBSCRIBERS = 4;
 const STREAM_ID = 1001;
 /** The largest UDP payload over IPv4. */
 const UDP_PAYLOAD_MAX = 65_507;
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-async function freeTcpPort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function need<T>(value: T | null, what: string): T {
   if (value === null) throw new Error(`${what} is not running`);

@@ -1,4 +1,5 @@
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 
 /**
  * A UDP port that was free a moment ago on `address`: binds to port 0, reads the port the OS chose
@@ -34,4 +35,16 @@ export async function freeUdpPortPair(address = '127.0.0.1'): Promise<number> {
     if (free) return port;
   }
   throw new Error(`no two adjacent free UDP ports found on ${address} in 50 tries`);
+}
+
+/** A TCP port that was free a moment ago on `address` (for peers and servers that listen on TCP). */
+export function freeTcpPort(address = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, address, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -62,6 +62,13 @@ interface StreamState {
   consumed: number;
 }
 
+/** Resumes a stream's reader waiting for the next message or the end. */
+function wakeReader(stream: StreamState): void {
+  const wake = stream.wake;
+  stream.wake = null;
+  wake?.();
+}
+
 class Call implements LinkCallListener {
   phase: Phase = 'NEW';
   attempt = 1;
@@ -404,9 +411,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
         return;
       }
       stream.values.push(value);
-      const wake = stream.wake;
-      stream.wake = null;
-      wake?.();
+      wakeReader(stream);
       return;
     }
     if (reader.type !== FrameType.END) return;
@@ -507,12 +512,9 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     this.finishCall(call);
     this.stats.ok++;
     this.counters.get('calls ok')?.set(this.stats.ok);
-    const stream = call.stream;
-    if (stream !== null) {
-      stream.ended = true;
-      const wake = stream.wake;
-      stream.wake = null;
-      wake?.();
+    if (call.stream !== null) {
+      call.stream.ended = true;
+      wakeReader(call.stream);
     }
     call.resolve(value);
   }
@@ -530,12 +532,9 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       deadlineMs: Math.round((call.deadlineNs - call.startNs) / MS), elapsedMs: (nowNs - call.startNs) / MS, state: this.holder.state,
       ...(cause === undefined ? {} : { cause }), ...(trailers === undefined || trailers === EMPTY_METADATA ? {} : { metadata: trailers }),
     });
-    const stream = call.stream;
-    if (stream !== null) {
-      stream.error = error;
-      const wake = stream.wake;
-      stream.wake = null;
-      wake?.();
+    if (call.stream !== null) {
+      call.stream.error = error;
+      wakeReader(call.stream);
     }
     call.reject(error);
   }

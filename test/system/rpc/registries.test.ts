@@ -22,8 +22,9 @@ import { RpcProvider } from '../../../src/rpc/rpc-provider.js';
 import { RpcConsumer } from '../../../src/rpc/rpc-consumer.js';
 import { DemoService, demoImplementation } from '../../../src/rpc/demo-service.js';
 import { nodeTimers } from '../../../src/env/timers.js';
-import { startProcess, stopAll, freeUdpPort, type StartedProcess } from '../../support/processes.js';
+import { startProcess, stopAll, type StartedProcess } from '../../support/processes.js';
 import { freeUdpPortPair, waitFor } from '../../support/wait.js';
+import { freeTcpPort } from '../../../src/cli/free-port.js';
 
 function etcdInstalled(): boolean {
   try {
@@ -32,18 +33,6 @@ function etcdInstalled(): boolean {
   } catch {
     return false;
   }
-}
-
-async function freeTcpPort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface Etcd {
@@ -197,4 +186,3 @@ describe('registries: one contract', { timeout: 120_000 }, () => {
   });
 });
 
-void freeUdpPort;
