@@ -361,8 +361,6 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       const callId = this.nextCallId;
       this.nextCallId = (this.nextCallId % 0x7fffffff) + 1;
       call.callId = callId;
-      call.provider = provider;
-      call.link = link;
       call.tried.add(provider.id);
       const remainingMs = Math.max(1, Math.ceil((call.deadlineNs - nowNs) / MS));
       const oneway = call.descriptor.kind === 'oneway';
@@ -381,6 +379,9 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
         link.removeCall(callId);
         continue;
       }
+      // The attempt exists from here: the provider counts it until endAttempt.
+      call.provider = provider;
+      call.link = link;
       this.holder.callStarted(provider);
       this.setPhase(call, 'SENT');
       call.sentNs = nowNs;

@@ -107,6 +107,12 @@ test('unary, oneway and streaming calls with metadata both ways and three codecs
     assert.deepEqual(seen.metadata[0], { 'x-request-id': 'r-1' });
     assert.deepEqual(await consumer.stub.echoJson({ n: 21 }), { n: 42 });
     assert.deepEqual(await consumer.stub.echoRaw(new Uint8Array([1, 2, 3])), new Uint8Array([3, 2, 1]));
+    // A request larger than the link's largest message is refused before it is sent, naming the sizes.
+    const tooLong = await failure(consumer.stub.echoRaw(new Uint8Array(4 * 1024 * 1024)));
+    assert.equal(tooLong.code, 'ERR_SKEIN_RPC_INVALID_ARGUMENT');
+    assert.match(tooLong.message, /RPC frame of \d+ bytes exceeds the link's largest message, \d+ bytes/);
+    assert.equal(consumer.providers()[0]!.active, 0, 'nothing counted against the provider');
+    assert.deepEqual(await consumer.stub.echoRaw(new Uint8Array([4, 5])), new Uint8Array([5, 4]), 'the consumer goes on');
     await consumer.stub.note({ line: 'one-way' });
     await waitFor(() => seen.notes.length === 1, 5000, 'the oneway call to run');
     assert.deepEqual(seen.notes, ['one-way']);
@@ -135,7 +141,7 @@ test('unary, oneway and streaming calls with metadata both ways and three codecs
     assert.equal(counters.get('rpc consumer demo: providers READY'), 1);
     assert.equal(counters.get('rpc consumer demo: providers BACKOFF'), 0);
     assert.equal(counters.get('rpc consumer demo: calls ok'), consumer.stats.ok);
-    assert.equal(counters.get('rpc consumer demo: calls failed'), 3, 'two failed calls and the stream given up');
+    assert.equal(counters.get('rpc consumer demo: calls failed'), 4, 'three failed calls and the stream given up');
   } finally {
     consumer.close();
     await provider.close();
