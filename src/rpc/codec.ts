@@ -10,7 +10,11 @@ import { ErrorCode, SkeinError } from '../util/errors.js';
 export interface Codec<T> {
   readonly name: string;
   encode(value: T): Uint8Array;
-  /** Throws on bytes that are not a value of this codec; the caller turns it into INVALID_ARGUMENT or INTERNAL. */
+  /**
+   * Throws on bytes that are not a value of this codec; the caller turns it into INVALID_ARGUMENT
+   * or INTERNAL. `bytes` may be a view of a buffer that is reused once decode returns: a value
+   * that keeps bytes must copy them.
+   */
   decode(bytes: Uint8Array): T;
 }
 
@@ -21,7 +25,7 @@ export const rawCodec: Codec<Uint8Array> = Object.freeze({
     return value;
   },
   decode(bytes: Uint8Array): Uint8Array {
-    return bytes;
+    return bytes.slice();
   },
 });
 
@@ -56,7 +60,8 @@ export function msgpackCodec<T = unknown>(): Codec<T> {
     },
     decode(bytes: Uint8Array): T {
       if (bytes.length === 0) return undefined as T;
-      return decoder.decode(bytes) as T;
+      // Binary fields come back as views of the input: give them bytes of their own.
+      return decoder.decode(bytes.slice()) as T;
     },
   });
 }

@@ -72,7 +72,10 @@ function wakeReader(stream: StreamState): void {
 class Call implements LinkCallListener {
   phase: Phase = 'NEW';
   attempt = 1;
-  readonly tried = new Set<string>();
+  /** Providers this call has been sent to (or found unusable); made at the second pick. */
+  tried: Set<string> | null = null;
+  /** The first provider tried, kept without a set for the common single-attempt call. */
+  firstTried: string | null = null;
   transparentRetries = 0;
   provider: ProviderConnection | null = null;
   link: RpcLink | null = null;
@@ -351,17 +354,17 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
         this.setPhase(call, 'WAITING');
         return;
       }
-      const provider = this.balancer.pick(pickable, call.key, call.tried, nowNs) as ProviderConnection;
+      const provider = this.balancer.pick(pickable, call.key, this.excluded(call), nowNs) as ProviderConnection;
       const link = provider.currentLink as RpcLink | null;
       if (link === null || link.state !== 'READY' || link.draining) {
-        call.tried.add(provider.id);
-        if (call.tried.size >= pickable.length && pass > pickable.length) break;
+        const tried = this.markTried(call, provider.id);
+        if (tried >= pickable.length && pass > pickable.length) break;
         continue;
       }
       const callId = this.nextCallId;
       this.nextCallId = (this.nextCallId % 0x7fffffff) + 1;
       call.callId = callId;
-      call.tried.add(provider.id);
+      this.markTried(call, provider.id);
       const remainingMs = Math.max(1, Math.ceil((call.deadlineNs - nowNs) / MS));
       const oneway = call.descriptor.kind === 'oneway';
       const flags = (oneway ? FrameFlag.ONEWAY : 0) | (call.descriptor.kind === 'serverStream' ? FrameFlag.STREAM : 0) | (Math.min(call.attempt, 255) << 8);
@@ -404,7 +407,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       call.committed = true;
       let value: unknown;
       try {
-        value = call.descriptor.responseCodec.decode(reader.payload());
+        value = call.descriptor.responseCodec.decode(reader.payloadView());
       } catch (error) {
         this.sendCancel(call);
         this.endAttempt(call, false);
@@ -424,7 +427,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       let value: unknown;
       if (call.descriptor.kind === 'unary') {
         try {
-          value = call.descriptor.responseCodec.decode(reader.payload());
+          value = call.descriptor.responseCodec.decode(reader.payloadView());
         } catch (error) {
           this.endAttempt(call, false);
           this.fail(call, 'INTERNAL', `the response does not decode with codec ${call.descriptor.responseCodec.name}: ${(error as Error)?.message ?? String(error)}`);
@@ -572,6 +575,28 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       else if (name === 'retries') counter.set(this.stats.retries);
       else counter.set(this.holder.countIn(name as Exclude<(typeof PROVIDER_STATES)[number], 'CLOSED'>));
     }
+  }
+
+  /** The providers a call has tried, as the balancer's exclusion set (none for a first pick). */
+  private excluded(call: Call): ReadonlySet<string> | undefined {
+    if (call.tried !== null) return call.tried;
+    if (call.firstTried === null) return undefined;
+    call.tried = new Set([call.firstTried]);
+    return call.tried;
+  }
+
+  /** Records a tried provider; returns how many the call has tried. */
+  private markTried(call: Call, id: string): number {
+    if (call.tried !== null) {
+      call.tried.add(id);
+      return call.tried.size;
+    }
+    if (call.firstTried === null || call.firstTried === id) {
+      call.firstTried = id;
+      return 1;
+    }
+    call.tried = new Set([call.firstTried, id]);
+    return 2;
   }
 
   private setPhase(call: Call, phase: Phase): void {

@@ -266,6 +266,11 @@ export class FrameReader {
     return this.offset + this.length - this.payloadStart;
   }
 
+  /** The payload in place: valid only until the frame's buffer moves on (codecs copy what they keep). */
+  payloadView(): Uint8Array {
+    return this.buffer.subarray(this.payloadStart, this.offset + this.length);
+  }
+
   /** A copy of the payload. */
   payload(): Uint8Array {
     return this.buffer.slice(this.payloadStart, this.offset + this.length);

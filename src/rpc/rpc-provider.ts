@@ -397,7 +397,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     }
     let request: unknown;
     try {
-      request = descriptor.requestCodec.decode(reader.payload());
+      request = descriptor.requestCodec.decode(reader.payloadView());
     } catch (error) {
       refuse('INVALID_ARGUMENT', `the request of ${service}.${methodName} does not decode with codec ${descriptor.requestCodec.name}: ${(error as Error)?.message ?? String(error)}`);
       return;

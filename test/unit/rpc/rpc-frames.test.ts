@@ -94,3 +94,15 @@ test('codecs round-trip their values; status names and RpcError codes', () => {
   assert.equal(error.status, 'DEADLINE_EXCEEDED');
   assert.match(error.message, /^DEADLINE_EXCEEDED: too slow \(service=s method=m callId=7\)/);
 });
+
+test('decoded values own their bytes: the buffer they were read from may be reused', () => {
+  const wire = new Uint8Array(64);
+  const m = msgpackCodec<{ blob: Uint8Array }>();
+  const encoded = m.encode({ blob: new Uint8Array([1, 2, 3]) });
+  wire.set(encoded);
+  const value = m.decode(wire.subarray(0, encoded.length));
+  const raw = rawCodec.decode(wire.subarray(0, 3));
+  wire.fill(0);
+  assert.deepEqual(value.blob, new Uint8Array([1, 2, 3]));
+  assert.deepEqual(raw, encoded.subarray(0, 3));
+});
