@@ -21,7 +21,7 @@ import { ErrorCode, SkeinError } from '../util/errors.js';
 import type { Implements } from '../util/implements.js';
 import { ConnectionHolder, type HolderState, type ProviderView } from './connection-holder.js';
 import type { HolderOptions } from './holder-options.js';
-import { PROVIDER_STATES, type ProviderConnection, type ProviderTransition } from './provider-connection.js';
+import { PROVIDER_STATES, type ProviderConnection, type ProviderState, type ProviderTransition } from './provider-connection.js';
 import type { Registry, RegistrySubscription } from './registry.js';
 import { RpcLinks, type HostResolver, type LinkCallListener, type RpcLink, type RpcLinkSettings } from './rpc-link.js';
 import { EMPTY_METADATA, FrameFlag, FrameType, type FrameReader, type Metadata } from './rpc-frames.js';
@@ -132,6 +132,10 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
   readonly stats = { calls: 0, ok: 0, failed: 0, retries: 0, transparentRetries: 0, waitedForReady: 0 };
   /** Driver counters (`skein stat`): providers per state, calls ok and failed, retries. */
   private readonly counters = new Map<string, Counter>();
+  /** One driver counter per provider, its value the provider's state (index in PROVIDER_STATES); null while being added. */
+  private readonly providerCounters = new Map<string, Counter | null>();
+  private readonly providerStates = new Map<string, ProviderState>();
+  private providerCountersFailed = false;
 
   private constructor(client: SkeinClient, service: ServiceDescriptor<M>, options: RpcConsumerOptions) {
     this.client = client;
@@ -156,6 +160,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
           if (t.to === 'CLOSED' || t.from === 'READY') this.balancer.onTargetsChanged(new Set(this.holder.pickable().map((p) => p.id)));
           this.counters.get(t.from)?.set(this.holder.countIn(t.from));
           this.counters.get(t.to)?.set(t.to === 'CLOSED' ? 0 : this.holder.countIn(t.to));
+          this.trackProvider(t);
           listener?.(t);
         },
       },
@@ -250,6 +255,8 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     this.links.closeAll();
     for (const counter of this.counters.values()) counter.close();
     this.counters.clear();
+    for (const counter of this.providerCounters.values()) counter?.close();
+    this.providerCounters.clear();
     this.client.removeAgent(this);
   }
 
@@ -566,6 +573,43 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
         (error: unknown) => this.onError(error),
       );
     }
+  }
+
+  /** Keeps the provider's own counter: added when it first moves, set on every move, closed with it. */
+  private trackProvider(t: ProviderTransition): void {
+    const label = `rpc consumer ${this.service.name}: provider ${t.id} state`;
+    if (t.to === 'CLOSED') {
+      this.providerStates.delete(t.id);
+      const counter = this.providerCounters.get(t.id);
+      this.providerCounters.delete(t.id);
+      counter?.close();
+      return;
+    }
+    this.providerStates.set(t.id, t.to);
+    const counter = this.providerCounters.get(t.id);
+    if (counter !== undefined) {
+      counter?.set(PROVIDER_STATES.indexOf(t.to));
+      return;
+    }
+    if (this.providerCountersFailed) return;
+    this.providerCounters.set(t.id, null);
+    this.client.addCounter(CounterTypeId.RPC, label).then(
+      (added) => {
+        const state = this.providerStates.get(t.id);
+        if (this.closed || state === undefined || this.providerCounters.get(t.id) !== null) {
+          added.close();
+          return;
+        }
+        this.providerCounters.set(t.id, added);
+        added.set(PROVIDER_STATES.indexOf(state));
+      },
+      (error: unknown) => {
+        // Out of counters (a large fleet): the per-state counters still say everything in sum.
+        this.providerCounters.delete(t.id);
+        if (!this.providerCountersFailed) this.onError(error);
+        this.providerCountersFailed = true;
+      },
+    );
   }
 
   private updateCounters(): void {

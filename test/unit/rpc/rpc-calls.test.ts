@@ -140,6 +140,7 @@ test('unary, oneway and streaming calls with metadata both ways and three codecs
     skein.driver.counters.forEach((_id, _typeId, value, label) => counters.set(label, value));
     assert.equal(counters.get('rpc consumer demo: providers READY'), 1);
     assert.equal(counters.get('rpc consumer demo: providers BACKOFF'), 0);
+    assert.equal(counters.get(`rpc consumer demo: provider ${provider.address}#p1 state`), 2, 'each provider has its own counter: 2 is READY');
     assert.equal(counters.get('rpc consumer demo: calls ok'), consumer.stats.ok);
     assert.equal(counters.get('rpc consumer demo: calls failed'), 4, 'three failed calls and the stream given up');
   } finally {
