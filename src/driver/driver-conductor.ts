@@ -59,6 +59,10 @@ interface MultiDestinationSubscription {
   readonly receiverId: bigint;
   /** Bound or binding destinations, by the address a destination channel names. */
   readonly destinations: Map<string, ReceiveChannelEndpoint>;
+  /** `tags=<channelTag>,…` of the subscription that made it; undefined when untagged. */
+  readonly channelTag: bigint | undefined;
+  /** Subscriptions using it: more than one when later subscriptions named its channel tag. */
+  users: number;
 }
 
 /** A destination being bound for an ADD_RCV_DESTINATION command. */
@@ -708,12 +712,18 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       hasInterest: false,
       endpoint: null,
       isSpy: parsed.params.spy,
-      mds: parsed.params.controlMode === 'manual' && !parsed.isIpc ? { shared: new SharedImages(), receiverId: this.takeReceiverId(), destinations: new Map() } : null,
+      mds: parsed.params.controlMode === 'manual' && !parsed.isIpc ? this.multiDestinationFor(parsed.params.tags?.channelTag) : null,
     };
     if (link.mds !== null) {
-      // Destinations come with ADD_RCV_DESTINATION; the subscription itself binds nothing.
+      // Destinations come with ADD_RCV_DESTINATION; the subscription itself binds nothing. One
+      // that names the channel tag of another shares its destinations and images.
       this.subscriptionLinks.set(link.registrationId, link);
       this.respond(command.clientId, { type: 'SUBSCRIPTION_READY', clientId: command.clientId, correlationId: command.correlationId, resolvedChannel: command.channel });
+      if (link.mds.users > 1) {
+        for (const image of this.images) {
+          if (image.state === 'ACTIVE' && this.linkTakesSession(link, image.endpoint, image.streamId, image.sessionId)) this.linkImageSubscriber(image, link);
+        }
+      }
       return;
     }
     if (link.isSpy) {
@@ -907,6 +917,9 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
         image.subscribers = this.dropSubscriber(image.subscribers, link.registrationId);
         if (image.subscribers.length === 0) image.startDraining(nowNs);
       }
+      // The destinations stay while another subscription shares them through the channel tag.
+      link.mds.users--;
+      if (link.mds.users > 0) return;
       for (const endpoint of destinations) this.closeDestination(link, endpoint);
       link.mds.destinations.clear();
       return;
@@ -1180,6 +1193,23 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       if (link.endpoint === endpoint || (link.mds !== null && [...link.mds.destinations.values()].includes(endpoint))) return true;
     }
     return false;
+  }
+
+  /**
+   * The destinations and images of a control-mode=manual subscription: those of a live one with
+   * the same channel tag (`tags=<channelTag>,…`, as a tagged replication's recording subscription
+   * and the subscription that follows it share them), else new ones.
+   */
+  private multiDestinationFor(channelTag: bigint | undefined): MultiDestinationSubscription {
+    if (channelTag !== undefined) {
+      for (const other of this.subscriptionLinks.values()) {
+        if (other.mds !== null && other.mds.channelTag === channelTag && other.mds.users > 0) {
+          other.mds.users++;
+          return other.mds;
+        }
+      }
+    }
+    return { shared: new SharedImages(), receiverId: this.takeReceiverId(), destinations: new Map(), channelTag, users: 1 };
   }
 
   private takeReceiverId(): bigint {

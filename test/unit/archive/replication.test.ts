@@ -124,9 +124,16 @@ test('replication: whole, continued, live with merge, tagged, and its failures',
     await waitFor(() => signalsOf(signals, again).includes('REPLICATE_END'), 10_000, 'REPLICATE_END of the no-op');
     assert.deepEqual(signalsOf(signals, again), ['SYNC', 'REPLICATE_END']);
 
-    // --- Tagged: recorded through a tagged multi-destination subscription.
+    // --- Tagged: recorded through a tagged multi-destination subscription, which a subscription
+    // made beforehand with the same tags shares: it receives the replicated stream too.
+    const follower = await dstSkein.addSubscription('aeron:udp?control-mode=manual|rejoin=false|tags=7,8', STREAM);
+    const followed: number[] = [];
+    follower.onFragment((buffer, offset) => followed.push(new DataView(buffer.buffer, buffer.byteOffset + offset, 4).getUint32(0, true)));
     const tagged = await dst.replicate(0, 10, srcControl, { channelTagId: 7, subscriptionTagId: 8, replicationChannel: `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}` });
     await waitFor(() => signalsOf(signals, tagged).includes('REPLICATE_END'), 20_000, 'REPLICATE_END of the tagged replication');
+    await waitFor(() => followed.length >= 700, 5000, 'the tagged follower to receive the replicated stream');
+    assert.deepEqual(followed, Array.from({ length: 700 }, (_, i) => i), 'the follower sees every replicated message once, in order');
+    follower.close();
     assert.deepEqual(signalsOf(signals, tagged).filter((s) => s !== 'STOP'), ['REPLICATE', 'EXTEND', 'SYNC', 'REPLICATE_END']);
     const taggedCopy = (await dst.listRecording(1))!;
     assert.equal(taggedCopy.stopPosition, end2);

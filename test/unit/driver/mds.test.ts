@@ -95,3 +95,33 @@ test('misuse: destinations of a subscription that is not control-mode=manual, tw
     await skein.close();
   }
 });
+
+test('channel tags: a control-mode=manual subscription naming another one\'s channel tag shares its destinations and images, and keeps them when the other closes', { timeout: 20_000 }, async () => {
+  const [a, b] = [launch(711), launch(712)];
+  try {
+    const e1 = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
+    // The follower subscribes first (as before a tagged replication); the owner adds the destination.
+    const follower = await b.addSubscription('aeron:udp?control-mode=manual|rejoin=false|tags=1001,1002', 6);
+    const owner = await b.addSubscription('aeron:udp?control-mode=manual|tags=1001,1002', 6);
+    const untagged = await b.addSubscription('aeron:udp?control-mode=manual|tags=2001,2002', 6);
+    await owner.addDestination(e1);
+    const publication = await a.addPublication(e1, 6);
+    await Promise.all([publication.connected({ timeoutMs: 5000 }), owner.connected({ timeoutMs: 5000 }), follower.connected({ timeoutMs: 5000 })]);
+    const [seenOwner, seenFollower, seenOther] = [sequence(owner), sequence(follower), sequence(untagged)];
+    await offerNumbered(publication, 0, 500);
+    await waitFor(() => seenOwner.length >= 500 && seenFollower.length >= 500, 5000, '500 messages on both');
+    assert.ok(seenFollower.every((v, i) => v === i), 'the follower gets the stream in order');
+    assert.equal(seenOther.length, 0, 'another channel tag shares nothing');
+    // The owner goes: the destination stays for the follower.
+    owner.close();
+    await offerNumbered(publication, 500, 1000);
+    await waitFor(() => seenFollower.length >= 1000, 5000, '1000 messages on the follower');
+    assert.ok(seenFollower.every((v, i) => v === i), 'in order, nothing lost when the owner closed');
+    // The follower goes too: the destination's socket closes, so its port binds again.
+    follower.close();
+    const again = await b.addSubscription(e1, 7);
+    assert.ok(again.registrationId > 0, 'the port was released');
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
