@@ -1,5 +1,5 @@
 /**
- * Load balancers (docs/rpc.md, "Balancers"; ../shared/RPC.md §6). A balancer picks one provider
+ * Load balancers (docs/rpc.md, "Balancers"; docs/reference/rpc-design.md §6). A balancer picks one provider
  * from the READY ones the holder passes (never empty), honouring the ids a call has already
  * tried when another choice exists. Pure: time comes in as nanoseconds, randomness from the
  * injected PRNG, so a seeded run repeats. Picks allocate nothing except a consistent-hash ring

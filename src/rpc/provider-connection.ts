@@ -1,6 +1,6 @@
 /**
  * One provider as the consumer sees it: an explicit state machine (docs/rpc.md, "The provider
- * state machine"; ../shared/RPC.md §4):
+ * state machine"; docs/reference/rpc-design.md §4):
  *
  *   IDLE --(listed)--> CONNECTING --(handshake within connectTimeoutMs)--> READY
  *   CONNECTING --(timeout, refused, unresolved, lost)--> BACKOFF --(timer)--> CONNECTING
