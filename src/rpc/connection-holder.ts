@@ -64,7 +64,6 @@ export class ConnectionHolder implements ProviderHost {
   private registry: RegistryState = 'CONNECTING';
   private registryReason = 'not subscribed yet';
   private closed = false;
-  private readonly readyWaiters = new Set<() => void>();
   /** Snapshots ignored because their version was not newer. */
   staleSnapshots = 0;
   /** Transitions so far, per target state (counters for `skein stat`). */
@@ -161,16 +160,6 @@ export class ConnectionHolder implements ProviderHost {
     return this.counts.get('READY')!;
   }
 
-  /** Resolves when a provider is pickable, at once if one is. The returned function cancels the wait. */
-  whenPickable(callback: () => void): () => void {
-    if (this.pickable().length > 0) {
-      callback();
-      return () => {};
-    }
-    this.readyWaiters.add(callback);
-    return () => this.readyWaiters.delete(callback);
-  }
-
   callStarted(provider: ProviderConnection): void {
     provider.callStarted();
   }
@@ -246,7 +235,6 @@ export class ConnectionHolder implements ProviderHost {
     this.closed = true;
     this.readyList = [];
     this.degradedList = [];
-    this.readyWaiters.clear();
   }
 
   /** @internal */
@@ -267,18 +255,6 @@ export class ConnectionHolder implements ProviderHost {
         this.listener(t);
       } catch (error) {
         this.onError(error);
-      }
-    }
-    if ((t.to === 'READY' || t.to === 'DEGRADED') && this.readyWaiters.size > 0) {
-      this.rebuildPickLists();
-      const waiters = [...this.readyWaiters];
-      this.readyWaiters.clear();
-      for (const w of waiters) {
-        try {
-          w();
-        } catch (error) {
-          this.onError(error);
-        }
       }
     }
   }

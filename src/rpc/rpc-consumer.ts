@@ -429,7 +429,6 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     const status = reader.arg;
     const message = reader.name;
     const trailers = reader.metadata();
-    call.link?.removeCall(call.callId);
     if (status === RpcStatus.OK) {
       let value: unknown;
       if (call.descriptor.kind === 'unary') {
@@ -493,7 +492,8 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     call.provider = null;
     call.link?.removeCall(call.callId);
     this.holder.callEnded(provider, ok);
-    this.balancer.onCallEnd(provider, this.client.nanoTime() - call.sentNs, ok, this.client.nanoTime());
+    const nowNs = this.client.nanoTime();
+    this.balancer.onCallEnd(provider, nowNs - call.sentNs, ok, nowNs);
   }
 
   private cancel(call: Call, reason: string): void {

@@ -216,7 +216,10 @@ export class RpcLink implements ProviderLink {
       reader = this.reader.wrap(buffer, offset, length);
     } catch (error) {
       this.framesDropped++;
-      this.owner.reportError(error);
+      const image = this.image;
+      this.owner.reportError(new SkeinError(ErrorCode.PROTOCOL_INVALID, `link to ${this.address}: frame dropped: ${(error as Error)?.message ?? String(error)}`, {
+        ...(image === null ? {} : { channel: image.channel, streamId: image.streamId, sessionId: image.sessionId }), cause: error,
+      }));
       return;
     }
     this.lastHeardNs = this.owner.client.nanoTime();

@@ -22,6 +22,7 @@ import type { Image } from '../client/image.js';
 import type { Header } from '../logbuffer/header.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
+import { randomSeed } from '../env/prng.js';
 import { EMPTY_METADATA, FrameFlag, FrameReader, FrameType, FrameWriter, encodeNames, type FrameFields, type Metadata } from './rpc-frames.js';
 import { RpcError, RpcStatus, type RpcStatusName } from './rpc-status.js';
 import { RPC_DEFAULTS } from './rpc-defaults.js';
@@ -53,7 +54,7 @@ export interface RpcProviderOptions<M extends MethodMap> {
   /** A link silent for this long (no frame, no heartbeat) is dropped. @default 3 × the consumers' heartbeat timeout, 15000 */
   readonly linkTimeoutMs?: number;
   readonly onError?: (error: unknown) => void;
-  /** Random source for the incarnation (tests pass a seeded one). */
+  /** Random 32-bit values for the incarnation (tests pass a seeded source). */
   readonly random?: () => number;
 }
 
@@ -137,8 +138,8 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     this.methodBytes = encodeNames(this.methodNames);
     this.methodDescriptors = this.methodNames.map((name) => (options.service.methods as Record<string, AnyMethod>)[name]!);
     this.running = new Int32Array(this.methodNames.length);
-    const random = options.random ?? Math.random;
-    this.incarnation = options.incarnation ?? Array.from({ length: 16 }, () => Math.floor(random() * 16).toString(16)).join('');
+    const random = options.random ?? randomSeed;
+    this.incarnation = options.incarnation ?? `${(random() >>> 0).toString(16).padStart(8, '0')}${(random() >>> 0).toString(16).padStart(8, '0')}`;
     this.roleName = `rpc-provider ${options.service.name}`;
     this.onError = options.onError ?? ((error) => client.reportError(error));
     this.linkTimeoutNs = (options.linkTimeoutMs ?? 3 * RPC_DEFAULTS.heartbeatTimeoutMs) * MS;
@@ -149,14 +150,12 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
   /** Subscribes to the request endpoint, starts serving, then registers (when a registry is given). */
   static async start<M extends MethodMap>(client: SkeinClient, options: RpcProviderOptions<M>): Promise<RpcProvider<M>> {
     const provider = new RpcProvider(client, options);
-    const host = options.address.slice(0, options.address.lastIndexOf(':'));
     provider.subscription = await client.addSubscription(`aeron:udp?endpoint=${options.address}`, options.requestStreamId ?? RPC_DEFAULTS.requestStreamId, {
       onAvailableImage: (image) => provider.onAvailableImage(image),
       onUnavailableImage: (image) => provider.onUnavailableImage(image),
     });
     for (const image of provider.subscription.images) provider.onAvailableImage(image);
     client.addAgent(provider);
-    void host;
     if (options.registry !== undefined) {
       try {
         provider.registration = await options.registry.register(options.service.name, providerEntry({
@@ -324,7 +323,9 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       reader = this.reader.wrap(buffer, offset, length);
     } catch (error) {
       this.stats.droppedFrames++;
-      this.onError(error);
+      this.onError(new SkeinError(ErrorCode.PROTOCOL_INVALID, `provider ${this.address}: frame from ${link.image.sourceIdentity} dropped: ${(error as Error)?.message ?? String(error)}`, {
+        channel: link.image.channel, streamId: link.image.streamId, sessionId: link.image.sessionId, cause: error,
+      }));
       return;
     }
     link.lastHeardNs = this.client.nanoTime();
