@@ -54,6 +54,16 @@ export interface RpcConsumerOptions {
 
 type Phase = 'NEW' | 'WAITING' | 'BACKOFF' | 'SENT' | 'DONE';
 
+/** The fields of a CALL frame, filled in for each send (one object per consumer, not per call). */
+interface CallFields {
+  readonly type: typeof FrameType.CALL;
+  callId: number;
+  arg: number;
+  flags: number;
+  name: string;
+  metadata: Metadata;
+}
+
 interface StreamState {
   readonly values: unknown[];
   ended: boolean;
@@ -124,6 +134,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
   private readonly subscription: RegistrySubscription;
   private readonly onError: (error: unknown) => void;
   private nextCallId = 1;
+  private readonly callFields: CallFields = { type: FrameType.CALL, callId: 0, arg: 0, flags: 0, name: '', metadata: EMPTY_METADATA };
   private closed = false;
   private nextScanNs = 0;
   /** Calls WAITING or in BACKOFF: while there are any, calls are looked at every cycle. */
@@ -378,7 +389,14 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       let sent: boolean;
       try {
         link.addCall(callId, call);
-        sent = link.send({ type: FrameType.CALL, callId, arg: remainingMs, flags, name: call.method, metadata: call.metadata }, call.payload);
+        const fields = this.callFields;
+        fields.callId = callId;
+        fields.arg = remainingMs;
+        fields.flags = flags;
+        fields.name = call.method;
+        fields.metadata = call.metadata;
+        sent = link.send(fields, call.payload);
+        fields.metadata = EMPTY_METADATA;
       } catch (error) {
         link.removeCall(callId);
         this.fail(call, 'INVALID_ARGUMENT', (error as Error)?.message ?? String(error), undefined, error);

@@ -96,10 +96,18 @@ export function frameLengthBound(name: string, metadata: Metadata): number {
   return length;
 }
 
-/** Encodes frames into a buffer of its own, grown when a frame needs more; reused for every frame. */
+/** Names kept encoded by a writer: method names repeat on every call. */
+const NAME_CACHE_MAX = 256;
+
+/**
+ * Encodes frames into a buffer of its own, grown when a frame needs more; reused for every frame.
+ * It keeps the UTF-8 bytes of the names it wrote last (up to 256 of them), so a method name is
+ * encoded once, not on every call.
+ */
 export class FrameWriter {
   private buffer = new Uint8Array(4096);
   private view = new DataView(this.buffer.buffer);
+  private readonly names = new Map<string, Uint8Array>();
 
   /** The buffer the last frame was written to (valid until the next write). */
   get bytes(): Uint8Array {
@@ -113,11 +121,11 @@ export class FrameWriter {
       this.buffer = new Uint8Array(Math.max(bound, this.buffer.length * 2));
       this.view = new DataView(this.buffer.buffer);
     }
-    return encodeInto(this.buffer, this.view, 0, fields, payload);
+    return encodeInto(this.buffer, this.view, 0, fields, payload, this.names);
   }
 }
 
-function encodeInto(buffer: Uint8Array, view: DataView, offset: number, fields: FrameFields, payload?: Uint8Array): number {
+function encodeInto(buffer: Uint8Array, view: DataView, offset: number, fields: FrameFields, payload?: Uint8Array, names?: Map<string, Uint8Array>): number {
   const name = fields.name ?? '';
   const metadata = fields.metadata ?? EMPTY_METADATA;
   view.setUint8(offset, RPC_FRAME_VERSION);
@@ -126,7 +134,7 @@ function encodeInto(buffer: Uint8Array, view: DataView, offset: number, fields: 
   view.setInt32(offset + 4, fields.callId, true);
   view.setUint32(offset + 8, fields.arg ?? 0, true);
   let p = offset + FRAME_HEADER_LENGTH;
-  p += writeString(buffer, p, name, 0xffff, 'name');
+  p += names === undefined ? writeString(buffer, p, name, 0xffff, 'name') : writeName(buffer, p, name, names);
   view.setUint16(offset + 12, p - offset - FRAME_HEADER_LENGTH, true);
   let count = 0;
   if (metadata !== EMPTY_METADATA) {
@@ -148,6 +156,20 @@ function encodeInto(buffer: Uint8Array, view: DataView, offset: number, fields: 
     p += payload.length;
   }
   return p - offset;
+}
+
+/** Writes a name through the writer's cache of encoded names. */
+function writeName(buffer: Uint8Array, at: number, name: string, names: Map<string, Uint8Array>): number {
+  if (name.length === 0) return 0;
+  let bytes = names.get(name);
+  if (bytes === undefined) {
+    bytes = encoder.encode(name);
+    if (bytes.length > 0xffff) throw new SkeinError(ErrorCode.ARG_INVALID, `RPC frame: name of ${bytes.length} bytes; at most 65535`);
+    if (names.size >= NAME_CACHE_MAX) names.clear();
+    names.set(name, bytes);
+  }
+  buffer.set(bytes, at);
+  return bytes.length;
 }
 
 function writeString(buffer: Uint8Array, at: number, text: string, max: number, what: string): number {

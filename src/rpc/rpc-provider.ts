@@ -106,6 +106,10 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
   private readonly assembler: FragmentAssembler;
   private readonly reader = new FrameReader();
   private readonly writer = new FrameWriter();
+  /** The fields of an END frame, filled in for each answer (one object, not one per call). */
+  private readonly endFields: { readonly type: typeof FrameType.END; callId: number; arg: number; name: string; metadata: Metadata } = {
+    type: FrameType.END, callId: 0, arg: 0, name: '', metadata: EMPTY_METADATA,
+  };
   /** Calls running per method, by method index. */
   private running: Int32Array = new Int32Array(0);
   /** Method names, their UTF-8 bytes and descriptors, in one order: a CALL's method is found by comparing bytes. */
@@ -508,8 +512,13 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     call.done = true;
     this.release(call);
     call.link.calls.delete(call.callId);
-    const metadata: Metadata = call.trailers ?? EMPTY_METADATA;
-    this.sendFrame(call.link, { type: FrameType.END, callId: call.callId, arg: RpcStatus[status], name: message, metadata }, payload);
+    const fields = this.endFields;
+    fields.callId = call.callId;
+    fields.arg = RpcStatus[status];
+    fields.name = message;
+    fields.metadata = call.trailers ?? EMPTY_METADATA;
+    this.sendFrame(call.link, fields, payload);
+    fields.metadata = EMPTY_METADATA;
     if (call.creditWaiters !== null) for (const w of call.creditWaiters.splice(0)) w();
   }
 

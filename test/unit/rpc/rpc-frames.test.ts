@@ -6,11 +6,30 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FRAME_HEADER_LENGTH, FrameReader, FrameType, encodeFrame, frameHeaderBytes } from '../../../src/rpc/rpc-frames.js';
+import { FRAME_HEADER_LENGTH, FrameReader, FrameType, FrameWriter, encodeFrame, frameHeaderBytes } from '../../../src/rpc/rpc-frames.js';
 import { RetryBudget } from '../../../src/rpc/retry.js';
 import { defineService, oneway, unary } from '../../../src/rpc/service.js';
 import { jsonCodec, msgpackCodec, rawCodec } from '../../../src/rpc/codec.js';
 import { RpcError, statusName } from '../../../src/rpc/rpc-status.js';
+
+test('property: a reused writer, with its cache of encoded names, writes the same bytes as a fresh encode, past the cache\'s size', () => {
+  const writer = new FrameWriter();
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.oneof(fc.constantFrom('echo', 'get', 'put', 'é✓'), fc.string({ maxLength: 20 })), fc.uint8Array({ maxLength: 40 })), { minLength: 1, maxLength: 400 }),
+      (frames) => {
+        for (const [name, payload] of frames) {
+          const length = writer.write({ type: FrameType.CALL, callId: 7, arg: 9, name }, payload);
+          const expected = new Uint8Array(frameHeaderBytes(name, {}) + payload.length);
+          assert.equal(encodeFrame(expected, 0, { type: FrameType.CALL, callId: 7, arg: 9, name }, payload), length);
+          assert.deepEqual(writer.bytes.subarray(0, length), expected);
+          assert.equal(new FrameReader().wrap(writer.bytes, 0, length).name, name);
+        }
+      },
+    ),
+    { seed: 11, numRuns: 60 },
+  );
+});
 
 test('property: every frame decodes to the fields and payload it was encoded from', () => {
   fc.assert(
