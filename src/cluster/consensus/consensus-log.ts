@@ -1,0 +1,143 @@
+/**
+ * A member's replicated log as the consensus core sees it (docs/cluster.md, "Consensus core"):
+ * entries at byte positions, each tagged with the leadership term whose leader appended it, and
+ * the terms the member has joined with the position each began at (what the recording log holds
+ * in a full member). Entries written by one leader in one term are identical wherever they are
+ * held, so two logs agree wherever their runs of one term start at the same position.
+ *
+ * {@link MemoryConsensusLog} keeps it in memory for the simulator; what survives a crash is
+ * exactly what it holds (the simulator keeps the object across a member's restart).
+ */
+
+/** One entry of the log. */
+export interface LogEntry {
+  readonly termId: number;
+  /** Byte position where the entry begins; the next begins at position + length. */
+  readonly position: number;
+  readonly length: number;
+  readonly data: Uint8Array;
+}
+
+/** A run of entries of one term: [start, end). */
+export interface TermRun {
+  readonly termId: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Frame header a log entry takes beside its data (as an Aeron data frame's 32 bytes). */
+export const LOG_ENTRY_HEADER_LENGTH = 32;
+
+export interface ConsensusLog {
+  readonly appendPosition: number;
+  /** The highest term joined (the log's term for canvass and votes), -1 for none. */
+  readonly logTermId: number;
+  /** The candidate term persisted before voting or nominating (the node state), -1 at first. */
+  candidateTermId: number;
+  /** Where a joined term began, or undefined. */
+  termBase(termId: number): number | undefined;
+  /** Records that this member holds the leader's log of `termId` up to `base` and follows it from there. */
+  joinTerm(termId: number, base: number): void;
+  /** Appends an entry of `termId` (joining that term at the entry when not joined yet). */
+  append(termId: number, data: Uint8Array): LogEntry;
+  /** Drops every entry at or beyond `position` (which must be an entry boundary) and the terms joined beyond it. */
+  truncate(position: number): void;
+  /** Entries from `position` (an entry boundary), at most `maxBytes` of them (at least one when there is one). */
+  entriesFrom(position: number, maxBytes: number): LogEntry[];
+  /** The entry that begins at `position`, if any. */
+  entryAt(position: number): LogEntry | undefined;
+  /** The runs of one term, in order. */
+  runs(): TermRun[];
+}
+
+export class MemoryConsensusLog implements ConsensusLog {
+  private readonly entries: LogEntry[] = [];
+  private readonly indexByPosition = new Map<number, number>();
+  private readonly terms = new Map<number, number>();
+  private end = 0;
+  candidateTermId = -1;
+
+  get appendPosition(): number {
+    return this.end;
+  }
+
+  get logTermId(): number {
+    let max = -1;
+    for (const t of this.terms.keys()) if (t > max) max = t;
+    return max;
+  }
+
+  termBase(termId: number): number | undefined {
+    return this.terms.get(termId);
+  }
+
+  joinTerm(termId: number, base: number): void {
+    if (base !== this.end) throw new Error(`joinTerm ${termId} at ${base}, but the log ends at ${this.end}`);
+    if (!this.terms.has(termId)) this.terms.set(termId, base);
+  }
+
+  append(termId: number, data: Uint8Array): LogEntry {
+    // An entry of a term not joined here (copied from a leader while catching up) records where that term's run begins.
+    if (!this.terms.has(termId)) this.terms.set(termId, this.end);
+    const entry: LogEntry = { termId, position: this.end, length: LOG_ENTRY_HEADER_LENGTH + data.length, data };
+    this.indexByPosition.set(entry.position, this.entries.length);
+    this.entries.push(entry);
+    this.end += entry.length;
+    return entry;
+  }
+
+  truncate(position: number): void {
+    if (position >= this.end) return;
+    const index = this.indexByPosition.get(position);
+    if (index === undefined) throw new Error(`truncate at ${position}, which is not an entry boundary`);
+    for (let i = index; i < this.entries.length; i++) this.indexByPosition.delete(this.entries[i]!.position);
+    this.entries.length = index;
+    this.end = position;
+    for (const [t, base] of this.terms) if (base > position) this.terms.delete(t);
+  }
+
+  entriesFrom(position: number, maxBytes: number): LogEntry[] {
+    const index = this.indexByPosition.get(position);
+    if (index === undefined) return [];
+    const out: LogEntry[] = [];
+    let bytes = 0;
+    for (let i = index; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
+      if (out.length > 0 && bytes + e.length > maxBytes) break;
+      out.push(e);
+      bytes += e.length;
+    }
+    return out;
+  }
+
+  entryAt(position: number): LogEntry | undefined {
+    const index = this.indexByPosition.get(position);
+    return index === undefined ? undefined : this.entries[index];
+  }
+
+  runs(): TermRun[] {
+    const runs: TermRun[] = [];
+    for (const e of this.entries) {
+      const last = runs[runs.length - 1];
+      if (last !== undefined && last.termId === e.termId && last.end === e.position) runs[runs.length - 1] = { termId: last.termId, start: last.start, end: e.position + e.length };
+      else runs.push({ termId: e.termId, start: e.position, end: e.position + e.length });
+    }
+    return runs;
+  }
+}
+
+/**
+ * The longest prefix two logs share, from their runs: runs of the same term starting at the same
+ * position agree up to the shorter one's end; the first difference ends the prefix.
+ */
+export function commonPrefix(a: readonly TermRun[], b: readonly TermRun[]): number {
+  let common = 0;
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.termId !== y.termId || x.start !== common || y.start !== common) break;
+    common = Math.min(x.end, y.end);
+    if (x.end !== y.end) break;
+  }
+  return common;
+}

@@ -1,0 +1,511 @@
+/**
+ * One member of a cluster's consensus (docs/cluster.md, "Consensus core"): Aeron Cluster's
+ * election (canvass, nominate, ballot, leader and follower log replication) and its commit rule,
+ * as a deterministic state machine. It owns no socket, clock or random source: the caller gives
+ * it the time, a seeded random source, a way to send messages and the log, so the simulator can
+ * drive whole clusters from a seed.
+ *
+ * Election states (Aeron's names where they match, CLUSTER.md §5):
+ *
+ *   CANVASS --(logs of all, or past the deadline of a quorum, are no more recent than mine)--> NOMINATE
+ *   NOMINATE --(random delay in [0, electionTimeout/2))--> CANDIDATE_BALLOT (candidate term + 1, persisted first)
+ *   CANDIDATE_BALLOT --(every vote yes; or at electionTimeout a quorum yes)--> LEADER_READY
+ *   CANDIDATE_BALLOT --(electionTimeout otherwise)--> CANVASS
+ *   any --(RequestVote for a newer term from a log no older than mine: vote yes)--> FOLLOWER_BALLOT
+ *   FOLLOWER_BALLOT --(electionTimeout)--> CANVASS
+ *   any --(NewLeadershipTerm of a term no older than the candidate term)--> FOLLOWER_CATCHUP
+ *   FOLLOWER_CATCHUP --(holds the leader's log up to the term's base: joins the term)--> CLOSED (follower)
+ *   LEADER_READY --(a quorum joined the term: NewLeadershipTermEvent appended)--> CLOSED (leader)
+ *   CLOSED --(follower: no leader contact for leaderHeartbeatTimeout; leader: no quorum for as long)--> CANVASS
+ *
+ * Commit rule: the leader's commit position is the quorum-th highest of its own append position
+ * and the positions of followers that joined its term and were heard within
+ * leaderHeartbeatTimeout. A follower joins a term only holding the leader's log up to the term's
+ * base, and joining is what makes its log "of that term" for votes, so a position a quorum
+ * acknowledged in the term survives every later election (Raft's argument, with the joined term
+ * in the place of Raft's first entry of a term).
+ */
+import type { Prng } from '../../env/prng.js';
+import { commonPrefix, type ConsensusLog, type LogEntry } from './consensus-log.js';
+import { compareLogs, type ConsensusMessage, type LogData } from './consensus-messages.js';
+
+export type ElectionState = 'CANVASS' | 'NOMINATE' | 'CANDIDATE_BALLOT' | 'FOLLOWER_BALLOT' | 'LEADER_READY' | 'FOLLOWER_CATCHUP' | 'CLOSED';
+export type Role = 'FOLLOWER' | 'CANDIDATE' | 'LEADER';
+
+/** Aeron Cluster's defaults (CLUSTER.md §13), in ns. */
+export const CONSENSUS_DEFAULTS = {
+  electionTimeoutNs: 1_000_000_000,
+  electionStatusIntervalNs: 100_000_000,
+  leaderHeartbeatTimeoutNs: 10_000_000_000,
+  leaderHeartbeatIntervalNs: 200_000_000,
+  startupCanvassTimeoutNs: 60_000_000_000,
+  /** Most log bytes in one LogData message. */
+  maxBatchBytes: 16 * 1024,
+} as const;
+
+export type ConsensusSettings = { readonly [K in keyof typeof CONSENSUS_DEFAULTS]: number };
+
+/** Data of the entry a leader appends when its election closes (Aeron's NewLeadershipTermEvent). */
+export const TERM_START_MARKER = 0xfe;
+
+export interface ConsensusEnv {
+  send(to: number, message: ConsensusMessage): void;
+  readonly random: Prng;
+  /** Entries in log order as they become committed (each once per start of this member). */
+  onCommitted?(entry: LogEntry): void;
+  onRoleChange?(role: Role, leadershipTermId: number): void;
+}
+
+interface FollowerView {
+  /** Joined the current term (an AppendPosition of this term arrived). */
+  joined: boolean;
+  position: number;
+  lastHeardNs: number;
+  /** The log was sent up to here (resent from `position` on the heartbeat). */
+  sentPosition: number;
+}
+
+interface CanvassView {
+  readonly logTermId: number;
+  readonly logPosition: number;
+}
+
+export class ConsensusMember {
+  readonly memberId: number;
+  readonly memberIds: readonly number[];
+  readonly log: ConsensusLog;
+  private readonly env: ConsensusEnv;
+  private readonly settings: ConsensusSettings;
+  private readonly others: number[];
+  private readonly quorum: number;
+  private roleValue: Role = 'FOLLOWER';
+  private state: ElectionState = 'CANVASS';
+  private termId: number;
+  private leader = -1;
+  private commit = 0;
+  private applied = 0;
+  private termBaseValue = 0;
+  private startup = true;
+  private canvass = new Map<number, CanvassView>();
+  private votes = new Map<number, boolean>();
+  private followers = new Map<number, FollowerView>();
+  private deadlineNs = 0;
+  private nextStatusNs = 0;
+  private lastLeaderContactNs = 0;
+  private lastQuorumNs = 0;
+  private lastSentAppend = -1;
+  /** Messages handled and duty cycles run, for tests. */
+  stepDowns = 0;
+
+  constructor(memberId: number, memberIds: readonly number[], log: ConsensusLog, env: ConsensusEnv, nowNs: number, settings: Partial<ConsensusSettings> = {}) {
+    if (!memberIds.includes(memberId)) throw new RangeError(`member ${memberId} is not one of the members ${memberIds.join(',')}`);
+    if (new Set(memberIds).size !== memberIds.length) throw new RangeError(`member ids ${memberIds.join(',')} repeat`);
+    this.memberId = memberId;
+    this.memberIds = memberIds;
+    this.log = log;
+    this.env = env;
+    this.settings = { ...CONSENSUS_DEFAULTS, ...settings };
+    this.others = memberIds.filter((m) => m !== memberId);
+    this.quorum = Math.floor(memberIds.length / 2) + 1;
+    this.termId = log.logTermId;
+    if (log.candidateTermId < this.termId) log.candidateTermId = this.termId;
+    if (this.others.length === 0) {
+      log.candidateTermId++;
+      this.becomeLeader(nowNs);
+    } else {
+      this.enterCanvass(nowNs);
+    }
+  }
+
+  get role(): Role {
+    return this.roleValue;
+  }
+
+  get electionState(): ElectionState {
+    return this.state;
+  }
+
+  get leadershipTermId(): number {
+    return this.termId;
+  }
+
+  get leaderId(): number {
+    return this.leader;
+  }
+
+  get commitPosition(): number {
+    return this.commit;
+  }
+
+  /** End of the last entry handed to onCommitted. */
+  get appliedPosition(): number {
+    return this.applied;
+  }
+
+  /** Appends a command to the log when leading a term whose election has closed; returns its position, or null. */
+  offer(data: Uint8Array): number | null {
+    if (this.roleValue !== 'LEADER' || this.state !== 'CLOSED') return null;
+    return this.log.append(this.termId, data).position;
+  }
+
+  doWork(nowNs: number): number {
+    let work = 0;
+    switch (this.state) {
+      case 'CANVASS':
+      case 'NOMINATE':
+        work += this.canvassWork(nowNs);
+        break;
+      case 'CANDIDATE_BALLOT':
+        if (nowNs >= this.deadlineNs) {
+          const yes = [...this.votes.values()].filter((v) => v).length;
+          if (yes >= this.quorum) this.becomeLeader(nowNs);
+          else this.enterCanvass(nowNs);
+          work++;
+        }
+        break;
+      case 'FOLLOWER_BALLOT':
+        if (nowNs >= this.deadlineNs) {
+          this.enterCanvass(nowNs);
+          work++;
+        }
+        break;
+      case 'LEADER_READY':
+      case 'CLOSED':
+        if (this.roleValue === 'LEADER') work += this.leaderWork(nowNs);
+        else work += this.followerWork(nowNs);
+        break;
+      case 'FOLLOWER_CATCHUP':
+        work += this.followerWork(nowNs);
+        break;
+    }
+    return work;
+  }
+
+  onMessage(message: ConsensusMessage, nowNs: number): void {
+    switch (message.type) {
+      case 'canvass':
+        this.canvass.set(message.from, { logTermId: message.logTermId, logPosition: message.logPosition });
+        if (this.roleValue !== 'LEADER') return;
+        if (message.candidateTermId > this.termId) {
+          // The member promised a newer term than this one (it voted in a ballot this leader never
+          // saw) and cannot follow it: step down so that a newer term is elected.
+          if (message.candidateTermId > this.log.candidateTermId) this.log.candidateTermId = message.candidateTermId;
+          this.enterCanvass(nowNs);
+        } else {
+          this.sendNewLeadershipTerm(message.from);
+        }
+        return;
+      case 'requestVote':
+        this.onRequestVote(message.from, message.candidateTermId, message.logTermId, message.logPosition, nowNs);
+        return;
+      case 'vote':
+        if (this.state === 'CANDIDATE_BALLOT' && message.candidateTermId === this.log.candidateTermId) {
+          this.votes.set(message.from, message.granted);
+          if (this.votes.size === this.memberIds.length && [...this.votes.values()].every((v) => v)) this.becomeLeader(nowNs);
+        }
+        return;
+      case 'newLeadershipTerm':
+        this.onNewLeadershipTerm(message.from, message.leadershipTermId, message.termBase, message.commitPosition, nowNs);
+        return;
+      case 'catchup':
+        if (this.roleValue === 'LEADER' && message.leadershipTermId === this.termId) {
+          const f = this.followers.get(message.from);
+          if (f !== undefined) f.lastHeardNs = nowNs;
+          const common = commonPrefix(this.log.runs(), message.runs);
+          this.sendLog(message.from, common, true);
+        }
+        return;
+      case 'logData':
+        this.onLogData(message, nowNs);
+        return;
+      case 'appendPosition': {
+        if (this.roleValue !== 'LEADER' || message.leadershipTermId !== this.termId) return;
+        const f = this.followers.get(message.from);
+        if (f === undefined) return;
+        f.joined = true;
+        if (message.logPosition > f.position) f.position = message.logPosition;
+        f.lastHeardNs = nowNs;
+        return;
+      }
+      case 'commitPosition':
+        if (message.leadershipTermId === this.termId && message.from === this.leader && this.roleValue === 'FOLLOWER') {
+          this.lastLeaderContactNs = nowNs;
+          this.learnCommit(message.logPosition);
+        }
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Election
+
+  private enterCanvass(nowNs: number): void {
+    if (this.roleValue !== 'FOLLOWER' || this.leader !== -1) this.stepDowns++;
+    this.setRole('FOLLOWER');
+    this.leader = -1;
+    this.state = 'CANVASS';
+    this.canvass = new Map();
+    this.votes = new Map();
+    this.followers = new Map();
+    this.deadlineNs = nowNs + (this.startup ? this.settings.startupCanvassTimeoutNs : 0);
+    this.nextStatusNs = nowNs;
+  }
+
+  private canvassWork(nowNs: number): number {
+    let work = 0;
+    if (nowNs >= this.nextStatusNs) {
+      this.nextStatusNs = nowNs + this.settings.electionStatusIntervalNs;
+      const message = {
+        type: 'canvass', from: this.memberId, logTermId: this.log.logTermId, logPosition: this.log.appendPosition, leadershipTermId: this.termId, candidateTermId: this.log.candidateTermId,
+      } as const;
+      for (const m of this.others) this.env.send(m, message);
+      work++;
+    }
+    const myTerm = this.log.logTermId;
+    const myPosition = this.log.appendPosition;
+    let noMoreRecent = 1;
+    let moreRecent = false;
+    for (const view of this.canvass.values()) {
+      if (compareLogs(view.logTermId, view.logPosition, myTerm, myPosition) <= 0) noMoreRecent++;
+      else moreRecent = true;
+    }
+    if (this.state === 'CANVASS') {
+      const unanimous = noMoreRecent === this.memberIds.length;
+      if (unanimous || (nowNs >= this.deadlineNs && noMoreRecent >= this.quorum)) {
+        this.state = 'NOMINATE';
+        this.deadlineNs = nowNs + Math.floor(this.env.random.nextDouble() * (this.settings.electionTimeoutNs / 2));
+        work++;
+      }
+    } else if (moreRecent) {
+      this.state = 'CANVASS';
+      work++;
+    } else if (nowNs >= this.deadlineNs) {
+      this.log.candidateTermId = Math.max(this.log.candidateTermId, this.termId) + 1;
+      this.setRole('CANDIDATE');
+      this.state = 'CANDIDATE_BALLOT';
+      this.votes = new Map([[this.memberId, true]]);
+      this.deadlineNs = nowNs + this.settings.electionTimeoutNs;
+      const message = { type: 'requestVote', from: this.memberId, candidateTermId: this.log.candidateTermId, logTermId: myTerm, logPosition: myPosition } as const;
+      for (const m of this.others) this.env.send(m, message);
+      work++;
+    }
+    return work;
+  }
+
+  private onRequestVote(from: number, candidateTermId: number, logTermId: number, logPosition: number, nowNs: number): void {
+    if (candidateTermId <= this.log.candidateTermId) {
+      this.env.send(from, { type: 'vote', from: this.memberId, candidateTermId, granted: false });
+      return;
+    }
+    // Persisted before answering, so a restart never votes twice in one term.
+    this.log.candidateTermId = candidateTermId;
+    const granted = compareLogs(this.log.logTermId, this.log.appendPosition, logTermId, logPosition) <= 0;
+    this.env.send(from, { type: 'vote', from: this.memberId, candidateTermId, granted });
+    // A term newer than the one this member leads or follows has begun: step down.
+    if (this.state !== 'CANVASS' || this.roleValue !== 'FOLLOWER') this.enterCanvass(nowNs);
+    if (granted) {
+      this.state = 'FOLLOWER_BALLOT';
+      this.deadlineNs = nowNs + this.settings.electionTimeoutNs;
+    }
+  }
+
+  private becomeLeader(nowNs: number): void {
+    this.termId = this.log.candidateTermId;
+    this.leader = this.memberId;
+    this.setRole('LEADER');
+    this.state = 'LEADER_READY';
+    this.startup = false;
+    this.termBaseValue = this.log.appendPosition;
+    this.log.joinTerm(this.termId, this.termBaseValue);
+    this.followers = new Map(this.others.map((m) => [m, { joined: false, position: -1, lastHeardNs: nowNs, sentPosition: 0 }]));
+    this.lastQuorumNs = nowNs;
+    this.nextStatusNs = nowNs;
+    if (this.others.length === 0) this.closeLeaderElection();
+  }
+
+  private closeLeaderElection(): void {
+    this.state = 'CLOSED';
+    const data = new Uint8Array(9);
+    data[0] = TERM_START_MARKER;
+    new DataView(data.buffer).setFloat64(1, this.termId, true);
+    this.log.append(this.termId, data);
+  }
+
+  private onNewLeadershipTerm(from: number, leadershipTermId: number, termBase: number, commitPosition: number, nowNs: number): void {
+    if (leadershipTermId < this.log.candidateTermId || from === this.memberId) return;
+    if (leadershipTermId === this.termId && this.leader === from && this.roleValue === 'FOLLOWER') {
+      this.lastLeaderContactNs = nowNs;
+      if (this.state === 'CLOSED') this.learnCommit(commitPosition);
+      return;
+    }
+    if (this.roleValue === 'LEADER' && leadershipTermId === this.termId) return;
+    if (this.roleValue !== 'FOLLOWER' || this.leader !== -1) this.stepDowns++;
+    this.log.candidateTermId = leadershipTermId;
+    this.termId = leadershipTermId;
+    this.leader = from;
+    this.startup = false;
+    this.setRole('FOLLOWER');
+    this.termBaseValue = termBase;
+    this.lastLeaderContactNs = nowNs;
+    this.lastSentAppend = -1;
+    if (this.log.termBase(leadershipTermId) === termBase) {
+      this.state = 'CLOSED';
+      this.sendAppendPosition();
+    } else {
+      this.state = 'FOLLOWER_CATCHUP';
+      this.nextStatusNs = nowNs;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Follower
+
+  private followerWork(nowNs: number): number {
+    if (nowNs - this.lastLeaderContactNs >= this.settings.leaderHeartbeatTimeoutNs) {
+      this.enterCanvass(nowNs);
+      return 1;
+    }
+    if (nowNs < this.nextStatusNs) return 0;
+    this.nextStatusNs = nowNs + this.settings.leaderHeartbeatIntervalNs;
+    if (this.state === 'FOLLOWER_CATCHUP') {
+      this.env.send(this.leader, { type: 'catchup', from: this.memberId, leadershipTermId: this.termId, runs: this.log.runs() });
+    } else {
+      this.sendAppendPosition();
+    }
+    return 1;
+  }
+
+  private onLogData(message: LogData, nowNs: number): void {
+    if (this.roleValue !== 'FOLLOWER' || message.leadershipTermId !== this.termId || message.from !== this.leader) return;
+    this.lastLeaderContactNs = nowNs;
+    const joined = this.log.termBase(this.termId) === this.termBaseValue;
+    if (!joined && message.truncateTo !== null && message.truncateTo < this.log.appendPosition) {
+      if (message.truncateTo < this.applied) {
+        throw new Error(`member ${this.memberId}: the leader of term ${this.termId} would truncate at ${message.truncateTo}, below what was applied (${this.applied})`);
+      }
+      this.log.truncate(message.truncateTo);
+    }
+    for (const entry of message.entries) {
+      const end = this.log.appendPosition;
+      if (entry.position < end) continue;
+      if (entry.position > end) break;
+      if (entry.termId === this.termId && this.log.termBase(this.termId) === undefined) {
+        if (end !== this.termBaseValue) break;
+        this.log.joinTerm(this.termId, this.termBaseValue);
+      }
+      this.log.append(entry.termId, entry.data);
+    }
+    if (this.log.termBase(this.termId) === undefined && this.log.appendPosition === this.termBaseValue) this.log.joinTerm(this.termId, this.termBaseValue);
+    if (this.log.termBase(this.termId) === this.termBaseValue) {
+      if (this.state === 'FOLLOWER_CATCHUP') this.state = 'CLOSED';
+      this.learnCommit(message.commitPosition);
+      if (this.log.appendPosition !== this.lastSentAppend) this.sendAppendPosition();
+    } else if (message.entries.length > 0) {
+      // More to catch up: ask for the next part now rather than on the next interval.
+      this.env.send(this.leader, { type: 'catchup', from: this.memberId, leadershipTermId: this.termId, runs: this.log.runs() });
+    }
+  }
+
+  private sendAppendPosition(): void {
+    this.lastSentAppend = this.log.appendPosition;
+    this.env.send(this.leader, { type: 'appendPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.log.appendPosition });
+  }
+
+  /** A follower's commit: the leader's, but never past what this member holds of the leader's log. */
+  private learnCommit(position: number): void {
+    if (this.state !== 'CLOSED') return;
+    const bounded = Math.min(position, this.log.appendPosition);
+    if (bounded > this.commit) this.commit = bounded;
+    this.applyCommitted();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leader
+
+  private leaderWork(nowNs: number): number {
+    let work = 0;
+    let heard = 1;
+    let joined = 1;
+    for (const f of this.followers.values()) {
+      if (nowNs - f.lastHeardNs < this.settings.leaderHeartbeatTimeoutNs) heard++;
+      if (f.joined) joined++;
+    }
+    if (heard >= this.quorum) this.lastQuorumNs = nowNs;
+    else if (nowNs - this.lastQuorumNs >= this.settings.leaderHeartbeatTimeoutNs) {
+      this.enterCanvass(nowNs);
+      return 1;
+    }
+    if (this.state === 'LEADER_READY' && joined >= this.quorum) {
+      this.closeLeaderElection();
+      work++;
+    }
+    // Stream new entries to joined followers at once.
+    for (const [m, f] of this.followers) {
+      if (f.joined && f.sentPosition < this.log.appendPosition && f.sentPosition >= f.position) {
+        this.sendLog(m, f.sentPosition, false);
+        work++;
+      }
+    }
+    if (this.state === 'CLOSED') this.advanceCommit(nowNs);
+    if (nowNs >= this.nextStatusNs) {
+      this.nextStatusNs = nowNs + this.settings.leaderHeartbeatIntervalNs;
+      for (const [m, f] of this.followers) {
+        if (!f.joined) this.sendNewLeadershipTerm(m);
+        else {
+          this.env.send(m, { type: 'commitPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.commit });
+          // What was sent and not acknowledged is sent again from the follower's position.
+          if (f.position < this.log.appendPosition) this.sendLog(m, f.position, false);
+        }
+      }
+      work++;
+    }
+    return work;
+  }
+
+  private advanceCommit(nowNs: number): void {
+    const positions = [this.log.appendPosition];
+    for (const f of this.followers.values()) {
+      if (f.joined && nowNs - f.lastHeardNs < this.settings.leaderHeartbeatTimeoutNs) positions.push(f.position);
+    }
+    if (positions.length < this.quorum) return;
+    positions.sort((a, b) => b - a);
+    const quorumPosition = positions[this.quorum - 1]!;
+    if (quorumPosition > this.commit) {
+      this.commit = quorumPosition;
+      for (const [m, f] of this.followers) if (f.joined) this.env.send(m, { type: 'commitPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.commit });
+    }
+    this.applyCommitted();
+  }
+
+  private sendNewLeadershipTerm(to: number): void {
+    this.env.send(to, { type: 'newLeadershipTerm', from: this.memberId, leadershipTermId: this.termId, termBase: this.termBaseValue, commitPosition: this.commit });
+  }
+
+  /** Sends the log from `position` (an entry boundary in this log); `truncate` tells the follower to drop what it holds from there. */
+  private sendLog(to: number, position: number, truncate: boolean): void {
+    const entries = this.log.entriesFrom(position, this.settings.maxBatchBytes);
+    const f = this.followers.get(to);
+    const end = entries.length === 0 ? position : entries[entries.length - 1]!.position + entries[entries.length - 1]!.length;
+    if (f !== undefined) f.sentPosition = Math.max(f.joined ? f.sentPosition : 0, end);
+    this.env.send(to, {
+      type: 'logData', from: this.memberId, leadershipTermId: this.termId, termBase: this.termBaseValue, truncateTo: truncate ? position : null, position, entries, commitPosition: this.commit,
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private applyCommitted(): void {
+    while (this.applied < this.commit) {
+      const entry = this.log.entryAt(this.applied);
+      if (entry === undefined || entry.position + entry.length > this.commit) return;
+      this.applied = entry.position + entry.length;
+      this.env.onCommitted?.(entry);
+    }
+  }
+
+  private setRole(role: Role): void {
+    if (this.roleValue === role) return;
+    this.roleValue = role;
+    this.env.onRoleChange?.(role, this.termId);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The consensus core's rules one at a time: the common prefix of two logs, truncation, votes
+ * (never twice in a term, even across a restart; never for an older log), the canvass that keeps
+ * a member with an older log from nominating, a single member leading at once, the commit rule
+ * (the quorum-th highest position of members that joined the term) and a follower's commit never
+ * past what it holds.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SeededPrng } from '../../../src/env/prng.js';
+import { MemoryConsensusLog, commonPrefix } from '../../../src/cluster/consensus/consensus-log.js';
+import { ConsensusMember } from '../../../src/cluster/consensus/consensus-member.js';
+import type { ConsensusMessage } from '../../../src/cluster/consensus/consensus-messages.js';
+
+const MS = 1_000_000;
+const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(n);
+
+function member(id: number, ids: number[], log = new MemoryConsensusLog(), nowNs = 0) {
+  const sent: { to: number; message: ConsensusMessage }[] = [];
+  const committed: number[] = [];
+  const m = new ConsensusMember(id, ids, log, { random: new SeededPrng(id + 1), send: (to, message) => sent.push({ to, message }), onCommitted: (e) => committed.push(e.position) }, nowNs);
+  return { m, log, sent, committed };
+}
+
+test('common prefix: runs of one term from the same start agree up to the shorter; the first difference ends it', () => {
+  assert.equal(commonPrefix([{ termId: 1, start: 0, end: 100 }, { termId: 2, start: 100, end: 200 }], [{ termId: 1, start: 0, end: 100 }, { termId: 3, start: 100, end: 150 }]), 100);
+  assert.equal(commonPrefix([{ termId: 1, start: 0, end: 100 }], [{ termId: 1, start: 0, end: 60 }, { termId: 2, start: 60, end: 90 }]), 60);
+  assert.equal(commonPrefix([{ termId: 2, start: 0, end: 100 }], [{ termId: 1, start: 0, end: 100 }]), 0);
+  assert.equal(commonPrefix([], [{ termId: 1, start: 0, end: 10 }]), 0);
+});
+
+test('the log: entries at byte positions, runs by term, truncation at a boundary drops later terms joined', () => {
+  const log = new MemoryConsensusLog();
+  log.joinTerm(0, 0);
+  log.append(0, bytes(8));
+  log.append(0, bytes(8));
+  log.joinTerm(2, 80);
+  log.append(2, bytes(16));
+  assert.equal(log.appendPosition, 128);
+  assert.deepEqual(log.runs(), [{ termId: 0, start: 0, end: 80 }, { termId: 2, start: 80, end: 128 }]);
+  assert.equal(log.logTermId, 2);
+  assert.throws(() => log.truncate(10), /not an entry boundary/);
+  log.truncate(40);
+  assert.equal(log.appendPosition, 40);
+  assert.equal(log.logTermId, 0);
+  assert.deepEqual(log.entriesFrom(0, 1).map((e) => e.position), [0], 'at least one entry whatever the byte limit');
+  assert.throws(() => log.joinTerm(3, 0), /log ends at 40/);
+});
+
+test('a single member leads at once, in a newer term after each start', () => {
+  const first = member(0, [0]);
+  assert.equal(first.m.role, 'LEADER');
+  assert.equal(first.m.electionState, 'CLOSED');
+  assert.ok(first.m.offer(bytes(4)) !== null);
+  first.m.doWork(MS);
+  assert.deepEqual(first.committed, [0, 41], 'the term start and the command, committed by a quorum of one');
+  const again = member(0, [0], first.log);
+  assert.equal(again.m.leadershipTermId, first.m.leadershipTermId + 1);
+});
+
+test('votes: granted once per term, persisted so a restart does not vote again, and never for an older log', () => {
+  const log = new MemoryConsensusLog();
+  const a = member(1, [0, 1, 2], log);
+  a.m.onMessage({ type: 'requestVote', from: 0, candidateTermId: 1, logTermId: -1, logPosition: 0 }, MS);
+  a.m.onMessage({ type: 'requestVote', from: 2, candidateTermId: 1, logTermId: -1, logPosition: 0 }, MS);
+  const votes = a.sent.filter((s) => s.message.type === 'vote').map((s) => [s.to, (s.message as { granted: boolean }).granted]);
+  assert.deepEqual(votes, [[0, true], [2, false]]);
+  assert.equal(a.m.electionState, 'FOLLOWER_BALLOT');
+  const restarted = member(1, [0, 1, 2], log);
+  restarted.m.onMessage({ type: 'requestVote', from: 2, candidateTermId: 1, logTermId: -1, logPosition: 0 }, MS);
+  assert.deepEqual(restarted.sent.filter((s) => s.message.type === 'vote').map((s) => (s.message as { granted: boolean }).granted), [false]);
+  // A newer term from a candidate whose log is older than this member's: no, but the term is remembered.
+  log.joinTerm(1, 0);
+  log.append(1, bytes(8));
+  restarted.m.onMessage({ type: 'requestVote', from: 2, candidateTermId: 5, logTermId: 0, logPosition: 999 }, 2 * MS);
+  assert.equal((restarted.sent.at(-1)!.message as { granted: boolean }).granted, false);
+  assert.equal(log.candidateTermId, 5);
+});
+
+test('canvass: a member that hears of a more recent log does not nominate; one whose log is the most recent does', () => {
+  const stale = member(0, [0, 1, 2]);
+  stale.m.onMessage({ type: 'canvass', from: 1, logTermId: 3, logPosition: 100, leadershipTermId: 3, candidateTermId: 3 }, 0);
+  stale.m.onMessage({ type: 'canvass', from: 2, logTermId: -1, logPosition: 0, leadershipTermId: -1, candidateTermId: -1 }, 0);
+  for (let t = 0; t < 5000; t += 10) stale.m.doWork(t * MS);
+  assert.equal(stale.m.electionState, 'CANVASS', 'not unanimous, and the startup canvass has not timed out');
+  assert.ok(!stale.sent.some((s) => s.message.type === 'requestVote'));
+  const fresh = member(1, [0, 1, 2]);
+  fresh.m.onMessage({ type: 'canvass', from: 0, logTermId: -1, logPosition: 0, leadershipTermId: -1, candidateTermId: -1 }, 0);
+  fresh.m.onMessage({ type: 'canvass', from: 2, logTermId: -1, logPosition: 0, leadershipTermId: -1, candidateTermId: -1 }, 0);
+  for (let t = 0; t < 1000; t += 10) fresh.m.doWork(t * MS);
+  assert.equal(fresh.m.electionState, 'CANDIDATE_BALLOT');
+  assert.deepEqual(fresh.sent.filter((s) => s.message.type === 'requestVote').map((s) => s.to), [0, 2]);
+});
+
+test('commit rule: the leader commits what a quorum that joined its term holds; a follower never past what it holds', () => {
+  const leader = member(0, [0, 1, 2]);
+  for (const from of [1, 2]) leader.m.onMessage({ type: 'canvass', from, logTermId: -1, logPosition: 0, leadershipTermId: -1, candidateTermId: -1 }, 0);
+  let t = 0;
+  while (leader.m.electionState !== 'CANDIDATE_BALLOT') leader.m.doWork((t += 10) * MS);
+  const term = leader.log.candidateTermId;
+  leader.m.onMessage({ type: 'vote', from: 1, candidateTermId: term, granted: true }, t * MS);
+  leader.m.onMessage({ type: 'vote', from: 2, candidateTermId: term, granted: true }, t * MS);
+  assert.equal(leader.m.role, 'LEADER');
+  assert.equal(leader.m.electionState, 'LEADER_READY');
+  assert.equal(leader.m.offer(bytes(4)), null, 'no commands before a quorum joined the term');
+  leader.m.onMessage({ type: 'appendPosition', from: 1, leadershipTermId: term, logPosition: 0 }, t * MS);
+  leader.m.doWork((t += 10) * MS);
+  assert.equal(leader.m.electionState, 'CLOSED');
+  const position = leader.m.offer(bytes(4))!;
+  leader.m.doWork((t += 10) * MS);
+  assert.equal(leader.m.commitPosition, 0, 'nothing acknowledged yet');
+  leader.m.onMessage({ type: 'appendPosition', from: 2, leadershipTermId: term - 1, logPosition: 10_000 }, t * MS);
+  leader.m.doWork((t += 10) * MS);
+  assert.equal(leader.m.commitPosition, 0, 'an acknowledgement of another term does not count');
+  leader.m.onMessage({ type: 'appendPosition', from: 1, leadershipTermId: term, logPosition: position }, t * MS);
+  leader.m.doWork((t += 10) * MS);
+  assert.equal(leader.m.commitPosition, position, 'the term start, held by two of three');
+  assert.deepEqual(leader.committed, [0]);
+
+  const follower = member(1, [0, 1, 2]);
+  follower.m.onMessage({ type: 'newLeadershipTerm', from: 0, leadershipTermId: term, termBase: 0, commitPosition: 0 }, t * MS);
+  assert.equal(follower.m.electionState, 'FOLLOWER_CATCHUP', 'until the leader says where their logs part');
+  follower.m.doWork(t * MS);
+  assert.equal(follower.sent.at(-1)?.message.type, 'catchup');
+  follower.m.onMessage({ type: 'logData', from: 0, leadershipTermId: term, termBase: 0, truncateTo: 0, position: 0, entries: leader.log.entriesFrom(0, 1 << 20).slice(0, 1), commitPosition: 10_000 }, t * MS);
+  assert.equal(follower.m.electionState, 'CLOSED');
+  assert.equal(follower.m.commitPosition, follower.log.appendPosition, 'the leader says 10000, this member holds less');
+  assert.equal(follower.committed.length, 1);
+});
