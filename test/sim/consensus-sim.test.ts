@@ -45,3 +45,4 @@ test('a single-member cluster leads at once and after every restart, in a newer 
   assert.ok(r.committedCommands > 100);
   assert.equal(r.leadersElected, 1 + r.restarts, "one new term per start");
 });
+

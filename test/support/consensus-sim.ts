@@ -18,6 +18,10 @@ import { SeededPrng } from '../../src/env/prng.js';
 import { MemoryConsensusLog, type LogEntry } from '../../src/cluster/consensus/consensus-log.js';
 import { ConsensusMember, TERM_START_MARKER, type ConsensusSettings } from '../../src/cluster/consensus/consensus-member.js';
 import type { ConsensusMessage } from '../../src/cluster/consensus/consensus-messages.js';
+import { encodeSessionMessage } from '../../src/cluster/service/cluster-entries.js';
+import { ServiceContainer } from '../../src/cluster/service/service-container.js';
+import { KvService, decodeKv, encodeKv, type KvAnswer, type KvCommand } from '../../src/cluster/service/kv-service.js';
+import { checkLinearizable, kvModel, type CheckResult, type KvInput, type KvOutput, type Operation } from '../../src/sim/linearizability.js';
 
 const MS = 1_000_000;
 
@@ -34,8 +38,16 @@ export interface ConsensusSimOptions {
   readonly duplication?: number;
   /** Mean time between fault events (crash, restart, partition, heal), in ms. */
   readonly faultIntervalMs?: number;
-  /** Every this many ms a client offers a command to the leader. */
+  /** Every this many ms a client offers a command to the leader (without `clients`). */
   readonly commandIntervalMs?: number;
+  /**
+   * Clients of a replicated key-value service (KvService in a ServiceContainer on every member):
+   * each sends get/put/compare-and-set commands one at a time with its session id and sequence,
+   * resends on a timeout or a redirect, and gives up after `clientGiveUpMs` (the operation is then
+   * indeterminate). Their history is checked for linearizability at the end.
+   */
+  readonly clients?: number;
+  readonly clientGiveUpMs?: number;
 }
 
 export interface ConsensusSimResult {
@@ -50,6 +62,11 @@ export interface ConsensusSimResult {
   readonly messagesLost: number;
   readonly messagesDuplicated: number;
   readonly events: number;
+  /** With clients: the history of their operations, its verdict, and the container's counts. */
+  readonly history?: Operation<KvInput, KvOutput>[];
+  readonly linearizability?: CheckResult;
+  readonly commandsAnsweredAgain?: number;
+  readonly indeterminate?: number;
 }
 
 interface SimMember {
@@ -59,6 +76,27 @@ interface SimMember {
   /** Hash chain over applied entries, and the position it covers. */
   state: number;
   applied: number;
+  container: ServiceContainer | null;
+  kv: KvService | null;
+  /** (session, sequence) given to this life's service, to catch a command applied twice. */
+  seen: Set<string>;
+}
+
+/** What clients and members say to each other (the ingress and egress of the sim's cluster). */
+type ClientMessage =
+  | { readonly type: 'clientRequest'; readonly from: number; readonly sessionId: number; readonly sequence: number; readonly command: Uint8Array }
+  | { readonly type: 'clientAnswer'; readonly from: number; readonly sessionId: number; readonly sequence: number; readonly answer: Uint8Array }
+  | { readonly type: 'redirect'; readonly from: number; readonly leaderId: number; readonly sessionId: number; readonly sequence: number };
+
+interface SimClient {
+  readonly index: number;
+  readonly node: number;
+  readonly sessionId: number;
+  sequence: number;
+  /** The operation waiting for its answer, or null between operations. */
+  current: { input: KvInput; call: number; sentAt: number; target: number } | null;
+  nextOpAt: number;
+  leaderGuess: number;
 }
 
 interface Pending {
@@ -66,7 +104,7 @@ interface Pending {
   readonly seq: number;
   readonly to: number;
   readonly from: number;
-  readonly message: ConsensusMessage;
+  readonly message: ConsensusMessage | ClientMessage;
 }
 
 /** A binary heap of pending deliveries by (time, sequence). */
@@ -143,22 +181,56 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const stats = { crashes: 0, restarts: 0, partitions: 0, asymmetricPartitions: 0, messagesLost: 0, messagesDuplicated: 0, events: 0 };
   let faultsOn = true;
   let offered = 0;
+  class SimFailure extends Error {}
   const fail = (what: string): never => {
-    throw new Error(`consensus sim seed=${seed} members=${n} at ${(now / MS).toFixed(1)} ms: ${what}`);
+    throw new SimFailure(`consensus sim seed=${seed} members=${n} at ${(now / MS).toFixed(1)} ms: ${what}`);
   };
 
-  const sims: SimMember[] = ids.map((id) => ({ id, log: new MemoryConsensusLog(), member: null, state: 0, applied: 0 }));
+  const clientCount = options.clients ?? 0;
+  const clientGiveUpNs = (options.clientGiveUpMs ?? 10_000) * MS;
+  const sims: SimMember[] = ids.map((id) => ({ id, log: new MemoryConsensusLog(), member: null, state: 0, applied: 0, container: null, kv: null, seen: new Set() }));
+  const clientRandom = prng.fork();
+  const clients: SimClient[] = Array.from({ length: clientCount }, (_, index) => ({
+    index, node: n + index, sessionId: 1000 + index, sequence: 0, current: null, nextOpAt: 0, leaderGuess: index % n,
+  }));
+  const history: Operation<KvInput, KvOutput>[] = [];
+  let answeredAgain = 0;
+  let indeterminate = 0;
   const start = (sim: SimMember): void => {
     sim.state = 0;
     sim.applied = 0;
+    sim.seen = new Set();
+    if (clientCount > 0) {
+      const kv = new KvService();
+      const traced = {
+        onSessionMessage: (session: { id: number }, timestamp: number, payload: Uint8Array, cluster: Parameters<KvService['onSessionMessage']>[3]) => {
+          const key = `${session.id}/${currentSequence}`;
+          if (sim.seen.has(key)) fail(`member ${sim.id} gave command ${key} to its service twice`);
+          sim.seen.add(key);
+          return kv.onSessionMessage(session, timestamp, payload, cluster);
+        },
+      };
+      sim.kv = kv;
+      sim.container = new ServiceContainer({
+        service: traced,
+        egress: (sessionId, sequence, answer) => {
+          const client = clients[sessionId - 1000];
+          if (client !== undefined) send(sim.id, client.node, { type: 'clientAnswer', from: sim.id, sessionId, sequence, answer });
+        },
+        refuseNondeterminism: true,
+      });
+    }
     const memberPrng = prng.fork();
     sim.member = new ConsensusMember(sim.id, ids, sim.log, {
       random: memberPrng,
       send: (to, message) => send(sim.id, to, message),
       onCommitted: (entry) => apply(sim, entry),
+      onRoleChange: (role) => sim.container?.setRole(role === 'LEADER' ? 'LEADER' : 'FOLLOWER'),
     }, now, settings);
+    sim.container?.setRole(sim.member.role === 'LEADER' ? 'LEADER' : 'FOLLOWER');
   };
-  const send = (from: number, to: number, message: ConsensusMessage): void => {
+  let currentSequence = 0;
+  const send = (from: number, to: number, message: ConsensusMessage | ClientMessage): void => {
     if (faultsOn && blocked.has(`${from}>${to}`)) {
       stats.messagesLost++;
       return;
@@ -184,9 +256,79 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     const hash = hashStep(0, entry);
     if (known === undefined) committed.set(entry.position, { termId: entry.termId, hash, end: sim.applied });
     else if (known.termId !== entry.termId || known.hash !== hash || known.end !== sim.applied) fail(`member ${sim.id} applied a different entry at committed position ${entry.position} (term ${entry.termId}, was term ${known.termId})`);
+    if (sim.container !== null) {
+      const before = sim.container.stats.answeredAgain;
+      const data = entry.data;
+      currentSequence = data[0] === 1 && data.length >= 25 ? new DataView(data.buffer, data.byteOffset, data.byteLength).getFloat64(9, true) : 0;
+      sim.container.apply(entry);
+      answeredAgain += sim.container.stats.answeredAgain - before;
+      sim.state = hashStep(sim.state, { termId: 0, position: 0, length: 0, data: new TextEncoder().encode(sim.kv!.digest() + sim.container.digest()) });
+    }
     const state = statesAt.get(sim.applied);
     if (state === undefined) statesAt.set(sim.applied, sim.state);
     else if (state !== sim.state) fail(`member ${sim.id}'s service differs from another member's at position ${sim.applied}`);
+  };
+  const clientSend = (client: SimClient, target: number): void => {
+    const op = client.current!;
+    op.sentAt = now;
+    op.target = target;
+    const command: KvCommand = op.input;
+    send(client.node, target, { type: 'clientRequest', from: client.node, sessionId: client.sessionId, sequence: client.sequence, command: encodeKv(command) });
+  };
+  const clientWork = (client: SimClient): void => {
+    const op = client.current;
+    if (op === null) {
+      if (now < client.nextOpAt || !faultsOn) return;
+      client.sequence++;
+      const key = `k${clientRandom.nextInt(3)}`;
+      const roll = clientRandom.nextInt(3);
+      const value = `${client.index}.${client.sequence}`;
+      const input: KvInput = roll === 0 ? { op: 'get', key } : roll === 1 ? { op: 'put', key, value } : { op: 'cas', key, expected: clientRandom.nextBoolean(0.5) ? null : `${clientRandom.nextInt(clientCount)}.${clientRandom.nextInt(client.sequence + 1)}`, value };
+      client.current = { input, call: now, sentAt: now, target: client.leaderGuess };
+      clientSend(client, client.leaderGuess);
+      return;
+    }
+    if (now - op.call >= clientGiveUpNs) {
+      history.push({ clientId: client.index, input: op.input, call: op.call, output: undefined, return: Number.POSITIVE_INFINITY });
+      indeterminate++;
+      client.current = null;
+      client.nextOpAt = now + MS;
+      return;
+    }
+    if (now - op.sentAt >= 500 * MS) {
+      client.leaderGuess = clientRandom.nextInt(n);
+      clientSend(client, client.leaderGuess);
+    }
+  };
+  const onClientMessage = (to: number, message: ClientMessage): void => {
+    if (to >= n) {
+      const client = clients[to - n]!;
+      const op = client.current;
+      if (op === null || message.sequence !== client.sequence) return;
+      if (message.type === 'redirect') {
+        if (message.leaderId >= 0 && message.leaderId !== op.target) {
+          client.leaderGuess = message.leaderId;
+          clientSend(client, message.leaderId);
+        }
+        return;
+      }
+      if (message.type !== 'clientAnswer') return;
+      const answer = decodeKv<KvAnswer>(message.answer);
+      if (answer.error !== undefined) fail(`client ${client.index}: the service refused ${JSON.stringify(op.input)}: ${answer.error}`);
+      history.push({ clientId: client.index, input: op.input, call: op.call, output: answer, return: now });
+      client.leaderGuess = message.from;
+      client.current = null;
+      client.nextOpAt = now + clientRandom.nextInt(20 * MS);
+      return;
+    }
+    if (message.type !== 'clientRequest') return;
+    const member = sims[to]!.member;
+    if (member === null) return;
+    if (member.role === 'LEADER' && member.electionState === 'CLOSED') {
+      member.offer(encodeSessionMessage(message.sessionId, message.sequence, now, message.command));
+    } else {
+      send(to, message.from, { type: 'redirect', from: to, leaderId: member.leaderId, sessionId: message.sessionId, sequence: message.sequence });
+    }
   };
   const checkLeaders = (): void => {
     for (const sim of sims) {
@@ -250,18 +392,22 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     stats.events++;
     if (p !== undefined && p.at === now) {
       queue.pop();
-      const target = sims[p.to]!.member;
+      const message = p.message;
       try {
-        target?.onMessage(p.message, now);
+        if (message.type === 'clientRequest' || message.type === 'clientAnswer' || message.type === 'redirect') onClientMessage(p.to, message);
+        else sims[p.to]!.member?.onMessage(message, now);
       } catch (error) {
+        if (error instanceof SimFailure) throw error;
         fail(`member ${p.to} failed on ${p.message.type} from ${p.from}: ${(error as Error).message}`);
       }
     } else if (now === nextTick) {
       nextTick += tickNs;
+      for (const client of clients) clientWork(client);
       for (const sim of sims) {
         try {
           sim.member?.doWork(now);
         } catch (error) {
+          if (error instanceof SimFailure) throw error;
           fail(`member ${sim.id} failed in its duty cycle: ${(error as Error).message}`);
         }
       }
@@ -282,9 +428,11 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     } else {
       nextCommand += commandIntervalMs * MS;
       const l = leader();
-      if (l !== null) {
-        const data = new Uint8Array(8 + (offered % 24));
+      if (l !== null && (clientCount === 0 || !faultsOn)) {
+        let data: Uint8Array = new Uint8Array(8 + (offered % 24));
         new DataView(data.buffer).setFloat64(0, offered++, true);
+        // With a service, the command is a session message of a session no client uses.
+        if (clientCount > 0) data = encodeSessionMessage(999, offered, now, encodeKv({ op: 'get', key: 'final' }));
         const position = l.offer(data);
         if (!faultsOn && finalCommand === null && position !== null) {
           finalCommand = position;
@@ -311,5 +459,18 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       break;
     }
   }
-  return { seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, ...stats };
+  if (clientCount === 0) return { seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, ...stats };
+  // Operations still waiting when the run ends never learnt their outcome.
+  for (const client of clients) {
+    if (client.current !== null) {
+      history.push({ clientId: client.index, input: client.current.input, call: client.current.call, output: undefined, return: Number.POSITIVE_INFINITY });
+      indeterminate++;
+    }
+  }
+  const linearizability = checkLinearizable(kvModel, history, { maxSteps: 5_000_000 });
+  if (linearizability.verdict === 'illegal') fail(`the clients' history (${history.length} operations) is not linearizable: partition ${linearizability.illegalPartition}`);
+  return {
+    seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, ...stats,
+    history, linearizability, commandsAnsweredAgain: answeredAgain, indeterminate,
+  };
 }

@@ -1,0 +1,60 @@
+/**
+ * What a log entry holds, for the service container (docs/cluster.md, "Services"). Little-endian:
+ *
+ * - SESSION_MESSAGE (1): u8 kind, f64 cluster session id, f64 sequence, f64 timestamp, payload.
+ * - TIMER (2): u8 kind, f64 correlation id, f64 timestamp.
+ * - the consensus core's term start (0xfe): u8 kind, f64 leadership term id.
+ *
+ * The timestamp is the leader's cluster time when it appended the entry: services read time from
+ * the log only. Integers travel as float64, exact up to 2^53.
+ */
+import { TERM_START_MARKER } from '../consensus/consensus-member.js';
+
+export const EntryKind = { SESSION_MESSAGE: 1, TIMER: 2, TERM_START: TERM_START_MARKER } as const;
+
+const SESSION_HEADER = 25;
+const TIMER_LENGTH = 17;
+
+export type DecodedEntry =
+  | { readonly kind: 'session'; readonly sessionId: number; readonly sequence: number; readonly timestamp: number; readonly payload: Uint8Array }
+  | { readonly kind: 'timer'; readonly correlationId: number; readonly timestamp: number }
+  | { readonly kind: 'termStart'; readonly leadershipTermId: number }
+  | { readonly kind: 'unknown'; readonly reason: string };
+
+export function encodeSessionMessage(sessionId: number, sequence: number, timestamp: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(SESSION_HEADER + payload.length);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, EntryKind.SESSION_MESSAGE);
+  v.setFloat64(1, sessionId, true);
+  v.setFloat64(9, sequence, true);
+  v.setFloat64(17, timestamp, true);
+  out.set(payload, SESSION_HEADER);
+  return out;
+}
+
+export function encodeTimerEvent(correlationId: number, timestamp: number): Uint8Array {
+  const out = new Uint8Array(TIMER_LENGTH);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, EntryKind.TIMER);
+  v.setFloat64(1, correlationId, true);
+  v.setFloat64(9, timestamp, true);
+  return out;
+}
+
+export function decodeEntry(data: Uint8Array): DecodedEntry {
+  if (data.length === 0) return { kind: 'unknown', reason: 'an empty entry' };
+  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  switch (data[0]) {
+    case EntryKind.SESSION_MESSAGE:
+      if (data.length < SESSION_HEADER) return { kind: 'unknown', reason: `a session message of ${data.length} bytes` };
+      return { kind: 'session', sessionId: v.getFloat64(1, true), sequence: v.getFloat64(9, true), timestamp: v.getFloat64(17, true), payload: data.subarray(SESSION_HEADER) };
+    case EntryKind.TIMER:
+      if (data.length !== TIMER_LENGTH) return { kind: 'unknown', reason: `a timer event of ${data.length} bytes` };
+      return { kind: 'timer', correlationId: v.getFloat64(1, true), timestamp: v.getFloat64(9, true) };
+    case EntryKind.TERM_START:
+      if (data.length !== 9) return { kind: 'unknown', reason: `a term start of ${data.length} bytes` };
+      return { kind: 'termStart', leadershipTermId: v.getFloat64(1, true) };
+    default:
+      return { kind: 'unknown', reason: `entry kind ${data[0]}` };
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Runs a clustered service on one member (docs/cluster.md, "Services"): feeds it the committed
+ * log in order, keeps the replicated session table that makes client commands exactly-once, fires
+ * the timers the log says fired, and sends the service's answers on egress only where this member
+ * leads.
+ *
+ * Exactly once: every command carries its client session id and a sequence that the client
+ * raises by one per command and keeps when it resends. The table holds, per session, the last
+ * sequence applied and the answer given. A command whose sequence was applied already is not
+ * given to the service again: the last one is answered again with the stored answer (the client
+ * resent it after a leader change), older ones are dropped. The table is part of the replicated
+ * state: every member builds the same one from the same log.
+ *
+ * Determinism: the service sees time only as the timestamps in the log, and with
+ * `refuseNondeterminism` (tests, the simulator) any call it makes to Date.now, performance.now or
+ * Math.random while handling an entry throws, naming what it called.
+ */
+import type { LogEntry } from '../consensus/consensus-log.js';
+import { decodeEntry } from './cluster-entries.js';
+
+/** What a service can do through the cluster while it handles an entry. */
+export interface ServiceCluster {
+  /** Cluster time of the entry being handled (the leader's clock when it appended it). */
+  readonly time: number;
+  /** Log position after the entry being handled. */
+  readonly position: number;
+  readonly role: 'LEADER' | 'FOLLOWER';
+  /** Asks for onTimerEvent(correlationId) once cluster time reaches `deadline`; replaces a timer of the same id. */
+  scheduleTimer(correlationId: number, deadline: number): void;
+  cancelTimer(correlationId: number): boolean;
+}
+
+export interface ClientSession {
+  readonly id: number;
+}
+
+/** A deterministic state machine replicated by the cluster (in the spirit of Aeron's ClusteredService). */
+export interface ClusteredService {
+  onStart?(cluster: ServiceCluster): void;
+  onSessionOpen?(session: ClientSession, timestamp: number): void;
+  /** Handles a command; the answer it returns goes to the client (and is stored for a resend). */
+  onSessionMessage(session: ClientSession, timestamp: number, payload: Uint8Array, cluster: ServiceCluster): Uint8Array;
+  onTimerEvent?(correlationId: number, timestamp: number, cluster: ServiceCluster): void;
+  onRoleChange?(role: 'LEADER' | 'FOLLOWER'): void;
+  onTerminate?(): void;
+}
+
+export interface ServiceContainerOptions {
+  readonly service: ClusteredService;
+  /** Sends an answer to a client; called only while this member leads. */
+  readonly egress: (sessionId: number, sequence: number, answer: Uint8Array) => void;
+  /** Make the service's calls to Date.now, performance.now and Math.random throw. */
+  readonly refuseNondeterminism?: boolean;
+}
+
+interface SessionRecord {
+  lastSequence: number;
+  lastAnswer: Uint8Array;
+}
+
+/** Counters for tests: commands given to the service, duplicates answered from the table, dropped. */
+export interface ContainerStats {
+  applied: number;
+  answeredAgain: number;
+  droppedOld: number;
+  timersFired: number;
+  timerEventsIgnored: number;
+  unknownEntries: number;
+}
+
+export class ServiceContainer {
+  private readonly service: ClusteredService;
+  private readonly egress: ServiceContainerOptions['egress'];
+  private readonly guard: boolean;
+  private readonly sessions = new Map<number, SessionRecord>();
+  private readonly timers = new Map<number, number>();
+  private roleValue: 'LEADER' | 'FOLLOWER' = 'FOLLOWER';
+  private time = 0;
+  private positionValue = 0;
+  readonly stats: ContainerStats = { applied: 0, answeredAgain: 0, droppedOld: 0, timersFired: 0, timerEventsIgnored: 0, unknownEntries: 0 };
+  private readonly cluster: ServiceCluster;
+
+  constructor(options: ServiceContainerOptions) {
+    this.service = options.service;
+    this.egress = options.egress;
+    this.guard = options.refuseNondeterminism ?? false;
+    const container = this;
+    this.cluster = {
+      get time() {
+        return container.time;
+      },
+      get position() {
+        return container.positionValue;
+      },
+      get role() {
+        return container.roleValue;
+      },
+      scheduleTimer: (correlationId, deadline) => {
+        this.timers.set(correlationId, deadline);
+      },
+      cancelTimer: (correlationId) => this.timers.delete(correlationId),
+    };
+    this.guarded(() => this.service.onStart?.(this.cluster));
+  }
+
+  get position(): number {
+    return this.positionValue;
+  }
+
+  /** Timers scheduled and not fired, by correlation id: the leader appends TIMER entries for those due. */
+  dueTimers(now: number): number[] {
+    const due: number[] = [];
+    for (const [id, deadline] of this.timers) if (deadline <= now) due.push(id);
+    return due.sort((a, b) => a - b);
+  }
+
+  /** The last sequence applied for a session (0 for none): what a leader checks before appending a resent command. */
+  lastSequence(sessionId: number): number {
+    return this.sessions.get(sessionId)?.lastSequence ?? 0;
+  }
+
+  setRole(role: 'LEADER' | 'FOLLOWER'): void {
+    if (role === this.roleValue) return;
+    this.roleValue = role;
+    this.guarded(() => this.service.onRoleChange?.(role));
+  }
+
+  /** Applies one committed entry (in log order). */
+  apply(entry: LogEntry): void {
+    this.positionValue = entry.position + entry.length;
+    const decoded = decodeEntry(entry.data);
+    switch (decoded.kind) {
+      case 'session': {
+        this.time = Math.max(this.time, decoded.timestamp);
+        let record = this.sessions.get(decoded.sessionId);
+        if (record === undefined) {
+          record = { lastSequence: 0, lastAnswer: new Uint8Array(0) };
+          this.sessions.set(decoded.sessionId, record);
+          const session = { id: decoded.sessionId };
+          this.guarded(() => this.service.onSessionOpen?.(session, decoded.timestamp));
+        }
+        if (decoded.sequence <= record.lastSequence) {
+          if (decoded.sequence === record.lastSequence) {
+            this.stats.answeredAgain++;
+            if (this.roleValue === 'LEADER') this.egress(decoded.sessionId, decoded.sequence, record.lastAnswer);
+          } else {
+            this.stats.droppedOld++;
+          }
+          return;
+        }
+        const answer = this.guarded(() => this.service.onSessionMessage({ id: decoded.sessionId }, decoded.timestamp, decoded.payload, this.cluster));
+        record.lastSequence = decoded.sequence;
+        record.lastAnswer = answer.slice();
+        this.stats.applied++;
+        if (this.roleValue === 'LEADER') this.egress(decoded.sessionId, decoded.sequence, record.lastAnswer);
+        return;
+      }
+      case 'timer': {
+        this.time = Math.max(this.time, decoded.timestamp);
+        const deadline = this.timers.get(decoded.correlationId);
+        // Cancelled, or fired already, by the time the event is applied: nothing happens, on every member alike.
+        if (deadline === undefined || deadline > decoded.timestamp) {
+          this.stats.timerEventsIgnored++;
+          return;
+        }
+        this.timers.delete(decoded.correlationId);
+        this.stats.timersFired++;
+        this.guarded(() => this.service.onTimerEvent?.(decoded.correlationId, decoded.timestamp, this.cluster));
+        return;
+      }
+      case 'termStart':
+        return;
+      case 'unknown':
+        this.stats.unknownEntries++;
+        return;
+    }
+  }
+
+  /** A digest of the replicated state the container keeps (sessions and timers), for comparing members. */
+  digest(): string {
+    const sessions = [...this.sessions].sort((a, b) => a[0] - b[0]).map(([id, r]) => `${id}:${r.lastSequence}:${Buffer.from(r.lastAnswer).toString('base64')}`);
+    const timers = [...this.timers].sort((a, b) => a[0] - b[0]).map(([id, d]) => `${id}@${d}`);
+    return `${this.time}|${sessions.join(',')}|${timers.join(',')}`;
+  }
+
+  private guarded<T>(fn: () => T): T {
+    if (!this.guard) return fn();
+    const dateNow = Date.now;
+    const perfNow = performance.now;
+    const random = Math.random;
+    const refuse = (what: string) => () => {
+      throw new Error(`a clustered service called ${what}(): services read time from the log (cluster.time) and must not use random sources, or members diverge`);
+    };
+    Date.now = refuse('Date.now');
+    performance.now = refuse('performance.now');
+    Math.random = refuse('Math.random');
+    try {
+      return fn();
+    } finally {
+      Date.now = dateNow;
+      performance.now = perfNow;
+      Math.random = random;
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The service container: commands applied once per (session, sequence) with the stored answer
+ * sent again for a resend, egress only while leading, timers that fire from the log and not when
+ * cancelled first, services refused the wall clock and random sources, unknown entries counted,
+ * and the key-value reference service's answers.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LogEntry } from '../../../src/cluster/consensus/consensus-log.js';
+import { decodeEntry, encodeSessionMessage, encodeTimerEvent } from '../../../src/cluster/service/cluster-entries.js';
+import { ServiceContainer, type ClusteredService } from '../../../src/cluster/service/service-container.js';
+import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
+
+let position = 0;
+function entry(data: Uint8Array): LogEntry {
+  const e = { termId: 1, position, length: 32 + data.length, data };
+  position += e.length;
+  return e;
+}
+
+function kvContainer() {
+  const sent: { sessionId: number; sequence: number; answer: KvAnswer }[] = [];
+  const container = new ServiceContainer({ service: new KvService(), egress: (sessionId, sequence, answer) => sent.push({ sessionId, sequence, answer: decodeKv<KvAnswer>(answer) }) });
+  return { container, sent };
+}
+
+test('entries round-trip: session messages, timer events, and anything else is unknown', () => {
+  const s = decodeEntry(encodeSessionMessage(7, 3, 1234, new Uint8Array([9, 8])));
+  assert.deepEqual({ ...s, payload: s.kind === 'session' ? [...s.payload] : null }, { kind: 'session', sessionId: 7, sequence: 3, timestamp: 1234, payload: [9, 8] });
+  assert.deepEqual(decodeEntry(encodeTimerEvent(5, 99)), { kind: 'timer', correlationId: 5, timestamp: 99 });
+  assert.equal(decodeEntry(new Uint8Array([77])).kind, 'unknown');
+  assert.equal(decodeEntry(new Uint8Array(0)).kind, 'unknown');
+});
+
+test('exactly once: a resent command is not applied again; the last one is answered again with the stored answer, older ones dropped', () => {
+  const { container, sent } = kvContainer();
+  container.setRole('LEADER');
+  const cas = encodeKv({ op: 'cas', key: 'x', expected: null, value: 'a' });
+  container.apply(entry(encodeSessionMessage(1, 1, 10, cas)));
+  container.apply(entry(encodeSessionMessage(1, 1, 11, cas))); // resent after a leader change
+  container.apply(entry(encodeSessionMessage(1, 2, 12, encodeKv({ op: 'get', key: 'x' }))));
+  container.apply(entry(encodeSessionMessage(1, 1, 13, cas))); // a stale copy arriving late
+  assert.deepEqual(sent, [
+    { sessionId: 1, sequence: 1, answer: { ok: true } },
+    { sessionId: 1, sequence: 1, answer: { ok: true } },
+    { sessionId: 1, sequence: 2, answer: { value: 'a' } },
+  ]);
+  assert.deepEqual({ applied: container.stats.applied, again: container.stats.answeredAgain, dropped: container.stats.droppedOld }, { applied: 2, again: 1, dropped: 1 });
+  assert.equal(container.lastSequence(1), 2);
+  assert.equal(container.lastSequence(2), 0);
+});
+
+test('egress only while leading; the replicated state is the same either way', () => {
+  const leader = kvContainer();
+  const follower = kvContainer();
+  leader.container.setRole('LEADER');
+  for (const c of [leader.container, follower.container]) {
+    position = 0;
+    c.apply(entry(encodeSessionMessage(4, 1, 10, encodeKv({ op: 'put', key: 'k', value: 'v' }))));
+  }
+  assert.equal(leader.sent.length, 1);
+  assert.equal(follower.sent.length, 0);
+  assert.equal(leader.container.digest(), follower.container.digest());
+});
+
+test('timers: scheduled by the service, fired by a timer event in the log once due, not fired when cancelled first', () => {
+  const fired: number[] = [];
+  const service: ClusteredService = {
+    onSessionMessage(_s, _t, payload, cluster) {
+      if (payload[0] === 1) cluster.scheduleTimer(payload[1]!, cluster.time + 100);
+      else cluster.cancelTimer(payload[1]!);
+      return new Uint8Array(0);
+    },
+    onTimerEvent(correlationId) {
+      fired.push(correlationId);
+    },
+  };
+  const container = new ServiceContainer({ service, egress: () => {} });
+  container.apply(entry(encodeSessionMessage(1, 1, 1000, new Uint8Array([1, 7]))));
+  container.apply(entry(encodeSessionMessage(1, 2, 1000, new Uint8Array([1, 8]))));
+  assert.deepEqual(container.dueTimers(1099), []);
+  assert.deepEqual(container.dueTimers(1100), [7, 8]);
+  container.apply(entry(encodeSessionMessage(1, 3, 1050, new Uint8Array([2, 8]))));
+  container.apply(entry(encodeTimerEvent(7, 1100)));
+  container.apply(entry(encodeTimerEvent(8, 1100)));
+  container.apply(entry(encodeTimerEvent(7, 1101)));
+  assert.deepEqual(fired, [7]);
+  assert.equal(container.stats.timersFired, 1);
+  assert.equal(container.stats.timerEventsIgnored, 2);
+});
+
+test('a service that reads the wall clock or a random source is refused (and the globals come back)', () => {
+  for (const misuse of [() => Date.now(), () => performance.now(), () => Math.random()]) {
+    const container = new ServiceContainer({
+      service: { onSessionMessage: () => new Uint8Array([misuse() > 0 ? 1 : 0]) },
+      egress: () => {},
+      refuseNondeterminism: true,
+    });
+    assert.throws(() => container.apply(entry(encodeSessionMessage(1, 1, 5, new Uint8Array(0)))), /a clustered service called (Date\.now|performance\.now|Math\.random)\(\): services read time from the log/);
+  }
+  assert.ok(Date.now() > 0 && performance.now() >= 0 && Math.random() >= 0);
+});
+
+test('the key-value service: get, put, compare-and-set, and a clear answer for what it does not understand', () => {
+  const { container, sent } = kvContainer();
+  container.setRole('LEADER');
+  let seq = 0;
+  const run = (payload: Uint8Array) => container.apply(entry(encodeSessionMessage(9, ++seq, 1, payload)));
+  run(encodeKv({ op: 'get', key: 'a' }));
+  run(encodeKv({ op: 'put', key: 'a', value: '1' }));
+  run(encodeKv({ op: 'cas', key: 'a', expected: '2', value: '3' }));
+  run(encodeKv({ op: 'cas', key: 'a', expected: '1', value: '3' }));
+  run(encodeKv({ op: 'get', key: 'a' }));
+  run(new TextEncoder().encode('{"op":"drop"}'));
+  run(new TextEncoder().encode('not json'));
+  container.apply(entry(new Uint8Array([42])));
+  assert.deepEqual(sent.map((s) => s.answer), [{ value: null }, { ok: true }, { ok: false }, { ok: true }, { value: '3' }, { error: 'unknown op "drop"' }, sent[6]!.answer]);
+  assert.match(sent[6]!.answer.error ?? '', /^not a command/);
+  assert.equal(container.stats.unknownEntries, 1);
+});
