@@ -3,9 +3,9 @@
 //   npm run sim -- [--seeds N] [--first-seed S] [--members 3|5] [--seconds T] [--harsh]
 //                  [--clients C [--history-out FILE]]
 // Each seed runs a cluster of consensus members for T simulated seconds under message loss,
-// duplication, delay and reordering, partitions both ways and one way, and crashes and restarts,
-// checking the invariants after every event (see test/support/consensus-sim.ts); then the faults
-// stop and the cluster must elect a leader and apply a last command on every member. --harsh
+// duplication, delay and reordering, partitions both ways and one way, crashes and restarts, disk
+// faults (the member stops and restarts later) and wall-clock jumps, checking the invariants after
+// every event (see test/support/consensus-sim.ts); then the faults stop and the cluster must elect a leader and apply a last command on every member. --harsh
 // makes faults more frequent, loses 10% of messages and shortens the timeouts. Prints each failing
 // seed with what broke (replay it with --first-seed S --seeds 1) and exits 1 if any failed, 2 on
 // bad usage. With --clients, every member runs the replicated key-value service and C clients
@@ -57,7 +57,7 @@ const writeHistory = (history, why) => {
   process.stdout.write(`history of ${history.length} operations (${why}) written to ${options.historyOut}\n`);
 };
 for (const members of options.members) {
-  const totals = { commands: 0, leaders: 0, crashes: 0, partitions: 0, asymmetricPartitions: 0, lost: 0 };
+  const totals = { commands: 0, leaders: 0, crashes: 0, partitions: 0, asymmetricPartitions: 0, lost: 0, clockJumps: 0, diskFaults: 0 };
   for (let seed = options.firstSeed; seed < options.firstSeed + options.seeds; seed++) {
     try {
       const r = runConsensusSim({ seed, members, durationMs: options.seconds * 1000, ...harsh, ...(options.clients > 0 ? { clients: options.clients } : {}) });
@@ -72,12 +72,14 @@ for (const members of options.members) {
       totals.partitions += r.partitions;
       totals.asymmetricPartitions += r.asymmetricPartitions;
       totals.lost += r.messagesLost;
+      totals.clockJumps += r.clockJumps;
+      totals.diskFaults += r.diskFaults;
     } catch (error) {
       failed++;
       process.stdout.write(`FAIL ${error instanceof Error ? error.message : String(error)}\n`);
     }
   }
-  process.stdout.write(`${members} members: ${options.seeds} seeds from ${options.firstSeed}, ${options.seconds} s each: ${totals.commands} commands committed, ${totals.leaders} leaders, ${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.asymmetricPartitions} one-way partitions, ${totals.lost} messages lost\n`);
+  process.stdout.write(`${members} members: ${options.seeds} seeds from ${options.firstSeed}, ${options.seconds} s each: ${totals.commands} commands committed, ${totals.leaders} leaders, ${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.asymmetricPartitions} one-way partitions, ${totals.diskFaults} disk faults, ${totals.clockJumps} clock jumps, ${totals.lost} messages lost\n`);
 }
 process.stdout.write(`${failed === 0 ? 'all seeds passed' : `${failed} seed(s) failed`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 process.exit(failed === 0 ? 0 : 1);

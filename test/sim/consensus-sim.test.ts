@@ -1,7 +1,7 @@
 /**
  * Whole clusters of 3 and 5 consensus members under the simulator (test/support/consensus-sim.ts):
  * message loss, duplication, delay and reordering, partitions both ways and one way, crashes and
- * restarts at any moment; invariants checked after every event; after the faults stop the cluster
+ * restarts at any moment, disk faults (fail-stop) and wall-clock jumps; invariants checked after every event; after the faults stop the cluster
  * elects a leader and every member applies a last command. A failing seed is named in the error
  * and replays exactly.
  */
@@ -21,7 +21,9 @@ test('the same seed gives the same run; another seed another', () => {
 
 for (const members of [3, 5]) {
   test(`${members} members, ${SEEDS} seeds of 300 simulated seconds with faults: invariants hold, and the cluster recovers`, () => {
-    const totals = { crashes: 0, restarts: 0, partitions: 0, asymmetricPartitions: 0, messagesLost: 0, messagesDuplicated: 0, leadersElected: 0, committedCommands: 0 };
+    const totals = {
+      crashes: 0, restarts: 0, partitions: 0, asymmetricPartitions: 0, messagesLost: 0, messagesDuplicated: 0, clockJumps: 0, diskFaults: 0, diskFaultStops: 0, leadersElected: 0, committedCommands: 0,
+    };
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = runConsensusSim({ seed: seed * 1000 + members, members, durationMs: 300_000 });
       for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += r[key];

@@ -1,8 +1,9 @@
 /**
  * Whole clusters of consensus members under a deterministic simulation from one seed: a network
  * that loses, duplicates, delays and reorders messages and can be partitioned (one way or both),
- * members that crash at any moment and restart with what their log persisted, and clients that
- * offer commands to whoever leads. After every event the invariants are checked:
+ * members that crash at any moment and restart with what their log persisted, disks that fail
+ * (the member stops and restarts later with what was written), wall clocks that jump (cluster
+ * time is stamped from them), and clients that offer commands to whoever leads. After every event the invariants are checked:
  *
  * - at most one leader per term;
  * - a committed entry never changes (every member that applies a position applies the same
@@ -15,7 +16,7 @@
  * seed can be replayed exactly.
  */
 import { SeededPrng } from '../../src/env/prng.js';
-import { MemoryConsensusLog, type LogEntry } from '../../src/cluster/consensus/consensus-log.js';
+import { MemoryConsensusLog, type ConsensusLog, type LogEntry, type TermRun } from '../../src/cluster/consensus/consensus-log.js';
 import { ConsensusMember, TERM_START_MARKER, type ConsensusSettings } from '../../src/cluster/consensus/consensus-member.js';
 import type { ConsensusMessage } from '../../src/cluster/consensus/consensus-messages.js';
 import { encodeSessionMessage } from '../../src/cluster/service/cluster-entries.js';
@@ -61,6 +62,10 @@ export interface ConsensusSimResult {
   readonly asymmetricPartitions: number;
   readonly messagesLost: number;
   readonly messagesDuplicated: number;
+  readonly clockJumps: number;
+  readonly diskFaults: number;
+  /** Members stopped by a disk fault (fail-stop) before they were restarted. */
+  readonly diskFaultStops: number;
   readonly events: number;
   /** With clients: the history of their operations, its verdict, and the container's counts. */
   readonly history?: Operation<KvInput, KvOutput>[];
@@ -69,9 +74,65 @@ export interface ConsensusSimResult {
   readonly indeterminate?: number;
 }
 
+/** A device error: thrown by a broken log on every write until the member restarts. */
+class DiskFault extends Error {}
+
+/**
+ * The storage seam of a simulated member: its log in memory, and a disk that can break. A broken
+ * disk fails every write (append, truncate, joining a term, persisting the candidate term) with
+ * nothing written, as a device error does; the member stops (fail-stop) and restarts later with
+ * what was written before.
+ */
+class FaultyLog implements ConsensusLog {
+  readonly inner = new MemoryConsensusLog();
+  broken = false;
+  private check(what: string): void {
+    if (this.broken) throw new DiskFault(`disk error writing ${what}`);
+  }
+  get appendPosition(): number {
+    return this.inner.appendPosition;
+  }
+  get logTermId(): number {
+    return this.inner.logTermId;
+  }
+  get candidateTermId(): number {
+    return this.inner.candidateTermId;
+  }
+  set candidateTermId(value: number) {
+    this.check('the candidate term');
+    this.inner.candidateTermId = value;
+  }
+  termBase(termId: number): number | undefined {
+    return this.inner.termBase(termId);
+  }
+  joinTerm(termId: number, base: number): void {
+    this.check('a term');
+    this.inner.joinTerm(termId, base);
+  }
+  append(termId: number, data: Uint8Array): LogEntry {
+    this.check('an entry');
+    return this.inner.append(termId, data);
+  }
+  truncate(position: number): void {
+    this.check('a truncation');
+    this.inner.truncate(position);
+  }
+  entriesFrom(position: number, maxBytes: number): LogEntry[] {
+    return this.inner.entriesFrom(position, maxBytes);
+  }
+  entryAt(position: number): LogEntry | undefined {
+    return this.inner.entryAt(position);
+  }
+  runs(): TermRun[] {
+    return this.inner.runs();
+  }
+}
+
 interface SimMember {
   readonly id: number;
-  readonly log: MemoryConsensusLog;
+  readonly log: FaultyLog;
+  /** This member's wall clock minus the simulated time (jumps as a fault). */
+  clockOffsetNs: number;
   member: ConsensusMember | null;
   /** Hash chain over applied entries, and the position it covers. */
   state: number;
@@ -178,7 +239,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const committed = new Map<number, { termId: number; hash: number; end: number }>();
   const statesAt = new Map<number, number>();
   const leaders = new Map<number, number>();
-  const stats = { crashes: 0, restarts: 0, partitions: 0, asymmetricPartitions: 0, messagesLost: 0, messagesDuplicated: 0, events: 0 };
+  const stats = { crashes: 0, restarts: 0, partitions: 0, asymmetricPartitions: 0, messagesLost: 0, messagesDuplicated: 0, clockJumps: 0, diskFaults: 0, diskFaultStops: 0, events: 0 };
   let faultsOn = true;
   let offered = 0;
   class SimFailure extends Error {}
@@ -188,7 +249,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
 
   const clientCount = options.clients ?? 0;
   const clientGiveUpNs = (options.clientGiveUpMs ?? 10_000) * MS;
-  const sims: SimMember[] = ids.map((id) => ({ id, log: new MemoryConsensusLog(), member: null, state: 0, applied: 0, container: null, kv: null, seen: new Set() }));
+  const sims: SimMember[] = ids.map((id) => ({ id, log: new FaultyLog(), clockOffsetNs: 0, member: null, state: 0, applied: 0, container: null, kv: null, seen: new Set() }));
   const clientRandom = prng.fork();
   const clients: SimClient[] = Array.from({ length: clientCount }, (_, index) => ({
     index, node: n + index, sessionId: 1000 + index, sequence: 0, current: null, nextOpAt: 0, leaderGuess: index % n,
@@ -200,6 +261,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     sim.state = 0;
     sim.applied = 0;
     sim.seen = new Set();
+    sim.log.broken = false;
     if (clientCount > 0) {
       const kv = new KvService();
       const traced = {
@@ -325,7 +387,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     const member = sims[to]!.member;
     if (member === null) return;
     if (member.role === 'LEADER' && member.electionState === 'CLOSED') {
-      member.offer(encodeSessionMessage(message.sessionId, message.sequence, now, message.command));
+      member.offer(encodeSessionMessage(message.sessionId, message.sequence, now + sims[to]!.clockOffsetNs, message.command));
     } else {
       send(to, message.from, { type: 'redirect', from: to, leaderId: member.leaderId, sessionId: message.sessionId, sequence: message.sequence });
     }
@@ -348,7 +410,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     return best;
   };
   const fault = (): void => {
-    const kind = faultRandom.nextInt(5);
+    const kind = faultRandom.nextInt(7);
     const victim = sims[faultRandom.nextInt(n)]!;
     if (kind === 0 && victim.member !== null) {
       // A crash: everything volatile is gone; the log stays as persisted.
@@ -371,9 +433,23 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       const outbound = faultRandom.nextBoolean(0.5);
       for (const other of ids) if (other !== victim.id) blocked.add(outbound ? `${victim.id}>${other}` : `${other}>${victim.id}`);
       stats.asymmetricPartitions++;
-    } else {
+    } else if (kind === 4) {
       blocked.clear();
+    } else if (kind === 5) {
+      // The member's wall clock jumps, either way, by up to a minute (its monotonic time does not).
+      victim.clockOffsetNs += Math.round((faultRandom.nextDouble() * 2 - 1) * 60_000 * MS);
+      stats.clockJumps++;
+    } else if (victim.member !== null) {
+      victim.log.broken = true;
+      stats.diskFaults++;
     }
+  };
+  /** A member whose disk failed stops; anything else it threw is a bug. */
+  const stopped = (sim: SimMember, error: unknown): boolean => {
+    if (!(error instanceof DiskFault)) return false;
+    sim.member = null;
+    stats.diskFaultStops++;
+    return true;
   };
 
   for (const sim of sims) start(sim);
@@ -398,6 +474,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
         else sims[p.to]!.member?.onMessage(message, now);
       } catch (error) {
         if (error instanceof SimFailure) throw error;
+        if (p.to < n && stopped(sims[p.to]!, error)) continue;
         fail(`member ${p.to} failed on ${p.message.type} from ${p.from}: ${(error as Error).message}`);
       }
     } else if (now === nextTick) {
@@ -408,6 +485,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
           sim.member?.doWork(now);
         } catch (error) {
           if (error instanceof SimFailure) throw error;
+          if (stopped(sim, error)) continue;
           fail(`member ${sim.id} failed in its duty cycle: ${(error as Error).message}`);
         }
       }
@@ -417,6 +495,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
         if (faultsOn) {
           faultsOn = false;
           blocked.clear();
+          for (const sim of sims) sim.log.broken = false;
           for (const sim of sims) if (sim.member === null) {
             start(sim);
             stats.restarts++;
@@ -432,8 +511,13 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
         let data: Uint8Array = new Uint8Array(8 + (offered % 24));
         new DataView(data.buffer).setFloat64(0, offered++, true);
         // With a service, the command is a session message of a session no client uses.
-        if (clientCount > 0) data = encodeSessionMessage(999, offered, now, encodeKv({ op: 'get', key: 'final' }));
-        const position = l.offer(data);
+        if (clientCount > 0) data = encodeSessionMessage(999, offered, now + sims[l.memberId]!.clockOffsetNs, encodeKv({ op: 'get', key: 'final' }));
+        let position: number | null = null;
+        try {
+          position = l.offer(data);
+        } catch (error) {
+          if (!stopped(sims[l.memberId]!, error)) throw error;
+        }
         if (!faultsOn && finalCommand === null && position !== null) {
           finalCommand = position;
           finalTerm = l.leadershipTermId;
