@@ -41,13 +41,17 @@ const NULL_VALUE = -1;
 export const EntryType = { TERM: 0, SNAPSHOT: 1, STANDBY_SNAPSHOT: 2 } as const;
 export type EntryType = (typeof EntryType)[keyof typeof EntryType];
 
-export interface RecordingLogEntry {
+/** A snapshot the recovery plan loads (and the fields every entry has). */
+export interface PlannedSnapshot {
   readonly recordingId: number;
   readonly leadershipTermId: number;
   readonly termBaseLogPosition: number;
   readonly logPosition: number;
   readonly timestamp: number;
   readonly serviceId: number;
+}
+
+export interface RecordingLogEntry extends PlannedSnapshot {
   readonly type: EntryType;
   readonly isValid: boolean;
   /** STANDBY_SNAPSHOT only. */
@@ -56,16 +60,6 @@ export interface RecordingLogEntry {
   readonly fileOffset: number;
   /** Order of appending (ties between term entries). */
   readonly appendIndex: number;
-}
-
-/** A snapshot the recovery plan loads. */
-export interface PlannedSnapshot {
-  readonly recordingId: number;
-  readonly leadershipTermId: number;
-  readonly termBaseLogPosition: number;
-  readonly logPosition: number;
-  readonly timestamp: number;
-  readonly serviceId: number;
 }
 
 /** The extent of a log recording, from the archive's catalog. */
