@@ -3,16 +3,20 @@
  * consensus simulator, with clients that send commands one at a time with their session id and
  * sequence, resend on timeouts and redirects, and give up (indeterminate) after 10 s: the clients'
  * history must be linearizable (checked by src/sim/linearizability.ts) and no member may give a
- * command to its service twice.
+ * command to its service twice. The leader asks for a snapshot every 15 s; every member takes it
+ * at the same position (identical bytes), records it in its recording log, and a restarted member
+ * recovers from the latest one and replays the log after it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runConsensusSim } from '../support/consensus-sim.js';
 
-test('a replicated key-value service with 5 clients, 3 and 5 members (30 seeds of 60 s each, and 20 harsh): every history is linearizable and no command applies twice', () => {
+test('a replicated key-value service with 5 clients, 3 and 5 members (30 seeds of 60 s each, and 20 harsh): every history is linearizable, no command applies twice, and members restart from snapshots', () => {
   let operations = 0;
   let indeterminate = 0;
   let answeredAgain = 0;
+  let snapshots = 0;
+  let recoveries = 0;
   const runs = [
     ...Array.from({ length: 30 }, (_, i) => ({ seed: 50_000 + i, members: i % 2 === 0 ? 3 : 5, durationMs: 60_000, clients: 5 })),
     ...Array.from({ length: 20 }, (_, i) => ({
@@ -25,10 +29,15 @@ test('a replicated key-value service with 5 clients, 3 and 5 members (30 seeds o
     operations += r.history!.length;
     indeterminate += r.indeterminate!;
     answeredAgain += r.commandsAnsweredAgain!;
+    snapshots += r.snapshotsTaken!;
+    recoveries += r.recoveriesFromSnapshot!;
   }
   // The runs did what they are for: many operations, some whose outcome the client never learnt,
   // and resent commands answered from the session table instead of applied again.
   assert.ok(operations > 10_000, `operations ${operations}`);
   assert.ok(indeterminate > 0, `indeterminate ${indeterminate}`);
   assert.ok(answeredAgain > 0, `answered again ${answeredAgain}`);
+  // Snapshots every 15 s on every member, and members restarted from them rather than from the log's start.
+  assert.ok(snapshots > 100, `snapshots ${snapshots}`);
+  assert.ok(recoveries > 10, `recoveries from a snapshot ${recoveries}`);
 });

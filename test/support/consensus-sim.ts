@@ -19,7 +19,10 @@ import { SeededPrng } from '../../src/env/prng.js';
 import { MemoryConsensusLog, type ConsensusLog, type LogEntry, type TermRun } from '../../src/cluster/consensus/consensus-log.js';
 import { ConsensusMember, TERM_START_MARKER, type ConsensusSettings } from '../../src/cluster/consensus/consensus-member.js';
 import type { ConsensusMessage } from '../../src/cluster/consensus/consensus-messages.js';
-import { encodeSessionMessage } from '../../src/cluster/service/cluster-entries.js';
+import { ClusterAction, encodeClusterAction, encodeSessionMessage } from '../../src/cluster/service/cluster-entries.js';
+import { CONSENSUS_MODULE_SERVICE_ID, RecordingLog } from '../../src/cluster/recording-log.js';
+import { MemoryFiles } from '../../src/env/memory-files.js';
+import { ErrorCode, SkeinError } from '../../src/util/errors.js';
 import { ServiceContainer } from '../../src/cluster/service/service-container.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer, type KvCommand } from '../../src/cluster/service/kv-service.js';
 import { checkLinearizable, kvModel, type CheckResult, type KvInput, type KvOutput, type Operation } from '../../src/sim/linearizability.js';
@@ -49,6 +52,8 @@ export interface ConsensusSimOptions {
    */
   readonly clients?: number;
   readonly clientGiveUpMs?: number;
+  /** With clients: the leader asks for a snapshot this often (0: never). @default 15000 */
+  readonly snapshotIntervalMs?: number;
 }
 
 export interface ConsensusSimResult {
@@ -72,6 +77,9 @@ export interface ConsensusSimResult {
   readonly linearizability?: CheckResult;
   readonly commandsAnsweredAgain?: number;
   readonly indeterminate?: number;
+  /** Snapshots taken (by every member) and restarts that recovered from one. */
+  readonly snapshotsTaken?: number;
+  readonly recoveriesFromSnapshot?: number;
 }
 
 /** A device error: thrown by a broken log on every write until the member restarts. */
@@ -141,6 +149,12 @@ interface SimMember {
   kv: KvService | null;
   /** (session, sequence) given to this life's service, to catch a command applied twice. */
   seen: Set<string>;
+  /** The member's cluster directory (recording log) and archive of snapshot recordings: they survive restarts. */
+  readonly files: MemoryFiles;
+  readonly archive: Map<number, { readonly bytes: Uint8Array; readonly chain: number }>;
+  recordingLog: RecordingLog | null;
+  /** A snapshot taken by the container while the current entry is applied, stored once the entry's state is known. */
+  pendingSnapshot: { position: number; bytes: Uint8Array; termId: number } | null;
 }
 
 /** What clients and members say to each other (the ingress and egress of the sim's cluster). */
@@ -249,7 +263,14 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
 
   const clientCount = options.clients ?? 0;
   const clientGiveUpNs = (options.clientGiveUpMs ?? 10_000) * MS;
-  const sims: SimMember[] = ids.map((id) => ({ id, log: new FaultyLog(), clockOffsetNs: 0, member: null, state: 0, applied: 0, container: null, kv: null, seen: new Set() }));
+  const snapshotIntervalNs = (options.snapshotIntervalMs ?? 15_000) * MS;
+  const sims: SimMember[] = ids.map((id) => ({
+    id, log: new FaultyLog(), clockOffsetNs: 0, member: null, state: 0, applied: 0, container: null, kv: null, seen: new Set(),
+    files: new MemoryFiles(), archive: new Map(), recordingLog: null, pendingSnapshot: null,
+  }));
+  const snapshotsAt = new Map<number, string>();
+  let snapshotsTaken = 0;
+  let recoveriesFromSnapshot = 0;
   const clientRandom = prng.fork();
   const clients: SimClient[] = Array.from({ length: clientCount }, (_, index) => ({
     index, node: n + index, sessionId: 1000 + index, sequence: 0, current: null, nextOpAt: 0, leaderGuess: index % n,
@@ -262,9 +283,26 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     sim.applied = 0;
     sim.seen = new Set();
     sim.log.broken = false;
+    sim.files.failWrites(null);
+    sim.pendingSnapshot = null;
+    let recovered: { position: number; bytes: Uint8Array } | undefined;
     if (clientCount > 0) {
+      // Recover as a member does: the recording log's plan names the latest snapshot set.
+      sim.recordingLog = RecordingLog.open({ files: sim.files, clusterDir: '/cluster' });
+      const plan = sim.recordingLog.recoveryPlan(1, () => undefined);
+      if (plan.snapshots.length > 0) {
+        const cm = sim.archive.get(plan.snapshots[0]!.recordingId);
+        const service = sim.archive.get(plan.snapshots[1]!.recordingId);
+        if (cm === undefined || service === undefined) fail(`member ${sim.id}: the recording log names snapshot recordings the archive does not hold`);
+        recovered = { position: plan.snapshots[0]!.logPosition, bytes: service!.bytes };
+        sim.applied = recovered.position;
+        sim.state = cm!.chain;
+        recoveriesFromSnapshot++;
+      }
       const kv = new KvService();
       const traced = {
+        onStart: (cluster: Parameters<KvService['onStart']>[0], snapshot: Uint8Array | null) => kv.onStart(cluster, snapshot),
+        onTakeSnapshot: () => kv.onTakeSnapshot(),
         onSessionMessage: (session: { id: number }, timestamp: number, payload: Uint8Array, cluster: Parameters<KvService['onSessionMessage']>[3]) => {
           const key = `${session.id}/${currentSequence}`;
           if (sim.seen.has(key)) fail(`member ${sim.id} gave command ${key} to its service twice`);
@@ -280,6 +318,10 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
           if (client !== undefined) send(sim.id, client.node, { type: 'clientAnswer', from: sim.id, sessionId, sequence, answer });
         },
         refuseNondeterminism: true,
+        ...(recovered === undefined ? {} : { snapshot: recovered }),
+        onSnapshot: (position, bytes) => {
+          sim.pendingSnapshot = { position, bytes, termId: currentTermId };
+        },
       });
     }
     const memberPrng = prng.fork();
@@ -288,10 +330,11 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       send: (to, message) => send(sim.id, to, message),
       onCommitted: (entry) => apply(sim, entry),
       onRoleChange: (role) => sim.container?.setRole(role === 'LEADER' ? 'LEADER' : 'FOLLOWER'),
-    }, now, settings);
+    }, now, settings, recovered?.position ?? 0);
     sim.container?.setRole(sim.member.role === 'LEADER' ? 'LEADER' : 'FOLLOWER');
   };
   let currentSequence = 0;
+  let currentTermId = 0;
   const send = (from: number, to: number, message: ConsensusMessage | ClientMessage): void => {
     if (faultsOn && blocked.has(`${from}>${to}`)) {
       stats.messagesLost++;
@@ -322,6 +365,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       const before = sim.container.stats.answeredAgain;
       const data = entry.data;
       currentSequence = data[0] === 1 && data.length >= 25 ? new DataView(data.buffer, data.byteOffset, data.byteLength).getFloat64(9, true) : 0;
+      currentTermId = entry.termId;
       sim.container.apply(entry);
       answeredAgain += sim.container.stats.answeredAgain - before;
       sim.state = hashStep(sim.state, { termId: 0, position: 0, length: 0, data: new TextEncoder().encode(sim.kv!.digest() + sim.container.digest()) });
@@ -329,6 +373,25 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     const state = statesAt.get(sim.applied);
     if (state === undefined) statesAt.set(sim.applied, sim.state);
     else if (state !== sim.state) fail(`member ${sim.id}'s service differs from another member's at position ${sim.applied}`);
+    const pending = sim.pendingSnapshot;
+    if (pending !== null) {
+      sim.pendingSnapshot = null;
+      storeSnapshot(sim, pending.position, pending.bytes, pending.termId);
+    }
+  };
+  /** Stores a snapshot as the member's archive recordings and records the set in its recording log (service first, then the consensus module's). */
+  const storeSnapshot = (sim: SimMember, position: number, bytes: Uint8Array, termId: number): void => {
+    const text = Buffer.from(bytes).toString('base64');
+    const other = snapshotsAt.get(position);
+    if (other === undefined) snapshotsAt.set(position, text);
+    else if (other !== text) fail(`member ${sim.id}'s snapshot at position ${position} differs from another member's`);
+    const serviceRecording = sim.archive.size;
+    sim.archive.set(serviceRecording, { bytes, chain: sim.state });
+    sim.archive.set(serviceRecording + 1, { bytes: new Uint8Array(0), chain: sim.state });
+    const termBase = sim.log.termBase(termId) ?? 0;
+    sim.recordingLog!.appendSnapshot(serviceRecording, termId, termBase, position, now, 0);
+    sim.recordingLog!.appendSnapshot(serviceRecording + 1, termId, termBase, position, now, CONSENSUS_MODULE_SERVICE_ID);
+    snapshotsTaken++;
   };
   const clientSend = (client: SimClient, target: number): void => {
     const op = client.current!;
@@ -441,12 +504,14 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       stats.clockJumps++;
     } else if (victim.member !== null) {
       victim.log.broken = true;
+      victim.files.failWrites('EIO');
       stats.diskFaults++;
     }
   };
   /** A member whose disk failed stops; anything else it threw is a bug. */
   const stopped = (sim: SimMember, error: unknown): boolean => {
-    if (!(error instanceof DiskFault)) return false;
+    const storage = error instanceof SkeinError && error.code === ErrorCode.STORAGE_FAILED && sim.log.broken;
+    if (!(error instanceof DiskFault) && !storage) return false;
     sim.member = null;
     stats.diskFaultStops++;
     return true;
@@ -457,6 +522,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   let nextTick = 0;
   let nextFault = faultIntervalMs * MS;
   let nextCommand = commandIntervalMs * MS;
+  let nextSnapshot = snapshotIntervalNs;
   const endFaults = durationMs * MS;
   const end = endFaults + recoveryMs * MS;
   let finalCommand: number | null = null;
@@ -495,7 +561,10 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
         if (faultsOn) {
           faultsOn = false;
           blocked.clear();
-          for (const sim of sims) sim.log.broken = false;
+          for (const sim of sims) {
+            sim.log.broken = false;
+            sim.files.failWrites(null);
+          }
           for (const sim of sims) if (sim.member === null) {
             start(sim);
             stats.restarts++;
@@ -507,6 +576,15 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     } else {
       nextCommand += commandIntervalMs * MS;
       const l = leader();
+      if (l !== null && clientCount > 0 && snapshotIntervalNs > 0 && now >= nextSnapshot) {
+        nextSnapshot = now + snapshotIntervalNs;
+        try {
+          l.offer(encodeClusterAction(ClusterAction.SNAPSHOT, now + sims[l.memberId]!.clockOffsetNs));
+        } catch (error) {
+          if (!stopped(sims[l.memberId]!, error)) throw error;
+        }
+        continue;
+      }
       if (l !== null && (clientCount === 0 || !faultsOn)) {
         let data: Uint8Array = new Uint8Array(8 + (offered % 24));
         new DataView(data.buffer).setFloat64(0, offered++, true);
@@ -555,6 +633,6 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   if (linearizability.verdict === 'illegal') fail(`the clients' history (${history.length} operations) is not linearizable: partition ${linearizability.illegalPartition}`);
   return {
     seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, ...stats,
-    history, linearizability, commandsAnsweredAgain: answeredAgain, indeterminate,
+    history, linearizability, commandsAnsweredAgain: answeredAgain, indeterminate, snapshotsTaken, recoveriesFromSnapshot,
   };
 }

@@ -97,7 +97,12 @@ export class ConsensusMember {
   /** Messages handled and duty cycles run, for tests. */
   stepDowns = 0;
 
-  constructor(memberId: number, memberIds: readonly number[], log: ConsensusLog, env: ConsensusEnv, nowNs: number, settings: Partial<ConsensusSettings> = {}) {
+  /**
+   * `recoveredPosition`: the log position of the snapshot the member's services started from
+   * (committed, an entry boundary of its log); entries after it are applied as the commit position
+   * comes back. 0 without a snapshot.
+   */
+  constructor(memberId: number, memberIds: readonly number[], log: ConsensusLog, env: ConsensusEnv, nowNs: number, settings: Partial<ConsensusSettings> = {}, recoveredPosition = 0) {
     if (!memberIds.includes(memberId)) throw new RangeError(`member ${memberId} is not one of the members ${memberIds.join(',')}`);
     if (new Set(memberIds).size !== memberIds.length) throw new RangeError(`member ids ${memberIds.join(',')} repeat`);
     this.memberId = memberId;
@@ -107,6 +112,12 @@ export class ConsensusMember {
     this.settings = { ...CONSENSUS_DEFAULTS, ...settings };
     this.others = memberIds.filter((m) => m !== memberId);
     this.quorum = Math.floor(memberIds.length / 2) + 1;
+    if (recoveredPosition !== 0 && recoveredPosition !== log.appendPosition && log.entryAt(recoveredPosition) === undefined) {
+      throw new RangeError(`member ${memberId}: recovered position ${recoveredPosition} is not an entry boundary of its log (which ends at ${log.appendPosition})`);
+    }
+    if (recoveredPosition > log.appendPosition) throw new RangeError(`member ${memberId}: recovered position ${recoveredPosition} is past its log's end ${log.appendPosition}`);
+    this.applied = recoveredPosition;
+    this.commit = recoveredPosition;
     this.termId = log.logTermId;
     if (log.candidateTermId < this.termId) log.candidateTermId = this.termId;
     if (this.others.length === 0) {

@@ -3,6 +3,8 @@
  *
  * - SESSION_MESSAGE (1): u8 kind, f64 cluster session id, f64 sequence, f64 timestamp, payload.
  * - TIMER (2): u8 kind, f64 correlation id, f64 timestamp.
+ * - CLUSTER_ACTION (3): u8 kind, u8 action (1 SNAPSHOT), f64 timestamp: every member takes a
+ *   snapshot at the position after this entry (Aeron's ClusterActionRequest).
  * - the consensus core's term start (0xfe): u8 kind, f64 leadership term id.
  *
  * The timestamp is the leader's cluster time when it appended the entry: services read time from
@@ -10,14 +12,17 @@
  */
 import { TERM_START_MARKER } from '../consensus/consensus-member.js';
 
-export const EntryKind = { SESSION_MESSAGE: 1, TIMER: 2, TERM_START: TERM_START_MARKER } as const;
+export const EntryKind = { SESSION_MESSAGE: 1, TIMER: 2, CLUSTER_ACTION: 3, TERM_START: TERM_START_MARKER } as const;
+export const ClusterAction = { SNAPSHOT: 1 } as const;
 
 const SESSION_HEADER = 25;
 const TIMER_LENGTH = 17;
+const ACTION_LENGTH = 10;
 
 export type DecodedEntry =
   | { readonly kind: 'session'; readonly sessionId: number; readonly sequence: number; readonly timestamp: number; readonly payload: Uint8Array }
   | { readonly kind: 'timer'; readonly correlationId: number; readonly timestamp: number }
+  | { readonly kind: 'action'; readonly action: number; readonly timestamp: number }
   | { readonly kind: 'termStart'; readonly leadershipTermId: number }
   | { readonly kind: 'unknown'; readonly reason: string };
 
@@ -41,6 +46,15 @@ export function encodeTimerEvent(correlationId: number, timestamp: number): Uint
   return out;
 }
 
+export function encodeClusterAction(action: number, timestamp: number): Uint8Array {
+  const out = new Uint8Array(ACTION_LENGTH);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, EntryKind.CLUSTER_ACTION);
+  v.setUint8(1, action);
+  v.setFloat64(2, timestamp, true);
+  return out;
+}
+
 export function decodeEntry(data: Uint8Array): DecodedEntry {
   if (data.length === 0) return { kind: 'unknown', reason: 'an empty entry' };
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -51,6 +65,9 @@ export function decodeEntry(data: Uint8Array): DecodedEntry {
     case EntryKind.TIMER:
       if (data.length !== TIMER_LENGTH) return { kind: 'unknown', reason: `a timer event of ${data.length} bytes` };
       return { kind: 'timer', correlationId: v.getFloat64(1, true), timestamp: v.getFloat64(9, true) };
+    case EntryKind.CLUSTER_ACTION:
+      if (data.length !== ACTION_LENGTH) return { kind: 'unknown', reason: `a cluster action of ${data.length} bytes` };
+      return { kind: 'action', action: data[1]!, timestamp: v.getFloat64(2, true) };
     case EntryKind.TERM_START:
       if (data.length !== 9) return { kind: 'unknown', reason: `a term start of ${data.length} bytes` };
       return { kind: 'termStart', leadershipTermId: v.getFloat64(1, true) };

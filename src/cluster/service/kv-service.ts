@@ -51,6 +51,15 @@ export class KvService implements ClusteredService {
     }
   }
 
+  onStart(_cluster: ServiceCluster, snapshot: Uint8Array | null): void {
+    if (snapshot === null) return;
+    for (const [key, value] of JSON.parse(decoder.decode(snapshot)) as [string, string][]) this.data.set(key, value);
+  }
+
+  onTakeSnapshot(): Uint8Array {
+    return encoder.encode(this.digest());
+  }
+
   /** The store's content in key order, for comparing members. */
   digest(): string {
     return JSON.stringify([...this.data].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));

@@ -16,7 +16,7 @@
  * Math.random while handling an entry throws, naming what it called.
  */
 import type { LogEntry } from '../consensus/consensus-log.js';
-import { decodeEntry } from './cluster-entries.js';
+import { ClusterAction, decodeEntry } from './cluster-entries.js';
 
 /** What a service can do through the cluster while it handles an entry. */
 export interface ServiceCluster {
@@ -36,7 +36,10 @@ export interface ClientSession {
 
 /** A deterministic state machine replicated by the cluster (in the spirit of Aeron's ClusteredService). */
 export interface ClusteredService {
-  onStart?(cluster: ServiceCluster): void;
+  /** Called once, with the service's part of the snapshot the member recovers from (null: none, the log replays from its start). */
+  onStart?(cluster: ServiceCluster, snapshot: Uint8Array | null): void;
+  /** The service's state as bytes, at the position of a snapshot; `onStart` gets them back. */
+  onTakeSnapshot?(cluster: ServiceCluster): Uint8Array;
   onSessionOpen?(session: ClientSession, timestamp: number): void;
   /** Handles a command; the answer it returns goes to the client (and is stored for a resend). */
   onSessionMessage(session: ClientSession, timestamp: number, payload: Uint8Array, cluster: ServiceCluster): Uint8Array;
@@ -51,7 +54,23 @@ export interface ServiceContainerOptions {
   readonly egress: (sessionId: number, sequence: number, answer: Uint8Array) => void;
   /** Make the service's calls to Date.now, performance.now and Math.random throw. */
   readonly refuseNondeterminism?: boolean;
+  /** A snapshot taken by {@link ServiceContainer.snapshot} to start from (with its log position). */
+  readonly snapshot?: { readonly position: number; readonly bytes: Uint8Array };
+  /** Called with the container's snapshot (sessions, timers, cluster time and the service's state) when a SNAPSHOT action is applied. */
+  readonly onSnapshot?: (position: number, bytes: Uint8Array) => void;
 }
+
+interface SnapshotImage {
+  readonly version: 1;
+  readonly time: number;
+  readonly sessions: [number, number, string][];
+  readonly timers: [number, number][];
+  readonly service: string | null;
+}
+
+const SNAPSHOT_VERSION = 1;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
 
 interface SessionRecord {
   lastSequence: number;
@@ -65,6 +84,7 @@ export interface ContainerStats {
   droppedOld: number;
   timersFired: number;
   timerEventsIgnored: number;
+  snapshotsTaken: number;
   unknownEntries: number;
 }
 
@@ -77,8 +97,9 @@ export class ServiceContainer {
   private roleValue: 'LEADER' | 'FOLLOWER' = 'FOLLOWER';
   private time = 0;
   private positionValue = 0;
-  readonly stats: ContainerStats = { applied: 0, answeredAgain: 0, droppedOld: 0, timersFired: 0, timerEventsIgnored: 0, unknownEntries: 0 };
+  readonly stats: ContainerStats = { applied: 0, answeredAgain: 0, droppedOld: 0, timersFired: 0, timerEventsIgnored: 0, snapshotsTaken: 0, unknownEntries: 0 };
   private readonly cluster: ServiceCluster;
+  private readonly onSnapshot: ServiceContainerOptions['onSnapshot'];
 
   constructor(options: ServiceContainerOptions) {
     this.service = options.service;
@@ -100,7 +121,30 @@ export class ServiceContainer {
       },
       cancelTimer: (correlationId) => this.timers.delete(correlationId),
     };
-    this.guarded(() => this.service.onStart?.(this.cluster));
+    this.onSnapshot = options.onSnapshot;
+    let serviceSnapshot: Uint8Array | null = null;
+    if (options.snapshot !== undefined) {
+      const image = decodeSnapshot(options.snapshot.bytes);
+      this.positionValue = options.snapshot.position;
+      this.time = image.time;
+      for (const [id, lastSequence, answer] of image.sessions) this.sessions.set(id, { lastSequence, lastAnswer: fromBase64(answer) });
+      for (const [id, deadline] of image.timers) this.timers.set(id, deadline);
+      serviceSnapshot = image.service === null ? null : fromBase64(image.service);
+    }
+    this.guarded(() => this.service.onStart?.(this.cluster, serviceSnapshot));
+  }
+
+  /** The replicated state as bytes: sessions, timers, cluster time and the service's own snapshot. */
+  snapshot(): Uint8Array {
+    const service = this.service.onTakeSnapshot === undefined ? null : this.guarded(() => this.service.onTakeSnapshot!(this.cluster));
+    const image: SnapshotImage = {
+      version: SNAPSHOT_VERSION,
+      time: this.time,
+      sessions: [...this.sessions].sort((a, b) => a[0] - b[0]).map(([id, r]) => [id, r.lastSequence, toBase64(r.lastAnswer)]),
+      timers: [...this.timers].sort((a, b) => a[0] - b[0]),
+      service: service === null ? null : toBase64(service),
+    };
+    return textEncoder.encode(JSON.stringify(image));
   }
 
   get position(): number {
@@ -168,6 +212,16 @@ export class ServiceContainer {
         this.guarded(() => this.service.onTimerEvent?.(decoded.correlationId, decoded.timestamp, this.cluster));
         return;
       }
+      case 'action':
+        this.time = Math.max(this.time, decoded.timestamp);
+        if (decoded.action === ClusterAction.SNAPSHOT) {
+          const bytes = this.snapshot();
+          this.stats.snapshotsTaken++;
+          this.onSnapshot?.(this.positionValue, bytes);
+        } else {
+          this.stats.unknownEntries++;
+        }
+        return;
       case 'termStart':
         return;
       case 'unknown':
@@ -178,7 +232,7 @@ export class ServiceContainer {
 
   /** A digest of the replicated state the container keeps (sessions and timers), for comparing members. */
   digest(): string {
-    const sessions = [...this.sessions].sort((a, b) => a[0] - b[0]).map(([id, r]) => `${id}:${r.lastSequence}:${Buffer.from(r.lastAnswer).toString('base64')}`);
+    const sessions = [...this.sessions].sort((a, b) => a[0] - b[0]).map(([id, r]) => `${id}:${r.lastSequence}:${toBase64(r.lastAnswer)}`);
     const timers = [...this.timers].sort((a, b) => a[0] - b[0]).map(([id, d]) => `${id}@${d}`);
     return `${this.time}|${sessions.join(',')}|${timers.join(',')}`;
   }
@@ -202,4 +256,25 @@ export class ServiceContainer {
       Math.random = random;
     }
   }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+function fromBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+function decodeSnapshot(bytes: Uint8Array): SnapshotImage {
+  let image: SnapshotImage;
+  try {
+    image = JSON.parse(textDecoder.decode(bytes)) as SnapshotImage;
+  } catch (error) {
+    throw new Error(`service container snapshot of ${bytes.length} bytes is not readable: ${(error as Error).message}`);
+  }
+  if (image?.version !== SNAPSHOT_VERSION || !Array.isArray(image.sessions) || !Array.isArray(image.timers)) {
+    throw new Error(`service container snapshot has version ${String((image as { version?: unknown })?.version)}; this container reads version ${SNAPSHOT_VERSION}`);
+  }
+  return image;
 }

@@ -127,3 +127,17 @@ test('commit rule: the leader commits what a quorum that joined its term holds; 
   assert.equal(follower.m.commitPosition, follower.log.appendPosition, 'the leader says 10000, this member holds less');
   assert.equal(follower.committed.length, 1);
 });
+
+test('a member recovering from a snapshot starts with that position applied and committed, and refuses one that is not an entry boundary', () => {
+  const log = new MemoryConsensusLog();
+  log.joinTerm(0, 0);
+  log.append(0, bytes(8));
+  log.append(0, bytes(8));
+  const committed: number[] = [];
+  const recovering = new ConsensusMember(0, [0], log, { random: new SeededPrng(1), send: () => {}, onCommitted: (e) => committed.push(e.position) }, 0, {}, 40);
+  assert.equal(recovering.appliedPosition, 40);
+  recovering.doWork(MS);
+  assert.deepEqual(committed, [40, 80], 'the entry after the snapshot and the new term start; not the one before');
+  assert.throws(() => new ConsensusMember(0, [0, 1], log, { random: new SeededPrng(1), send: () => {} }, 0, {}, 41), /recovered position 41 is not an entry boundary/);
+  assert.throws(() => new ConsensusMember(0, [0, 1], log, { random: new SeededPrng(1), send: () => {} }, 0, {}, 9999), /recovered position 9999/);
+});
