@@ -14,6 +14,7 @@ export interface LogEntry {
   readonly termId: number;
   /** Byte position where the entry begins; the next begins at position + length. */
   readonly position: number;
+  /** Header and data, aligned to 32 bytes: the next entry begins at position + length. */
   readonly length: number;
   readonly data: Uint8Array;
 }
@@ -27,6 +28,13 @@ export interface TermRun {
 
 /** Frame header a log entry takes beside its data (as an Aeron data frame's 32 bytes). */
 export const LOG_ENTRY_HEADER_LENGTH = 32;
+/** Entries start at multiples of this, as frames do in an Aeron stream, so log positions are stream positions. */
+export const LOG_ENTRY_ALIGNMENT = 32;
+
+/** Bytes an entry of `dataLength` bytes takes in the log: header and data, aligned. */
+export function entryLength(dataLength: number): number {
+  return Math.ceil((LOG_ENTRY_HEADER_LENGTH + dataLength) / LOG_ENTRY_ALIGNMENT) * LOG_ENTRY_ALIGNMENT;
+}
 
 export interface ConsensusLog {
   readonly appendPosition: number;
@@ -79,7 +87,7 @@ export class MemoryConsensusLog implements ConsensusLog {
   append(termId: number, data: Uint8Array): LogEntry {
     // An entry of a term not joined here (copied from a leader while catching up) records where that term's run begins.
     if (!this.terms.has(termId)) this.terms.set(termId, this.end);
-    const entry: LogEntry = { termId, position: this.end, length: LOG_ENTRY_HEADER_LENGTH + data.length, data };
+    const entry: LogEntry = { termId, position: this.end, length: entryLength(data.length), data };
     this.indexByPosition.set(entry.position, this.entries.length);
     this.entries.push(entry);
     this.end += entry.length;

@@ -34,17 +34,17 @@ test('the log: entries at byte positions, runs by term, truncation at a boundary
   log.joinTerm(0, 0);
   log.append(0, bytes(8));
   log.append(0, bytes(8));
-  log.joinTerm(2, 80);
+  log.joinTerm(2, 128);
   log.append(2, bytes(16));
-  assert.equal(log.appendPosition, 128);
-  assert.deepEqual(log.runs(), [{ termId: 0, start: 0, end: 80 }, { termId: 2, start: 80, end: 128 }]);
+  assert.equal(log.appendPosition, 192, 'each entry takes its 32-byte header and data, aligned to 32 bytes, as a stream frame');
+  assert.deepEqual(log.runs(), [{ termId: 0, start: 0, end: 128 }, { termId: 2, start: 128, end: 192 }]);
   assert.equal(log.logTermId, 2);
   assert.throws(() => log.truncate(10), /not an entry boundary/);
-  log.truncate(40);
-  assert.equal(log.appendPosition, 40);
+  log.truncate(64);
+  assert.equal(log.appendPosition, 64);
   assert.equal(log.logTermId, 0);
   assert.deepEqual(log.entriesFrom(0, 1).map((e) => e.position), [0], 'at least one entry whatever the byte limit');
-  assert.throws(() => log.joinTerm(3, 0), /log ends at 40/);
+  assert.throws(() => log.joinTerm(3, 0), /log ends at 64/);
 });
 
 test('a single member leads at once, in a newer term after each start', () => {
@@ -53,7 +53,7 @@ test('a single member leads at once, in a newer term after each start', () => {
   assert.equal(first.m.electionState, 'CLOSED');
   assert.ok(first.m.offer(bytes(4)) !== null);
   first.m.doWork(MS);
-  assert.deepEqual(first.committed, [0, 41], 'the term start and the command, committed by a quorum of one');
+  assert.deepEqual(first.committed, [0, 64], 'the term start and the command, committed by a quorum of one');
   const again = member(0, [0], first.log);
   assert.equal(again.m.leadershipTermId, first.m.leadershipTermId + 1);
 });
@@ -134,10 +134,10 @@ test('a member recovering from a snapshot starts with that position applied and 
   log.append(0, bytes(8));
   log.append(0, bytes(8));
   const committed: number[] = [];
-  const recovering = new ConsensusMember(0, [0], log, { random: new SeededPrng(1), send: () => {}, onCommitted: (e) => committed.push(e.position) }, 0, {}, 40);
-  assert.equal(recovering.appliedPosition, 40);
+  const recovering = new ConsensusMember(0, [0], log, { random: new SeededPrng(1), send: () => {}, onCommitted: (e) => committed.push(e.position) }, 0, {}, 64);
+  assert.equal(recovering.appliedPosition, 64);
   recovering.doWork(MS);
-  assert.deepEqual(committed, [40, 80], 'the entry after the snapshot and the new term start; not the one before');
+  assert.deepEqual(committed, [64, 128], 'the entry after the snapshot and the new term start; not the one before');
   assert.throws(() => new ConsensusMember(0, [0, 1], log, { random: new SeededPrng(1), send: () => {} }, 0, {}, 41), /recovered position 41 is not an entry boundary/);
   assert.throws(() => new ConsensusMember(0, [0, 1], log, { random: new SeededPrng(1), send: () => {} }, 0, {}, 9999), /recovered position 9999/);
 });
