@@ -19,11 +19,11 @@ import { SeededPrng } from '../../src/env/prng.js';
 import { MemoryConsensusLog, type ConsensusLog, type LogEntry, type TermRun } from '../../src/cluster/consensus/consensus-log.js';
 import { ConsensusMember, TERM_START_MARKER, type ConsensusSettings } from '../../src/cluster/consensus/consensus-member.js';
 import type { ConsensusMessage } from '../../src/cluster/consensus/consensus-messages.js';
-import { ClusterAction, encodeClusterAction, encodeSessionMessage } from '../../src/cluster/service/cluster-entries.js';
-import { CONSENSUS_MODULE_SERVICE_ID, RecordingLog } from '../../src/cluster/recording-log.js';
+import { CONSENSUS_MODULE_SERVICE_ID } from '../../src/cluster/recording-log.js';
+import { ClusterNode } from '../../src/cluster/cluster-node.js';
 import { MemoryFiles } from '../../src/env/memory-files.js';
 import { ErrorCode, SkeinError } from '../../src/util/errors.js';
-import { ServiceContainer } from '../../src/cluster/service/service-container.js';
+import type { ServiceContainer } from '../../src/cluster/service/service-container.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer, type KvCommand } from '../../src/cluster/service/kv-service.js';
 import { checkLinearizable, kvModel, type CheckResult, type KvInput, type KvOutput, type Operation } from '../../src/sim/linearizability.js';
 
@@ -152,9 +152,9 @@ interface SimMember {
   /** The member's cluster directory (recording log) and archive of snapshot recordings: they survive restarts. */
   readonly files: MemoryFiles;
   readonly archive: Map<number, { readonly bytes: Uint8Array; readonly chain: number }>;
-  recordingLog: RecordingLog | null;
-  /** A snapshot taken by the container while the current entry is applied, stored once the entry's state is known. */
-  pendingSnapshot: { position: number; bytes: Uint8Array; termId: number } | null;
+  node: ClusterNode | null;
+  /** The container's count of commands answered again, as far as already added to the run's total. */
+  answeredAgainSeen: number;
 }
 
 /** What clients and members say to each other (the ingress and egress of the sim's cluster). */
@@ -266,7 +266,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const snapshotIntervalNs = (options.snapshotIntervalMs ?? 15_000) * MS;
   const sims: SimMember[] = ids.map((id) => ({
     id, log: new FaultyLog(), clockOffsetNs: 0, member: null, state: 0, applied: 0, container: null, kv: null, seen: new Set(),
-    files: new MemoryFiles(), archive: new Map(), recordingLog: null, pendingSnapshot: null,
+    files: new MemoryFiles(), archive: new Map(), node: null, answeredAgainSeen: 0,
   }));
   const snapshotsAt = new Map<number, string>();
   let snapshotsTaken = 0;
@@ -284,57 +284,74 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     sim.seen = new Set();
     sim.log.broken = false;
     sim.files.failWrites(null);
-    sim.pendingSnapshot = null;
-    let recovered: { position: number; bytes: Uint8Array } | undefined;
+    sim.node = null;
+    sim.answeredAgainSeen = 0;
     if (clientCount > 0) {
-      // Recover as a member does: the recording log's plan names the latest snapshot set.
-      sim.recordingLog = RecordingLog.open({ files: sim.files, clusterDir: '/cluster' });
-      const plan = sim.recordingLog.recoveryPlan(1, () => undefined);
-      if (plan.snapshots.length > 0) {
-        const cm = sim.archive.get(plan.snapshots[0]!.recordingId);
-        const service = sim.archive.get(plan.snapshots[1]!.recordingId);
-        if (cm === undefined || service === undefined) fail(`member ${sim.id}: the recording log names snapshot recordings the archive does not hold`);
-        recovered = { position: plan.snapshots[0]!.logPosition, bytes: service!.bytes };
-        sim.applied = recovered.position;
-        sim.state = cm!.chain;
-        recoveriesFromSnapshot++;
-      }
       const kv = new KvService();
       const traced = {
         onStart: (cluster: Parameters<KvService['onStart']>[0], snapshot: Uint8Array | null) => kv.onStart(cluster, snapshot),
         onTakeSnapshot: () => kv.onTakeSnapshot(),
         onSessionMessage: (session: { id: number }, timestamp: number, payload: Uint8Array, cluster: Parameters<KvService['onSessionMessage']>[3]) => {
-          const key = `${session.id}/${currentSequence}`;
+          // The entry being applied starts where the last applied one ended.
+          const entry = sim.log.entryAt(sim.applied);
+          const sequence = entry === undefined ? -1 : new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).getFloat64(9, true);
+          const key = `${session.id}/${sequence}`;
           if (sim.seen.has(key)) fail(`member ${sim.id} gave command ${key} to its service twice`);
           sim.seen.add(key);
           return kv.onSessionMessage(session, timestamp, payload, cluster);
         },
       };
       sim.kv = kv;
-      sim.container = new ServiceContainer({
-        service: traced,
+      const node = new ClusterNode({
+        memberId: sim.id, memberIds: ids, log: sim.log, service: traced, files: sim.files, clusterDir: '/cluster',
+        snapshots: {
+          write: (bytes) => {
+            const id = sim.archive.size;
+            sim.archive.set(id, { bytes, chain: sim.state });
+            if (bytes.length > 0) {
+              // The service's snapshot, taken at the position just applied: the same on every member.
+              const text = Buffer.from(bytes).toString('base64');
+              const other = snapshotsAt.get(sim.applied);
+              if (other === undefined) snapshotsAt.set(sim.applied, text);
+              else if (other !== text) fail(`member ${sim.id}'s snapshot at position ${sim.applied} differs from another member's`);
+              snapshotsTaken++;
+            }
+            return id;
+          },
+          read: (id) => sim.archive.get(id)?.bytes,
+        },
+        send: (to, message) => send(sim.id, to, message),
         egress: (sessionId, sequence, answer) => {
           const client = clients[sessionId - 1000];
           if (client !== undefined) send(sim.id, client.node, { type: 'clientAnswer', from: sim.id, sessionId, sequence, answer });
         },
+        random: prng.fork(),
+        clusterClock: () => Math.floor((now + sim.clockOffsetNs) / MS),
+        nowNs: now,
+        settings,
+        snapshotIntervalNs,
         refuseNondeterminism: true,
-        ...(recovered === undefined ? {} : { snapshot: recovered }),
-        onSnapshot: (position, bytes) => {
-          sim.pendingSnapshot = { position, bytes, termId: currentTermId };
-        },
+        onApplied: (entry) => apply(sim, entry),
       });
+      if (node.recoveredPosition > 0) {
+        // Recovered from a snapshot: the simulator's own record of the state there comes back with it.
+        const cm = node.recordingLog.latestSnapshot(CONSENSUS_MODULE_SERVICE_ID)!;
+        sim.applied = node.recoveredPosition;
+        sim.state = sim.archive.get(cm.recordingId)!.chain;
+        recoveriesFromSnapshot++;
+      }
+      sim.node = node;
+      sim.container = node.container;
+      sim.member = node.member;
+      return;
     }
     const memberPrng = prng.fork();
     sim.member = new ConsensusMember(sim.id, ids, sim.log, {
       random: memberPrng,
       send: (to, message) => send(sim.id, to, message),
       onCommitted: (entry) => apply(sim, entry),
-      onRoleChange: (role) => sim.container?.setRole(role === 'LEADER' ? 'LEADER' : 'FOLLOWER'),
-    }, now, settings, recovered?.position ?? 0);
-    sim.container?.setRole(sim.member.role === 'LEADER' ? 'LEADER' : 'FOLLOWER');
+    }, now, settings);
   };
-  let currentSequence = 0;
-  let currentTermId = 0;
   const send = (from: number, to: number, message: ConsensusMessage | ClientMessage): void => {
     if (faultsOn && blocked.has(`${from}>${to}`)) {
       stats.messagesLost++;
@@ -362,36 +379,13 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     if (known === undefined) committed.set(entry.position, { termId: entry.termId, hash, end: sim.applied });
     else if (known.termId !== entry.termId || known.hash !== hash || known.end !== sim.applied) fail(`member ${sim.id} applied a different entry at committed position ${entry.position} (term ${entry.termId}, was term ${known.termId})`);
     if (sim.container !== null) {
-      const before = sim.container.stats.answeredAgain;
-      const data = entry.data;
-      currentSequence = data[0] === 1 && data.length >= 25 ? new DataView(data.buffer, data.byteOffset, data.byteLength).getFloat64(9, true) : 0;
-      currentTermId = entry.termId;
-      sim.container.apply(entry);
-      answeredAgain += sim.container.stats.answeredAgain - before;
+      answeredAgain += sim.container.stats.answeredAgain - sim.answeredAgainSeen;
+      sim.answeredAgainSeen = sim.container.stats.answeredAgain;
       sim.state = hashStep(sim.state, { termId: 0, position: 0, length: 0, data: new TextEncoder().encode(sim.kv!.digest() + sim.container.digest()) });
     }
     const state = statesAt.get(sim.applied);
     if (state === undefined) statesAt.set(sim.applied, sim.state);
     else if (state !== sim.state) fail(`member ${sim.id}'s service differs from another member's at position ${sim.applied}`);
-    const pending = sim.pendingSnapshot;
-    if (pending !== null) {
-      sim.pendingSnapshot = null;
-      storeSnapshot(sim, pending.position, pending.bytes, pending.termId);
-    }
-  };
-  /** Stores a snapshot as the member's archive recordings and records the set in its recording log (service first, then the consensus module's). */
-  const storeSnapshot = (sim: SimMember, position: number, bytes: Uint8Array, termId: number): void => {
-    const text = Buffer.from(bytes).toString('base64');
-    const other = snapshotsAt.get(position);
-    if (other === undefined) snapshotsAt.set(position, text);
-    else if (other !== text) fail(`member ${sim.id}'s snapshot at position ${position} differs from another member's`);
-    const serviceRecording = sim.archive.size;
-    sim.archive.set(serviceRecording, { bytes, chain: sim.state });
-    sim.archive.set(serviceRecording + 1, { bytes: new Uint8Array(0), chain: sim.state });
-    const termBase = sim.log.termBase(termId) ?? 0;
-    sim.recordingLog!.appendSnapshot(serviceRecording, termId, termBase, position, now, 0);
-    sim.recordingLog!.appendSnapshot(serviceRecording + 1, termId, termBase, position, now, CONSENSUS_MODULE_SERVICE_ID);
-    snapshotsTaken++;
   };
   const clientSend = (client: SimClient, target: number): void => {
     const op = client.current!;
@@ -447,13 +441,10 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       return;
     }
     if (message.type !== 'clientRequest') return;
-    const member = sims[to]!.member;
-    if (member === null) return;
-    if (member.role === 'LEADER' && member.electionState === 'CLOSED') {
-      member.offer(encodeSessionMessage(message.sessionId, message.sequence, now + sims[to]!.clockOffsetNs, message.command));
-    } else {
-      send(to, message.from, { type: 'redirect', from: to, leaderId: member.leaderId, sessionId: message.sessionId, sequence: message.sequence });
-    }
+    const node = sims[to]!.node;
+    if (node === null) return;
+    const result = node.onIngress(message.sessionId, message.sequence, message.command);
+    if (!result.accepted) send(to, message.from, { type: 'redirect', from: to, leaderId: result.leaderId, sessionId: message.sessionId, sequence: message.sequence });
   };
   const checkLeaders = (): void => {
     for (const sim of sims) {
@@ -522,7 +513,6 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   let nextTick = 0;
   let nextFault = faultIntervalMs * MS;
   let nextCommand = commandIntervalMs * MS;
-  let nextSnapshot = snapshotIntervalNs;
   const endFaults = durationMs * MS;
   const end = endFaults + recoveryMs * MS;
   let finalCommand: number | null = null;
@@ -537,6 +527,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       const message = p.message;
       try {
         if (message.type === 'clientRequest' || message.type === 'clientAnswer' || message.type === 'redirect') onClientMessage(p.to, message);
+        else if (sims[p.to]!.node !== null) sims[p.to]!.node!.onMessage(message, now);
         else sims[p.to]!.member?.onMessage(message, now);
       } catch (error) {
         if (error instanceof SimFailure) throw error;
@@ -548,7 +539,8 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       for (const client of clients) clientWork(client);
       for (const sim of sims) {
         try {
-          sim.member?.doWork(now);
+          if (sim.node !== null) sim.node.doWork(now);
+          else sim.member?.doWork(now);
         } catch (error) {
           if (error instanceof SimFailure) throw error;
           if (stopped(sim, error)) continue;
@@ -576,23 +568,18 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     } else {
       nextCommand += commandIntervalMs * MS;
       const l = leader();
-      if (l !== null && clientCount > 0 && snapshotIntervalNs > 0 && now >= nextSnapshot) {
-        nextSnapshot = now + snapshotIntervalNs;
-        try {
-          l.offer(encodeClusterAction(ClusterAction.SNAPSHOT, now + sims[l.memberId]!.clockOffsetNs));
-        } catch (error) {
-          if (!stopped(sims[l.memberId]!, error)) throw error;
-        }
-        continue;
-      }
       if (l !== null && (clientCount === 0 || !faultsOn)) {
         let data: Uint8Array = new Uint8Array(8 + (offered % 24));
         new DataView(data.buffer).setFloat64(0, offered++, true);
         // With a service, the command is a session message of a session no client uses.
-        if (clientCount > 0) data = encodeSessionMessage(999, offered, now + sims[l.memberId]!.clockOffsetNs, encodeKv({ op: 'get', key: 'final' }));
         let position: number | null = null;
         try {
-          position = l.offer(data);
+          if (clientCount > 0) {
+            const result = sims[l.memberId]!.node!.onIngress(999, offered, encodeKv({ op: 'get', key: 'final' }));
+            position = result.accepted ? result.position : null;
+          } else {
+            position = l.offer(data);
+          }
         } catch (error) {
           if (!stopped(sims[l.memberId]!, error)) throw error;
         }
