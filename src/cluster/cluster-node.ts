@@ -8,7 +8,7 @@
  */
 import type { Prng } from '../env/prng.js';
 import type { Files } from '../env/files.js';
-import { ConsensusMember, type ConsensusSettings, type Role } from './consensus/consensus-member.js';
+import { CONSENSUS_DEFAULTS, ConsensusMember, type ConsensusSettings, type Role } from './consensus/consensus-member.js';
 import type { ConsensusLog, LogEntry } from './consensus/consensus-log.js';
 import type { ConsensusMessage } from './consensus/consensus-messages.js';
 import { ClusterAction, EntryKind, encodeClusterAction, encodeSessionMessage, encodeTimerEvent } from './service/cluster-entries.js';
@@ -44,9 +44,22 @@ export interface ClusterNodeOptions {
   /** After each committed entry is applied (and before a snapshot it asked for is stored). */
   readonly onApplied?: (entry: LogEntry) => void;
   readonly onRoleChange?: (role: Role, leadershipTermId: number) => void;
+  /** @default DEFAULT_TERMINATION_TIMEOUT_NS */
+  readonly terminationTimeoutNs?: number;
+  /** Told once when the node terminates (after the service's onTerminate), with why. */
+  readonly onTerminated?: (reason: string) => void;
 }
 
 export type IngressResult = { readonly accepted: true; readonly position: number } | { readonly accepted: false; readonly leaderId: number };
+
+/**
+ * ACTIVE: serving. TERMINATING: a termination position is set (shutdown or abort); the node runs on
+ * until its log is applied there. CLOSED: terminated; it does nothing more.
+ */
+export type NodeState = 'ACTIVE' | 'TERMINATING' | 'CLOSED';
+
+/** Aeron's `aeron.cluster.termination.timeout`: how long a leader waits for followers' acks. */
+export const DEFAULT_TERMINATION_TIMEOUT_NS = 10_000_000_000;
 
 export class ClusterNode {
   readonly member: ConsensusMember;
@@ -62,6 +75,13 @@ export class ClusterNode {
   private readonly timersInFlight = new Set<number>();
   private applyingTermId = 0;
   snapshotsStored = 0;
+  private stateValue: NodeState = 'ACTIVE';
+  private terminationPosition = -1;
+  private terminationTermId = -1;
+  private terminationDeadlineNs = 0;
+  private nextTerminationNoticeNs = 0;
+  private readonly terminationAcks = new Set<number>();
+  private terminationLeader = -1;
 
   constructor(options: ClusterNodeOptions) {
     this.options = options;
@@ -114,11 +134,90 @@ export class ClusterNode {
 
   /** Leading a term whose election has closed: commands are taken. */
   get isActiveLeader(): boolean {
-    return this.member.role === 'LEADER' && this.member.electionState === 'CLOSED';
+    return this.stateValue === 'ACTIVE' && this.member.role === 'LEADER' && this.member.electionState === 'CLOSED';
+  }
+
+  get state(): NodeState {
+    return this.stateValue;
+  }
+
+  /** The position the cluster terminates at, -1 when none is set. */
+  get terminationLogPosition(): number {
+    return this.terminationPosition;
   }
 
   onMessage(message: ConsensusMessage, nowNs: number): void {
+    if (this.stateValue === 'CLOSED') {
+      // Still say so, in case the leader did not hear the first ack.
+      if (message.type === 'terminationPosition' && message.logPosition === this.terminationPosition) this.sendAck(message.from);
+      return;
+    }
+    if (message.type === 'terminationPosition') {
+      if (this.member.role === 'LEADER' || message.leadershipTermId < this.member.leadershipTermId) return;
+      this.stateValue = 'TERMINATING';
+      this.terminationPosition = message.logPosition;
+      this.terminationTermId = message.leadershipTermId;
+      this.terminationLeader = message.from;
+      this.checkTermination(nowNs);
+      return;
+    }
+    if (message.type === 'terminationAck') {
+      if (this.member.role === 'LEADER' && message.logPosition === this.terminationPosition) this.terminationAcks.add(message.from);
+      return;
+    }
     this.member.onMessage(message, nowNs);
+    if (this.stateValue === 'TERMINATING') this.checkTermination(nowNs);
+  }
+
+  /**
+   * Orderly shutdown (leader only): a snapshot at the termination position T (the position after the
+   * SNAPSHOT action), TerminationPosition(T) to every follower until it acks, then terminate once this
+   * node applied T and every follower acked, or terminationTimeout passed. False when not leading.
+   */
+  shutdown(nowNs: number): boolean {
+    if (!this.isActiveLeader) return false;
+    this.member.offer(encodeClusterAction(ClusterAction.SNAPSHOT, this.options.clusterClock()));
+    this.beginTermination(nowNs);
+    return true;
+  }
+
+  /** As shutdown, without the snapshot: terminate at the current end of the log. False when not leading. */
+  abort(nowNs: number): boolean {
+    if (!this.isActiveLeader) return false;
+    this.beginTermination(nowNs);
+    return true;
+  }
+
+  private beginTermination(nowNs: number): void {
+    this.stateValue = 'TERMINATING';
+    this.terminationPosition = this.options.log.appendPosition;
+    this.terminationTermId = this.member.leadershipTermId;
+    this.terminationDeadlineNs = nowNs + (this.options.terminationTimeoutNs ?? DEFAULT_TERMINATION_TIMEOUT_NS);
+    this.nextTerminationNoticeNs = nowNs;
+  }
+
+  private sendAck(to: number): void {
+    this.options.send(to, { type: 'terminationAck', from: this.options.memberId, leadershipTermId: this.terminationTermId, logPosition: this.terminationPosition });
+  }
+
+  private checkTermination(nowNs: number): void {
+    if (this.stateValue !== 'TERMINATING' || this.member.appliedPosition < this.terminationPosition) return;
+    if (this.member.role === 'LEADER') {
+      const followers = this.options.memberIds.filter((m) => m !== this.options.memberId);
+      const allAcked = followers.every((m) => this.terminationAcks.has(m));
+      if (!allAcked && nowNs < this.terminationDeadlineNs) return;
+      this.terminate(allAcked ? 'shut down: every member reached the termination position' : `shut down: terminationTimeout passed without an ack from member(s) ${followers.filter((m) => !this.terminationAcks.has(m)).join(', ')}`);
+      return;
+    }
+    this.sendAck(this.terminationLeader);
+    this.terminate('reached the termination position the leader set');
+  }
+
+  private terminate(reason: string): void {
+    this.stateValue = 'CLOSED';
+    this.container.terminate();
+    this.recordingLog.close();
+    this.options.onTerminated?.(reason);
   }
 
   /** A client command: appended (stamped with cluster time) when this node leads, else the leader it knows (-1: none). */
@@ -136,7 +235,21 @@ export class ClusterNode {
   }
 
   doWork(nowNs: number): number {
+    if (this.stateValue === 'CLOSED') return 0;
     let work = this.member.doWork(nowNs);
+    if (this.stateValue === 'TERMINATING') {
+      if (this.member.role === 'LEADER' && nowNs >= this.nextTerminationNoticeNs) {
+        this.nextTerminationNoticeNs = nowNs + CONSENSUS_DEFAULTS.leaderHeartbeatIntervalNs;
+        for (const m of this.options.memberIds) {
+          if (m !== this.options.memberId && !this.terminationAcks.has(m)) {
+            this.options.send(m, { type: 'terminationPosition', from: this.options.memberId, leadershipTermId: this.terminationTermId, logPosition: this.terminationPosition });
+          }
+        }
+        work++;
+      }
+      this.checkTermination(nowNs);
+      return work;
+    }
     if (!this.isActiveLeader) return work;
     const time = this.options.clusterClock();
     for (const id of this.container.dueTimers(time)) {

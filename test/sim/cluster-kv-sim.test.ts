@@ -41,3 +41,19 @@ test('a replicated key-value service with 5 clients, 3 and 5 members (30 seeds o
   assert.ok(snapshots > 100, `snapshots ${snapshots}`);
   assert.ok(recoveries > 10, `recoveries from a snapshot ${recoveries}`);
 });
+
+for (const kind of ['shutdown', 'abort'] as const) {
+  test(`${kind} (A003 under simulation): every member terminates at the same position despite 20% message loss, then the cluster starts again from it (10 seeds each of 3 and 5 members)`, () => {
+    let recovered = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = runConsensusSim({ seed: (kind === 'shutdown' ? 70_000 : 80_000) + i, members: i % 2 === 0 ? 3 : 5, durationMs: 30_000, clients: 3, terminate: kind });
+      assert.equal(r.termination?.kind, kind);
+      assert.ok(r.termination!.position > 0);
+      // Bounded by resends, not by the 10 s termination timeout.
+      assert.ok(r.termination!.stoppedAfterMs < 5000, `seed ${r.seed}: stopping took ${r.termination!.stoppedAfterMs} ms`);
+      recovered += r.termination!.recoveredFromSnapshot;
+    }
+    // After a shutdown every member restarts from the snapshot taken at the termination position.
+    if (kind === 'shutdown') assert.equal(recovered, 10 * 3 + 10 * 5);
+  });
+}

@@ -54,6 +54,11 @@ export interface ConsensusSimOptions {
   readonly clientGiveUpMs?: number;
   /** With clients: the leader asks for a snapshot this often (0: never). @default 15000 */
   readonly snapshotIntervalMs?: number;
+  /**
+   * With clients, at the end: the leader shuts the cluster down (or aborts it) while 20% of messages
+   * are lost; every member must terminate at the same position, then all start again and take commands.
+   */
+  readonly terminate?: 'shutdown' | 'abort';
 }
 
 export interface ConsensusSimResult {
@@ -80,6 +85,7 @@ export interface ConsensusSimResult {
   /** Snapshots taken (by every member) and restarts that recovered from one. */
   readonly snapshotsTaken?: number;
   readonly recoveriesFromSnapshot?: number;
+  readonly termination?: { readonly kind: 'shutdown' | 'abort'; readonly position: number; readonly stoppedAfterMs: number; readonly recoveredFromSnapshot: number };
 }
 
 /** A device error: thrown by a broken log on every write until the member restarts. */
@@ -155,6 +161,8 @@ interface SimMember {
   node: ClusterNode | null;
   /** The container's count of commands answered again, as far as already added to the run's total. */
   answeredAgainSeen: number;
+  /** Times this life's service was told to terminate. */
+  terminated: number;
 }
 
 /** What clients and members say to each other (the ingress and egress of the sim's cluster). */
@@ -256,6 +264,8 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const stats = { crashes: 0, restarts: 0, partitions: 0, asymmetricPartitions: 0, messagesLost: 0, messagesDuplicated: 0, clockJumps: 0, diskFaults: 0, diskFaultStops: 0, events: 0 };
   let faultsOn = true;
   let offered = 0;
+  /** Messages lost while the cluster terminates (so notices and acks must be resent). */
+  let terminationLoss = 0;
   class SimFailure extends Error {}
   const fail = (what: string): never => {
     throw new SimFailure(`consensus sim seed=${seed} members=${n} at ${(now / MS).toFixed(1)} ms: ${what}`);
@@ -266,7 +276,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const snapshotIntervalNs = (options.snapshotIntervalMs ?? 15_000) * MS;
   const sims: SimMember[] = ids.map((id) => ({
     id, log: new FaultyLog(), clockOffsetNs: 0, member: null, state: 0, applied: 0, container: null, kv: null, seen: new Set(),
-    files: new MemoryFiles(), archive: new Map(), node: null, answeredAgainSeen: 0,
+    files: new MemoryFiles(), archive: new Map(), node: null, answeredAgainSeen: 0, terminated: 0,
   }));
   const snapshotsAt = new Map<number, string>();
   let snapshotsTaken = 0;
@@ -286,11 +296,15 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     sim.files.failWrites(null);
     sim.node = null;
     sim.answeredAgainSeen = 0;
+    sim.terminated = 0;
     if (clientCount > 0) {
       const kv = new KvService();
       const traced = {
         onStart: (cluster: Parameters<KvService['onStart']>[0], snapshot: Uint8Array | null) => kv.onStart(cluster, snapshot),
         onTakeSnapshot: () => kv.onTakeSnapshot(),
+        onTerminate: () => {
+          sim.terminated++;
+        },
         onSessionMessage: (session: { id: number }, timestamp: number, payload: Uint8Array, cluster: Parameters<KvService['onSessionMessage']>[3]) => {
           // The entry being applied starts where the last applied one ended.
           const entry = sim.log.entryAt(sim.applied);
@@ -357,7 +371,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       stats.messagesLost++;
       return;
     }
-    if (faultsOn && netRandom.nextBoolean(loss)) {
+    if ((faultsOn && netRandom.nextBoolean(loss)) || (terminationLoss > 0 && netRandom.nextBoolean(terminationLoss))) {
       stats.messagesLost++;
       return;
     }
@@ -517,7 +531,9 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const end = endFaults + recoveryMs * MS;
   let finalCommand: number | null = null;
   let finalTerm = -1;
-  while (now < end) {
+  let commandsOn = true;
+  const run = (until: () => boolean, endNs: number): void => {
+  while (now < endNs) {
     const p = queue.peek();
     const next = Math.min(nextTick, nextFault, nextCommand, p === undefined ? Infinity : p.at);
     now = next;
@@ -568,7 +584,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     } else {
       nextCommand += commandIntervalMs * MS;
       const l = leader();
-      if (l !== null && (clientCount === 0 || !faultsOn)) {
+      if (commandsOn && l !== null && (clientCount === 0 || !faultsOn)) {
         let data: Uint8Array = new Uint8Array(8 + (offered % 24));
         new DataView(data.buffer).setFloat64(0, offered++, true);
         // With a service, the command is a session message of a session no client uses.
@@ -590,11 +606,49 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       }
     }
     checkLeaders();
-    if (finalCommand !== null && sims.every((s) => s.member !== null && s.applied > finalCommand!)) break;
+    if (until()) return;
   }
+  };
+  const allApplied = (): boolean => finalCommand !== null && sims.every((s) => s.member !== null && s.applied > finalCommand!);
+  run(allApplied, end);
   if (finalCommand === null) fail(`no leader accepted a command within ${recoveryMs} ms after the faults stopped (roles: ${sims.map((s) => `${s.id}:${s.member?.role}/${s.member?.electionState}/t${s.member?.leadershipTermId}`).join(' ')})`);
   for (const sim of sims) {
     if (sim.applied <= finalCommand!) fail(`member ${sim.id} did not apply the command at ${finalCommand} of term ${finalTerm} within ${recoveryMs} ms after the faults stopped (applied ${sim.applied}, ${sim.member?.role}/${sim.member?.electionState})`);
+  }
+  let termination: ConsensusSimResult['termination'];
+  if (options.terminate !== undefined && clientCount > 0) {
+    // The whole cluster stops in order (or aborts), then starts again from what it left.
+    const leaderSim = sims.find((s) => s.node?.isActiveLeader === true);
+    if (leaderSim === undefined) fail(`no active leader to ${options.terminate} the cluster`);
+    commandsOn = false;
+    const started = now;
+    const ok = options.terminate === 'shutdown' ? leaderSim!.node!.shutdown(now) : leaderSim!.node!.abort(now);
+    if (!ok) fail(`the leader refused to ${options.terminate}`);
+    terminationLoss = 0.2;
+    run(() => sims.every((s) => s.node?.state === 'CLOSED'), now + 30_000 * MS);
+    terminationLoss = 0;
+    const open = sims.filter((s) => s.node?.state !== 'CLOSED');
+    if (open.length > 0) fail(`members ${open.map((s) => `${s.id} (${s.node?.state})`).join(', ')} did not terminate within 30 s of the ${options.terminate}`);
+    const position = leaderSim!.node!.terminationLogPosition;
+    for (const sim of sims) {
+      if (sim.node!.terminationLogPosition !== position) fail(`member ${sim.id} terminated at ${sim.node!.terminationLogPosition}, the leader at ${position}`);
+      if (sim.applied !== position) fail(`member ${sim.id} terminated having applied ${sim.applied}, not the termination position ${position}`);
+      if (options.terminate === 'shutdown' && sim.node!.recordingLog.latestSnapshot(CONSENSUS_MODULE_SERVICE_ID)?.logPosition !== position) {
+        fail(`member ${sim.id} has no snapshot at the termination position ${position}`);
+      }
+      if (sim.terminated !== 1) fail(`member ${sim.id}'s service was told to terminate ${sim.terminated} times`);
+    }
+    const stoppedAfterMs = (now - started) / MS;
+    // Start again: every member recovers (from the shutdown snapshot: nothing to replay), elects, and takes commands.
+    const recoveredBefore = recoveriesFromSnapshot;
+    for (const sim of sims) start(sim);
+    const recoveredAt = sims.map((s) => s.node!.recoveredPosition);
+    if (options.terminate === 'shutdown' && recoveredAt.some((p) => p !== position)) fail(`after the shutdown, members recovered from positions ${recoveredAt.join(', ')}, not ${position}`);
+    commandsOn = true;
+    finalCommand = null;
+    run(allApplied, now + recoveryMs * MS);
+    if (!allApplied()) fail(`after the ${options.terminate} and a restart, no command was applied on every member within ${recoveryMs} ms`);
+    termination = { kind: options.terminate, position, stoppedAfterMs, recoveredFromSnapshot: recoveriesFromSnapshot - recoveredBefore };
   }
   let commands = 0;
   for (const sim of sims) {
@@ -621,5 +675,6 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   return {
     seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, ...stats,
     history, linearizability, commandsAnsweredAgain: answeredAgain, indeterminate, snapshotsTaken, recoveriesFromSnapshot,
+    ...(termination === undefined ? {} : { termination }),
   };
 }

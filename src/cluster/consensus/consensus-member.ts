@@ -244,6 +244,10 @@ export class ConsensusMember {
           this.learnCommit(message.logPosition);
         }
         return;
+      case 'terminationPosition':
+      case 'terminationAck':
+        // The cluster node's business, not the consensus core's.
+        return;
     }
   }
 

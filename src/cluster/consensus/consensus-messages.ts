@@ -79,7 +79,23 @@ export interface CommitPosition {
   readonly logPosition: number;
 }
 
-export type ConsensusMessage = CanvassPosition | RequestVote | Vote | NewLeadershipTerm | CatchupRequest | LogData | AppendPosition | CommitPosition;
+/** The leader is shutting the cluster down (or aborting): stop once the log reaches `logPosition` (handled by the cluster node). */
+export interface TerminationPosition {
+  readonly type: 'terminationPosition';
+  readonly from: number;
+  readonly leadershipTermId: number;
+  readonly logPosition: number;
+}
+
+/** A follower reached the termination position and terminated. */
+export interface TerminationAck {
+  readonly type: 'terminationAck';
+  readonly from: number;
+  readonly leadershipTermId: number;
+  readonly logPosition: number;
+}
+
+export type ConsensusMessage = CanvassPosition | RequestVote | Vote | NewLeadershipTerm | CatchupRequest | LogData | AppendPosition | CommitPosition | TerminationPosition | TerminationAck;
 
 /** Which of two logs is more recent: by term, then by position (> 0: a is). */
 export function compareLogs(aTermId: number, aPosition: number, bTermId: number, bPosition: number): number {

@@ -95,6 +95,7 @@ export class ServiceContainer {
   private readonly sessions = new Map<number, SessionRecord>();
   private readonly timers = new Map<number, number>();
   private roleValue: 'LEADER' | 'FOLLOWER' = 'FOLLOWER';
+  private terminated = false;
   private time = 0;
   private positionValue = 0;
   readonly stats: ContainerStats = { applied: 0, answeredAgain: 0, droppedOld: 0, timersFired: 0, timerEventsIgnored: 0, snapshotsTaken: 0, unknownEntries: 0 };
@@ -228,6 +229,13 @@ export class ServiceContainer {
         this.stats.unknownEntries++;
         return;
     }
+  }
+
+  /** The member terminates: the service's onTerminate, once. */
+  terminate(): void {
+    if (this.terminated) return;
+    this.terminated = true;
+    this.guarded(() => this.service.onTerminate?.());
   }
 
   /** A digest of the replicated state the container keeps (sessions and timers), for comparing members. */
