@@ -11,7 +11,7 @@ import type { Files } from '../env/files.js';
 import { CONSENSUS_DEFAULTS, ConsensusMember, type ConsensusSettings, type Role } from './consensus/consensus-member.js';
 import type { ConsensusLog, LogEntry } from './consensus/consensus-log.js';
 import type { ConsensusMessage } from './consensus/consensus-messages.js';
-import { ClusterAction, EntryKind, encodeClusterAction, encodeSessionMessage, encodeTimerEvent } from './service/cluster-entries.js';
+import { ClusterAction, CloseReason, EntryKind, encodeClusterAction, encodeSessionClose, encodeSessionMessage, encodeSessionOpen, encodeTimerEvent } from './service/cluster-entries.js';
 import { ServiceContainer, type ClusteredService } from './service/service-container.js';
 import { CONSENSUS_MODULE_SERVICE_ID, RecordingLog } from './recording-log.js';
 
@@ -33,6 +33,10 @@ export interface ClusterNodeOptions {
   readonly send: (to: number, message: ConsensusMessage) => void;
   /** Answers to clients; called only while this node leads. */
   readonly egress: (sessionId: number, sequence: number, answer: Uint8Array) => void;
+  /** Commands that were not applied and never will be (session closed or not open); only while this node leads. */
+  readonly reject?: (sessionId: number, sequence: number, reason: string) => void;
+  /** The leader closes a session it has heard nothing from for this long (Aeron's session timeout). @default DEFAULT_SESSION_TIMEOUT_NS */
+  readonly sessionTimeoutNs?: number;
   readonly random: Prng;
   /** Cluster time the leader stamps on entries (ms of its wall clock). */
   readonly clusterClock: () => number;
@@ -58,6 +62,9 @@ export type IngressResult = { readonly accepted: true; readonly position: number
  */
 export type NodeState = 'ACTIVE' | 'TERMINATING' | 'CLOSED';
 
+/** Aeron's `aeron.cluster.session.timeout`. */
+export const DEFAULT_SESSION_TIMEOUT_NS = 10_000_000_000;
+
 /** Aeron's `aeron.cluster.termination.timeout`: how long a leader waits for followers' acks. */
 export const DEFAULT_TERMINATION_TIMEOUT_NS = 10_000_000_000;
 
@@ -82,11 +89,18 @@ export class ClusterNode {
   private nextTerminationNoticeNs = 0;
   private readonly terminationAcks = new Set<number>();
   private terminationLeader = -1;
+  /** Leader only: when each open session was last heard from (local, not replicated: a new leader starts the clocks again). */
+  private readonly lastHeardNs = new Map<number, number>();
+  /** Leader only: sessions whose open or close is appended and not applied yet. */
+  private readonly openAppended = new Set<number>();
+  private readonly closeAppended = new Set<number>();
+  private lastNowNs: number;
 
   constructor(options: ClusterNodeOptions) {
     this.options = options;
     this.snapshotIntervalNs = options.snapshotIntervalNs ?? 0;
     this.nextSnapshotNs = options.nowNs + this.snapshotIntervalNs;
+    this.lastNowNs = options.nowNs;
     this.recordingLog = RecordingLog.open({ files: options.files, clusterDir: options.clusterDir });
     let recovered: { position: number; bytes: Uint8Array } | undefined;
     try {
@@ -105,6 +119,7 @@ export class ClusterNode {
     this.container = new ServiceContainer({
       service: options.service,
       egress: options.egress,
+      ...(options.reject === undefined ? {} : { reject: options.reject }),
       ...(options.refuseNondeterminism === undefined ? {} : { refuseNondeterminism: options.refuseNondeterminism }),
       ...(recovered === undefined ? {} : { snapshot: recovered }),
       onSnapshot: (position, bytes) => {
@@ -121,6 +136,9 @@ export class ClusterNode {
         onCommitted: (entry) => this.apply(entry),
         onRoleChange: (role, termId) => {
           this.timersInFlight.clear();
+          this.lastHeardNs.clear();
+          this.openAppended.clear();
+          this.closeAppended.clear();
           this.container.setRole(role === 'LEADER' ? 'LEADER' : 'FOLLOWER');
           options.onRoleChange?.(role, termId);
         },
@@ -220,11 +238,40 @@ export class ClusterNode {
     this.options.onTerminated?.(reason);
   }
 
-  /** A client command: appended (stamped with cluster time) when this node leads, else the leader it knows (-1: none). */
+  /**
+   * A client command: appended (stamped with cluster time) when this node leads, after a
+   * SESSION_OPEN when the session is new; else the leader it knows (-1: none).
+   */
   onIngress(sessionId: number, sequence: number, command: Uint8Array): IngressResult {
     if (!this.isActiveLeader) return { accepted: false, leaderId: this.member.leaderId };
-    const position = this.member.offer(encodeSessionMessage(sessionId, sequence, this.options.clusterClock(), command))!;
+    const time = this.options.clusterClock();
+    if (!this.container.isOpen(sessionId) && !this.container.isClosed(sessionId) && !this.openAppended.has(sessionId)) {
+      this.openAppended.add(sessionId);
+      this.member.offer(encodeSessionOpen(sessionId, time));
+    }
+    this.lastHeardNs.set(sessionId, this.lastNowNs);
+    const position = this.member.offer(encodeSessionMessage(sessionId, sequence, time, command))!;
     return { accepted: true, position };
+  }
+
+  /** A client is alive without a command (Aeron's SessionKeepAlive): its session does not time out. */
+  onKeepAlive(sessionId: number): boolean {
+    if (!this.isActiveLeader || !this.container.isOpen(sessionId)) return false;
+    this.lastHeardNs.set(sessionId, this.lastNowNs);
+    return true;
+  }
+
+  /** The client closes its session (appends SESSION_CLOSE with CLIENT_ACTION); false when not leading or not open. */
+  closeSession(sessionId: number): boolean {
+    if (!this.isActiveLeader || !this.container.isOpen(sessionId)) return false;
+    this.appendClose(sessionId, CloseReason.CLIENT_ACTION);
+    return true;
+  }
+
+  private appendClose(sessionId: number, reason: CloseReason): void {
+    if (this.closeAppended.has(sessionId)) return;
+    this.closeAppended.add(sessionId);
+    this.member.offer(encodeSessionClose(sessionId, reason, this.options.clusterClock()));
   }
 
   /** Asks for a snapshot of every member at the same position; false when this node does not lead. */
@@ -236,6 +283,7 @@ export class ClusterNode {
 
   doWork(nowNs: number): number {
     if (this.stateValue === 'CLOSED') return 0;
+    this.lastNowNs = nowNs;
     let work = this.member.doWork(nowNs);
     if (this.stateValue === 'TERMINATING') {
       if (this.member.role === 'LEADER' && nowNs >= this.nextTerminationNoticeNs) {
@@ -258,6 +306,15 @@ export class ClusterNode {
       this.member.offer(encodeTimerEvent(id, time));
       work++;
     }
+    const sessionTimeoutNs = this.options.sessionTimeoutNs ?? DEFAULT_SESSION_TIMEOUT_NS;
+    for (const id of this.container.openSessionIds()) {
+      const heard = this.lastHeardNs.get(id);
+      if (heard === undefined) this.lastHeardNs.set(id, nowNs);
+      else if (nowNs - heard >= sessionTimeoutNs && !this.closeAppended.has(id)) {
+        this.appendClose(id, CloseReason.TIMEOUT);
+        work++;
+      }
+    }
     if (this.snapshotIntervalNs > 0 && nowNs >= this.nextSnapshotNs) {
       this.nextSnapshotNs = nowNs + this.snapshotIntervalNs;
       this.requestSnapshot();
@@ -274,6 +331,12 @@ export class ClusterNode {
   private apply(entry: LogEntry): void {
     this.applyingTermId = entry.termId;
     this.container.apply(entry);
+    if (entry.data[0] === EntryKind.SESSION_OPEN || entry.data[0] === EntryKind.SESSION_CLOSE) {
+      const id = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).getFloat64(1, true);
+      this.openAppended.delete(id);
+      this.closeAppended.delete(id);
+      if (entry.data[0] === EntryKind.SESSION_CLOSE) this.lastHeardNs.delete(id);
+    }
     if (entry.data[0] === EntryKind.TIMER) {
       // A timer event of this leader applied: it may be appended again only if rescheduled.
       this.timersInFlight.delete(new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).getFloat64(1, true));

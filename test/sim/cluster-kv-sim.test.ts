@@ -3,7 +3,10 @@
  * consensus simulator, with clients that send commands one at a time with their session id and
  * sequence, resend on timeouts and redirects, and give up (indeterminate) after 10 s: the clients'
  * history must be linearizable (checked by src/sim/linearizability.ts) and no member may give a
- * command to its service twice. The leader asks for a snapshot every 15 s; every member takes it
+ * command to its service twice. Now and then a client stalls for 12 s (longer than the session
+ * timeout) between commands or right after sending one, reading nothing meanwhile: the leader
+ * closes its session; its last command is still answered from the closed session's record, a newer
+ * one is rejected (certain not to have applied) and the client opens a new session. The leader asks for a snapshot every 15 s; every member takes it
  * at the same position (identical bytes), records it in its recording log, and a restarted member
  * recovers from the latest one and replays the log after it.
  */
@@ -17,6 +20,8 @@ test('a replicated key-value service with 5 clients, 3 and 5 members (30 seeds o
   let answeredAgain = 0;
   let snapshots = 0;
   let recoveries = 0;
+  let rejected = 0;
+  let pauses = 0;
   const runs = [
     ...Array.from({ length: 30 }, (_, i) => ({ seed: 50_000 + i, members: i % 2 === 0 ? 3 : 5, durationMs: 60_000, clients: 5 })),
     ...Array.from({ length: 20 }, (_, i) => ({
@@ -31,6 +36,8 @@ test('a replicated key-value service with 5 clients, 3 and 5 members (30 seeds o
     answeredAgain += r.commandsAnsweredAgain!;
     snapshots += r.snapshotsTaken!;
     recoveries += r.recoveriesFromSnapshot!;
+    rejected += r.commandsRejected!;
+    pauses += r.clientPauses!;
   }
   // The runs did what they are for: many operations, some whose outcome the client never learnt,
   // and resent commands answered from the session table instead of applied again.
@@ -40,6 +47,8 @@ test('a replicated key-value service with 5 clients, 3 and 5 members (30 seeds o
   // Snapshots every 15 s on every member, and members restarted from them rather than from the log's start.
   assert.ok(snapshots > 100, `snapshots ${snapshots}`);
   assert.ok(recoveries > 10, `recoveries from a snapshot ${recoveries}`);
+  // Clients stalled past the session timeout: their sessions were closed and later commands rejected.
+  assert.ok(pauses > 0 && rejected > 0, `pauses ${pauses}, rejected ${rejected}`);
 });
 
 for (const kind of ['shutdown', 'abort'] as const) {

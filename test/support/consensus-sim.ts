@@ -85,6 +85,9 @@ export interface ConsensusSimResult {
   /** Snapshots taken (by every member) and restarts that recovered from one. */
   readonly snapshotsTaken?: number;
   readonly recoveriesFromSnapshot?: number;
+  /** Commands rejected because the cluster closed their session (the client paused beyond the session timeout), and such pauses. */
+  readonly commandsRejected?: number;
+  readonly clientPauses?: number;
   readonly termination?: { readonly kind: 'shutdown' | 'abort'; readonly position: number; readonly stoppedAfterMs: number; readonly recoveredFromSnapshot: number };
 }
 
@@ -169,15 +172,20 @@ interface SimMember {
 type ClientMessage =
   | { readonly type: 'clientRequest'; readonly from: number; readonly sessionId: number; readonly sequence: number; readonly command: Uint8Array }
   | { readonly type: 'clientAnswer'; readonly from: number; readonly sessionId: number; readonly sequence: number; readonly answer: Uint8Array }
-  | { readonly type: 'redirect'; readonly from: number; readonly leaderId: number; readonly sessionId: number; readonly sequence: number };
+  | { readonly type: 'redirect'; readonly from: number; readonly leaderId: number; readonly sessionId: number; readonly sequence: number }
+  | { readonly type: 'clientReject'; readonly from: number; readonly sessionId: number; readonly sequence: number; readonly reason: string };
 
 interface SimClient {
   readonly index: number;
   readonly node: number;
-  readonly sessionId: number;
+  /** Changes when the cluster closed the session (a client pause longer than the session timeout). */
+  sessionId: number;
+  generation: number;
   sequence: number;
   /** The operation waiting for its answer, or null between operations. */
-  current: { input: KvInput; call: number; sentAt: number; target: number } | null;
+  current: { input: KvInput; call: number; sentAt: number; target: number; giveUpAt: number } | null;
+  /** A stalled client does nothing until then. */
+  stalledUntil: number;
   nextOpAt: number;
   leaderGuess: number;
 }
@@ -283,8 +291,11 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   let recoveriesFromSnapshot = 0;
   const clientRandom = prng.fork();
   const clients: SimClient[] = Array.from({ length: clientCount }, (_, index) => ({
-    index, node: n + index, sessionId: 1000 + index, sequence: 0, current: null, nextOpAt: 0, leaderGuess: index % n,
+    index, node: n + index, sessionId: 1000 + index * 1000, generation: 0, sequence: 0, current: null, nextOpAt: 0, leaderGuess: index % n, stalledUntil: 0,
   }));
+  const clientBySession = (sessionId: number): SimClient | undefined => clients.find((c) => c.sessionId === sessionId);
+  let rejected = 0;
+  let clientPauses = 0;
   const history: Operation<KvInput, KvOutput>[] = [];
   let answeredAgain = 0;
   let indeterminate = 0;
@@ -336,8 +347,12 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
         },
         send: (to, message) => send(sim.id, to, message),
         egress: (sessionId, sequence, answer) => {
-          const client = clients[sessionId - 1000];
+          const client = clientBySession(sessionId);
           if (client !== undefined) send(sim.id, client.node, { type: 'clientAnswer', from: sim.id, sessionId, sequence, answer });
+        },
+        reject: (sessionId, sequence, reason) => {
+          const client = clientBySession(sessionId);
+          if (client !== undefined) send(sim.id, client.node, { type: 'clientReject', from: sim.id, sessionId, sequence, reason });
         },
         random: prng.fork(),
         clusterClock: () => Math.floor((now + sim.clockOffsetNs) / MS),
@@ -409,19 +424,34 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     send(client.node, target, { type: 'clientRequest', from: client.node, sessionId: client.sessionId, sequence: client.sequence, command: encodeKv(command) });
   };
   const clientWork = (client: SimClient): void => {
+    if (now < client.stalledUntil) return;
     const op = client.current;
     if (op === null) {
       if (now < client.nextOpAt || !faultsOn) return;
+      if (clientRandom.nextBoolean(0.002)) {
+        // The client pauses longer than the session timeout (a stalled process): the leader closes its session.
+        client.nextOpAt = now + 12_000 * MS;
+        clientPauses++;
+        return;
+      }
       client.sequence++;
       const key = `k${clientRandom.nextInt(3)}`;
       const roll = clientRandom.nextInt(3);
       const value = `${client.index}.${client.sequence}`;
       const input: KvInput = roll === 0 ? { op: 'get', key } : roll === 1 ? { op: 'put', key, value } : { op: 'cas', key, expected: clientRandom.nextBoolean(0.5) ? null : `${clientRandom.nextInt(clientCount)}.${clientRandom.nextInt(client.sequence + 1)}`, value };
-      client.current = { input, call: now, sentAt: now, target: client.leaderGuess };
+      client.current = { input, call: now, sentAt: now, target: client.leaderGuess, giveUpAt: now + clientGiveUpNs };
       clientSend(client, client.leaderGuess);
+      if (clientRandom.nextBoolean(0.002)) {
+        // Stalled right after sending, for longer than the session timeout: the command may have
+        // been applied and its answer lost; when the client resends, the cluster must answer from
+        // the closed session's record, not apply it again nor deny it took effect.
+        client.stalledUntil = now + 12_000 * MS;
+        client.current.giveUpAt += 12_000 * MS;
+        clientPauses++;
+      }
       return;
     }
-    if (now - op.call >= clientGiveUpNs) {
+    if (now >= op.giveUpAt) {
       history.push({ clientId: client.index, input: op.input, call: op.call, output: undefined, return: Number.POSITIVE_INFINITY });
       indeterminate++;
       client.current = null;
@@ -437,7 +467,20 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     if (to >= n) {
       const client = clients[to - n]!;
       const op = client.current;
-      if (op === null || message.sequence !== client.sequence) return;
+      // A stalled client reads nothing: what arrives meanwhile is lost to it.
+      if (now < client.stalledUntil) return;
+      if (op === null || message.sequence !== client.sequence || message.sessionId !== client.sessionId) return;
+      if (message.type === 'clientReject') {
+        // Certain not to have taken effect (the session's last applied command is older): not in the
+        // history, as Jepsen leaves out failed operations. A new session takes over.
+        rejected++;
+        client.generation++;
+        client.sessionId = 1000 + client.index * 1000 + client.generation;
+        client.sequence = 0;
+        client.current = null;
+        client.nextOpAt = now + MS;
+        return;
+      }
       if (message.type === 'redirect') {
         if (message.leaderId >= 0 && message.leaderId !== op.target) {
           client.leaderGuess = message.leaderId;
@@ -457,6 +500,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     if (message.type !== 'clientRequest') return;
     const node = sims[to]!.node;
     if (node === null) return;
+    if (message.type !== 'clientRequest') return;
     const result = node.onIngress(message.sessionId, message.sequence, message.command);
     if (!result.accepted) send(to, message.from, { type: 'redirect', from: to, leaderId: result.leaderId, sessionId: message.sessionId, sequence: message.sequence });
   };
@@ -542,7 +586,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       queue.pop();
       const message = p.message;
       try {
-        if (message.type === 'clientRequest' || message.type === 'clientAnswer' || message.type === 'redirect') onClientMessage(p.to, message);
+        if (message.type === 'clientRequest' || message.type === 'clientAnswer' || message.type === 'redirect' || message.type === 'clientReject') onClientMessage(p.to, message);
         else if (sims[p.to]!.node !== null) sims[p.to]!.node!.onMessage(message, now);
         else sims[p.to]!.member?.onMessage(message, now);
       } catch (error) {
@@ -618,6 +662,8 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   let termination: ConsensusSimResult['termination'];
   if (options.terminate !== undefined && clientCount > 0) {
     // The whole cluster stops in order (or aborts), then starts again from what it left.
+    // A leader may be between terms right now (a restarted member's newer promise makes it step down): wait for one.
+    run(() => sims.some((s) => s.node?.isActiveLeader === true), now + recoveryMs * MS);
     const leaderSim = sims.find((s) => s.node?.isActiveLeader === true);
     if (leaderSim === undefined) fail(`no active leader to ${options.terminate} the cluster`);
     commandsOn = false;
@@ -674,7 +720,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   if (linearizability.verdict === 'illegal') fail(`the clients' history (${history.length} operations) is not linearizable: partition ${linearizability.illegalPartition}`);
   return {
     seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, ...stats,
-    history, linearizability, commandsAnsweredAgain: answeredAgain, indeterminate, snapshotsTaken, recoveriesFromSnapshot,
+    history, linearizability, commandsAnsweredAgain: answeredAgain, indeterminate, snapshotsTaken, recoveriesFromSnapshot, commandsRejected: rejected, clientPauses,
     ...(termination === undefined ? {} : { termination }),
   };
 }

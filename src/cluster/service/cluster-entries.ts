@@ -5,6 +5,9 @@
  * - TIMER (2): u8 kind, f64 correlation id, f64 timestamp.
  * - CLUSTER_ACTION (3): u8 kind, u8 action (1 SNAPSHOT), f64 timestamp: every member takes a
  *   snapshot at the position after this entry (Aeron's ClusterActionRequest).
+ * - SESSION_OPEN (4): u8 kind, f64 cluster session id, f64 timestamp.
+ * - SESSION_CLOSE (5): u8 kind, f64 cluster session id, u8 reason (Aeron's CloseReason:
+ *   0 CLIENT_ACTION, 1 SERVICE_ACTION, 2 TIMEOUT), f64 timestamp.
  * - the consensus core's term start (0xfe): u8 kind, f64 leadership term id.
  *
  * The timestamp is the leader's cluster time when it appended the entry: services read time from
@@ -12,17 +15,23 @@
  */
 import { TERM_START_MARKER } from '../consensus/consensus-member.js';
 
-export const EntryKind = { SESSION_MESSAGE: 1, TIMER: 2, CLUSTER_ACTION: 3, TERM_START: TERM_START_MARKER } as const;
+export const EntryKind = { SESSION_MESSAGE: 1, TIMER: 2, CLUSTER_ACTION: 3, SESSION_OPEN: 4, SESSION_CLOSE: 5, TERM_START: TERM_START_MARKER } as const;
+export const CloseReason = { CLIENT_ACTION: 0, SERVICE_ACTION: 1, TIMEOUT: 2 } as const;
+export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 export const ClusterAction = { SNAPSHOT: 1 } as const;
 
 const SESSION_HEADER = 25;
 const TIMER_LENGTH = 17;
 const ACTION_LENGTH = 10;
+const OPEN_LENGTH = 17;
+const CLOSE_LENGTH = 18;
 
 export type DecodedEntry =
   | { readonly kind: 'session'; readonly sessionId: number; readonly sequence: number; readonly timestamp: number; readonly payload: Uint8Array }
   | { readonly kind: 'timer'; readonly correlationId: number; readonly timestamp: number }
   | { readonly kind: 'action'; readonly action: number; readonly timestamp: number }
+  | { readonly kind: 'open'; readonly sessionId: number; readonly timestamp: number }
+  | { readonly kind: 'close'; readonly sessionId: number; readonly reason: CloseReason; readonly timestamp: number }
   | { readonly kind: 'termStart'; readonly leadershipTermId: number }
   | { readonly kind: 'unknown'; readonly reason: string };
 
@@ -55,6 +64,25 @@ export function encodeClusterAction(action: number, timestamp: number): Uint8Arr
   return out;
 }
 
+export function encodeSessionOpen(sessionId: number, timestamp: number): Uint8Array {
+  const out = new Uint8Array(OPEN_LENGTH);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, EntryKind.SESSION_OPEN);
+  v.setFloat64(1, sessionId, true);
+  v.setFloat64(9, timestamp, true);
+  return out;
+}
+
+export function encodeSessionClose(sessionId: number, reason: CloseReason, timestamp: number): Uint8Array {
+  const out = new Uint8Array(CLOSE_LENGTH);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, EntryKind.SESSION_CLOSE);
+  v.setFloat64(1, sessionId, true);
+  v.setUint8(9, reason);
+  v.setFloat64(10, timestamp, true);
+  return out;
+}
+
 export function decodeEntry(data: Uint8Array): DecodedEntry {
   if (data.length === 0) return { kind: 'unknown', reason: 'an empty entry' };
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -68,6 +96,15 @@ export function decodeEntry(data: Uint8Array): DecodedEntry {
     case EntryKind.CLUSTER_ACTION:
       if (data.length !== ACTION_LENGTH) return { kind: 'unknown', reason: `a cluster action of ${data.length} bytes` };
       return { kind: 'action', action: data[1]!, timestamp: v.getFloat64(2, true) };
+    case EntryKind.SESSION_OPEN:
+      if (data.length !== OPEN_LENGTH) return { kind: 'unknown', reason: `a session open of ${data.length} bytes` };
+      return { kind: 'open', sessionId: v.getFloat64(1, true), timestamp: v.getFloat64(9, true) };
+    case EntryKind.SESSION_CLOSE: {
+      if (data.length !== CLOSE_LENGTH) return { kind: 'unknown', reason: `a session close of ${data.length} bytes` };
+      const reason = data[9]!;
+      if (reason > CloseReason.TIMEOUT) return { kind: 'unknown', reason: `a session close with reason ${reason}` };
+      return { kind: 'close', sessionId: v.getFloat64(1, true), reason: reason as CloseReason, timestamp: v.getFloat64(10, true) };
+    }
     case EntryKind.TERM_START:
       if (data.length !== 9) return { kind: 'unknown', reason: `a term start of ${data.length} bytes` };
       return { kind: 'termStart', leadershipTermId: v.getFloat64(1, true) };

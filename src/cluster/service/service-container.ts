@@ -11,12 +11,18 @@
  * resent it after a leader change), older ones are dropped. The table is part of the replicated
  * state: every member builds the same one from the same log.
  *
+ * Sessions are opened by a SESSION_OPEN entry and closed by a SESSION_CLOSE entry (the client's
+ * request, or the leader's session timeout). A closed session keeps its last sequence and answer
+ * (a tombstone, never reused): a resend of its last command is still answered, and anything newer
+ * is rejected, so a client knows for certain that a rejected command did not take effect. A
+ * command for a session never opened is rejected too.
+ *
  * Determinism: the service sees time only as the timestamps in the log, and with
  * `refuseNondeterminism` (tests, the simulator) any call it makes to Date.now, performance.now or
  * Math.random while handling an entry throws, naming what it called.
  */
 import type { LogEntry } from '../consensus/consensus-log.js';
-import { ClusterAction, decodeEntry } from './cluster-entries.js';
+import { ClusterAction, CloseReason, decodeEntry } from './cluster-entries.js';
 
 /** What a service can do through the cluster while it handles an entry. */
 export interface ServiceCluster {
@@ -41,6 +47,7 @@ export interface ClusteredService {
   /** The service's state as bytes, at the position of a snapshot; `onStart` gets them back. */
   onTakeSnapshot?(cluster: ServiceCluster): Uint8Array;
   onSessionOpen?(session: ClientSession, timestamp: number): void;
+  onSessionClose?(session: ClientSession, timestamp: number, reason: CloseReason): void;
   /** Handles a command; the answer it returns goes to the client (and is stored for a resend). */
   onSessionMessage(session: ClientSession, timestamp: number, payload: Uint8Array, cluster: ServiceCluster): Uint8Array;
   onTimerEvent?(correlationId: number, timestamp: number, cluster: ServiceCluster): void;
@@ -52,6 +59,8 @@ export interface ServiceContainerOptions {
   readonly service: ClusteredService;
   /** Sends an answer to a client; called only while this member leads. */
   readonly egress: (sessionId: number, sequence: number, answer: Uint8Array) => void;
+  /** Tells a client its command was not applied and never will be (session closed or unknown); only while this member leads. */
+  readonly reject?: (sessionId: number, sequence: number, reason: string) => void;
   /** Make the service's calls to Date.now, performance.now and Math.random throw. */
   readonly refuseNondeterminism?: boolean;
   /** A snapshot taken by {@link ServiceContainer.snapshot} to start from (with its log position). */
@@ -64,6 +73,7 @@ interface SnapshotImage {
   readonly version: 1;
   readonly time: number;
   readonly sessions: [number, number, string][];
+  readonly closed: [number, number, string][];
   readonly timers: [number, number][];
   readonly service: string | null;
 }
@@ -82,6 +92,9 @@ export interface ContainerStats {
   applied: number;
   answeredAgain: number;
   droppedOld: number;
+  rejected: number;
+  sessionsOpened: number;
+  sessionsClosed: number;
   timersFired: number;
   timerEventsIgnored: number;
   snapshotsTaken: number;
@@ -93,12 +106,17 @@ export class ServiceContainer {
   private readonly egress: ServiceContainerOptions['egress'];
   private readonly guard: boolean;
   private readonly sessions = new Map<number, SessionRecord>();
+  /** Closed sessions' last sequence and answer: never reopened. */
+  private readonly closed = new Map<number, SessionRecord>();
+  private readonly reject: ServiceContainerOptions['reject'];
   private readonly timers = new Map<number, number>();
   private roleValue: 'LEADER' | 'FOLLOWER' = 'FOLLOWER';
   private terminated = false;
   private time = 0;
   private positionValue = 0;
-  readonly stats: ContainerStats = { applied: 0, answeredAgain: 0, droppedOld: 0, timersFired: 0, timerEventsIgnored: 0, snapshotsTaken: 0, unknownEntries: 0 };
+  readonly stats: ContainerStats = {
+    applied: 0, answeredAgain: 0, droppedOld: 0, rejected: 0, sessionsOpened: 0, sessionsClosed: 0, timersFired: 0, timerEventsIgnored: 0, snapshotsTaken: 0, unknownEntries: 0,
+  };
   private readonly cluster: ServiceCluster;
   private readonly onSnapshot: ServiceContainerOptions['onSnapshot'];
 
@@ -123,12 +141,14 @@ export class ServiceContainer {
       cancelTimer: (correlationId) => this.timers.delete(correlationId),
     };
     this.onSnapshot = options.onSnapshot;
+    this.reject = options.reject;
     let serviceSnapshot: Uint8Array | null = null;
     if (options.snapshot !== undefined) {
       const image = decodeSnapshot(options.snapshot.bytes);
       this.positionValue = options.snapshot.position;
       this.time = image.time;
       for (const [id, lastSequence, answer] of image.sessions) this.sessions.set(id, { lastSequence, lastAnswer: fromBase64(answer) });
+      for (const [id, lastSequence, answer] of image.closed) this.closed.set(id, { lastSequence, lastAnswer: fromBase64(answer) });
       for (const [id, deadline] of image.timers) this.timers.set(id, deadline);
       serviceSnapshot = image.service === null ? null : fromBase64(image.service);
     }
@@ -142,6 +162,7 @@ export class ServiceContainer {
       version: SNAPSHOT_VERSION,
       time: this.time,
       sessions: [...this.sessions].sort((a, b) => a[0] - b[0]).map(([id, r]) => [id, r.lastSequence, toBase64(r.lastAnswer)]),
+      closed: [...this.closed].sort((a, b) => a[0] - b[0]).map(([id, r]) => [id, r.lastSequence, toBase64(r.lastAnswer)]),
       timers: [...this.timers].sort((a, b) => a[0] - b[0]),
       service: service === null ? null : toBase64(service),
     };
@@ -161,7 +182,20 @@ export class ServiceContainer {
 
   /** The last sequence applied for a session (0 for none): what a leader checks before appending a resent command. */
   lastSequence(sessionId: number): number {
-    return this.sessions.get(sessionId)?.lastSequence ?? 0;
+    return (this.sessions.get(sessionId) ?? this.closed.get(sessionId))?.lastSequence ?? 0;
+  }
+
+  isOpen(sessionId: number): boolean {
+    return this.sessions.has(sessionId);
+  }
+
+  isClosed(sessionId: number): boolean {
+    return this.closed.has(sessionId);
+  }
+
+  /** Open sessions' ids (for the leader's session timeouts). */
+  openSessionIds(): IterableIterator<number> {
+    return this.sessions.keys();
   }
 
   setRole(role: 'LEADER' | 'FOLLOWER'): void {
@@ -175,14 +209,32 @@ export class ServiceContainer {
     this.positionValue = entry.position + entry.length;
     const decoded = decodeEntry(entry.data);
     switch (decoded.kind) {
+      case 'open':
+        this.time = Math.max(this.time, decoded.timestamp);
+        // Opening twice (a leader appended it twice) or reopening a closed session changes nothing.
+        if (this.sessions.has(decoded.sessionId) || this.closed.has(decoded.sessionId)) return;
+        this.sessions.set(decoded.sessionId, { lastSequence: 0, lastAnswer: new Uint8Array(0) });
+        this.stats.sessionsOpened++;
+        this.guarded(() => this.service.onSessionOpen?.({ id: decoded.sessionId }, decoded.timestamp));
+        return;
+      case 'close': {
+        this.time = Math.max(this.time, decoded.timestamp);
+        const record = this.sessions.get(decoded.sessionId);
+        if (record === undefined) return;
+        this.sessions.delete(decoded.sessionId);
+        this.closed.set(decoded.sessionId, record);
+        this.stats.sessionsClosed++;
+        this.guarded(() => this.service.onSessionClose?.({ id: decoded.sessionId }, decoded.timestamp, decoded.reason));
+        return;
+      }
       case 'session': {
         this.time = Math.max(this.time, decoded.timestamp);
-        let record = this.sessions.get(decoded.sessionId);
-        if (record === undefined) {
-          record = { lastSequence: 0, lastAnswer: new Uint8Array(0) };
-          this.sessions.set(decoded.sessionId, record);
-          const session = { id: decoded.sessionId };
-          this.guarded(() => this.service.onSessionOpen?.(session, decoded.timestamp));
+        const record = this.sessions.get(decoded.sessionId) ?? this.closed.get(decoded.sessionId);
+        const open = this.sessions.has(decoded.sessionId);
+        if (record === undefined || (!open && decoded.sequence > record.lastSequence)) {
+          this.stats.rejected++;
+          if (this.roleValue === 'LEADER') this.reject?.(decoded.sessionId, decoded.sequence, record === undefined ? 'the session is not open' : 'the session is closed');
+          return;
         }
         if (decoded.sequence <= record.lastSequence) {
           if (decoded.sequence === record.lastSequence) {
@@ -242,7 +294,8 @@ export class ServiceContainer {
   digest(): string {
     const sessions = [...this.sessions].sort((a, b) => a[0] - b[0]).map(([id, r]) => `${id}:${r.lastSequence}:${toBase64(r.lastAnswer)}`);
     const timers = [...this.timers].sort((a, b) => a[0] - b[0]).map(([id, d]) => `${id}@${d}`);
-    return `${this.time}|${sessions.join(',')}|${timers.join(',')}`;
+    const closed = [...this.closed].sort((a, b) => a[0] - b[0]).map(([id, r]) => `${id}:${r.lastSequence}`);
+    return `${this.time}|${sessions.join(',')}|${closed.join(',')}|${timers.join(',')}`;
   }
 
   private guarded<T>(fn: () => T): T {
@@ -281,7 +334,7 @@ function decodeSnapshot(bytes: Uint8Array): SnapshotImage {
   } catch (error) {
     throw new Error(`service container snapshot of ${bytes.length} bytes is not readable: ${(error as Error).message}`);
   }
-  if (image?.version !== SNAPSHOT_VERSION || !Array.isArray(image.sessions) || !Array.isArray(image.timers)) {
+  if (image?.version !== SNAPSHOT_VERSION || !Array.isArray(image.sessions) || !Array.isArray(image.closed) || !Array.isArray(image.timers)) {
     throw new Error(`service container snapshot has version ${String((image as { version?: unknown })?.version)}; this container reads version ${SNAPSHOT_VERSION}`);
   }
   return image;

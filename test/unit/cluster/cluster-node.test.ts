@@ -21,7 +21,7 @@ function memoryStore(): SnapshotStore & { readonly recordings: Uint8Array[] } {
   return { recordings, write: (bytes) => recordings.push(bytes) - 1, read: (id) => recordings[id] };
 }
 
-function node(options: { memberIds?: number[]; service?: ClusteredService; log?: MemoryConsensusLog; files?: MemoryFiles; store?: SnapshotStore; clock?: { ms: number }; snapshotIntervalNs?: number; answers?: KvAnswer[] } = {}) {
+function node(options: { memberIds?: number[]; service?: ClusteredService; log?: MemoryConsensusLog; files?: MemoryFiles; store?: SnapshotStore; clock?: { ms: number }; snapshotIntervalNs?: number; answers?: KvAnswer[]; rejected?: string[] } = {}) {
   const clock = options.clock ?? { ms: 1000 };
   const answers = options.answers ?? [];
   const n = new ClusterNode({
@@ -31,6 +31,7 @@ function node(options: { memberIds?: number[]; service?: ClusteredService; log?:
       if (answer.length > 0) answers.push(decodeKv<KvAnswer>(answer));
     }, random: new SeededPrng(3), clusterClock: () => clock.ms, nowNs: 0,
     refuseNondeterminism: true, ...(options.snapshotIntervalNs === undefined ? {} : { snapshotIntervalNs: options.snapshotIntervalNs }),
+    reject: (sessionId, sequence, reason) => options.rejected?.push(`${sessionId}/${sequence}: ${reason}`),
   });
   return { n, clock, answers };
 }
@@ -101,4 +102,31 @@ test('snapshots on request and on a schedule are recorded; a restart recovers fr
   assert.deepEqual(again.answers, [{ ok: true }, { value: '3' }, { ok: true }]);
   assert.equal(again.n.container.stats.answeredAgain, 1);
   assert.throws(() => node({ files, store: memoryStore(), log }), /names snapshot recording \d+, which the snapshot store does not hold/);
+});
+
+test('sessions: opened with the first command, closed by the client or by the leader after the session timeout, keepalives keep one open', () => {
+  const rejected: string[] = [];
+  const { n, answers } = node({ rejected });
+  n.onIngress(1, 1, encodeKv({ op: 'put', key: 'a', value: '1' }));
+  n.onIngress(2, 1, encodeKv({ op: 'get', key: 'a' }));
+  n.doWork(MS);
+  assert.deepEqual(answers, [{ ok: true }, { value: '1' }]);
+  assert.equal(n.container.stats.sessionsOpened, 2);
+  assert.equal(n.closeSession(2), true);
+  n.doWork(2 * MS);
+  assert.equal(n.container.isClosed(2), true);
+  assert.equal(n.closeSession(2), false);
+  // Session 1 is silent: closed by the leader once the session timeout (10 s) passes; session 3 keeps alive.
+  n.onIngress(3, 1, encodeKv({ op: 'get', key: 'a' }));
+  n.doWork(3 * MS);
+  for (let t = 1; t <= 12; t++) {
+    assert.equal(n.onKeepAlive(3), true);
+    n.doWork(t * 1000 * MS);
+  }
+  assert.equal(n.container.isClosed(1), true);
+  assert.equal(n.container.isOpen(3), true);
+  n.onIngress(1, 2, encodeKv({ op: 'put', key: 'a', value: 'late' }));
+  n.doWork(13_000 * MS);
+  assert.deepEqual(rejected, ['1/2: the session is closed']);
+  assert.equal(n.onKeepAlive(1), false);
 });

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LogEntry } from '../../../src/cluster/consensus/consensus-log.js';
-import { ClusterAction, decodeEntry, encodeClusterAction, encodeSessionMessage, encodeTimerEvent } from '../../../src/cluster/service/cluster-entries.js';
+import { ClusterAction, CloseReason, decodeEntry, encodeClusterAction, encodeSessionClose, encodeSessionMessage, encodeSessionOpen, encodeTimerEvent } from '../../../src/cluster/service/cluster-entries.js';
 import { ServiceContainer, type ClusteredService } from '../../../src/cluster/service/service-container.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
 
@@ -20,8 +20,14 @@ function entry(data: Uint8Array): LogEntry {
 
 function kvContainer() {
   const sent: { sessionId: number; sequence: number; answer: KvAnswer }[] = [];
-  const container = new ServiceContainer({ service: new KvService(), egress: (sessionId, sequence, answer) => sent.push({ sessionId, sequence, answer: decodeKv<KvAnswer>(answer) }) });
-  return { container, sent };
+  const rejected: string[] = [];
+  const container = new ServiceContainer({
+    service: new KvService(),
+    egress: (sessionId, sequence, answer) => sent.push({ sessionId, sequence, answer: decodeKv<KvAnswer>(answer) }),
+    reject: (sessionId, sequence, reason) => rejected.push(`${sessionId}/${sequence}: ${reason}`),
+  });
+  for (const id of [1, 3, 4, 9]) container.apply(entry(encodeSessionOpen(id, 1)));
+  return { container, sent, rejected };
 }
 
 test('entries round-trip: session messages, timer events, and anything else is unknown', () => {
@@ -76,6 +82,7 @@ test('timers: scheduled by the service, fired by a timer event in the log once d
     },
   };
   const container = new ServiceContainer({ service, egress: () => {} });
+  container.apply(entry(encodeSessionOpen(1, 1000)));
   container.apply(entry(encodeSessionMessage(1, 1, 1000, new Uint8Array([1, 7]))));
   container.apply(entry(encodeSessionMessage(1, 2, 1000, new Uint8Array([1, 8]))));
   assert.deepEqual(container.dueTimers(1099), []);
@@ -96,6 +103,7 @@ test('a service that reads the wall clock or a random source is refused (and the
       egress: () => {},
       refuseNondeterminism: true,
     });
+    container.apply(entry(encodeSessionOpen(1, 5)));
     assert.throws(() => container.apply(entry(encodeSessionMessage(1, 1, 5, new Uint8Array(0)))), /a clustered service called (Date\.now|performance\.now|Math\.random)\(\): services read time from the log/);
   }
   assert.ok(Date.now() > 0 && performance.now() >= 0 && Math.random() >= 0);
@@ -123,6 +131,8 @@ test('snapshots: a SNAPSHOT action takes one at the position after it; a contain
   const taken: { position: number; bytes: Uint8Array }[] = [];
   const first = new ServiceContainer({ service: new KvService(), egress: () => {}, onSnapshot: (p, bytes) => taken.push({ position: p, bytes }) });
   position = 0;
+  first.apply(entry(encodeSessionOpen(3, 40)));
+  first.apply(entry(encodeSessionOpen(4, 40)));
   first.apply(entry(encodeSessionMessage(3, 1, 50, encodeKv({ op: 'put', key: 'a', value: '1' }))));
   first.apply(entry(encodeSessionMessage(4, 7, 60, encodeKv({ op: 'put', key: 'b', value: '2' }))));
   const action = entry(encodeClusterAction(ClusterAction.SNAPSHOT, 70));
@@ -140,4 +150,34 @@ test('snapshots: a SNAPSHOT action takes one at the position after it; a contain
   second.apply(entry(encodeSessionMessage(3, 2, 90, encodeKv({ op: 'get', key: 'b' }))));
   assert.deepEqual(sent, [{ ok: true }, { value: '2' }]);
   assert.throws(() => new ServiceContainer({ service: new KvService(), egress: () => {}, snapshot: { position: 0, bytes: new TextEncoder().encode('{"version":9}') } }), /has version 9; this container reads version 1/);
+});
+
+test('sessions: opened by the log, closed by it (client action or timeout) with a record kept: the last command is still answered, newer ones are rejected, as are unknown sessions', () => {
+  const events: string[] = [];
+  const service: ClusteredService = {
+    onSessionOpen: (session, t) => void events.push(`open ${session.id} @${t}`),
+    onSessionClose: (session, t, reason) => void events.push(`close ${session.id} @${t} reason ${reason}`),
+    onSessionMessage: (_s, _t, payload) => payload,
+  };
+  const sent: string[] = [];
+  const rejected: string[] = [];
+  const c = new ServiceContainer({ service, egress: (id, seq) => sent.push(`${id}/${seq}`), reject: (id, seq, reason) => rejected.push(`${id}/${seq} ${reason}`) });
+  c.setRole('LEADER');
+  c.apply(entry(encodeSessionMessage(5, 1, 10, new Uint8Array([1]))));
+  c.apply(entry(encodeSessionOpen(5, 11)));
+  c.apply(entry(encodeSessionOpen(5, 12))); // appended twice by a leader: no second open
+  c.apply(entry(encodeSessionMessage(5, 1, 13, new Uint8Array([1]))));
+  c.apply(entry(encodeSessionClose(5, CloseReason.TIMEOUT, 14)));
+  c.apply(entry(encodeSessionMessage(5, 1, 15, new Uint8Array([1])))); // the last command, resent after the close
+  c.apply(entry(encodeSessionMessage(5, 2, 16, new Uint8Array([2]))));
+  c.apply(entry(encodeSessionOpen(5, 17))); // never reopened
+  c.apply(entry(encodeSessionMessage(5, 3, 18, new Uint8Array([3]))));
+  assert.deepEqual(events, ['open 5 @11', 'close 5 @14 reason 2']);
+  assert.deepEqual(sent, ['5/1', '5/1']);
+  assert.deepEqual(rejected, ['5/1 the session is not open', '5/2 the session is closed', '5/3 the session is closed']);
+  assert.deepEqual({ opened: c.stats.sessionsOpened, closed: c.stats.sessionsClosed, rejected: c.stats.rejected }, { opened: 1, closed: 1, rejected: 3 });
+  assert.equal(c.isClosed(5), true);
+  assert.equal(c.lastSequence(5), 1);
+  assert.equal(decodeEntry(encodeSessionClose(5, CloseReason.CLIENT_ACTION, 3)).kind, 'close');
+  assert.equal(decodeEntry(new Uint8Array(18).fill(5)).kind, 'unknown', 'a close reason out of range');
 });
