@@ -243,7 +243,7 @@ export class ClusterNode {
    * SESSION_OPEN when the session is new; else the leader it knows (-1: none).
    */
   onIngress(sessionId: number, sequence: number, command: Uint8Array): IngressResult {
-    if (!this.isActiveLeader) return { accepted: false, leaderId: this.member.leaderId };
+    if (!this.isActiveLeader) return { accepted: false, leaderId: this.stateValue === 'ACTIVE' ? this.member.leaderId : -1 };
     const time = this.options.clusterClock();
     if (!this.container.isOpen(sessionId) && !this.container.isClosed(sessionId) && !this.openAppended.has(sessionId)) {
       this.openAppended.add(sessionId);
