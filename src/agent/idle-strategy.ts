@@ -18,7 +18,10 @@ export interface IdleOptions {
    * {@link ADAPTIVE_SPIN_MISSES} spins in a row that did not pay, idle periods go to timers at
    * once, except one in {@link ADAPTIVE_SPIN_PROBE_PERIODS} that spins to see whether spinning
    * pays again. So sparse traffic neither burns the spin nor holds the CPU that the peer, just
-   * woken by this process's own send, may be waiting for. @default true
+   * woken by this process's own send, may be waiting for. Dense traffic (work coming back
+   * within {@link DENSE_GAP_NS} of the last, on average) stretches the spin to twice the usual
+   * gap, up to that bound, so that bursts a little further apart than spinUs (many requests in
+   * flight) are caught by the spin instead of waking a sleeping thread for each. @default true
    */
   adaptiveSpin?: boolean;
 }
@@ -27,6 +30,10 @@ export interface IdleOptions {
 export const ADAPTIVE_SPIN_PROBE_PERIODS = 8;
 /** Spins in a row that must not pay before adaptive spinning stops spinning. */
 export const ADAPTIVE_SPIN_MISSES = 4;
+/** Idle periods shorter than this on average (smoothed) are dense traffic: the spin stretches to cover them. */
+export const DENSE_GAP_NS = 500_000;
+/** The stretched spin covers this many times the smoothed gap (up to DENSE_GAP_NS). */
+const DENSE_SPIN_FACTOR = 2;
 
 export const DEFAULT_SPIN_IMMEDIATES = 10;
 export const DEFAULT_MAX_IDLE_MS = 10;
@@ -59,6 +66,10 @@ export class BackoffIdleStrategy {
   private misses = 0;
   /** Idle periods without a spin since spinning stopped paying (adaptive spinning). */
   private periodsWithoutSpin = 0;
+  /** Smoothed length of the idle periods between work (0 before the first). */
+  private gapNs = 0;
+  /** The spin in effect for the current idle period. */
+  private spinForNs = 0;
 
   constructor(options: IdleOptions = {}) {
     this.spinImmediates = options.spinImmediates ?? DEFAULT_SPIN_IMMEDIATES;
@@ -104,10 +115,23 @@ export class BackoffIdleStrategy {
    */
   onWork(startNs: number, endNs: number): void {
     this.reset();
-    if (this.waited && this.adaptiveSpin && this.spinNs > 0) this.learn(startNs);
+    if (this.waited && this.adaptiveSpin && this.spinNs > 0) {
+      this.learn(startNs);
+      const gap = Math.max(0, startNs - this.lastWorkEndNs);
+      this.gapNs = this.gapNs === 0 ? gap : this.gapNs + (gap - this.gapNs) / 8;
+    }
     this.waited = false;
     this.lastWorkEndNs = endNs;
-    this.spinUntilNs = endNs + this.spinNs;
+    this.spinForNs = this.spinNs;
+    if (this.adaptiveSpin && this.spinNs > 0 && this.gapNs > 0 && this.gapNs < DENSE_GAP_NS) {
+      this.spinForNs = Math.max(this.spinNs, Math.min(DENSE_SPIN_FACTOR * this.gapNs, DENSE_GAP_NS));
+    }
+    this.spinUntilNs = endNs + this.spinForNs;
+  }
+
+  /** How long the idle period after the last work spins, in ns: spinUs, stretched under dense traffic. */
+  get currentSpinNs(): number {
+    return this.spinForNs;
   }
 
   /** Records one more idle cycle; returns 0 for "next setImmediate", else a timer delay in ms. */
@@ -122,7 +146,7 @@ export class BackoffIdleStrategy {
   /** Adaptive spinning: whether the idle period that work starting at `startNs` ended spun, and paid. */
   private learn(startNs: number): void {
     if (this.spinAfterWork) {
-      const paid = startNs - this.lastWorkEndNs <= 2 * this.spinNs;
+      const paid = startNs - this.lastWorkEndNs <= 2 * Math.max(this.spinNs, this.spinForNs);
       this.misses = paid ? 0 : Math.min(this.misses + 1, ADAPTIVE_SPIN_MISSES);
       this.periodsWithoutSpin = 0;
     } else {

@@ -113,3 +113,23 @@ test('spinUs outside 0..1000000 is refused naming the value', () => {
     assert.throws(() => new BackoffIdleStrategy({ spinUs }), (error: unknown) => error instanceof SkeinError && error.message.includes(`idle.spinUs=${spinUs}`));
   }
 });
+
+test('adaptive spin: dense traffic (work back within 500 µs on average) stretches the spin to twice the usual gap, sparse traffic does not', () => {
+  const idle = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8 });
+  const clock = { t: 0 };
+  idle.onWork(0, 0);
+  // Bursts 150 µs apart (many requests in flight): the 50 µs spin would miss every one.
+  for (let i = 0; i < 20; i++) assert.equal(idlePeriod(idle, clock, 150), 'spin', `period ${i}`);
+  assert.equal(idle.spinning, true, 'the stretched spin catches them, so spinning pays');
+  assert.ok(idle.currentSpinNs >= 280 * US && idle.currentSpinNs <= 300 * US, `spin ${idle.currentSpinNs} ns: twice the smoothed gap`);
+  // Traffic thins out to 5 ms gaps: the smoothed gap leaves the dense range and the spin is back to spinUs, then off.
+  for (let i = 0; i < 30; i++) idlePeriod(idle, clock, 5000);
+  assert.equal(idle.currentSpinNs, 50 * US);
+  assert.equal(idle.spinning, false);
+  // Never past the dense bound, whatever the gap inside it.
+  const near = new BackoffIdleStrategy({ spinUs: 50 });
+  const c2 = { t: 0 };
+  near.onWork(0, 0);
+  for (let i = 0; i < 40; i++) idlePeriod(near, c2, 450);
+  assert.ok(near.currentSpinNs <= 500 * US, `spin ${near.currentSpinNs} ns`);
+});
