@@ -44,9 +44,10 @@ export interface SkeinOptions {
    * least `spinImmediates` turns and `spinUs` µs, so an answer arriving within that time is handled
    * without waking from a sleep; then it sleeps, doubling from 1 ms to `maxIdleMs`. With
    * `adaptiveSpin` it spins only while that pays: after a few spins in a row that the next work
-   * came long after (sparse traffic), it sleeps at once, trying a spin now and then; while work keeps
-   * coming back within 500 µs (dense traffic, many requests in flight) the spin stretches to cover
-   * the usual gap. Arriving data
+   * came long after (sparse traffic), it sleeps at once, trying a spin now and then. With
+   * `denseSpin` (off by default: it pays only when every busy process has a core of its own), while
+   * work keeps coming back within 500 µs (many requests in flight) the spin stretches to cover the
+   * usual gap. Arriving data
    * and offers wake a sleeping runner at once: its duty cycle runs as soon as the callback that
    * received the datagram or made the offer returns. Default { spinImmediates: 4, spinUs: 50, maxIdleMs: 50, adaptiveSpin: true }:
    * back-to-back request/response keeps the loop turning (a core busy while it lasts), while

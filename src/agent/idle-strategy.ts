@@ -18,19 +18,26 @@ export interface IdleOptions {
    * {@link ADAPTIVE_SPIN_MISSES} spins in a row that did not pay, idle periods go to timers at
    * once, except one in {@link ADAPTIVE_SPIN_PROBE_PERIODS} that spins to see whether spinning
    * pays again. So sparse traffic neither burns the spin nor holds the CPU that the peer, just
-   * woken by this process's own send, may be waiting for. Dense traffic (work coming back
-   * within {@link DENSE_GAP_NS} of the last, on average) stretches the spin to twice the usual
-   * gap, up to that bound, so that bursts a little further apart than spinUs (many requests in
-   * flight) are caught by the spin instead of waking a sleeping thread for each. @default true
+   * woken by this process's own send, may be waiting for. @default true
    */
   adaptiveSpin?: boolean;
+  /**
+   * With adaptiveSpin and spinUs > 0: under dense traffic (work coming back within
+   * {@link DENSE_GAP_NS} of the last, on average) the spin stretches to twice the usual gap, up
+   * to that bound, so that bursts a little further apart than spinUs (many requests in flight)
+   * are caught by the spin instead of waking a sleeping thread for each. Worth it when every
+   * busy process has a core of its own; with more busy processes than cores the stretched spins
+   * take CPU the others need (measured: three RPC providers and a consumer on two cores lost a
+   * quarter of their throughput). @default false
+   */
+  denseSpin?: boolean;
 }
 
 /** While adaptive spinning holds the spin back, one idle period in this many spins to see whether it pays again. */
 export const ADAPTIVE_SPIN_PROBE_PERIODS = 8;
 /** Spins in a row that must not pay before adaptive spinning stops spinning. */
 export const ADAPTIVE_SPIN_MISSES = 4;
-/** Idle periods shorter than this on average (smoothed) are dense traffic: the spin stretches to cover them. */
+/** With denseSpin: idle periods shorter than this on average (smoothed) are dense traffic, and the spin stretches to cover them. */
 export const DENSE_GAP_NS = 500_000;
 /** The stretched spin covers this many times the smoothed gap (up to DENSE_GAP_NS). */
 const DENSE_SPIN_FACTOR = 2;
@@ -53,6 +60,7 @@ export class BackoffIdleStrategy {
   readonly maxIdleMs: number;
   readonly spinNs: number;
   readonly adaptiveSpin: boolean;
+  readonly denseSpin: boolean;
   private idleCycles = 0;
   private delayMs = 0;
   private spinUntilNs = 0;
@@ -82,6 +90,10 @@ export class BackoffIdleStrategy {
     this.adaptiveSpin = options.adaptiveSpin ?? true;
     if (typeof this.adaptiveSpin !== 'boolean') {
       throw new SkeinError(ErrorCode.CONFIG_INVALID, `idle.adaptiveSpin=${String(options.adaptiveSpin)} is invalid; expected true or false`);
+    }
+    this.denseSpin = options.denseSpin ?? false;
+    if (typeof this.denseSpin !== 'boolean') {
+      throw new SkeinError(ErrorCode.CONFIG_INVALID, `idle.denseSpin=${String(options.denseSpin)} is invalid; expected true or false`);
     }
     if (!(Number.isInteger(this.spinImmediates) && this.spinImmediates >= 0 && this.spinImmediates <= SPIN_IMMEDIATES_MAX)) {
       throw new SkeinError(
@@ -123,13 +135,13 @@ export class BackoffIdleStrategy {
     this.waited = false;
     this.lastWorkEndNs = endNs;
     this.spinForNs = this.spinNs;
-    if (this.adaptiveSpin && this.spinNs > 0 && this.gapNs > 0 && this.gapNs < DENSE_GAP_NS) {
+    if (this.denseSpin && this.adaptiveSpin && this.spinNs > 0 && this.gapNs > 0 && this.gapNs < DENSE_GAP_NS) {
       this.spinForNs = Math.max(this.spinNs, Math.min(DENSE_SPIN_FACTOR * this.gapNs, DENSE_GAP_NS));
     }
     this.spinUntilNs = endNs + this.spinForNs;
   }
 
-  /** How long the idle period after the last work spins, in ns: spinUs, stretched under dense traffic. */
+  /** How long the idle period after the last work spins, in ns: spinUs, stretched under dense traffic with denseSpin. */
   get currentSpinNs(): number {
     return this.spinForNs;
   }

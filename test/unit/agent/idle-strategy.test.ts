@@ -114,8 +114,15 @@ test('spinUs outside 0..1000000 is refused naming the value', () => {
   }
 });
 
-test('adaptive spin: dense traffic (work back within 500 µs on average) stretches the spin to twice the usual gap, sparse traffic does not', () => {
-  const idle = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8 });
+test('denseSpin: dense traffic (work back within 500 µs on average) stretches the spin to twice the usual gap, sparse traffic does not; off by default', () => {
+  const plain = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8 });
+  const c0 = { t: 0 };
+  plain.onWork(0, 0);
+  for (let i = 0; i < 20; i++) idlePeriod(plain, c0, 150);
+  assert.equal(plain.denseSpin, false);
+  assert.equal(plain.currentSpinNs, 50 * US, 'off by default: the spin stays spinUs');
+  assert.equal(plain.spinning, false, 'and 150 µs gaps switch it off as before');
+  const idle = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8, denseSpin: true });
   const clock = { t: 0 };
   idle.onWork(0, 0);
   // Bursts 150 µs apart (many requests in flight): the 50 µs spin would miss every one.
@@ -127,9 +134,10 @@ test('adaptive spin: dense traffic (work back within 500 µs on average) stretch
   assert.equal(idle.currentSpinNs, 50 * US);
   assert.equal(idle.spinning, false);
   // Never past the dense bound, whatever the gap inside it.
-  const near = new BackoffIdleStrategy({ spinUs: 50 });
+  const near = new BackoffIdleStrategy({ spinUs: 50, denseSpin: true });
   const c2 = { t: 0 };
   near.onWork(0, 0);
   for (let i = 0; i < 40; i++) idlePeriod(near, c2, 450);
   assert.ok(near.currentSpinNs <= 500 * US, `spin ${near.currentSpinNs} ns`);
+  assert.throws(() => new BackoffIdleStrategy({ denseSpin: 'yes' as unknown as boolean }), /idle\.denseSpin=yes is invalid/);
 });
