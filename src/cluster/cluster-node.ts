@@ -14,6 +14,7 @@ import type { ConsensusMessage } from './consensus/consensus-messages.js';
 import { ClusterAction, CloseReason, EntryKind, encodeClusterAction, encodeSessionClose, encodeSessionMessage, encodeSessionOpen, encodeTimerEvent } from './service/cluster-entries.js';
 import { ServiceContainer, type ClusteredService } from './service/service-container.js';
 import { CONSENSUS_MODULE_SERVICE_ID, RecordingLog } from './recording-log.js';
+import { ErrorCode, SkeinError } from '../util/errors.js';
 
 /** Where snapshots are kept (an archive's recordings in a full member). */
 export interface SnapshotStore {
@@ -108,7 +109,9 @@ export class ClusterNode {
       if (plan.snapshots.length > 0) {
         const head = plan.snapshots[0]!;
         const bytes = options.snapshots.read(plan.snapshots[1]!.recordingId);
-        if (bytes === undefined) throw new Error(`member ${options.memberId}: the recording log names snapshot recording ${plan.snapshots[1]!.recordingId}, which the snapshot store does not hold`);
+        if (bytes === undefined) {
+          throw new SkeinError(ErrorCode.STORAGE_FAILED, `member ${options.memberId}: the recording log names snapshot recording ${plan.snapshots[1]!.recordingId}, which the snapshot store does not hold`);
+        }
         recovered = { position: head.logPosition, bytes };
       }
     } catch (error) {

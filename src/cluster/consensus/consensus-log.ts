@@ -9,6 +9,8 @@
  * exactly what it holds (the simulator keeps the object across a member's restart).
  */
 
+import { assert } from '../../util/assert.js';
+
 /** One entry of the log. */
 export interface LogEntry {
   readonly termId: number;
@@ -80,7 +82,7 @@ export class MemoryConsensusLog implements ConsensusLog {
   }
 
   joinTerm(termId: number, base: number): void {
-    if (base !== this.end) throw new Error(`joinTerm ${termId} at ${base}, but the log ends at ${this.end}`);
+    assert(base === this.end, `joinTerm ${termId} at ${base}, but the log ends at ${this.end}`);
     if (!this.terms.has(termId)) this.terms.set(termId, base);
   }
 
@@ -97,7 +99,7 @@ export class MemoryConsensusLog implements ConsensusLog {
   truncate(position: number): void {
     if (position >= this.end) return;
     const index = this.indexByPosition.get(position);
-    if (index === undefined) throw new Error(`truncate at ${position}, which is not an entry boundary`);
+    assert(index !== undefined, `truncate at ${position}, which is not an entry boundary`);
     for (let i = index; i < this.entries.length; i++) this.indexByPosition.delete(this.entries[i]!.position);
     this.entries.length = index;
     this.end = position;

@@ -26,6 +26,8 @@
  * in the place of Raft's first entry of a term).
  */
 import type { Prng } from '../../env/prng.js';
+import { ErrorCode, SkeinError } from '../../util/errors.js';
+import { assert } from '../../util/assert.js';
 import { commonPrefix, type ConsensusLog, type LogEntry } from './consensus-log.js';
 import { compareLogs, type ConsensusMessage, type LogData } from './consensus-messages.js';
 
@@ -103,8 +105,8 @@ export class ConsensusMember {
    * comes back. 0 without a snapshot.
    */
   constructor(memberId: number, memberIds: readonly number[], log: ConsensusLog, env: ConsensusEnv, nowNs: number, settings: Partial<ConsensusSettings> = {}, recoveredPosition = 0) {
-    if (!memberIds.includes(memberId)) throw new RangeError(`member ${memberId} is not one of the members ${memberIds.join(',')}`);
-    if (new Set(memberIds).size !== memberIds.length) throw new RangeError(`member ids ${memberIds.join(',')} repeat`);
+    if (!memberIds.includes(memberId)) throw new SkeinError(ErrorCode.CONFIG_INVALID, `member ${memberId} is not one of the members ${memberIds.join(',')}`);
+    if (new Set(memberIds).size !== memberIds.length) throw new SkeinError(ErrorCode.CONFIG_INVALID, `member ids ${memberIds.join(',')} repeat`);
     this.memberId = memberId;
     this.memberIds = memberIds;
     this.log = log;
@@ -113,9 +115,9 @@ export class ConsensusMember {
     this.others = memberIds.filter((m) => m !== memberId);
     this.quorum = Math.floor(memberIds.length / 2) + 1;
     if (recoveredPosition !== 0 && recoveredPosition !== log.appendPosition && log.entryAt(recoveredPosition) === undefined) {
-      throw new RangeError(`member ${memberId}: recovered position ${recoveredPosition} is not an entry boundary of its log (which ends at ${log.appendPosition})`);
+      throw new SkeinError(ErrorCode.STORAGE_FAILED, `member ${memberId}: recovered position ${recoveredPosition} is not an entry boundary of its log (which ends at ${log.appendPosition})`);
     }
-    if (recoveredPosition > log.appendPosition) throw new RangeError(`member ${memberId}: recovered position ${recoveredPosition} is past its log's end ${log.appendPosition}`);
+    if (recoveredPosition > log.appendPosition) throw new SkeinError(ErrorCode.STORAGE_FAILED, `member ${memberId}: recovered position ${recoveredPosition} is past its log's end ${log.appendPosition}`);
     this.applied = recoveredPosition;
     this.commit = recoveredPosition;
     this.termId = log.logTermId;
@@ -395,9 +397,8 @@ export class ConsensusMember {
     this.lastLeaderContactNs = nowNs;
     const joined = this.log.termBase(this.termId) === this.termBaseValue;
     if (!joined && message.truncateTo !== null && message.truncateTo < this.log.appendPosition) {
-      if (message.truncateTo < this.applied) {
-        throw new Error(`member ${this.memberId}: the leader of term ${this.termId} would truncate at ${message.truncateTo}, below what was applied (${this.applied})`);
-      }
+      // Committed entries never change: a leader asking otherwise is a bug (the simulator looks for it).
+      assert(message.truncateTo >= this.applied, `member ${this.memberId}: the leader of term ${this.termId} would truncate at ${message.truncateTo}, below what was applied (${this.applied})`);
       this.log.truncate(message.truncateTo);
     }
     for (const entry of message.entries) {

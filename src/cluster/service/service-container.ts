@@ -23,6 +23,7 @@
  */
 import type { LogEntry } from '../consensus/consensus-log.js';
 import { ClusterAction, CloseReason, decodeEntry } from './cluster-entries.js';
+import { ErrorCode, SkeinError } from '../../util/errors.js';
 
 /** What a service can do through the cluster while it handles an entry. */
 export interface ServiceCluster {
@@ -332,10 +333,10 @@ function decodeSnapshot(bytes: Uint8Array): SnapshotImage {
   try {
     image = JSON.parse(textDecoder.decode(bytes)) as SnapshotImage;
   } catch (error) {
-    throw new Error(`service container snapshot of ${bytes.length} bytes is not readable: ${(error as Error).message}`);
+    throw new SkeinError(ErrorCode.SNAPSHOT_INVALID, `service container snapshot of ${bytes.length} bytes is not readable: ${(error as Error).message}`);
   }
   if (image?.version !== SNAPSHOT_VERSION || !Array.isArray(image.sessions) || !Array.isArray(image.closed) || !Array.isArray(image.timers)) {
-    throw new Error(`service container snapshot has version ${String((image as { version?: unknown })?.version)}; this container reads version ${SNAPSHOT_VERSION}`);
+    throw new SkeinError(ErrorCode.SNAPSHOT_INVALID, `service container snapshot has version ${String((image as { version?: unknown })?.version)}; this container reads version ${SNAPSHOT_VERSION}`);
   }
   return image;
 }
