@@ -326,8 +326,13 @@ export class ClusterNode {
     return work;
   }
 
-  /** Releases the recording log; idempotent. */
+  /**
+   * Stops the node where it is (its process is going away): it is CLOSED and does nothing more,
+   * and its recording log is released. The service is not told: `shutdown` and `abort` are the
+   * orderly ends. Idempotent.
+   */
   close(): void {
+    this.stateValue = 'CLOSED';
     this.recordingLog.close();
   }
 

@@ -25,7 +25,7 @@ import { PROVIDER_STATES, type ProviderConnection, type ProviderState, type Prov
 import type { Registry, RegistrySubscription } from './registry.js';
 import { RpcLinks, type HostResolver, type LinkCallListener, type RpcLink, type RpcLinkSettings } from './rpc-link.js';
 import { EMPTY_METADATA, FrameFlag, FrameType, type FrameReader, type Metadata } from './rpc-frames.js';
-import { RpcError, RpcStatus, statusName, type RpcErrorContext, type RpcStatusName } from './rpc-status.js';
+import { RpcError, RpcStatus, statusName, type RpcStatusName } from './rpc-status.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry.js';
 import { RPC_DEFAULTS } from './rpc-defaults.js';
 import { createBalancer, DEFAULT_BALANCER, type Balancer, type BalancerName } from './balancer.js';
@@ -143,6 +143,10 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
   readonly stats = { calls: 0, ok: 0, failed: 0, retries: 0, transparentRetries: 0, waitedForReady: 0 };
   /** Driver counters (`skein stat`): providers per state, calls ok and failed, retries. */
   private readonly counters = new Map<string, Counter>();
+  /** The per-call counters, kept apart from the map so a call costs no lookup by name. */
+  private okCounter: Counter | null = null;
+  private failedCounter: Counter | null = null;
+  private retriesCounter: Counter | null = null;
   /** One driver counter per provider, its value the provider's state (index in PROVIDER_STATES); null while being added. */
   private readonly providerCounters = new Map<string, Counter | null>();
   private readonly providerStates = new Map<string, ProviderState>();
@@ -260,12 +264,18 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.subscription.close();
+    try {
+      this.subscription.close();
+    } catch (error) {
+      // Whatever the registry does, the calls, links and counters below are released.
+      this.onError(error);
+    }
     for (const call of [...this.calls]) this.fail(call, 'CANCELLED', 'the consumer was closed');
     this.holder.close();
     this.links.closeAll();
     for (const counter of this.counters.values()) counter.close();
     this.counters.clear();
+    this.okCounter = this.failedCounter = this.retriesCounter = null;
     for (const counter of this.providerCounters.values()) counter?.close();
     this.providerCounters.clear();
     this.client.removeAgent(this);
@@ -316,13 +326,12 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
 
   private start(method: string, request: unknown, options: CallOptions, resolve: (v: unknown) => void, reject: (e: Error) => void, stream: StreamState | null): Call | null {
     const descriptor = (this.service.methods as Record<string, AnyMethod>)[method];
-    const context: RpcErrorContext = { service: this.service.name, method };
     if (this.closed) {
-      reject(new RpcError('CANCELLED', 'the consumer is closed', context));
+      reject(new RpcError('CANCELLED', 'the consumer is closed', { service: this.service.name, method }));
       return null;
     }
     if (descriptor === undefined) {
-      reject(new RpcError('UNIMPLEMENTED', `method '${method}' is not declared by service ${this.service.name}`, context));
+      reject(new RpcError('UNIMPLEMENTED', `method '${method}' is not declared by service ${this.service.name}`, { service: this.service.name, method }));
       return null;
     }
     const timeoutMs = options.timeoutMs ?? descriptor.defaultTimeoutMs;
@@ -334,7 +343,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     try {
       payload = descriptor.requestCodec.encode(request);
     } catch (error) {
-      reject(new RpcError('INVALID_ARGUMENT', `the request does not encode with codec ${descriptor.requestCodec.name}: ${(error as Error)?.message ?? String(error)}`, { ...context, cause: error }));
+      reject(new RpcError('INVALID_ARGUMENT', `the request does not encode with codec ${descriptor.requestCodec.name}: ${(error as Error)?.message ?? String(error)}`, { service: this.service.name, method, cause: error }));
       return null;
     }
     const nowNs = this.client.nanoTime();
@@ -495,7 +504,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       if (nowNs + delayNs < call.deadlineNs) {
         call.attempt++;
         this.stats.retries++;
-        this.counters.get('retries')?.set(this.stats.retries);
+        this.retriesCounter?.set(this.stats.retries);
         this.setPhase(call, 'BACKOFF');
         call.resumeNs = nowNs + delayNs;
         return;
@@ -540,7 +549,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     if (call.phase === 'DONE') return;
     this.finishCall(call);
     this.stats.ok++;
-    this.counters.get('calls ok')?.set(this.stats.ok);
+    this.okCounter?.set(this.stats.ok);
     if (call.stream !== null) {
       call.stream.ended = true;
       wakeReader(call.stream);
@@ -555,7 +564,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     if (provider !== null) this.endAttempt(call, false);
     this.finishCall(call);
     this.stats.failed++;
-    this.counters.get('calls failed')?.set(this.stats.failed);
+    this.failedCounter?.set(this.stats.failed);
     const error = new RpcError(as ?? status, message, {
       service: this.service.name, method: call.method, ...(call.link === null ? {} : { provider: call.link.address }), callId: call.callId, attempt: call.attempt,
       deadlineMs: Math.round((call.deadlineNs - call.startNs) / MS), elapsedMs: (nowNs - call.startNs) / MS, state: this.holder.state,
@@ -586,6 +595,9 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
             return;
           }
           this.counters.set(name, counter);
+          if (name === 'calls ok') this.okCounter = counter;
+          else if (name === 'calls failed') this.failedCounter = counter;
+          else if (name === 'retries') this.retriesCounter = counter;
           this.updateCounters();
         },
         (error: unknown) => this.onError(error),

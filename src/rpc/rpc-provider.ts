@@ -332,7 +332,8 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       }));
       return;
     }
-    link.lastHeardNs = this.client.nanoTime();
+    const nowNs = this.client.nanoTime();
+    link.lastHeardNs = nowNs;
     switch (reader.type) {
       case FrameType.HELLO:
         if (reader.name !== this.service.name) {
@@ -350,8 +351,8 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       case FrameType.PONG:
         return;
       case FrameType.CALL:
-        this.lastCallNs = this.client.nanoTime();
-        this.onCall(link, reader);
+        this.lastCallNs = nowNs;
+        this.onCall(link, reader, nowNs);
         return;
       case FrameType.CANCEL: {
         const call = link.calls.get(reader.callId);
@@ -374,7 +375,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     }
   }
 
-  private onCall(link: ProviderLinkSession, reader: FrameReader): void {
+  private onCall(link: ProviderLinkSession, reader: FrameReader, nowNs: number): void {
     const callId = reader.callId;
     const index = reader.nameIndex(this.methodBytes);
     const methodName = index >= 0 ? this.methodNames[index]! : reader.name;
@@ -382,32 +383,28 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     if (link.calls.has(callId)) return; // a duplicate of a call already running
     const descriptor = index >= 0 ? this.methodDescriptors[index] : undefined;
     const oneway = (reader.flags & FrameFlag.ONEWAY) !== 0;
-    const refuse = (status: Exclude<RpcStatusName, 'OK'>, message: string): void => {
-      if (!oneway) this.sendFrame(link, { type: FrameType.END, callId, arg: RpcStatus[status], name: message, flags: status === 'UNAVAILABLE' || status === 'RESOURCE_EXHAUSTED' ? FrameFlag.NOT_RUN : 0 });
-    };
     if (this.stateValue !== 'SERVING') {
       this.stats.refusedDraining++;
-      refuse('UNAVAILABLE', `provider ${this.address} is shutting down; the call did not run`);
+      this.refuse(link, callId, oneway, 'UNAVAILABLE', `provider ${this.address} is shutting down; the call did not run`);
       return;
     }
     if (descriptor === undefined) {
-      refuse('UNIMPLEMENTED', `method '${methodName}' is not part of service ${service}`);
+      this.refuse(link, callId, oneway, 'UNIMPLEMENTED', `method '${methodName}' is not part of service ${service}`);
       return;
     }
     const running = this.running[index]!;
     if (running >= descriptor.maxConcurrent) {
       this.stats.refusedBusy++;
-      refuse('RESOURCE_EXHAUSTED', `${service}.${methodName} runs ${running} calls, its maxConcurrent=${descriptor.maxConcurrent}; the call did not run`);
+      this.refuse(link, callId, oneway, 'RESOURCE_EXHAUSTED', `${service}.${methodName} runs ${running} calls, its maxConcurrent=${descriptor.maxConcurrent}; the call did not run`);
       return;
     }
     let request: unknown;
     try {
       request = descriptor.requestCodec.decode(reader.payloadView());
     } catch (error) {
-      refuse('INVALID_ARGUMENT', `the request of ${service}.${methodName} does not decode with codec ${descriptor.requestCodec.name}: ${(error as Error)?.message ?? String(error)}`);
+      this.refuse(link, callId, oneway, 'INVALID_ARGUMENT', `the request of ${service}.${methodName} does not decode with codec ${descriptor.requestCodec.name}: ${(error as Error)?.message ?? String(error)}`);
       return;
     }
-    const nowNs = this.client.nanoTime();
     const remainingMs = reader.arg;
     const call: ActiveCall = {
       link, callId, method: methodName, descriptor, controller: null, deadlineNs: remainingMs === 0 ? Number.POSITIVE_INFINITY : nowNs + remainingMs * MS,
@@ -440,6 +437,12 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       (value) => this.onHandlerDone(call, oneway, value),
       (error: unknown) => this.onHandlerFailed(call, oneway, error),
     );
+  }
+
+  /** Answers a call that will not run with END(status); a NOT_RUN flag says it is safe to send elsewhere. */
+  private refuse(link: ProviderLinkSession, callId: number, oneway: boolean, status: Exclude<RpcStatusName, 'OK'>, message: string): void {
+    if (oneway) return;
+    this.sendFrame(link, { type: FrameType.END, callId, arg: RpcStatus[status], name: message, flags: status === 'UNAVAILABLE' || status === 'RESOURCE_EXHAUSTED' ? FrameFlag.NOT_RUN : 0 });
   }
 
   private onHandlerDone(call: ActiveCall, oneway: boolean, value: unknown): void {

@@ -96,6 +96,7 @@ export class ConsensusMember {
   private lastLeaderContactNs = 0;
   private lastQuorumNs = 0;
   private lastSentAppend = -1;
+  private readonly positionsScratch: Float64Array;
   /** Messages handled and duty cycles run, for tests. */
   stepDowns = 0;
 
@@ -114,6 +115,7 @@ export class ConsensusMember {
     this.settings = { ...CONSENSUS_DEFAULTS, ...settings };
     this.others = memberIds.filter((m) => m !== memberId);
     this.quorum = Math.floor(memberIds.length / 2) + 1;
+    this.positionsScratch = new Float64Array(memberIds.length);
     if (recoveredPosition !== 0 && recoveredPosition !== log.appendPosition && log.entryAt(recoveredPosition) === undefined) {
       throw new SkeinError(ErrorCode.STORAGE_FAILED, `member ${memberId}: recovered position ${recoveredPosition} is not an entry boundary of its log (which ends at ${log.appendPosition})`);
     }
@@ -479,13 +481,16 @@ export class ConsensusMember {
   }
 
   private advanceCommit(nowNs: number): void {
-    const positions = [this.log.appendPosition];
+    // The quorum-th highest position, without allocating on the leader's duty cycle.
+    const positions = this.positionsScratch;
+    let n = 0;
+    positions[n++] = this.log.appendPosition;
     for (const f of this.followers.values()) {
-      if (f.joined && nowNs - f.lastHeardNs < this.settings.leaderHeartbeatTimeoutNs) positions.push(f.position);
+      if (f.joined && nowNs - f.lastHeardNs < this.settings.leaderHeartbeatTimeoutNs) positions[n++] = f.position;
     }
-    if (positions.length < this.quorum) return;
-    positions.sort((a, b) => b - a);
-    const quorumPosition = positions[this.quorum - 1]!;
+    if (n < this.quorum) return;
+    const heard = positions.subarray(0, n).sort();
+    const quorumPosition = heard[n - this.quorum]!;
     if (quorumPosition > this.commit) {
       this.commit = quorumPosition;
       for (const [m, f] of this.followers) if (f.joined) this.env.send(m, { type: 'commitPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.commit });

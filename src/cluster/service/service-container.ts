@@ -84,6 +84,8 @@ const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
 interface SessionRecord {
+  /** What the service is given for this session (one object for the session's life). */
+  readonly session: ClientSession;
   lastSequence: number;
   lastAnswer: Uint8Array;
 }
@@ -148,8 +150,8 @@ export class ServiceContainer {
       const image = decodeSnapshot(options.snapshot.bytes);
       this.positionValue = options.snapshot.position;
       this.time = image.time;
-      for (const [id, lastSequence, answer] of image.sessions) this.sessions.set(id, { lastSequence, lastAnswer: fromBase64(answer) });
-      for (const [id, lastSequence, answer] of image.closed) this.closed.set(id, { lastSequence, lastAnswer: fromBase64(answer) });
+      for (const [id, lastSequence, answer] of image.sessions) this.sessions.set(id, { session: { id }, lastSequence, lastAnswer: fromBase64(answer) });
+      for (const [id, lastSequence, answer] of image.closed) this.closed.set(id, { session: { id }, lastSequence, lastAnswer: fromBase64(answer) });
       for (const [id, deadline] of image.timers) this.timers.set(id, deadline);
       serviceSnapshot = image.service === null ? null : fromBase64(image.service);
     }
@@ -214,9 +216,10 @@ export class ServiceContainer {
         this.time = Math.max(this.time, decoded.timestamp);
         // Opening twice (a leader appended it twice) or reopening a closed session changes nothing.
         if (this.sessions.has(decoded.sessionId) || this.closed.has(decoded.sessionId)) return;
-        this.sessions.set(decoded.sessionId, { lastSequence: 0, lastAnswer: new Uint8Array(0) });
+        const opened: SessionRecord = { session: { id: decoded.sessionId }, lastSequence: 0, lastAnswer: new Uint8Array(0) };
+        this.sessions.set(decoded.sessionId, opened);
         this.stats.sessionsOpened++;
-        this.guarded(() => this.service.onSessionOpen?.({ id: decoded.sessionId }, decoded.timestamp));
+        this.guarded(() => this.service.onSessionOpen?.(opened.session, decoded.timestamp));
         return;
       case 'close': {
         this.time = Math.max(this.time, decoded.timestamp);
@@ -225,7 +228,7 @@ export class ServiceContainer {
         this.sessions.delete(decoded.sessionId);
         this.closed.set(decoded.sessionId, record);
         this.stats.sessionsClosed++;
-        this.guarded(() => this.service.onSessionClose?.({ id: decoded.sessionId }, decoded.timestamp, decoded.reason));
+        this.guarded(() => this.service.onSessionClose?.(record.session, decoded.timestamp, decoded.reason));
         return;
       }
       case 'session': {
@@ -246,7 +249,10 @@ export class ServiceContainer {
           }
           return;
         }
-        const answer = this.guarded(() => this.service.onSessionMessage({ id: decoded.sessionId }, decoded.timestamp, decoded.payload, this.cluster));
+        // No closure per command unless the service is watched for nondeterminism.
+        const answer = this.guard
+          ? this.guarded(() => this.service.onSessionMessage(record.session, decoded.timestamp, decoded.payload, this.cluster))
+          : this.service.onSessionMessage(record.session, decoded.timestamp, decoded.payload, this.cluster);
         record.lastSequence = decoded.sequence;
         record.lastAnswer = answer.slice();
         this.stats.applied++;
