@@ -9,7 +9,8 @@
 // makes faults more frequent, loses 10% of messages and shortens the timeouts. Prints each failing
 // seed with what broke (replay it with --first-seed S --seeds 1) and exits 1 if any failed, 2 on
 // bad usage. With --clients, every member runs the replicated key-value service and C clients
-// send it commands; each seed's history must be linearizable, and --history-out writes the last
+// send it commands; each seed's history must be linearizable (a history the checker cannot decide
+// within its step budget is reported as undecided, not failed), and --history-out writes the last
 // seed's history as Porcupine's JSON (replay a failing seed alone to get its history).
 import { writeFileSync } from 'node:fs';
 import { runConsensusSim } from '../dist/test/support/consensus-sim.js';
@@ -50,6 +51,7 @@ for (let i = 0; i < args.length; i++) {
 }
 const harsh = options.harsh ? { faultIntervalMs: 1000, loss: 0.1, settings: { leaderHeartbeatTimeoutNs: 500e6, electionTimeoutNs: 300e6 } } : {};
 let failed = 0;
+let undecided = 0;
 const started = Date.now();
 const writeHistory = (history, why) => {
   if (options.historyOut === null || history === undefined) return;
@@ -62,9 +64,10 @@ for (const members of options.members) {
     try {
       const r = runConsensusSim({ seed, members, durationMs: options.seconds * 1000, ...harsh, ...(options.clients > 0 ? { clients: options.clients } : {}) });
       if (seed === options.firstSeed + options.seeds - 1 && members === options.members.at(-1)) writeHistory(r.history, `seed ${seed}, ${members} members`);
-      if (r.linearizability !== undefined && r.linearizability.verdict !== 'ok') {
-        failed++;
-        process.stdout.write(`FAIL seed=${seed} members=${members}: linearizability ${r.linearizability.verdict} (${r.linearizability.reason ?? ''})\n`);
+      // 'illegal' throws inside the run; 'unknown' means the checker's step budget ran out first.
+      if (r.linearizability !== undefined && r.linearizability.verdict === 'unknown') {
+        undecided++;
+        process.stdout.write(`UNDECIDED seed=${seed} members=${members}: the linearizability checker ${r.linearizability.reason}\n`);
       }
       totals.commands += r.committedCommands;
       totals.leaders += r.leadersElected;
@@ -81,5 +84,5 @@ for (const members of options.members) {
   }
   process.stdout.write(`${members} members: ${options.seeds} seeds from ${options.firstSeed}, ${options.seconds} s each: ${totals.commands} commands committed, ${totals.leaders} leaders, ${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.asymmetricPartitions} one-way partitions, ${totals.diskFaults} disk faults, ${totals.clockJumps} clock jumps, ${totals.lost} messages lost\n`);
 }
-process.stdout.write(`${failed === 0 ? 'all seeds passed' : `${failed} seed(s) failed`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+process.stdout.write(`${failed === 0 ? 'all seeds passed' : `${failed} seed(s) failed`}${undecided > 0 ? ` (${undecided} history/histories too hard for the checker's step budget)` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 process.exit(failed === 0 ? 0 : 1);
