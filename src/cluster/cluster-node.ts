@@ -10,7 +10,7 @@ import type { Prng } from '../env/prng.js';
 import type { Files } from '../env/files.js';
 import { CONSENSUS_DEFAULTS, ConsensusMember, type ConsensusSettings, type Role } from './consensus/consensus-member.js';
 import type { ConsensusLog, LogEntry } from './consensus/consensus-log.js';
-import type { ConsensusMessage } from './consensus/consensus-messages.js';
+import { NULL_VALUE, type ConsensusMessage } from './consensus/consensus-messages.js';
 import { ClusterAction, CloseReason, EntryKind, encodeClusterAction, encodeSessionClose, encodeSessionMessage, encodeSessionOpen, encodeTimerEvent } from './service/cluster-entries.js';
 import { ServiceContainer, type ClusteredService } from './service/service-container.js';
 import { CONSENSUS_MODULE_SERVICE_ID, RecordingLog } from './recording-log.js';
@@ -170,7 +170,7 @@ export class ClusterNode {
   onMessage(message: ConsensusMessage, nowNs: number): void {
     if (this.stateValue === 'CLOSED') {
       // Still say so, in case the leader did not hear the first ack.
-      if (message.type === 'terminationPosition' && message.logPosition === this.terminationPosition) this.sendAck(message.from);
+      if (message.type === 'terminationPosition' && message.logPosition === this.terminationPosition) this.sendAck(message.from !== NULL_VALUE ? message.from : this.terminationLeader);
       return;
     }
     if (message.type === 'terminationPosition') {
@@ -178,7 +178,8 @@ export class ClusterNode {
       this.stateValue = 'TERMINATING';
       this.terminationPosition = message.logPosition;
       this.terminationTermId = message.leadershipTermId;
-      this.terminationLeader = message.from;
+      // Aeron's TerminationPosition names no sender: the leader of its term, when this member knows it.
+      this.terminationLeader = message.from !== NULL_VALUE ? message.from : message.leadershipTermId === this.member.leadershipTermId ? this.member.leaderId : NULL_VALUE;
       this.checkTermination(nowNs);
       return;
     }
@@ -218,6 +219,7 @@ export class ClusterNode {
   }
 
   private sendAck(to: number): void {
+    if (to === NULL_VALUE) return;
     this.options.send(to, { type: 'terminationAck', from: this.options.memberId, leadershipTermId: this.terminationTermId, logPosition: this.terminationPosition });
   }
 

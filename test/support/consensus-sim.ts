@@ -16,7 +16,7 @@
  * seed can be replayed exactly.
  */
 import { SeededPrng } from '../../src/env/prng.js';
-import { MemoryConsensusLog, type ConsensusLog, type LogEntry, type TermRun } from '../../src/cluster/consensus/consensus-log.js';
+import { MemoryConsensusLog, type ConsensusLog, type LogEntry, type TermStart } from '../../src/cluster/consensus/consensus-log.js';
 import { ConsensusMember, TERM_START_MARKER, type ConsensusSettings } from '../../src/cluster/consensus/consensus-member.js';
 import type { ConsensusMessage } from '../../src/cluster/consensus/consensus-messages.js';
 import { CONSENSUS_MODULE_SERVICE_ID } from '../../src/cluster/recording-log.js';
@@ -77,6 +77,9 @@ export interface ConsensusSimResult {
   /** Members stopped by a disk fault (fail-stop) before they were restarted. */
   readonly diskFaultStops: number;
   readonly events: number;
+  /** Catch-ups that dropped disagreeing entries, and whole terms the leader did not hold. */
+  readonly logTruncations: number;
+  readonly termsDropped: number;
   /** With clients: the history of their operations, its verdict, and the container's counts. */
   readonly history?: Operation<KvInput, KvOutput>[];
   readonly linearizability?: CheckResult;
@@ -103,6 +106,9 @@ class DiskFault extends Error {}
 class FaultyLog implements ConsensusLog {
   readonly inner = new MemoryConsensusLog();
   broken = false;
+  /** Catch-up dropped entries that disagreed with a leader's log; and dropped a whole term a leader did not hold. */
+  truncations = 0;
+  termsForgotten = 0;
   private check(what: string): void {
     if (this.broken) throw new DiskFault(`disk error writing ${what}`);
   }
@@ -132,6 +138,7 @@ class FaultyLog implements ConsensusLog {
   }
   truncate(position: number): void {
     this.check('a truncation');
+    if (position < this.inner.appendPosition) this.truncations++;
     this.inner.truncate(position);
   }
   entriesFrom(position: number, maxBytes: number): LogEntry[] {
@@ -140,8 +147,13 @@ class FaultyLog implements ConsensusLog {
   entryAt(position: number): LogEntry | undefined {
     return this.inner.entryAt(position);
   }
-  runs(): TermRun[] {
-    return this.inner.runs();
+  nextTerm(termId: number): TermStart | undefined {
+    return this.inner.nextTerm(termId);
+  }
+  forgetTerm(termId: number): void {
+    this.check('a dropped term');
+    this.inner.forgetTerm(termId);
+    this.termsForgotten++;
   }
 }
 
@@ -708,7 +720,9 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       break;
     }
   }
-  if (clientCount === 0) return { seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, ...stats };
+  const logTruncations = sims.reduce((sum, m) => sum + m.log.truncations, 0);
+  const termsDropped = sims.reduce((sum, m) => sum + m.log.termsForgotten, 0);
+  if (clientCount === 0) return { seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, logTruncations, termsDropped, ...stats };
   // Operations still waiting when the run ends never learnt their outcome.
   for (const client of clients) {
     if (client.current !== null) {
@@ -719,7 +733,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const linearizability = checkLinearizable(kvModel, history, { maxSteps: 5_000_000 });
   if (linearizability.verdict === 'illegal') fail(`the clients' history (${history.length} operations) is not linearizable: partition ${linearizability.illegalPartition}`);
   return {
-    seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, ...stats,
+    seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, logTruncations, termsDropped, ...stats,
     history, linearizability, commandsAnsweredAgain: answeredAgain, indeterminate, snapshotsTaken, recoveriesFromSnapshot, commandsRejected: rejected, clientPauses,
     ...(termination === undefined ? {} : { termination }),
   };

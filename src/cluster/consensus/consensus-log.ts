@@ -3,7 +3,8 @@
  * entries at byte positions, each tagged with the leadership term whose leader appended it, and
  * the terms the member has joined with the position each began at (what the recording log holds
  * in a full member). Entries written by one leader in one term are identical wherever they are
- * held, so two logs agree wherever their runs of one term start at the same position.
+ * held, and a term's entries begin at the same position in every log that holds the term, so two
+ * logs that both hold a term agree up to the end of the shorter run of that term.
  *
  * {@link MemoryConsensusLog} keeps it in memory for the simulator; what survives a crash is
  * exactly what it holds (the simulator keeps the object across a member's restart).
@@ -21,11 +22,10 @@ export interface LogEntry {
   readonly data: Uint8Array;
 }
 
-/** A run of entries of one term: [start, end). */
-export interface TermRun {
+/** A term the log holds and where it began. */
+export interface TermStart {
   readonly termId: number;
-  readonly start: number;
-  readonly end: number;
+  readonly base: number;
 }
 
 /** Frame header a log entry takes beside its data (as an Aeron data frame's 32 bytes). */
@@ -50,14 +50,16 @@ export interface ConsensusLog {
   joinTerm(termId: number, base: number): void;
   /** Appends an entry of `termId` (joining that term at the entry when not joined yet). */
   append(termId: number, data: Uint8Array): LogEntry;
+  /** The first term after `termId` the log holds (the log's first term for -1), or undefined. */
+  nextTerm(termId: number): TermStart | undefined;
   /** Drops every entry at or beyond `position` (which must be an entry boundary) and the terms joined beyond it. */
   truncate(position: number): void;
+  /** Drops the log's last term, which must hold no entries (truncate to its base first). */
+  forgetTerm(termId: number): void;
   /** Entries from `position` (an entry boundary), at most `maxBytes` of them (at least one when there is one). */
   entriesFrom(position: number, maxBytes: number): LogEntry[];
   /** The entry that begins at `position`, if any. */
   entryAt(position: number): LogEntry | undefined;
-  /** The runs of one term, in order. */
-  runs(): TermRun[];
 }
 
 export class MemoryConsensusLog implements ConsensusLog {
@@ -96,6 +98,18 @@ export class MemoryConsensusLog implements ConsensusLog {
     return entry;
   }
 
+  nextTerm(termId: number): TermStart | undefined {
+    let next: TermStart | undefined;
+    for (const [t, base] of this.terms) if (t > termId && (next === undefined || t < next.termId)) next = { termId: t, base };
+    return next;
+  }
+
+  forgetTerm(termId: number): void {
+    const base = this.terms.get(termId);
+    assert(base !== undefined && termId === this.logTermId && base === this.end, `forgetTerm ${termId}: not the last term with no entries (base ${base}, log ends at ${this.end})`);
+    this.terms.delete(termId);
+  }
+
   truncate(position: number): void {
     if (position >= this.end) return;
     const index = this.indexByPosition.get(position);
@@ -124,30 +138,4 @@ export class MemoryConsensusLog implements ConsensusLog {
     const index = this.indexByPosition.get(position);
     return index === undefined ? undefined : this.entries[index];
   }
-
-  runs(): TermRun[] {
-    const runs: TermRun[] = [];
-    for (const e of this.entries) {
-      const last = runs[runs.length - 1];
-      if (last !== undefined && last.termId === e.termId && last.end === e.position) runs[runs.length - 1] = { termId: last.termId, start: last.start, end: e.position + e.length };
-      else runs.push({ termId: e.termId, start: e.position, end: e.position + e.length });
-    }
-    return runs;
-  }
-}
-
-/**
- * The longest prefix two logs share, from their runs: runs of the same term starting at the same
- * position agree up to the shorter one's end; the first difference ends the prefix.
- */
-export function commonPrefix(a: readonly TermRun[], b: readonly TermRun[]): number {
-  let common = 0;
-  for (let i = 0; i < a.length && i < b.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.termId !== y.termId || x.start !== common || y.start !== common) break;
-    common = Math.min(x.end, y.end);
-    if (x.end !== y.end) break;
-  }
-  return common;
 }

@@ -15,6 +15,12 @@
  *   FOLLOWER_BALLOT --(electionTimeout)--> CANVASS
  *   any --(NewLeadershipTerm of a term no older than the candidate term)--> FOLLOWER_CATCHUP
  *   FOLLOWER_CATCHUP --(holds the leader's log up to the term's base: joins the term)--> CLOSED (follower)
+ *
+ * Catch-up with Aeron's messages: the leader's NewLeadershipTerm describes the follower's log term
+ * in the leader's log (where its entries end there, or that the leader does not hold it). The
+ * follower drops what disagrees (its entries past that end, or the whole term, and then reports
+ * its log again in a canvass), after which its log is a prefix of the leader's; it asks for the
+ * rest with CatchupPosition and joins the term on reaching its base.
  *   LEADER_READY --(a quorum joined the term: NewLeadershipTermEvent appended)--> CLOSED (leader)
  *   CLOSED --(follower: no leader contact for leaderHeartbeatTimeout; leader: no quorum for as long)--> CANVASS
  *
@@ -28,8 +34,8 @@
 import type { Prng } from '../../env/prng.js';
 import { ErrorCode, SkeinError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
-import { commonPrefix, type ConsensusLog, type LogEntry } from './consensus-log.js';
-import { compareLogs, type ConsensusMessage, type LogData } from './consensus-messages.js';
+import type { ConsensusLog, LogEntry } from './consensus-log.js';
+import { compareLogs, NULL_VALUE, type ConsensusMessage, type LogData, type NewLeadershipTerm } from './consensus-messages.js';
 
 export type ElectionState = 'CANVASS' | 'NOMINATE' | 'CANDIDATE_BALLOT' | 'FOLLOWER_BALLOT' | 'LEADER_READY' | 'FOLLOWER_CATCHUP' | 'CLOSED';
 export type Role = 'FOLLOWER' | 'CANDIDATE' | 'LEADER';
@@ -87,6 +93,10 @@ export class ConsensusMember {
   private commit = 0;
   private applied = 0;
   private termBaseValue = 0;
+  /** Follower catching up: its log is a prefix of the leader's (the leader said where they part). */
+  private aligned = false;
+  /** Leader: its log's term before the term it leads (what a follower's log most likely is). */
+  private priorLogTermId = -1;
   private startup = true;
   private canvass = new Map<number, CanvassView>();
   private votes = new Map<number, boolean>();
@@ -200,6 +210,7 @@ export class ConsensusMember {
     switch (message.type) {
       case 'canvass':
         this.canvass.set(message.from, { logTermId: message.logTermId, logPosition: message.logPosition });
+        if (this.roleValue === 'FOLLOWER' && this.state === 'FOLLOWER_CATCHUP' && message.from === this.leader) return;
         if (this.roleValue !== 'LEADER') return;
         if (message.candidateTermId > this.termId) {
           // The member promised a newer term than this one (it voted in a ballot this leader never
@@ -214,20 +225,20 @@ export class ConsensusMember {
         this.onRequestVote(message.from, message.candidateTermId, message.logTermId, message.logPosition, nowNs);
         return;
       case 'vote':
+        this.canvass.set(message.from, { logTermId: message.logTermId, logPosition: message.logPosition });
         if (this.state === 'CANDIDATE_BALLOT' && message.candidateTermId === this.log.candidateTermId) {
           this.votes.set(message.from, message.granted);
           if (this.votes.size === this.memberIds.length && [...this.votes.values()].every((v) => v)) this.becomeLeader(nowNs);
         }
         return;
       case 'newLeadershipTerm':
-        this.onNewLeadershipTerm(message.from, message.leadershipTermId, message.termBase, message.commitPosition, nowNs);
+        this.onNewLeadershipTerm(message, nowNs);
         return;
-      case 'catchup':
+      case 'catchupPosition':
         if (this.roleValue === 'LEADER' && message.leadershipTermId === this.termId) {
           const f = this.followers.get(message.from);
           if (f !== undefined) f.lastHeardNs = nowNs;
-          const common = commonPrefix(this.log.runs(), message.runs);
-          this.sendLog(message.from, common, true);
+          this.sendLog(message.from, message.logPosition);
         }
         return;
       case 'logData':
@@ -274,9 +285,7 @@ export class ConsensusMember {
     let work = 0;
     if (nowNs >= this.nextStatusNs) {
       this.nextStatusNs = nowNs + this.settings.electionStatusIntervalNs;
-      const message = {
-        type: 'canvass', from: this.memberId, logTermId: this.log.logTermId, logPosition: this.log.appendPosition, leadershipTermId: this.termId, candidateTermId: this.log.candidateTermId,
-      } as const;
+      const message = this.canvassMessage();
       for (const m of this.others) this.env.send(m, message);
       work++;
     }
@@ -313,13 +322,13 @@ export class ConsensusMember {
 
   private onRequestVote(from: number, candidateTermId: number, logTermId: number, logPosition: number, nowNs: number): void {
     if (candidateTermId <= this.log.candidateTermId) {
-      this.env.send(from, { type: 'vote', from: this.memberId, candidateTermId, granted: false });
+      this.sendVote(from, candidateTermId, false);
       return;
     }
     // Persisted before answering, so a restart never votes twice in one term.
     this.log.candidateTermId = candidateTermId;
     const granted = compareLogs(this.log.logTermId, this.log.appendPosition, logTermId, logPosition) <= 0;
-    this.env.send(from, { type: 'vote', from: this.memberId, candidateTermId, granted });
+    this.sendVote(from, candidateTermId, granted);
     // A term newer than the one this member leads or follows has begun: step down.
     if (this.state !== 'CANVASS' || this.roleValue !== 'FOLLOWER') this.enterCanvass(nowNs);
     if (granted) {
@@ -328,7 +337,16 @@ export class ConsensusMember {
     }
   }
 
+  private sendVote(to: number, candidateTermId: number, granted: boolean): void {
+    this.env.send(to, { type: 'vote', from: this.memberId, candidateTermId, logTermId: this.log.logTermId, logPosition: this.log.appendPosition, granted });
+  }
+
+  private canvassMessage(): ConsensusMessage {
+    return { type: 'canvass', from: this.memberId, logTermId: this.log.logTermId, logPosition: this.log.appendPosition, candidateTermId: this.log.candidateTermId };
+  }
+
   private becomeLeader(nowNs: number): void {
+    this.priorLogTermId = this.log.logTermId;
     this.termId = this.log.candidateTermId;
     this.leader = this.memberId;
     this.setRole('LEADER');
@@ -350,11 +368,13 @@ export class ConsensusMember {
     this.log.append(this.termId, data);
   }
 
-  private onNewLeadershipTerm(from: number, leadershipTermId: number, termBase: number, commitPosition: number, nowNs: number): void {
+  private onNewLeadershipTerm(message: NewLeadershipTerm, nowNs: number): void {
+    const { from, leadershipTermId } = message;
     if (leadershipTermId < this.log.candidateTermId || from === this.memberId) return;
     if (leadershipTermId === this.termId && this.leader === from && this.roleValue === 'FOLLOWER') {
       this.lastLeaderContactNs = nowNs;
-      if (this.state === 'CLOSED') this.learnCommit(commitPosition);
+      if (this.state === 'CLOSED') this.learnCommit(message.commitPosition);
+      else this.catchUp(message);
       return;
     }
     if (this.roleValue === 'LEADER' && leadershipTermId === this.termId) return;
@@ -364,16 +384,62 @@ export class ConsensusMember {
     this.leader = from;
     this.startup = false;
     this.setRole('FOLLOWER');
-    this.termBaseValue = termBase;
+    this.termBaseValue = message.termBase;
     this.lastLeaderContactNs = nowNs;
     this.lastSentAppend = -1;
-    if (this.log.termBase(leadershipTermId) === termBase) {
-      this.state = 'CLOSED';
-      this.sendAppendPosition();
-    } else {
-      this.state = 'FOLLOWER_CATCHUP';
-      this.nextStatusNs = nowNs;
+    this.state = 'FOLLOWER_CATCHUP';
+    this.aligned = false;
+    this.nextStatusNs = nowNs + this.settings.leaderHeartbeatIntervalNs;
+    this.catchUp(message);
+  }
+
+  /**
+   * A follower of the leader that sent `message`, not yet in its term: drops what of its log
+   * disagrees with the leader's as the message describes it, then joins the term or asks for the
+   * leader's log from where it stands.
+   */
+  private catchUp(message: NewLeadershipTerm): void {
+    if (this.log.termBase(this.termId) === this.termBaseValue) {
+      this.joined();
+      return;
     }
+    if (this.aligned) return;
+    const logTermId = this.log.logTermId;
+    // About another log term than this member's (sent before it last reported): ask for one about its own.
+    if (message.logTermId !== logTermId) {
+      this.env.send(this.leader, this.canvassMessage());
+      return;
+    }
+    if (message.nextTermBase === NULL_VALUE) {
+      // The leader's log does not hold this member's log term: none of its entries were committed.
+      const base = this.log.termBase(logTermId);
+      assert(logTermId !== -1 && base !== undefined, `member ${this.memberId}: the leader of term ${this.termId} does not hold log term ${logTermId}`);
+      this.truncateTo(base);
+      this.log.forgetTerm(logTermId);
+      this.env.send(this.leader, this.canvassMessage());
+      return;
+    }
+    // Both hold the term, so the logs agree up to the shorter run of it: the leader's ends at nextTermBase.
+    if (this.log.appendPosition > message.nextTermBase) this.truncateTo(message.nextTermBase);
+    this.aligned = true;
+    if (this.log.appendPosition === this.termBaseValue) {
+      this.log.joinTerm(this.termId, this.termBaseValue);
+      this.joined();
+    } else {
+      this.env.send(this.leader, { type: 'catchupPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.log.appendPosition });
+    }
+  }
+
+  private truncateTo(position: number): void {
+    // Committed entries never change: a leader asking otherwise is a bug (the simulator looks for it).
+    assert(position >= this.applied, `member ${this.memberId}: the leader of term ${this.termId} would truncate at ${position}, below what was applied (${this.applied})`);
+    this.log.truncate(position);
+  }
+
+  private joined(): void {
+    this.aligned = true;
+    if (this.state === 'FOLLOWER_CATCHUP') this.state = 'CLOSED';
+    this.sendAppendPosition();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -387,7 +453,8 @@ export class ConsensusMember {
     if (nowNs < this.nextStatusNs) return 0;
     this.nextStatusNs = nowNs + this.settings.leaderHeartbeatIntervalNs;
     if (this.state === 'FOLLOWER_CATCHUP') {
-      this.env.send(this.leader, { type: 'catchup', from: this.memberId, leadershipTermId: this.termId, runs: this.log.runs() });
+      if (this.aligned) this.env.send(this.leader, { type: 'catchupPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.log.appendPosition });
+      else this.env.send(this.leader, this.canvassMessage());
     } else {
       this.sendAppendPosition();
     }
@@ -395,14 +462,8 @@ export class ConsensusMember {
   }
 
   private onLogData(message: LogData, nowNs: number): void {
-    if (this.roleValue !== 'FOLLOWER' || message.leadershipTermId !== this.termId || message.from !== this.leader) return;
+    if (this.roleValue !== 'FOLLOWER' || message.leadershipTermId !== this.termId || message.from !== this.leader || !this.aligned) return;
     this.lastLeaderContactNs = nowNs;
-    const joined = this.log.termBase(this.termId) === this.termBaseValue;
-    if (!joined && message.truncateTo !== null && message.truncateTo < this.log.appendPosition) {
-      // Committed entries never change: a leader asking otherwise is a bug (the simulator looks for it).
-      assert(message.truncateTo >= this.applied, `member ${this.memberId}: the leader of term ${this.termId} would truncate at ${message.truncateTo}, below what was applied (${this.applied})`);
-      this.log.truncate(message.truncateTo);
-    }
     for (const entry of message.entries) {
       const end = this.log.appendPosition;
       if (entry.position < end) continue;
@@ -420,7 +481,7 @@ export class ConsensusMember {
       if (this.log.appendPosition !== this.lastSentAppend) this.sendAppendPosition();
     } else if (message.entries.length > 0) {
       // More to catch up: ask for the next part now rather than on the next interval.
-      this.env.send(this.leader, { type: 'catchup', from: this.memberId, leadershipTermId: this.termId, runs: this.log.runs() });
+      this.env.send(this.leader, { type: 'catchupPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.log.appendPosition });
     }
   }
 
@@ -460,7 +521,7 @@ export class ConsensusMember {
     // Stream new entries to joined followers at once.
     for (const [m, f] of this.followers) {
       if (f.joined && f.sentPosition < this.log.appendPosition && f.sentPosition >= f.position) {
-        this.sendLog(m, f.sentPosition, false);
+        this.sendLog(m, f.sentPosition);
         work++;
       }
     }
@@ -472,7 +533,7 @@ export class ConsensusMember {
         else {
           this.env.send(m, { type: 'commitPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.commit });
           // What was sent and not acknowledged is sent again from the follower's position.
-          if (f.position < this.log.appendPosition) this.sendLog(m, f.position, false);
+          if (f.position < this.log.appendPosition) this.sendLog(m, f.position);
         }
       }
       work++;
@@ -498,18 +559,33 @@ export class ConsensusMember {
     this.applyCommitted();
   }
 
+  /** NewLeadershipTerm for one member, describing its log term (as it last reported it) in this leader's log. */
   private sendNewLeadershipTerm(to: number): void {
-    this.env.send(to, { type: 'newLeadershipTerm', from: this.memberId, leadershipTermId: this.termId, termBase: this.termBaseValue, commitPosition: this.commit });
+    const logTermId = this.canvass.get(to)?.logTermId ?? this.priorLogTermId;
+    let nextTermId = NULL_VALUE;
+    let nextTermBase = NULL_VALUE;
+    let nextLogPosition = NULL_VALUE;
+    if (logTermId < this.termId && (logTermId === -1 || this.log.termBase(logTermId) !== undefined)) {
+      const next = this.log.nextTerm(logTermId);
+      assert(next !== undefined, `leader ${this.memberId} of term ${this.termId}: no term after ${logTermId} in its log`);
+      nextTermId = next.termId;
+      nextTermBase = next.base;
+      nextLogPosition = this.log.nextTerm(next.termId)?.base ?? this.log.appendPosition;
+    }
+    this.env.send(to, {
+      type: 'newLeadershipTerm', from: this.memberId, logTermId, nextTermId, nextTermBase, nextLogPosition,
+      leadershipTermId: this.termId, termBase: this.termBaseValue, logPosition: this.log.appendPosition, commitPosition: this.commit,
+    });
   }
 
-  /** Sends the log from `position` (an entry boundary in this log); `truncate` tells the follower to drop what it holds from there. */
-  private sendLog(to: number, position: number, truncate: boolean): void {
+  /** Sends the log from `position` (an entry boundary in this log; nothing when it is not). */
+  private sendLog(to: number, position: number): void {
     const entries = this.log.entriesFrom(position, this.settings.maxBatchBytes);
     const f = this.followers.get(to);
     const end = entries.length === 0 ? position : entries[entries.length - 1]!.position + entries[entries.length - 1]!.length;
     if (f !== undefined) f.sentPosition = Math.max(f.joined ? f.sentPosition : 0, end);
     this.env.send(to, {
-      type: 'logData', from: this.memberId, leadershipTermId: this.termId, termBase: this.termBaseValue, truncateTo: truncate ? position : null, position, entries, commitPosition: this.commit,
+      type: 'logData', from: this.memberId, leadershipTermId: this.termId, termBase: this.termBaseValue, position, entries, commitPosition: this.commit,
     });
   }
 

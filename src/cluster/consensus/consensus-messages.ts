@@ -1,20 +1,25 @@
 /**
- * The messages members exchange in the consensus core (docs/cluster.md, "Consensus core"). They
- * carry what Aeron Cluster's consensus messages carry (CLUSTER.md §4: CanvassPosition,
- * RequestVote, Vote, NewLeadershipTerm, AppendPosition, CommitPosition, CatchupPosition) as plain
- * objects; the log itself travels as LogData, which stands for the leader's log stream and the
- * archive replay that catches a follower up. Encoding them as SBE on Skein streams is the
- * transport's job, not the core's.
+ * The messages members exchange in the consensus core (docs/cluster.md, "Consensus core"): Aeron
+ * Cluster's consensus messages (CLUSTER.md §4: CanvassPosition, RequestVote, Vote,
+ * NewLeadershipTerm, AppendPosition, CommitPosition, CatchupPosition, TerminationPosition,
+ * TerminationAck) as plain objects with the same fields, which consensus-codec.ts encodes with the
+ * schema's SBE codecs; and LogData, which is not a consensus message but stands for the leader's
+ * log stream (and the replay that catches a follower up): entries at their log positions.
  */
-import type { LogEntry, TermRun } from './consensus-log.js';
+import type { LogEntry } from './consensus-log.js';
+
+/** Aeron's null value for term ids and positions in these messages. */
+export const NULL_VALUE = -1;
 
 export interface CanvassPosition {
   readonly type: 'canvass';
   readonly from: number;
   readonly logTermId: number;
   readonly logPosition: number;
-  readonly leadershipTermId: number;
-  /** The newest term this member promised (voted or nominated in). */
+  /**
+   * The newest term this member promised (voted or nominated in), which it may follow no older
+   * than. It travels in CanvassPosition's leadershipTermId field, the term the member is in.
+   */
   readonly candidateTermId: number;
 }
 
@@ -30,34 +35,49 @@ export interface Vote {
   readonly type: 'vote';
   readonly from: number;
   readonly candidateTermId: number;
+  /** The voter's log (term, then position), which tells the candidate where the voter's log stands. */
+  readonly logTermId: number;
+  readonly logPosition: number;
   readonly granted: boolean;
 }
 
-/** The leader of `leadershipTermId` announces itself; sent on an interval until the follower joins, and as its heartbeat's companion. */
+/**
+ * The leader of `leadershipTermId` announces itself to one member, describing the member's log
+ * term `logTermId` (what it last reported) in the leader's log: the term after it there
+ * (`nextTermId`), where that began (`nextTermBase`: the end of `logTermId`'s entries in the
+ * leader's log) and ended (`nextLogPosition`). With `nextTermBase` NULL_VALUE the leader's log
+ * does not hold `logTermId` at all. Sent on an interval until the member joins, and in answer to
+ * its canvass.
+ */
 export interface NewLeadershipTerm {
   readonly type: 'newLeadershipTerm';
   readonly from: number;
+  readonly logTermId: number;
+  readonly nextTermId: number;
+  readonly nextTermBase: number;
+  readonly nextLogPosition: number;
   readonly leadershipTermId: number;
   /** Where the term began in the leader's log. */
   readonly termBase: number;
+  /** The leader's append position. */
+  readonly logPosition: number;
   readonly commitPosition: number;
 }
 
-/** A follower asks for the leader's log after what the two share (its runs let the leader find that). */
-export interface CatchupRequest {
-  readonly type: 'catchup';
+/** A follower whose log is a prefix of the leader's asks for the leader's log from `logPosition`. */
+export interface CatchupPosition {
+  readonly type: 'catchupPosition';
   readonly from: number;
   readonly leadershipTermId: number;
-  readonly runs: readonly TermRun[];
+  readonly logPosition: number;
 }
 
-/** Entries of the leader's log from `from`; `truncateTo`, when set, is where the follower's log stops agreeing. */
+/** Entries of the leader's log from `position` (the log stream, not a consensus message). */
 export interface LogData {
   readonly type: 'logData';
   readonly from: number;
   readonly leadershipTermId: number;
   readonly termBase: number;
-  readonly truncateTo: number | null;
   readonly position: number;
   readonly entries: readonly LogEntry[];
   readonly commitPosition: number;
@@ -95,7 +115,7 @@ export interface TerminationAck {
   readonly logPosition: number;
 }
 
-export type ConsensusMessage = CanvassPosition | RequestVote | Vote | NewLeadershipTerm | CatchupRequest | LogData | AppendPosition | CommitPosition | TerminationPosition | TerminationAck;
+export type ConsensusMessage = CanvassPosition | RequestVote | Vote | NewLeadershipTerm | CatchupPosition | LogData | AppendPosition | CommitPosition | TerminationPosition | TerminationAck;
 
 /** Which of two logs is more recent: by term, then by position (> 0: a is). */
 export function compareLogs(aTermId: number, aPosition: number, bTermId: number, bPosition: number): number {

@@ -8,9 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SeededPrng } from '../../../src/env/prng.js';
-import { MemoryConsensusLog, commonPrefix } from '../../../src/cluster/consensus/consensus-log.js';
+import { MemoryConsensusLog } from '../../../src/cluster/consensus/consensus-log.js';
 import { ConsensusMember } from '../../../src/cluster/consensus/consensus-member.js';
-import type { ConsensusMessage } from '../../../src/cluster/consensus/consensus-messages.js';
+import { NULL_VALUE, type ConsensusMessage } from '../../../src/cluster/consensus/consensus-messages.js';
 
 const MS = 1_000_000;
 const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(n);
@@ -22,14 +22,7 @@ function member(id: number, ids: number[], log = new MemoryConsensusLog(), nowNs
   return { m, log, sent, committed };
 }
 
-test('common prefix: runs of one term from the same start agree up to the shorter; the first difference ends it', () => {
-  assert.equal(commonPrefix([{ termId: 1, start: 0, end: 100 }, { termId: 2, start: 100, end: 200 }], [{ termId: 1, start: 0, end: 100 }, { termId: 3, start: 100, end: 150 }]), 100);
-  assert.equal(commonPrefix([{ termId: 1, start: 0, end: 100 }], [{ termId: 1, start: 0, end: 60 }, { termId: 2, start: 60, end: 90 }]), 60);
-  assert.equal(commonPrefix([{ termId: 2, start: 0, end: 100 }], [{ termId: 1, start: 0, end: 100 }]), 0);
-  assert.equal(commonPrefix([], [{ termId: 1, start: 0, end: 10 }]), 0);
-});
-
-test('the log: entries at byte positions, runs by term, truncation at a boundary drops later terms joined', () => {
+test('the log: entries at byte positions, terms where they began, truncation at a boundary drops later terms joined', () => {
   const log = new MemoryConsensusLog();
   log.joinTerm(0, 0);
   log.append(0, bytes(8));
@@ -37,14 +30,20 @@ test('the log: entries at byte positions, runs by term, truncation at a boundary
   log.joinTerm(2, 128);
   log.append(2, bytes(16));
   assert.equal(log.appendPosition, 192, 'each entry takes its 32-byte header and data, aligned to 32 bytes, as a stream frame');
-  assert.deepEqual(log.runs(), [{ termId: 0, start: 0, end: 128 }, { termId: 2, start: 128, end: 192 }]);
+  assert.deepEqual(log.nextTerm(-1), { termId: 0, base: 0 });
+  assert.deepEqual(log.nextTerm(0), { termId: 2, base: 128 }, 'term 1 is not in this log');
+  assert.equal(log.nextTerm(2), undefined);
   assert.equal(log.logTermId, 2);
+  assert.throws(() => log.forgetTerm(2), /not the last term with no entries/);
   assert.throws(() => log.truncate(10), /not an entry boundary/);
   log.truncate(64);
   assert.equal(log.appendPosition, 64);
   assert.equal(log.logTermId, 0);
   assert.deepEqual(log.entriesFrom(0, 1).map((e) => e.position), [0], 'at least one entry whatever the byte limit');
   assert.throws(() => log.joinTerm(3, 0), /log ends at 64/);
+  log.joinTerm(3, 64);
+  log.forgetTerm(3);
+  assert.equal(log.logTermId, 0, 'a term joined with no entries can be dropped again');
 });
 
 test('a single member leads at once, in a newer term after each start', () => {
@@ -79,14 +78,14 @@ test('votes: granted once per term, persisted so a restart does not vote again, 
 
 test('canvass: a member that hears of a more recent log does not nominate; one whose log is the most recent does', () => {
   const stale = member(0, [0, 1, 2]);
-  stale.m.onMessage({ type: 'canvass', from: 1, logTermId: 3, logPosition: 100, leadershipTermId: 3, candidateTermId: 3 }, 0);
-  stale.m.onMessage({ type: 'canvass', from: 2, logTermId: -1, logPosition: 0, leadershipTermId: -1, candidateTermId: -1 }, 0);
+  stale.m.onMessage({ type: 'canvass', from: 1, logTermId: 3, logPosition: 100, candidateTermId: 3 }, 0);
+  stale.m.onMessage({ type: 'canvass', from: 2, logTermId: -1, logPosition: 0, candidateTermId: -1 }, 0);
   for (let t = 0; t < 5000; t += 10) stale.m.doWork(t * MS);
   assert.equal(stale.m.electionState, 'CANVASS', 'not unanimous, and the startup canvass has not timed out');
   assert.ok(!stale.sent.some((s) => s.message.type === 'requestVote'));
   const fresh = member(1, [0, 1, 2]);
-  fresh.m.onMessage({ type: 'canvass', from: 0, logTermId: -1, logPosition: 0, leadershipTermId: -1, candidateTermId: -1 }, 0);
-  fresh.m.onMessage({ type: 'canvass', from: 2, logTermId: -1, logPosition: 0, leadershipTermId: -1, candidateTermId: -1 }, 0);
+  fresh.m.onMessage({ type: 'canvass', from: 0, logTermId: -1, logPosition: 0, candidateTermId: -1 }, 0);
+  fresh.m.onMessage({ type: 'canvass', from: 2, logTermId: -1, logPosition: 0, candidateTermId: -1 }, 0);
   for (let t = 0; t < 1000; t += 10) fresh.m.doWork(t * MS);
   assert.equal(fresh.m.electionState, 'CANDIDATE_BALLOT');
   assert.deepEqual(fresh.sent.filter((s) => s.message.type === 'requestVote').map((s) => s.to), [0, 2]);
@@ -94,12 +93,12 @@ test('canvass: a member that hears of a more recent log does not nominate; one w
 
 test('commit rule: the leader commits what a quorum that joined its term holds; a follower never past what it holds', () => {
   const leader = member(0, [0, 1, 2]);
-  for (const from of [1, 2]) leader.m.onMessage({ type: 'canvass', from, logTermId: -1, logPosition: 0, leadershipTermId: -1, candidateTermId: -1 }, 0);
+  for (const from of [1, 2]) leader.m.onMessage({ type: 'canvass', from, logTermId: -1, logPosition: 0, candidateTermId: -1 }, 0);
   let t = 0;
   while (leader.m.electionState !== 'CANDIDATE_BALLOT') leader.m.doWork((t += 10) * MS);
   const term = leader.log.candidateTermId;
-  leader.m.onMessage({ type: 'vote', from: 1, candidateTermId: term, granted: true }, t * MS);
-  leader.m.onMessage({ type: 'vote', from: 2, candidateTermId: term, granted: true }, t * MS);
+  leader.m.onMessage({ type: 'vote', from: 1, candidateTermId: term, logTermId: -1, logPosition: 0, granted: true }, t * MS);
+  leader.m.onMessage({ type: 'vote', from: 2, candidateTermId: term, logTermId: -1, logPosition: 0, granted: true }, t * MS);
   assert.equal(leader.m.role, 'LEADER');
   assert.equal(leader.m.electionState, 'LEADER_READY');
   assert.equal(leader.m.offer(bytes(4)), null, 'no commands before a quorum joined the term');
@@ -118,11 +117,9 @@ test('commit rule: the leader commits what a quorum that joined its term holds; 
   assert.deepEqual(leader.committed, [0]);
 
   const follower = member(1, [0, 1, 2]);
-  follower.m.onMessage({ type: 'newLeadershipTerm', from: 0, leadershipTermId: term, termBase: 0, commitPosition: 0 }, t * MS);
-  assert.equal(follower.m.electionState, 'FOLLOWER_CATCHUP', 'until the leader says where their logs part');
-  follower.m.doWork(t * MS);
-  assert.equal(follower.sent.at(-1)?.message.type, 'catchup');
-  follower.m.onMessage({ type: 'logData', from: 0, leadershipTermId: term, termBase: 0, truncateTo: 0, position: 0, entries: leader.log.entriesFrom(0, 1 << 20).slice(0, 1), commitPosition: 10_000 }, t * MS);
+  follower.m.onMessage({ type: 'newLeadershipTerm', from: 0, logTermId: -1, nextTermId: term, nextTermBase: 0, nextLogPosition: leader.log.appendPosition, leadershipTermId: term, termBase: 0, logPosition: leader.log.appendPosition, commitPosition: 0 }, t * MS);
+  assert.equal(follower.m.electionState, 'CLOSED', 'an empty log is a prefix of any: it joins the term at its base, 0');
+  follower.m.onMessage({ type: 'logData', from: 0, leadershipTermId: term, termBase: 0, position: 0, entries: leader.log.entriesFrom(0, 1 << 20).slice(0, 1), commitPosition: 10_000 }, t * MS);
   assert.equal(follower.m.electionState, 'CLOSED');
   assert.equal(follower.m.commitPosition, follower.log.appendPosition, 'the leader says 10000, this member holds less');
   assert.equal(follower.committed.length, 1);
@@ -140,4 +137,87 @@ test('a member recovering from a snapshot starts with that position applied and 
   assert.deepEqual(committed, [64, 128], 'the entry after the snapshot and the new term start; not the one before');
   assert.throws(() => new ConsensusMember(0, [0, 1], log, { random: new SeededPrng(1), send: () => {} }, 0, {}, 41), /recovered position 41 is not an entry boundary/);
   assert.throws(() => new ConsensusMember(0, [0, 1], log, { random: new SeededPrng(1), send: () => {} }, 0, {}, 9999), /recovered position 9999/);
+});
+
+/** A follower of leader 0 in term 5 whose log holds term 1 from 0 and term 3 from 128 (entries of 64 bytes). */
+function divergedFollower() {
+  const log = new MemoryConsensusLog();
+  log.joinTerm(1, 0);
+  log.append(1, bytes(8));
+  log.append(1, bytes(8));
+  log.joinTerm(3, 128);
+  log.append(3, bytes(8));
+  log.append(3, bytes(8));
+  log.candidateTermId = 4;
+  return member(1, [0, 1, 2], log);
+}
+
+const nlt = (fields: { logTermId: number; nextTermId: number; nextTermBase: number; nextLogPosition: number; termBase: number }) => ({
+  type: 'newLeadershipTerm' as const, from: 0, leadershipTermId: 5, logPosition: 1024, commitPosition: 0, ...fields,
+});
+
+test('catch-up: a follower drops its entries past where the leader\'s run of its log term ends, then asks for the rest from there', () => {
+  const f = divergedFollower();
+  // The leader's log: term 1 as the follower's, one entry of term 3, one of term 4, then its term 5 from 256.
+  const leaderLog = new MemoryConsensusLog();
+  leaderLog.joinTerm(1, 0);
+  for (let i = 0; i < 2; i++) leaderLog.append(1, bytes(8));
+  leaderLog.joinTerm(3, 128);
+  leaderLog.append(3, bytes(8));
+  leaderLog.joinTerm(4, 192);
+  leaderLog.append(4, bytes(8));
+  leaderLog.joinTerm(5, 256);
+  leaderLog.append(5, bytes(8));
+  f.m.onMessage(nlt({ logTermId: 3, nextTermId: 4, nextTermBase: 192, nextLogPosition: 256, termBase: 256 }), MS);
+  assert.equal(f.log.appendPosition, 192, 'the second entry of term 3 is not the leader\'s');
+  assert.equal(f.m.electionState, 'FOLLOWER_CATCHUP');
+  assert.deepEqual(f.sent.at(-1), { to: 0, message: { type: 'catchupPosition', from: 1, leadershipTermId: 5, logPosition: 192 } });
+  f.m.onMessage({ type: 'logData', from: 0, leadershipTermId: 5, termBase: 256, position: 192, entries: leaderLog.entriesFrom(192, 1 << 20), commitPosition: 320 }, MS);
+  assert.equal(f.m.electionState, 'CLOSED', 'it holds the leader\'s log up to the term\'s base and joins');
+  assert.deepEqual([f.log.termBase(4), f.log.termBase(5), f.log.appendPosition], [192, 256, 320]);
+  assert.equal(f.m.commitPosition, 320);
+});
+
+test('catch-up: a follower whose log term the leader does not hold drops the whole term and reports its log again', () => {
+  const f = divergedFollower();
+  f.m.onMessage(nlt({ logTermId: 3, nextTermId: NULL_VALUE, nextTermBase: NULL_VALUE, nextLogPosition: NULL_VALUE, termBase: 128 }), MS);
+  assert.equal(f.log.appendPosition, 128);
+  assert.equal(f.log.logTermId, 1, 'term 3 is gone with its entries');
+  assert.deepEqual(f.sent.at(-1), { to: 0, message: { type: 'canvass', from: 1, logTermId: 1, logPosition: 128, candidateTermId: 5 } });
+  // The leader answers about term 1, whose run in its log ends where its term 5 begins: join at once.
+  f.m.onMessage(nlt({ logTermId: 1, nextTermId: 5, nextTermBase: 128, nextLogPosition: 1024, termBase: 128 }), MS);
+  assert.equal(f.m.electionState, 'CLOSED');
+  assert.equal(f.sent.at(-1)?.message.type, 'appendPosition');
+});
+
+test('catch-up: an announcement about another log term than the follower\'s changes nothing but asks for one about its own', () => {
+  const f = divergedFollower();
+  f.m.onMessage(nlt({ logTermId: 1, nextTermId: 5, nextTermBase: 128, nextLogPosition: 1024, termBase: 128 }), MS);
+  assert.equal(f.log.appendPosition, 256);
+  assert.equal(f.m.electionState, 'FOLLOWER_CATCHUP');
+  assert.deepEqual(f.sent.at(-1)?.message, { type: 'canvass', from: 1, logTermId: 3, logPosition: 256, candidateTermId: 5 });
+  f.m.onMessage({ type: 'logData', from: 0, leadershipTermId: 5, termBase: 128, position: 256, entries: [], commitPosition: 0 }, MS);
+  assert.equal(f.m.electionState, 'FOLLOWER_CATCHUP', 'log data is ignored until the logs are known to agree');
+});
+
+test('the leader describes each member\'s log term in its own log: where it ends, or that it does not hold it', () => {
+  const log = new MemoryConsensusLog();
+  log.joinTerm(0, 0);
+  log.append(0, bytes(8));
+  log.joinTerm(2, 64);
+  log.append(2, bytes(8));
+  const leader = member(0, [0, 1, 2], log);
+  leader.m.onMessage({ type: 'canvass', from: 1, logTermId: 0, logPosition: 64, candidateTermId: 0 }, 0);
+  leader.m.onMessage({ type: 'canvass', from: 2, logTermId: 1, logPosition: 100, candidateTermId: 1 }, 0);
+  let t = 0;
+  while (leader.m.electionState !== 'CANDIDATE_BALLOT' && t < 100_000) leader.m.doWork((t += 10) * MS);
+  const term = leader.log.candidateTermId;
+  leader.m.onMessage({ type: 'vote', from: 1, candidateTermId: term, logTermId: 0, logPosition: 64, granted: true }, t * MS);
+  leader.m.onMessage({ type: 'vote', from: 2, candidateTermId: term, logTermId: 1, logPosition: 100, granted: true }, t * MS);
+  assert.equal(leader.m.role, 'LEADER');
+  leader.sent.length = 0;
+  leader.m.doWork((t += 10) * MS);
+  const to = (m: number) => leader.sent.find((s) => s.to === m && s.message.type === 'newLeadershipTerm')?.message;
+  assert.deepEqual(to(1), { ...nlt({ logTermId: 0, nextTermId: 2, nextTermBase: 64, nextLogPosition: 128, termBase: 128 }), leadershipTermId: term, logPosition: 128 });
+  assert.deepEqual(to(2), { ...nlt({ logTermId: 1, nextTermId: NULL_VALUE, nextTermBase: NULL_VALUE, nextLogPosition: NULL_VALUE, termBase: 128 }), leadershipTermId: term, logPosition: 128 });
 });
