@@ -1,0 +1,274 @@
+/**
+ * A member's consensus log on files (docs/cluster.md, "The log on disk"), for a cluster member
+ * that runs as a process: what survives a crash is what reached the files.
+ *
+ * - `consensus-log.dat`: the entries, each at its log position as a file offset: a 32-byte header
+ *   (i32 data length, u32 FNV-1a checksum of the data, f64 leadership term id, f64 log position,
+ *   8 bytes zero) and the data, aligned to 32 bytes, as the frames of a stream are.
+ * - `consensus-state.dat`: the candidate term and the terms joined with their bases, rewritten
+ *   whole (to a temporary file, synced, renamed) on every change, so a vote or a join is durable
+ *   before the member acts on it.
+ *
+ * On open the entries are read back in order up to the first that is torn or not at its place
+ * (the file is cut there), and the joined terms beyond the end are dropped. Entries are kept in
+ * memory too (the log is read at start and served from memory): snapshots do not shorten the
+ * log yet, so a log grows with the cluster's history.
+ *
+ * `syncEachAppend` flushes every append before it returns, so an AppendPosition never reports
+ * what a crash of the machine could lose; without it (Aeron's default, file sync level 0)
+ * durability comes from replication to a quorum.
+ */
+import type { Files, FileHandle } from '../../env/files.js';
+import { ErrorCode, SkeinError, messageOf } from '../../util/errors.js';
+import { entryLength, LOG_ENTRY_ALIGNMENT, LOG_ENTRY_HEADER_LENGTH, MemoryConsensusLog, type ConsensusLog, type LogEntry, type TermStart } from './consensus-log.js';
+
+export const CONSENSUS_LOG_FILE = 'consensus-log.dat';
+export const CONSENSUS_STATE_FILE = 'consensus-state.dat';
+const STATE_MAGIC = 0x534b4353; // "SKCS"
+const STATE_VERSION = 1;
+const PADDING = new Uint8Array(LOG_ENTRY_ALIGNMENT);
+
+export interface FileConsensusLogOptions {
+  readonly files: Files;
+  /** The cluster directory of this member. */
+  readonly dir: string;
+  readonly syncEachAppend?: boolean;
+}
+
+/** 32-bit FNV-1a over `data`: enough to tell a torn write from a whole one. */
+export function fnv1a(data: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < data.length; i++) {
+    h ^= data[i]!;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export class FileConsensusLog implements ConsensusLog {
+  private readonly inner = new MemoryConsensusLog();
+  private readonly files: Files;
+  private readonly logPath: string;
+  private readonly statePath: string;
+  private readonly syncEachAppend: boolean;
+  private readonly log: FileHandle;
+  private readonly header = new Uint8Array(LOG_ENTRY_HEADER_LENGTH);
+  private readonly headerView = new DataView(this.header.buffer);
+  private closed = false;
+  /** Entries dropped on open because they were torn or out of place. */
+  readonly tornBytesDropped: number;
+
+  constructor(options: FileConsensusLogOptions) {
+    this.files = options.files;
+    this.logPath = `${options.dir}/${CONSENSUS_LOG_FILE}`;
+    this.statePath = `${options.dir}/${CONSENSUS_STATE_FILE}`;
+    this.syncEachAppend = options.syncEachAppend ?? false;
+    this.files.mkdirs(options.dir);
+    const state = this.readState();
+    this.log = this.open(this.logPath, 'create-or-open');
+    const size = this.log.size();
+    const terms = [...state.terms].sort((a, b) => a.base - b.base);
+    let t = 0;
+    let position = 0;
+    while (position + LOG_ENTRY_HEADER_LENGTH <= size) {
+      this.log.read(this.header, 0, LOG_ENTRY_HEADER_LENGTH, position);
+      const length = this.headerView.getInt32(0, true);
+      const checksum = this.headerView.getUint32(4, true);
+      const termId = this.headerView.getFloat64(8, true);
+      const at = this.headerView.getFloat64(16, true);
+      if (length < 0 || at !== position || !Number.isInteger(termId) || position + entryLength(length) > size) break;
+      const data = new Uint8Array(length);
+      this.log.read(data, 0, length, position + LOG_ENTRY_HEADER_LENGTH);
+      if (fnv1a(data) !== checksum) break;
+      t = this.joinTermsAt(terms, t, position);
+      const entry = this.inner.append(termId, data);
+      position = entry.position + entry.length;
+    }
+    t = this.joinTermsAt(terms, t, position);
+    this.tornBytesDropped = size - position;
+    if (size > position) this.wrap('cut the torn end of', () => this.log.truncate(position));
+    this.inner.candidateTermId = state.candidateTermId;
+    // Terms recorded beyond what survived (or not at an entry boundary) are gone with those entries.
+    if (t < terms.length || this.termCount() !== terms.length) this.writeState();
+  }
+
+  get appendPosition(): number {
+    return this.inner.appendPosition;
+  }
+
+  get logTermId(): number {
+    return this.inner.logTermId;
+  }
+
+  get candidateTermId(): number {
+    return this.inner.candidateTermId;
+  }
+
+  set candidateTermId(value: number) {
+    this.checkOpen();
+    const before = this.inner.candidateTermId;
+    this.inner.candidateTermId = value;
+    try {
+      this.writeState();
+    } catch (e) {
+      this.inner.candidateTermId = before;
+      throw e;
+    }
+  }
+
+  termBase(termId: number): number | undefined {
+    return this.inner.termBase(termId);
+  }
+
+  nextTerm(termId: number): TermStart | undefined {
+    return this.inner.nextTerm(termId);
+  }
+
+  joinTerm(termId: number, base: number): void {
+    this.checkOpen();
+    this.inner.joinTerm(termId, base);
+    this.writeState();
+  }
+
+  append(termId: number, data: Uint8Array): LogEntry {
+    this.checkOpen();
+    const position = this.inner.appendPosition;
+    const newTerm = this.inner.termBase(termId) === undefined;
+    const h = this.headerView;
+    h.setInt32(0, data.length, true);
+    h.setUint32(4, fnv1a(data), true);
+    h.setFloat64(8, termId, true);
+    h.setFloat64(16, position, true);
+    h.setFloat64(24, 0, true);
+    this.wrap('append to', () => {
+      this.log.write(this.header, 0, LOG_ENTRY_HEADER_LENGTH, position);
+      this.log.write(data, 0, data.length, position + LOG_ENTRY_HEADER_LENGTH);
+      const padding = entryLength(data.length) - LOG_ENTRY_HEADER_LENGTH - data.length;
+      if (padding > 0) this.log.write(PADDING, 0, padding, position + LOG_ENTRY_HEADER_LENGTH + data.length);
+      if (this.syncEachAppend) this.log.sync(false);
+    });
+    const entry = this.inner.append(termId, data);
+    if (newTerm) this.writeState();
+    return entry;
+  }
+
+  truncate(position: number): void {
+    this.checkOpen();
+    if (position >= this.inner.appendPosition) return;
+    this.inner.truncate(position);
+    this.wrap('truncate', () => {
+      this.log.truncate(position);
+      this.log.sync(true);
+    });
+    this.writeState();
+  }
+
+  forgetTerm(termId: number): void {
+    this.checkOpen();
+    this.inner.forgetTerm(termId);
+    this.writeState();
+  }
+
+  entriesFrom(position: number, maxBytes: number): LogEntry[] {
+    return this.inner.entriesFrom(position, maxBytes);
+  }
+
+  entryAt(position: number): LogEntry | undefined {
+    return this.inner.entryAt(position);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.log.close();
+  }
+
+  /** Joins the recorded terms that begin at `position` (skipping any left behind); returns the next to look at. */
+  private joinTermsAt(terms: readonly TermStart[], from: number, position: number): number {
+    let t = from;
+    while (t < terms.length && terms[t]!.base <= position) {
+      const term = terms[t++]!;
+      if (term.base === position && this.inner.termBase(term.termId) === undefined) this.inner.joinTerm(term.termId, term.base);
+    }
+    return t;
+  }
+
+  private termCount(): number {
+    let n = 0;
+    for (let t = this.inner.nextTerm(-1); t !== undefined; t = this.inner.nextTerm(t.termId)) n++;
+    return n;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new SkeinError(ErrorCode.STORAGE_FAILED, `consensus log ${this.logPath} is closed`);
+  }
+
+  private open(path: string, mode: 'create-or-open' | 'read' | 'create'): FileHandle {
+    try {
+      return this.files.open(path, mode);
+    } catch (e) {
+      throw new SkeinError(ErrorCode.STORAGE_FAILED, `cannot open ${path}: ${messageOf(e)}`, { cause: e });
+    }
+  }
+
+  private wrap(what: string, action: () => void): void {
+    try {
+      action();
+    } catch (e) {
+      throw new SkeinError(ErrorCode.STORAGE_FAILED, `cannot ${what} ${this.logPath} at ${this.inner.appendPosition}: ${messageOf(e)}`, { cause: e });
+    }
+  }
+
+  private readState(): { candidateTermId: number; terms: TermStart[] } {
+    if (!this.files.exists(this.statePath)) return { candidateTermId: -1, terms: [] };
+    const file = this.open(this.statePath, 'read');
+    try {
+      const bytes = new Uint8Array(file.size());
+      file.read(bytes, 0, bytes.length, 0);
+      const v = new DataView(bytes.buffer);
+      const bad = (why: string): never => {
+        throw new SkeinError(ErrorCode.STORAGE_FAILED, `${this.statePath} is not a consensus state file: ${why}`);
+      };
+      if (bytes.length < 24 || v.getUint32(0, true) !== STATE_MAGIC) bad(`${bytes.length} bytes, no magic`);
+      if (v.getUint32(4, true) !== STATE_VERSION) bad(`version ${v.getUint32(4, true)}, expected ${STATE_VERSION}`);
+      const candidateTermId = v.getFloat64(8, true);
+      const count = v.getUint32(16, true);
+      if (bytes.length !== 24 + count * 16 + 4) bad(`${bytes.length} bytes for ${count} terms`);
+      if (v.getUint32(bytes.length - 4, true) !== fnv1a(bytes.subarray(0, bytes.length - 4))) bad('checksum mismatch');
+      const terms: TermStart[] = [];
+      for (let i = 0; i < count; i++) terms.push({ termId: v.getFloat64(24 + i * 16, true), base: v.getFloat64(32 + i * 16, true) });
+      return { candidateTermId, terms };
+    } finally {
+      file.close();
+    }
+  }
+
+  private writeState(): void {
+    const terms: TermStart[] = [];
+    for (let t = this.inner.nextTerm(-1); t !== undefined; t = this.inner.nextTerm(t.termId)) terms.push(t);
+    const bytes = new Uint8Array(24 + terms.length * 16 + 4);
+    const v = new DataView(bytes.buffer);
+    v.setUint32(0, STATE_MAGIC, true);
+    v.setUint32(4, STATE_VERSION, true);
+    v.setFloat64(8, this.inner.candidateTermId, true);
+    v.setUint32(16, terms.length, true);
+    terms.forEach((t, i) => {
+      v.setFloat64(24 + i * 16, t.termId, true);
+      v.setFloat64(32 + i * 16, t.base, true);
+    });
+    v.setUint32(bytes.length - 4, fnv1a(bytes.subarray(0, bytes.length - 4)), true);
+    const temp = `${this.statePath}.tmp`;
+    try {
+      const file = this.files.open(temp, 'create');
+      try {
+        file.write(bytes, 0, bytes.length, 0);
+        file.sync(true);
+      } finally {
+        file.close();
+      }
+      this.files.rename(temp, this.statePath);
+    } catch (e) {
+      throw new SkeinError(ErrorCode.STORAGE_FAILED, `cannot write ${this.statePath}: ${messageOf(e)}`, { cause: e });
+    }
+  }
+}

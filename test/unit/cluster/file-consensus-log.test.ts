@@ -1,0 +1,165 @@
+/**
+ * The consensus log on files: what a member wrote (entries, joined terms, the candidate term,
+ * truncations and dropped terms) is what it reads back after a restart; a torn last entry is cut
+ * off on open; a term joined beyond what survived is dropped; a failing disk is a clear
+ * STORAGE_FAILED naming the file; the same operations give the same log as the in-memory one
+ * (property test); and it works on the real file system.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { MemoryFiles } from '../../../src/env/memory-files.js';
+import { nodeFiles } from '../../../src/env/files.js';
+import { MemoryConsensusLog, type ConsensusLog } from '../../../src/cluster/consensus/consensus-log.js';
+import { CONSENSUS_LOG_FILE, CONSENSUS_STATE_FILE, FileConsensusLog } from '../../../src/cluster/consensus/file-consensus-log.js';
+import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
+
+const DIR = '/cluster/member-1';
+const bytes = (n: number, fill = n): Uint8Array => new Uint8Array(n).fill(fill);
+
+function summary(log: ConsensusLog) {
+  const terms: [number, number][] = [];
+  for (let t = log.nextTerm(-1); t !== undefined; t = log.nextTerm(t.termId)) terms.push([t.termId, t.base]);
+  return { end: log.appendPosition, logTermId: log.logTermId, candidate: log.candidateTermId, terms, entries: log.entriesFrom(0, Infinity).map((e) => [e.termId, e.position, [...e.data]]) };
+}
+
+test('entries, terms and the candidate term survive a restart; truncation and a dropped term too', () => {
+  const files = new MemoryFiles();
+  const log = new FileConsensusLog({ files, dir: DIR });
+  log.candidateTermId = 3;
+  log.joinTerm(1, 0);
+  log.append(1, bytes(5));
+  log.append(1, bytes(40));
+  log.joinTerm(3, 160);
+  log.append(3, bytes(1));
+  log.close();
+  const again = new FileConsensusLog({ files, dir: DIR });
+  assert.deepEqual(summary(again), summary(log));
+  assert.deepEqual(summary(again).terms, [[1, 0], [3, 160]]);
+  assert.equal(again.candidateTermId, 3);
+  assert.equal(again.tornBytesDropped, 0);
+  again.truncate(160);
+  again.forgetTerm(3);
+  again.close();
+  const third = new FileConsensusLog({ files, dir: DIR });
+  assert.deepEqual(summary(third), { end: 160, logTermId: 1, candidate: 3, terms: [[1, 0]], entries: [[1, 0, [...bytes(5)]], [1, 64, [...bytes(40)]]] });
+  assert.throws(() => third.entryAt(0) && (third.close(), third.append(1, bytes(1))), (e: unknown) => e instanceof SkeinError && /consensus-log.dat is closed/.test(e.message));
+});
+
+test('a torn last entry is cut off on open, and a term joined after it is dropped', () => {
+  const files = new MemoryFiles();
+  const log = new FileConsensusLog({ files, dir: DIR });
+  log.joinTerm(0, 0);
+  log.append(0, bytes(8));
+  log.append(0, bytes(8));
+  log.joinTerm(2, 128);
+  log.close();
+  // The second entry's data is damaged (a write that did not finish).
+  const path = `${DIR}/${CONSENSUS_LOG_FILE}`;
+  const content = files.contentOf(path)!;
+  const file = files.open(path, 'write');
+  file.write(Uint8Array.of(content[64 + 32]! ^ 0xff), 0, 1, 64 + 32);
+  file.close();
+  const again = new FileConsensusLog({ files, dir: DIR });
+  assert.equal(again.appendPosition, 64);
+  assert.equal(again.tornBytesDropped, 128 - 64);
+  assert.deepEqual(summary(again).terms, [[0, 0]], 'term 2 began past what survived');
+  assert.equal(files.contentOf(path)!.length, 64, 'the file is cut where the log ends');
+  assert.equal(content.length, 128, 'entries are padded to their aligned length: file offsets are log positions');
+  again.close();
+  assert.deepEqual(summary(new FileConsensusLog({ files, dir: DIR })).terms, [[0, 0]], 'and that is written down');
+});
+
+test('a failing disk is STORAGE_FAILED naming the file and position; nothing half-applied in memory', () => {
+  const files = new MemoryFiles();
+  const log = new FileConsensusLog({ files, dir: DIR });
+  log.joinTerm(0, 0);
+  log.append(0, bytes(8));
+  files.failWrites('EIO');
+  assert.throws(() => log.append(0, bytes(8)), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.STORAGE_FAILED && /cannot append to \/cluster\/member-1\/consensus-log.dat at 64/.test(e.message));
+  assert.equal(log.appendPosition, 64);
+  assert.throws(() => { log.candidateTermId = 9; }, (e: unknown) => e instanceof SkeinError && /cannot write \/cluster\/member-1\/consensus-state.dat/.test(e.message));
+  assert.equal(log.candidateTermId, -1);
+  files.failWrites(null);
+  const state = files.open(`${DIR}/${CONSENSUS_STATE_FILE}`, 'write');
+  state.write(bytes(4, 0), 0, 4, 0);
+  state.close();
+  assert.throws(() => new FileConsensusLog({ files, dir: DIR }), /consensus-state.dat is not a consensus state file: 44 bytes, no magic/);
+});
+
+type Op = { op: 'append'; termId: number; length: number } | { op: 'join'; termId: number } | { op: 'truncate'; entries: number } | { op: 'forget' } | { op: 'vote'; termId: number } | { op: 'restart' };
+
+test('any sequence of operations with restarts between them leaves the log the in-memory log would hold', () => {
+  const ops: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 5, arbitrary: fc.record({ op: fc.constant('append' as const), termId: fc.integer({ min: 0, max: 6 }), length: fc.integer({ min: 0, max: 100 }) }) },
+    fc.record({ op: fc.constant('join' as const), termId: fc.integer({ min: 0, max: 6 }) }),
+    fc.record({ op: fc.constant('truncate' as const), entries: fc.integer({ min: 0, max: 4 }) }),
+    fc.record({ op: fc.constant('forget' as const) }),
+    fc.record({ op: fc.constant('vote' as const), termId: fc.integer({ min: 0, max: 9 }) }),
+    fc.record({ op: fc.constant('restart' as const) }),
+  );
+  fc.assert(fc.property(fc.array(ops, { maxLength: 40 }), (list) => {
+    const files = new MemoryFiles();
+    let file = new FileConsensusLog({ files, dir: DIR });
+    const memory = new MemoryConsensusLog();
+    for (const o of list) {
+      switch (o.op) {
+        case 'append':
+          // As the core does: terms only grow along the log.
+          if (o.termId < memory.logTermId) break;
+          file.append(o.termId, bytes(o.length));
+          memory.append(o.termId, bytes(o.length));
+          break;
+        case 'join':
+          if (o.termId <= memory.logTermId) break;
+          file.joinTerm(o.termId, file.appendPosition);
+          memory.joinTerm(o.termId, memory.appendPosition);
+          break;
+        case 'truncate': {
+          const all = memory.entriesFrom(0, Infinity);
+          const at = all[Math.max(0, all.length - o.entries)]?.position ?? memory.appendPosition;
+          file.truncate(at);
+          memory.truncate(at);
+          break;
+        }
+        case 'forget': {
+          const term = memory.logTermId;
+          if (term < 0 || memory.termBase(term) !== memory.appendPosition) break;
+          file.forgetTerm(term);
+          memory.forgetTerm(term);
+          break;
+        }
+        case 'vote':
+          file.candidateTermId = o.termId;
+          memory.candidateTermId = o.termId;
+          break;
+        case 'restart':
+          file.close();
+          file = new FileConsensusLog({ files, dir: DIR });
+          break;
+      }
+      assert.deepEqual(summary(file), summary(memory));
+    }
+    file.close();
+  }), { numRuns: 300 });
+});
+
+test('on the real file system, with a sync on every append', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'skein-consensus-log-'));
+  try {
+    const log = new FileConsensusLog({ files: nodeFiles, dir, syncEachAppend: true });
+    log.joinTerm(0, 0);
+    for (let i = 0; i < 100; i++) log.append(0, bytes(i % 50, i));
+    log.candidateTermId = 0;
+    log.close();
+    const again = new FileConsensusLog({ files: nodeFiles, dir });
+    assert.deepEqual(summary(again), summary(log));
+    assert.equal(again.entryAt(again.entriesFrom(0, Infinity)[7]!.position)!.data[0], 7);
+    again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
