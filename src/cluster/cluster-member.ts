@@ -1,0 +1,333 @@
+/**
+ * One cluster member running in this process on Skein (docs/cluster.md, "Members as processes"):
+ * a {@link ClusterNode} (consensus, service container, recording log) over a log on files
+ * ({@link FileConsensusLog}) and snapshots on files, exchanging consensus messages with the other
+ * members as Aeron's SBE frames on the consensus stream and sending its log to followers on the
+ * log stream, both over UDP to each member's consensus endpoint. It runs as an agent on its Skein
+ * client's duty cycle.
+ *
+ * Messages that cannot be sent at once (a peer not connected yet, back pressure) are dropped:
+ * every consensus message is sent again on its interval, and the log again from the follower's
+ * acknowledged position, as the consensus core does under message loss.
+ *
+ * A member whose disk fails, or that breaks an invariant, stops at once (fail-stop): it reports
+ * the error through its client, closes itself and keeps `failure`. Restarting it on the same
+ * directory recovers what reached the files.
+ */
+import type { SkeinClient } from '../client/skein-client.js';
+import type { Publication } from '../client/publication.js';
+import type { Subscription } from '../client/subscription.js';
+import type { Agent } from '../agent/agent.js';
+import { nodeFiles, type Files } from '../env/files.js';
+import { systemEpochClock, type EpochClock } from '../env/clock.js';
+import { SeededPrng, randomSeed } from '../env/prng.js';
+import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
+import type { Header } from '../logbuffer/header.js';
+import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
+import { ClusterNode, type IngressResult, type NodeState } from './cluster-node.js';
+import { FileSnapshotStore } from './file-snapshot-store.js';
+import { FileConsensusLog } from './consensus/file-consensus-log.js';
+import { ConsensusCodec, MAX_CONSENSUS_FRAME } from './consensus/consensus-codec.js';
+import { decodeLogData, encodeLogData, logDataLength, LOG_DATA_OVERHEAD } from './consensus/log-data-codec.js';
+import { CONSENSUS_DEFAULTS, type ConsensusSettings, type ElectionState, type Role } from './consensus/consensus-member.js';
+import type { ConsensusMessage } from './consensus/consensus-messages.js';
+import type { ClusteredService } from './service/service-container.js';
+
+/** Aeron Cluster's default consensus and log stream ids (CLUSTER.md §13). */
+export const DEFAULT_CONSENSUS_STREAM_ID = 108;
+export const DEFAULT_LOG_STREAM_ID = 100;
+
+export interface ClusterMemberEndpoint {
+  readonly id: number;
+  /** host:port where the member takes consensus messages and log data (UDP). */
+  readonly consensus: string;
+}
+
+export interface ClusterMemberOptions {
+  readonly memberId: number;
+  readonly members: readonly ClusterMemberEndpoint[];
+  /** This member's directory: consensus log, recording log, snapshots. */
+  readonly clusterDir: string;
+  readonly service: ClusteredService;
+  readonly files?: Files;
+  /** Flush the log on every append before acknowledging it. @default false (Aeron's file sync level 0) */
+  readonly syncEachAppend?: boolean;
+  readonly settings?: Partial<ConsensusSettings>;
+  readonly snapshotIntervalNs?: number;
+  readonly sessionTimeoutNs?: number;
+  readonly terminationTimeoutNs?: number;
+  readonly consensusStreamId?: number;
+  readonly logStreamId?: number;
+  /** Seeds the election's random delays. Random by default. */
+  readonly seed?: number;
+  readonly epochClock?: EpochClock;
+  /** Answers to clients, while this member leads. */
+  readonly egress?: (sessionId: number, sequence: number, answer: Uint8Array) => void;
+  readonly reject?: (sessionId: number, sequence: number, reason: string) => void;
+  readonly onRoleChange?: (role: Role, leadershipTermId: number) => void;
+  readonly onTerminated?: (reason: string) => void;
+}
+
+function checkOptions(options: ClusterMemberOptions): void {
+  const ids = options.members.map((m) => m.id);
+  if (!ids.includes(options.memberId)) throw new SkeinError(ErrorCode.CONFIG_INVALID, `member ${options.memberId} is not one of the members ${ids.join(',')}`);
+  for (const m of options.members) {
+    if (!Number.isInteger(m.id) || m.id < 0) throw new SkeinError(ErrorCode.CONFIG_INVALID, `member id ${String(m.id)} is not a non-negative integer`);
+    if (!/^[^:]+:\d+$/.test(m.consensus) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(m.consensus)) {
+      throw new SkeinError(ErrorCode.CONFIG_INVALID, `member ${m.id}: consensus endpoint '${m.consensus}' is not host:port`);
+    }
+  }
+}
+
+export class ClusterMember implements Agent {
+  readonly roleName: string;
+  readonly node: ClusterNode;
+  readonly log: FileConsensusLog;
+  private readonly client: SkeinClient;
+  private readonly consensusSub: Subscription;
+  private readonly logSub: Subscription;
+  private readonly consensusPubs: Map<number, Publication>;
+  private readonly logPubs: Map<number, Publication>;
+  private readonly codec: ConsensusCodec;
+  private readonly sendBuffer = new Uint8Array(MAX_CONSENSUS_FRAME);
+  private logBuffer: Uint8Array;
+  private readonly onConsensusFragment: (buffer: Uint8Array, offset: number, length: number, header: Header) => void;
+  private readonly logAssembler: FragmentAssembler;
+  private nowNs: number;
+  private closed = false;
+  private failureValue: SkeinError | null = null;
+  /** Messages not sent because the peer was not connected or pushed back (sent again later by the core). */
+  messagesDropped = 0;
+  /** Frames received that were not consensus messages or log data (reported once each). */
+  framesRefused = 0;
+
+  private constructor(client: SkeinClient, options: ClusterMemberOptions, files: Files, log: FileConsensusLog, subs: [Subscription, Subscription], consensusPubs: Map<number, Publication>, logPubs: Map<number, Publication>) {
+    this.client = client;
+    this.roleName = `cluster-member-${options.memberId}`;
+    this.log = log;
+    [this.consensusSub, this.logSub] = subs;
+    this.consensusPubs = consensusPubs;
+    this.logPubs = logPubs;
+    this.nowNs = client.nanoTime();
+    const epochClock = options.epochClock ?? systemEpochClock;
+    this.codec = new ConsensusCodec({ clusterTime: () => epochClock.epochMs(), catchupEndpoint: options.members.find((m) => m.id === options.memberId)!.consensus });
+    let maxMessage = Infinity;
+    for (const p of logPubs.values()) maxMessage = Math.min(maxMessage, p.maxMessageLength);
+    const maxBatchBytes = Math.min(options.settings?.maxBatchBytes ?? CONSENSUS_DEFAULTS.maxBatchBytes, Number.isFinite(maxMessage) ? Math.floor(maxMessage / 2) : CONSENSUS_DEFAULTS.maxBatchBytes);
+    this.logBuffer = new Uint8Array(maxBatchBytes * 2 + LOG_DATA_OVERHEAD);
+    this.onConsensusFragment = (buffer, offset, length) => this.onConsensusFrame(buffer, offset, length);
+    this.logAssembler = new FragmentAssembler((buffer, offset, length) => this.onLogFrame(buffer, offset, length));
+    this.node = new ClusterNode({
+      memberId: options.memberId,
+      memberIds: options.members.map((m) => m.id),
+      log,
+      service: options.service,
+      files,
+      clusterDir: options.clusterDir,
+      snapshots: new FileSnapshotStore(files, `${options.clusterDir}/snapshots`),
+      send: (to, message) => this.send(to, message),
+      egress: options.egress ?? (() => {}),
+      ...(options.reject === undefined ? {} : { reject: options.reject }),
+      ...(options.sessionTimeoutNs === undefined ? {} : { sessionTimeoutNs: options.sessionTimeoutNs }),
+      ...(options.snapshotIntervalNs === undefined ? {} : { snapshotIntervalNs: options.snapshotIntervalNs }),
+      ...(options.terminationTimeoutNs === undefined ? {} : { terminationTimeoutNs: options.terminationTimeoutNs }),
+      ...(options.onRoleChange === undefined ? {} : { onRoleChange: options.onRoleChange }),
+      ...(options.onTerminated === undefined ? {} : { onTerminated: options.onTerminated }),
+      random: new SeededPrng(options.seed ?? randomSeed()),
+      clusterClock: () => epochClock.epochMs(),
+      nowNs: this.nowNs,
+      settings: { ...options.settings, maxBatchBytes },
+    });
+  }
+
+  /** Opens the member's files, its subscriptions and a publication to every other member, and starts it on `client`'s duty cycle. */
+  static async launch(client: SkeinClient, options: ClusterMemberOptions): Promise<ClusterMember> {
+    checkOptions(options);
+    const files = options.files ?? nodeFiles;
+    const consensusStreamId = options.consensusStreamId ?? DEFAULT_CONSENSUS_STREAM_ID;
+    const logStreamId = options.logStreamId ?? DEFAULT_LOG_STREAM_ID;
+    const self = options.members.find((m) => m.id === options.memberId)!;
+    const opened: { close(): void }[] = [];
+    try {
+      const log = new FileConsensusLog({ files, dir: options.clusterDir, ...(options.syncEachAppend === undefined ? {} : { syncEachAppend: options.syncEachAppend }) });
+      opened.push(log);
+      const consensusSub = await client.addSubscription(`aeron:udp?endpoint=${self.consensus}`, consensusStreamId);
+      opened.push(consensusSub);
+      const logSub = await client.addSubscription(`aeron:udp?endpoint=${self.consensus}`, logStreamId);
+      opened.push(logSub);
+      const consensusPubs = new Map<number, Publication>();
+      const logPubs = new Map<number, Publication>();
+      for (const m of options.members) {
+        if (m.id === options.memberId) continue;
+        const c = await client.addExclusivePublication(`aeron:udp?endpoint=${m.consensus}`, consensusStreamId);
+        opened.push(c);
+        consensusPubs.set(m.id, c);
+        const l = await client.addExclusivePublication(`aeron:udp?endpoint=${m.consensus}`, logStreamId);
+        opened.push(l);
+        logPubs.set(m.id, l);
+      }
+      const member = new ClusterMember(client, options, files, log, [consensusSub, logSub], consensusPubs, logPubs);
+      client.addAgent(member);
+      return member;
+    } catch (error) {
+      for (const o of opened.reverse()) o.close();
+      throw error;
+    }
+  }
+
+  get memberId(): number {
+    return this.node.member.memberId;
+  }
+
+  get role(): Role {
+    return this.node.member.role;
+  }
+
+  get electionState(): ElectionState {
+    return this.node.member.electionState;
+  }
+
+  get leaderId(): number {
+    return this.node.member.leaderId;
+  }
+
+  get leadershipTermId(): number {
+    return this.node.member.leadershipTermId;
+  }
+
+  get commitPosition(): number {
+    return this.node.member.commitPosition;
+  }
+
+  get state(): NodeState {
+    return this.node.state;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Why the member stopped on its own (disk, invariant), or null. */
+  get failure(): SkeinError | null {
+    return this.failureValue;
+  }
+
+  /** A client command offered on this member (the client protocol over the network is the cluster client's). */
+  offer(sessionId: number, sequence: number, command: Uint8Array): IngressResult {
+    if (this.closed) return { accepted: false, leaderId: -1 };
+    return this.node.onIngress(sessionId, sequence, command);
+  }
+
+  requestSnapshot(): boolean {
+    return !this.closed && this.node.requestSnapshot();
+  }
+
+  shutdown(): boolean {
+    return !this.closed && this.node.shutdown(this.client.nanoTime());
+  }
+
+  abort(): boolean {
+    return !this.closed && this.node.abort(this.client.nanoTime());
+  }
+
+  doWork(nowNs: number): number {
+    if (this.closed) return 0;
+    this.nowNs = nowNs;
+    try {
+      let work = this.consensusSub.poll(this.onConsensusFragment, 50);
+      work += this.logSub.poll(this.logAssembler.onFragment, 50);
+      work += this.node.doWork(nowNs);
+      return work;
+    } catch (error) {
+      this.failStop(error);
+      return 1;
+    }
+  }
+
+  /** Stops the member and releases its subscriptions, publications and files. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.removeAgent(this);
+    this.release();
+  }
+
+  /** @internal */
+  onClose(): void {
+    this.closed = true;
+    this.release();
+  }
+
+  private released = false;
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    const errors: unknown[] = [];
+    const attempt = (f: () => void): void => {
+      try {
+        f();
+      } catch (e) {
+        errors.push(e);
+      }
+    };
+    attempt(() => this.node.close());
+    attempt(() => this.log.close());
+    attempt(() => this.consensusSub.close());
+    attempt(() => this.logSub.close());
+    for (const p of this.consensusPubs.values()) attempt(() => p.close());
+    for (const p of this.logPubs.values()) attempt(() => p.close());
+    for (const e of errors) this.client.reportError(e);
+  }
+
+  private failStop(error: unknown): void {
+    const failure = error instanceof SkeinError ? error : new SkeinError(ErrorCode.STORAGE_FAILED, `${this.roleName} stopped: ${messageOf(error)}`, { cause: error });
+    this.failureValue = failure;
+    this.client.reportError(failure);
+    this.close();
+  }
+
+  private send(to: number, message: ConsensusMessage): void {
+    if (message.type === 'logData') {
+      const publication = this.logPubs.get(to);
+      if (publication === undefined) return;
+      const length = logDataLength(message);
+      if (length > this.logBuffer.length) this.logBuffer = new Uint8Array(length);
+      encodeLogData(message, this.logBuffer, 0);
+      if (publication.offer(this.logBuffer, 0, length) < 0) this.messagesDropped++;
+      return;
+    }
+    const publication = this.consensusPubs.get(to);
+    if (publication === undefined) return;
+    const length = this.codec.encode(to, message, this.sendBuffer, 0);
+    if (publication.offer(this.sendBuffer, 0, length) < 0) this.messagesDropped++;
+  }
+
+  private onConsensusFrame(buffer: Uint8Array, offset: number, length: number): void {
+    let message: ConsensusMessage | null;
+    try {
+      message = this.codec.decode(buffer, offset, length);
+    } catch (error) {
+      this.refuse(error);
+      return;
+    }
+    if (message === null) return;
+    this.node.onMessage(message, this.nowNs);
+  }
+
+  private onLogFrame(buffer: Uint8Array, offset: number, length: number): void {
+    let message: ConsensusMessage;
+    try {
+      message = decodeLogData(buffer, offset, length);
+    } catch (error) {
+      this.refuse(error);
+      return;
+    }
+    this.node.onMessage(message, this.nowNs);
+  }
+
+  private refuse(error: unknown): void {
+    this.framesRefused++;
+    this.client.reportError(new SkeinError(ErrorCode.PROTOCOL_INVALID, `${this.roleName}: dropped a frame: ${messageOf(error)}`, { cause: error }));
+  }
+}

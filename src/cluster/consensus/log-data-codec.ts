@@ -1,0 +1,87 @@
+/**
+ * LogData on the wire: how a Skein leader sends its log to a follower (docs/cluster.md, "Members
+ * as processes"). Aeron streams the log as the leader's log publication itself and replays its
+ * log recording to catch a follower up; Skein's members send entries in this message on the log
+ * stream instead, until the log is an archive recording. Little-endian:
+ *
+ *   u16 magic 0x4c44 ("LD"), u16 version 1, i32 leader member id,
+ *   f64 leadership term id, f64 term base, f64 position of the first entry, f64 commit position,
+ *   i32 entry count, then per entry: f64 its term id, i32 data length, data.
+ *
+ * Entries follow each other in the log: each begins where the previous one's aligned length ends.
+ */
+import { ErrorCode, SkeinError } from '../../util/errors.js';
+import { entryLength, type LogEntry } from './consensus-log.js';
+import type { LogData } from './consensus-messages.js';
+
+const MAGIC = 0x4c44;
+const VERSION = 1;
+const HEADER = 48;
+const ENTRY_HEADER = 12;
+
+/** Bytes `message` takes encoded. */
+export function logDataLength(message: LogData): number {
+  let n = HEADER;
+  for (const e of message.entries) n += ENTRY_HEADER + e.data.length;
+  return n;
+}
+
+/** Bytes the encoded header and an entry of `dataLength` take, for sizing batches. */
+export const LOG_DATA_OVERHEAD = HEADER;
+export const LOG_DATA_ENTRY_OVERHEAD = ENTRY_HEADER;
+
+export function encodeLogData(message: LogData, buffer: Uint8Array, offset: number): number {
+  const length = logDataLength(message);
+  if (offset < 0 || offset + length > buffer.length) {
+    throw new SkeinError(ErrorCode.ARG_INVALID, `LogData of ${message.entries.length} entries (${length} bytes) does not fit at ${offset} of a ${buffer.length}-byte buffer`);
+  }
+  const v = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
+  v.setUint16(offset, MAGIC, true);
+  v.setUint16(offset + 2, VERSION, true);
+  v.setInt32(offset + 4, message.from, true);
+  v.setFloat64(offset + 8, message.leadershipTermId, true);
+  v.setFloat64(offset + 16, message.termBase, true);
+  v.setFloat64(offset + 24, message.position, true);
+  v.setFloat64(offset + 32, message.commitPosition, true);
+  v.setInt32(offset + 40, message.entries.length, true);
+  v.setInt32(offset + 44, 0, true);
+  let at = offset + HEADER;
+  for (const e of message.entries) {
+    v.setFloat64(at, e.termId, true);
+    v.setInt32(at + 8, e.data.length, true);
+    buffer.set(e.data, at + ENTRY_HEADER);
+    at += ENTRY_HEADER + e.data.length;
+  }
+  return length;
+}
+
+/** Reads a LogData; the entries' data are copies (they outlive the receive buffer). */
+export function decodeLogData(buffer: Uint8Array, offset: number, length: number): LogData {
+  const bad = (why: string): never => {
+    throw new SkeinError(ErrorCode.PROTOCOL_INVALID, `LogData (${length} bytes): ${why}`);
+  };
+  if (length < HEADER) bad(`shorter than its ${HEADER}-byte header`);
+  const v = new DataView(buffer.buffer, buffer.byteOffset + offset, length);
+  if (v.getUint16(0, true) !== MAGIC) bad(`magic 0x${v.getUint16(0, true).toString(16)}, expected 0x${MAGIC.toString(16)}`);
+  if (v.getUint16(2, true) !== VERSION) bad(`version ${v.getUint16(2, true)}, expected ${VERSION}`);
+  const count = v.getInt32(40, true);
+  if (count < 0) bad(`entry count ${count}`);
+  const entries: LogEntry[] = [];
+  let position = v.getFloat64(24, true);
+  let at = HEADER;
+  for (let i = 0; i < count; i++) {
+    if (at + ENTRY_HEADER > length) bad(`entry ${i} of ${count} is cut short`);
+    const termId = v.getFloat64(at, true);
+    const dataLength = v.getInt32(at + 8, true);
+    if (dataLength < 0 || at + ENTRY_HEADER + dataLength > length) bad(`entry ${i} of ${count} says ${dataLength} bytes, past the end`);
+    const data = buffer.slice(offset + at + ENTRY_HEADER, offset + at + ENTRY_HEADER + dataLength);
+    const entry: LogEntry = { termId, position, length: entryLength(dataLength), data };
+    entries.push(entry);
+    position += entry.length;
+    at += ENTRY_HEADER + dataLength;
+  }
+  if (at !== length) bad(`${length - at} bytes after the last entry`);
+  return {
+    type: 'logData', from: v.getInt32(4, true), leadershipTermId: v.getFloat64(8, true), termBase: v.getFloat64(16, true), position: v.getFloat64(24, true), entries, commitPosition: v.getFloat64(32, true),
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Three cluster members, each with its own Skein (media driver and client) in this process, over
+ * UDP on loopback: they elect a leader with Aeron's consensus messages, replicate key-value
+ * commands to every member's files and apply them alike, and take a snapshot at one position on
+ * every member; when the leader is killed (its Skein
+ * closed under it, no shutdown) the other two elect a new one in a newer term and go on; the old
+ * leader, started again on its directory, rejoins as a follower from its snapshot and log files and catches up to the same state.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Skein } from '../../../src/skein.js';
+import { ClusterMember, type ClusterMemberEndpoint } from '../../../src/cluster/cluster-member.js';
+import { CONSENSUS_LOG_FILE } from '../../../src/cluster/consensus/file-consensus-log.js';
+import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
+import { freeUdpPort, waitFor } from '../../support/wait.js';
+
+const SETTINGS = { leaderHeartbeatTimeoutNs: 1_500_000_000, leaderHeartbeatIntervalNs: 100_000_000, electionTimeoutNs: 300_000_000, startupCanvassTimeoutNs: 3_000_000_000 };
+
+interface Running {
+  readonly skein: Skein;
+  readonly member: ClusterMember;
+  readonly kv: KvService;
+}
+
+test('three members over UDP: elect, replicate, lose the leader, elect again, and the old leader catches up', { timeout: 90_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-'));
+  const endpoints: ClusterMemberEndpoint[] = [];
+  for (let id = 0; id < 3; id++) endpoints.push({ id, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  const answers = new Map<string, KvAnswer>();
+  const errors: unknown[] = [];
+  const running: (Running | null)[] = [null, null, null];
+  const start = async (id: number): Promise<Running> => {
+    const skein = Skein.launch({ testProfile: true, seed: 100 + id, dir: join(root, `skein-${id}`), errorHandler: (e) => errors.push(e) });
+    const kv = new KvService();
+    try {
+      const member = await ClusterMember.launch(skein.client, {
+        memberId: id, members: endpoints, clusterDir: join(root, `member-${id}`), service: kv, settings: SETTINGS, seed: id + 1,
+        egress: (sessionId, sequence, answer) => answers.set(`${sessionId}/${sequence}`, decodeKv<KvAnswer>(answer)),
+      });
+      return (running[id] = { skein, member, kv });
+    } catch (error) {
+      skein.destroy();
+      throw error;
+    }
+  };
+  const live = (): Running[] => running.filter((r): r is Running => r !== null);
+  const leader = (): Running | undefined => {
+    const leaders = live().filter((r) => r.member.role === 'LEADER' && r.member.electionState === 'CLOSED');
+    return leaders.length === 1 && live().every((r) => r.member.leaderId === leaders[0]!.member.memberId) ? leaders[0] : undefined;
+  };
+  const sendPuts = async (via: Running, sessionId: number, count: number): Promise<void> => {
+    for (let seq = 1; seq <= count; seq++) {
+      const result = via.member.offer(sessionId, seq, encodeKv({ op: 'put', key: `k${seq % 17}`, value: `s${sessionId}-${seq}` }));
+      assert.ok(result.accepted, `command ${sessionId}/${seq} taken by the leader`);
+    }
+    await waitFor(() => answers.size > 0 && [...Array(count).keys()].every((i) => answers.get(`${sessionId}/${i + 1}`)?.ok === true), 20_000, `answers to session ${sessionId}`);
+  };
+  const converged = (): boolean => {
+    const all = live();
+    const digest = all[0]!.kv.digest();
+    const end = all[0]!.member.log.appendPosition;
+    return all.every((r) => r.kv.digest() === digest && r.member.log.appendPosition === end && r.member.node.member.appliedPosition === r.member.commitPosition && r.member.commitPosition === end);
+  };
+  try {
+    for (let id = 0; id < 3; id++) await start(id);
+    await waitFor(() => leader() !== undefined, 20_000, 'a leader all three agree on');
+    const first = leader()!;
+    const firstTerm = first.member.leadershipTermId;
+    await sendPuts(first, 1, 100);
+    await waitFor(converged, 20_000, 'every member applies the same log');
+    const before = first.kv.digest();
+    assert.match(before, /"k0","s1-85"/, 'the last put of k0 won');
+    // A snapshot at the same position on every member, into its files and recording log.
+    assert.ok(first.member.requestSnapshot());
+    await waitFor(() => live().every((r) => r.member.node.snapshotsStored === 1), 20_000, 'every member stores the snapshot');
+    const snapshotPosition = first.member.node.recordingLog.latestSnapshot(-1)?.logPosition;
+    assert.ok(snapshotPosition !== undefined && snapshotPosition > 0, `snapshot at ${snapshotPosition}`);
+
+    // Kill the leader: its Skein goes away under it, nothing is shut down in order.
+    const killed = first.member.memberId;
+    const killedEnd = first.member.log.appendPosition;
+    first.skein.destroy();
+    running[killed] = null;
+    await waitFor(() => leader() !== undefined && leader()!.member.leadershipTermId > firstTerm, 20_000, 'a new leader of a newer term among the two left');
+    const second = leader()!;
+    assert.notEqual(second.member.memberId, killed);
+    await sendPuts(second, 2, 50);
+    await waitFor(converged, 20_000, 'the two apply the same log');
+
+    // The old leader comes back on its directory and catches up as a follower.
+    const back = await start(killed);
+    assert.equal(back.member.log.appendPosition, killedEnd, 'its log as it was on its files');
+    assert.equal(back.member.node.recoveredPosition, snapshotPosition, 'it started from its snapshot and replays only the log after it');
+    await waitFor(() => back.member.role === 'FOLLOWER' && back.member.leaderId === second.member.memberId && converged(), 30_000, 'the old leader rejoins and catches up');
+    assert.equal(back.kv.digest(), second.kv.digest());
+    assert.match(back.kv.digest(), /"k16","s2-50"/);
+    for (let id = 0; id < 3; id++) {
+      const file = join(root, `member-${id}`, CONSENSUS_LOG_FILE);
+      assert.ok(existsSync(file) && statSync(file).size === second.member.log.appendPosition, `member ${id}'s log file holds the whole log`);
+    }
+    assert.deepEqual(live().map((r) => r.member.failure), [null, null, null]);
+    assert.deepEqual(live().map((r) => r.member.framesRefused), [0, 0, 0]);
+  } finally {
+    for (const r of live()) {
+      r.member.close();
+      await r.skein.close();
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+  assert.deepEqual(errors.map(String), [], 'no error reported by any member or driver');
+});
