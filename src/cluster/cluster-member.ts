@@ -318,7 +318,7 @@ export class ClusterMember implements Agent {
   private onLogFrame(buffer: Uint8Array, offset: number, length: number): void {
     let message: ConsensusMessage;
     try {
-      message = decodeLogData(buffer, offset, length);
+      message = decodeLogData(buffer, offset, length, this.log.layout);
     } catch (error) {
       this.refuse(error);
       return;

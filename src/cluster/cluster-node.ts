@@ -78,7 +78,8 @@ export class ClusterNode {
   private readonly options: ClusterNodeOptions;
   private readonly snapshotIntervalNs: number;
   private nextSnapshotNs: number;
-  private pendingSnapshot: { position: number; bytes: Uint8Array; termId: number; timestamp: number } | null = null;
+  /** Snapshots taken and not stored yet (waiting for the log to be durable up to them), oldest first. */
+  private readonly pendingSnapshots: { position: number; bytes: Uint8Array; termId: number; timestamp: number }[] = [];
   /** Timer events appended by this leader and not applied yet (not appended twice). */
   private readonly timersInFlight = new Set<number>();
   private applyingTermId = 0;
@@ -126,7 +127,7 @@ export class ClusterNode {
       ...(options.refuseNondeterminism === undefined ? {} : { refuseNondeterminism: options.refuseNondeterminism }),
       ...(recovered === undefined ? {} : { snapshot: recovered }),
       onSnapshot: (position, bytes) => {
-        this.pendingSnapshot = { position, bytes, termId: this.applyingTermId, timestamp: this.options.clusterClock() };
+        this.pendingSnapshots.push({ position, bytes, termId: this.applyingTermId, timestamp: this.options.clusterClock() });
       },
     });
     this.member = new ConsensusMember(
@@ -225,6 +226,9 @@ export class ClusterNode {
 
   private checkTermination(nowNs: number): void {
     if (this.stateValue !== 'TERMINATING' || this.member.appliedPosition < this.terminationPosition) return;
+    // The log (and the shutdown snapshot with it) durable up to the termination position first.
+    this.storePendingSnapshot();
+    if (this.options.log.durablePosition < this.terminationPosition || this.pendingSnapshots.length > 0) return;
     if (this.member.role === 'LEADER') {
       const followers = this.options.memberIds.filter((m) => m !== this.options.memberId);
       const allAcked = followers.every((m) => this.terminationAcks.has(m));
@@ -290,6 +294,7 @@ export class ClusterNode {
     if (this.stateValue === 'CLOSED') return 0;
     this.lastNowNs = nowNs;
     let work = this.member.doWork(nowNs);
+    if (this.pendingSnapshots.length > 0) this.storePendingSnapshot();
     if (this.stateValue === 'TERMINATING') {
       if (this.member.role === 'LEADER' && nowNs >= this.nextTerminationNoticeNs) {
         this.nextTerminationNoticeNs = nowNs + CONSENSUS_DEFAULTS.leaderHeartbeatIntervalNs;
@@ -352,9 +357,18 @@ export class ClusterNode {
       this.timersInFlight.delete(new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).getFloat64(1, true));
     }
     this.options.onApplied?.(entry);
-    const pending = this.pendingSnapshot;
-    if (pending === null) return;
-    this.pendingSnapshot = null;
+    this.storePendingSnapshot();
+  }
+
+  /**
+   * Stores each snapshot taken at a SNAPSHOT action once the log is durable up to its position
+   * (so that a restart never finds a snapshot past the end of its log).
+   */
+  private storePendingSnapshot(): void {
+    while (this.pendingSnapshots.length > 0 && this.pendingSnapshots[0]!.position <= this.options.log.durablePosition) this.storeSnapshot(this.pendingSnapshots.shift()!);
+  }
+
+  private storeSnapshot(pending: { position: number; bytes: Uint8Array; termId: number; timestamp: number }): void {
     // The set as Aeron records it: the service's snapshot, then the consensus module's closing it.
     const serviceRecording = this.options.snapshots.write(pending.bytes);
     const moduleRecording = this.options.snapshots.write(new Uint8Array(0));

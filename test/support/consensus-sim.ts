@@ -16,13 +16,14 @@
  * seed can be replayed exactly.
  */
 import { SeededPrng } from '../../src/env/prng.js';
-import { MemoryConsensusLog, type ConsensusLog, type LogEntry, type TermStart } from '../../src/cluster/consensus/consensus-log.js';
+import { MemoryConsensusLog, placeEntry, type ConsensusLog, type LogEntry, type LogLayout, type TermStart } from '../../src/cluster/consensus/consensus-log.js';
 import { ConsensusMember, TERM_START_MARKER, type ConsensusSettings } from '../../src/cluster/consensus/consensus-member.js';
 import type { ConsensusMessage } from '../../src/cluster/consensus/consensus-messages.js';
 import { CONSENSUS_MODULE_SERVICE_ID } from '../../src/cluster/recording-log.js';
 import { ClusterNode } from '../../src/cluster/cluster-node.js';
 import { MemoryFiles } from '../../src/env/memory-files.js';
 import { ErrorCode, SkeinError } from '../../src/util/errors.js';
+import { ClusterAction, EntryKind } from '../../src/cluster/service/cluster-entries.js';
 import type { ServiceContainer } from '../../src/cluster/service/service-container.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer, type KvCommand } from '../../src/cluster/service/kv-service.js';
 import { checkLinearizable, kvModel, type CheckResult, type KvInput, type KvOutput, type Operation } from '../../src/sim/linearizability.js';
@@ -37,6 +38,12 @@ export interface ConsensusSimOptions {
   /** Then faults stop and the cluster must elect a leader and commit a last command within this, in ms. */
   readonly recoveryMs?: number;
   readonly settings?: Partial<ConsensusSettings>;
+  /**
+   * The stream layout of every member's log. Default: terms of 16 KiB and frames of at most
+   * 1376 bytes of data (MTU 1408), so that entries are padded at term ends and large ones
+   * fragmented, as in a log recording.
+   */
+  readonly layout?: LogLayout;
   /** Probability a message is lost, duplicated. */
   readonly loss?: number;
   readonly duplication?: number;
@@ -80,6 +87,10 @@ export interface ConsensusSimResult {
   /** Catch-ups that dropped disagreeing entries, and whole terms the leader did not hold. */
   readonly logTruncations: number;
   readonly termsDropped: number;
+  /** Crashes that took back entries not yet durable; entries placed after padding at a term's end; entries of several frames (in the longest applied log). */
+  readonly crashLosses: number;
+  readonly paddings: number;
+  readonly fragmentedEntries: number;
   /** With clients: the history of their operations, its verdict, and the container's counts. */
   readonly history?: Operation<KvInput, KvOutput>[];
   readonly linearizability?: CheckResult;
@@ -104,16 +115,38 @@ class DiskFault extends Error {}
  * what was written before.
  */
 class FaultyLog implements ConsensusLog {
-  readonly inner = new MemoryConsensusLog();
+  readonly inner: MemoryConsensusLog;
   broken = false;
+  /** What a crash keeps: entries reach it at a later duty cycle of the member (as a recording catches up with its publication). */
+  private durable = 0;
+  /** Entries a crash took back because they were not durable yet. */
+  lostOnCrash = 0;
   /** Catch-up dropped entries that disagreed with a leader's log; and dropped a whole term a leader did not hold. */
   truncations = 0;
   termsForgotten = 0;
   private check(what: string): void {
     if (this.broken) throw new DiskFault(`disk error writing ${what}`);
   }
+  constructor(layout: LogLayout) {
+    this.inner = new MemoryConsensusLog(layout);
+  }
+  get layout(): LogLayout {
+    return this.inner.layout;
+  }
   get appendPosition(): number {
     return this.inner.appendPosition;
+  }
+  get durablePosition(): number {
+    return this.durable;
+  }
+  /** Everything appended so far becomes durable. */
+  flush(): void {
+    this.durable = this.inner.appendPosition;
+  }
+  /** A crash of the member: what was not durable is gone (terms joined past it with it). */
+  crash(): void {
+    if (this.durable < this.inner.appendPosition) this.lostOnCrash++;
+    this.inner.truncate(this.durable);
   }
   get logTermId(): number {
     return this.inner.logTermId;
@@ -140,12 +173,16 @@ class FaultyLog implements ConsensusLog {
     this.check('a truncation');
     if (position < this.inner.appendPosition) this.truncations++;
     this.inner.truncate(position);
+    if (this.durable > position) this.durable = position;
   }
   entriesFrom(position: number, maxBytes: number): LogEntry[] {
     return this.inner.entriesFrom(position, maxBytes);
   }
-  entryAt(position: number): LogEntry | undefined {
-    return this.inner.entryAt(position);
+  entryFrom(position: number): LogEntry | undefined {
+    return this.inner.entryFrom(position);
+  }
+  isEntryEnd(position: number): boolean {
+    return this.inner.isEntryEnd(position);
   }
   nextTerm(termId: number): TermStart | undefined {
     return this.inner.nextTerm(termId);
@@ -170,6 +207,8 @@ interface SimMember {
   kv: KvService | null;
   /** (session, sequence) given to this life's service, to catch a command applied twice. */
   seen: Set<string>;
+  /** The simulator's state at each SNAPSHOT action applied and not stored yet (a node stores it once its log is durable there). */
+  snapshotChains: { position: number; chain: number }[];
   /** The member's cluster directory (recording log) and archive of snapshot recordings: they survive restarts. */
   readonly files: MemoryFiles;
   readonly archive: Map<number, { readonly bytes: Uint8Array; readonly chain: number }>;
@@ -265,6 +304,7 @@ function hashStep(state: number, entry: LogEntry): number {
 export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResult {
   const { seed, members: n, durationMs } = options;
   const recoveryMs = options.recoveryMs ?? 60_000;
+  const layout: LogLayout = options.layout ?? { termLength: 16 * 1024, maxPayloadLength: 1376 };
   const loss = options.loss ?? 0.02;
   const duplication = options.duplication ?? 0.01;
   const faultIntervalMs = options.faultIntervalMs ?? 3000;
@@ -273,6 +313,8 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const prng = new SeededPrng(seed);
   const netRandom = prng.fork();
   const faultRandom = prng.fork();
+  /** Whether a member's log catches up with what it appended at a duty cycle (so durability lags by a random number of cycles, differently per member). */
+  const durabilityRandom = prng.fork();
   const ids = Array.from({ length: n }, (_, i) => i);
   const queue = new Queue();
   let seq = 0;
@@ -295,7 +337,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const clientGiveUpNs = (options.clientGiveUpMs ?? 10_000) * MS;
   const snapshotIntervalNs = (options.snapshotIntervalMs ?? 15_000) * MS;
   const sims: SimMember[] = ids.map((id) => ({
-    id, log: new FaultyLog(), clockOffsetNs: 0, member: null, state: 0, applied: 0, container: null, kv: null, seen: new Set(),
+    id, log: new FaultyLog(layout), clockOffsetNs: 0, member: null, state: 0, applied: 0, container: null, kv: null, seen: new Set(), snapshotChains: [],
     files: new MemoryFiles(), archive: new Map(), node: null, answeredAgainSeen: 0, terminated: 0,
   }));
   const snapshotsAt = new Map<number, string>();
@@ -315,6 +357,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     sim.state = 0;
     sim.applied = 0;
     sim.seen = new Set();
+    sim.snapshotChains = [];
     sim.log.broken = false;
     sim.files.failWrites(null);
     sim.node = null;
@@ -330,7 +373,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
         },
         onSessionMessage: (session: { id: number }, timestamp: number, payload: Uint8Array, cluster: Parameters<KvService['onSessionMessage']>[3]) => {
           // The entry being applied starts where the last applied one ended.
-          const entry = sim.log.entryAt(sim.applied);
+          const entry = sim.log.entryFrom(sim.applied);
           const sequence = entry === undefined ? -1 : new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).getFloat64(9, true);
           const key = `${session.id}/${sequence}`;
           if (sim.seen.has(key)) fail(`member ${sim.id} gave command ${key} to its service twice`);
@@ -343,15 +386,20 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
         memberId: sim.id, memberIds: ids, log: sim.log, service: traced, files: sim.files, clusterDir: '/cluster',
         snapshots: {
           write: (bytes) => {
+            // The service's snapshot, then the consensus module's (empty), of the oldest SNAPSHOT action not stored yet.
+            const at = sim.snapshotChains[0];
+            if (at === undefined) fail(`member ${sim.id} stored a snapshot without a SNAPSHOT action applied`);
             const id = sim.archive.size;
-            sim.archive.set(id, { bytes, chain: sim.state });
+            sim.archive.set(id, { bytes, chain: at!.chain });
             if (bytes.length > 0) {
-              // The service's snapshot, taken at the position just applied: the same on every member.
+              // Taken at the action's position: the same on every member.
               const text = Buffer.from(bytes).toString('base64');
-              const other = snapshotsAt.get(sim.applied);
-              if (other === undefined) snapshotsAt.set(sim.applied, text);
-              else if (other !== text) fail(`member ${sim.id}'s snapshot at position ${sim.applied} differs from another member's`);
+              const other = snapshotsAt.get(at!.position);
+              if (other === undefined) snapshotsAt.set(at!.position, text);
+              else if (other !== text) fail(`member ${sim.id}'s snapshot at position ${at!.position} differs from another member's`);
               snapshotsTaken++;
+            } else {
+              sim.snapshotChains.shift();
             }
             return id;
           },
@@ -412,7 +460,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     }
   };
   const apply = (sim: SimMember, entry: LogEntry): void => {
-    if (entry.position !== sim.applied) fail(`member ${sim.id} applied position ${entry.position} after ${sim.applied}: out of order`);
+    if (entry.position !== placeEntry(sim.applied, entry.data.length, layout)) fail(`member ${sim.id} applied position ${entry.position} after ${sim.applied}: out of order`);
     sim.state = hashStep(sim.state, entry);
     sim.applied = entry.position + entry.length;
     const known = committed.get(entry.position);
@@ -424,6 +472,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       sim.answeredAgainSeen = sim.container.stats.answeredAgain;
       sim.state = hashStep(sim.state, { termId: 0, position: 0, length: 0, data: new TextEncoder().encode(sim.kv!.digest() + sim.container.digest()) });
     }
+    if (entry.data[0] === EntryKind.CLUSTER_ACTION && entry.data[1] === ClusterAction.SNAPSHOT) sim.snapshotChains.push({ position: sim.applied, chain: sim.state });
     const state = statesAt.get(sim.applied);
     if (state === undefined) statesAt.set(sim.applied, sim.state);
     else if (state !== sim.state) fail(`member ${sim.id}'s service differs from another member's at position ${sim.applied}`);
@@ -537,8 +586,10 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     const kind = faultRandom.nextInt(7);
     const victim = sims[faultRandom.nextInt(n)]!;
     if (kind === 0 && victim.member !== null) {
-      // A crash: everything volatile is gone; the log stays as persisted.
+      // A crash: everything volatile is gone; the log stays as far as it was durable.
       victim.member = null;
+      victim.node = null;
+      victim.log.crash();
       stats.crashes++;
     } else if (kind === 1) {
       for (const sim of sims) if (sim.member === null) {
@@ -574,6 +625,8 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     const storage = error instanceof SkeinError && error.code === ErrorCode.STORAGE_FAILED && sim.log.broken;
     if (!(error instanceof DiskFault) && !storage) return false;
     sim.member = null;
+    sim.node = null;
+    sim.log.crash();
     stats.diskFaultStops++;
     return true;
   };
@@ -610,6 +663,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       nextTick += tickNs;
       for (const client of clients) clientWork(client);
       for (const sim of sims) {
+        if (sim.member !== null && durabilityRandom.nextBoolean(0.3)) sim.log.flush();
         try {
           if (sim.node !== null) sim.node.doWork(now);
           else sim.member?.doWork(now);
@@ -641,7 +695,8 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
       nextCommand += commandIntervalMs * MS;
       const l = leader();
       if (commandsOn && l !== null && (clientCount === 0 || !faultsOn)) {
-        let data: Uint8Array = new Uint8Array(8 + (offered % 24));
+        // Mostly small commands; every seventh one larger than a frame, so that it is fragmented.
+        let data: Uint8Array = new Uint8Array(offered % 7 === 3 ? 1400 + ((offered * 37) % 2600) : 8 + (offered % 24));
         new DataView(data.buffer).setFloat64(0, offered++, true);
         // With a service, the command is a session message of a session no client uses.
         let position: number | null = null;
@@ -709,20 +764,25 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
     termination = { kind: options.terminate, position, stoppedAfterMs, recoveredFromSnapshot: recoveriesFromSnapshot - recoveredBefore };
   }
   let commands = 0;
+  let paddings = 0;
+  let fragmentedEntries = 0;
   for (const sim of sims) {
     if (sim.applied === Math.max(...sims.map((s) => s.applied))) {
       for (let pos = 0; pos < sim.applied; ) {
-        const e = sim.log.entryAt(pos);
+        const e = sim.log.entryFrom(pos);
         if (e === undefined) break;
         if (e.data[0] !== TERM_START_MARKER || e.data.length !== 9) commands++;
+        if (e.position !== pos) paddings++;
+        if (e.data.length > layout.maxPayloadLength) fragmentedEntries++;
         pos = e.position + e.length;
       }
       break;
     }
   }
+  const crashLosses = sims.reduce((sum, m) => sum + m.log.lostOnCrash, 0);
   const logTruncations = sims.reduce((sum, m) => sum + m.log.truncations, 0);
   const termsDropped = sims.reduce((sum, m) => sum + m.log.termsForgotten, 0);
-  if (clientCount === 0) return { seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, logTruncations, termsDropped, ...stats };
+  if (clientCount === 0) return { seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, logTruncations, termsDropped, crashLosses, paddings, fragmentedEntries, ...stats };
   // Operations still waiting when the run ends never learnt their outcome.
   for (const client of clients) {
     if (client.current !== null) {
@@ -733,7 +793,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const linearizability = checkLinearizable(kvModel, history, { maxSteps: 5_000_000 });
   if (linearizability.verdict === 'illegal') fail(`the clients' history (${history.length} operations) is not linearizable: partition ${linearizability.illegalPartition}`);
   return {
-    seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, logTruncations, termsDropped, ...stats,
+    seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, logTruncations, termsDropped, crashLosses, paddings, fragmentedEntries, ...stats,
     history, linearizability, commandsAnsweredAgain: answeredAgain, indeterminate, snapshotsTaken, recoveriesFromSnapshot, commandsRejected: rejected, clientPauses,
     ...(termination === undefined ? {} : { termination }),
   };

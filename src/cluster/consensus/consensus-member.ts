@@ -34,7 +34,7 @@
 import type { Prng } from '../../env/prng.js';
 import { ErrorCode, SkeinError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
-import type { ConsensusLog, LogEntry } from './consensus-log.js';
+import { placeEntry, type ConsensusLog, type LogEntry } from './consensus-log.js';
 import { compareLogs, NULL_VALUE, type ConsensusMessage, type LogData, type NewLeadershipTerm } from './consensus-messages.js';
 
 export type ElectionState = 'CANVASS' | 'NOMINATE' | 'CANDIDATE_BALLOT' | 'FOLLOWER_BALLOT' | 'LEADER_READY' | 'FOLLOWER_CATCHUP' | 'CLOSED';
@@ -126,8 +126,8 @@ export class ConsensusMember {
     this.others = memberIds.filter((m) => m !== memberId);
     this.quorum = Math.floor(memberIds.length / 2) + 1;
     this.positionsScratch = new Float64Array(memberIds.length);
-    if (recoveredPosition !== 0 && recoveredPosition !== log.appendPosition && log.entryAt(recoveredPosition) === undefined) {
-      throw new SkeinError(ErrorCode.STORAGE_FAILED, `member ${memberId}: recovered position ${recoveredPosition} is not an entry boundary of its log (which ends at ${log.appendPosition})`);
+    if (recoveredPosition !== log.appendPosition && !log.isEntryEnd(recoveredPosition)) {
+      throw new SkeinError(ErrorCode.STORAGE_FAILED, `member ${memberId}: recovered position ${recoveredPosition} is not an entry end of its log (which ends at ${log.appendPosition})`);
     }
     if (recoveredPosition > log.appendPosition) throw new SkeinError(ErrorCode.STORAGE_FAILED, `member ${memberId}: recovered position ${recoveredPosition} is past its log's end ${log.appendPosition}`);
     this.applied = recoveredPosition;
@@ -450,7 +450,14 @@ export class ConsensusMember {
       this.enterCanvass(nowNs);
       return 1;
     }
-    if (nowNs < this.nextStatusNs) return 0;
+    if (nowNs < this.nextStatusNs) {
+      // What became durable since the last report is acknowledged at once.
+      if (this.state === 'CLOSED' && this.log.durablePosition !== this.lastSentAppend) {
+        this.sendAppendPosition();
+        return 1;
+      }
+      return 0;
+    }
     this.nextStatusNs = nowNs + this.settings.leaderHeartbeatIntervalNs;
     if (this.state === 'FOLLOWER_CATCHUP') {
       if (this.aligned) this.env.send(this.leader, { type: 'catchupPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.log.appendPosition });
@@ -464,30 +471,38 @@ export class ConsensusMember {
   private onLogData(message: LogData, nowNs: number): void {
     if (this.roleValue !== 'FOLLOWER' || message.leadershipTermId !== this.termId || message.from !== this.leader || !this.aligned) return;
     this.lastLeaderContactNs = nowNs;
+    // The entries follow each other in the leader's log from message.position (an entry end there).
+    let previousEnd = message.position;
     for (const entry of message.entries) {
       const end = this.log.appendPosition;
+      const follows = previousEnd === end;
+      previousEnd = entry.position + entry.length;
       if (entry.position < end) continue;
-      if (entry.position > end) break;
+      // Not the entry that comes next here (one is missing): wait for the leader to send it again.
+      if (!follows) break;
+      assert(entry.position === placeEntry(end, entry.data.length, this.log.layout), `member ${this.memberId}: the leader's entry at ${entry.position} would be placed at ${placeEntry(end, entry.data.length, this.log.layout)} here: the logs' layouts differ`);
       if (entry.termId === this.termId && this.log.termBase(this.termId) === undefined) {
         if (end !== this.termBaseValue) break;
         this.log.joinTerm(this.termId, this.termBaseValue);
       }
-      this.log.append(entry.termId, entry.data);
+      const appended = this.log.append(entry.termId, entry.data);
+      assert(appended.position === entry.position && appended.length === entry.length, `member ${this.memberId}: the leader's entry at ${entry.position} (${entry.length} bytes) landed at ${appended.position} (${appended.length} bytes): the logs' layouts differ`);
     }
     if (this.log.termBase(this.termId) === undefined && this.log.appendPosition === this.termBaseValue) this.log.joinTerm(this.termId, this.termBaseValue);
     if (this.log.termBase(this.termId) === this.termBaseValue) {
       if (this.state === 'FOLLOWER_CATCHUP') this.state = 'CLOSED';
       this.learnCommit(message.commitPosition);
-      if (this.log.appendPosition !== this.lastSentAppend) this.sendAppendPosition();
+      if (this.log.durablePosition !== this.lastSentAppend) this.sendAppendPosition();
     } else if (message.entries.length > 0) {
       // More to catch up: ask for the next part now rather than on the next interval.
       this.env.send(this.leader, { type: 'catchupPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.log.appendPosition });
     }
   }
 
+  /** What this member's log holds durably: what a crash would not take back. */
   private sendAppendPosition(): void {
-    this.lastSentAppend = this.log.appendPosition;
-    this.env.send(this.leader, { type: 'appendPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.log.appendPosition });
+    this.lastSentAppend = this.log.durablePosition;
+    this.env.send(this.leader, { type: 'appendPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.lastSentAppend });
   }
 
   /** A follower's commit: the leader's, but never past what this member holds of the leader's log. */
@@ -545,7 +560,7 @@ export class ConsensusMember {
     // The quorum-th highest position, without allocating on the leader's duty cycle.
     const positions = this.positionsScratch;
     let n = 0;
-    positions[n++] = this.log.appendPosition;
+    positions[n++] = this.log.durablePosition;
     for (const f of this.followers.values()) {
       if (f.joined && nowNs - f.lastHeardNs < this.settings.leaderHeartbeatTimeoutNs) positions[n++] = f.position;
     }
@@ -593,7 +608,7 @@ export class ConsensusMember {
 
   private applyCommitted(): void {
     while (this.applied < this.commit) {
-      const entry = this.log.entryAt(this.applied);
+      const entry = this.log.entryFrom(this.applied);
       if (entry === undefined || entry.position + entry.length > this.commit) return;
       this.applied = entry.position + entry.length;
       this.env.onCommitted?.(entry);

@@ -20,19 +20,21 @@
  */
 import type { Files, FileHandle } from '../../env/files.js';
 import { ErrorCode, SkeinError, messageOf } from '../../util/errors.js';
-import { entryLength, LOG_ENTRY_ALIGNMENT, LOG_ENTRY_HEADER_LENGTH, MemoryConsensusLog, type ConsensusLog, type LogEntry, type TermStart } from './consensus-log.js';
+import { CONTIGUOUS_LAYOUT, entryLength, LOG_ENTRY_HEADER_LENGTH, MemoryConsensusLog, placeEntry, type ConsensusLog, type LogEntry, type LogLayout, type TermStart } from './consensus-log.js';
 
 export const CONSENSUS_LOG_FILE = 'consensus-log.dat';
 export const CONSENSUS_STATE_FILE = 'consensus-state.dat';
 const STATE_MAGIC = 0x534b4353; // "SKCS"
 const STATE_VERSION = 1;
-const PADDING = new Uint8Array(LOG_ENTRY_ALIGNMENT);
+const ZEROS = new Uint8Array(4096);
 
 export interface FileConsensusLogOptions {
   readonly files: Files;
   /** The cluster directory of this member. */
   readonly dir: string;
   readonly syncEachAppend?: boolean;
+  /** Where entries are placed (padding at term ends, fragments); every member's must be the same. @default CONTIGUOUS_LAYOUT */
+  readonly layout?: LogLayout;
 }
 
 /** 32-bit FNV-1a over `data`: enough to tell a torn write from a whole one. */
@@ -46,7 +48,7 @@ export function fnv1a(data: Uint8Array): number {
 }
 
 export class FileConsensusLog implements ConsensusLog {
-  private readonly inner = new MemoryConsensusLog();
+  private readonly inner: MemoryConsensusLog;
   private readonly files: Files;
   private readonly logPath: string;
   private readonly statePath: string;
@@ -63,6 +65,7 @@ export class FileConsensusLog implements ConsensusLog {
     this.logPath = `${options.dir}/${CONSENSUS_LOG_FILE}`;
     this.statePath = `${options.dir}/${CONSENSUS_STATE_FILE}`;
     this.syncEachAppend = options.syncEachAppend ?? false;
+    this.inner = new MemoryConsensusLog(options.layout ?? CONTIGUOUS_LAYOUT);
     this.files.mkdirs(options.dir);
     const state = this.readState();
     this.log = this.open(this.logPath, 'create-or-open');
@@ -70,19 +73,12 @@ export class FileConsensusLog implements ConsensusLog {
     const terms = [...state.terms].sort((a, b) => a.base - b.base);
     let t = 0;
     let position = 0;
-    while (position + LOG_ENTRY_HEADER_LENGTH <= size) {
-      this.log.read(this.header, 0, LOG_ENTRY_HEADER_LENGTH, position);
-      const length = this.headerView.getInt32(0, true);
-      const checksum = this.headerView.getUint32(4, true);
-      const termId = this.headerView.getFloat64(8, true);
-      const at = this.headerView.getFloat64(16, true);
-      if (length < 0 || at !== position || !Number.isInteger(termId) || position + entryLength(length) > size) break;
-      const data = new Uint8Array(length);
-      this.log.read(data, 0, length, position + LOG_ENTRY_HEADER_LENGTH);
-      if (fnv1a(data) !== checksum) break;
+    for (;;) {
+      const entry = this.readEntryAfter(position, size);
+      if (entry === null) break;
       t = this.joinTermsAt(terms, t, position);
-      const entry = this.inner.append(termId, data);
-      position = entry.position + entry.length;
+      const appended = this.inner.append(entry.termId, entry.data);
+      position = appended.position + appended.length;
     }
     t = this.joinTermsAt(terms, t, position);
     this.tornBytesDropped = size - position;
@@ -92,7 +88,16 @@ export class FileConsensusLog implements ConsensusLog {
     if (t < terms.length || this.termCount() !== terms.length) this.writeState();
   }
 
+  get layout(): LogLayout {
+    return this.inner.layout;
+  }
+
   get appendPosition(): number {
+    return this.inner.appendPosition;
+  }
+
+  /** Every append is written through before it returns (flushed to the device with syncEachAppend). */
+  get durablePosition(): number {
     return this.inner.appendPosition;
   }
 
@@ -132,7 +137,8 @@ export class FileConsensusLog implements ConsensusLog {
 
   append(termId: number, data: Uint8Array): LogEntry {
     this.checkOpen();
-    const position = this.inner.appendPosition;
+    const position = placeEntry(this.inner.appendPosition, data.length, this.inner.layout);
+    const length = entryLength(data.length, this.inner.layout);
     const newTerm = this.inner.termBase(termId) === undefined;
     const h = this.headerView;
     h.setInt32(0, data.length, true);
@@ -143,8 +149,8 @@ export class FileConsensusLog implements ConsensusLog {
     this.wrap('append to', () => {
       this.log.write(this.header, 0, LOG_ENTRY_HEADER_LENGTH, position);
       this.log.write(data, 0, data.length, position + LOG_ENTRY_HEADER_LENGTH);
-      const padding = entryLength(data.length) - LOG_ENTRY_HEADER_LENGTH - data.length;
-      if (padding > 0) this.log.write(PADDING, 0, padding, position + LOG_ENTRY_HEADER_LENGTH + data.length);
+      // The rest of the entry's frames (headers of further fragments, alignment) as zeros: file offsets stay log positions.
+      for (let at = position + LOG_ENTRY_HEADER_LENGTH + data.length; at < position + length; at += ZEROS.length) this.log.write(ZEROS, 0, Math.min(ZEROS.length, position + length - at), at);
       if (this.syncEachAppend) this.log.sync(false);
     });
     const entry = this.inner.append(termId, data);
@@ -173,14 +179,40 @@ export class FileConsensusLog implements ConsensusLog {
     return this.inner.entriesFrom(position, maxBytes);
   }
 
-  entryAt(position: number): LogEntry | undefined {
-    return this.inner.entryAt(position);
+  entryFrom(position: number): LogEntry | undefined {
+    return this.inner.entryFrom(position);
+  }
+
+  isEntryEnd(position: number): boolean {
+    return this.inner.isEntryEnd(position);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.log.close();
+  }
+
+  /**
+   * The whole entry that follows a log ending at `end` in a file of `size` bytes: at `end`, or
+   * after padding at the next term; null when there is none whole and in its place.
+   */
+  private readEntryAfter(end: number, size: number): { termId: number; data: Uint8Array } | null {
+    const layout = this.inner.layout;
+    const candidates = Number.isFinite(layout.termLength) && end % layout.termLength !== 0 ? [end, end - (end % layout.termLength) + layout.termLength] : [end];
+    for (const at of candidates) {
+      if (at + LOG_ENTRY_HEADER_LENGTH > size) continue;
+      this.log.read(this.header, 0, LOG_ENTRY_HEADER_LENGTH, at);
+      const length = this.headerView.getInt32(0, true);
+      const checksum = this.headerView.getUint32(4, true);
+      const termId = this.headerView.getFloat64(8, true);
+      if (length < 0 || this.headerView.getFloat64(16, true) !== at || !Number.isInteger(termId)) continue;
+      if (entryLength(length, layout) > layout.termLength || placeEntry(end, length, layout) !== at || at + entryLength(length, layout) > size) continue;
+      const data = new Uint8Array(length);
+      this.log.read(data, 0, length, at + LOG_ENTRY_HEADER_LENGTH);
+      if (fnv1a(data) === checksum) return { termId, data };
+    }
+    return null;
   }
 
   /** Joins the recorded terms that begin at `position` (skipping any left behind); returns the next to look at. */

@@ -6,18 +6,20 @@
  *
  *   u16 magic 0x4c44 ("LD"), u16 version 1, i32 leader member id,
  *   f64 leadership term id, f64 term base, f64 position of the first entry, f64 commit position,
- *   i32 entry count, then per entry: f64 its term id, i32 data length, data.
+ *   i32 entry count, i32 zero, then per entry: f64 its term id, f64 its position, i32 data
+ *   length, data.
  *
- * Entries follow each other in the log: each begins where the previous one's aligned length ends.
+ * The entries follow each other in the leader's log from the message's position (an entry end
+ * there); an entry's position is explicit because padding at a term's end may come before it.
  */
 import { ErrorCode, SkeinError } from '../../util/errors.js';
-import { entryLength, type LogEntry } from './consensus-log.js';
+import { CONTIGUOUS_LAYOUT, entryLength, type LogEntry, type LogLayout } from './consensus-log.js';
 import type { LogData } from './consensus-messages.js';
 
 const MAGIC = 0x4c44;
 const VERSION = 1;
 const HEADER = 48;
-const ENTRY_HEADER = 12;
+const ENTRY_HEADER = 20;
 
 /** Bytes `message` takes encoded. */
 export function logDataLength(message: LogData): number {
@@ -48,15 +50,16 @@ export function encodeLogData(message: LogData, buffer: Uint8Array, offset: numb
   let at = offset + HEADER;
   for (const e of message.entries) {
     v.setFloat64(at, e.termId, true);
-    v.setInt32(at + 8, e.data.length, true);
+    v.setFloat64(at + 8, e.position, true);
+    v.setInt32(at + 16, e.data.length, true);
     buffer.set(e.data, at + ENTRY_HEADER);
     at += ENTRY_HEADER + e.data.length;
   }
   return length;
 }
 
-/** Reads a LogData; the entries' data are copies (they outlive the receive buffer). */
-export function decodeLogData(buffer: Uint8Array, offset: number, length: number): LogData {
+/** Reads a LogData whose entries are framed as `layout` frames them; the entries' data are copies (they outlive the receive buffer). */
+export function decodeLogData(buffer: Uint8Array, offset: number, length: number, layout: LogLayout = CONTIGUOUS_LAYOUT): LogData {
   const bad = (why: string): never => {
     throw new SkeinError(ErrorCode.PROTOCOL_INVALID, `LogData (${length} bytes): ${why}`);
   };
@@ -67,17 +70,15 @@ export function decodeLogData(buffer: Uint8Array, offset: number, length: number
   const count = v.getInt32(40, true);
   if (count < 0) bad(`entry count ${count}`);
   const entries: LogEntry[] = [];
-  let position = v.getFloat64(24, true);
   let at = HEADER;
   for (let i = 0; i < count; i++) {
     if (at + ENTRY_HEADER > length) bad(`entry ${i} of ${count} is cut short`);
     const termId = v.getFloat64(at, true);
-    const dataLength = v.getInt32(at + 8, true);
+    const position = v.getFloat64(at + 8, true);
+    const dataLength = v.getInt32(at + 16, true);
     if (dataLength < 0 || at + ENTRY_HEADER + dataLength > length) bad(`entry ${i} of ${count} says ${dataLength} bytes, past the end`);
     const data = buffer.slice(offset + at + ENTRY_HEADER, offset + at + ENTRY_HEADER + dataLength);
-    const entry: LogEntry = { termId, position, length: entryLength(dataLength), data };
-    entries.push(entry);
-    position += entry.length;
+    entries.push({ termId, position, length: entryLength(dataLength, layout), data });
     at += ENTRY_HEADER + dataLength;
   }
   if (at !== length) bad(`${length - at} bytes after the last entry`);

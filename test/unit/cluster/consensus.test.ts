@@ -35,7 +35,7 @@ test('the log: entries at byte positions, terms where they began, truncation at 
   assert.equal(log.nextTerm(2), undefined);
   assert.equal(log.logTermId, 2);
   assert.throws(() => log.forgetTerm(2), /not the last term with no entries/);
-  assert.throws(() => log.truncate(10), /not an entry boundary/);
+  assert.throws(() => log.truncate(10), /not an entry end/);
   log.truncate(64);
   assert.equal(log.appendPosition, 64);
   assert.equal(log.logTermId, 0);
@@ -125,7 +125,7 @@ test('commit rule: the leader commits what a quorum that joined its term holds; 
   assert.equal(follower.committed.length, 1);
 });
 
-test('a member recovering from a snapshot starts with that position applied and committed, and refuses one that is not an entry boundary', () => {
+test('a member recovering from a snapshot starts with that position applied and committed, and refuses one that is not an entry end', () => {
   const log = new MemoryConsensusLog();
   log.joinTerm(0, 0);
   log.append(0, bytes(8));
@@ -135,7 +135,7 @@ test('a member recovering from a snapshot starts with that position applied and 
   assert.equal(recovering.appliedPosition, 64);
   recovering.doWork(MS);
   assert.deepEqual(committed, [64, 128], 'the entry after the snapshot and the new term start; not the one before');
-  assert.throws(() => new ConsensusMember(0, [0, 1], log, { random: new SeededPrng(1), send: () => {} }, 0, {}, 41), /recovered position 41 is not an entry boundary/);
+  assert.throws(() => new ConsensusMember(0, [0, 1], log, { random: new SeededPrng(1), send: () => {} }, 0, {}, 41), /recovered position 41 is not an entry end/);
   assert.throws(() => new ConsensusMember(0, [0, 1], log, { random: new SeededPrng(1), send: () => {} }, 0, {}, 9999), /recovered position 9999/);
 });
 

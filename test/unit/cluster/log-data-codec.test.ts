@@ -58,7 +58,7 @@ test('broken LogData frames are refused naming what is wrong', () => {
   const wrongVersion = buffer.slice();
   wrongVersion[2] = 9;
   refused(wrongVersion, length, /version 9, expected 1/);
-  assert.throws(() => encodeLogData(message, new Uint8Array(10), 0), /LogData of 2 entries \(85 bytes\) does not fit at 0 of a 10-byte buffer/);
+  assert.throws(() => encodeLogData(message, new Uint8Array(10), 0), /LogData of 2 entries \(101 bytes\) does not fit at 0 of a 10-byte buffer/);
 });
 
 test('snapshots on files: whole, numbered on across restarts', () => {
