@@ -20,12 +20,11 @@
  */
 import type { Files, FileHandle } from '../../env/files.js';
 import { ErrorCode, SkeinError, messageOf } from '../../util/errors.js';
+import { ConsensusStateFile, fnv1a, termsOf } from './consensus-state-file.js';
 import { CONTIGUOUS_LAYOUT, entryLength, LOG_ENTRY_HEADER_LENGTH, MemoryConsensusLog, placeEntry, type ConsensusLog, type LogEntry, type LogLayout, type TermStart } from './consensus-log.js';
 
 export const CONSENSUS_LOG_FILE = 'consensus-log.dat';
-export const CONSENSUS_STATE_FILE = 'consensus-state.dat';
-const STATE_MAGIC = 0x534b4353; // "SKCS"
-const STATE_VERSION = 1;
+export { CONSENSUS_STATE_FILE } from './consensus-state-file.js';
 const ZEROS = new Uint8Array(4096);
 
 export interface FileConsensusLogOptions {
@@ -37,21 +36,11 @@ export interface FileConsensusLogOptions {
   readonly layout?: LogLayout;
 }
 
-/** 32-bit FNV-1a over `data`: enough to tell a torn write from a whole one. */
-export function fnv1a(data: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < data.length; i++) {
-    h ^= data[i]!;
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 export class FileConsensusLog implements ConsensusLog {
   private readonly inner: MemoryConsensusLog;
   private readonly files: Files;
   private readonly logPath: string;
-  private readonly statePath: string;
+  private readonly stateFile: ConsensusStateFile;
   private readonly syncEachAppend: boolean;
   private readonly log: FileHandle;
   private readonly header = new Uint8Array(LOG_ENTRY_HEADER_LENGTH);
@@ -63,11 +52,11 @@ export class FileConsensusLog implements ConsensusLog {
   constructor(options: FileConsensusLogOptions) {
     this.files = options.files;
     this.logPath = `${options.dir}/${CONSENSUS_LOG_FILE}`;
-    this.statePath = `${options.dir}/${CONSENSUS_STATE_FILE}`;
+    this.stateFile = new ConsensusStateFile(options.files, options.dir);
     this.syncEachAppend = options.syncEachAppend ?? false;
     this.inner = new MemoryConsensusLog(options.layout ?? CONTIGUOUS_LAYOUT);
     this.files.mkdirs(options.dir);
-    const state = this.readState();
+    const state = this.stateFile.read();
     this.log = this.open(this.logPath, 'create-or-open');
     const size = this.log.size();
     const terms = [...state.terms].sort((a, b) => a.base - b.base);
@@ -226,9 +215,7 @@ export class FileConsensusLog implements ConsensusLog {
   }
 
   private termCount(): number {
-    let n = 0;
-    for (let t = this.inner.nextTerm(-1); t !== undefined; t = this.inner.nextTerm(t.termId)) n++;
-    return n;
+    return termsOf(this.inner).length;
   }
 
   private checkOpen(): void {
@@ -251,56 +238,7 @@ export class FileConsensusLog implements ConsensusLog {
     }
   }
 
-  private readState(): { candidateTermId: number; terms: TermStart[] } {
-    if (!this.files.exists(this.statePath)) return { candidateTermId: -1, terms: [] };
-    const file = this.open(this.statePath, 'read');
-    try {
-      const bytes = new Uint8Array(file.size());
-      file.read(bytes, 0, bytes.length, 0);
-      const v = new DataView(bytes.buffer);
-      const bad = (why: string): never => {
-        throw new SkeinError(ErrorCode.STORAGE_FAILED, `${this.statePath} is not a consensus state file: ${why}`);
-      };
-      if (bytes.length < 24 || v.getUint32(0, true) !== STATE_MAGIC) bad(`${bytes.length} bytes, no magic`);
-      if (v.getUint32(4, true) !== STATE_VERSION) bad(`version ${v.getUint32(4, true)}, expected ${STATE_VERSION}`);
-      const candidateTermId = v.getFloat64(8, true);
-      const count = v.getUint32(16, true);
-      if (bytes.length !== 24 + count * 16 + 4) bad(`${bytes.length} bytes for ${count} terms`);
-      if (v.getUint32(bytes.length - 4, true) !== fnv1a(bytes.subarray(0, bytes.length - 4))) bad('checksum mismatch');
-      const terms: TermStart[] = [];
-      for (let i = 0; i < count; i++) terms.push({ termId: v.getFloat64(24 + i * 16, true), base: v.getFloat64(32 + i * 16, true) });
-      return { candidateTermId, terms };
-    } finally {
-      file.close();
-    }
-  }
-
   private writeState(): void {
-    const terms: TermStart[] = [];
-    for (let t = this.inner.nextTerm(-1); t !== undefined; t = this.inner.nextTerm(t.termId)) terms.push(t);
-    const bytes = new Uint8Array(24 + terms.length * 16 + 4);
-    const v = new DataView(bytes.buffer);
-    v.setUint32(0, STATE_MAGIC, true);
-    v.setUint32(4, STATE_VERSION, true);
-    v.setFloat64(8, this.inner.candidateTermId, true);
-    v.setUint32(16, terms.length, true);
-    terms.forEach((t, i) => {
-      v.setFloat64(24 + i * 16, t.termId, true);
-      v.setFloat64(32 + i * 16, t.base, true);
-    });
-    v.setUint32(bytes.length - 4, fnv1a(bytes.subarray(0, bytes.length - 4)), true);
-    const temp = `${this.statePath}.tmp`;
-    try {
-      const file = this.files.open(temp, 'create');
-      try {
-        file.write(bytes, 0, bytes.length, 0);
-        file.sync(true);
-      } finally {
-        file.close();
-      }
-      this.files.rename(temp, this.statePath);
-    } catch (e) {
-      throw new SkeinError(ErrorCode.STORAGE_FAILED, `cannot write ${this.statePath}: ${messageOf(e)}`, { cause: e });
-    }
+    this.stateFile.write({ candidateTermId: this.inner.candidateTermId, terms: termsOf(this.inner), recordingId: -1 });
   }
 }

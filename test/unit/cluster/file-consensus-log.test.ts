@@ -87,7 +87,7 @@ test('a failing disk is STORAGE_FAILED naming the file and position; nothing hal
   const state = files.open(`${DIR}/${CONSENSUS_STATE_FILE}`, 'write');
   state.write(bytes(4, 0), 0, 4, 0);
   state.close();
-  assert.throws(() => new FileConsensusLog({ files, dir: DIR }), /consensus-state.dat is not a consensus state file: 44 bytes, no magic/);
+  assert.throws(() => new FileConsensusLog({ files, dir: DIR }), /consensus-state.dat is not a consensus state file: 52 bytes, no magic/);
 });
 
 type Op = { op: 'append'; termId: number; length: number } | { op: 'join'; termId: number } | { op: 'truncate'; entries: number } | { op: 'forget' } | { op: 'vote'; termId: number } | { op: 'restart' };
