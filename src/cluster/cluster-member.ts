@@ -1,7 +1,8 @@
 /**
- * One cluster member running in this process on Skein (docs/cluster.md, "Members as processes"):
- * a {@link ClusterNode} (consensus, service container, recording log) over a log on files
- * ({@link FileConsensusLog}) and snapshots on files, exchanging consensus messages with the other
+ * One cluster member running in this process on Skein (docs/cluster.md, "Members on Skein"):
+ * a {@link ClusterNode} (consensus, service container, recording log) over a log that is a
+ * recording of the member's own archive ({@link ArchiveConsensusLog}; or a file,
+ * {@link FileConsensusLog}) and snapshots on files, exchanging consensus messages with the other
  * members as Aeron's SBE frames on the consensus stream and sending its log to followers on the
  * log stream, both over UDP to each member's consensus endpoint. It runs as an agent on its Skein
  * client's duty cycle.
@@ -27,6 +28,11 @@ import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
 import { ClusterNode, type IngressResult, type NodeState } from './cluster-node.js';
 import { FileSnapshotStore } from './file-snapshot-store.js';
 import { FileConsensusLog } from './consensus/file-consensus-log.js';
+import { ArchiveConsensusLog, DEFAULT_LOG_MTU, DEFAULT_LOG_TERM_LENGTH } from './archive-consensus-log.js';
+import { Archive } from '../archive/archive.js';
+import type { ArchiveOptions } from '../archive/archive-context.js';
+import { ArchiveClient } from '../archive/archive-client.js';
+import type { ConsensusLog } from './consensus/consensus-log.js';
 import { ConsensusCodec, MAX_CONSENSUS_FRAME } from './consensus/consensus-codec.js';
 import { decodeLogData, encodeLogData, logDataLength, LOG_DATA_OVERHEAD } from './consensus/log-data-codec.js';
 import { CONSENSUS_DEFAULTS, type ConsensusSettings, type ElectionState, type Role } from './consensus/consensus-member.js';
@@ -50,7 +56,18 @@ export interface ClusterMemberOptions {
   readonly clusterDir: string;
   readonly service: ClusteredService;
   readonly files?: Files;
-  /** Flush the log on every append before acknowledging it. @default false (Aeron's file sync level 0) */
+  /**
+   * Where the log lives: 'archive', a recording of an archive this member runs in its client (in
+   * `<clusterDir>/archive`, on IPC only), as Aeron Cluster keeps it; or 'file', `consensus-log.dat`.
+   * @default 'archive'
+   */
+  readonly logStorage?: 'archive' | 'file';
+  /** The log stream's term length and MTU (every member's must be the same). @default 64 KiB, 1408 */
+  readonly logTermLength?: number;
+  readonly logMtu?: number;
+  /** Options of the archive a member with logStorage 'archive' runs (its directory and control channel are the member's). */
+  readonly archiveOptions?: Omit<ArchiveOptions, 'dir' | 'controlChannel' | 'controlChannelEnabled' | 'localControlChannel'>;
+  /** With logStorage 'file': flush the log on every append before acknowledging it. @default false (Aeron's file sync level 0) */
   readonly syncEachAppend?: boolean;
   readonly settings?: Partial<ConsensusSettings>;
   readonly snapshotIntervalNs?: number;
@@ -82,7 +99,8 @@ function checkOptions(options: ClusterMemberOptions): void {
 export class ClusterMember implements Agent {
   readonly roleName: string;
   readonly node: ClusterNode;
-  readonly log: FileConsensusLog;
+  readonly log: ConsensusLog & { close(): void; readonly failure?: SkeinError | null };
+  private readonly archive: { readonly server: Archive; readonly client: ArchiveClient } | null;
   private readonly client: SkeinClient;
   private readonly consensusSub: Subscription;
   private readonly logSub: Subscription;
@@ -101,8 +119,12 @@ export class ClusterMember implements Agent {
   /** Frames received that were not consensus messages or log data (reported once each). */
   framesRefused = 0;
 
-  private constructor(client: SkeinClient, options: ClusterMemberOptions, files: Files, log: FileConsensusLog, subs: [Subscription, Subscription], consensusPubs: Map<number, Publication>, logPubs: Map<number, Publication>) {
+  private constructor(
+    client: SkeinClient, options: ClusterMemberOptions, files: Files, log: ClusterMember['log'], archive: ClusterMember['archive'],
+    subs: [Subscription, Subscription], consensusPubs: Map<number, Publication>, logPubs: Map<number, Publication>,
+  ) {
     this.client = client;
+    this.archive = archive;
     this.roleName = `cluster-member-${options.memberId}`;
     this.log = log;
     [this.consensusSub, this.logSub] = subs;
@@ -148,8 +170,22 @@ export class ClusterMember implements Agent {
     const logStreamId = options.logStreamId ?? DEFAULT_LOG_STREAM_ID;
     const self = options.members.find((m) => m.id === options.memberId)!;
     const opened: { close(): void }[] = [];
+    let archive: ClusterMember['archive'] = null;
     try {
-      const log = new FileConsensusLog({ files, dir: options.clusterDir, ...(options.syncEachAppend === undefined ? {} : { syncEachAppend: options.syncEachAppend }) });
+      const termLength = options.logTermLength ?? DEFAULT_LOG_TERM_LENGTH;
+      const mtu = options.logMtu ?? DEFAULT_LOG_MTU;
+      let log: ClusterMember['log'];
+      if ((options.logStorage ?? 'archive') === 'archive') {
+        const ipc = 'aeron:ipc?term-length=64k';
+        const server = await Archive.launch(client, { ...options.archiveOptions, dir: `${options.clusterDir}/archive`, files, controlChannelEnabled: false, localControlChannel: ipc });
+        opened.push(server);
+        const archiveClient = await ArchiveClient.connect(client, { controlRequestChannel: ipc, controlRequestStreamId: server.settings.localControlStreamId, controlResponseChannel: ipc, controlResponseStreamId: 20 });
+        opened.push({ close: () => void archiveClient.close() });
+        archive = { server, client: archiveClient };
+        log = await ArchiveConsensusLog.open({ client, archive: archiveClient, files, dir: options.clusterDir, termLength, mtu });
+      } else {
+        log = new FileConsensusLog({ files, dir: options.clusterDir, layout: { termLength, maxPayloadLength: mtu - 32 }, ...(options.syncEachAppend === undefined ? {} : { syncEachAppend: options.syncEachAppend }) });
+      }
       opened.push(log);
       const consensusSub = await client.addSubscription(`aeron:udp?endpoint=${self.consensus}`, consensusStreamId);
       opened.push(consensusSub);
@@ -166,7 +202,7 @@ export class ClusterMember implements Agent {
         opened.push(l);
         logPubs.set(m.id, l);
       }
-      const member = new ClusterMember(client, options, files, log, [consensusSub, logSub], consensusPubs, logPubs);
+      const member = new ClusterMember(client, options, files, log, archive, [consensusSub, logSub], consensusPubs, logPubs);
       client.addAgent(member);
       return member;
     } catch (error) {
@@ -234,6 +270,8 @@ export class ClusterMember implements Agent {
     if (this.closed) return 0;
     this.nowNs = nowNs;
     try {
+      const logFailure = this.log.failure ?? null;
+      if (logFailure !== null) throw logFailure;
       let work = this.consensusSub.poll(this.onConsensusFragment, 50);
       work += this.logSub.poll(this.logAssembler.onFragment, 50);
       work += this.node.doWork(nowNs);
@@ -277,6 +315,14 @@ export class ClusterMember implements Agent {
     attempt(() => this.logSub.close());
     for (const p of this.consensusPubs.values()) attempt(() => p.close());
     for (const p of this.logPubs.values()) attempt(() => p.close());
+    // The consensus module first, then the archive (A003's order; the media driver is its owner's).
+    if (this.archive !== null) {
+      const { server, client } = this.archive;
+      client.close().then(() => server.close(), (e: unknown) => {
+        this.client.reportError(e);
+        server.close();
+      });
+    }
     for (const e of errors) this.client.reportError(e);
   }
 

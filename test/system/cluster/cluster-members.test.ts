@@ -1,6 +1,6 @@
 /**
  * Three cluster members, each with its own Skein (media driver and client) in this process, over
- * UDP on loopback: they elect a leader with Aeron's consensus messages, replicate key-value
+ * UDP on loopback, with the log as a recording of each member's archive and, again, in a file: they elect a leader with Aeron's consensus messages, replicate key-value
  * commands to every member's files and apply them alike, and take a snapshot at one position on
  * every member; when the leader is killed (its Skein
  * closed under it, no shutdown) the other two elect a new one in a newer term and go on; the old
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Skein } from '../../../src/skein.js';
 import { ClusterMember, type ClusterMemberEndpoint } from '../../../src/cluster/cluster-member.js';
 import { CONSENSUS_LOG_FILE } from '../../../src/cluster/consensus/file-consensus-log.js';
+import { ArchiveConsensusLog } from '../../../src/cluster/archive-consensus-log.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
 
@@ -25,7 +26,7 @@ interface Running {
   readonly kv: KvService;
 }
 
-test('three members over UDP: elect, replicate, lose the leader, elect again, and the old leader catches up', { timeout: 90_000 }, async () => {
+for (const logStorage of ['archive', 'file'] as const) test(`three members over UDP, log ${logStorage === 'archive' ? 'as an archive recording' : 'in a file'}: elect, replicate, lose the leader, elect again, and the old leader catches up`, { timeout: 90_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-'));
   const endpoints: ClusterMemberEndpoint[] = [];
   for (let id = 0; id < 3; id++) endpoints.push({ id, consensus: `127.0.0.1:${await freeUdpPort()}` });
@@ -37,7 +38,8 @@ test('three members over UDP: elect, replicate, lose the leader, elect again, an
     const kv = new KvService();
     try {
       const member = await ClusterMember.launch(skein.client, {
-        memberId: id, members: endpoints, clusterDir: join(root, `member-${id}`), service: kv, settings: SETTINGS, seed: id + 1,
+        memberId: id, members: endpoints, clusterDir: join(root, `member-${id}`), service: kv, settings: SETTINGS, seed: id + 1, logStorage,
+        archiveOptions: { segmentFileLength: 1024 * 1024, lowStorageSpaceThreshold: 0 },
         egress: (sessionId, sequence, answer) => answers.set(`${sessionId}/${sequence}`, decodeKv<KvAnswer>(answer)),
       });
       return (running[id] = { skein, member, kv });
@@ -98,8 +100,15 @@ test('three members over UDP: elect, replicate, lose the leader, elect again, an
     assert.equal(back.kv.digest(), second.kv.digest());
     assert.match(back.kv.digest(), /"k16","s2-50"/);
     for (let id = 0; id < 3; id++) {
-      const file = join(root, `member-${id}`, CONSENSUS_LOG_FILE);
-      assert.ok(existsSync(file) && statSync(file).size === second.member.log.appendPosition, `member ${id}'s log file holds the whole log`);
+      const member = running[id]!.member;
+      if (logStorage === 'file') {
+        const file = join(root, `member-${id}`, CONSENSUS_LOG_FILE);
+        assert.ok(existsSync(file) && statSync(file).size === second.member.log.appendPosition, `member ${id}'s log file holds the whole log`);
+      } else {
+        assert.ok(member.log instanceof ArchiveConsensusLog);
+        await waitFor(() => member.log.durablePosition === second.member.log.appendPosition, 10_000, `member ${id}'s archive records the whole log`);
+        assert.equal((member.log as ArchiveConsensusLog).state, 'WRITING');
+      }
     }
     assert.deepEqual(live().map((r) => r.member.failure), [null, null, null]);
     assert.deepEqual(live().map((r) => r.member.framesRefused), [0, 0, 0]);

@@ -1,0 +1,443 @@
+/**
+ * A member's consensus log as an archive recording (docs/cluster.md, "The log as a recording"),
+ * as Aeron Cluster keeps it: the member writes its log, one message per entry, to an exclusive
+ * IPC publication that its archive records, so the recording's positions are the log's positions
+ * (padding at term ends and fragments included) and one recording holds the whole history,
+ * extended from where it stopped at each start. The candidate term, the terms and the
+ * recording's id live in `consensus-state.dat`.
+ *
+ * The core sees the log in memory, read back from the recording at open; appends are offered to
+ * the publication from the member's duty cycle ({@link doWork}), and what the archive has
+ * recorded (asked for with getRecordingPosition, one request at a time) is the durable position.
+ * Truncating below what was offered stops the recording, truncates it, and extends it again from
+ * there with a new publication; entries appended meanwhile wait in memory.
+ *
+ * States: OPENING (reading the recording back) → WRITING ⇄ RESTARTING (after a truncation below
+ * what was offered) → CLOSED; FAILED when the archive refuses or an entry lands elsewhere than
+ * the log placed it, with the error in {@link failure}.
+ */
+import type { SkeinClient } from '../client/skein-client.js';
+import type { Publication } from '../client/publication.js';
+import type { Subscription } from '../client/subscription.js';
+import type { Agent } from '../agent/agent.js';
+import type { ArchiveClient } from '../archive/archive-client.js';
+import type { Files } from '../env/files.js';
+import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
+import type { Header } from '../logbuffer/header.js';
+import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
+import { entryLength, MemoryConsensusLog, placeEntry, type ConsensusLog, type LogEntry, type LogLayout, type TermStart } from './consensus/consensus-log.js';
+import { ConsensusStateFile, termsOf } from './consensus/consensus-state-file.js';
+
+export type ArchiveLogState = 'OPENING' | 'WRITING' | 'RESTARTING' | 'FAILED' | 'CLOSED';
+
+/** Aeron Cluster's log channel defaults: 64 KiB terms (aeron.cluster.log.channel) and the driver's 1408-byte MTU. */
+export const DEFAULT_LOG_TERM_LENGTH = 64 * 1024;
+export const DEFAULT_LOG_MTU = 1408;
+
+export interface ArchiveConsensusLogOptions {
+  readonly client: SkeinClient;
+  /** Connected to the archive that records this member's log. */
+  readonly archive: ArchiveClient;
+  readonly files: Files;
+  /** The member's directory (for consensus-state.dat). */
+  readonly dir: string;
+  /** IPC stream the log is published and recorded on. @default 100 */
+  readonly streamId?: number;
+  /** IPC stream the recording is replayed on at open. @default streamId + 1 */
+  readonly replayStreamId?: number;
+  /** @default DEFAULT_LOG_TERM_LENGTH */
+  readonly termLength?: number;
+  /** @default DEFAULT_LOG_MTU */
+  readonly mtu?: number;
+  /** Bound on reading the recording back and on each archive step. @default 30000 */
+  readonly timeoutMs?: number;
+}
+
+const RECORDED_CHANNEL = 'aeron:ipc';
+
+/** Reads a recording's messages back through a replay, as (end position, data) pairs. */
+class ReplayReader implements Agent {
+  readonly roleName = 'cluster-log-replay';
+  readonly messages: { end: number; data: Uint8Array }[] = [];
+  private readonly assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number, header: Header) => {
+    this.messages.push({ end: header.position, data: buffer.slice(offset, offset + length) });
+  });
+  private resolve!: () => void;
+  private reject!: (error: Error) => void;
+  readonly done = new Promise<void>((resolve, reject) => {
+    this.resolve = resolve;
+    this.reject = reject;
+  });
+  private deadlineNs = 0;
+  private finished = false;
+
+  constructor(private readonly subscription: Subscription, private readonly stop: number, private readonly what: string, timeoutMs: number, nowNs: number) {
+    this.deadlineNs = nowNs + timeoutMs * 1e6;
+  }
+
+  doWork(nowNs: number): number {
+    if (this.finished) return 0;
+    const work = this.subscription.poll(this.assembler.onFragment, 100);
+    const image = this.subscription.images[0];
+    if (image !== undefined && image.position >= this.stop) {
+      this.finished = true;
+      this.resolve();
+    } else if (nowNs > this.deadlineNs) {
+      this.finished = true;
+      this.reject(new SkeinError(ErrorCode.TIMEOUT, `${this.what}: replay reached ${image?.position ?? 'no image'} of ${this.stop} before the timeout`));
+    }
+    return work;
+  }
+}
+
+export class ArchiveConsensusLog implements ConsensusLog, Agent {
+  readonly roleName = 'cluster-log-writer';
+  readonly layout: LogLayout;
+  private readonly inner: MemoryConsensusLog;
+  private readonly client: SkeinClient;
+  private readonly archive: ArchiveClient;
+  private readonly stateFile: ConsensusStateFile;
+  private readonly streamId: number;
+  private readonly timeoutMs: number;
+  private stateValue: ArchiveLogState = 'OPENING';
+  private failureValue: SkeinError | null = null;
+  private recording = -1;
+  private initialTermId = 0;
+  private publication: Publication | null = null;
+  /** Entries appended and not offered yet, in order. */
+  private queue: LogEntry[] = [];
+  /** End of the last entry offered to the publication. */
+  private offeredEnd = 0;
+  /** Ends of offered entries not known to be recorded yet, in order. */
+  private pendingEnds: number[] = [];
+  private durable = 0;
+  private positionRequestInFlight = false;
+  /** Lowest position a truncation asked for while the recording restarts. */
+  private restartTo: number | null = null;
+
+  private constructor(options: ArchiveConsensusLogOptions, layout: LogLayout) {
+    this.client = options.client;
+    this.archive = options.archive;
+    this.stateFile = new ConsensusStateFile(options.files, options.dir);
+    this.streamId = options.streamId ?? 100;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.layout = layout;
+    this.inner = new MemoryConsensusLog(layout);
+  }
+
+  /** Reads the member's log back from its recording (if it has one) and starts recording what is appended. */
+  static async open(options: ArchiveConsensusLogOptions): Promise<ArchiveConsensusLog> {
+    const termLength = options.termLength ?? DEFAULT_LOG_TERM_LENGTH;
+    const mtu = options.mtu ?? DEFAULT_LOG_MTU;
+    options.files.mkdirs(options.dir);
+    const log = new ArchiveConsensusLog(options, { termLength, maxPayloadLength: mtu - 32 });
+    try {
+      await log.recover(options.replayStreamId ?? log.streamId + 1, mtu);
+      await log.startWriting(log.inner.appendPosition);
+    } catch (error) {
+      log.close();
+      throw error;
+    }
+    log.client.addAgent(log);
+    return log;
+  }
+
+  get state(): ArchiveLogState {
+    return this.stateValue;
+  }
+
+  /** Why the log stopped working (the member must stop), or null. */
+  get failure(): SkeinError | null {
+    return this.failureValue;
+  }
+
+  /** The archive recording that holds this log. */
+  get recordingId(): number {
+    return this.recording;
+  }
+
+  get appendPosition(): number {
+    return this.inner.appendPosition;
+  }
+
+  get durablePosition(): number {
+    return this.durable;
+  }
+
+  get logTermId(): number {
+    return this.inner.logTermId;
+  }
+
+  get candidateTermId(): number {
+    return this.inner.candidateTermId;
+  }
+
+  set candidateTermId(value: number) {
+    this.checkUsable();
+    const before = this.inner.candidateTermId;
+    this.inner.candidateTermId = value;
+    try {
+      this.writeState();
+    } catch (e) {
+      this.inner.candidateTermId = before;
+      throw e;
+    }
+  }
+
+  termBase(termId: number): number | undefined {
+    return this.inner.termBase(termId);
+  }
+
+  nextTerm(termId: number): TermStart | undefined {
+    return this.inner.nextTerm(termId);
+  }
+
+  joinTerm(termId: number, base: number): void {
+    this.checkUsable();
+    this.inner.joinTerm(termId, base);
+    this.writeState();
+  }
+
+  append(termId: number, data: Uint8Array): LogEntry {
+    this.checkUsable();
+    const newTerm = this.inner.termBase(termId) === undefined;
+    const entry = this.inner.append(termId, data);
+    if (newTerm) this.writeState();
+    this.queue.push(entry);
+    this.pump();
+    return entry;
+  }
+
+  truncate(position: number): void {
+    this.checkUsable();
+    if (position >= this.inner.appendPosition) return;
+    this.inner.truncate(position);
+    this.writeState();
+    if (this.durable > position) this.durable = position;
+    this.pendingEnds = this.pendingEnds.filter((end) => end <= position);
+    if (this.stateValue === 'WRITING' && position >= this.offeredEnd) {
+      // Only entries not offered yet go: the recording is untouched.
+      this.queue = this.queue.filter((e) => e.position < position);
+      return;
+    }
+    this.restartTo = this.restartTo === null ? position : Math.min(this.restartTo, position);
+    if (this.stateValue === 'WRITING') void this.restart();
+  }
+
+  forgetTerm(termId: number): void {
+    this.checkUsable();
+    this.inner.forgetTerm(termId);
+    this.writeState();
+  }
+
+  entriesFrom(position: number, maxBytes: number): LogEntry[] {
+    return this.inner.entriesFrom(position, maxBytes);
+  }
+
+  entryFrom(position: number): LogEntry | undefined {
+    return this.inner.entryFrom(position);
+  }
+
+  isEntryEnd(position: number): boolean {
+    return this.inner.isEntryEnd(position);
+  }
+
+  /** Offers what is queued and asks how far the archive has recorded; on the member's duty cycle. */
+  doWork(_nowNs: number): number {
+    if (this.stateValue !== 'WRITING') return 0;
+    let work = this.pump();
+    if (!this.positionRequestInFlight && this.pendingEnds.length > 0) {
+      this.positionRequestInFlight = true;
+      const recording = this.recording;
+      this.archive.getRecordingPosition(recording).then(
+        (recorded) => this.onRecorded(recording, recorded),
+        (error: unknown) => this.fail(error, `asking how far recording ${recording} is recorded`),
+      );
+      work++;
+    }
+    return work;
+  }
+
+  /** Closes the publication (the recording stops there) and stops working. Idempotent. */
+  close(): void {
+    if (this.stateValue === 'CLOSED') return;
+    this.stateValue = 'CLOSED';
+    this.client.removeAgent(this);
+    this.publication?.close();
+    this.publication = null;
+  }
+
+  /** @internal */
+  onClose(): void {
+    this.close();
+  }
+
+  // -----------------------------------------------------------------------------------------------
+
+  private async recover(replayStreamId: number, mtu: number): Promise<void> {
+    const state = this.stateFile.read();
+    this.inner.candidateTermId = state.candidateTermId;
+    this.recording = state.recordingId;
+    const terms = [...state.terms].sort((a, b) => a.base - b.base);
+    if (this.recording < 0) {
+      if (terms.length > 0) this.writeState();
+      return;
+    }
+    const descriptor = await this.archive.listRecording(this.recording);
+    if (descriptor === null) throw new SkeinError(ErrorCode.STORAGE_FAILED, `${this.stateFile.path} names log recording ${this.recording}, which the archive does not hold`);
+    if (descriptor.termBufferLength !== this.layout.termLength || descriptor.mtuLength !== mtu) {
+      throw new SkeinError(ErrorCode.CONFIG_INVALID, `log recording ${this.recording} has term length ${descriptor.termBufferLength} and MTU ${descriptor.mtuLength}; this member is configured with ${this.layout.termLength} and ${mtu}`);
+    }
+    this.initialTermId = descriptor.initialTermId;
+    const stop = descriptor.stopPosition;
+    if (stop < 0) throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording} is still being recorded: is another member using ${this.stateFile.path}?`);
+    const messages = stop > descriptor.startPosition ? await this.replayAll(replayStreamId, descriptor.startPosition, stop) : [];
+    let t = 0;
+    for (const m of messages) {
+      const position = m.end - entryLength(m.data.length, this.layout);
+      const end = this.inner.appendPosition;
+      if (position !== placeEntry(end, m.data.length, this.layout)) {
+        throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: the entry ending at ${m.end} is not where the log places an entry of ${m.data.length} bytes after ${end}`);
+      }
+      while (t < terms.length && terms[t]!.base <= end) {
+        const term = terms[t++]!;
+        if (term.base === end && this.inner.termBase(term.termId) === undefined) this.inner.joinTerm(term.termId, end);
+      }
+      const termId = this.inner.logTermId;
+      if (termId < 0) throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: an entry at ${position} comes before any term in ${this.stateFile.path}`);
+      this.inner.append(termId, m.data);
+    }
+    const end = this.inner.appendPosition;
+    while (t < terms.length && terms[t]!.base <= end) {
+      const term = terms[t++]!;
+      if (term.base === end && this.inner.termBase(term.termId) === undefined) this.inner.joinTerm(term.termId, end);
+    }
+    // A message cut short by a crash: the recording goes back to the last whole entry.
+    if (stop > end) await this.archive.truncateRecording(this.recording, end);
+    if (termsOf(this.inner).length !== terms.length) this.writeState();
+    this.durable = end;
+  }
+
+  private async replayAll(replayStreamId: number, start: number, stop: number): Promise<{ end: number; data: Uint8Array }[]> {
+    const subscription = await this.client.addSubscription(RECORDED_CHANNEL, replayStreamId);
+    const reader = new ReplayReader(subscription, stop, `reading log recording ${this.recording} back`, this.timeoutMs, this.client.nanoTime());
+    this.client.addAgent(reader);
+    try {
+      await this.archive.replay(this.recording, start, stop - start, RECORDED_CHANNEL, replayStreamId);
+      await reader.done;
+      return reader.messages;
+    } finally {
+      this.client.removeAgent(reader);
+      subscription.close();
+    }
+  }
+
+  private channelAt(position: number): string {
+    const termLength = this.layout.termLength;
+    const termId = this.initialTermId + Math.floor(position / termLength);
+    return `${RECORDED_CHANNEL}?term-length=${termLength}|mtu=${this.layout.maxPayloadLength + 32}|init-term-id=${this.initialTermId}|term-id=${termId}|term-offset=${position % termLength}`;
+  }
+
+  /** A publication at `position`, recorded into this member's recording (a new one the first time). */
+  private async startWriting(position: number): Promise<void> {
+    if (this.recording < 0) {
+      await this.archive.startRecording(RECORDED_CHANNEL, this.streamId, 'LOCAL', true);
+      this.publication = await this.client.addExclusivePublication(this.channelAt(0), this.streamId);
+      const deadline = this.client.nanoTime() + this.timeoutMs * 1e6;
+      for (;;) {
+        const id = await this.archive.findLastMatchingRecording(0, RECORDED_CHANNEL, this.streamId, this.publication.sessionId);
+        if (id >= 0) {
+          this.recording = id;
+          break;
+        }
+        if (this.client.nanoTime() > deadline) throw new SkeinError(ErrorCode.TIMEOUT, `the archive did not start recording the log (IPC stream ${this.streamId}) within ${this.timeoutMs} ms`);
+      }
+      this.writeState();
+    } else {
+      await this.archive.extendRecording(this.recording, RECORDED_CHANNEL, this.streamId, 'LOCAL', true);
+      this.publication = await this.client.addExclusivePublication(this.channelAt(position), this.streamId);
+    }
+    this.offeredEnd = position;
+    this.queue = this.inner.entriesFrom(position, Number.POSITIVE_INFINITY);
+    this.stateValue = 'WRITING';
+  }
+
+  /** Stops the recording, truncates it to where the log now agrees with it, and extends it from there. */
+  private async restart(): Promise<void> {
+    this.stateValue = 'RESTARTING';
+    try {
+      while (this.restartTo !== null) {
+        const target = this.restartTo;
+        this.restartTo = null;
+        this.publication?.close();
+        this.publication = null;
+        // The recording stops once the archive has recorded what the publication held.
+        const deadline = this.client.nanoTime() + this.timeoutMs * 1e6;
+        while ((await this.archive.getRecordingPosition(this.recording)) >= 0) {
+          if (this.client.nanoTime() > deadline) throw new SkeinError(ErrorCode.TIMEOUT, `log recording ${this.recording} did not stop within ${this.timeoutMs} ms`);
+        }
+        const stop = await this.archive.getStopPosition(this.recording);
+        const cut = this.lastEntryEndAtOrBefore(Math.min(target, stop, this.inner.appendPosition));
+        if (cut < stop) await this.archive.truncateRecording(this.recording, cut);
+        if (this.durable > cut) this.durable = cut;
+        this.pendingEnds = [];
+        if (this.restartTo !== null) continue;
+        await this.startWriting(cut);
+      }
+    } catch (error) {
+      this.fail(error, `restarting log recording ${this.recording}`);
+    }
+  }
+
+  private lastEntryEndAtOrBefore(position: number): number {
+    if (this.inner.isEntryEnd(position)) return position;
+    let end = 0;
+    for (const e of this.inner.entriesFrom(0, Number.POSITIVE_INFINITY)) {
+      if (e.position + e.length > position) break;
+      end = e.position + e.length;
+    }
+    return end;
+  }
+
+  private pump(): number {
+    if (this.stateValue !== 'WRITING' || this.publication === null) return 0;
+    let offered = 0;
+    while (this.queue.length > 0) {
+      const entry = this.queue[0]!;
+      const result = this.publication.offer(entry.data);
+      if (result < 0) break;
+      if (result !== entry.position + entry.length) {
+        this.fail(new SkeinError(ErrorCode.STORAGE_FAILED, `log entry of ${entry.data.length} bytes for ${entry.position}-${entry.position + entry.length} was recorded up to ${result}`), `writing log recording ${this.recording}`);
+        return offered;
+      }
+      this.queue.shift();
+      this.offeredEnd = result;
+      this.pendingEnds.push(result);
+      offered++;
+    }
+    return offered;
+  }
+
+  private onRecorded(recording: number, recorded: number): void {
+    this.positionRequestInFlight = false;
+    if (recording !== this.recording || this.stateValue !== 'WRITING') return;
+    while (this.pendingEnds.length > 0 && this.pendingEnds[0]! <= recorded) this.durable = this.pendingEnds.shift()!;
+  }
+
+  private fail(error: unknown, doing: string): void {
+    if (this.stateValue === 'CLOSED' || this.stateValue === 'FAILED') return;
+    this.failureValue = error instanceof SkeinError ? error : new SkeinError(ErrorCode.STORAGE_FAILED, `${doing}: ${messageOf(error)}`, { cause: error });
+    this.stateValue = 'FAILED';
+    this.publication?.close();
+    this.publication = null;
+  }
+
+  private checkUsable(): void {
+    if (this.stateValue === 'FAILED') throw this.failureValue!;
+    if (this.stateValue === 'CLOSED') throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording} is closed`);
+  }
+
+  private writeState(): void {
+    this.stateFile.write({ candidateTermId: this.inner.candidateTermId, terms: termsOf(this.inner), recordingId: this.recording });
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The consensus log as an archive recording, with a real Skein and archive: entries of every size
+ * (padded at term ends, fragmented) land in the recording at the positions the log gives them and
+ * become durable as the archive records them; a truncation below what was recorded stops,
+ * truncates and extends the one recording; the log reads back whole after a close and after its
+ * Skein and archive are destroyed under it (a crash), from the same recording.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Skein } from '../../../src/skein.js';
+import { Archive } from '../../../src/archive/archive.js';
+import { ArchiveClient } from '../../../src/archive/archive-client.js';
+import { nodeFiles } from '../../../src/env/files.js';
+import { ArchiveConsensusLog } from '../../../src/cluster/archive-consensus-log.js';
+import type { ConsensusLog } from '../../../src/cluster/consensus/consensus-log.js';
+import { waitFor } from '../../support/wait.js';
+
+const ipc = 'aeron:ipc?term-length=64k';
+
+async function start(root: string, seed: number): Promise<{ skein: Skein; archive: Archive; client: ArchiveClient; log: ArchiveConsensusLog }> {
+  const skein = Skein.launch({ testProfile: true, seed, dir: join(root, `skein-${seed}`) });
+  try {
+    const archive = await Archive.launch(skein.client, { dir: join(root, 'archive'), controlChannelEnabled: false, localControlChannel: ipc, lowStorageSpaceThreshold: 0, segmentFileLength: 256 * 1024 });
+    const client = await ArchiveClient.connect(skein.client, { controlRequestChannel: ipc, controlRequestStreamId: 10, controlResponseChannel: ipc, controlResponseStreamId: 20 });
+    const log = await ArchiveConsensusLog.open({ client: skein.client, archive: client, files: nodeFiles, dir: join(root, 'member'), termLength: 64 * 1024, mtu: 1408 });
+    return { skein, archive, client, log };
+  } catch (error) {
+    skein.destroy();
+    throw error;
+  }
+}
+
+const data = (i: number): Uint8Array => new Uint8Array(i % 5 === 0 ? 1500 + ((i * 977) % 4000) : 10 + (i % 200)).fill(i & 0xff);
+
+function content(log: ConsensusLog) {
+  return { end: log.appendPosition, term: log.logTermId, candidate: log.candidateTermId, entries: log.entriesFrom(0, Infinity).map((e) => [e.termId, e.position, e.length, e.data.length, e.data[0]]) };
+}
+
+test('the consensus log as an archive recording: placed, recorded, truncated, read back after a close and after a crash', { timeout: 120_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-archive-log-'));
+  let running: Awaited<ReturnType<typeof start>> | null = null;
+  try {
+    running = await start(root, 1);
+    let { log } = running;
+    assert.equal(log.appendPosition, 0);
+    log.candidateTermId = 2;
+    log.joinTerm(2, 0);
+    for (let i = 0; i < 150; i++) log.append(2, data(i));
+    await waitFor(() => log.durablePosition === log.appendPosition, 20_000, 'the archive records every entry');
+    const entries = log.entriesFrom(0, Infinity);
+    assert.ok(entries.some((e, i) => i > 0 && e.position !== entries[i - 1]!.position + entries[i - 1]!.length), 'an entry was placed after padding at a term end');
+    assert.ok(entries.some((e) => e.data.length > 1376), 'and some were fragmented');
+    const recording = log.recordingId;
+    const descriptor = await running.client.listRecording(recording);
+    assert.equal(descriptor!.termBufferLength, 64 * 1024);
+    assert.equal(await running.client.getRecordingPosition(recording), log.appendPosition, 'recording position = log position');
+
+    // Truncate below what was recorded (as a follower whose entries were not the leader's), then go on in a newer term.
+    const keep = entries[99]!.position + entries[99]!.length;
+    log.truncate(keep);
+    log.joinTerm(4, keep);
+    for (let i = 0; i < 20; i++) log.append(4, data(1000 + i));
+    await waitFor(() => log.state === 'WRITING' && log.durablePosition === log.appendPosition, 20_000, 'the recording truncated, extended and caught up');
+    assert.equal(log.recordingId, recording, 'still the one recording');
+    assert.equal(await running.client.getRecordingPosition(recording), log.appendPosition);
+    const before = content(log);
+
+    // An orderly close, then open again: the same log, from the same recording.
+    log.close();
+    await running.client.close();
+    running.archive.close();
+    await running.skein.close();
+    running = await start(root, 2);
+    log = running.log;
+    assert.deepEqual(content(log), before);
+    assert.equal(before.entries.length, 120);
+    assert.deepEqual([before.term, before.candidate], [4, 2], 'the terms and the candidate term from the state file');
+    assert.equal(log.recordingId, recording);
+    assert.equal((await running.client.listRecordings(0, 10)).length, 1, 'one recording holds the whole history');
+
+    // A crash: the Skein (driver, archive, member) goes away under the log; what was recorded comes back.
+    for (let i = 0; i < 30; i++) log.append(4, data(2000 + i));
+    await waitFor(() => log.durablePosition === log.appendPosition, 20_000, 'recorded before the crash');
+    const recorded = content(log);
+    running.skein.destroy();
+    running = await start(root, 3);
+    assert.deepEqual(content(running.log), recorded);
+    assert.equal(recorded.entries.length, 150);
+    assert.equal(running.log.failure, null);
+  } finally {
+    if (running !== null) {
+      running.log.close();
+      await running.client.close().catch(() => {});
+      running.archive.close();
+      await running.skein.close();
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+});
