@@ -18,12 +18,10 @@
  */
 import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
-import type { Subscription } from '../client/subscription.js';
 import type { Agent } from '../agent/agent.js';
 import type { ArchiveClient } from '../archive/archive-client.js';
 import type { Files } from '../env/files.js';
-import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
-import type { Header } from '../logbuffer/header.js';
+import { awaitRecordingOf, awaitRecordingStopped, readRecording } from './recording-replay.js';
 import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
 import { entryLength, MemoryConsensusLog, placeEntry, type ConsensusLog, type LogEntry, type LogLayout, type TermStart } from './consensus/consensus-log.js';
 import { ConsensusStateFile, termsOf } from './consensus/consensus-state-file.js';
@@ -54,41 +52,6 @@ export interface ArchiveConsensusLogOptions {
 }
 
 const RECORDED_CHANNEL = 'aeron:ipc';
-
-/** Reads a recording's messages back through a replay, as (end position, data) pairs. */
-class ReplayReader implements Agent {
-  readonly roleName = 'cluster-log-replay';
-  readonly messages: { end: number; data: Uint8Array }[] = [];
-  private readonly assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number, header: Header) => {
-    this.messages.push({ end: header.position, data: buffer.slice(offset, offset + length) });
-  });
-  private resolve!: () => void;
-  private reject!: (error: Error) => void;
-  readonly done = new Promise<void>((resolve, reject) => {
-    this.resolve = resolve;
-    this.reject = reject;
-  });
-  private deadlineNs = 0;
-  private finished = false;
-
-  constructor(private readonly subscription: Subscription, private readonly stop: number, private readonly what: string, timeoutMs: number, nowNs: number) {
-    this.deadlineNs = nowNs + timeoutMs * 1e6;
-  }
-
-  doWork(nowNs: number): number {
-    if (this.finished) return 0;
-    const work = this.subscription.poll(this.assembler.onFragment, 100);
-    const image = this.subscription.images[0];
-    if (image !== undefined && image.position >= this.stop) {
-      this.finished = true;
-      this.resolve();
-    } else if (nowNs > this.deadlineNs) {
-      this.finished = true;
-      this.reject(new SkeinError(ErrorCode.TIMEOUT, `${this.what}: replay reached ${image?.position ?? 'no image'} of ${this.stop} before the timeout`));
-    }
-    return work;
-  }
-}
 
 export class ArchiveConsensusLog implements ConsensusLog, Agent {
   readonly roleName = 'cluster-log-writer';
@@ -291,7 +254,7 @@ export class ArchiveConsensusLog implements ConsensusLog, Agent {
     this.initialTermId = descriptor.initialTermId;
     const stop = descriptor.stopPosition;
     if (stop < 0) throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording} is still being recorded: is another member using ${this.stateFile.path}?`);
-    const messages = stop > descriptor.startPosition ? await this.replayAll(replayStreamId, descriptor.startPosition, stop) : [];
+    const messages = await readRecording(this.client, this.archive, this.recording, descriptor.startPosition, stop, replayStreamId, this.timeoutMs);
     let t = 0;
     for (const m of messages) {
       const position = m.end - entryLength(m.data.length, this.layout);
@@ -318,20 +281,6 @@ export class ArchiveConsensusLog implements ConsensusLog, Agent {
     this.durable = end;
   }
 
-  private async replayAll(replayStreamId: number, start: number, stop: number): Promise<{ end: number; data: Uint8Array }[]> {
-    const subscription = await this.client.addSubscription(RECORDED_CHANNEL, replayStreamId);
-    const reader = new ReplayReader(subscription, stop, `reading log recording ${this.recording} back`, this.timeoutMs, this.client.nanoTime());
-    this.client.addAgent(reader);
-    try {
-      await this.archive.replay(this.recording, start, stop - start, RECORDED_CHANNEL, replayStreamId);
-      await reader.done;
-      return reader.messages;
-    } finally {
-      this.client.removeAgent(reader);
-      subscription.close();
-    }
-  }
-
   private channelAt(position: number): string {
     const termLength = this.layout.termLength;
     const termId = this.initialTermId + Math.floor(position / termLength);
@@ -343,15 +292,7 @@ export class ArchiveConsensusLog implements ConsensusLog, Agent {
     if (this.recording < 0) {
       await this.archive.startRecording(RECORDED_CHANNEL, this.streamId, 'LOCAL', true);
       this.publication = await this.client.addExclusivePublication(this.channelAt(0), this.streamId);
-      const deadline = this.client.nanoTime() + this.timeoutMs * 1e6;
-      for (;;) {
-        const id = await this.archive.findLastMatchingRecording(0, RECORDED_CHANNEL, this.streamId, this.publication.sessionId);
-        if (id >= 0) {
-          this.recording = id;
-          break;
-        }
-        if (this.client.nanoTime() > deadline) throw new SkeinError(ErrorCode.TIMEOUT, `the archive did not start recording the log (IPC stream ${this.streamId}) within ${this.timeoutMs} ms`);
-      }
+      this.recording = await awaitRecordingOf(this.client, this.archive, this.streamId, this.publication.sessionId, this.timeoutMs);
       this.writeState();
     } else {
       await this.archive.extendRecording(this.recording, RECORDED_CHANNEL, this.streamId, 'LOCAL', true);
@@ -372,11 +313,7 @@ export class ArchiveConsensusLog implements ConsensusLog, Agent {
         this.publication?.close();
         this.publication = null;
         // The recording stops once the archive has recorded what the publication held.
-        const deadline = this.client.nanoTime() + this.timeoutMs * 1e6;
-        while ((await this.archive.getRecordingPosition(this.recording)) >= 0) {
-          if (this.client.nanoTime() > deadline) throw new SkeinError(ErrorCode.TIMEOUT, `log recording ${this.recording} did not stop within ${this.timeoutMs} ms`);
-        }
-        const stop = await this.archive.getStopPosition(this.recording);
+        const stop = await awaitRecordingStopped(this.client, this.archive, this.recording, this.timeoutMs);
         const cut = this.lastEntryEndAtOrBefore(Math.min(target, stop, this.inner.appendPosition));
         if (cut < stop) await this.archive.truncateRecording(this.recording, cut);
         if (this.durable > cut) this.durable = cut;

@@ -1,8 +1,8 @@
 /**
  * One cluster member running in this process on Skein (docs/cluster.md, "Members on Skein"):
  * a {@link ClusterNode} (consensus, service container, recording log) over a log that is a
- * recording of the member's own archive ({@link ArchiveConsensusLog}; or a file,
- * {@link FileConsensusLog}) and snapshots on files, exchanging consensus messages with the other
+ * recording of the member's own archive ({@link ArchiveConsensusLog}) and snapshots that are
+ * recordings too ({@link ArchiveSnapshotStore}), or a log and snapshots on files, exchanging consensus messages with the other
  * members as Aeron's SBE frames on the consensus stream and sending its log to followers on the
  * log stream, both over UDP to each member's consensus endpoint. It runs as an agent on its Skein
  * client's duty cycle.
@@ -25,7 +25,9 @@ import { SeededPrng, randomSeed } from '../env/prng.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import type { Header } from '../logbuffer/header.js';
 import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
-import { ClusterNode, type IngressResult, type NodeState } from './cluster-node.js';
+import { ClusterNode, type IngressResult, type NodeState, type SnapshotStore } from './cluster-node.js';
+import { ArchiveSnapshotStore } from './archive-snapshot-store.js';
+import { RecordingLog } from './recording-log.js';
 import { FileSnapshotStore } from './file-snapshot-store.js';
 import { FileConsensusLog } from './consensus/file-consensus-log.js';
 import { ArchiveConsensusLog, DEFAULT_LOG_MTU, DEFAULT_LOG_TERM_LENGTH } from './archive-consensus-log.js';
@@ -120,7 +122,7 @@ export class ClusterMember implements Agent {
   framesRefused = 0;
 
   private constructor(
-    client: SkeinClient, options: ClusterMemberOptions, files: Files, log: ClusterMember['log'], archive: ClusterMember['archive'],
+    client: SkeinClient, options: ClusterMemberOptions, files: Files, log: ClusterMember['log'], archive: ClusterMember['archive'], snapshots: SnapshotStore,
     subs: [Subscription, Subscription], consensusPubs: Map<number, Publication>, logPubs: Map<number, Publication>,
   ) {
     this.client = client;
@@ -146,7 +148,7 @@ export class ClusterMember implements Agent {
       service: options.service,
       files,
       clusterDir: options.clusterDir,
-      snapshots: new FileSnapshotStore(files, `${options.clusterDir}/snapshots`),
+      snapshots,
       send: (to, message) => this.send(to, message),
       egress: options.egress ?? (() => {}),
       ...(options.reject === undefined ? {} : { reject: options.reject }),
@@ -171,6 +173,7 @@ export class ClusterMember implements Agent {
     const self = options.members.find((m) => m.id === options.memberId)!;
     const opened: { close(): void }[] = [];
     let archive: ClusterMember['archive'] = null;
+    let snapshots: SnapshotStore = new FileSnapshotStore(files, `${options.clusterDir}/snapshots`);
     try {
       const termLength = options.logTermLength ?? DEFAULT_LOG_TERM_LENGTH;
       const mtu = options.logMtu ?? DEFAULT_LOG_MTU;
@@ -183,6 +186,17 @@ export class ClusterMember implements Agent {
         opened.push({ close: () => void archiveClient.close() });
         archive = { server, client: archiveClient };
         log = await ArchiveConsensusLog.open({ client, archive: archiveClient, files, dir: options.clusterDir, termLength, mtu });
+        const store = new ArchiveSnapshotStore({ client, archive: archiveClient });
+        // The snapshot the node will start from, read from the archive before the node is built.
+        const recordingLog = RecordingLog.open({ files, clusterDir: options.clusterDir });
+        let plan;
+        try {
+          plan = recordingLog.recoveryPlan(1, () => undefined);
+        } finally {
+          recordingLog.close();
+        }
+        if (plan.snapshots.length > 1) await store.prefetch(plan.snapshots[1]!.recordingId);
+        snapshots = store;
       } else {
         log = new FileConsensusLog({ files, dir: options.clusterDir, layout: { termLength, maxPayloadLength: mtu - 32 }, ...(options.syncEachAppend === undefined ? {} : { syncEachAppend: options.syncEachAppend }) });
       }
@@ -202,7 +216,7 @@ export class ClusterMember implements Agent {
         opened.push(l);
         logPubs.set(m.id, l);
       }
-      const member = new ClusterMember(client, options, files, log, archive, [consensusSub, logSub], consensusPubs, logPubs);
+      const member = new ClusterMember(client, options, files, log, archive, snapshots, [consensusSub, logSub], consensusPubs, logPubs);
       client.addAgent(member);
       return member;
     } catch (error) {
@@ -270,8 +284,8 @@ export class ClusterMember implements Agent {
     if (this.closed) return 0;
     this.nowNs = nowNs;
     try {
-      const logFailure = this.log.failure ?? null;
-      if (logFailure !== null) throw logFailure;
+      const failure = this.log.failure ?? this.node.failure;
+      if (failure !== null) throw failure;
       let work = this.consensusSub.poll(this.onConsensusFragment, 50);
       work += this.logSub.poll(this.logAssembler.onFragment, 50);
       work += this.node.doWork(nowNs);

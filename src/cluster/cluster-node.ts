@@ -16,10 +16,22 @@ import { ServiceContainer, type ClusteredService } from './service/service-conta
 import { CONSENSUS_MODULE_SERVICE_ID, RecordingLog } from './recording-log.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
 
-/** Where snapshots are kept (an archive's recordings in a full member). */
+/** What a snapshot is of: the log position and term it was taken at, and whose it is (Aeron's service id; -1 the consensus module). */
+export interface SnapshotMeta {
+  readonly position: number;
+  readonly termId: number;
+  readonly serviceId: number;
+  readonly timestamp: number;
+}
+
+/**
+ * Where snapshots are kept (an archive's recordings in a full member). A write may complete later
+ * (a recording is made asynchronously); writes complete in the order they were made.
+ */
 export interface SnapshotStore {
-  /** Stores the bytes; returns the recording id that reads them back. */
-  write(bytes: Uint8Array): number;
+  /** Stores the bytes; returns (or resolves to) the recording id that reads them back. */
+  write(bytes: Uint8Array, meta: SnapshotMeta): number | Promise<number>;
+  /** The bytes of a snapshot, read at start-up (a store that reads asynchronously fetches them beforehand). */
   read(recordingId: number): Uint8Array | undefined;
 }
 
@@ -84,6 +96,9 @@ export class ClusterNode {
   private readonly timersInFlight = new Set<number>();
   private applyingTermId = 0;
   snapshotsStored = 0;
+  /** Snapshot sets being written by a store that writes asynchronously. */
+  private snapshotsWriting = 0;
+  private failureValue: SkeinError | null = null;
   private stateValue: NodeState = 'ACTIVE';
   private terminationPosition = -1;
   private terminationTermId = -1;
@@ -228,7 +243,7 @@ export class ClusterNode {
     if (this.stateValue !== 'TERMINATING' || this.member.appliedPosition < this.terminationPosition) return;
     // The log (and the shutdown snapshot with it) durable up to the termination position first.
     this.storePendingSnapshot();
-    if (this.options.log.durablePosition < this.terminationPosition || this.pendingSnapshots.length > 0) return;
+    if (this.options.log.durablePosition < this.terminationPosition || this.pendingSnapshots.length > 0 || this.snapshotsWriting > 0) return;
     if (this.member.role === 'LEADER') {
       const followers = this.options.memberIds.filter((m) => m !== this.options.memberId);
       const allAcked = followers.every((m) => this.terminationAcks.has(m));
@@ -370,11 +385,36 @@ export class ClusterNode {
 
   private storeSnapshot(pending: { position: number; bytes: Uint8Array; termId: number; timestamp: number }): void {
     // The set as Aeron records it: the service's snapshot, then the consensus module's closing it.
-    const serviceRecording = this.options.snapshots.write(pending.bytes);
-    const moduleRecording = this.options.snapshots.write(new Uint8Array(0));
+    const meta = { position: pending.position, termId: pending.termId, timestamp: pending.timestamp };
+    const serviceRecording = this.options.snapshots.write(pending.bytes, { ...meta, serviceId: 0 });
+    const moduleRecording = this.options.snapshots.write(new Uint8Array(0), { ...meta, serviceId: CONSENSUS_MODULE_SERVICE_ID });
     const termBase = this.options.log.termBase(pending.termId) ?? 0;
-    this.recordingLog.appendSnapshot(serviceRecording, pending.termId, termBase, pending.position, pending.timestamp, 0);
-    this.recordingLog.appendSnapshot(moduleRecording, pending.termId, termBase, pending.position, pending.timestamp, CONSENSUS_MODULE_SERVICE_ID);
-    this.snapshotsStored++;
+    const record = (service: number, module: number): void => {
+      this.recordingLog.appendSnapshot(service, pending.termId, termBase, pending.position, pending.timestamp, 0);
+      this.recordingLog.appendSnapshot(module, pending.termId, termBase, pending.position, pending.timestamp, CONSENSUS_MODULE_SERVICE_ID);
+      this.snapshotsStored++;
+    };
+    if (typeof serviceRecording === 'number' && typeof moduleRecording === 'number') {
+      record(serviceRecording, moduleRecording);
+      return;
+    }
+    this.snapshotsWriting++;
+    Promise.all([serviceRecording, moduleRecording]).then(
+      ([service, module]) => {
+        this.snapshotsWriting--;
+        // A node closed meanwhile leaves the recordings unlisted: recovery uses an older set.
+        if (this.recordingLog.isClosed) return;
+        record(service, module);
+      },
+      (error: unknown) => {
+        this.snapshotsWriting--;
+        this.failureValue ??= error instanceof SkeinError ? error : new SkeinError(ErrorCode.STORAGE_FAILED, `member ${this.options.memberId}: storing the snapshot at ${pending.position}: ${String(error)}`, { cause: error });
+      },
+    );
+  }
+
+  /** Why the node cannot go on (a snapshot could not be stored), or null: its owner stops it. */
+  get failure(): SkeinError | null {
+    return this.failureValue;
   }
 }

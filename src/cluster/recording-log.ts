@@ -324,6 +324,10 @@ export class RecordingLog {
     return { lastLeadershipTermId, lastTermBaseLogPosition, appendedLogPosition, committedLogPosition, snapshots, log };
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Closes the file; idempotent. */
   close(): void {
     if (this.closed) return;

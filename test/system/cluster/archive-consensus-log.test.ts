@@ -15,6 +15,8 @@ import { Archive } from '../../../src/archive/archive.js';
 import { ArchiveClient } from '../../../src/archive/archive-client.js';
 import { nodeFiles } from '../../../src/env/files.js';
 import { ArchiveConsensusLog } from '../../../src/cluster/archive-consensus-log.js';
+import { ArchiveSnapshotStore, DEFAULT_SNAPSHOT_STREAM_ID } from '../../../src/cluster/archive-snapshot-store.js';
+import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
 import type { ConsensusLog } from '../../../src/cluster/consensus/consensus-log.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -97,6 +99,43 @@ test('the consensus log as an archive recording: placed, recorded, truncated, re
       running.archive.close();
       await running.skein.close();
     }
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('snapshots as archive recordings: written in order between SnapshotMarkers, read back whole; one cut short is refused', { timeout: 60_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-archive-snapshots-'));
+  const running = await start(root, 7);
+  try {
+    const store = new ArchiveSnapshotStore({ client: running.skein.client, archive: running.client });
+    const big = Uint8Array.from({ length: 20_000 }, (_, i) => (i * 7) & 0xff);
+    const meta = { position: 4096, termId: 3, timestamp: 1 };
+    const [a, b, c] = await Promise.all([store.write(big, { ...meta, serviceId: 0 }), store.write(new Uint8Array(0), { ...meta, serviceId: -1 }), store.write(Uint8Array.of(1, 2, 3), { ...meta, serviceId: 0 })]);
+    assert.ok(a! < b! && b! < c!, `recordings in the order written: ${a}, ${b}, ${c}`);
+    const again = new ArchiveSnapshotStore({ client: running.skein.client, archive: running.client });
+    assert.equal(again.read(a!), undefined, 'nothing before it is fetched');
+    assert.deepEqual(await again.prefetch(a!), big);
+    assert.deepEqual(again.read(a!), big);
+    assert.deepEqual(await again.prefetch(b!), new Uint8Array(0));
+    assert.deepEqual(await again.prefetch(c!), Uint8Array.of(1, 2, 3));
+    // A recording of the snapshot stream that is not a whole snapshot (no END marker).
+    await running.client.startRecording('aeron:ipc', DEFAULT_SNAPSHOT_STREAM_ID, 'LOCAL', true);
+    const publication = await running.skein.addExclusivePublication('aeron:ipc?term-length=64k', DEFAULT_SNAPSHOT_STREAM_ID);
+    await waitFor(() => publication.offer(Uint8Array.of(9, 9, 9)) >= 0, 5000, 'offer');
+    const torn = await (async () => {
+      for (;;) {
+        const id = await running.client.findLastMatchingRecording(0, 'aeron:ipc', DEFAULT_SNAPSHOT_STREAM_ID, publication.sessionId);
+        if (id >= 0 && (await running.client.getRecordingPosition(id)) === publication.position) return id;
+      }
+    })();
+    publication.close();
+    await assert.rejects(again.prefetch(torn), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.SNAPSHOT_INVALID && /does not begin with a SnapshotMarker BEGIN/.test(e.message));
+    await assert.rejects(again.prefetch(999), /snapshot recording 999 is not in the archive/);
+  } finally {
+    running.log.close();
+    await running.client.close().catch(() => {});
+    running.archive.close();
+    await running.skein.close();
     rmSync(root, { recursive: true, force: true });
   }
 });
