@@ -121,3 +121,70 @@ for (const logStorage of ['archive', 'file'] as const) test(`three members over 
   }
   assert.deepEqual(errors.map(String), [], 'no error reported by any member or driver');
 });
+
+test('shutdown over UDP (A003): a snapshot, every member terminates at one position, each process closes its member, archive and driver in that order with no error, and all restart from the snapshot', { timeout: 90_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-shutdown-'));
+  const endpoints: ClusterMemberEndpoint[] = [];
+  for (let id = 0; id < 3; id++) endpoints.push({ id, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  const answers = new Map<string, KvAnswer>();
+  const errors: unknown[] = [];
+  const terminated: string[] = [];
+  let running: Running[] = [];
+  const startAll = async (round: number): Promise<Running[]> => {
+    const started: Running[] = [];
+    for (let id = 0; id < 3; id++) {
+      const skein = Skein.launch({ testProfile: true, seed: 200 + round * 10 + id, dir: join(root, `skein-${round}-${id}`), errorHandler: (e) => errors.push(e) });
+      const kv = new KvService();
+      try {
+        const member = await ClusterMember.launch(skein.client, {
+          memberId: id, members: endpoints, clusterDir: join(root, `member-${id}`), service: kv, settings: SETTINGS, seed: id + 1,
+          archiveOptions: { segmentFileLength: 1024 * 1024, lowStorageSpaceThreshold: 0 },
+          egress: (sessionId, sequence, answer) => answers.set(`${sessionId}/${sequence}`, decodeKv<KvAnswer>(answer)),
+          onTerminated: (reason) => terminated.push(`${id}: ${reason}`),
+        });
+        started.push({ skein, member, kv });
+      } catch (error) {
+        skein.destroy();
+        throw error;
+      }
+    }
+    return started;
+  };
+  const leaderOf = (all: Running[]): Running | undefined => all.find((r) => r.member.role === 'LEADER' && r.member.electionState === 'CLOSED' && all.every((o) => o.member.leaderId === r.member.memberId));
+  try {
+    running = await startAll(0);
+    await waitFor(() => leaderOf(running) !== undefined, 20_000, 'a leader');
+    const leader = leaderOf(running)!;
+    for (let seq = 1; seq <= 30; seq++) assert.ok(leader.member.offer(7, seq, encodeKv({ op: 'put', key: `k${seq % 5}`, value: `v${seq}` })).accepted);
+    await waitFor(() => answers.size === 30, 20_000, 'answers');
+    assert.ok(leader.member.shutdown());
+    await waitFor(() => running.every((r) => r.member.state === 'CLOSED'), 20_000, 'every member terminates');
+    const position = leader.member.node.terminationLogPosition;
+    assert.ok(running.every((r) => r.member.node.terminationLogPosition === position && r.member.node.member.appliedPosition === position), 'at one position, applied there');
+    assert.deepEqual(terminated.sort(), ['0', '1', '2'].map((id) => `${id}: ${id === String(leader.member.memberId) ? 'shut down: every member reached the termination position' : 'reached the termination position the leader set'}`).sort());
+    const digest = leader.kv.digest();
+    // Each process closes its consensus module (and the archive it runs), then its media driver.
+    for (const r of running) {
+      r.member.close();
+      await r.skein.close();
+      assert.ok(r.member.isClosed && r.skein.isClosed);
+    }
+    running = [];
+    assert.deepEqual(errors.map(String), [], 'no warning or error from any member, archive or driver');
+
+    // All three start again: from the shutdown snapshot, with nothing to replay, and take commands.
+    running = await startAll(1);
+    assert.deepEqual(running.map((r) => r.member.node.recoveredPosition), [position, position, position]);
+    assert.ok(running.every((r) => r.kv.digest() === digest), 'the state the snapshot holds');
+    await waitFor(() => leaderOf(running) !== undefined, 20_000, 'a leader after the restart');
+    assert.ok(leaderOf(running)!.member.offer(8, 1, encodeKv({ op: 'put', key: 'after', value: 'restart' })).accepted);
+    await waitFor(() => answers.get('8/1')?.ok === true && running.every((r) => r.kv.digest().includes('"after","restart"')), 20_000, 'a command after the restart on every member');
+  } finally {
+    for (const r of running) {
+      r.member.close();
+      await r.skein.close();
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+  assert.deepEqual(errors.map(String), []);
+});
