@@ -296,25 +296,29 @@ export class ClusterMember implements Agent {
     }
   }
 
-  /** Stops the member and releases its subscriptions, publications and files. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.client.removeAgent(this);
-    this.release();
+  /**
+   * Stops the member: closes its consensus module (subscriptions, publications, log), then the
+   * archive it runs; resolves once the archive is closed. Unconditional and idempotent (every call
+   * returns the same promise); the media driver is the owner's to close after it.
+   */
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.client.removeAgent(this);
+    }
+    return this.release();
   }
 
   /** @internal */
   onClose(): void {
     this.closed = true;
-    this.release();
+    void this.release();
   }
 
-  private released = false;
+  private closing: Promise<void> | null = null;
 
-  private release(): void {
-    if (this.released) return;
-    this.released = true;
+  private release(): Promise<void> {
+    if (this.closing !== null) return this.closing;
     const errors: unknown[] = [];
     const attempt = (f: () => void): void => {
       try {
@@ -329,22 +333,28 @@ export class ClusterMember implements Agent {
     attempt(() => this.logSub.close());
     for (const p of this.consensusPubs.values()) attempt(() => p.close());
     for (const p of this.logPubs.values()) attempt(() => p.close());
-    // The consensus module first, then the archive (A003's order; the media driver is its owner's).
-    if (this.archive !== null) {
-      const { server, client } = this.archive;
-      client.close().then(() => server.close(), (e: unknown) => {
-        this.client.reportError(e);
-        server.close();
-      });
-    }
     for (const e of errors) this.client.reportError(e);
+    // The consensus module first, then the archive (A003's order; the media driver is its owner's).
+    if (this.archive === null) {
+      this.closing = Promise.resolve();
+    } else {
+      const { server, client } = this.archive;
+      this.closing = client.close().then(
+        () => server.close(),
+        (e: unknown) => {
+          this.client.reportError(e);
+          server.close();
+        },
+      );
+    }
+    return this.closing;
   }
 
   private failStop(error: unknown): void {
     const failure = error instanceof SkeinError ? error : new SkeinError(ErrorCode.STORAGE_FAILED, `${this.roleName} stopped: ${messageOf(error)}`, { cause: error });
     this.failureValue = failure;
     this.client.reportError(failure);
-    this.close();
+    void this.close();
   }
 
   private send(to: number, message: ConsensusMessage): void {

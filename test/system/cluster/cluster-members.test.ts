@@ -114,7 +114,7 @@ for (const logStorage of ['archive', 'file'] as const) test(`three members over 
     assert.deepEqual(live().map((r) => r.member.framesRefused), [0, 0, 0]);
   } finally {
     for (const r of live()) {
-      r.member.close();
+      await r.member.close();
       await r.skein.close();
     }
     rmSync(root, { recursive: true, force: true });
@@ -122,7 +122,7 @@ for (const logStorage of ['archive', 'file'] as const) test(`three members over 
   assert.deepEqual(errors.map(String), [], 'no error reported by any member or driver');
 });
 
-test('shutdown over UDP (A003): a snapshot, every member terminates at one position, each process closes its member, archive and driver in that order with no error, and all restart from the snapshot', { timeout: 90_000 }, async () => {
+for (const kind of ['shutdown', 'abort'] as const) test(`${kind} over UDP (A003): ${kind === 'shutdown' ? 'a snapshot, ' : ''}every member terminates at one position, each process closes its member, archive and driver in that order with no error, and all restart ${kind === 'shutdown' ? 'from the snapshot' : 'from the log'}`, { timeout: 90_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-shutdown-'));
   const endpoints: ClusterMemberEndpoint[] = [];
   for (let id = 0; id < 3; id++) endpoints.push({ id, consensus: `127.0.0.1:${await freeUdpPort()}` });
@@ -157,31 +157,34 @@ test('shutdown over UDP (A003): a snapshot, every member terminates at one posit
     const leader = leaderOf(running)!;
     for (let seq = 1; seq <= 30; seq++) assert.ok(leader.member.offer(7, seq, encodeKv({ op: 'put', key: `k${seq % 5}`, value: `v${seq}` })).accepted);
     await waitFor(() => answers.size === 30, 20_000, 'answers');
-    assert.ok(leader.member.shutdown());
+    assert.ok(kind === 'shutdown' ? leader.member.shutdown() : leader.member.abort());
     await waitFor(() => running.every((r) => r.member.state === 'CLOSED'), 20_000, 'every member terminates');
     const position = leader.member.node.terminationLogPosition;
     assert.ok(running.every((r) => r.member.node.terminationLogPosition === position && r.member.node.member.appliedPosition === position), 'at one position, applied there');
     assert.deepEqual(terminated.sort(), ['0', '1', '2'].map((id) => `${id}: ${id === String(leader.member.memberId) ? 'shut down: every member reached the termination position' : 'reached the termination position the leader set'}`).sort());
+    assert.deepEqual(running.map((r) => r.member.node.snapshotsStored), kind === 'shutdown' ? [1, 1, 1] : [0, 0, 0]);
     const digest = leader.kv.digest();
     // Each process closes its consensus module (and the archive it runs), then its media driver.
     for (const r of running) {
-      r.member.close();
+      await r.member.close();
       await r.skein.close();
       assert.ok(r.member.isClosed && r.skein.isClosed);
     }
     running = [];
     assert.deepEqual(errors.map(String), [], 'no warning or error from any member, archive or driver');
 
-    // All three start again: from the shutdown snapshot, with nothing to replay, and take commands.
+    // All three start again (after a shutdown from its snapshot, with nothing to replay; after an abort from the log) and take commands.
     running = await startAll(1);
-    assert.deepEqual(running.map((r) => r.member.node.recoveredPosition), [position, position, position]);
-    assert.ok(running.every((r) => r.kv.digest() === digest), 'the state the snapshot holds');
+    const expected = kind === 'shutdown' ? position : 0;
+    assert.deepEqual(running.map((r) => r.member.node.recoveredPosition), [expected, expected, expected]);
+    if (kind === 'shutdown') assert.ok(running.every((r) => r.kv.digest() === digest), 'the state the snapshot holds');
     await waitFor(() => leaderOf(running) !== undefined, 20_000, 'a leader after the restart');
+    await waitFor(() => running.every((r) => r.kv.digest() === digest), 20_000, 'the state before the stop on every member');
     assert.ok(leaderOf(running)!.member.offer(8, 1, encodeKv({ op: 'put', key: 'after', value: 'restart' })).accepted);
     await waitFor(() => answers.get('8/1')?.ok === true && running.every((r) => r.kv.digest().includes('"after","restart"')), 20_000, 'a command after the restart on every member');
   } finally {
     for (const r of running) {
-      r.member.close();
+      await r.member.close();
       await r.skein.close();
     }
     rmSync(root, { recursive: true, force: true });
