@@ -23,8 +23,8 @@ import type { ArchiveClient } from '../archive/archive-client.js';
 import type { Files } from '../env/files.js';
 import { awaitRecordingOf, awaitRecordingStopped, readRecording } from './recording-replay.js';
 import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
-import { entryLength, MemoryConsensusLog, placeEntry, type ConsensusLog, type LogEntry, type LogLayout, type TermStart } from './consensus/consensus-log.js';
-import { ConsensusStateFile, termsOf } from './consensus/consensus-state-file.js';
+import { entryLength, placeEntry, type LogEntry, type LogLayout } from './consensus/consensus-log.js';
+import { PersistedConsensusLog } from './consensus/persisted-consensus-log.js';
 
 export type ArchiveLogState = 'OPENING' | 'WRITING' | 'RESTARTING' | 'FAILED' | 'CLOSED';
 
@@ -53,13 +53,10 @@ export interface ArchiveConsensusLogOptions {
 
 const RECORDED_CHANNEL = 'aeron:ipc';
 
-export class ArchiveConsensusLog implements ConsensusLog, Agent {
+export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent {
   readonly roleName = 'cluster-log-writer';
-  readonly layout: LogLayout;
-  private readonly inner: MemoryConsensusLog;
   private readonly client: SkeinClient;
   private readonly archive: ArchiveClient;
-  private readonly stateFile: ConsensusStateFile;
   private readonly streamId: number;
   private readonly timeoutMs: number;
   private stateValue: ArchiveLogState = 'OPENING';
@@ -79,20 +76,17 @@ export class ArchiveConsensusLog implements ConsensusLog, Agent {
   private restartTo: number | null = null;
 
   private constructor(options: ArchiveConsensusLogOptions, layout: LogLayout) {
+    super(options.files, options.dir, layout);
     this.client = options.client;
     this.archive = options.archive;
-    this.stateFile = new ConsensusStateFile(options.files, options.dir);
     this.streamId = options.streamId ?? 100;
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.layout = layout;
-    this.inner = new MemoryConsensusLog(layout);
   }
 
   /** Reads the member's log back from its recording (if it has one) and starts recording what is appended. */
   static async open(options: ArchiveConsensusLogOptions): Promise<ArchiveConsensusLog> {
     const termLength = options.termLength ?? DEFAULT_LOG_TERM_LENGTH;
     const mtu = options.mtu ?? DEFAULT_LOG_MTU;
-    options.files.mkdirs(options.dir);
     const log = new ArchiveConsensusLog(options, { termLength, maxPayloadLength: mtu - 32 });
     try {
       await log.recover(options.replayStreamId ?? log.streamId + 1, mtu);
@@ -119,46 +113,8 @@ export class ArchiveConsensusLog implements ConsensusLog, Agent {
     return this.recording;
   }
 
-  get appendPosition(): number {
-    return this.inner.appendPosition;
-  }
-
   get durablePosition(): number {
     return this.durable;
-  }
-
-  get logTermId(): number {
-    return this.inner.logTermId;
-  }
-
-  get candidateTermId(): number {
-    return this.inner.candidateTermId;
-  }
-
-  set candidateTermId(value: number) {
-    this.checkUsable();
-    const before = this.inner.candidateTermId;
-    this.inner.candidateTermId = value;
-    try {
-      this.writeState();
-    } catch (e) {
-      this.inner.candidateTermId = before;
-      throw e;
-    }
-  }
-
-  termBase(termId: number): number | undefined {
-    return this.inner.termBase(termId);
-  }
-
-  nextTerm(termId: number): TermStart | undefined {
-    return this.inner.nextTerm(termId);
-  }
-
-  joinTerm(termId: number, base: number): void {
-    this.checkUsable();
-    this.inner.joinTerm(termId, base);
-    this.writeState();
   }
 
   append(termId: number, data: Uint8Array): LogEntry {
@@ -185,24 +141,6 @@ export class ArchiveConsensusLog implements ConsensusLog, Agent {
     }
     this.restartTo = this.restartTo === null ? position : Math.min(this.restartTo, position);
     if (this.stateValue === 'WRITING') void this.restart();
-  }
-
-  forgetTerm(termId: number): void {
-    this.checkUsable();
-    this.inner.forgetTerm(termId);
-    this.writeState();
-  }
-
-  entriesFrom(position: number, maxBytes: number): LogEntry[] {
-    return this.inner.entriesFrom(position, maxBytes);
-  }
-
-  entryFrom(position: number): LogEntry | undefined {
-    return this.inner.entryFrom(position);
-  }
-
-  isEntryEnd(position: number): boolean {
-    return this.inner.isEntryEnd(position);
   }
 
   /** Offers what is queued and asks how far the archive has recorded; on the member's duty cycle. */
@@ -262,22 +200,16 @@ export class ArchiveConsensusLog implements ConsensusLog, Agent {
       if (position !== placeEntry(end, m.data.length, this.layout)) {
         throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: the entry ending at ${m.end} is not where the log places an entry of ${m.data.length} bytes after ${end}`);
       }
-      while (t < terms.length && terms[t]!.base <= end) {
-        const term = terms[t++]!;
-        if (term.base === end && this.inner.termBase(term.termId) === undefined) this.inner.joinTerm(term.termId, end);
-      }
+      t = this.joinTermsAt(terms, t);
       const termId = this.inner.logTermId;
       if (termId < 0) throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: an entry at ${position} comes before any term in ${this.stateFile.path}`);
       this.inner.append(termId, m.data);
     }
+    this.joinTermsAt(terms, t);
     const end = this.inner.appendPosition;
-    while (t < terms.length && terms[t]!.base <= end) {
-      const term = terms[t++]!;
-      if (term.base === end && this.inner.termBase(term.termId) === undefined) this.inner.joinTerm(term.termId, end);
-    }
     // A message cut short by a crash: the recording goes back to the last whole entry.
     if (stop > end) await this.archive.truncateRecording(this.recording, end);
-    if (termsOf(this.inner).length !== terms.length) this.writeState();
+    this.settleTerms(terms);
     this.durable = end;
   }
 
@@ -369,12 +301,13 @@ export class ArchiveConsensusLog implements ConsensusLog, Agent {
     this.publication = null;
   }
 
-  private checkUsable(): void {
+  protected get stateRecordingId(): number {
+    return this.recording;
+  }
+
+  protected checkUsable(): void {
     if (this.stateValue === 'FAILED') throw this.failureValue!;
     if (this.stateValue === 'CLOSED') throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording} is closed`);
   }
 
-  private writeState(): void {
-    this.stateFile.write({ candidateTermId: this.inner.candidateTermId, terms: termsOf(this.inner), recordingId: this.recording });
-  }
 }

@@ -11,12 +11,11 @@
  */
 import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
-import type { Agent } from '../agent/agent.js';
 import type { ArchiveClient } from '../archive/archive-client.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
 import { ClusterTimeUnit, MessageHeaderDecoder, SCHEMA_ID, SnapshotMark, SnapshotMarkerDecoder, SnapshotMarkerEncoder } from './codecs/cluster-codecs.js';
 import type { SnapshotMeta, SnapshotStore } from './cluster-node.js';
-import { awaitRecordingOf, awaitRecordingStopped, readRecording } from './recording-replay.js';
+import { awaitRecordingOf, awaitRecordingStopped, readRecording, TimedTask } from './recording-replay.js';
 import { CONSENSUS_MODULE_SERVICE_ID } from './recording-log.js';
 
 /** Aeron's snapshot stream id (aeron.cluster.snapshot.stream.id). */
@@ -40,37 +39,29 @@ export interface ArchiveSnapshotStoreOptions {
 }
 
 /** Offers a list of messages on the client's duty cycle, waiting out back pressure. */
-class Offerer implements Agent {
+class Offerer extends TimedTask {
   readonly roleName = 'cluster-snapshot-writer';
   private index = 0;
-  private resolve!: () => void;
-  private reject!: (error: Error) => void;
-  readonly done = new Promise<void>((resolve, reject) => {
-    this.resolve = resolve;
-    this.reject = reject;
-  });
-  private readonly deadlineNs: number;
-  private finished = false;
 
   constructor(private readonly publication: Publication, private readonly messages: readonly Uint8Array[], timeoutMs: number, nowNs: number) {
-    this.deadlineNs = nowNs + timeoutMs * 1e6;
+    super(timeoutMs, nowNs);
   }
 
-  doWork(nowNs: number): number {
-    if (this.finished) return 0;
+  protected step(): number {
     let work = 0;
     while (this.index < this.messages.length && this.publication.offer(this.messages[this.index]!) >= 0) {
       this.index++;
       work++;
     }
-    if (this.index === this.messages.length) {
-      this.finished = true;
-      this.resolve();
-    } else if (nowNs > this.deadlineNs) {
-      this.finished = true;
-      this.reject(new SkeinError(ErrorCode.TIMEOUT, `snapshot: ${this.index} of ${this.messages.length} messages offered on ${this.publication.channel} before the timeout`));
-    }
     return work;
+  }
+
+  protected get complete(): boolean {
+    return this.index === this.messages.length;
+  }
+
+  protected timedOut(): Error {
+    return new SkeinError(ErrorCode.TIMEOUT, `snapshot: ${this.index} of ${this.messages.length} messages offered on ${this.publication.channel} before the timeout`);
   }
 }
 

@@ -1,11 +1,11 @@
 /**
- * Snapshots on files (docs/cluster.md, "Members as processes"): one file per snapshot in the
- * member's `snapshots` directory, `<id>.snapshot`, written whole to a temporary name, synced and
- * renamed, so a snapshot the recording log names is complete. Ids count up from the highest
- * present. (Aeron keeps snapshots as archive recordings; Skein's members will too once the log is
- * one; the recording log names them by id either way.)
+ * Snapshots on files (docs/cluster.md, "Members on Skein"), for members whose log is a file: one
+ * file per snapshot in the member's `snapshots` directory, `<id>.snapshot`, written whole to a
+ * temporary name, synced and renamed, so a snapshot the recording log names is complete. Ids
+ * count up from the highest present. (Members whose log is an archive recording keep their
+ * snapshots as recordings too: ArchiveSnapshotStore.)
  */
-import type { Files } from '../env/files.js';
+import { writeFileAtomically, type Files } from '../env/files.js';
 import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
 import type { SnapshotStore } from './cluster-node.js';
 
@@ -32,16 +32,8 @@ export class FileSnapshotStore implements SnapshotStore {
   write(bytes: Uint8Array): number {
     const id = this.nextId++;
     const path = `${this.dir}/${id}${SUFFIX}`;
-    const temp = `${path}.tmp`;
     try {
-      const file = this.files.open(temp, 'create');
-      try {
-        file.write(bytes, 0, bytes.length, 0);
-        file.sync(true);
-      } finally {
-        file.close();
-      }
-      this.files.rename(temp, path);
+      writeFileAtomically(this.files, path, bytes);
     } catch (e) {
       throw new SkeinError(ErrorCode.STORAGE_FAILED, `cannot write snapshot ${path} (${bytes.length} bytes): ${messageOf(e)}`, { cause: e });
     }

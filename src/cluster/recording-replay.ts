@@ -17,12 +17,12 @@ export interface RecordedMessage {
   readonly data: Uint8Array;
 }
 
-class ReplayReader implements Agent {
-  readonly roleName = 'cluster-recording-reader';
-  readonly messages: RecordedMessage[] = [];
-  private readonly assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number, header: Header) => {
-    this.messages.push({ end: header.position, data: buffer.slice(offset, offset + length) });
-  });
+/**
+ * A piece of work on the client's duty cycle with a deadline: `step` does what it can, and `done`
+ * resolves once `complete`, or rejects with `timedOut()` when the deadline passes first.
+ */
+export abstract class TimedTask implements Agent {
+  abstract readonly roleName: string;
   private resolve!: () => void;
   private reject!: (error: Error) => void;
   readonly done = new Promise<void>((resolve, reject) => {
@@ -32,22 +32,50 @@ class ReplayReader implements Agent {
   private readonly deadlineNs: number;
   private finished = false;
 
-  constructor(private readonly subscription: Subscription, private readonly stop: number, private readonly what: string, timeoutMs: number, nowNs: number) {
+  constructor(timeoutMs: number, nowNs: number) {
     this.deadlineNs = nowNs + timeoutMs * 1e6;
   }
 
+  protected abstract step(): number;
+  protected abstract get complete(): boolean;
+  protected abstract timedOut(): Error;
+
   doWork(nowNs: number): number {
     if (this.finished) return 0;
-    const work = this.subscription.poll(this.assembler.onFragment, 100);
-    const image = this.subscription.images[0];
-    if (image !== undefined && image.position >= this.stop) {
+    const work = this.step();
+    if (this.complete) {
       this.finished = true;
       this.resolve();
     } else if (nowNs > this.deadlineNs) {
       this.finished = true;
-      this.reject(new SkeinError(ErrorCode.TIMEOUT, `${this.what}: the replay reached ${image?.position ?? 'no image'} of ${this.stop} before the timeout`));
+      this.reject(this.timedOut());
     }
     return work;
+  }
+}
+
+class ReplayReader extends TimedTask {
+  readonly roleName = 'cluster-recording-reader';
+  readonly messages: RecordedMessage[] = [];
+  private readonly assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number, header: Header) => {
+    this.messages.push({ end: header.position, data: buffer.slice(offset, offset + length) });
+  });
+
+  constructor(private readonly subscription: Subscription, private readonly stop: number, private readonly what: string, timeoutMs: number, nowNs: number) {
+    super(timeoutMs, nowNs);
+  }
+
+  protected step(): number {
+    return this.subscription.poll(this.assembler.onFragment, 100);
+  }
+
+  protected get complete(): boolean {
+    const image = this.subscription.images[0];
+    return image !== undefined && image.position >= this.stop;
+  }
+
+  protected timedOut(): Error {
+    return new SkeinError(ErrorCode.TIMEOUT, `${this.what}: the replay reached ${this.subscription.images[0]?.position ?? 'no image'} of ${this.stop} before the timeout`);
   }
 }
 

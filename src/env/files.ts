@@ -182,3 +182,20 @@ export const nodeFiles: Files = {
     }
   },
 };
+
+/**
+ * Replaces `path` with `bytes` whole or not at all: writes a temporary file beside it (one a crash
+ * left behind is removed first), flushes it to the device, and renames it over `path`.
+ */
+export function writeFileAtomically(files: Files, path: string, bytes: Uint8Array): void {
+  const temp = `${path}.tmp`;
+  if (files.exists(temp)) files.remove(temp);
+  const file = files.open(temp, 'create');
+  try {
+    file.write(bytes, 0, bytes.length, 0);
+    file.sync(true);
+  } finally {
+    file.close();
+  }
+  files.rename(temp, path);
+}

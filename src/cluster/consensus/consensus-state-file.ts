@@ -7,7 +7,7 @@
  * version, f64 candidate term, u32 term count, u32 zero, f64 recording id, then per term f64 term
  * id and f64 base, and a u32 FNV-1a checksum of everything before it.
  */
-import type { Files } from '../../env/files.js';
+import { writeFileAtomically, type Files } from '../../env/files.js';
 import { ErrorCode, SkeinError, messageOf } from '../../util/errors.js';
 import type { TermStart } from './consensus-log.js';
 
@@ -83,16 +83,8 @@ export class ConsensusStateFile {
       v.setFloat64(HEADER + 8 + i * 16, t.base, true);
     });
     v.setUint32(bytes.length - 4, fnv1a(bytes.subarray(0, bytes.length - 4)), true);
-    const temp = `${this.path}.tmp`;
     try {
-      const file = this.files.open(temp, 'create');
-      try {
-        file.write(bytes, 0, bytes.length, 0);
-        file.sync(true);
-      } finally {
-        file.close();
-      }
-      this.files.rename(temp, this.path);
+      writeFileAtomically(this.files, this.path, bytes);
     } catch (e) {
       throw new SkeinError(ErrorCode.STORAGE_FAILED, `cannot write ${this.path}: ${messageOf(e)}`, { cause: e });
     }

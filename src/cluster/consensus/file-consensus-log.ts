@@ -20,8 +20,9 @@
  */
 import type { Files, FileHandle } from '../../env/files.js';
 import { ErrorCode, SkeinError, messageOf } from '../../util/errors.js';
-import { ConsensusStateFile, fnv1a, termsOf } from './consensus-state-file.js';
-import { CONTIGUOUS_LAYOUT, entryLength, LOG_ENTRY_HEADER_LENGTH, MemoryConsensusLog, placeEntry, type ConsensusLog, type LogEntry, type LogLayout, type TermStart } from './consensus-log.js';
+import { fnv1a } from './consensus-state-file.js';
+import { CONTIGUOUS_LAYOUT, entryLength, LOG_ENTRY_HEADER_LENGTH, placeEntry, type LogEntry, type LogLayout } from './consensus-log.js';
+import { PersistedConsensusLog } from './persisted-consensus-log.js';
 
 export const CONSENSUS_LOG_FILE = 'consensus-log.dat';
 export { CONSENSUS_STATE_FILE } from './consensus-state-file.js';
@@ -36,11 +37,9 @@ export interface FileConsensusLogOptions {
   readonly layout?: LogLayout;
 }
 
-export class FileConsensusLog implements ConsensusLog {
-  private readonly inner: MemoryConsensusLog;
+export class FileConsensusLog extends PersistedConsensusLog {
   private readonly files: Files;
   private readonly logPath: string;
-  private readonly stateFile: ConsensusStateFile;
   private readonly syncEachAppend: boolean;
   private readonly log: FileHandle;
   private readonly header = new Uint8Array(LOG_ENTRY_HEADER_LENGTH);
@@ -50,39 +49,28 @@ export class FileConsensusLog implements ConsensusLog {
   readonly tornBytesDropped: number;
 
   constructor(options: FileConsensusLogOptions) {
+    super(options.files, options.dir, options.layout ?? CONTIGUOUS_LAYOUT);
     this.files = options.files;
     this.logPath = `${options.dir}/${CONSENSUS_LOG_FILE}`;
-    this.stateFile = new ConsensusStateFile(options.files, options.dir);
     this.syncEachAppend = options.syncEachAppend ?? false;
-    this.inner = new MemoryConsensusLog(options.layout ?? CONTIGUOUS_LAYOUT);
-    this.files.mkdirs(options.dir);
     const state = this.stateFile.read();
     this.log = this.open(this.logPath, 'create-or-open');
     const size = this.log.size();
     const terms = [...state.terms].sort((a, b) => a.base - b.base);
     let t = 0;
-    let position = 0;
     for (;;) {
-      const entry = this.readEntryAfter(position, size);
+      const entry = this.readEntryAfter(this.inner.appendPosition, size);
       if (entry === null) break;
-      t = this.joinTermsAt(terms, t, position);
-      const appended = this.inner.append(entry.termId, entry.data);
-      position = appended.position + appended.length;
+      t = this.joinTermsAt(terms, t);
+      this.inner.append(entry.termId, entry.data);
     }
-    t = this.joinTermsAt(terms, t, position);
-    this.tornBytesDropped = size - position;
-    if (size > position) this.wrap('cut the torn end of', () => this.log.truncate(position));
+    this.joinTermsAt(terms, t);
+    const end = this.inner.appendPosition;
+    this.tornBytesDropped = size - end;
+    if (size > end) this.wrap('cut the torn end of', () => this.log.truncate(end));
     this.inner.candidateTermId = state.candidateTermId;
-    // Terms recorded beyond what survived (or not at an entry boundary) are gone with those entries.
-    if (t < terms.length || this.termCount() !== terms.length) this.writeState();
-  }
-
-  get layout(): LogLayout {
-    return this.inner.layout;
-  }
-
-  get appendPosition(): number {
-    return this.inner.appendPosition;
+    // Terms recorded beyond what survived are gone with those entries.
+    this.settleTerms(terms);
   }
 
   /** Every append is written through before it returns (flushed to the device with syncEachAppend). */
@@ -90,42 +78,12 @@ export class FileConsensusLog implements ConsensusLog {
     return this.inner.appendPosition;
   }
 
-  get logTermId(): number {
-    return this.inner.logTermId;
-  }
-
-  get candidateTermId(): number {
-    return this.inner.candidateTermId;
-  }
-
-  set candidateTermId(value: number) {
-    this.checkOpen();
-    const before = this.inner.candidateTermId;
-    this.inner.candidateTermId = value;
-    try {
-      this.writeState();
-    } catch (e) {
-      this.inner.candidateTermId = before;
-      throw e;
-    }
-  }
-
-  termBase(termId: number): number | undefined {
-    return this.inner.termBase(termId);
-  }
-
-  nextTerm(termId: number): TermStart | undefined {
-    return this.inner.nextTerm(termId);
-  }
-
-  joinTerm(termId: number, base: number): void {
-    this.checkOpen();
-    this.inner.joinTerm(termId, base);
-    this.writeState();
+  protected get stateRecordingId(): number {
+    return -1;
   }
 
   append(termId: number, data: Uint8Array): LogEntry {
-    this.checkOpen();
+    this.checkUsable();
     const position = placeEntry(this.inner.appendPosition, data.length, this.inner.layout);
     const length = entryLength(data.length, this.inner.layout);
     const newTerm = this.inner.termBase(termId) === undefined;
@@ -148,7 +106,7 @@ export class FileConsensusLog implements ConsensusLog {
   }
 
   truncate(position: number): void {
-    this.checkOpen();
+    this.checkUsable();
     if (position >= this.inner.appendPosition) return;
     this.inner.truncate(position);
     this.wrap('truncate', () => {
@@ -156,24 +114,6 @@ export class FileConsensusLog implements ConsensusLog {
       this.log.sync(true);
     });
     this.writeState();
-  }
-
-  forgetTerm(termId: number): void {
-    this.checkOpen();
-    this.inner.forgetTerm(termId);
-    this.writeState();
-  }
-
-  entriesFrom(position: number, maxBytes: number): LogEntry[] {
-    return this.inner.entriesFrom(position, maxBytes);
-  }
-
-  entryFrom(position: number): LogEntry | undefined {
-    return this.inner.entryFrom(position);
-  }
-
-  isEntryEnd(position: number): boolean {
-    return this.inner.isEntryEnd(position);
   }
 
   close(): void {
@@ -204,21 +144,7 @@ export class FileConsensusLog implements ConsensusLog {
     return null;
   }
 
-  /** Joins the recorded terms that begin at `position` (skipping any left behind); returns the next to look at. */
-  private joinTermsAt(terms: readonly TermStart[], from: number, position: number): number {
-    let t = from;
-    while (t < terms.length && terms[t]!.base <= position) {
-      const term = terms[t++]!;
-      if (term.base === position && this.inner.termBase(term.termId) === undefined) this.inner.joinTerm(term.termId, term.base);
-    }
-    return t;
-  }
-
-  private termCount(): number {
-    return termsOf(this.inner).length;
-  }
-
-  private checkOpen(): void {
+  protected checkUsable(): void {
     if (this.closed) throw new SkeinError(ErrorCode.STORAGE_FAILED, `consensus log ${this.logPath} is closed`);
   }
 
@@ -238,7 +164,4 @@ export class FileConsensusLog implements ConsensusLog {
     }
   }
 
-  private writeState(): void {
-    this.stateFile.write({ candidateTermId: this.inner.candidateTermId, terms: termsOf(this.inner), recordingId: -1 });
-  }
 }

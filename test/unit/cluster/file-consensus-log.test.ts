@@ -28,6 +28,9 @@ function summary(log: ConsensusLog) {
 
 test('entries, terms and the candidate term survive a restart; truncation and a dropped term too', () => {
   const files = new MemoryFiles();
+  // A temporary state file a crash left behind does not stand in the way.
+  files.mkdirs(DIR);
+  files.open(`${DIR}/${CONSENSUS_STATE_FILE}.tmp`, 'create').close();
   const log = new FileConsensusLog({ files, dir: DIR });
   log.candidateTermId = 3;
   log.joinTerm(1, 0);
