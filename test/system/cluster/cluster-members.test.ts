@@ -191,3 +191,46 @@ for (const kind of ['shutdown', 'abort'] as const) test(`${kind} over UDP (A003)
   }
   assert.deepEqual(errors.map(String), []);
 });
+
+test('a single member leads at once, answers from its archive-backed log, and after a restart leads a newer term with the same state', { timeout: 60_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-single-'));
+  const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}` }];
+  const answers = new Map<string, KvAnswer>();
+  const errors: unknown[] = [];
+  let current: Running | null = null;
+  const start = async (round: number): Promise<Running> => {
+    const skein = Skein.launch({ testProfile: true, seed: 300 + round, dir: join(root, `skein-${round}`), errorHandler: (e) => errors.push(e) });
+    const kv = new KvService();
+    try {
+      const member = await ClusterMember.launch(skein.client, {
+        memberId: 0, members: endpoints, clusterDir: join(root, 'member-0'), service: kv, seed: 1, archiveOptions: { segmentFileLength: 1024 * 1024, lowStorageSpaceThreshold: 0 },
+        egress: (sessionId, sequence, answer) => answers.set(`${sessionId}/${sequence}`, decodeKv<KvAnswer>(answer)),
+      });
+      return { skein, member, kv };
+    } catch (error) {
+      skein.destroy();
+      throw error;
+    }
+  };
+  try {
+    current = await start(0);
+    assert.equal(current.member.role, 'LEADER');
+    const firstTerm = current.member.leadershipTermId;
+    for (let seq = 1; seq <= 10; seq++) assert.ok(current.member.offer(1, seq, encodeKv({ op: 'put', key: `k${seq}`, value: `v${seq}` })).accepted);
+    await waitFor(() => answers.size === 10, 10_000, 'answers from a cluster of one');
+    const digest = current.kv.digest();
+    await current.member.close();
+    await current.skein.close();
+    current = await start(1);
+    assert.equal(current.member.role, 'LEADER');
+    assert.ok(current.member.leadershipTermId > firstTerm, 'a newer term after every start');
+    await waitFor(() => current!.kv.digest() === digest, 10_000, 'the log replayed from the recording');
+  } finally {
+    if (current !== null) {
+      await current.member.close();
+      await current.skein.close();
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+  assert.deepEqual(errors.map(String), []);
+});
