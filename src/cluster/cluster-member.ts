@@ -25,6 +25,8 @@ import { SeededPrng, randomSeed } from '../env/prng.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import type { Header } from '../logbuffer/header.js';
 import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
+import { CounterTypeId } from '../agent/counter-types.js';
+import type { Counter } from '../client/counter.js';
 import { ClusterNode, type IngressResult, type NodeState, type SnapshotStore } from './cluster-node.js';
 import { ArchiveSnapshotStore } from './archive-snapshot-store.js';
 import { RecordingLog } from './recording-log.js';
@@ -40,6 +42,14 @@ import { decodeLogData, encodeLogData, logDataLength, LOG_DATA_OVERHEAD } from '
 import { CONSENSUS_DEFAULTS, type ConsensusSettings, type ElectionState, type Role } from './consensus/consensus-member.js';
 import type { ConsensusMessage } from './consensus/consensus-messages.js';
 import type { ClusteredService } from './service/service-container.js';
+
+/** Aeron's codes for the election states (ElectionState), as the election-state counter shows them. */
+export const ELECTION_STATE_CODES: Readonly<Record<ElectionState, number>> = {
+  CANVASS: 1, NOMINATE: 2, CANDIDATE_BALLOT: 3, FOLLOWER_BALLOT: 4, LEADER_READY: 8, FOLLOWER_CATCHUP: 13, CLOSED: 17,
+};
+/** Aeron's codes for a node's role and the consensus module's state, as their counters show them. */
+export const ROLE_CODES: Readonly<Record<Role, number>> = { FOLLOWER: 0, CANDIDATE: 1, LEADER: 2 };
+export const MODULE_STATE_CODES: Readonly<Record<NodeState, number>> = { ACTIVE: 1, TERMINATING: 5, CLOSED: 6 };
 
 /** Aeron Cluster's default consensus and log stream ids (CLUSTER.md §13). */
 export const DEFAULT_CONSENSUS_STREAM_ID = 108;
@@ -120,6 +130,14 @@ export class ClusterMember implements Agent {
   messagesDropped = 0;
   /** Frames received that were not consensus messages or log data (reported once each). */
   framesRefused = 0;
+  /** Aeron's cluster counters (types 200, 201, 203, 205, 207), kept current on every duty cycle once added. */
+  private readonly counters: { readonly typeId: number; readonly value: () => number; counter: Counter | null }[] = [
+    { typeId: CounterTypeId.CLUSTER_CONSENSUS_MODULE_STATE, value: () => MODULE_STATE_CODES[this.node.state], counter: null },
+    { typeId: CounterTypeId.CLUSTER_NODE_ROLE, value: () => ROLE_CODES[this.node.member.role], counter: null },
+    { typeId: CounterTypeId.CLUSTER_COMMIT_POSITION, value: () => this.node.member.commitPosition, counter: null },
+    { typeId: CounterTypeId.CLUSTER_SNAPSHOT_COUNT, value: () => this.node.snapshotsStored, counter: null },
+    { typeId: CounterTypeId.CLUSTER_ELECTION_STATE, value: () => ELECTION_STATE_CODES[this.node.member.electionState], counter: null },
+  ];
 
   private constructor(
     client: SkeinClient, options: ClusterMemberOptions, files: Files, log: ClusterMember['log'], archive: ClusterMember['archive'], snapshots: SnapshotStore,
@@ -217,6 +235,19 @@ export class ClusterMember implements Agent {
         logPubs.set(m.id, l);
       }
       const member = new ClusterMember(client, options, files, log, archive, snapshots, [consensusSub, logSub], consensusPubs, logPubs);
+      opened.push({ close: () => member.node.close() });
+      const labels: Record<number, string> = {
+        [CounterTypeId.CLUSTER_CONSENSUS_MODULE_STATE]: 'Consensus Module state',
+        [CounterTypeId.CLUSTER_NODE_ROLE]: 'Cluster node role',
+        [CounterTypeId.CLUSTER_COMMIT_POSITION]: 'Cluster commit-pos',
+        [CounterTypeId.CLUSTER_SNAPSHOT_COUNT]: 'Cluster snapshot count',
+        [CounterTypeId.CLUSTER_ELECTION_STATE]: 'Cluster election state',
+      };
+      for (const c of member.counters) {
+        c.counter = await client.addCounter(c.typeId, `${labels[c.typeId]!} - member ${options.memberId}`);
+        opened.push(c.counter);
+      }
+      member.updateCounters();
       client.addAgent(member);
       return member;
     } catch (error) {
@@ -289,6 +320,7 @@ export class ClusterMember implements Agent {
       let work = this.consensusSub.poll(this.onConsensusFragment, 50);
       work += this.logSub.poll(this.logAssembler.onFragment, 50);
       work += this.node.doWork(nowNs);
+      this.updateCounters();
       return work;
     } catch (error) {
       this.failStop(error);
@@ -333,6 +365,7 @@ export class ClusterMember implements Agent {
     attempt(() => this.logSub.close());
     for (const p of this.consensusPubs.values()) attempt(() => p.close());
     for (const p of this.logPubs.values()) attempt(() => p.close());
+    for (const c of this.counters) attempt(() => c.counter?.close());
     for (const e of errors) this.client.reportError(e);
     // The consensus module first, then the archive (A003's order; the media driver is its owner's).
     if (this.archive === null) {
@@ -348,6 +381,10 @@ export class ClusterMember implements Agent {
       );
     }
     return this.closing;
+  }
+
+  private updateCounters(): void {
+    for (const c of this.counters) c.counter?.set(c.value());
   }
 
   private failStop(error: unknown): void {

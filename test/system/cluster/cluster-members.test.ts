@@ -17,6 +17,8 @@ import { CONSENSUS_LOG_FILE } from '../../../src/cluster/consensus/file-consensu
 import { ArchiveConsensusLog } from '../../../src/cluster/archive-consensus-log.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
+import { liveSnapshots } from '../../../src/cli/live-snapshots.js';
+import { CounterTypeId } from '../../../src/agent/counter-types.js';
 
 const SETTINGS = { leaderHeartbeatTimeoutNs: 1_500_000_000, leaderHeartbeatIntervalNs: 100_000_000, electionTimeoutNs: 300_000_000, startupCanvassTimeoutNs: 3_000_000_000 };
 
@@ -34,7 +36,7 @@ for (const logStorage of ['archive', 'file'] as const) test(`three members over 
   const errors: unknown[] = [];
   const running: (Running | null)[] = [null, null, null];
   const start = async (id: number): Promise<Running> => {
-    const skein = Skein.launch({ testProfile: true, seed: 100 + id, dir: join(root, `skein-${id}`), errorHandler: (e) => errors.push(e) });
+    const skein = Skein.launch({ testProfile: true, seed: 100 + id, dir: join(root, `skein-${id}`), driver: { publishSnapshots: true, snapshotIntervalNs: 100_000_000 }, errorHandler: (e) => errors.push(e) });
     const kv = new KvService();
     try {
       const member = await ClusterMember.launch(skein.client, {
@@ -109,6 +111,19 @@ for (const logStorage of ['archive', 'file'] as const) test(`three members over 
         await waitFor(() => member.log.durablePosition === second.member.log.appendPosition, 10_000, `member ${id}'s archive records the whole log`);
         assert.equal((member.log as ArchiveConsensusLog).state, 'WRITING');
       }
+    }
+    // What `skein stat` shows of each member: Aeron's cluster counters (role, election state, commit position, snapshots).
+    const counters = (id: number): Record<number, number> => {
+      const out: Record<number, number> = {};
+      for (const f of liveSnapshots(join(root, `skein-${id}`))) for (const c of f.snapshot.counters) if (c.typeId >= 200 && c.typeId < 300) out[c.typeId] = c.value;
+      return out;
+    };
+    await waitFor(() => [0, 1, 2].every((id) => counters(id)[203] === second.member.commitPosition), 10_000, 'counters published');
+    for (const id of [0, 1, 2]) {
+      assert.deepEqual(counters(id), {
+        [CounterTypeId.CLUSTER_CONSENSUS_MODULE_STATE]: 1, [CounterTypeId.CLUSTER_NODE_ROLE]: id === second.member.memberId ? 2 : 0,
+        [CounterTypeId.CLUSTER_COMMIT_POSITION]: second.member.commitPosition, [CounterTypeId.CLUSTER_SNAPSHOT_COUNT]: id === killed ? 0 : 1, [CounterTypeId.CLUSTER_ELECTION_STATE]: 17,
+      }, `member ${id}'s counters`);
     }
     assert.deepEqual(live().map((r) => r.member.failure), [null, null, null]);
     assert.deepEqual(live().map((r) => r.member.framesRefused), [0, 0, 0]);
