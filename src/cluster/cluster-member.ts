@@ -30,6 +30,7 @@ import type { Counter } from '../client/counter.js';
 import { ClusterNode, type IngressResult, type NodeState, type SnapshotStore } from './cluster-node.js';
 import { ArchiveSnapshotStore } from './archive-snapshot-store.js';
 import { RecordingLog } from './recording-log.js';
+import { ClusterIngress, DEFAULT_INGRESS_STREAM_ID } from './cluster-ingress.js';
 import { FileSnapshotStore } from './file-snapshot-store.js';
 import { FileConsensusLog } from './consensus/file-consensus-log.js';
 import { ArchiveConsensusLog, DEFAULT_LOG_MTU, DEFAULT_LOG_TERM_LENGTH } from './archive-consensus-log.js';
@@ -59,6 +60,8 @@ export interface ClusterMemberEndpoint {
   readonly id: number;
   /** host:port where the member takes consensus messages and log data (UDP). */
   readonly consensus: string;
+  /** host:port where the member takes clients' ingress (UDP; Aeron's client protocol); none: no clients over the network. */
+  readonly ingress?: string;
 }
 
 export interface ClusterMemberOptions {
@@ -86,6 +89,8 @@ export interface ClusterMemberOptions {
   readonly sessionTimeoutNs?: number;
   readonly terminationTimeoutNs?: number;
   readonly consensusStreamId?: number;
+  /** @default DEFAULT_INGRESS_STREAM_ID (101) */
+  readonly ingressStreamId?: number;
   readonly logStreamId?: number;
   /** Seeds the election's random delays. Random by default. */
   readonly seed?: number;
@@ -102,8 +107,11 @@ function checkOptions(options: ClusterMemberOptions): void {
   if (!ids.includes(options.memberId)) throw new SkeinError(ErrorCode.CONFIG_INVALID, `member ${options.memberId} is not one of the members ${ids.join(',')}`);
   for (const m of options.members) {
     if (!Number.isInteger(m.id) || m.id < 0) throw new SkeinError(ErrorCode.CONFIG_INVALID, `member id ${String(m.id)} is not a non-negative integer`);
-    if (!/^[^:]+:\d+$/.test(m.consensus) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(m.consensus)) {
-      throw new SkeinError(ErrorCode.CONFIG_INVALID, `member ${m.id}: consensus endpoint '${m.consensus}' is not host:port`);
+    for (const [what, endpoint] of [['consensus', m.consensus], ['ingress', m.ingress]] as const) {
+      if (endpoint === undefined && what === 'ingress') continue;
+      if (typeof endpoint !== 'string' || (!/^[^:]+:\d+$/.test(endpoint) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(endpoint))) {
+        throw new SkeinError(ErrorCode.CONFIG_INVALID, `member ${m.id}: ${what} endpoint '${String(endpoint)}' is not host:port`);
+      }
     }
   }
 }
@@ -112,6 +120,8 @@ export class ClusterMember implements Agent {
   readonly roleName: string;
   readonly node: ClusterNode;
   readonly log: ConsensusLog & { close(): void; readonly failure?: SkeinError | null };
+  /** Clients' ingress and egress, when the member has an ingress endpoint. */
+  ingress: ClusterIngress | null = null;
   private readonly archive: { readonly server: Archive; readonly client: ArchiveClient } | null;
   private readonly client: SkeinClient;
   private readonly consensusSub: Subscription;
@@ -168,8 +178,14 @@ export class ClusterMember implements Agent {
       clusterDir: options.clusterDir,
       snapshots,
       send: (to, message) => this.send(to, message),
-      egress: options.egress ?? (() => {}),
-      ...(options.reject === undefined ? {} : { reject: options.reject }),
+      egress: (sessionId, sequence, answer) => {
+        this.ingress?.egress(sessionId, sequence, answer);
+        options.egress?.(sessionId, sequence, answer);
+      },
+      reject: (sessionId, sequence, reason) => {
+        this.ingress?.reject(sessionId, sequence, reason);
+        options.reject?.(sessionId, sequence, reason);
+      },
       ...(options.sessionTimeoutNs === undefined ? {} : { sessionTimeoutNs: options.sessionTimeoutNs }),
       ...(options.snapshotIntervalNs === undefined ? {} : { snapshotIntervalNs: options.snapshotIntervalNs }),
       ...(options.terminationTimeoutNs === undefined ? {} : { terminationTimeoutNs: options.terminationTimeoutNs }),
@@ -243,6 +259,18 @@ export class ClusterMember implements Agent {
         [CounterTypeId.CLUSTER_SNAPSHOT_COUNT]: 'Cluster snapshot count',
         [CounterTypeId.CLUSTER_ELECTION_STATE]: 'Cluster election state',
       };
+      if (self.ingress !== undefined) {
+        const endpoints = options.members.filter((m) => m.ingress !== undefined).map((m) => `${m.id}=${m.ingress!}`).join(',');
+        member.ingress = await ClusterIngress.open(
+          {
+            client, node: member.node, memberId: options.memberId, ingressEndpoints: endpoints,
+            leaderHeartbeatTimeoutNs: options.settings?.leaderHeartbeatTimeoutNs ?? CONSENSUS_DEFAULTS.leaderHeartbeatTimeoutNs, reportError: (e) => client.reportError(e),
+          },
+          `aeron:udp?endpoint=${self.ingress}`,
+          options.ingressStreamId ?? DEFAULT_INGRESS_STREAM_ID,
+        );
+        opened.push(member.ingress);
+      }
       for (const c of member.counters) {
         c.counter = await client.addCounter(c.typeId, `${labels[c.typeId]!} - member ${options.memberId}`);
         opened.push(c.counter);
@@ -318,6 +346,7 @@ export class ClusterMember implements Agent {
       const failure = this.log.failure ?? this.node.failure;
       if (failure !== null) throw failure;
       let work = this.consensusSub.poll(this.onConsensusFragment, 50);
+      if (this.ingress !== null) work += this.ingress.doWork(nowNs);
       work += this.logSub.poll(this.logAssembler.onFragment, 50);
       work += this.node.doWork(nowNs);
       this.updateCounters();
@@ -359,6 +388,7 @@ export class ClusterMember implements Agent {
         errors.push(e);
       }
     };
+    attempt(() => this.ingress?.close());
     attempt(() => this.node.close());
     attempt(() => this.log.close());
     attempt(() => this.consensusSub.close());

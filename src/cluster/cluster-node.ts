@@ -11,7 +11,7 @@ import type { Files } from '../env/files.js';
 import { CONSENSUS_DEFAULTS, ConsensusMember, type ConsensusSettings, type Role } from './consensus/consensus-member.js';
 import type { ConsensusLog, LogEntry } from './consensus/consensus-log.js';
 import { NULL_VALUE, type ConsensusMessage } from './consensus/consensus-messages.js';
-import { ClusterAction, CloseReason, EntryKind, encodeClusterAction, encodeSessionClose, encodeSessionMessage, encodeSessionOpen, encodeTimerEvent } from './service/cluster-entries.js';
+import { ClusterAction, CloseReason, EntryKind, encodeClusterAction, encodeSessionClose, encodeSessionMessage, encodeSessionOpen, encodeTimerEvent, type SessionResponse } from './service/cluster-entries.js';
 import { ServiceContainer, type ClusteredService } from './service/service-container.js';
 import { CONSENSUS_MODULE_SERVICE_ID, RecordingLog } from './recording-log.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
@@ -68,6 +68,7 @@ export interface ClusterNodeOptions {
 }
 
 export type IngressResult = { readonly accepted: true; readonly position: number } | { readonly accepted: false; readonly leaderId: number };
+export type ConnectResult = { readonly accepted: true; readonly sessionId: number } | { readonly accepted: false; readonly leaderId: number };
 
 /**
  * ACTIVE: serving. TERMINATING: a termination position is set (shutdown or abort); the node runs on
@@ -110,6 +111,8 @@ export class ClusterNode {
   private readonly lastHeardNs = new Map<number, number>();
   /** Leader only: sessions whose open or close is appended and not applied yet. */
   private readonly openAppended = new Set<number>();
+  /** Leader only: the last session id it gave out (not reused before its open is applied). */
+  private lastSessionIdAssigned = 0;
   private readonly closeAppended = new Set<number>();
   private lastNowNs: number;
 
@@ -276,6 +279,28 @@ export class ClusterNode {
     this.lastHeardNs.set(sessionId, this.lastNowNs);
     const position = this.member.offer(encodeSessionMessage(sessionId, sequence, time, command))!;
     return { accepted: true, position };
+  }
+
+  /**
+   * A client connects over the network (Aeron's SessionConnectRequest): when leading, a new session
+   * (numbered after every session opened so far, here and in the log) opened by a SESSION_OPEN that
+   * carries where the client takes its answers; else the leader this node knows (-1: none).
+   */
+  connect(response: SessionResponse): ConnectResult {
+    if (!this.isActiveLeader) return { accepted: false, leaderId: this.stateValue === 'ACTIVE' ? this.member.leaderId : -1 };
+    let highest = Math.max(this.container.highestSessionId(), this.lastSessionIdAssigned);
+    for (const id of this.openAppended) if (id > highest) highest = id;
+    const sessionId = highest + 1;
+    this.lastSessionIdAssigned = sessionId;
+    this.openAppended.add(sessionId);
+    this.member.offer(encodeSessionOpen(sessionId, this.options.clusterClock(), response));
+    this.lastHeardNs.set(sessionId, this.lastNowNs);
+    return { accepted: true, sessionId };
+  }
+
+  /** Whether a session is open in the state this node applied, or its open is appended by this leader. */
+  isSessionOpen(sessionId: number): boolean {
+    return this.container.isOpen(sessionId) || (this.openAppended.has(sessionId) && !this.container.isClosed(sessionId));
   }
 
   /** A client is alive without a command (Aeron's SessionKeepAlive): its session does not time out. */

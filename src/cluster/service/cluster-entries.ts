@@ -5,7 +5,10 @@
  * - TIMER (2): u8 kind, f64 correlation id, f64 timestamp.
  * - CLUSTER_ACTION (3): u8 kind, u8 action (1 SNAPSHOT), f64 timestamp: every member takes a
  *   snapshot at the position after this entry (Aeron's ClusterActionRequest).
- * - SESSION_OPEN (4): u8 kind, f64 cluster session id, f64 timestamp.
+ * - SESSION_OPEN (4): u8 kind, f64 cluster session id, f64 timestamp; for a session a client
+ *   opened over the network, then i32 its egress stream id, u16 length and the UTF-8 of its
+ *   egress channel (as Aeron's SessionOpenEvent carries them, so that any later leader can
+ *   answer the client).
  * - SESSION_CLOSE (5): u8 kind, f64 cluster session id, u8 reason (Aeron's CloseReason:
  *   0 CLIENT_ACTION, 1 SERVICE_ACTION, 2 TIMEOUT), f64 timestamp.
  * - the consensus core's term start (0xfe): u8 kind, f64 leadership term id.
@@ -30,7 +33,7 @@ export type DecodedEntry =
   | { readonly kind: 'session'; readonly sessionId: number; readonly sequence: number; readonly timestamp: number; readonly payload: Uint8Array }
   | { readonly kind: 'timer'; readonly correlationId: number; readonly timestamp: number }
   | { readonly kind: 'action'; readonly action: number; readonly timestamp: number }
-  | { readonly kind: 'open'; readonly sessionId: number; readonly timestamp: number }
+  | { readonly kind: 'open'; readonly sessionId: number; readonly timestamp: number; readonly response?: SessionResponse }
   | { readonly kind: 'close'; readonly sessionId: number; readonly reason: CloseReason; readonly timestamp: number }
   | { readonly kind: 'termStart'; readonly leadershipTermId: number }
   | { readonly kind: 'unknown'; readonly reason: string };
@@ -64,12 +67,28 @@ export function encodeClusterAction(action: number, timestamp: number): Uint8Arr
   return out;
 }
 
-export function encodeSessionOpen(sessionId: number, timestamp: number): Uint8Array {
-  const out = new Uint8Array(OPEN_LENGTH);
+/** Where a session's client takes its answers: its egress channel and stream. */
+export interface SessionResponse {
+  readonly channel: string;
+  readonly streamId: number;
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+export function encodeSessionOpen(sessionId: number, timestamp: number, response?: SessionResponse): Uint8Array {
+  const channel = response === undefined ? null : textEncoder.encode(response.channel);
+  if (channel !== null && channel.length > 0xffff) throw new RangeError(`egress channel of ${channel.length} bytes, more than 65535`);
+  const out = new Uint8Array(OPEN_LENGTH + (channel === null ? 0 : 6 + channel.length));
   const v = new DataView(out.buffer);
   v.setUint8(0, EntryKind.SESSION_OPEN);
   v.setFloat64(1, sessionId, true);
   v.setFloat64(9, timestamp, true);
+  if (channel !== null) {
+    v.setInt32(OPEN_LENGTH, response!.streamId, true);
+    v.setUint16(OPEN_LENGTH + 4, channel.length, true);
+    out.set(channel, OPEN_LENGTH + 6);
+  }
   return out;
 }
 
@@ -96,9 +115,12 @@ export function decodeEntry(data: Uint8Array): DecodedEntry {
     case EntryKind.CLUSTER_ACTION:
       if (data.length !== ACTION_LENGTH) return { kind: 'unknown', reason: `a cluster action of ${data.length} bytes` };
       return { kind: 'action', action: data[1]!, timestamp: v.getFloat64(2, true) };
-    case EntryKind.SESSION_OPEN:
-      if (data.length !== OPEN_LENGTH) return { kind: 'unknown', reason: `a session open of ${data.length} bytes` };
-      return { kind: 'open', sessionId: v.getFloat64(1, true), timestamp: v.getFloat64(9, true) };
+    case EntryKind.SESSION_OPEN: {
+      if (data.length === OPEN_LENGTH) return { kind: 'open', sessionId: v.getFloat64(1, true), timestamp: v.getFloat64(9, true) };
+      if (data.length < OPEN_LENGTH + 6 || data.length !== OPEN_LENGTH + 6 + v.getUint16(OPEN_LENGTH + 4, true)) return { kind: 'unknown', reason: `a session open of ${data.length} bytes` };
+      const response = { streamId: v.getInt32(OPEN_LENGTH, true), channel: textDecoder.decode(data.subarray(OPEN_LENGTH + 6)) };
+      return { kind: 'open', sessionId: v.getFloat64(1, true), timestamp: v.getFloat64(9, true), response };
+    }
     case EntryKind.SESSION_CLOSE: {
       if (data.length !== CLOSE_LENGTH) return { kind: 'unknown', reason: `a session close of ${data.length} bytes` };
       const reason = data[9]!;

@@ -22,7 +22,7 @@
  * Math.random while handling an entry throws, naming what it called.
  */
 import type { LogEntry } from '../consensus/consensus-log.js';
-import { ClusterAction, CloseReason, decodeEntry } from './cluster-entries.js';
+import { ClusterAction, CloseReason, decodeEntry, type SessionResponse } from './cluster-entries.js';
 import { ErrorCode, SkeinError } from '../../util/errors.js';
 
 /** What a service can do through the cluster while it handles an entry. */
@@ -73,7 +73,8 @@ export interface ServiceContainerOptions {
 interface SnapshotImage {
   readonly version: 1;
   readonly time: number;
-  readonly sessions: [number, number, string][];
+  /** id, last sequence, last answer (base64), and for sessions opened over the network their egress channel and stream. */
+  readonly sessions: ([number, number, string] | [number, number, string, string, number])[];
   readonly closed: [number, number, string][];
   readonly timers: [number, number][];
   readonly service: string | null;
@@ -88,6 +89,8 @@ interface SessionRecord {
   readonly session: ClientSession;
   lastSequence: number;
   lastAnswer: Uint8Array;
+  /** Where the client takes its answers, for a session opened over the network. */
+  readonly response?: SessionResponse;
 }
 
 /** Counters for tests: commands given to the service, duplicates answered from the table, dropped. */
@@ -150,7 +153,9 @@ export class ServiceContainer {
       const image = decodeSnapshot(options.snapshot.bytes);
       this.positionValue = options.snapshot.position;
       this.time = image.time;
-      for (const [id, lastSequence, answer] of image.sessions) this.sessions.set(id, { session: { id }, lastSequence, lastAnswer: fromBase64(answer) });
+      for (const [id, lastSequence, answer, channel, streamId] of image.sessions) {
+        this.sessions.set(id, { session: { id }, lastSequence, lastAnswer: fromBase64(answer), ...(channel === undefined ? {} : { response: { channel, streamId: streamId! } }) });
+      }
       for (const [id, lastSequence, answer] of image.closed) this.closed.set(id, { session: { id }, lastSequence, lastAnswer: fromBase64(answer) });
       for (const [id, deadline] of image.timers) this.timers.set(id, deadline);
       serviceSnapshot = image.service === null ? null : fromBase64(image.service);
@@ -164,7 +169,7 @@ export class ServiceContainer {
     const image: SnapshotImage = {
       version: SNAPSHOT_VERSION,
       time: this.time,
-      sessions: [...this.sessions].sort((a, b) => a[0] - b[0]).map(([id, r]) => [id, r.lastSequence, toBase64(r.lastAnswer)]),
+      sessions: [...this.sessions].sort((a, b) => a[0] - b[0]).map(([id, r]) => (r.response === undefined ? [id, r.lastSequence, toBase64(r.lastAnswer)] : [id, r.lastSequence, toBase64(r.lastAnswer), r.response.channel, r.response.streamId])),
       closed: [...this.closed].sort((a, b) => a[0] - b[0]).map(([id, r]) => [id, r.lastSequence, toBase64(r.lastAnswer)]),
       timers: [...this.timers].sort((a, b) => a[0] - b[0]),
       service: service === null ? null : toBase64(service),
@@ -186,6 +191,19 @@ export class ServiceContainer {
   /** The last sequence applied for a session (0 for none): what a leader checks before appending a resent command. */
   lastSequence(sessionId: number): number {
     return (this.sessions.get(sessionId) ?? this.closed.get(sessionId))?.lastSequence ?? 0;
+  }
+
+  /** Where an open session's client takes its answers (sessions opened over the network). */
+  responseOf(sessionId: number): SessionResponse | undefined {
+    return this.sessions.get(sessionId)?.response;
+  }
+
+  /** The highest session id opened so far (0 for none): a leader numbers new sessions after it. */
+  highestSessionId(): number {
+    let max = 0;
+    for (const id of this.sessions.keys()) if (id > max) max = id;
+    for (const id of this.closed.keys()) if (id > max) max = id;
+    return max;
   }
 
   isOpen(sessionId: number): boolean {
@@ -216,7 +234,7 @@ export class ServiceContainer {
         this.time = Math.max(this.time, decoded.timestamp);
         // Opening twice (a leader appended it twice) or reopening a closed session changes nothing.
         if (this.sessions.has(decoded.sessionId) || this.closed.has(decoded.sessionId)) return;
-        const opened: SessionRecord = { session: { id: decoded.sessionId }, lastSequence: 0, lastAnswer: new Uint8Array(0) };
+        const opened: SessionRecord = { session: { id: decoded.sessionId }, lastSequence: 0, lastAnswer: new Uint8Array(0), ...(decoded.response === undefined ? {} : { response: decoded.response }) };
         this.sessions.set(decoded.sessionId, opened);
         this.stats.sessionsOpened++;
         this.guarded(() => this.service.onSessionOpen?.(opened.session, decoded.timestamp));
@@ -238,6 +256,15 @@ export class ServiceContainer {
         if (record === undefined || (!open && decoded.sequence > record.lastSequence)) {
           this.stats.rejected++;
           if (this.roleValue === 'LEADER') this.reject?.(decoded.sessionId, decoded.sequence, record === undefined ? 'the session is not open' : 'the session is closed');
+          return;
+        }
+        // Sequence 0: a command without one (an Aeron client's): applied as it comes, never deduplicated.
+        if (decoded.sequence === 0 && open) {
+          const answer = this.guard
+            ? this.guarded(() => this.service.onSessionMessage(record.session, decoded.timestamp, decoded.payload, this.cluster))
+            : this.service.onSessionMessage(record.session, decoded.timestamp, decoded.payload, this.cluster);
+          this.stats.applied++;
+          if (this.roleValue === 'LEADER') this.egress(decoded.sessionId, 0, answer.slice());
           return;
         }
         if (decoded.sequence <= record.lastSequence) {

@@ -130,3 +130,16 @@ test('sessions: opened with the first command, closed by the client or by the le
   assert.deepEqual(rejected, ['1/2: the session is closed']);
   assert.equal(n.onKeepAlive(1), false);
 });
+
+test('connect: the leader numbers a session after every one opened or appended and opens it with where the client takes answers; a follower names the leader', () => {
+  const { n } = node();
+  const response = { channel: 'aeron:udp?endpoint=127.0.0.1:20121', streamId: 102 };
+  n.onIngress(7, 1, encodeKv({ op: 'put', key: 'a', value: '1' }));
+  assert.deepEqual(n.connect(response), { accepted: true, sessionId: 8 }, 'after session 7, whose open is appended');
+  assert.deepEqual(n.connect(response), { accepted: true, sessionId: 9 }, 'before the first is applied');
+  assert.ok(n.isSessionOpen(9));
+  n.doWork(MS);
+  assert.deepEqual(n.container.responseOf(8), response);
+  assert.ok(n.container.isOpen(9));
+  assert.deepEqual(node({ memberIds: [0, 1, 2] }).n.connect(response), { accepted: false, leaderId: -1 });
+});

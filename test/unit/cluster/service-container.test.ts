@@ -181,3 +181,23 @@ test('sessions: opened by the log, closed by it (client action or timeout) with 
   assert.equal(decodeEntry(encodeSessionClose(5, CloseReason.CLIENT_ACTION, 3)).kind, 'close');
   assert.equal(decodeEntry(new Uint8Array(18).fill(5)).kind, 'unknown', 'a close reason out of range');
 });
+
+test('a session opened over the network carries where its client takes answers, through the log and a snapshot; sequence 0 is a command without one, never deduplicated', () => {
+  const response = { channel: 'aeron:udp?endpoint=127.0.0.1:20121|mtu=1408', streamId: 102 };
+  assert.deepEqual(decodeEntry(encodeSessionOpen(12, 5, response)), { kind: 'open', sessionId: 12, timestamp: 5, response });
+  assert.deepEqual(decodeEntry(encodeSessionOpen(12, 5)), { kind: 'open', sessionId: 12, timestamp: 5 });
+  assert.equal(decodeEntry(encodeSessionOpen(12, 5, response).subarray(0, 20)).kind, 'unknown', 'a cut open is not taken');
+  const { container, sent } = kvContainer();
+  container.apply(entry(encodeSessionOpen(12, 5, response)));
+  assert.deepEqual(container.responseOf(12), response);
+  assert.equal(container.responseOf(1), undefined, 'opened without one');
+  assert.equal(container.highestSessionId(), 12);
+  container.setRole('LEADER');
+  // Without a sequence the same command applies each time it comes (a CAS succeeds, then fails).
+  for (let i = 0; i < 2; i++) container.apply(entry(encodeSessionMessage(12, 0, 6, encodeKv({ op: 'cas', key: 'k', expected: null, value: 'v' }))));
+  assert.deepEqual(sent.map((s) => [s.sequence, s.answer]), [[0, { ok: true }], [0, { ok: false }]]);
+  const restored = new ServiceContainer({ service: new KvService(), egress: () => {}, snapshot: { position: 100, bytes: container.snapshot() } });
+  assert.deepEqual(restored.responseOf(12), response);
+  assert.equal(restored.responseOf(1), undefined);
+  assert.equal(restored.digest(), container.digest());
+});

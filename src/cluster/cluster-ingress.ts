@@ -1,0 +1,312 @@
+/**
+ * A member's client side (docs/cluster.md, "Clients"): Aeron Cluster's ingress and egress protocol
+ * (CLUSTER.md §2, schema 111) on Skein. Clients send to a member's ingress endpoint (stream 101);
+ * the member answers on a publication to the egress channel and stream each client names.
+ *
+ * - SessionConnectRequest: the leader opens a session (a SESSION_OPEN in the log that carries the
+ *   client's egress channel, so any later leader can reach it) and answers SessionEvent OK with
+ *   the session id, term and leader; a follower answers REDIRECT with the leader and every member's
+ *   ingress endpoint; a client protocol version whose major is not 0 gets ERROR.
+ * - SessionMessageHeader + payload, SessionKeepAlive, SessionCloseRequest: taken by the leader only,
+ *   for the current term and an open session; anything else is dropped without a reply, as Aeron
+ *   does. Skein's client carries its command's sequence in the header's timestamp (which Aeron's
+ *   leader ignores and Aeron's Java client sends as 0): a sequence makes the command exactly-once,
+ *   0 means none.
+ * - Egress: answers as SessionMessageHeader (term, session, the command's sequence in the timestamp)
+ *   + answer; a command rejected for a closed session as SessionEvent CLOSED (correlation id = its
+ *   sequence); a member that becomes leader sends every open session a NewLeaderEvent.
+ *
+ * Publications to clients are made asynchronously; what is to be sent meanwhile waits (at most
+ * MAX_PENDING frames a session; older answers are then dropped and counted, and a client asking
+ * again gets them from the session table).
+ */
+import type { SkeinClient } from '../client/skein-client.js';
+import type { Publication } from '../client/publication.js';
+import type { Subscription } from '../client/subscription.js';
+import type { Header } from '../logbuffer/header.js';
+import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
+import {
+  EventCode, HEADER_LENGTH, MessageHeaderDecoder, NewLeaderEventEncoder, SCHEMA_ID, SessionCloseRequestDecoder, SessionConnectRequestDecoder, SessionEventEncoder, SessionKeepAliveDecoder,
+  SessionMessageHeaderDecoder, SessionMessageHeaderEncoder,
+} from './codecs/cluster-codecs.js';
+import type { ClusterNode } from './cluster-node.js';
+import type { SessionResponse } from './service/cluster-entries.js';
+
+/** Aeron's default ingress stream id (aeron.cluster.ingress.stream.id). */
+export const DEFAULT_INGRESS_STREAM_ID = 101;
+/** The client protocol version Aeron's cluster speaks: 0.3.0 (major << 16 | minor << 8 | patch). */
+export const CLIENT_PROTOCOL_VERSION = (0 << 16) | (3 << 8) | 0;
+/** Frames kept for one session while its publication is not there yet or pushes back. */
+export const MAX_PENDING = 1024;
+/** A SessionMessageHeader with its SBE header: the payload follows. */
+export const SESSION_HEADER_LENGTH = HEADER_LENGTH + 24;
+
+export interface ClusterIngressOptions {
+  readonly client: SkeinClient;
+  readonly node: ClusterNode;
+  readonly memberId: number;
+  /** Every member's ingress endpoint, `id=host:port,…` (REDIRECT's detail, NewLeaderEvent's endpoints). */
+  readonly ingressEndpoints: string;
+  readonly leaderHeartbeatTimeoutNs: number;
+  readonly reportError: (error: unknown) => void;
+}
+
+interface Egress {
+  readonly response: SessionResponse;
+  publication: Publication | null;
+  pending: Uint8Array[];
+  /** Close the publication once what is pending went (a one-off reply). */
+  readonly oneOff: boolean;
+  expiresNs: number;
+}
+
+export class ClusterIngress {
+  private readonly client: SkeinClient;
+  private readonly node: ClusterNode;
+  private readonly options: ClusterIngressOptions;
+  private readonly subscription: Subscription;
+  private readonly onFragment: (buffer: Uint8Array, offset: number, length: number, header: Header) => void;
+  private readonly sessions = new Map<number, Egress>();
+  private readonly replies: Egress[] = [];
+  private readonly scratch = new Uint8Array(SESSION_HEADER_LENGTH + 64 * 1024);
+  private readonly header = new MessageHeaderDecoder();
+  private readonly connectDec = new SessionConnectRequestDecoder();
+  private readonly messageDec = new SessionMessageHeaderDecoder();
+  private readonly keepAliveDec = new SessionKeepAliveDecoder();
+  private readonly closeDec = new SessionCloseRequestDecoder();
+  private readonly messageEnc = new SessionMessageHeaderEncoder();
+  private readonly eventEnc = new SessionEventEncoder();
+  private readonly newLeaderEnc = new NewLeaderEventEncoder();
+  private wasLeading = false;
+  private nowNs = 0;
+  private nextSweepNs = 0;
+  private closed = false;
+  /** Counts for tests and operators. */
+  readonly stats = { connects: 0, redirects: 0, commands: 0, dropped: 0, egressDropped: 0, newLeaderEvents: 0 };
+
+  private constructor(options: ClusterIngressOptions, subscription: Subscription) {
+    this.options = options;
+    this.client = options.client;
+    this.node = options.node;
+    this.subscription = subscription;
+    this.onFragment = (buffer, offset, length) => this.onMessage(buffer, offset, length);
+  }
+
+  static async open(options: ClusterIngressOptions, channel: string, streamId: number): Promise<ClusterIngress> {
+    return new ClusterIngress(options, await options.client.addSubscription(channel, streamId));
+  }
+
+  /** The ingress channel as bound (a port 0 resolved). */
+  get channel(): string {
+    return this.subscription.resolvedChannel;
+  }
+
+  doWork(nowNs: number): number {
+    if (this.closed) return 0;
+    this.nowNs = nowNs;
+    let work = this.subscription.poll(this.onFragment, 50);
+    const leading = this.node.isActiveLeader;
+    if (leading !== this.wasLeading) {
+      this.wasLeading = leading;
+      if (leading) this.announceLeadership();
+      else this.closeSessions();
+      work++;
+    }
+    for (const egress of this.sessions.values()) work += this.pump(egress);
+    for (let i = this.replies.length - 1; i >= 0; i--) {
+      const reply = this.replies[i]!;
+      work += this.pump(reply);
+      if ((reply.pending.length === 0 && reply.publication !== null) || nowNs > reply.expiresNs) {
+        reply.publication?.close();
+        this.replies.splice(i, 1);
+      }
+    }
+    if (nowNs >= this.nextSweepNs) {
+      this.nextSweepNs = nowNs + 100_000_000;
+      // Sessions that closed (or whose open did not survive) let go of their publications.
+      for (const [id, egress] of this.sessions) {
+        if (!this.node.isSessionOpen(id)) {
+          egress.publication?.close();
+          this.sessions.delete(id);
+        }
+      }
+    }
+    return work;
+  }
+
+  /** An answer of the service to a session's command (only while leading). */
+  egress(sessionId: number, sequence: number, answer: Uint8Array): void {
+    const egress = this.egressOf(sessionId);
+    if (egress === undefined) return;
+    this.messageEnc.wrapAndApplyHeader(this.scratch, 0).leadershipTermId(this.node.member.leadershipTermId).clusterSessionId(sessionId).timestamp(sequence);
+    this.send(egress, this.scratch, SESSION_HEADER_LENGTH, answer);
+  }
+
+  /** A command that was not applied and never will be: the session is closed (or was never opened). */
+  reject(sessionId: number, sequence: number, reason: string): void {
+    const egress = this.egressOf(sessionId);
+    if (egress === undefined) return;
+    const length = this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(sequence).leadershipTermId(this.node.member.leadershipTermId)
+      .leaderMemberId(this.options.memberId).code(EventCode.CLOSED).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(reason).encodedLength();
+    this.send(egress, this.scratch, length, null);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeSessions();
+    for (const reply of this.replies) reply.publication?.close();
+    this.replies.length = 0;
+    this.subscription.close();
+  }
+
+  // -----------------------------------------------------------------------------------------------
+
+  private onMessage(buffer: Uint8Array, offset: number, length: number): void {
+    try {
+      const h = this.header.wrap(buffer, offset, length);
+      if (h.schemaId() !== SCHEMA_ID) {
+        this.stats.dropped++;
+        return;
+      }
+      switch (h.templateId()) {
+        case SessionConnectRequestDecoder.TEMPLATE_ID:
+          this.onConnect(buffer, offset, length);
+          return;
+        case SessionMessageHeaderDecoder.TEMPLATE_ID: {
+          const d = this.messageDec.wrapAndCheckHeader(buffer, offset, length);
+          const sessionId = d.clusterSessionIdAsNumber();
+          if (!this.current(d.leadershipTermIdAsNumber(), sessionId) || length < SESSION_HEADER_LENGTH) return;
+          const sequence = d.timestampAsNumber();
+          if (this.node.onIngress(sessionId, sequence < 0 ? 0 : sequence, buffer.subarray(offset + SESSION_HEADER_LENGTH, offset + length)).accepted) this.stats.commands++;
+          return;
+        }
+        case SessionKeepAliveDecoder.TEMPLATE_ID: {
+          const d = this.keepAliveDec.wrapAndCheckHeader(buffer, offset, length);
+          const sessionId = d.clusterSessionIdAsNumber();
+          if (this.current(d.leadershipTermIdAsNumber(), sessionId)) this.node.onKeepAlive(sessionId);
+          return;
+        }
+        case SessionCloseRequestDecoder.TEMPLATE_ID: {
+          const d = this.closeDec.wrapAndCheckHeader(buffer, offset, length);
+          const sessionId = d.clusterSessionIdAsNumber();
+          if (this.current(d.leadershipTermIdAsNumber(), sessionId) && this.node.closeSession(sessionId)) {
+            this.sessions.get(sessionId)?.publication?.close();
+            this.sessions.delete(sessionId);
+          }
+          return;
+        }
+        default:
+          this.stats.dropped++;
+      }
+    } catch (error) {
+      this.stats.dropped++;
+      this.options.reportError(new SkeinError(ErrorCode.PROTOCOL_INVALID, `member ${this.options.memberId}: dropped an ingress message of ${length} bytes: ${messageOf(error)}`, { cause: error }));
+    }
+  }
+
+  /** Taken only by the leader, for its current term and an open session; dropped otherwise, without a reply. */
+  private current(leadershipTermId: number, sessionId: number): boolean {
+    if (this.node.isActiveLeader && leadershipTermId === this.node.member.leadershipTermId && this.node.isSessionOpen(sessionId)) return true;
+    this.stats.dropped++;
+    return false;
+  }
+
+  private onConnect(buffer: Uint8Array, offset: number, length: number): void {
+    const d = this.connectDec.wrapAndCheckHeader(buffer, offset, length);
+    const correlationId = d.correlationIdAsNumber();
+    const streamId = d.responseStreamId();
+    const version = d.version();
+    const response = { channel: d.responseChannel(), streamId };
+    const event = (sessionId: number, leaderId: number, code: EventCode, detail: string): number =>
+      this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(correlationId).leadershipTermId(this.node.member.leadershipTermId)
+        .leaderMemberId(leaderId).code(code).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(detail).encodedLength();
+    if (version >>> 16 !== 0) {
+      this.reply(response, this.scratch.slice(0, event(-1, this.node.member.leaderId, EventCode.ERROR, `invalid client version ${version >>> 16}.${(version >>> 8) & 0xff}.${version & 0xff}, this cluster speaks 0.x`)));
+      return;
+    }
+    const result = this.node.connect(response);
+    if (!result.accepted) {
+      this.stats.redirects++;
+      this.reply(response, this.scratch.slice(0, event(-1, result.leaderId, EventCode.REDIRECT, this.options.ingressEndpoints)));
+      return;
+    }
+    this.stats.connects++;
+    const egress = this.egressOf(result.sessionId, response)!;
+    this.send(egress, this.scratch, event(result.sessionId, this.options.memberId, EventCode.OK, ''), null);
+  }
+
+  private announceLeadership(): void {
+    for (const id of this.node.container.openSessionIds()) {
+      const egress = this.egressOf(id);
+      if (egress === undefined) continue;
+      const length = this.newLeaderEnc.wrapAndApplyHeader(this.scratch, 0).leadershipTermId(this.node.member.leadershipTermId).clusterSessionId(id)
+        .leaderMemberId(this.options.memberId).ingressEndpoints(this.options.ingressEndpoints).encodedLength();
+      this.send(egress, this.scratch, length, null);
+      this.stats.newLeaderEvents++;
+    }
+  }
+
+  private closeSessions(): void {
+    for (const egress of this.sessions.values()) egress.publication?.close();
+    this.sessions.clear();
+  }
+
+  /** The session's egress, made (its publication on the way) from where it takes answers, if known. */
+  private egressOf(sessionId: number, known?: SessionResponse): Egress | undefined {
+    const existing = this.sessions.get(sessionId);
+    if (existing !== undefined) return existing;
+    const response = known ?? this.node.container.responseOf(sessionId);
+    if (response === undefined) return undefined;
+    const egress = this.makeEgress(response, false);
+    this.sessions.set(sessionId, egress);
+    return egress;
+  }
+
+  private reply(response: SessionResponse, frame: Uint8Array): void {
+    const egress = this.makeEgress(response, true);
+    egress.pending.push(frame);
+    this.replies.push(egress);
+  }
+
+  private makeEgress(response: SessionResponse, oneOff: boolean): Egress {
+    const egress: Egress = { response, publication: null, pending: [], oneOff, expiresNs: this.nowNs + 10_000_000_000 };
+    this.client.addPublication(response.channel, response.streamId).then(
+      (publication) => {
+        if (this.closed || (!oneOff && ![...this.sessions.values()].includes(egress)) || (oneOff && !this.replies.includes(egress))) publication.close();
+        else egress.publication = publication;
+      },
+      (error: unknown) => {
+        this.options.reportError(new SkeinError(ErrorCode.CONFIG_INVALID, `member ${this.options.memberId}: cannot answer a client on ${response.channel} stream ${response.streamId}: ${messageOf(error)}`, { cause: error }));
+        if (oneOff) egress.expiresNs = 0;
+      },
+    );
+    return egress;
+  }
+
+  /** Sends a frame (the first `length` bytes of `frame`, then `tail`), at once when it can, else after what waits. */
+  private send(egress: Egress, frame: Uint8Array, length: number, tail: Uint8Array | null): void {
+    if (egress.pending.length === 0 && egress.publication !== null) {
+      const result = tail === null ? egress.publication.offer(frame, 0, length) : egress.publication.offerV([frame.subarray(0, length), tail]);
+      if (result >= 0) return;
+    }
+    const copy = new Uint8Array(length + (tail?.length ?? 0));
+    copy.set(frame.subarray(0, length));
+    if (tail !== null) copy.set(tail, length);
+    if (egress.pending.length >= MAX_PENDING) {
+      egress.pending.shift();
+      this.stats.egressDropped++;
+    }
+    egress.pending.push(copy);
+  }
+
+  private pump(egress: Egress): number {
+    if (egress.publication === null) return 0;
+    let sent = 0;
+    while (egress.pending.length > 0 && egress.publication.offer(egress.pending[0]!) >= 0) {
+      egress.pending.shift();
+      sent++;
+    }
+    return sent;
+  }
+}

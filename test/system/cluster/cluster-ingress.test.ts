@@ -1,0 +1,154 @@
+/**
+ * Aeron's client protocol against three members over UDP, spoken by hand with the schema's codecs
+ * (as Aeron's Java client frames it): a follower redirects a connect to the leader with every
+ * member's ingress endpoint; the leader opens a session; a command comes back answered with its
+ * sequence, and sent again is answered from the session table without being applied twice; a
+ * message of another term is dropped; an unknown client version is refused; when the leader is
+ * killed the new one tells the session with NewLeaderEvent and takes its commands in the new term;
+ * a closed session's commands are dropped.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Skein } from '../../../src/skein.js';
+import type { Publication } from '../../../src/client/publication.js';
+import { ClusterMember, type ClusterMemberEndpoint } from '../../../src/cluster/cluster-member.js';
+import { CLIENT_PROTOCOL_VERSION, DEFAULT_INGRESS_STREAM_ID, SESSION_HEADER_LENGTH } from '../../../src/cluster/cluster-ingress.js';
+import * as codecs from '../../../src/cluster/codecs/cluster-codecs.js';
+import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
+import { freeUdpPort, waitFor } from '../../support/wait.js';
+
+const SETTINGS = { leaderHeartbeatTimeoutNs: 1_500_000_000, leaderHeartbeatIntervalNs: 100_000_000, electionTimeoutNs: 300_000_000, startupCanvassTimeoutNs: 3_000_000_000 };
+const EGRESS_STREAM = 102;
+
+type Egress =
+  | { kind: 'event'; sessionId: number; correlationId: number; term: number; leaderId: number; code: number; detail: string }
+  | { kind: 'newLeader'; sessionId: number; term: number; leaderId: number; endpoints: string }
+  | { kind: 'message'; sessionId: number; term: number; sequence: number; answer: KvAnswer };
+
+test('Aeron client protocol over UDP: redirect, connect, exactly-once commands, stale terms dropped, NewLeaderEvent after the leader dies', { timeout: 90_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-ingress-'));
+  const endpoints: ClusterMemberEndpoint[] = [];
+  for (let id = 0; id < 3; id++) endpoints.push({ id, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` });
+  const skeins: (Skein | null)[] = [];
+  const members: (ClusterMember | null)[] = [];
+  const kvs: KvService[] = [];
+  const client = Skein.launch({ testProfile: true, seed: 500, dir: join(root, 'client') });
+  try {
+    for (let id = 0; id < 3; id++) {
+      const skein = Skein.launch({ testProfile: true, seed: 400 + id, dir: join(root, `skein-${id}`) });
+      skeins.push(skein);
+      const kv = new KvService();
+      kvs.push(kv);
+      members.push(await ClusterMember.launch(skein.client, {
+        memberId: id, members: endpoints, clusterDir: join(root, `member-${id}`), service: kv, settings: SETTINGS, seed: id + 1,
+        archiveOptions: { segmentFileLength: 1024 * 1024, lowStorageSpaceThreshold: 0 },
+      }));
+    }
+    const leaderNow = (): ClusterMember | undefined => members.find((m) => m !== null && m.role === 'LEADER' && m.electionState === 'CLOSED' && members.every((o) => o === null || o.leaderId === m.memberId)) ?? undefined;
+    await waitFor(() => leaderNow() !== undefined, 20_000, 'a leader');
+    const leader = leaderNow()!;
+
+    // The client's side: an egress subscription and an ingress publication to every member.
+    const egressChannel = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
+    const egress = await client.addSubscription(egressChannel, EGRESS_STREAM);
+    const received: Egress[] = [];
+    const header = new codecs.MessageHeaderDecoder();
+    const eventDec = new codecs.SessionEventDecoder();
+    const newLeaderDec = new codecs.NewLeaderEventDecoder();
+    const messageDec = new codecs.SessionMessageHeaderDecoder();
+    egress.onFragment((buffer, offset, length) => {
+      const t = header.wrap(buffer, offset, length).templateId();
+      if (t === codecs.SessionEventDecoder.TEMPLATE_ID) {
+        const d = eventDec.wrapAndCheckHeader(buffer, offset, length);
+        received.push({ kind: 'event', sessionId: d.clusterSessionIdAsNumber(), correlationId: d.correlationIdAsNumber(), term: d.leadershipTermIdAsNumber(), leaderId: d.leaderMemberId(), code: d.code(), detail: d.detail() });
+      } else if (t === codecs.NewLeaderEventDecoder.TEMPLATE_ID) {
+        const d = newLeaderDec.wrapAndCheckHeader(buffer, offset, length);
+        received.push({ kind: 'newLeader', sessionId: d.clusterSessionIdAsNumber(), term: d.leadershipTermIdAsNumber(), leaderId: d.leaderMemberId(), endpoints: d.ingressEndpoints() });
+      } else if (t === codecs.SessionMessageHeaderDecoder.TEMPLATE_ID) {
+        const d = messageDec.wrapAndCheckHeader(buffer, offset, length);
+        received.push({ kind: 'message', sessionId: d.clusterSessionIdAsNumber(), term: d.leadershipTermIdAsNumber(), sequence: d.timestampAsNumber(), answer: decodeKv<KvAnswer>(buffer.subarray(offset + SESSION_HEADER_LENGTH, offset + length)) });
+      }
+    }, 10);
+    const ingress: Publication[] = [];
+    for (const m of endpoints) ingress.push(await client.addExclusivePublication(`aeron:udp?endpoint=${m.ingress!}`, DEFAULT_INGRESS_STREAM_ID));
+    const send = async (to: number, frame: Uint8Array): Promise<void> => {
+      await waitFor(() => ingress[to]!.offer(frame) >= 0, 5000, `offer to member ${to}`);
+    };
+    const connect = (correlationId: number, version = CLIENT_PROTOCOL_VERSION): Uint8Array => {
+      const b = new Uint8Array(512);
+      const n = new codecs.SessionConnectRequestEncoder().wrapAndApplyHeader(b, 0).correlationId(correlationId).responseStreamId(EGRESS_STREAM).version(version)
+        .responseChannel(egressChannel).encodedCredentials(new Uint8Array(0)).clientInfo('name=test').encodedLength();
+      return b.slice(0, n);
+    };
+    const command = (term: number, sessionId: number, sequence: number, body: object): Uint8Array => {
+      const payload = encodeKv(body as never);
+      const b = new Uint8Array(SESSION_HEADER_LENGTH + payload.length);
+      new codecs.SessionMessageHeaderEncoder().wrapAndApplyHeader(b, 0).leadershipTermId(term).clusterSessionId(sessionId).timestamp(sequence);
+      b.set(payload, SESSION_HEADER_LENGTH);
+      return b;
+    };
+    const ingressEndpoints = endpoints.map((m) => `${m.id}=${m.ingress!}`).join(',');
+
+    // A follower redirects; the leader opens a session.
+    const follower = endpoints.find((m) => m.id !== leader.memberId)!.id;
+    await send(follower, connect(41));
+    await waitFor(() => received.some((r) => r.kind === 'event' && r.correlationId === 41), 10_000, 'REDIRECT');
+    assert.deepEqual(received.shift(), { kind: 'event', sessionId: -1, correlationId: 41, term: leader.leadershipTermId, leaderId: leader.memberId, code: codecs.EventCode.REDIRECT, detail: ingressEndpoints });
+    await send(leader.memberId, connect(42));
+    await waitFor(() => received.some((r) => r.kind === 'event' && r.correlationId === 42), 10_000, 'OK');
+    const ok = received.shift()!;
+    assert.ok(ok.kind === 'event' && ok.code === codecs.EventCode.OK && ok.sessionId >= 1 && ok.term === leader.leadershipTermId && ok.leaderId === leader.memberId, JSON.stringify(ok));
+    const sessionId = ok.sessionId;
+    let term = leader.leadershipTermId;
+
+    // A command answered with its sequence; sent again, answered again and not applied twice.
+    await send(leader.memberId, command(term, sessionId, 1, { op: 'cas', key: 'x', expected: null, value: 'a' }));
+    await waitFor(() => received.length >= 1, 10_000, 'the answer');
+    assert.deepEqual(received.shift(), { kind: 'message', sessionId, term, sequence: 1, answer: { ok: true } });
+    await send(leader.memberId, command(term, sessionId, 1, { op: 'cas', key: 'x', expected: null, value: 'a' }));
+    await waitFor(() => received.length >= 1, 10_000, 'the answer again');
+    assert.deepEqual(received.shift(), { kind: 'message', sessionId, term, sequence: 1, answer: { ok: true } }, 'the stored answer (applied again, the CAS would fail)');
+    // Another term: dropped without a reply. An unknown version: refused.
+    await send(leader.memberId, command(term + 7, sessionId, 2, { op: 'put', key: 'y', value: 'stale' }));
+    await send(leader.memberId, connect(43, 1 << 16));
+    await waitFor(() => received.some((r) => r.kind === 'event' && r.correlationId === 43), 10_000, 'ERROR');
+    const refused = received.shift()!;
+    assert.ok(refused.kind === 'event' && refused.code === codecs.EventCode.ERROR && /invalid client version 1.0.0/.test(refused.detail), JSON.stringify(refused));
+    assert.equal(received.length, 0, 'nothing for the message of another term');
+    await waitFor(() => kvs.every((kv) => kv.digest() === '[["x","a"]]'), 10_000, 'every member applied the CAS once');
+
+    // The leader dies: the new leader announces itself to the session, which goes on in the new term.
+    const dead = leader.memberId;
+    skeins[dead]!.destroy();
+    skeins[dead] = null;
+    members[dead] = null;
+    await waitFor(() => received.some((r) => r.kind === 'newLeader'), 20_000, 'NewLeaderEvent');
+    const announced = received.shift()!;
+    assert.ok(announced.kind === 'newLeader', `a NewLeaderEvent first, not ${JSON.stringify(announced)}`);
+    assert.ok(announced.sessionId === sessionId && announced.leaderId !== dead && announced.term > term && announced.endpoints === ingressEndpoints, JSON.stringify(announced));
+    term = announced.term;
+    await send(announced.leaderId, command(term, sessionId, 2, { op: 'put', key: 'y', value: 'b' }));
+    await waitFor(() => received.length >= 1, 10_000, 'the answer from the new leader');
+    assert.deepEqual(received.shift(), { kind: 'message', sessionId, term, sequence: 2, answer: { ok: true } });
+
+    // The session closes: its commands are dropped from then on.
+    const close = new Uint8Array(8 + 16);
+    new codecs.SessionCloseRequestEncoder().wrapAndApplyHeader(close, 0).leadershipTermId(term).clusterSessionId(sessionId);
+    await send(announced.leaderId, close);
+    await waitFor(() => members.every((m) => m === null || !m.node.container.isOpen(sessionId)), 10_000, 'the session closed everywhere');
+    await send(announced.leaderId, command(term, sessionId, 3, { op: 'put', key: 'z', value: 'late' }));
+    await waitFor(() => members[announced.leaderId]!.ingress!.stats.dropped > 0, 5000, 'dropped');
+    assert.equal(received.length, 0, 'nothing for a closed session');
+    assert.ok(kvs.filter((_, i) => members[i] !== null).every((kv) => kv.digest() === '[["x","a"],["y","b"]]'));
+  } finally {
+    for (let id = 0; id < members.length; id++) {
+      await members[id]?.close();
+      await skeins[id]?.close();
+    }
+    await client.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
