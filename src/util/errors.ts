@@ -153,6 +153,10 @@ export const ErrorCode = {
   RPC_UNAVAILABLE: 'ERR_SKEIN_RPC_UNAVAILABLE',
   RPC_DATA_LOSS: 'ERR_SKEIN_RPC_DATA_LOSS',
   RPC_UNAUTHENTICATED: 'ERR_SKEIN_RPC_UNAUTHENTICATED',
+  /** Cluster client: the command was not applied and will not be (its session closed, or the cluster refused the session); it may be sent again. */
+  CLUSTER_COMMAND_FAILED: 'ERR_SKEIN_CLUSTER_COMMAND_FAILED',
+  /** Cluster client: whether the command was applied is not known (its session was lost before an answer, or its deadline passed); read the state to find out. */
+  CLUSTER_COMMAND_UNKNOWN: 'ERR_SKEIN_CLUSTER_COMMAND_UNKNOWN',
 } as const;
 
 /** Every documented code: `switch (error.code)` over it is checked by the compiler. */

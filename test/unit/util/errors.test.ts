@@ -27,6 +27,7 @@ function retryAdvice(error: SkeinError): string {
     case ErrorCode.RPC_UNAVAILABLE:
     case ErrorCode.RPC_RESOURCE_EXHAUSTED:
     case ErrorCode.RPC_ABORTED:
+    case ErrorCode.CLUSTER_COMMAND_FAILED:
       return 'retry';
     case ErrorCode.RPC_INVALID_ARGUMENT:
     case ErrorCode.RPC_NOT_FOUND:
@@ -42,6 +43,7 @@ function retryAdvice(error: SkeinError): string {
     case ErrorCode.RPC_UNKNOWN:
     case ErrorCode.RPC_INTERNAL:
     case ErrorCode.RPC_DATA_LOSS:
+    case ErrorCode.CLUSTER_COMMAND_UNKNOWN:
       return 'look at the cause';
     case ErrorCode.URI_INVALID:
     case ErrorCode.URI_PARAM_INVALID:

@@ -1,0 +1,484 @@
+/**
+ * A client of a Skein cluster (docs/cluster.md, "Cluster client"), speaking Aeron Cluster's client
+ * protocol: it connects to the members' ingress endpoints, finds the leader (following REDIRECTs
+ * and NewLeaderEvents), opens a session, sends commands with the sequence that makes them
+ * exactly-once, takes the answers on its egress subscription, and keeps its session alive on its
+ * own duty cycle: no polling by the application.
+ *
+ * States, every change an event (`onStateChange`), `isConnected` true only in CONNECTED:
+ *
+ *   CONNECTING --(SessionEvent OK)--> CONNECTED
+ *   CONNECTED --(the leader's ingress stops being connected)--> AWAITING_LEADER
+ *   CONNECTED, AWAITING_LEADER --(NewLeaderEvent for the session)--> CONNECTED (same session, new term and leader)
+ *   AWAITING_LEADER --(no NewLeaderEvent within newLeaderTimeout)--> RECONNECTING
+ *   CONNECTED --(SessionEvent CLOSED: the cluster closed the session)--> RECONNECTING
+ *   RECONNECTING --(SessionEvent OK: a new session)--> CONNECTED
+ *   CONNECTING, RECONNECTING --(reconnectDeadline passed, or ERROR / AUTHENTICATION_REJECTED)--> CLOSED
+ *   any --(close())--> CLOSED
+ *
+ * A command resolves with its answer, or rejects: CLUSTER_COMMAND_FAILED when it certainly was not
+ * applied (never sent on a session that still lives, or rejected because its session closed),
+ * CLUSTER_COMMAND_UNKNOWN when it may have been (its session was lost after it was sent, or its
+ * deadline passed after it was sent), CLOSED when the client closes. It never hangs: every command
+ * has a deadline. Within a session a command is resent (same sequence) until answered, which the
+ * cluster answers from its session table instead of applying again.
+ */
+import type { SkeinClient } from '../client/skein-client.js';
+import type { Publication } from '../client/publication.js';
+import type { Subscription } from '../client/subscription.js';
+import type { Agent } from '../agent/agent.js';
+import type { Header } from '../logbuffer/header.js';
+import type { Prng } from '../env/prng.js';
+import { SeededPrng, randomSeed } from '../env/prng.js';
+import { ErrorCode, SkeinError } from '../util/errors.js';
+import {
+  EventCode, MessageHeaderDecoder, NewLeaderEventDecoder, SCHEMA_ID, SessionCloseRequestEncoder, SessionConnectRequestEncoder, SessionEventDecoder, SessionKeepAliveEncoder,
+  SessionMessageHeaderDecoder, SessionMessageHeaderEncoder,
+} from './codecs/cluster-codecs.js';
+import { CLIENT_PROTOCOL_VERSION, DEFAULT_INGRESS_STREAM_ID, SESSION_HEADER_LENGTH } from './cluster-ingress.js';
+
+export type ClusterClientState = 'CONNECTING' | 'CONNECTED' | 'AWAITING_LEADER' | 'RECONNECTING' | 'CLOSED';
+
+export interface ClusterClientStateChange {
+  readonly from: ClusterClientState;
+  readonly to: ClusterClientState;
+  /** The session (-1 for none), the leader (-1: unknown) and term after the change. */
+  readonly sessionId: number;
+  readonly leaderId: number;
+  readonly leadershipTermId: number;
+  readonly reason: string;
+}
+
+/** Aeron's default egress stream id (aeron.cluster.egress.stream.id). */
+export const DEFAULT_EGRESS_STREAM_ID = 102;
+
+export interface ClusterClientOptions {
+  /** The members' ingress endpoints: `['host:port', …]` (ids 0, 1, …) or Aeron's `'0=host:port,1=host:port'`. */
+  readonly ingressEndpoints: readonly string[] | string;
+  /** Where this client takes answers. @default 'aeron:udp?endpoint=127.0.0.1:0' */
+  readonly egressChannel?: string;
+  readonly egressStreamId?: number;
+  readonly ingressStreamId?: number;
+  /** A keep-alive this often while connected (Aeron's clients must send their own). @default 1000 */
+  readonly keepAliveIntervalMs?: number;
+  /** One connect attempt's wait for an answer (Aeron's message timeout). @default 5000 */
+  readonly messageTimeoutMs?: number;
+  /** How long to wait for a NewLeaderEvent after losing the leader. @default twice the cluster's leader heartbeat timeout (from its SessionEvent), or 20000 */
+  readonly newLeaderTimeoutMs?: number;
+  /** Give up connecting (or reconnecting) after this long without a session. @default 120000 */
+  readonly reconnectDeadlineMs?: number;
+  /** Backoff between connect attempts: from this, doubling, with jitter. @default 50 */
+  readonly initialBackoffMs?: number;
+  /** @default 2000 */
+  readonly maxBackoffMs?: number;
+  /** A command not answered this long is sent again (same sequence). @default 500 */
+  readonly resendIntervalMs?: number;
+  /** A command's deadline. @default 10000 */
+  readonly commandTimeoutMs?: number;
+  readonly random?: Prng;
+  /** Sent as clientInfo. @default 'name=skein' */
+  readonly clientInfo?: string;
+}
+
+interface Command {
+  readonly payload: Uint8Array;
+  /** The session it was given a sequence on (-1: none yet) and that sequence. */
+  sessionId: number;
+  sequence: number;
+  /** Offered at least once on that session: its outcome can no longer be "certainly not applied". */
+  sent: boolean;
+  lastSentNs: number;
+  readonly deadlineNs: number;
+  readonly resolve: (answer: Uint8Array) => void;
+  readonly reject: (error: Error) => void;
+}
+
+function parseEndpoints(value: readonly string[] | string): Map<number, string> {
+  const map = new Map<number, string>();
+  if (typeof value === 'string') {
+    for (const part of value.split(',').filter((p) => p.length > 0)) {
+      const eq = part.indexOf('=');
+      const id = Number(part.slice(0, eq));
+      if (eq <= 0 || !Number.isInteger(id) || id < 0) throw new SkeinError(ErrorCode.CONFIG_INVALID, `ingress endpoint '${part}' is not id=host:port`);
+      map.set(id, part.slice(eq + 1));
+    }
+  } else {
+    value.forEach((endpoint, id) => map.set(id, endpoint));
+  }
+  if (map.size === 0) throw new SkeinError(ErrorCode.CONFIG_INVALID, 'no ingress endpoints');
+  for (const [id, endpoint] of map) if (!/^[^:]+:\d+$/.test(endpoint) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(endpoint)) throw new SkeinError(ErrorCode.CONFIG_INVALID, `member ${id}: ingress endpoint '${endpoint}' is not host:port`);
+  return map;
+}
+
+export class ClusterClient implements Agent {
+  readonly roleName = 'cluster-client';
+  private readonly client: SkeinClient;
+  private readonly egress: Subscription;
+  private readonly ingress: Map<number, Publication>;
+  private readonly settings: Required<Omit<ClusterClientOptions, 'ingressEndpoints' | 'egressChannel' | 'random' | 'newLeaderTimeoutMs'>> & { newLeaderTimeoutMs: number | undefined };
+  private readonly random: Prng;
+  private readonly listeners = new Set<(change: ClusterClientStateChange) => void>();
+  private stateValue: ClusterClientState = 'CONNECTING';
+  private sessionIdValue = -1;
+  private leaderIdValue = -1;
+  private termValue = -1;
+  private nextSequence = 1;
+  private readonly commands: Command[] = [];
+  private correlationId = 0;
+  private attemptTarget = 0;
+  private attemptDeadlineNs = 0;
+  private attemptSent = false;
+  private backoffMs: number;
+  private nextAttemptNs = 0;
+  private connectDeadlineNs: number;
+  private newLeaderDeadlineNs = 0;
+  private leaderHeartbeatTimeoutNs = 10_000_000_000;
+  private nextKeepAliveNs = 0;
+  private nowNs: number;
+  private readonly frame = new Uint8Array(SESSION_HEADER_LENGTH);
+  private readonly control = new Uint8Array(1024);
+  private readonly header = new MessageHeaderDecoder();
+  private readonly eventDec = new SessionEventDecoder();
+  private readonly newLeaderDec = new NewLeaderEventDecoder();
+  private readonly messageDec = new SessionMessageHeaderDecoder();
+  private readonly messageEnc = new SessionMessageHeaderEncoder();
+  private readonly onFragment: (buffer: Uint8Array, offset: number, length: number, header: Header) => void;
+  private firstConnect: { resolve: (c: ClusterClient) => void; reject: (e: Error) => void } | null = null;
+  private closing = false;
+
+  private constructor(client: SkeinClient, options: ClusterClientOptions, egress: Subscription, ingress: Map<number, Publication>) {
+    this.client = client;
+    this.egress = egress;
+    this.ingress = ingress;
+    this.settings = {
+      egressStreamId: options.egressStreamId ?? DEFAULT_EGRESS_STREAM_ID,
+      ingressStreamId: options.ingressStreamId ?? DEFAULT_INGRESS_STREAM_ID,
+      keepAliveIntervalMs: options.keepAliveIntervalMs ?? 1000,
+      messageTimeoutMs: options.messageTimeoutMs ?? 5000,
+      newLeaderTimeoutMs: options.newLeaderTimeoutMs,
+      reconnectDeadlineMs: options.reconnectDeadlineMs ?? 120_000,
+      initialBackoffMs: options.initialBackoffMs ?? 50,
+      maxBackoffMs: options.maxBackoffMs ?? 2000,
+      resendIntervalMs: options.resendIntervalMs ?? 500,
+      commandTimeoutMs: options.commandTimeoutMs ?? 10_000,
+      clientInfo: options.clientInfo ?? 'name=skein',
+    };
+    this.random = options.random ?? new SeededPrng(randomSeed());
+    this.backoffMs = this.settings.initialBackoffMs;
+    this.nowNs = client.nanoTime();
+    this.connectDeadlineNs = this.nowNs + this.settings.reconnectDeadlineMs * 1e6;
+    this.attemptTarget = [...ingress.keys()][Math.floor(this.random.nextDouble() * ingress.size)]!;
+    this.onFragment = (buffer, offset, length) => this.onEgress(buffer, offset, length);
+  }
+
+  /** Connects to the cluster; resolves once a session is open, rejects when the reconnect deadline passes first or the cluster refuses. */
+  static async connect(client: SkeinClient, options: ClusterClientOptions): Promise<ClusterClient> {
+    const endpoints = parseEndpoints(options.ingressEndpoints);
+    const egress = await client.addSubscription(options.egressChannel ?? 'aeron:udp?endpoint=127.0.0.1:0', options.egressStreamId ?? DEFAULT_EGRESS_STREAM_ID);
+    const ingress = new Map<number, Publication>();
+    try {
+      for (const [id, endpoint] of endpoints) ingress.set(id, await client.addExclusivePublication(`aeron:udp?endpoint=${endpoint}`, options.ingressStreamId ?? DEFAULT_INGRESS_STREAM_ID));
+    } catch (error) {
+      egress.close();
+      for (const p of ingress.values()) p.close();
+      throw error;
+    }
+    const cc = new ClusterClient(client, options, egress, ingress);
+    return new Promise<ClusterClient>((resolve, reject) => {
+      cc.firstConnect = { resolve, reject };
+      client.addAgent(cc);
+    });
+  }
+
+  get state(): ClusterClientState {
+    return this.stateValue;
+  }
+
+  /** True exactly while the client has a session and a leader it can send to. */
+  get isConnected(): boolean {
+    return this.stateValue === 'CONNECTED';
+  }
+
+  get sessionId(): number {
+    return this.sessionIdValue;
+  }
+
+  get leaderId(): number {
+    return this.leaderIdValue;
+  }
+
+  get leadershipTermId(): number {
+    return this.termValue;
+  }
+
+  /** Commands sent and not resolved yet. */
+  get inFlight(): number {
+    return this.commands.length;
+  }
+
+  onStateChange(listener: (change: ClusterClientStateChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Sends a command; resolves with the service's answer (see the class comment for how it can fail). */
+  send(payload: Uint8Array): Promise<Uint8Array> {
+    if (this.stateValue === 'CLOSED') return Promise.reject(new SkeinError(ErrorCode.CLOSED, 'the cluster client is closed'));
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const command: Command = { payload, sessionId: -1, sequence: 0, sent: false, lastSentNs: 0, deadlineNs: this.client.nanoTime() + this.settings.commandTimeoutMs * 1e6, resolve, reject };
+      this.commands.push(command);
+      if (this.stateValue === 'CONNECTED') this.offerCommand(command, this.client.nanoTime());
+      this.client.wakeDriver();
+    });
+  }
+
+  /** Closes the session (SessionCloseRequest when connected) and the client; pending commands reject with CLOSED. Idempotent. */
+  async close(): Promise<void> {
+    if (this.stateValue === 'CLOSED' && this.closing) return;
+    this.closing = true;
+    if (this.stateValue === 'CONNECTED') {
+      const length = new SessionCloseRequestEncoder().wrapAndApplyHeader(this.control, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).encodedLength();
+      this.ingress.get(this.leaderIdValue)?.offer(this.control, 0, length);
+    }
+    this.toClosed(new SkeinError(ErrorCode.CLOSED, 'the cluster client was closed'), 'closed by the application');
+  }
+
+  doWork(nowNs: number): number {
+    if (this.stateValue === 'CLOSED') return 0;
+    this.nowNs = nowNs;
+    let work = this.egress.poll(this.onFragment, 20);
+    switch (this.stateValue) {
+      case 'CONNECTING':
+      case 'RECONNECTING':
+        work += this.connectWork(nowNs);
+        break;
+      case 'CONNECTED': {
+        const leader = this.ingress.get(this.leaderIdValue);
+        if (leader === undefined || !leader.isConnected) {
+          this.newLeaderDeadlineNs = nowNs + this.newLeaderTimeoutNs();
+          this.transition('AWAITING_LEADER', `the leader's (member ${this.leaderIdValue}) ingress is not connected`);
+          return work + 1;
+        }
+        if (nowNs >= this.nextKeepAliveNs) {
+          this.nextKeepAliveNs = nowNs + this.settings.keepAliveIntervalMs * 1e6;
+          const length = new SessionKeepAliveEncoder().wrapAndApplyHeader(this.control, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).encodedLength();
+          leader.offer(this.control, 0, length);
+          work++;
+        }
+        for (const c of this.commands) {
+          if (c.sessionId !== this.sessionIdValue || !c.sent || nowNs - c.lastSentNs >= this.settings.resendIntervalMs * 1e6) work += this.offerCommand(c, nowNs);
+        }
+        break;
+      }
+      case 'AWAITING_LEADER':
+        if (nowNs >= this.newLeaderDeadlineNs) {
+          this.loseSession(`no NewLeaderEvent within ${Math.round(this.newLeaderTimeoutNs() / 1e6)} ms of losing leader ${this.leaderIdValue}`);
+          work++;
+        }
+        break;
+    }
+    work += this.expireCommands(nowNs);
+    return work;
+  }
+
+  /** @internal */
+  onClose(): void {
+    if (this.stateValue !== 'CLOSED') this.toClosed(new SkeinError(ErrorCode.CLOSED, 'the cluster client was closed with its Skein'), 'its Skein closed');
+  }
+
+  // -----------------------------------------------------------------------------------------------
+
+  private connectWork(nowNs: number): number {
+    if (nowNs >= this.connectDeadlineNs) {
+      this.toClosed(new SkeinError(ErrorCode.RECONNECT_FAILED, `no session within ${this.settings.reconnectDeadlineMs} ms (members ${[...this.ingress.keys()].join(', ')})`), 'reconnect deadline passed');
+      return 1;
+    }
+    if (this.attemptSent && nowNs < this.attemptDeadlineNs) return 0;
+    if (this.attemptSent) {
+      // No answer in time: the next member, after a backoff.
+      this.attemptSent = false;
+      this.attemptTarget = this.nextMember(this.attemptTarget);
+      this.nextAttemptNs = nowNs + this.jittered();
+    }
+    if (nowNs < this.nextAttemptNs) return 0;
+    const publication = this.ingress.get(this.attemptTarget)!;
+    if (!publication.isConnected) {
+      if (nowNs >= this.nextAttemptNs + this.settings.messageTimeoutMs * 1e6) {
+        this.attemptTarget = this.nextMember(this.attemptTarget);
+        this.nextAttemptNs = nowNs + this.jittered();
+      }
+      return 0;
+    }
+    this.correlationId = Math.floor(this.random.nextDouble() * 2 ** 40) + 1;
+    const length = new SessionConnectRequestEncoder().wrapAndApplyHeader(this.control, 0).correlationId(this.correlationId).responseStreamId(this.settings.egressStreamId)
+      .version(CLIENT_PROTOCOL_VERSION).responseChannel(this.egress.resolvedChannel).encodedCredentials(new Uint8Array(0)).clientInfo(this.settings.clientInfo).encodedLength();
+    if (publication.offer(this.control, 0, length) < 0) return 0;
+    this.attemptSent = true;
+    this.attemptDeadlineNs = nowNs + this.settings.messageTimeoutMs * 1e6;
+    return 1;
+  }
+
+  private newLeaderTimeoutNs(): number {
+    return this.settings.newLeaderTimeoutMs !== undefined ? this.settings.newLeaderTimeoutMs * 1e6 : 2 * this.leaderHeartbeatTimeoutNs;
+  }
+
+  private nextMember(id: number): number {
+    const ids = [...this.ingress.keys()];
+    return ids[(ids.indexOf(id) + 1) % ids.length]!;
+  }
+
+  private jittered(): number {
+    const ms = this.backoffMs * (0.5 + this.random.nextDouble());
+    this.backoffMs = Math.min(this.settings.maxBackoffMs, this.backoffMs * 2);
+    return ms * 1e6;
+  }
+
+  private onEgress(buffer: Uint8Array, offset: number, length: number): void {
+    const h = this.header.wrap(buffer, offset, length);
+    if (h.schemaId() !== SCHEMA_ID) return;
+    switch (h.templateId()) {
+      case SessionEventDecoder.TEMPLATE_ID: {
+        const d = this.eventDec.wrapAndCheckHeader(buffer, offset, length);
+        this.onSessionEvent(d.clusterSessionIdAsNumber(), d.correlationIdAsNumber(), d.leadershipTermIdAsNumber(), d.leaderMemberId(), d.code(), d.leaderHeartbeatTimeoutNsAsNumber(), d.detail());
+        return;
+      }
+      case NewLeaderEventDecoder.TEMPLATE_ID: {
+        const d = this.newLeaderDec.wrapAndCheckHeader(buffer, offset, length);
+        if (d.clusterSessionIdAsNumber() !== this.sessionIdValue || (this.stateValue !== 'CONNECTED' && this.stateValue !== 'AWAITING_LEADER')) return;
+        const term = d.leadershipTermIdAsNumber();
+        if (term < this.termValue) return;
+        this.termValue = term;
+        this.leaderIdValue = d.leaderMemberId();
+        // Everything in flight goes again to the new leader (same sequences: answered once).
+        for (const c of this.commands) if (c.sessionId === this.sessionIdValue) c.lastSentNs = 0;
+        this.nextKeepAliveNs = 0;
+        this.transition('CONNECTED', `new leader ${this.leaderIdValue} in term ${term}`, true);
+        return;
+      }
+      case SessionMessageHeaderDecoder.TEMPLATE_ID: {
+        const d = this.messageDec.wrapAndCheckHeader(buffer, offset, length);
+        if (d.clusterSessionIdAsNumber() !== this.sessionIdValue) return;
+        const sequence = d.timestampAsNumber();
+        const index = this.commands.findIndex((c) => c.sessionId === this.sessionIdValue && c.sequence === sequence);
+        if (index < 0) return;
+        const [command] = this.commands.splice(index, 1);
+        command!.resolve(buffer.slice(offset + SESSION_HEADER_LENGTH, offset + length));
+        return;
+      }
+      default:
+    }
+  }
+
+  private onSessionEvent(sessionId: number, correlationId: number, term: number, leaderId: number, code: EventCode, heartbeatTimeoutNs: number, detail: string): void {
+    if (this.stateValue === 'CONNECTING' || this.stateValue === 'RECONNECTING') {
+      if (correlationId !== this.correlationId || !this.attemptSent) return;
+      this.attemptSent = false;
+      if (code === EventCode.OK) {
+        this.sessionIdValue = sessionId;
+        this.termValue = term;
+        this.leaderIdValue = leaderId;
+        if (heartbeatTimeoutNs > 0) this.leaderHeartbeatTimeoutNs = heartbeatTimeoutNs;
+        this.nextSequence = 1;
+        this.backoffMs = this.settings.initialBackoffMs;
+        this.nextKeepAliveNs = 0;
+        this.transition('CONNECTED', `session ${sessionId} opened by leader ${leaderId} in term ${term}`);
+        const first = this.firstConnect;
+        this.firstConnect = null;
+        first?.resolve(this);
+      } else if (code === EventCode.REDIRECT) {
+        if (this.ingress.has(leaderId)) this.attemptTarget = leaderId;
+        else this.attemptTarget = this.nextMember(this.attemptTarget);
+        this.nextAttemptNs = leaderId >= 0 ? this.nowNs : this.nowNs + this.jittered();
+      } else if (code === EventCode.ERROR || code === EventCode.AUTHENTICATION_REJECTED) {
+        this.toClosed(new SkeinError(ErrorCode.CONFIG_INVALID, `the cluster refused the session (${code === EventCode.ERROR ? 'ERROR' : 'AUTHENTICATION_REJECTED'}): ${detail}`), 'session refused');
+      }
+      return;
+    }
+    if (sessionId !== this.sessionIdValue || code !== EventCode.CLOSED) return;
+    // The cluster closed the session; a command it names was rejected for it.
+    const index = this.commands.findIndex((c) => c.sessionId === sessionId && c.sequence === correlationId);
+    if (index >= 0) {
+      const [command] = this.commands.splice(index, 1);
+      command!.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was not applied: ${detail}`));
+    }
+    this.loseSession(`the cluster closed session ${sessionId}: ${detail}`);
+  }
+
+  /** The session is gone: what was sent on it is unknown, the rest goes on a new session. */
+  private loseSession(reason: string): void {
+    const lost = this.sessionIdValue;
+    for (let i = this.commands.length - 1; i >= 0; i--) {
+      const c = this.commands[i]!;
+      if (c.sessionId === lost && c.sent) {
+        this.commands.splice(i, 1);
+        c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${lost}/${c.sequence}: session ${lost} was lost before its answer came (${reason}); it may or may not have been applied`));
+      } else {
+        c.sessionId = -1;
+      }
+    }
+    this.sessionIdValue = -1;
+    this.attemptSent = false;
+    this.backoffMs = this.settings.initialBackoffMs;
+    this.nextAttemptNs = this.nowNs + this.jittered();
+    this.connectDeadlineNs = this.nowNs + this.settings.reconnectDeadlineMs * 1e6;
+    this.transition('RECONNECTING', reason);
+  }
+
+  private offerCommand(command: Command, nowNs: number): number {
+    if (command.sessionId !== this.sessionIdValue) {
+      command.sessionId = this.sessionIdValue;
+      command.sequence = this.nextSequence++;
+      command.sent = false;
+    }
+    const leader = this.ingress.get(this.leaderIdValue);
+    if (leader === undefined) return 0;
+    this.messageEnc.wrapAndApplyHeader(this.frame, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).timestamp(command.sequence);
+    if (leader.offerV([this.frame, command.payload]) < 0) return 0;
+    command.sent = true;
+    command.lastSentNs = nowNs;
+    return 1;
+  }
+
+  private expireCommands(nowNs: number): number {
+    let work = 0;
+    for (let i = this.commands.length - 1; i >= 0; i--) {
+      const c = this.commands[i]!;
+      if (nowNs < c.deadlineNs) continue;
+      this.commands.splice(i, 1);
+      work++;
+      if (c.sent) c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: no answer within ${this.settings.commandTimeoutMs} ms (state ${this.stateValue}); it may or may not have been applied`));
+      else c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command not sent within ${this.settings.commandTimeoutMs} ms (state ${this.stateValue}): not applied`));
+    }
+    return work;
+  }
+
+  private toClosed(error: SkeinError, reason: string): void {
+    if (this.stateValue === 'CLOSED') return;
+    this.transition('CLOSED', reason);
+    for (const c of this.commands.splice(0)) {
+      if (error.code === ErrorCode.CLOSED && c.sent) c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: the client closed before its answer came; it may or may not have been applied`, { cause: error }));
+      else if (c.sent) c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: ${error.message}; it may or may not have been applied`, { cause: error }));
+      else c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command not sent: ${error.message}`, { cause: error }));
+    }
+    const first = this.firstConnect;
+    this.firstConnect = null;
+    first?.reject(error);
+    this.client.removeAgent(this);
+    this.egress.close();
+    for (const p of this.ingress.values()) p.close();
+  }
+
+  private transition(to: ClusterClientState, reason: string, always = false): void {
+    const from = this.stateValue;
+    if (from === to && !always) return;
+    this.stateValue = to;
+    const change: ClusterClientStateChange = { from, to, sessionId: this.sessionIdValue, leaderId: this.leaderIdValue, leadershipTermId: this.termValue, reason };
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.client.reportError(new SkeinError(ErrorCode.HANDLER_FAILED, `cluster client state listener threw on ${from} -> ${to}`, { cause: error }));
+      }
+    }
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The cluster client against three members over UDP, every member and the client with a Skein of
+ * its own, commands sent all along: it finds the leader and opens a session; when the leader is
+ * killed it follows the new one on the same session; when the whole cluster stops it waits for a
+ * new leader, then reconnects by itself with a new session once the cluster is back; every
+ * command resolves (answered, failed or unknown, never hanging); every answered put is in every
+ * member's state; and `isConnected` reads true exactly in CONNECTED, sampled throughout.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Skein } from '../../../src/skein.js';
+import { ClusterMember, type ClusterMemberEndpoint } from '../../../src/cluster/cluster-member.js';
+import { ClusterClient, type ClusterClientStateChange } from '../../../src/cluster/cluster-client.js';
+import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
+import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
+import { SeededPrng } from '../../../src/env/prng.js';
+import { freeUdpPort, waitFor } from '../../support/wait.js';
+
+const SETTINGS = { leaderHeartbeatTimeoutNs: 1_500_000_000, leaderHeartbeatIntervalNs: 100_000_000, electionTimeoutNs: 300_000_000, startupCanvassTimeoutNs: 3_000_000_000 };
+
+interface Running {
+  readonly skein: Skein;
+  readonly member: ClusterMember;
+  readonly kv: KvService;
+}
+
+test('cluster client: follows a new leader on its session, reconnects by itself after the whole cluster stops, and every command resolves', { timeout: 120_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-client-'));
+  const endpoints: ClusterMemberEndpoint[] = [];
+  for (let id = 0; id < 3; id++) endpoints.push({ id, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` });
+  const running: (Running | null)[] = [null, null, null];
+  const errors: unknown[] = [];
+  let round = 0;
+  const start = async (id: number): Promise<void> => {
+    const skein = Skein.launch({ testProfile: true, seed: 600 + round++ * 10 + id, dir: join(root, `skein-${round}-${id}`), errorHandler: (e) => errors.push(e) });
+    const kv = new KvService();
+    try {
+      const member = await ClusterMember.launch(skein.client, {
+        memberId: id, members: endpoints, clusterDir: join(root, `member-${id}`), service: kv, settings: SETTINGS, seed: id + 1,
+        archiveOptions: { segmentFileLength: 1024 * 1024, lowStorageSpaceThreshold: 0 },
+      });
+      running[id] = { skein, member, kv };
+    } catch (error) {
+      skein.destroy();
+      throw error;
+    }
+  };
+  const stop = async (id: number): Promise<void> => {
+    const r = running[id]!;
+    running[id] = null;
+    await r.member.close();
+    await r.skein.close();
+  };
+  const leader = (): Running | undefined => running.find((r) => r !== null && r.member.role === 'LEADER' && r.member.electionState === 'CLOSED') ?? undefined;
+  const clientSkein = Skein.launch({ testProfile: true, seed: 699, dir: join(root, 'client') });
+  let client: ClusterClient | null = null;
+  const changes: ClusterClientStateChange[] = [];
+  const samples: [string, boolean][] = [];
+  const acked = new Map<string, string>();
+  const outcomes = { answered: 0, failed: 0, unknown: 0 };
+  let sampler: NodeJS.Timeout | null = null;
+  try {
+    for (let id = 0; id < 3; id++) await start(id);
+    await waitFor(() => leader() !== undefined, 20_000, 'a leader');
+    client = await ClusterClient.connect(clientSkein.client, { ingressEndpoints: endpoints.map((m) => m.ingress!), random: new SeededPrng(9), commandTimeoutMs: 8000 });
+    client.onStateChange((c) => changes.push(c));
+    const c = client;
+    sampler = setInterval(() => samples.push([c.state, c.isConnected]), 5);
+    assert.equal(client.state, 'CONNECTED');
+    assert.equal(client.leaderId, leader()!.member.memberId);
+    const firstSession = client.sessionId;
+
+    // Commands, a few at a time, for as long as `until` says.
+    let n = 0;
+    const pump = async (until: () => boolean): Promise<void> => {
+      while (!until()) {
+        const batch = Array.from({ length: 4 }, () => {
+          const key = `k${n++}`;
+          const value = `v${n}`;
+          return c.send(encodeKv({ op: 'put', key, value })).then(
+            (answer) => {
+              assert.deepEqual(decodeKv<KvAnswer>(answer), { ok: true });
+              acked.set(key, value);
+              outcomes.answered++;
+            },
+            (error: unknown) => {
+              assert.ok(error instanceof SkeinError, String(error));
+              if (error.code === ErrorCode.CLUSTER_COMMAND_FAILED) outcomes.failed++;
+              else if (error.code === ErrorCode.CLUSTER_COMMAND_UNKNOWN) outcomes.unknown++;
+              else assert.fail(`unexpected ${error.code}: ${error.message}`);
+            },
+          );
+        });
+        await Promise.all(batch);
+      }
+    };
+    await pump(() => outcomes.answered >= 40);
+
+    // The leader dies: the client follows the new one on the same session.
+    const first = leader()!;
+    const killed = first.member.memberId;
+    running[killed] = null;
+    first.skein.destroy();
+    const followed = pump(() => client!.state === 'CONNECTED' && client!.leaderId !== killed && outcomes.answered >= 80);
+    await waitFor(() => changes.some((ch) => ch.to === 'AWAITING_LEADER'), 20_000, 'the loss of the leader noticed');
+    await followed;
+    assert.equal(client.sessionId, firstSession, 'the same session under the new leader');
+    assert.ok(changes.some((ch) => ch.from === 'AWAITING_LEADER' && ch.to === 'CONNECTED' && ch.leaderId !== killed), JSON.stringify(changes));
+
+    // The whole cluster stops; the client waits, then reconnects by itself once it is back.
+    for (const r of running.map((x, i) => (x === null ? -1 : i)).filter((i) => i >= 0)) await stop(r);
+    const during = c.send(encodeKv({ op: 'put', key: 'during', value: 'stop' })).then(
+      () => 'answered',
+      (error: SkeinError) => error.code,
+    );
+    await waitFor(() => client!.state === 'RECONNECTING', 20_000, 'RECONNECTING after no new leader');
+    assert.equal(client.isConnected, false);
+    for (let id = 0; id < 3; id++) await start(id);
+    await waitFor(() => client!.state === 'CONNECTED', 30_000, 'reconnected by itself');
+    assert.notEqual(client.sessionId, firstSession, 'a new session after the whole cluster restarted');
+    const outcome = await during;
+    assert.ok(['answered', ErrorCode.CLUSTER_COMMAND_FAILED, ErrorCode.CLUSTER_COMMAND_UNKNOWN].includes(outcome), `the command sent while stopped resolved: ${outcome}`);
+    const before = outcomes.answered;
+    await pump(() => outcomes.answered >= before + 40);
+    assert.equal(client.inFlight, 0, 'nothing left hanging');
+
+    // Every answered put is in every member's state.
+    await waitFor(() => running.every((r) => r !== null && [...acked].every(([k, v]) => r.kv.digest().includes(`["${k}","${v}"]`))), 20_000, 'every acknowledged put on every member');
+    // The state read truthfully throughout.
+    assert.ok(samples.length > 100, `samples ${samples.length}`);
+    for (const [state, connected] of samples) assert.equal(connected, state === 'CONNECTED', `isConnected ${connected} in ${state}`);
+    assert.deepEqual([...new Set(changes.map((ch) => `${ch.from}>${ch.to}`))].sort(), ['AWAITING_LEADER>CONNECTED', 'AWAITING_LEADER>RECONNECTING', 'CONNECTED>AWAITING_LEADER', 'RECONNECTING>CONNECTED']);
+    assert.ok(outcomes.answered >= 120, JSON.stringify(outcomes));
+  } finally {
+    if (sampler !== null) clearInterval(sampler);
+    await client?.close();
+    for (let id = 0; id < 3; id++) if (running[id] !== null) await stop(id);
+    await clientSkein.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('cluster client: endpoints that are not host:port are refused naming them; no member answering ends in RECONNECT_FAILED at the deadline', { timeout: 30_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-client-bad-'));
+  const skein = Skein.launch({ testProfile: true, seed: 701, dir: join(root, 'client') });
+  try {
+    await assert.rejects(ClusterClient.connect(skein.client, { ingressEndpoints: ['localhost'] }), /member 0: ingress endpoint 'localhost' is not host:port/);
+    await assert.rejects(ClusterClient.connect(skein.client, { ingressEndpoints: '0=a:1,x' }), /ingress endpoint 'x' is not id=host:port/);
+    await assert.rejects(ClusterClient.connect(skein.client, { ingressEndpoints: [] }), /no ingress endpoints/);
+    const port = await freeUdpPort();
+    const started = Date.now();
+    await assert.rejects(
+      ClusterClient.connect(skein.client, { ingressEndpoints: [`127.0.0.1:${port}`], reconnectDeadlineMs: 500, random: new SeededPrng(1) }),
+      (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.RECONNECT_FAILED && /no session within 500 ms \(members 0\)/.test(e.message),
+    );
+    assert.ok(Date.now() - started < 5000, 'bounded by the deadline');
+  } finally {
+    await skein.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
