@@ -16,6 +16,7 @@ import { registerRequestCommand } from './request-command.js';
 import { registerRespondCommand } from './respond-command.js';
 import { registerRegistryCommand, registerRpcCommand } from './rpc-command.js';
 import { registerStatCommand } from './stat-command.js';
+import { registerClusterCommand } from './cluster-command.js';
 import { registerSubCommand } from './sub-command.js';
 
 const VERSION = '0.1.0';
@@ -48,6 +49,7 @@ export function createProgram(): Command {
   registerArchiveToolCommand(program);
   registerRegistryCommand(program);
   registerRpcCommand(program);
+  registerClusterCommand(program);
   return program;
 }
 

@@ -1,0 +1,180 @@
+/**
+ * `skein cluster node`: runs one cluster member (its own media driver, archive and consensus
+ * module, and the key-value service) until SIGINT/SIGTERM, printing a JSON line for every role
+ * change and for its termination. `skein cluster start`: starts a local cluster of such nodes as
+ * child processes on free loopback ports, for trying things.
+ */
+import { Option, type Command } from 'commander';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { addSkeinOptions, integerOption, launchSkein, type SkeinCliOptions } from './cli-options.js';
+import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report } from './cli-runtime.js';
+import { freeUdpPort } from './free-port.js';
+
+export interface ClusterNodeOptions extends SkeinCliOptions {
+  memberId: number;
+  clusterMembers: string;
+  clusterDir?: string;
+  service: string;
+  logStorage: 'archive' | 'file';
+  leaderHeartbeatTimeoutMs: number;
+  electionTimeoutMs: number;
+  startupCanvassTimeoutMs: number;
+  snapshotIntervalMs: number;
+  sessionTimeoutMs: number;
+}
+
+interface ParsedMember {
+  readonly id: number;
+  readonly ingress: string;
+  readonly consensus: string;
+}
+
+/**
+ * Aeron's cluster members string: `id,ingress,consensus[,log,catchup,archive]|…` (the endpoints
+ * after the consensus one are Aeron's and not used here).
+ */
+export function parseClusterMembers(value: string): ParsedMember[] {
+  const members: ParsedMember[] = [];
+  for (const part of value.split('|').filter((p) => p.trim().length > 0)) {
+    const fields = part.split(',');
+    const id = Number(fields[0]);
+    if (fields.length < 3 || !Number.isInteger(id) || id < 0) throw new Error(`cluster member '${part}' is not id,ingress-host:port,consensus-host:port`);
+    members.push({ id, ingress: fields[1]!, consensus: fields[2]! });
+  }
+  if (members.length === 0) throw new Error(`no cluster members in '${value}'`);
+  return members;
+}
+
+const MS = integerOption(1, 3_600_000);
+
+export function registerClusterCommand(program: Command): Command {
+  const cluster = program.command('cluster').summary('Run cluster members (Raft over Skein, Aeron Cluster protocols)');
+  const node = cluster
+    .command('node')
+    .summary('Run one cluster member')
+    .description(
+      'Run one member of a cluster (its own media driver, archive and consensus module, and the key-value service) until SIGINT/SIGTERM. ' +
+        'Clients connect to the ingress endpoints with Aeron Cluster\'s protocol (Skein\'s ClusterClient). Prints a JSON line ' +
+        '{event: "role", memberId, role, leadershipTermId} on every role change, {event: "terminated", reason} when the cluster ' +
+        'shuts down, and a JSON summary {memberId, commitPosition, failure, elapsedMs} at the end; closes consensus module, archive and driver in that order.',
+    )
+    .requiredOption('--member-id <id>', 'this member\'s id', integerOption(0, 1_000_000))
+    .requiredOption('--cluster-members <list>', 'every member as Aeron writes them: id,ingress-host:port,consensus-host:port|…')
+    .option('--cluster-dir <path>', 'this member\'s directory (log, recording log, archive) (default: skein-cluster-<id>)')
+    .option('--service <name>', 'the clustered service: kv (a key-value store)', 'kv')
+    .option('--log-storage <kind>', 'archive (the log as an archive recording) or file', 'archive')
+    .option('--leader-heartbeat-timeout-ms <ms>', 'new election after this long without the leader (Aeron: 10000)', MS, 10_000)
+    .option('--election-timeout-ms <ms>', 'ballot length (Aeron: 1000)', MS, 1000)
+    .option('--startup-canvass-timeout-ms <ms>', 'canvass at start before a quorum may elect (Aeron: 60000)', MS, 60_000)
+    .option('--snapshot-interval-ms <ms>', 'take a snapshot this often, 0 = on request only', integerOption(0, 86_400_000), 0)
+    .option('--session-timeout-ms <ms>', 'close a client session silent this long (Aeron: 10000)', MS, 10_000);
+  addSkeinOptions(node);
+  node.action(action('cluster node', (options: ClusterNodeOptions) => runNode(options)));
+
+  const start = cluster
+    .command('start')
+    .summary('Start a local cluster of member processes')
+    .description(
+      'Start --members member processes (skein cluster node) on free loopback ports, print {event: "started", members: [{id, pid, ingress, ' +
+        'consensus, dir}], ingressEndpoints} and relay their output lines, until SIGINT/SIGTERM, which is passed on to every member; exits ' +
+        'when all have ended (1 if any failed).',
+    )
+    .option('--members <n>', 'how many members: 1, 3 or 5', integerOption(1, 5), 3)
+    .option('--dir <path>', 'parent directory of the members\' directories', 'skein-cluster')
+    .addOption(new Option('--test-profile', 'small terms and short timeouts, for tests').hideHelp());
+  start.action(action('cluster start', (options: { members: number; dir: string; testProfile?: boolean }) => runStart(options, start)));
+  return cluster;
+}
+
+async function runNode(options: ClusterNodeOptions): Promise<void> {
+  if (options.service !== 'kv') throw new Error(`unknown service '${options.service}': the one built in is kv`);
+  if (options.logStorage !== 'archive' && options.logStorage !== 'file') throw new Error(`--log-storage ${String(options.logStorage)}: archive or file`);
+  const members = parseClusterMembers(options.clusterMembers);
+  const skein = await launchSkein(options);
+  const { ClusterMember } = await import('../cluster/cluster-member.js');
+  const { KvService } = await import('../cluster/service/kv-service.js');
+  const startMs = nowMs();
+  const dir = resolve(options.clusterDir ?? `skein-cluster-${options.memberId}`);
+  const line = (value: object): void => {
+    process.stdout.write(`${JSON.stringify(value)}\n`);
+  };
+  let member: import('../cluster/cluster-member.js').ClusterMember;
+  try {
+    member = await ClusterMember.launch(skein.client, {
+      memberId: options.memberId,
+      members: members.map((m) => ({ id: m.id, consensus: m.consensus, ingress: m.ingress })),
+      clusterDir: dir,
+      service: new KvService(),
+      logStorage: options.logStorage,
+      settings: {
+        leaderHeartbeatTimeoutNs: options.leaderHeartbeatTimeoutMs * 1e6,
+        electionTimeoutNs: options.electionTimeoutMs * 1e6,
+        startupCanvassTimeoutNs: options.startupCanvassTimeoutMs * 1e6,
+        leaderHeartbeatIntervalNs: Math.min(200, Math.max(10, Math.floor(options.leaderHeartbeatTimeoutMs / 10))) * 1e6,
+      },
+      snapshotIntervalNs: options.snapshotIntervalMs * 1e6,
+      sessionTimeoutNs: options.sessionTimeoutMs * 1e6,
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
+      onRoleChange: (role, leadershipTermId) => line({ event: 'role', memberId: options.memberId, role, leadershipTermId }),
+      onTerminated: (reason) => line({ event: 'terminated', memberId: options.memberId, reason }),
+    });
+  } catch (error) {
+    await skein.close();
+    throw error;
+  }
+  let finished = false;
+  onShutdownSignal(() => {
+    if (finished) return;
+    finished = true;
+    const summary = { memberId: options.memberId, commitPosition: member.commitPosition, failure: member.failure?.message ?? null, elapsedMs: Math.round(nowMs() - startMs) };
+    // The consensus module (and the archive it runs), then the media driver.
+    void member.close().then(() => skein.close()).then(
+      () => exitProcess(summary.failure === null ? EXIT_OK : EXIT_FAILURE, `${JSON.stringify(summary)}\n`),
+      () => exitProcess(EXIT_FAILURE, `${JSON.stringify(summary)}\n`),
+    );
+  });
+  line({ event: 'started', memberId: options.memberId, dir, ingress: members.find((m) => m.id === options.memberId)!.ingress, pid: process.pid });
+  report('cluster node', `member ${options.memberId} of ${members.length} in ${dir}`);
+}
+
+async function runStart(options: { members: number; dir: string; testProfile?: boolean }, command: Command): Promise<void> {
+  if (![1, 3, 5].includes(options.members)) {
+    const { usageError } = await import('./cli-runtime.js');
+    usageError(command, `--members ${options.members}: a cluster has 1, 3 or 5 members`);
+  }
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const specs: ParsedMember[] = [];
+  for (let id = 0; id < options.members; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
+  const children: { id: number; child: ChildProcess; exit: Promise<number> }[] = [];
+  for (const m of specs) {
+    const args = [main, 'cluster', 'node', '--member-id', String(m.id), '--cluster-members', clusterMembers, '--cluster-dir', resolve(options.dir, `member-${m.id}`)];
+    if (options.testProfile === true) args.push('--test-profile', '--leader-heartbeat-timeout-ms', '1500', '--election-timeout-ms', '300', '--startup-canvass-timeout-ms', '3000');
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout!.setEncoding('utf8');
+    let buffered = '';
+    child.stdout!.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        process.stdout.write(`${buffered.slice(0, nl)}\n`);
+        buffered = buffered.slice(nl + 1);
+      }
+    });
+    const exit = new Promise<number>((done) => child.on('exit', (code) => done(code ?? 1)));
+    children.push({ id: m.id, child, exit });
+  }
+  process.stdout.write(
+    `${JSON.stringify({
+      event: 'started', members: specs.map((m) => ({ ...m, pid: children.find((c) => c.id === m.id)!.child.pid, dir: resolve(options.dir, `member-${m.id}`) })),
+      ingressEndpoints: specs.map((m) => `${m.id}=${m.ingress}`).join(','),
+    })}\n`,
+  );
+  onShutdownSignal((signal) => {
+    for (const c of children) c.child.kill(signal);
+  });
+  const codes = await Promise.all(children.map((c) => c.exit));
+  exitProcess(codes.every((code) => code === 0) ? EXIT_OK : EXIT_FAILURE, `${JSON.stringify({ event: 'stopped', exitCodes: codes })}\n`);
+}

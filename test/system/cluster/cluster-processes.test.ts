@@ -1,0 +1,95 @@
+/**
+ * Cluster members as processes (`skein cluster node`), with real kills: three members elect a
+ * leader; a ClusterClient in this process opens a session and its commands are answered; the
+ * leader's process is killed with SIGKILL and the client follows the new leader on its session;
+ * SIGTERM then ends the two others, each closing its consensus module, archive and driver and
+ * exiting 0 with nothing on stderr but its start line. And `skein cluster start --members 3`
+ * starts three such processes and stops them all on SIGTERM.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Skein } from '../../../src/skein.js';
+import { ClusterClient } from '../../../src/cluster/cluster-client.js';
+import { decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
+import { SeededPrng } from '../../../src/env/prng.js';
+import { startSkein, stopAll, type StartedProcess } from '../../support/processes.js';
+import { freeUdpPort, waitFor } from '../../support/wait.js';
+
+after(() => stopAll());
+
+const FAST = ['--test-profile', '--leader-heartbeat-timeout-ms', '1500', '--election-timeout-ms', '300', '--startup-canvass-timeout-ms', '3000'];
+
+test('members as processes: a leader is elected, a client is answered, the leader is SIGKILLed and the client follows, SIGTERM ends the rest cleanly', { timeout: 120_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-proc-'));
+  const specs: { id: number; ingress: string; consensus: string }[] = [];
+  for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
+  const nodes: StartedProcess[] = [];
+  const skein = Skein.launch({ testProfile: true, seed: 801, dir: join(root, 'client') });
+  let client: ClusterClient | null = null;
+  try {
+    for (const m of specs) {
+      nodes.push(startSkein(['cluster', 'node', '--member-id', String(m.id), '--cluster-members', clusterMembers, '--cluster-dir', join(root, `member-${m.id}`), '--dir', join(root, `skein-${m.id}`), ...FAST]));
+    }
+    for (const n of nodes) await n.waitForLine(/"event":"started"/, 20_000, 'stdout');
+    const leaderLine = await Promise.any(nodes.map((n) => n.waitForLine(/"role":"LEADER"/, 30_000, 'stdout')));
+    const leaderId = (JSON.parse(leaderLine) as { memberId: number }).memberId;
+    client = await ClusterClient.connect(skein.client, { ingressEndpoints: specs.map((m) => m.ingress), random: new SeededPrng(3) });
+    assert.equal(client.leaderId, leaderId);
+    const c = client;
+    const put = async (key: string): Promise<void> => {
+      assert.deepEqual(decodeKv<KvAnswer>(await c.send(encodeKv({ op: 'put', key, value: key }))), { ok: true });
+    };
+    for (let i = 0; i < 20; i++) await put(`a${i}`);
+    const session = client.sessionId;
+
+    // SIGKILL the leader's process.
+    nodes[leaderId]!.signal('SIGKILL');
+    await nodes[leaderId]!.waitForExit(10_000);
+    await waitFor(() => c.state === 'CONNECTED' && c.leaderId !== leaderId, 30_000, 'the client on the new leader');
+    assert.equal(c.sessionId, session, 'the same session');
+    for (let i = 0; i < 20; i++) await put(`b${i}`);
+    assert.deepEqual(decodeKv<KvAnswer>(await c.send(encodeKv({ op: 'get', key: 'a7' }))), { value: 'a7' }, 'what was answered before the kill is there');
+    await client.close();
+    client = null;
+
+    // SIGTERM: each remaining member closes consensus module, archive and driver, and exits 0.
+    for (const [id, n] of nodes.entries()) {
+      if (id === leaderId) continue;
+      n.signal('SIGTERM');
+      assert.deepEqual(await n.waitForExit(15_000), { code: 0, signal: null }, n.describe());
+      const summary = n.lastJson<{ memberId: number; failure: string | null; commitPosition: number }>();
+      assert.equal(summary.memberId, id);
+      assert.equal(summary.failure, null);
+      assert.ok(summary.commitPosition > 0);
+      assert.equal(n.stderr.trim(), `skein cluster node: member ${id} of 3 in ${join(root, `member-${id}`)}`, 'no warning or error on stderr');
+    }
+  } finally {
+    await client?.close();
+    await skein.close();
+    await stopAll();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('skein cluster start --members 3 starts three member processes that elect a leader, and stops them on SIGTERM', { timeout: 60_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-start-'));
+  try {
+    const start = startSkein(['cluster', 'start', '--members', '3', '--dir', root, '--test-profile']);
+    const started = JSON.parse(await start.waitForLine(/"event":"started","members"/, 20_000, 'stdout')) as { members: { id: number; pid: number }[]; ingressEndpoints: string };
+    assert.equal(started.members.length, 3);
+    assert.match(started.ingressEndpoints, /^0=127\.0\.0\.1:\d+,1=127\.0\.0\.1:\d+,2=127\.0\.0\.1:\d+$/);
+    await start.waitForLine(/"role":"LEADER"/, 30_000, 'stdout');
+    start.signal('SIGTERM');
+    assert.deepEqual(await start.waitForExit(20_000), { code: 0, signal: null }, start.describe());
+    assert.deepEqual(start.lastJson(), { event: 'stopped', exitCodes: [0, 0, 0] });
+    for (const m of started.members) assert.throws(() => process.kill(m.pid, 0), 'every member process ended');
+    assert.equal((await Promise.resolve(startSkein(['cluster', 'start', '--members', '2']).waitForExit(10_000))).code, 2, 'a cluster of 2 is refused');
+  } finally {
+    await stopAll();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
