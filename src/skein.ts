@@ -302,7 +302,8 @@ export class Skein {
             );
           }
           this.destroy();
-          resolve();
+          // Resolved once the sockets are released too: nothing of this Skein is left open.
+          void (this.transport.whenClosed?.() ?? Promise.resolve()).then(resolve);
         } else {
           setTimeout(check, 5);
         }

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { addSkeinOptions, integerOption, launchSkein, type SkeinCliOptions } from './cli-options.js';
-import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report } from './cli-runtime.js';
+import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report, sleep } from './cli-runtime.js';
 import { freeUdpPort } from './free-port.js';
 
 export interface ClusterNodeOptions extends SkeinCliOptions {
@@ -48,6 +48,8 @@ export function parseClusterMembers(value: string): ParsedMember[] {
 }
 
 const MS = integerOption(1, 3_600_000);
+/** How long a terminated member stays before it closes (the leader resends the termination position every heartbeat interval). */
+const TERMINATED_LINGER_MS = 1000;
 
 export function registerClusterCommand(program: Command): Command {
   const cluster = program.command('cluster').summary('Run cluster members (Raft over Skein, Aeron Cluster protocols)');
@@ -100,7 +102,25 @@ async function runNode(options: ClusterNodeOptions): Promise<void> {
   const line = (value: object): void => {
     process.stdout.write(`${JSON.stringify(value)}\n`);
   };
-  let member: import('../cluster/cluster-member.js').ClusterMember;
+  let member: import('../cluster/cluster-member.js').ClusterMember | null = null;
+  let finished = false;
+  const finish = (): void => {
+    if (finished || member === null) return;
+    finished = true;
+    const m = member;
+    const summary = { memberId: options.memberId, state: m.state, commitPosition: m.commitPosition, failure: m.failure?.message ?? null, elapsedMs: Math.round(nowMs() - startMs), openResources: [] as string[] };
+    // The consensus module (and the archive it runs), then the media driver; then what is still open in this process besides its output.
+    void m.close().then(() => skein.close()).then(
+      async () => {
+        // What this process still holds besides its output: anything left after 200 ms is a leak (work already queued, such as an immediate, ends by itself).
+        const held = (): string[] => process.getActiveResourcesInfo().filter((r) => r !== 'PipeWrap' && r !== 'TTYWrap' && r !== 'FSReqCallback');
+        for (let waited = 0; held().length > 0 && waited < 200; waited += 10) await sleep(10);
+        summary.openResources = held();
+        exitProcess(summary.failure === null ? EXIT_OK : EXIT_FAILURE, `${JSON.stringify(summary)}\n`);
+      },
+      () => exitProcess(EXIT_FAILURE, `${JSON.stringify(summary)}\n`),
+    );
+  };
   try {
     member = await ClusterMember.launch(skein.client, {
       memberId: options.memberId,
@@ -118,23 +138,17 @@ async function runNode(options: ClusterNodeOptions): Promise<void> {
       sessionTimeoutNs: options.sessionTimeoutMs * 1e6,
       ...(options.seed === undefined ? {} : { seed: options.seed }),
       onRoleChange: (role, leadershipTermId) => line({ event: 'role', memberId: options.memberId, role, leadershipTermId }),
-      onTerminated: (reason) => line({ event: 'terminated', memberId: options.memberId, reason }),
+      onTerminated: (reason) => {
+        line({ event: 'terminated', memberId: options.memberId, reason });
+        // Stay a moment to acknowledge the termination position again should the leader ask, then end as on a signal.
+        setTimeout(() => finish(), TERMINATED_LINGER_MS).unref();
+      },
     });
   } catch (error) {
     await skein.close();
     throw error;
   }
-  let finished = false;
-  onShutdownSignal(() => {
-    if (finished) return;
-    finished = true;
-    const summary = { memberId: options.memberId, commitPosition: member.commitPosition, failure: member.failure?.message ?? null, elapsedMs: Math.round(nowMs() - startMs) };
-    // The consensus module (and the archive it runs), then the media driver.
-    void member.close().then(() => skein.close()).then(
-      () => exitProcess(summary.failure === null ? EXIT_OK : EXIT_FAILURE, `${JSON.stringify(summary)}\n`),
-      () => exitProcess(EXIT_FAILURE, `${JSON.stringify(summary)}\n`),
-    );
-  });
+  onShutdownSignal(() => finish());
   line({ event: 'started', memberId: options.memberId, dir, ingress: members.find((m) => m.id === options.memberId)!.ingress, pid: process.pid });
   report('cluster node', `member ${options.memberId} of ${members.length} in ${dir}`);
 }

@@ -17,6 +17,7 @@ import { registerRespondCommand } from './respond-command.js';
 import { registerRegistryCommand, registerRpcCommand } from './rpc-command.js';
 import { registerStatCommand } from './stat-command.js';
 import { registerClusterCommand } from './cluster-command.js';
+import { registerClusterToolCommand } from './cluster-tool-command.js';
 import { registerSubCommand } from './sub-command.js';
 
 const VERSION = '0.1.0';
@@ -50,6 +51,7 @@ export function createProgram(): Command {
   registerRegistryCommand(program);
   registerRpcCommand(program);
   registerClusterCommand(program);
+  registerClusterToolCommand(program);
   return program;
 }
 

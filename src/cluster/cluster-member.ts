@@ -31,6 +31,7 @@ import { ClusterNode, type IngressResult, type NodeState, type SnapshotStore } f
 import { ArchiveSnapshotStore } from './archive-snapshot-store.js';
 import { RecordingLog } from './recording-log.js';
 import { ClusterIngress, DEFAULT_INGRESS_STREAM_ID } from './cluster-ingress.js';
+import { CONTROL_ACK_FILE, STATUS_FILE, takeControlRequest, writeJson, type MemberStatus } from './cluster-control.js';
 import { FileSnapshotStore } from './file-snapshot-store.js';
 import { FileConsensusLog } from './consensus/file-consensus-log.js';
 import { ArchiveConsensusLog, DEFAULT_LOG_MTU, DEFAULT_LOG_TERM_LENGTH } from './archive-consensus-log.js';
@@ -136,6 +137,13 @@ export class ClusterMember implements Agent {
   private nowNs: number;
   private closed = false;
   private failureValue: SkeinError | null = null;
+  private readonly files: Files;
+  private readonly clusterDir: string;
+  private readonly memberEndpoints: readonly ClusterMemberEndpoint[];
+  private readonly epochClock: EpochClock;
+  private nextControlCheckNs = 0;
+  private nextStatusNs = 0;
+  private lastStatusKey = '';
   /** Messages not sent because the peer was not connected or pushed back (sent again later by the core). */
   messagesDropped = 0;
   /** Frames received that were not consensus messages or log data (reported once each). */
@@ -155,6 +163,9 @@ export class ClusterMember implements Agent {
   ) {
     this.client = client;
     this.archive = archive;
+    this.files = files;
+    this.clusterDir = options.clusterDir;
+    this.memberEndpoints = options.members;
     this.roleName = `cluster-member-${options.memberId}`;
     this.log = log;
     [this.consensusSub, this.logSub] = subs;
@@ -162,6 +173,7 @@ export class ClusterMember implements Agent {
     this.logPubs = logPubs;
     this.nowNs = client.nanoTime();
     const epochClock = options.epochClock ?? systemEpochClock;
+    this.epochClock = epochClock;
     this.codec = new ConsensusCodec({ clusterTime: () => epochClock.epochMs(), catchupEndpoint: options.members.find((m) => m.id === options.memberId)!.consensus });
     let maxMessage = Infinity;
     for (const p of logPubs.values()) maxMessage = Math.min(maxMessage, p.maxMessageLength);
@@ -350,6 +362,10 @@ export class ClusterMember implements Agent {
       work += this.logSub.poll(this.logAssembler.onFragment, 50);
       work += this.node.doWork(nowNs);
       this.updateCounters();
+      if (nowNs >= this.nextControlCheckNs) {
+        this.nextControlCheckNs = nowNs + 100_000_000;
+        work += this.checkControl(nowNs);
+      }
       return work;
     } catch (error) {
       this.failStop(error);
@@ -396,6 +412,8 @@ export class ClusterMember implements Agent {
     for (const p of this.consensusPubs.values()) attempt(() => p.close());
     for (const p of this.logPubs.values()) attempt(() => p.close());
     for (const c of this.counters) attempt(() => c.counter?.close());
+    // The last status says the member is closed.
+    attempt(() => this.writeStatus());
     for (const e of errors) this.client.reportError(e);
     // The consensus module first, then the archive (A003's order; the media driver is its owner's).
     if (this.archive === null) {
@@ -411,6 +429,40 @@ export class ClusterMember implements Agent {
       );
     }
     return this.closing;
+  }
+
+  /** A tool's request in the directory is acted on; the status file is kept current. */
+  private checkControl(nowNs: number): number {
+    let work = 0;
+    const request = takeControlRequest(this.files, this.clusterDir);
+    if (request !== undefined) {
+      work++;
+      if ('invalid' in request) {
+        this.client.reportError(new SkeinError(ErrorCode.ARG_INVALID, `${this.roleName}: ${request.invalid}`));
+      } else {
+        const leading = this.node.isActiveLeader;
+        const ok = leading && (request.action === 'snapshot' ? this.node.requestSnapshot() : request.action === 'shutdown' ? this.shutdown() : this.abort());
+        const detail = ok ? `${request.action} begun by leader ${this.memberId} in term ${this.leadershipTermId}` : leading ? `${request.action} refused in state ${this.node.state}` : `member ${this.memberId} is not the leader (leader: ${this.leaderId}); ask the leader's directory`;
+        writeJson(this.files, `${this.clusterDir}/${CONTROL_ACK_FILE}`, { id: request.id, action: request.action, ok, detail }, true);
+      }
+    }
+    const key = `${this.role}|${this.electionState}|${this.leadershipTermId}|${this.leaderId}|${this.node.state}`;
+    if (key !== this.lastStatusKey || nowNs >= this.nextStatusNs) {
+      this.lastStatusKey = key;
+      this.nextStatusNs = nowNs + 500_000_000;
+      this.writeStatus();
+      work++;
+    }
+    return work;
+  }
+
+  private writeStatus(): void {
+    const status: MemberStatus = {
+      memberId: this.memberId, pid: process.pid, role: this.role, electionState: this.electionState, leadershipTermId: this.leadershipTermId, leaderId: this.leaderId,
+      commitPosition: this.commitPosition, appendPosition: this.log.appendPosition, state: this.node.state, snapshotsStored: this.node.snapshotsStored, recoveredPosition: this.node.recoveredPosition,
+      members: this.memberEndpoints, updatedAtMs: this.epochClock.epochMs(),
+    };
+    writeJson(this.files, `${this.clusterDir}/${STATUS_FILE}`, status, false);
   }
 
   private updateCounters(): void {

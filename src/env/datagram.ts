@@ -91,6 +91,11 @@ export interface DatagramTransport {
    * `bound` or `failed` (some transports bind synchronously). Invalid options throw a SkeinError.
    */
   open(options: DatagramSocketOptions): DatagramSocket;
+  /**
+   * Resolves once every socket this transport closed has finished closing (the operating system
+   * released it). Transports whose close is immediate may leave it out.
+   */
+  whenClosed?(): Promise<void>;
 }
 
 /** Largest UDP payload over IPv4 (65535 - 8 byte UDP header - 20 byte IP header). */

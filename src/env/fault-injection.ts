@@ -208,6 +208,10 @@ export class FaultInjectingTransport implements DatagramTransport {
     this.scheduler = options.scheduler ?? createNodeScheduler();
   }
 
+  whenClosed(): Promise<void> {
+    return this.inner.whenClosed?.() ?? Promise.resolve();
+  }
+
   open(options: DatagramSocketOptions): DatagramSocket {
     return new FaultInjectingSocket(this, this.inner.open(options));
   }

@@ -185,15 +185,16 @@ export const nodeFiles: Files = {
 
 /**
  * Replaces `path` with `bytes` whole or not at all: writes a temporary file beside it (one a crash
- * left behind is removed first), flushes it to the device, and renames it over `path`.
+ * left behind is removed first), flushes it to the device (unless `sync` is false: for files a
+ * crash may lose, such as a status), and renames it over `path`.
  */
-export function writeFileAtomically(files: Files, path: string, bytes: Uint8Array): void {
+export function writeFileAtomically(files: Files, path: string, bytes: Uint8Array, options: { sync?: boolean } = {}): void {
   const temp = `${path}.tmp`;
   if (files.exists(temp)) files.remove(temp);
   const file = files.open(temp, 'create');
   try {
     file.write(bytes, 0, bytes.length, 0);
-    file.sync(true);
+    if (options.sync ?? true) file.sync(true);
   } finally {
     file.close();
   }

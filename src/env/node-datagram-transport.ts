@@ -56,6 +56,33 @@ export class NodeDatagramTransport implements DatagramTransport {
     return new NodeDatagramSocket(this, options);
   }
 
+  private closingSockets = 0;
+  private closedWaiters: (() => void)[] = [];
+
+  whenClosed(): Promise<void> {
+    if (this.closingSockets === 0) return Promise.resolve();
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+
+  /** @internal A socket of this transport began closing; `done` is to be called once it has. */
+  beginClose(): () => void {
+    this.closingSockets++;
+    let called = false;
+    return () => {
+      if (called) return;
+      called = true;
+      if (--this.closingSockets > 0) return;
+      // The 'close' event comes before libuv releases the handle (its close phase follows the
+      // check phase): two turns later it is gone.
+      setImmediate(() =>
+        setImmediate(() => {
+          if (this.closingSockets > 0) return;
+          for (const resolve of this.closedWaiters.splice(0)) resolve();
+        }),
+      );
+    };
+  }
+
   /** @internal Tells the socket's `onSendError`, then this transport's `onError`. */
   reportSendError(socketName: string, cause: unknown, onSendError: ((error: Error) => void) | undefined): void {
     if (onSendError === undefined && this.onError === undefined) return;
@@ -118,10 +145,12 @@ class NodeDatagramSocket implements DatagramSocket {
     const wasFailed = this.status === 'failed';
     this.status = 'closed';
     if (!wasFailed) {
+      const done = this.transport.beginClose();
       try {
-        this.socket.close();
+        this.socket.close(done);
       } catch {
         // already closed by the failed bind
+        done();
       }
     }
   }

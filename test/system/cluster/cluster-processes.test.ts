@@ -93,3 +93,66 @@ test('skein cluster start --members 3 starts three member processes that elect a
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('A003 with processes: skein cluster-tool shutdown snapshots, every member process terminates and exits by itself with no warning, error or open resource, and all restart from the snapshot', { timeout: 120_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-a003-'));
+  const specs: { id: number; ingress: string; consensus: string }[] = [];
+  for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
+  const dirOf = (id: number): string => join(root, `member-${id}`);
+  const startNodes = (round: number): StartedProcess[] =>
+    specs.map((m) => startSkein(['cluster', 'node', '--member-id', String(m.id), '--cluster-members', clusterMembers, '--cluster-dir', dirOf(m.id), '--dir', join(root, `skein-${round}-${m.id}`), ...FAST]));
+  const skein = Skein.launch({ testProfile: true, seed: 811, dir: join(root, 'client') });
+  let client: ClusterClient | null = null;
+  try {
+    let nodes = startNodes(0);
+    const leaderLine = await Promise.any(nodes.map((n) => n.waitForLine(/"role":"LEADER"/, 30_000, 'stdout')));
+    const leaderId = (JSON.parse(leaderLine) as { memberId: number }).memberId;
+    client = await ClusterClient.connect(skein.client, { ingressEndpoints: specs.map((m) => m.ingress), random: new SeededPrng(5) });
+    for (let i = 0; i < 30; i++) assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'put', key: `k${i}`, value: `v${i}` }))), { ok: true });
+    await client.close();
+    client = null;
+
+    // The tool asks a follower first (refused: not the leader), then the leader.
+    const follower = (leaderId + 1) % 3;
+    const refused = startSkein(['cluster-tool', dirOf(follower), 'shutdown']);
+    assert.equal((await refused.waitForExit(15_000)).code, 1, refused.describe());
+    assert.match(refused.stdout, /"ok":false.*is not the leader \(leader: \d\)/);
+    const tool = startSkein(['cluster-tool', dirOf(leaderId), 'shutdown']);
+    assert.equal((await tool.waitForExit(15_000)).code, 0, tool.describe());
+    assert.match(tool.stdout, /"ok":true/);
+    for (const [id, n] of nodes.entries()) {
+      assert.deepEqual(await n.waitForExit(30_000), { code: 0, signal: null }, n.describe());
+      assert.match(n.stdout, /"event":"terminated"/);
+      const summary = n.lastJson<{ state: string; failure: string | null; openResources: string[] }>();
+      assert.deepEqual([summary.state, summary.failure, summary.openResources], ['CLOSED', null, []], `member ${id}: ${n.describe()}`);
+      assert.equal(n.stderr.trim(), `skein cluster node: member ${id} of 3 in ${dirOf(id)}`, `member ${id}: no warning or error`);
+    }
+    assert.match(nodes[leaderId]!.stdout, /"reason":"shut down: every member reached the termination position"/, 'every follower acknowledged: no termination timeout');
+    const recording = startSkein(['cluster-tool', dirOf(leaderId), 'recording-log']);
+    await recording.waitForExit(10_000);
+    const entries = JSON.parse(recording.stdout) as { type: number; logPosition: number; serviceId: number }[];
+    const snapshot = entries.filter((e) => e.serviceId === -1).at(-1)!;
+    assert.ok(snapshot.logPosition > 0, recording.stdout);
+
+    // All three start again from that snapshot and answer what was put before.
+    nodes = startNodes(1);
+    await Promise.any(nodes.map((n) => n.waitForLine(/"role":"LEADER"/, 30_000, 'stdout')));
+    for (const id of [0, 1, 2]) {
+      const describe = startSkein(['cluster-tool', dirOf(id), 'describe']);
+      await describe.waitForExit(10_000);
+      assert.equal((JSON.parse(describe.stdout) as { status: { recoveredPosition: number } }).status.recoveredPosition, snapshot.logPosition, `member ${id} started from the snapshot`);
+    }
+    client = await ClusterClient.connect(skein.client, { ingressEndpoints: specs.map((m) => m.ingress), random: new SeededPrng(6) });
+    assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'get', key: 'k29' }))), { value: 'v29' });
+    await client.close();
+    client = null;
+    for (const n of nodes) n.signal('SIGTERM');
+    for (const n of nodes) assert.equal((await n.waitForExit(15_000)).code, 0, n.describe());
+  } finally {
+    await client?.close();
+    await skein.close();
+    await stopAll();
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,97 @@
+/**
+ * `skein cluster-tool <cluster-dir> <command>`: what Aeron's ClusterTool does, against a member's
+ * directory (docs/cluster.md, "Cluster tool"): describe, list-members, leader, recording-log read
+ * the member's files; snapshot, shutdown and abort ask the running member (its leader) through
+ * the directory and wait for its answer.
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { integerOption } from './cli-options.js';
+import { action, EXIT_FAILURE, EXIT_OK, exitProcess, sleep, usageError } from './cli-runtime.js';
+
+const COMMANDS = ['describe', 'list-members', 'leader', 'recording-log', 'snapshot', 'shutdown', 'abort'] as const;
+type ToolCommand = (typeof COMMANDS)[number];
+
+export function registerClusterToolCommand(program: Command): Command {
+  const command = program
+    .command('cluster-tool')
+    .summary('Inspect and control a cluster member through its directory (as Aeron\'s ClusterTool)')
+    .description(
+      'Commands: describe (the member\'s status, consensus state and recording log), list-members (members and endpoints, and who leads), ' +
+        'leader (the leader\'s id), recording-log (the recording log\'s entries), snapshot | shutdown | abort (asks the running member, which must ' +
+        'lead, and waits for its answer). Prints JSON; exit 1 when the member refuses or does not answer within --timeout-ms.',
+    )
+    .argument('<cluster-dir>', 'the member\'s directory (--cluster-dir of skein cluster node)')
+    .argument('<command>', COMMANDS.join(' | '))
+    .option('--timeout-ms <ms>', 'how long to wait for the member to answer', integerOption(1, 3_600_000), 10_000);
+  command.action(action('cluster-tool', (dir: string, name: string, options: { timeoutMs: number }) => run(resolve(dir), name, options, command)));
+  return command;
+}
+
+async function run(dir: string, name: string, options: { timeoutMs: number }, command: Command): Promise<void> {
+  if (!(COMMANDS as readonly string[]).includes(name)) usageError(command, `unknown command '${name}': one of ${COMMANDS.join(', ')}`);
+  const tool = name as ToolCommand;
+  const { nodeFiles } = await import('../env/files.js');
+  const control = await import('../cluster/cluster-control.js');
+  const print = (value: unknown): void => {
+    process.stdout.write(`${JSON.stringify(value)}\n`);
+  };
+  if (!nodeFiles.exists(dir)) throw new Error(`no cluster directory ${dir}`);
+  const status = control.readJson<import('../cluster/cluster-control.js').MemberStatus>(nodeFiles, `${dir}/${control.STATUS_FILE}`);
+  const needStatus = (): import('../cluster/cluster-control.js').MemberStatus => {
+    if (status === undefined) throw new Error(`${dir} has no ${control.STATUS_FILE}: no member has run there`);
+    return status;
+  };
+  switch (tool) {
+    case 'describe': {
+      const { ConsensusStateFile } = await import('../cluster/consensus/consensus-state-file.js');
+      const { RecordingLog } = await import('../cluster/recording-log.js');
+      const log = RecordingLog.open({ files: nodeFiles, clusterDir: dir });
+      try {
+        print({ status: needStatus(), consensusState: new ConsensusStateFile(nodeFiles, dir).read(), recordingLog: log.entries });
+      } finally {
+        log.close();
+      }
+      break;
+    }
+    case 'list-members': {
+      const s = needStatus();
+      print({ memberId: s.memberId, leaderId: s.leaderId, leadershipTermId: s.leadershipTermId, members: s.members });
+      break;
+    }
+    case 'leader':
+      print({ leaderId: needStatus().leaderId, leadershipTermId: needStatus().leadershipTermId });
+      break;
+    case 'recording-log': {
+      const { RecordingLog } = await import('../cluster/recording-log.js');
+      const log = RecordingLog.open({ files: nodeFiles, clusterDir: dir });
+      try {
+        print(log.entries);
+      } finally {
+        log.close();
+      }
+      break;
+    }
+    default: {
+      needStatus();
+      const id = randomUUID();
+      const ackPath = `${dir}/${control.CONTROL_ACK_FILE}`;
+      control.writeJson(nodeFiles, `${dir}/${control.CONTROL_FILE}`, { id, action: tool }, true);
+      const deadline = Date.now() + options.timeoutMs;
+      for (;;) {
+        const ack = control.readJson<import('../cluster/cluster-control.js').ControlAck>(nodeFiles, ackPath);
+        if (ack?.id === id) {
+          print(ack);
+          exitProcess(ack.ok ? EXIT_OK : EXIT_FAILURE);
+          return;
+        }
+        if (Date.now() > deadline) {
+          if (nodeFiles.exists(`${dir}/${control.CONTROL_FILE}`)) nodeFiles.remove(`${dir}/${control.CONTROL_FILE}`);
+          throw new Error(`the member in ${dir} did not answer ${tool} within ${options.timeoutMs} ms (is it running?)`);
+        }
+        await sleep(20);
+      }
+    }
+  }
+}
