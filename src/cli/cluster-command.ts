@@ -87,6 +87,18 @@ export function registerClusterCommand(program: Command): Command {
     .option('--dir <path>', 'parent directory of the members\' directories', 'skein-cluster')
     .addOption(new Option('--test-profile', 'small terms and short timeouts, for tests').hideHelp());
   start.action(action('cluster start', (options: { members: number; dir: string; testProfile?: boolean }) => runStart(options, start)));
+
+  const demo = cluster
+    .command('demo')
+    .summary('A three-member cluster, a client, and a leader failure, in one process')
+    .description(
+      'Start three cluster members (each with its own media driver and archive, over UDP loopback) and a ClusterClient in this process, ' +
+        'send --commands key-value commands, kill the leader\'s driver, let the client follow the new leader, send as many again, ' +
+        'print what happened and a JSON summary {commands, answeredPerSecond, roundTripUs: {p50, p99}, failoverMs, leaders}, and exit 0.',
+    )
+    .option('--commands <n>', 'commands before and after the failure', integerOption(1, 1_000_000), 500)
+    .addOption(new Option('--test-profile', 'small terms and short timeouts, for tests').hideHelp());
+  demo.action(action('cluster demo', (options: { commands: number; testProfile?: boolean }) => runDemo(options)));
   return cluster;
 }
 
@@ -191,4 +203,75 @@ async function runStart(options: { members: number; dir: string; testProfile?: b
   });
   const codes = await Promise.all(children.map((c) => c.exit));
   exitProcess(codes.every((code) => code === 0) ? EXIT_OK : EXIT_FAILURE, `${JSON.stringify({ event: 'stopped', exitCodes: codes })}\n`);
+}
+
+async function runDemo(options: { commands: number; testProfile?: boolean }): Promise<void> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { Skein } = await import('../skein.js');
+  const { ClusterMember } = await import('../cluster/cluster-member.js');
+  const { ClusterClient } = await import('../cluster/cluster-client.js');
+  const { KvService, encodeKv } = await import('../cluster/service/kv-service.js');
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-demo-'));
+  const say = (text: string): void => {
+    process.stdout.write(`${text}\n`);
+  };
+  const settings = { leaderHeartbeatTimeoutNs: 1_000_000_000, leaderHeartbeatIntervalNs: 100_000_000, electionTimeoutNs: 300_000_000, startupCanvassTimeoutNs: 2_000_000_000 };
+  const endpoints: { id: number; consensus: string; ingress: string }[] = [];
+  for (let id = 0; id < 3; id++) endpoints.push({ id, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` });
+  const skeins: import('../skein.js').Skein[] = [];
+  const members: import('../cluster/cluster-member.js').ClusterMember[] = [];
+  const launch = (name: string): import('../skein.js').Skein => {
+    const skein = Skein.launch({ dir: join(root, name), ...(options.testProfile === true ? { testProfile: true } : {}), driver: { publishSnapshots: false } });
+    skeins.push(skein);
+    return skein;
+  };
+  let client: import('../cluster/cluster-client.js').ClusterClient | null = null;
+  try {
+    for (const m of endpoints) {
+      members.push(await ClusterMember.launch(launch(`member-${m.id}-driver`).client, { memberId: m.id, members: endpoints, clusterDir: join(root, `member-${m.id}`), service: new KvService(), settings }));
+    }
+    const leader = (): import('../cluster/cluster-member.js').ClusterMember | undefined => members.find((m) => !m.isClosed && m.role === 'LEADER' && m.electionState === 'CLOSED');
+    const elected = nowMs();
+    while (leader() === undefined) {
+      if (nowMs() - elected > 30_000) throw new Error('no leader within 30 s');
+      await sleep(10);
+    }
+    say(`cluster: member ${leader()!.memberId} leads term ${leader()!.leadershipTermId} (elected in ${Math.round(nowMs() - elected)} ms); logs are archive recordings in ${root}`);
+    client = await ClusterClient.connect(launch('client').client, { ingressEndpoints: endpoints.map((m) => m.ingress) });
+    const c = client;
+    const roundTrips: number[] = [];
+    const run = async (from: number): Promise<number> => {
+      const started = nowMs();
+      for (let i = from; i < from + options.commands; i++) {
+        const t = nowMs();
+        await c.send(encodeKv({ op: 'put', key: `k${i % 100}`, value: `v${i}` }));
+        roundTrips.push((nowMs() - t) * 1000);
+      }
+      return options.commands / ((nowMs() - started) / 1000);
+    };
+    const before = await run(0);
+    say(`client: session ${c.sessionId}, ${options.commands} commands answered one at a time, ${Math.round(before)}/s`);
+    const first = leader()!;
+    const killedAt = nowMs();
+    skeins[members.indexOf(first)]!.destroy();
+    say(`the leader's driver (member ${first.memberId}) is destroyed`);
+    let failoverMs = -1;
+    c.onStateChange((ch) => {
+      say(`client: ${ch.from} -> ${ch.to} (${ch.reason})`);
+      if (ch.to === 'CONNECTED') failoverMs = Math.round(nowMs() - killedAt);
+    });
+    const after = await run(options.commands);
+    say(`client: the same session ${c.sessionId} under leader ${c.leaderId} in term ${c.leadershipTermId}; ${options.commands} more at ${Math.round(after)}/s`);
+    const sorted = [...roundTrips].sort((a, b) => a - b);
+    const pick = (q: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+    say(JSON.stringify({ commands: 2 * options.commands, answeredPerSecond: Math.round(before), roundTripUs: { p50: pick(0.5), p99: pick(0.99) }, failoverMs, leaders: [first.memberId, c.leaderId] }));
+  } finally {
+    await client?.close();
+    for (const m of members) await m.close();
+    for (const s of skeins) await s.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+  exitProcess(EXIT_OK);
 }
