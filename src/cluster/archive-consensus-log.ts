@@ -8,7 +8,8 @@
  *
  * The core sees the log in memory, read back from the recording at open; appends are offered to
  * the publication from the member's duty cycle ({@link doWork}), and what the archive has
- * recorded (asked for with getRecordingPosition, one request at a time) is the durable position.
+ * recorded (read from the archive when it runs in this process, else asked for with
+ * getRecordingPosition, one request at a time) is the durable position.
  * Truncating below what was offered stops the recording, truncates it, and extends it again from
  * there with a new publication; entries appended meanwhile wait in memory.
  *
@@ -49,6 +50,11 @@ export interface ArchiveConsensusLogOptions {
   readonly mtu?: number;
   /** Bound on reading the recording back and on each archive step. @default 30000 */
   readonly timeoutMs?: number;
+  /**
+   * How far the archive has recorded a recording, read directly when the archive runs in this
+   * process (Archive.recordedPosition); without it the log asks with getRecordingPosition.
+   */
+  readonly recordedPosition?: (recordingId: number) => number;
 }
 
 const RECORDED_CHANNEL = 'aeron:ipc';
@@ -59,6 +65,7 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
   private readonly archive: ArchiveClient;
   private readonly streamId: number;
   private readonly timeoutMs: number;
+  private readonly readRecorded: ((recordingId: number) => number) | undefined;
   private stateValue: ArchiveLogState = 'OPENING';
   private failureValue: SkeinError | null = null;
   private recording = -1;
@@ -81,6 +88,7 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
     this.archive = options.archive;
     this.streamId = options.streamId ?? 100;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.readRecorded = options.recordedPosition;
   }
 
   /** Reads the member's log back from its recording (if it has one) and starts recording what is appended. */
@@ -147,7 +155,13 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
   doWork(_nowNs: number): number {
     if (this.stateValue !== 'WRITING') return 0;
     let work = this.pump();
-    if (!this.positionRequestInFlight && this.pendingEnds.length > 0) {
+    if (this.readRecorded !== undefined) {
+      if (this.pendingEnds.length > 0) {
+        const before = this.durable;
+        this.onRecorded(this.recording, this.readRecorded(this.recording));
+        if (this.durable !== before) work++;
+      }
+    } else if (!this.positionRequestInFlight && this.pendingEnds.length > 0) {
       this.positionRequestInFlight = true;
       const recording = this.recording;
       this.archive.getRecordingPosition(recording).then(
@@ -288,7 +302,7 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
   }
 
   private onRecorded(recording: number, recorded: number): void {
-    this.positionRequestInFlight = false;
+    if (this.readRecorded === undefined) this.positionRequestInFlight = false;
     if (recording !== this.recording || this.stateValue !== 'WRITING') return;
     while (this.pendingEnds.length > 0 && this.pendingEnds[0]! <= recorded) this.durable = this.pendingEnds.shift()!;
   }

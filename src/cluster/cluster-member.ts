@@ -231,7 +231,7 @@ export class ClusterMember implements Agent {
         const archiveClient = await ArchiveClient.connect(client, { controlRequestChannel: ipc, controlRequestStreamId: server.settings.localControlStreamId, controlResponseChannel: ipc, controlResponseStreamId: 20 });
         opened.push({ close: () => void archiveClient.close() });
         archive = { server, client: archiveClient };
-        log = await ArchiveConsensusLog.open({ client, archive: archiveClient, files, dir: options.clusterDir, termLength, mtu });
+        log = await ArchiveConsensusLog.open({ client, archive: archiveClient, files, dir: options.clusterDir, termLength, mtu, recordedPosition: (id) => server.recordedPosition(id) });
         const store = new ArchiveSnapshotStore({ client, archive: archiveClient });
         // The snapshot the node will start from, read from the archive before the node is built.
         const recordingLog = RecordingLog.open({ files, clusterDir: options.clusterDir });
