@@ -166,3 +166,40 @@ test('skein cluster demo: a leader, answered commands, the leader destroyed, the
   assert.ok(summary.failoverMs > 0, demo.stdout);
   assert.match(demo.stdout, /the leader's driver \(member \d\) is destroyed/);
 });
+
+test('a leader process paused with SIGSTOP: the others elect a new leader and the client follows; resumed with SIGCONT, the old leader rejoins as a follower', { timeout: 120_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-stop-'));
+  const specs: { id: number; ingress: string; consensus: string }[] = [];
+  for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
+  const skein = Skein.launch({ testProfile: true, seed: 821, dir: join(root, 'client') });
+  let client: ClusterClient | null = null;
+  let paused: StartedProcess | null = null;
+  try {
+    const nodes = specs.map((m) => startSkein(['cluster', 'node', '--member-id', String(m.id), '--cluster-members', clusterMembers, '--cluster-dir', join(root, `member-${m.id}`), '--dir', join(root, `skein-${m.id}`), ...FAST]));
+    const leaderId = (JSON.parse(await Promise.any(nodes.map((n) => n.waitForLine(/"role":"LEADER"/, 30_000, 'stdout')))) as { memberId: number }).memberId;
+    client = await ClusterClient.connect(skein.client, { ingressEndpoints: specs.map((m) => m.ingress), random: new SeededPrng(8) });
+    const c = client;
+    for (let i = 0; i < 10; i++) await c.send(encodeKv({ op: 'put', key: `p${i}`, value: 'before' }));
+    paused = nodes[leaderId]!;
+    paused.signal('SIGSTOP');
+    // A command sent while the leader is frozen is answered by the next leader (the client resends it there).
+    assert.deepEqual(decodeKv<KvAnswer>(await c.send(encodeKv({ op: 'put', key: 'during', value: 'pause' }))), { ok: true });
+    assert.notEqual(c.leaderId, leaderId, 'answered by another leader');
+    paused.signal('SIGCONT');
+    paused = null;
+    const resumed = nodes[leaderId]!;
+    await waitFor(() => /"role":"LEADER"[\s\S]*"role":"FOLLOWER"/.test(resumed.stdout), 30_000, 'the old leader a follower after its pause');
+    assert.deepEqual(decodeKv<KvAnswer>(await c.send(encodeKv({ op: 'get', key: 'during' }))), { value: 'pause' });
+    await c.close();
+    client = null;
+    for (const n of nodes) n.signal('SIGTERM');
+    for (const n of nodes) assert.equal((await n.waitForExit(15_000)).code, 0, n.describe());
+  } finally {
+    paused?.signal('SIGCONT');
+    await client?.close();
+    await skein.close();
+    await stopAll();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
