@@ -1,0 +1,159 @@
+/**
+ * A Jepsen-style run against real member processes (`npm run jepsen`, and a bounded run in
+ * `npm test`): three `skein cluster node` processes, clients (ClusterClients in this process, a
+ * session each) doing get, put and compare-and-set on a few keys, and a nemesis that kills a
+ * member with SIGKILL and starts it again, or pauses one with SIGSTOP and resumes it, one member
+ * at a time. Every operation goes into a history (an answer completes it; CLUSTER_COMMAND_FAILED
+ * means it did not happen and it is left out; CLUSTER_COMMAND_UNKNOWN makes it indeterminate, as
+ * Jepsen's :info), which the suite's linearizability checker judges and which can be written in
+ * Porcupine's JSON.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Skein } from '../../src/skein.js';
+import { ClusterClient } from '../../src/cluster/cluster-client.js';
+import { decodeKv, encodeKv, type KvAnswer, type KvCommand } from '../../src/cluster/service/kv-service.js';
+import { SeededPrng } from '../../src/env/prng.js';
+import { ErrorCode, SkeinError } from '../../src/util/errors.js';
+import { checkLinearizable, kvModel, type CheckResult, type KvInput, type KvOutput, type Operation } from '../../src/sim/linearizability.js';
+import { startSkein, type StartedProcess } from './processes.js';
+import { freeUdpPort, waitFor } from './wait.js';
+
+export interface JepsenOptions {
+  readonly durationMs: number;
+  readonly seed?: number;
+  readonly clients?: number;
+  readonly keys?: number;
+  /** Mean time between nemesis actions. @default 3000 */
+  readonly nemesisIntervalMs?: number;
+  /** Print what the nemesis does. */
+  readonly log?: (line: string) => void;
+}
+
+export interface JepsenResult {
+  readonly history: Operation<KvInput, KvOutput>[];
+  readonly verdict: CheckResult;
+  readonly operations: number;
+  readonly answered: number;
+  readonly failed: number;
+  readonly indeterminate: number;
+  readonly kills: number;
+  readonly pauses: number;
+}
+
+const FAST = ['--test-profile', '--leader-heartbeat-timeout-ms', '1500', '--election-timeout-ms', '300', '--startup-canvass-timeout-ms', '3000'];
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
+  const seed = options.seed ?? 1;
+  const random = new SeededPrng(seed);
+  const clientCount = options.clients ?? 4;
+  const keyCount = options.keys ?? 3;
+  const log = options.log ?? ((): void => {});
+  const root = mkdtempSync(join(tmpdir(), 'skein-jepsen-'));
+  const specs: { id: number; ingress: string; consensus: string }[] = [];
+  for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
+  const nodes: (StartedProcess | null)[] = [null, null, null];
+  let starts = 0;
+  const start = async (id: number): Promise<void> => {
+    const n = startSkein(['cluster', 'node', '--member-id', String(id), '--cluster-members', clusterMembers, '--cluster-dir', join(root, `member-${id}`), '--dir', join(root, `skein-${starts++}`), ...FAST]);
+    nodes[id] = n;
+    await n.waitForLine(/"event":"started"/, 20_000, 'stdout');
+  };
+  const skein = Skein.launch({ testProfile: true, seed, dir: join(root, 'clients') });
+  const clients: ClusterClient[] = [];
+  const history: Operation<KvInput, KvOutput>[] = [];
+  const t0 = performance.now();
+  const now = (): number => Math.round((performance.now() - t0) * 1000);
+  let running = true;
+  let answered = 0;
+  let failed = 0;
+  let indeterminate = 0;
+  let kills = 0;
+  let pauses = 0;
+  let paused: StartedProcess | null = null;
+  try {
+    for (let id = 0; id < 3; id++) await start(id);
+    for (let i = 0; i < clientCount; i++) {
+      clients.push(await ClusterClient.connect(skein.client, { ingressEndpoints: specs.map((m) => m.ingress), random: random.fork(), commandTimeoutMs: 5000, reconnectDeadlineMs: 60_000 }));
+    }
+    const worker = async (index: number): Promise<void> => {
+      const client = clients[index]!;
+      const r = random.fork();
+      let n = 0;
+      while (running) {
+        const key = `k${r.nextInt(keyCount)}`;
+        const value = `${index}.${n++}`;
+        const roll = r.nextInt(3);
+        const input: KvInput = roll === 0 ? { op: 'get', key } : roll === 1 ? { op: 'put', key, value } : { op: 'cas', key, expected: r.nextBoolean(0.3) ? null : `${r.nextInt(clientCount)}.${r.nextInt(n)}`, value };
+        const call = now();
+        try {
+          const answer = decodeKv<KvAnswer>(await client.send(encodeKv(input as KvCommand)));
+          const output: KvOutput = input.op === 'get' ? { value: answer.value ?? null } : input.op === 'cas' ? { ok: answer.ok === true } : {};
+          history.push({ clientId: index, input, call, output, return: now() });
+          answered++;
+        } catch (error) {
+          if (!(error instanceof SkeinError)) throw error;
+          if (error.code === ErrorCode.CLUSTER_COMMAND_FAILED) {
+            failed++;
+          } else if (error.code === ErrorCode.CLUSTER_COMMAND_UNKNOWN) {
+            indeterminate++;
+            history.push({ clientId: index, input, call, output: undefined, return: Number.POSITIVE_INFINITY });
+          } else {
+            throw error;
+          }
+          await sleep(20);
+        }
+      }
+    };
+    const workers = clients.map((_, i) => worker(i));
+    const nemesisInterval = options.nemesisIntervalMs ?? 3000;
+    const end = performance.now() + options.durationMs;
+    while (performance.now() < end) {
+      await sleep(Math.round(nemesisInterval * (0.5 + random.nextDouble())));
+      if (performance.now() >= end) break;
+      const id = random.nextInt(3);
+      if (random.nextBoolean(0.5)) {
+        log(`nemesis: SIGKILL member ${id}`);
+        nodes[id]!.signal('SIGKILL');
+        await nodes[id]!.waitForExit(10_000);
+        kills++;
+        await sleep(1000 + random.nextInt(1000));
+        log(`nemesis: start member ${id}`);
+        await start(id);
+      } else {
+        log(`nemesis: SIGSTOP member ${id}`);
+        paused = nodes[id]!;
+        paused.signal('SIGSTOP');
+        pauses++;
+        await sleep(1000 + random.nextInt(2000));
+        log(`nemesis: SIGCONT member ${id}`);
+        paused.signal('SIGCONT');
+        paused = null;
+      }
+    }
+    // Healed: the cluster must still answer every client.
+    running = false;
+    await Promise.all(workers);
+    for (const client of clients) {
+      await waitFor(() => client.state === 'CONNECTED', 60_000, `client ${clients.indexOf(client)} connected after the faults`);
+      await client.send(encodeKv({ op: 'get', key: 'k0' }));
+    }
+  } finally {
+    running = false;
+    paused?.signal('SIGCONT');
+    for (const client of clients) await client.close();
+    await skein.close();
+    for (const n of nodes) {
+      if (n === null || !n.isRunning) continue;
+      n.signal('SIGTERM');
+      await n.waitForExit(15_000).catch(() => n.kill());
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+  const verdict = checkLinearizable(kvModel, history, { maxSteps: 20_000_000 });
+  return { history, verdict, operations: history.length, answered, failed, indeterminate, kills, pauses };
+}
