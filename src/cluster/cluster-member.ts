@@ -2,10 +2,11 @@
  * One cluster member running in this process on Skein (docs/cluster.md, "Members on Skein"):
  * a {@link ClusterNode} (consensus, service container, recording log) over a log that is a
  * recording of the member's own archive ({@link ArchiveConsensusLog}) and snapshots that are
- * recordings too ({@link ArchiveSnapshotStore}), or a log and snapshots on files, exchanging consensus messages with the other
- * members as Aeron's SBE frames on the consensus stream and sending its log to followers on the
- * log stream, both over UDP to each member's consensus endpoint. It runs as an agent on its Skein
- * client's duty cycle.
+ * recordings too ({@link ArchiveSnapshotStore}), or a log and snapshots on files. It exchanges
+ * consensus messages with the other members as Aeron's SBE frames on the consensus stream and
+ * sends its log to followers on the log stream, both over UDP to each member's consensus
+ * endpoint; with an ingress endpoint it takes clients ({@link ClusterIngress}). It runs as an
+ * agent on its Skein client's duty cycle.
  *
  * Messages that cannot be sent at once (a peer not connected yet, back pressure) are dropped:
  * every consensus message is sent again on its interval, and the log again from the follower's
@@ -121,7 +122,7 @@ export class ClusterMember implements Agent {
   readonly roleName: string;
   readonly node: ClusterNode;
   readonly log: ConsensusLog & { close(): void; readonly failure?: SkeinError | null };
-  /** Clients' ingress and egress, when the member has an ingress endpoint. */
+  /** Clients' ingress and egress, when the member has an ingress endpoint (set by launch). */
   ingress: ClusterIngress | null = null;
   private readonly archive: { readonly server: Archive; readonly client: ArchiveClient } | null;
   private readonly client: SkeinClient;
