@@ -14,7 +14,8 @@
  *   0 means none.
  * - Egress: answers as SessionMessageHeader (term, session, the command's sequence in the timestamp)
  *   + answer; a command rejected for a closed session as SessionEvent CLOSED (correlation id = its
- *   sequence); a member that becomes leader sends every open session a NewLeaderEvent.
+ *   sequence); a session the leader closes (timeout, service) as SessionEvent CLOSED with the
+ *   reason; a member that becomes leader sends every open session a NewLeaderEvent.
  *
  * Publications to clients are made asynchronously; what is to be sent meanwhile waits (at most
  * MAX_PENDING frames a session; older answers are then dropped and counted, and a client asking
@@ -30,7 +31,7 @@ import {
   SessionMessageHeaderDecoder, SessionMessageHeaderEncoder,
 } from './codecs/cluster-codecs.js';
 import type { ClusterNode } from './cluster-node.js';
-import type { SessionResponse } from './service/cluster-entries.js';
+import { CloseReason, type SessionResponse } from './service/cluster-entries.js';
 
 /** Aeron's default ingress stream id (aeron.cluster.ingress.stream.id). */
 export const DEFAULT_INGRESS_STREAM_ID = 101;
@@ -149,6 +150,25 @@ export class ClusterIngress {
     const length = this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(sequence).leadershipTermId(this.node.member.leadershipTermId)
       .leaderMemberId(this.options.memberId).code(EventCode.CLOSED).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(reason).encodedLength();
     this.send(egress, this.scratch, length, null);
+  }
+
+  /**
+   * A session's close was applied: a client the cluster closed (a timeout, the service) is told
+   * with SessionEvent CLOSED naming the reason (correlation id -1), as Aeron tells it; one that
+   * asked to close is not. Its publication goes.
+   */
+  sessionClosed(sessionId: number, reason: CloseReason): void {
+    const egress = this.sessions.get(sessionId);
+    if (egress === undefined) return;
+    if (this.node.isActiveLeader && reason !== CloseReason.CLIENT_ACTION) {
+      const name = reason === CloseReason.TIMEOUT ? 'TIMEOUT' : 'SERVICE_ACTION';
+      const length = this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(-1).leadershipTermId(this.node.member.leadershipTermId)
+        .leaderMemberId(this.options.memberId).code(EventCode.CLOSED).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(name).encodedLength();
+      this.send(egress, this.scratch, length, null);
+      this.pump(egress);
+    }
+    egress.publication?.close();
+    this.sessions.delete(sessionId);
   }
 
   close(): void {

@@ -203,6 +203,7 @@ export class ClusterMember implements Agent {
       ...(options.snapshotIntervalNs === undefined ? {} : { snapshotIntervalNs: options.snapshotIntervalNs }),
       ...(options.terminationTimeoutNs === undefined ? {} : { terminationTimeoutNs: options.terminationTimeoutNs }),
       ...(options.onRoleChange === undefined ? {} : { onRoleChange: options.onRoleChange }),
+      onSessionClosed: (sessionId, reason) => this.ingress?.sessionClosed(sessionId, reason),
       ...(options.onTerminated === undefined ? {} : { onTerminated: options.onTerminated }),
       random: new SeededPrng(options.seed ?? randomSeed()),
       clusterClock: () => epochClock.epochMs(),

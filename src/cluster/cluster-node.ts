@@ -63,6 +63,8 @@ export interface ClusterNodeOptions {
   readonly onRoleChange?: (role: Role, leadershipTermId: number) => void;
   /** @default DEFAULT_TERMINATION_TIMEOUT_NS */
   readonly terminationTimeoutNs?: number;
+  /** A session's close was applied (on every member; `reason` as Aeron's CloseReason). */
+  readonly onSessionClosed?: (sessionId: number, reason: CloseReason) => void;
   /** Told once when the node terminates (after the service's onTerminate), with why. */
   readonly onTerminated?: (reason: string) => void;
 }
@@ -390,7 +392,10 @@ export class ClusterNode {
       const id = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).getFloat64(1, true);
       this.openAppended.delete(id);
       this.closeAppended.delete(id);
-      if (entry.data[0] === EntryKind.SESSION_CLOSE) this.lastHeardNs.delete(id);
+      if (entry.data[0] === EntryKind.SESSION_CLOSE) {
+        this.lastHeardNs.delete(id);
+        this.options.onSessionClosed?.(id, entry.data[9]! as CloseReason);
+      }
     }
     if (entry.data[0] === EntryKind.TIMER) {
       // A timer event of this leader applied: it may be appended again only if rescheduled.

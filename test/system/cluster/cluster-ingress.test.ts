@@ -18,6 +18,8 @@ import { ClusterMember, type ClusterMemberEndpoint } from '../../../src/cluster/
 import { CLIENT_PROTOCOL_VERSION, DEFAULT_INGRESS_STREAM_ID, SESSION_HEADER_LENGTH } from '../../../src/cluster/cluster-ingress.js';
 import * as codecs from '../../../src/cluster/codecs/cluster-codecs.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
+import { ClusterClient } from '../../../src/cluster/cluster-client.js';
+import { SeededPrng } from '../../../src/env/prng.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
 
 const SETTINGS = { leaderHeartbeatTimeoutNs: 1_500_000_000, leaderHeartbeatIntervalNs: 100_000_000, electionTimeoutNs: 300_000_000, startupCanvassTimeoutNs: 3_000_000_000 };
@@ -148,6 +150,56 @@ test('Aeron client protocol over UDP: redirect, connect, exactly-once commands, 
       await members[id]?.close();
       await skeins[id]?.close();
     }
+    await client.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a session the leader times out is told: SessionEvent CLOSED "TIMEOUT"; the ClusterClient then opens a new session by itself', { timeout: 60_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-timeout-'));
+  const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` }];
+  const memberSkein = Skein.launch({ testProfile: true, seed: 450, dir: join(root, 'member') });
+  const client = Skein.launch({ testProfile: true, seed: 451, dir: join(root, 'client') });
+  let member: ClusterMember | null = null;
+  try {
+    member = await ClusterMember.launch(memberSkein.client, {
+      memberId: 0, members: endpoints, clusterDir: join(root, 'member-0'), service: new KvService(), sessionTimeoutNs: 1_000_000_000,
+      archiveOptions: { segmentFileLength: 1024 * 1024, lowStorageSpaceThreshold: 0 },
+    });
+    // By hand: a session that then stays silent.
+    const egressChannel = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
+    const egress = await client.addSubscription(egressChannel, EGRESS_STREAM);
+    const events: { sessionId: number; correlationId: number; code: number; detail: string }[] = [];
+    const eventDec = new codecs.SessionEventDecoder();
+    const header = new codecs.MessageHeaderDecoder();
+    egress.onFragment((buffer, offset, length) => {
+      if (header.wrap(buffer, offset, length).templateId() !== codecs.SessionEventDecoder.TEMPLATE_ID) return;
+      const d = eventDec.wrapAndCheckHeader(buffer, offset, length);
+      events.push({ sessionId: d.clusterSessionIdAsNumber(), correlationId: d.correlationIdAsNumber(), code: d.code(), detail: d.detail() });
+    }, 10);
+    const ingress = await client.addExclusivePublication(`aeron:udp?endpoint=${endpoints[0]!.ingress!}`, DEFAULT_INGRESS_STREAM_ID);
+    const b = new Uint8Array(512);
+    const n = new codecs.SessionConnectRequestEncoder().wrapAndApplyHeader(b, 0).correlationId(7).responseStreamId(EGRESS_STREAM).version(CLIENT_PROTOCOL_VERSION)
+      .responseChannel(egressChannel).encodedCredentials(new Uint8Array(0)).clientInfo('').encodedLength();
+    await waitFor(() => ingress.offer(b, 0, n) >= 0, 5000, 'connect');
+    await waitFor(() => events.length >= 1, 10_000, 'OK');
+    const sessionId = events[0]!.sessionId;
+    assert.equal(events[0]!.code, codecs.EventCode.OK);
+    await waitFor(() => events.length >= 2, 10_000, 'CLOSED after the session timeout');
+    assert.deepEqual(events[1], { sessionId, correlationId: -1, code: codecs.EventCode.CLOSED, detail: 'TIMEOUT' });
+    assert.ok(!member.node.container.isOpen(sessionId));
+    // A ClusterClient whose keep-alives come too seldom: told its session closed, it opens a new one by itself.
+    const cc = await ClusterClient.connect(client.client, { ingressEndpoints: [endpoints[0]!.ingress!], keepAliveIntervalMs: 60_000, random: new SeededPrng(2) });
+    const changes: string[] = [];
+    cc.onStateChange((ch) => changes.push(`${ch.from}>${ch.to} ${ch.sessionId}`));
+    const first = cc.sessionId;
+    await waitFor(() => cc.state === 'CONNECTED' && cc.sessionId !== first, 10_000, 'a new session after the timeout');
+    assert.match(changes[0]!, /^CONNECTED>RECONNECTING -1$/);
+    assert.deepEqual(decodeKv<KvAnswer>(await cc.send(encodeKv({ op: 'put', key: 'after', value: 'timeout' }))), { ok: true });
+    await cc.close();
+  } finally {
+    await member?.close();
+    await memberSkein.close();
     await client.close();
     rmSync(root, { recursive: true, force: true });
   }
