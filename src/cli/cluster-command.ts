@@ -149,6 +149,7 @@ async function runNode(options: ClusterNodeOptions): Promise<void> {
       snapshotIntervalNs: options.snapshotIntervalMs * 1e6,
       sessionTimeoutNs: options.sessionTimeoutMs * 1e6,
       ...(options.seed === undefined ? {} : { seed: options.seed }),
+      skeinDir: skein.dir,
       onRoleChange: (role, leadershipTermId) => line({ event: 'role', memberId: options.memberId, role, leadershipTermId }),
       onTerminated: (reason) => {
         line({ event: 'terminated', memberId: options.memberId, reason });

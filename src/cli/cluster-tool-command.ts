@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { integerOption } from './cli-options.js';
 import { action, EXIT_FAILURE, EXIT_OK, exitProcess, sleep, usageError } from './cli-runtime.js';
 
-const COMMANDS = ['describe', 'list-members', 'leader', 'recording-log', 'snapshot', 'shutdown', 'abort'] as const;
+const COMMANDS = ['describe', 'list-members', 'leader', 'recording-log', 'errors', 'snapshot', 'shutdown', 'abort'] as const;
 type ToolCommand = (typeof COMMANDS)[number];
 
 export function registerClusterToolCommand(program: Command): Command {
@@ -19,7 +19,7 @@ export function registerClusterToolCommand(program: Command): Command {
     .summary('Inspect and control a cluster member through its directory (as Aeron\'s ClusterTool)')
     .description(
       'Commands: describe (the member\'s status, consensus state and recording log), list-members (members and endpoints, and who leads), ' +
-        'leader (the leader\'s id), recording-log (the recording log\'s entries), snapshot | shutdown | abort (asks the running member, which must ' +
+        'leader (the leader\'s id), recording-log (the recording log\'s entries), errors (the distinct errors its running process logged), snapshot | shutdown | abort (asks the running member, which must ' +
         'lead, and waits for its answer). Prints JSON; exit 1 when the member refuses or does not answer within --timeout-ms.',
     )
     .argument('<cluster-dir>', 'the member\'s directory (--cluster-dir of skein cluster node)')
@@ -63,6 +63,16 @@ async function run(dir: string, name: string, options: { timeoutMs: number }, co
     case 'leader':
       print({ leaderId: needStatus().leaderId, leadershipTermId: needStatus().leadershipTermId });
       break;
+    case 'errors': {
+      const s = needStatus();
+      if (s.skeinDir === undefined) throw new Error(`the member in ${dir} did not say where its process publishes its errors`);
+      const { liveSnapshots } = await import('./live-snapshots.js');
+      const files = liveSnapshots(s.skeinDir, s.pid);
+      if (files.length === 0) throw new Error(`no running process ${s.pid} publishes in ${s.skeinDir} (is the member running, with snapshots published?)`);
+      const snapshot = files[0]!.snapshot;
+      print({ memberId: s.memberId, pid: s.pid, errors: snapshot.errors, errorOverflowCount: snapshot.errorOverflowCount });
+      break;
+    }
     case 'recording-log': {
       const { RecordingLog } = await import('../cluster/recording-log.js');
       const log = RecordingLog.open({ files: nodeFiles, clusterDir: dir });

@@ -33,6 +33,8 @@ export interface MemberStatus {
   readonly recoveredPosition: number;
   readonly members: readonly { readonly id: number; readonly consensus: string; readonly ingress?: string }[];
   readonly updatedAtMs: number;
+  /** Where the member's process publishes its counters and errors (`skein stat`, `skein errors`), when known. */
+  readonly skeinDir?: string;
 }
 
 export interface ControlRequest {

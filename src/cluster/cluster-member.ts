@@ -102,6 +102,8 @@ export interface ClusterMemberOptions {
   readonly reject?: (sessionId: number, sequence: number, reason: string) => void;
   readonly onRoleChange?: (role: Role, leadershipTermId: number) => void;
   readonly onTerminated?: (reason: string) => void;
+  /** Where the process publishes its counters and errors (its Skein's dir), written into the status file for tools. */
+  readonly skeinDir?: string;
 }
 
 function checkOptions(options: ClusterMemberOptions): void {
@@ -142,6 +144,7 @@ export class ClusterMember implements Agent {
   private readonly clusterDir: string;
   private readonly memberEndpoints: readonly ClusterMemberEndpoint[];
   private readonly epochClock: EpochClock;
+  private readonly skeinDir: string | undefined;
   private nextControlCheckNs = 0;
   private nextStatusNs = 0;
   private lastStatusKey = '';
@@ -167,6 +170,7 @@ export class ClusterMember implements Agent {
     this.files = files;
     this.clusterDir = options.clusterDir;
     this.memberEndpoints = options.members;
+    this.skeinDir = options.skeinDir;
     this.roleName = `cluster-member-${options.memberId}`;
     this.log = log;
     [this.consensusSub, this.logSub] = subs;
@@ -462,7 +466,7 @@ export class ClusterMember implements Agent {
     const status: MemberStatus = {
       memberId: this.memberId, pid: process.pid, role: this.role, electionState: this.electionState, leadershipTermId: this.leadershipTermId, leaderId: this.leaderId,
       commitPosition: this.commitPosition, appendPosition: this.log.appendPosition, state: this.node.state, snapshotsStored: this.node.snapshotsStored, recoveredPosition: this.node.recoveredPosition,
-      members: this.memberEndpoints, updatedAtMs: this.epochClock.epochMs(),
+      members: this.memberEndpoints, updatedAtMs: this.epochClock.epochMs(), ...(this.skeinDir === undefined ? {} : { skeinDir: this.skeinDir }),
     };
     writeJson(this.files, `${this.clusterDir}/${STATUS_FILE}`, status, false);
   }

@@ -113,6 +113,17 @@ test('A003 with processes: skein cluster-tool shutdown snapshots, every member p
     await client.close();
     client = null;
 
+    // No member's process logged an error (read as skein errors reads them, through the tool).
+    for (const id of [0, 1, 2]) {
+      let errors: StartedProcess;
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        errors = startSkein(['cluster-tool', dirOf(id), 'errors']);
+        if ((await errors.waitForExit(10_000)).code === 0 || Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.deepEqual(JSON.parse(errors.stdout), { memberId: id, pid: nodes[id]!.pid, errors: [], errorOverflowCount: 0 }, errors.describe());
+    }
     // The tool asks a follower first (refused: not the leader), then the leader.
     const follower = (leaderId + 1) % 3;
     const refused = startSkein(['cluster-tool', dirOf(follower), 'shutdown']);
