@@ -36,6 +36,9 @@ import {
   SessionMessageHeaderDecoder, SessionMessageHeaderEncoder,
 } from './codecs/cluster-codecs.js';
 import { CLIENT_PROTOCOL_VERSION, DEFAULT_INGRESS_STREAM_ID, SESSION_HEADER_LENGTH } from './cluster-ingress.js';
+import { checkEndpoint } from './endpoints.js';
+
+const EMPTY = new Uint8Array(0);
 
 export type ClusterClientState = 'CONNECTING' | 'CONNECTED' | 'AWAITING_LEADER' | 'RECONNECTING' | 'CLOSED';
 
@@ -106,7 +109,7 @@ function parseEndpoints(value: readonly string[] | string): Map<number, string> 
     value.forEach((endpoint, id) => map.set(id, endpoint));
   }
   if (map.size === 0) throw new SkeinError(ErrorCode.CONFIG_INVALID, 'no ingress endpoints');
-  for (const [id, endpoint] of map) if (!/^[^:]+:\d+$/.test(endpoint) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(endpoint)) throw new SkeinError(ErrorCode.CONFIG_INVALID, `member ${id}: ingress endpoint '${endpoint}' is not host:port`);
+  for (const [id, endpoint] of map) checkEndpoint(id, 'ingress', endpoint);
   return map;
 }
 
@@ -142,6 +145,11 @@ export class ClusterClient implements Agent {
   private readonly newLeaderDec = new NewLeaderEventDecoder();
   private readonly messageDec = new SessionMessageHeaderDecoder();
   private readonly messageEnc = new SessionMessageHeaderEncoder();
+  private readonly keepAliveEnc = new SessionKeepAliveEncoder();
+  private readonly closeEnc = new SessionCloseRequestEncoder();
+  private readonly connectEnc = new SessionConnectRequestEncoder();
+  /** The header and the command's payload, offered together without a new array per command. */
+  private readonly parts: Uint8Array[] = [this.frame, EMPTY];
   private readonly onFragment: (buffer: Uint8Array, offset: number, length: number, header: Header) => void;
   private firstConnect: { resolve: (c: ClusterClient) => void; reject: (e: Error) => void } | null = null;
   private closing = false;
@@ -237,7 +245,7 @@ export class ClusterClient implements Agent {
     if (this.stateValue === 'CLOSED' && this.closing) return;
     this.closing = true;
     if (this.stateValue === 'CONNECTED') {
-      const length = new SessionCloseRequestEncoder().wrapAndApplyHeader(this.control, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).encodedLength();
+      const length = this.closeEnc.wrapAndApplyHeader(this.control, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).encodedLength();
       this.ingress.get(this.leaderIdValue)?.offer(this.control, 0, length);
     }
     this.toClosed(new SkeinError(ErrorCode.CLOSED, 'the cluster client was closed'), 'closed by the application');
@@ -261,7 +269,7 @@ export class ClusterClient implements Agent {
         }
         if (nowNs >= this.nextKeepAliveNs) {
           this.nextKeepAliveNs = nowNs + this.settings.keepAliveIntervalMs * 1e6;
-          const length = new SessionKeepAliveEncoder().wrapAndApplyHeader(this.control, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).encodedLength();
+          const length = this.keepAliveEnc.wrapAndApplyHeader(this.control, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).encodedLength();
           leader.offer(this.control, 0, length);
           work++;
         }
@@ -310,7 +318,7 @@ export class ClusterClient implements Agent {
       return 0;
     }
     this.correlationId = Math.floor(this.random.nextDouble() * 2 ** 40) + 1;
-    const length = new SessionConnectRequestEncoder().wrapAndApplyHeader(this.control, 0).correlationId(this.correlationId).responseStreamId(this.settings.egressStreamId)
+    const length = this.connectEnc.wrapAndApplyHeader(this.control, 0).correlationId(this.correlationId).responseStreamId(this.settings.egressStreamId)
       .version(CLIENT_PROTOCOL_VERSION).responseChannel(this.egress.resolvedChannel).encodedCredentials(new Uint8Array(0)).clientInfo(this.settings.clientInfo).encodedLength();
     if (publication.offer(this.control, 0, length) < 0) return 0;
     this.attemptSent = true;
@@ -433,7 +441,10 @@ export class ClusterClient implements Agent {
     const leader = this.ingress.get(this.leaderIdValue);
     if (leader === undefined) return 0;
     this.messageEnc.wrapAndApplyHeader(this.frame, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).timestamp(command.sequence);
-    if (leader.offerV([this.frame, command.payload]) < 0) return 0;
+    this.parts[1] = command.payload;
+    const result = leader.offerV(this.parts);
+    this.parts[1] = EMPTY;
+    if (result < 0) return 0;
     command.sent = true;
     command.lastSentNs = nowNs;
     return 1;

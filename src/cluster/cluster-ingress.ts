@@ -90,7 +90,7 @@ export class ClusterIngress {
     this.client = options.client;
     this.node = options.node;
     this.subscription = subscription;
-    this.onFragment = (buffer, offset, length) => this.onMessage(buffer, offset, length);
+    this.onFragment = (buffer, offset, length, header) => this.onMessage(buffer, offset, length, header);
   }
 
   static async open(options: ClusterIngressOptions, channel: string, streamId: number): Promise<ClusterIngress> {
@@ -182,7 +182,7 @@ export class ClusterIngress {
 
   // -----------------------------------------------------------------------------------------------
 
-  private onMessage(buffer: Uint8Array, offset: number, length: number): void {
+  private onMessage(buffer: Uint8Array, offset: number, length: number, header: Header): void {
     try {
       const h = this.header.wrap(buffer, offset, length);
       if (h.schemaId() !== SCHEMA_ID) {
@@ -221,7 +221,11 @@ export class ClusterIngress {
       }
     } catch (error) {
       this.stats.dropped++;
-      this.options.reportError(new SkeinError(ErrorCode.PROTOCOL_INVALID, `member ${this.options.memberId}: dropped an ingress message of ${length} bytes: ${messageOf(error)}`, { cause: error }));
+      this.options.reportError(
+        new SkeinError(ErrorCode.PROTOCOL_INVALID, `member ${this.options.memberId}: dropped an ingress message of ${length} bytes: ${messageOf(error)}`, {
+          cause: error, channel: this.subscription.channel, streamId: this.subscription.streamId, sessionId: header.sessionId,
+        }),
+      );
     }
   }
 
@@ -306,11 +310,14 @@ export class ClusterIngress {
 
   /** Sends a frame (the first `length` bytes of `frame`, then `tail`), at once when it can, else after what waits. */
   private send(egress: Egress, frame: Uint8Array, length: number, tail: Uint8Array | null): void {
+    const total = length + (tail?.length ?? 0);
     if (egress.pending.length === 0 && egress.publication !== null) {
-      const result = tail === null ? egress.publication.offer(frame, 0, length) : egress.publication.offerV([frame.subarray(0, length), tail]);
+      // The answer goes after the header in the same buffer: no array or view per answer.
+      if (tail !== null && total <= frame.length) frame.set(tail, length);
+      const result = tail === null || total <= frame.length ? egress.publication.offer(frame, 0, total) : egress.publication.offerV([frame.subarray(0, length), tail]);
       if (result >= 0) return;
     }
-    const copy = new Uint8Array(length + (tail?.length ?? 0));
+    const copy = new Uint8Array(total);
     copy.set(frame.subarray(0, length));
     if (tail !== null) copy.set(tail, length);
     if (egress.pending.length >= MAX_PENDING) {

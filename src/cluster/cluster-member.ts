@@ -32,6 +32,7 @@ import { ClusterNode, type IngressResult, type NodeState, type SnapshotStore } f
 import { ArchiveSnapshotStore } from './archive-snapshot-store.js';
 import { RecordingLog } from './recording-log.js';
 import { ClusterIngress, DEFAULT_INGRESS_STREAM_ID } from './cluster-ingress.js';
+import { checkEndpoint } from './endpoints.js';
 import { CONTROL_ACK_FILE, STATUS_FILE, takeControlRequest, writeJson, type MemberStatus } from './cluster-control.js';
 import { FileSnapshotStore } from './file-snapshot-store.js';
 import { FileConsensusLog } from './consensus/file-consensus-log.js';
@@ -111,12 +112,8 @@ function checkOptions(options: ClusterMemberOptions): void {
   if (!ids.includes(options.memberId)) throw new SkeinError(ErrorCode.CONFIG_INVALID, `member ${options.memberId} is not one of the members ${ids.join(',')}`);
   for (const m of options.members) {
     if (!Number.isInteger(m.id) || m.id < 0) throw new SkeinError(ErrorCode.CONFIG_INVALID, `member id ${String(m.id)} is not a non-negative integer`);
-    for (const [what, endpoint] of [['consensus', m.consensus], ['ingress', m.ingress]] as const) {
-      if (endpoint === undefined && what === 'ingress') continue;
-      if (typeof endpoint !== 'string' || (!/^[^:]+:\d+$/.test(endpoint) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(endpoint))) {
-        throw new SkeinError(ErrorCode.CONFIG_INVALID, `member ${m.id}: ${what} endpoint '${String(endpoint)}' is not host:port`);
-      }
-    }
+    checkEndpoint(m.id, 'consensus', m.consensus);
+    if (m.ingress !== undefined) checkEndpoint(m.id, 'ingress', m.ingress);
   }
 }
 
@@ -184,8 +181,8 @@ export class ClusterMember implements Agent {
     for (const p of logPubs.values()) maxMessage = Math.min(maxMessage, p.maxMessageLength);
     const maxBatchBytes = Math.min(options.settings?.maxBatchBytes ?? CONSENSUS_DEFAULTS.maxBatchBytes, Number.isFinite(maxMessage) ? Math.floor(maxMessage / 2) : CONSENSUS_DEFAULTS.maxBatchBytes);
     this.logBuffer = new Uint8Array(maxBatchBytes * 2 + LOG_DATA_OVERHEAD);
-    this.onConsensusFragment = (buffer, offset, length) => this.onConsensusFrame(buffer, offset, length);
-    this.logAssembler = new FragmentAssembler((buffer, offset, length) => this.onLogFrame(buffer, offset, length));
+    this.onConsensusFragment = (buffer, offset, length, header) => this.onConsensusFrame(buffer, offset, length, header);
+    this.logAssembler = new FragmentAssembler((buffer, offset, length, header) => this.onLogFrame(buffer, offset, length, header));
     this.node = new ClusterNode({
       memberId: options.memberId,
       memberIds: options.members.map((m) => m.id),
@@ -498,31 +495,35 @@ export class ClusterMember implements Agent {
     if (publication.offer(this.sendBuffer, 0, length) < 0) this.messagesDropped++;
   }
 
-  private onConsensusFrame(buffer: Uint8Array, offset: number, length: number): void {
+  private onConsensusFrame(buffer: Uint8Array, offset: number, length: number, header: Header): void {
     let message: ConsensusMessage | null;
     try {
       message = this.codec.decode(buffer, offset, length);
     } catch (error) {
-      this.refuse(error);
+      this.refuse(error, this.consensusSub, header);
       return;
     }
     if (message === null) return;
     this.node.onMessage(message, this.nowNs);
   }
 
-  private onLogFrame(buffer: Uint8Array, offset: number, length: number): void {
+  private onLogFrame(buffer: Uint8Array, offset: number, length: number, header: Header): void {
     let message: ConsensusMessage;
     try {
       message = decodeLogData(buffer, offset, length, this.log.layout);
     } catch (error) {
-      this.refuse(error);
+      this.refuse(error, this.logSub, header);
       return;
     }
     this.node.onMessage(message, this.nowNs);
   }
 
-  private refuse(error: unknown): void {
+  private refuse(error: unknown, subscription: Subscription, header: Header): void {
     this.framesRefused++;
-    this.client.reportError(new SkeinError(ErrorCode.PROTOCOL_INVALID, `${this.roleName}: dropped a frame: ${messageOf(error)}`, { cause: error }));
+    this.client.reportError(
+      new SkeinError(ErrorCode.PROTOCOL_INVALID, `${this.roleName}: dropped a frame: ${messageOf(error)}`, {
+        cause: error, channel: subscription.channel, streamId: subscription.streamId, sessionId: header.sessionId,
+      }),
+    );
   }
 }
