@@ -20,6 +20,7 @@ import { runPeersSuite } from './peers/peers-suite.js';
 import { runRrSuite } from './rr/rr-suite.js';
 import { runArchiveSuite } from './archive/archive-suite.js';
 import { runRpcRestartSuite } from './rpc/rpc-restart-suite.js';
+import { runClusterSuite } from './cluster/cluster-suite.js';
 import { fileStamp, toOutcome, type SuiteOptions, type SuiteOutcome, type SuiteRunner } from './support/suite.js';
 import { systemInfo } from './support/system-info.js';
 
@@ -40,6 +41,10 @@ const SUITES: Readonly<Record<string, SuiteEntry>> = {
     // The peers suite's request/response scenario, restricted to the RPC comparison (--only narrows it further).
     run: (options) => runPeersSuite({ ...options, only: options.only.length > 0 ? options.only : RPC_SYSTEMS }),
     description: 'Skein RPC unary at 1, 16 and 64 in flight beside gRPC unary, sofa-rpc-node, Skein request/response and raw dgram echo (the peers suite\'s rr scenario)',
+  },
+  cluster: {
+    run: runClusterSuite,
+    description: 'Skein clusters (1 and 3 member processes, with and without sync) beside a 3-member etcd: commands/s at 1, 16, 64 in flight, round trips at fixed rates',
   },
   'rpc-restart': { run: runRpcRestartSuite, description: 'RPC throughput with 64 calls in flight over three providers, steady and while one restarts every 2 s' },
 };

@@ -23,6 +23,7 @@ export interface ClusterNodeOptions extends SkeinCliOptions {
   startupCanvassTimeoutMs: number;
   snapshotIntervalMs: number;
   sessionTimeoutMs: number;
+  fileSyncLevel: number;
 }
 
 interface ParsedMember {
@@ -71,7 +72,13 @@ export function registerClusterCommand(program: Command): Command {
     .option('--election-timeout-ms <ms>', 'ballot length (Aeron: 1000)', MS, 1000)
     .option('--startup-canvass-timeout-ms <ms>', 'canvass at start before a quorum may elect (Aeron: 60000)', MS, 60_000)
     .option('--snapshot-interval-ms <ms>', 'take a snapshot this often, 0 = on request only', integerOption(0, 86_400_000), 0)
-    .option('--session-timeout-ms <ms>', 'close a client session silent this long (Aeron: 10000)', MS, 10_000);
+    .option('--session-timeout-ms <ms>', 'close a client session silent this long (Aeron: 10000)', MS, 10_000)
+    .option(
+      '--file-sync-level <level>',
+      'push the log to the device before acknowledging it: 0 leaves writing to the OS (Aeron\'s default), 1 syncs data (fdatasync), 2 data and metadata (fsync)',
+      integerOption(0, 2),
+      0,
+    );
   addSkeinOptions(node);
   node.action(action('cluster node', (options: ClusterNodeOptions) => runNode(options)));
 
@@ -140,6 +147,8 @@ async function runNode(options: ClusterNodeOptions): Promise<void> {
       clusterDir: dir,
       service: new KvService(),
       logStorage: options.logStorage,
+      archiveOptions: { fileSyncLevel: options.fileSyncLevel },
+      syncEachAppend: options.fileSyncLevel > 0,
       settings: {
         leaderHeartbeatTimeoutNs: options.leaderHeartbeatTimeoutMs * 1e6,
         electionTimeoutNs: options.electionTimeoutMs * 1e6,

@@ -1,0 +1,234 @@
+/**
+ * The load side of `npm run bench -- cluster`, one process per measurement: a Skein
+ * `ClusterClient` (its own embedded driver) or an etcd v3 client (the `etcd3` package) sending
+ * key-value puts, either closed-loop (a fixed number of commands in flight, each answered command
+ * replaced at once) or open-loop (commands started at a fixed offered rate whatever the answers).
+ * A warm-up window is sent and not counted; then the measured window's answered commands per
+ * second and round-trip percentiles (from each command's start to its answer) are printed as one
+ * JSON line on stdout.
+ *
+ *   node dist/bench/cluster/cluster-load.js '<json LoadSpec>'
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface LoadSpec {
+  readonly system: 'skein' | 'etcd';
+  /** Skein: the members' ingress endpoints (host:port); etcd: client URLs. */
+  readonly endpoints: readonly string[];
+  /** Closed loop: commands in flight. */
+  readonly inFlight?: number;
+  /** Open loop: commands started per second. */
+  readonly rate?: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /** Bytes of each put's value. */
+  readonly valueBytes: number;
+}
+
+export interface LoadResult {
+  readonly answered: number;
+  readonly failed: number;
+  readonly perSecond: number;
+  readonly p50Us: number;
+  readonly p90Us: number;
+  readonly p99Us: number;
+  readonly p999Us: number;
+  readonly maxUs: number;
+  /** Open loop: commands that could not be started on time because the cap of outstanding ones was reached. */
+  readonly skipped: number;
+  readonly firstError: string | null;
+}
+
+type Put = (index: number) => Promise<unknown>;
+
+const KEYS = 1024;
+/** Open loop: never more outstanding than this (a saturated system is reported, not queued without end). */
+const OPEN_LOOP_CAP = 5000;
+
+function nowUs(): number {
+  return Number(process.hrtime.bigint()) / 1000;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+class Recorder {
+  private samples = new Float64Array(1 << 16);
+  private count = 0;
+  answered = 0;
+  failed = 0;
+  firstError: string | null = null;
+  measuring = false;
+
+  record(startUs: number): void {
+    if (!this.measuring) return;
+    this.answered++;
+    if (this.count === this.samples.length) {
+      const grown = new Float64Array(this.samples.length * 2);
+      grown.set(this.samples);
+      this.samples = grown;
+    }
+    this.samples[this.count++] = nowUs() - startUs;
+  }
+
+  fail(error: unknown): void {
+    if (this.firstError === null) this.firstError = error instanceof Error ? error.message : String(error);
+    if (this.measuring) this.failed++;
+  }
+
+  result(windowMs: number, skipped: number): LoadResult {
+    const sorted = this.samples.subarray(0, this.count).sort();
+    const at = (q: number): number => (this.count === 0 ? Number.NaN : Math.round(sorted[Math.min(this.count - 1, Math.floor(q * this.count))]!));
+    return {
+      answered: this.answered,
+      failed: this.failed,
+      perSecond: Math.round(this.answered / (windowMs / 1000)),
+      p50Us: at(0.5),
+      p90Us: at(0.9),
+      p99Us: at(0.99),
+      p999Us: at(0.999),
+      maxUs: at(1),
+      skipped,
+      firstError: this.firstError,
+    };
+  }
+}
+
+async function closedLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<LoadResult> {
+  const inFlight = spec.inFlight!;
+  let running = true;
+  let index = 0;
+  const worker = async (): Promise<void> => {
+    while (running) {
+      const start = nowUs();
+      try {
+        await put(index++);
+        recorder.record(start);
+      } catch (error) {
+        recorder.fail(error);
+      }
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let i = 0; i < inFlight; i++) workers.push(worker());
+  await sleep(spec.warmupMs);
+  recorder.measuring = true;
+  const measuredFrom = nowUs();
+  await sleep(spec.durationMs);
+  recorder.measuring = false;
+  const windowMs = (nowUs() - measuredFrom) / 1000;
+  running = false;
+  await Promise.all(workers);
+  return recorder.result(windowMs, 0);
+}
+
+async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<LoadResult> {
+  const intervalUs = 1e6 / spec.rate!;
+  let outstanding = 0;
+  let skipped = 0;
+  let index = 0;
+  const startedUs = nowUs();
+  const measureFromUs = startedUs + spec.warmupMs * 1000;
+  const endUs = measureFromUs + spec.durationMs * 1000;
+  let next = startedUs;
+  const one = async (start: number): Promise<void> => {
+    outstanding++;
+    try {
+      await put(index++);
+      recorder.record(start);
+    } catch (error) {
+      recorder.fail(error);
+    } finally {
+      outstanding--;
+    }
+  };
+  while (true) {
+    const now = nowUs();
+    if (now >= endUs) break;
+    recorder.measuring = now >= measureFromUs;
+    while (next <= now) {
+      if (outstanding >= OPEN_LOOP_CAP) {
+        if (recorder.measuring) skipped++;
+      } else {
+        void one(now);
+      }
+      next += intervalUs;
+    }
+    // Wake about every millisecond; commands due in between start together (their round trips are
+    // measured from when they were actually sent).
+    await sleep(1);
+  }
+  // Answers to commands started in the window still count; wait for them (bounded).
+  const drainUntil = nowUs() + 3_000_000;
+  while (outstanding > 0 && nowUs() < drainUntil) await sleep(5);
+  recorder.measuring = false;
+  return recorder.result(spec.durationMs, skipped);
+}
+
+async function skeinPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promise<void> }> {
+  const { Skein } = await import('../../src/skein.js');
+  const { ClusterClient } = await import('../../src/cluster/cluster-client.js');
+  const { encodeKv } = await import('../../src/cluster/service/kv-service.js');
+  const dir = mkdtempSync(join(tmpdir(), 'skein-cluster-load-'));
+  const skein = Skein.launch({ dir, driver: { publishSnapshots: false } });
+  const client = await ClusterClient.connect(skein.client, { ingressEndpoints: spec.endpoints, commandTimeoutMs: 30_000 });
+  const value = 'x'.repeat(spec.valueBytes);
+  const commands: Uint8Array[] = [];
+  for (let k = 0; k < KEYS; k++) commands.push(encodeKv({ op: 'put', key: `k${k}`, value }));
+  return {
+    put: (index) => client.send(commands[index % KEYS]!),
+    close: async () => {
+      await client.close();
+      await skein.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function etcdPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promise<void> }> {
+  const { Etcd3 } = await import('etcd3');
+  const client = new Etcd3({ hosts: [...spec.endpoints] });
+  const value = 'x'.repeat(spec.valueBytes);
+  const keys: string[] = [];
+  for (let k = 0; k < KEYS; k++) keys.push(`k${k}`);
+  return {
+    put: (index) => client.put(keys[index % KEYS]!).value(value).exec(),
+    close: async () => {
+      client.close();
+    },
+  };
+}
+
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const { put, close } = spec.system === 'skein' ? await skeinPut(spec) : await etcdPut(spec);
+  try {
+    // One answered command before the clock starts: the session (or channel) is up.
+    await put(0);
+    const recorder = new Recorder();
+    return spec.inFlight !== undefined ? await closedLoop(put, spec, recorder) : await openLoop(put, spec, recorder);
+  } finally {
+    await close();
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop()!)) {
+  const spec = JSON.parse(process.argv[2] ?? '') as LoadSpec;
+  const lifetime = setTimeout(() => {
+    process.stderr.write('cluster-load: lifetime exceeded\n');
+    process.exit(3);
+  }, spec.warmupMs + spec.durationMs + 60_000);
+  lifetime.unref();
+  runLoad(spec).then(
+    (result) => {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.exit(0);
+    },
+    (error: unknown) => {
+      process.stderr.write(`cluster-load: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,302 @@
+/**
+ * `npm run bench -- cluster`: Skein clusters beside etcd. Each repetition starts every system in
+ * turn as real processes on loopback and measures it, then stops it:
+ *
+ * - Skein with one and with three members (`skein cluster node` processes, the key-value service,
+ *   the log as an archive recording), at two durability levels: `sync` (file sync level 1: the
+ *   archive pushes every block of the log to the device before its recorded position, which is
+ *   what members acknowledge, moves) and `nosync` (level 0, Aeron Cluster's default);
+ * - etcd with three members (Debian's `etcd-server`), which syncs its write-ahead log before it
+ *   acknowledges every commit: the same durability as Skein's `sync`.
+ *
+ * Loads (`cluster-load.ts`, its own process each): puts closed-loop with 1, 16 and 64 in flight
+ * (answered commands per second, round-trip percentiles) and open-loop at 1k and 10k commands/s
+ * offered (round-trip percentiles; Skein without sync also at 100k/s). Goals from the issue: Skein with three
+ * members and sync at least 10x etcd's rate at 64 in flight; three members without sync
+ * sustaining 100k commands/s, with p50 under 300 µs at 10k/s.
+ *
+ * `--only` takes system ids (`skein-1/sync`, `etcd-3`, ...) or load ids (`closed-64`, `rate-10k`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freeTcpPort, freeUdpPort } from '../../src/cli/free-port.js';
+import type { SuiteOptions, SuiteOutcome } from '../support/suite.js';
+import { fileStamp } from '../support/suite.js';
+import { spreadOf } from '../support/stats.js';
+import { pairedRatio } from '../support/compare.js';
+import { DEFAULT_RESULTS_DIR } from '../transport/transport-suite.js';
+import type { LoadResult, LoadSpec } from './cluster-load.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const LOAD = fileURLToPath(new URL('./cluster-load.js', import.meta.url));
+
+interface SystemSpec {
+  readonly id: string;
+  readonly kind: 'skein' | 'etcd';
+  readonly members: number;
+  /** Skein's file sync level (etcd always syncs). */
+  readonly syncLevel: number;
+  readonly description: string;
+}
+
+interface LoadKind {
+  readonly id: string;
+  readonly inFlight?: number;
+  readonly rate?: number;
+  /** Only for these system kinds. */
+  readonly kinds: readonly SystemSpec['kind'][];
+  /** Only for systems without per-command sync (the rate is far beyond the synced ones). */
+  readonly nosyncOnly?: boolean;
+}
+
+const SYSTEMS: readonly SystemSpec[] = [
+  { id: 'skein-1/sync', kind: 'skein', members: 1, syncLevel: 1, description: 'Skein, one member, log synced before acknowledging' },
+  { id: 'skein-3/sync', kind: 'skein', members: 3, syncLevel: 1, description: 'Skein, three members, log synced before acknowledging' },
+  { id: 'etcd-3', kind: 'etcd', members: 3, syncLevel: 1, description: 'etcd, three members (syncs its WAL on every commit)' },
+  { id: 'skein-1/nosync', kind: 'skein', members: 1, syncLevel: 0, description: 'Skein, one member, no per-command sync (Aeron\'s default)' },
+  { id: 'skein-3/nosync', kind: 'skein', members: 3, syncLevel: 0, description: 'Skein, three members, no per-command sync (Aeron\'s default)' },
+];
+
+const LOADS: readonly LoadKind[] = [
+  { id: 'closed-1', inFlight: 1, kinds: ['skein', 'etcd'] },
+  { id: 'closed-16', inFlight: 16, kinds: ['skein', 'etcd'] },
+  { id: 'closed-64', inFlight: 64, kinds: ['skein', 'etcd'] },
+  { id: 'rate-1k', rate: 1000, kinds: ['skein', 'etcd'] },
+  { id: 'rate-10k', rate: 10_000, kinds: ['skein', 'etcd'] },
+  { id: 'rate-100k', rate: 100_000, kinds: ['skein'], nosyncOnly: true },
+];
+
+const VALUE_BYTES = 32;
+const THROUGHPUT_GOAL = 10;
+const RATE_GOAL = 100_000;
+const P50_GOAL_US = 300;
+
+interface Running {
+  readonly endpoints: string[];
+  stop(): Promise<void>;
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function startSkein(system: SystemSpec, root: string): Promise<Running> {
+  const specs: { id: number; ingress: string; consensus: string }[] = [];
+  for (let id = 0; id < system.members; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  const membersText = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
+  const children: ChildProcess[] = [];
+  let leaderSeen = false;
+  const stop = async (): Promise<void> => {
+    await Promise.all(children.map((c) => stopChild(c, 'SIGTERM')));
+  };
+  try {
+    for (const m of specs) {
+      const child = spawn(
+        process.execPath,
+        [
+          CLI, 'cluster', 'node', '--member-id', String(m.id), '--cluster-members', membersText, '--cluster-dir', join(root, `member-${m.id}`),
+          '--file-sync-level', String(system.syncLevel), '--startup-canvass-timeout-ms', '2000', '--election-timeout-ms', '300', '--leader-heartbeat-timeout-ms', '3000',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      children.push(child);
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('"role":"LEADER"')) leaderSeen = true;
+      });
+      child.stderr!.on('data', () => undefined);
+    }
+    const deadline = Date.now() + 30_000;
+    while (!leaderSeen) {
+      if (Date.now() > deadline) throw new Error(`${system.id}: no leader within 30 s`);
+      const exited = children.find((c) => c.exitCode !== null);
+      if (exited !== undefined) throw new Error(`${system.id}: a member exited with ${exited.exitCode} before a leader was elected`);
+      await sleep(20);
+    }
+    return { endpoints: specs.map((m) => m.ingress), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startEtcd(system: SystemSpec, root: string): Promise<Running> {
+  const specs: { name: string; client: string; peer: string }[] = [];
+  for (let i = 0; i < system.members; i++) specs.push({ name: `e${i}`, client: `http://127.0.0.1:${await freeTcpPort()}`, peer: `http://127.0.0.1:${await freeTcpPort()}` });
+  const cluster = specs.map((m) => `${m.name}=${m.peer}`).join(',');
+  const children: ChildProcess[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(children.map((c) => stopChild(c, 'SIGTERM')));
+  };
+  try {
+    for (const m of specs) {
+      const child = spawn(
+        'etcd',
+        [
+          '--name', m.name, '--data-dir', join(root, m.name), '--listen-client-urls', m.client, '--advertise-client-urls', m.client,
+          '--listen-peer-urls', m.peer, '--initial-advertise-peer-urls', m.peer, '--initial-cluster', cluster, '--initial-cluster-state', 'new',
+          '--initial-cluster-token', 'skein-bench', '--logger', 'zap', '--log-level', 'error',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      child.stderr!.on('data', () => undefined);
+      child.on('error', () => undefined);
+      children.push(child);
+    }
+    const deadline = Date.now() + 30_000;
+    for (const m of specs) {
+      while (true) {
+        if (Date.now() > deadline) throw new Error(`${system.id}: ${m.name} not healthy within 30 s`);
+        const exited = children.find((c) => c.exitCode !== null);
+        if (exited !== undefined) throw new Error(`${system.id}: an etcd member exited with ${exited.exitCode}`);
+        try {
+          const answer = await fetch(`${m.client}/health`, { signal: AbortSignal.timeout(1000) });
+          if (answer.ok && ((await answer.json()) as { health?: string }).health === 'true') break;
+        } catch {
+          // not up yet
+        }
+        await sleep(100);
+      }
+    }
+    return { endpoints: specs.map((m) => m.client), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
+  const child = spawn(process.execPath, [LOAD, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), spec.warmupMs + spec.durationMs + 90_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !line.startsWith('{')) reject(new Error(`load ${JSON.stringify(spec)} exited with ${code}: ${err.slice(-1500)}`));
+      else resolve(JSON.parse(line) as LoadResult);
+    });
+  });
+}
+
+type Results = Map<string, LoadResult[]>;
+
+function key(system: string, load: string): string {
+  return `${system} ${load}`;
+}
+
+export async function runClusterSuite(options: SuiteOptions): Promise<SuiteOutcome> {
+  const repetitions = options.repetitions ?? 3;
+  const warmupMs = options.quick ? 500 : 1000;
+  const durationMs = options.quick ? 2000 : 3000;
+  const only = options.only;
+  const systems = SYSTEMS.filter((s) => only.length === 0 || only.includes(s.id) || !only.some((o) => SYSTEMS.some((x) => x.id === o)));
+  const loads = LOADS.filter((l) => only.length === 0 || only.includes(l.id) || !only.some((o) => LOADS.some((x) => x.id === o)));
+  const results: Results = new Map();
+  const failures: string[] = [];
+  for (let rep = 0; rep < repetitions; rep++) {
+    for (const system of systems) {
+      const root = mkdtempSync(join(tmpdir(), `skein-bench-cluster-${system.id.replace('/', '-')}-`));
+      let running: Running | null = null;
+      try {
+        running = system.kind === 'skein' ? await startSkein(system, root) : await startEtcd(system, root);
+        for (const load of loads) {
+          if (!load.kinds.includes(system.kind) || (load.nosyncOnly === true && system.syncLevel > 0)) continue;
+          const spec: LoadSpec = {
+            system: system.kind, endpoints: running.endpoints, warmupMs, durationMs, valueBytes: VALUE_BYTES,
+            ...(load.inFlight !== undefined ? { inFlight: load.inFlight } : { rate: load.rate! }),
+          };
+          try {
+            const result = await runLoadProcess(spec);
+            const list = results.get(key(system.id, load.id)) ?? [];
+            list.push(result);
+            results.set(key(system.id, load.id), list);
+            process.stdout.write(`cluster rep ${rep + 1}/${repetitions} ${system.id} ${load.id}: ${result.perSecond}/s, p50 ${result.p50Us} µs, p99 ${result.p99Us} µs${result.failed > 0 ? `, ${result.failed} failed (${result.firstError})` : ''}${result.skipped > 0 ? `, ${result.skipped} not started (cap)` : ''}\n`);
+          } catch (error) {
+            failures.push(`${system.id} ${load.id}: ${(error as Error).message}`);
+            process.stdout.write(`cluster rep ${rep + 1}/${repetitions} ${system.id} ${load.id}: FAILED ${(error as Error).message.slice(0, 300)}\n`);
+          }
+        }
+      } catch (error) {
+        failures.push(`${system.id}: ${(error as Error).message}`);
+        process.stdout.write(`cluster rep ${rep + 1}/${repetitions} ${system.id}: FAILED ${(error as Error).message}\n`);
+      } finally {
+        await running?.stop();
+        rmSync(root, { recursive: true, force: true });
+      }
+    }
+  }
+  const markdown = report(systems, loads, results, failures, { repetitions, warmupMs, durationMs });
+  process.stdout.write(`\n${markdown}\n`);
+  const dir = options.resultsDir ?? DEFAULT_RESULTS_DIR;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${options.runStamp ?? fileStamp(new Date())}-cluster.json`);
+  writeFileSync(file, `${JSON.stringify({ repetitions, warmupMs, durationMs, valueBytes: VALUE_BYTES, failures, results: Object.fromEntries(results) }, null, 2)}\n`);
+  return { ok: failures.length === 0, title: 'Cluster: Skein beside etcd', markdown, files: [file] };
+}
+
+function report(systems: readonly SystemSpec[], loads: readonly LoadKind[], results: Results, failures: readonly string[], run: { repetitions: number; warmupMs: number; durationMs: number }): string {
+  const cell = (values: number[]): string => {
+    const s = spreadOf(values);
+    if (s.count === 0) return '–';
+    return s.count === 1 ? `${Math.round(s.median)}` : `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(s.max)})`;
+  };
+  const lines = [
+    `Puts of ${VALUE_BYTES} B values over 1,024 keys; each load its own client process; ${run.warmupMs / 1000} s warm-up then ${run.durationMs / 1000} s measured; ${run.repetitions} repetitions (median, min–max). Round trips from a command's send to its answer. Skein: \`skein cluster node\` processes, key-value service, log as an archive recording; etcd ${'3.x'} from Debian.`,
+    '',
+    ...systems.map((s) => `- \`${s.id}\`: ${s.description}`),
+    '',
+    '| system | load | answered/s | p50 µs | p99 µs | p99.9 µs | failed |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const system of systems) {
+    for (const load of loads) {
+      const list = results.get(key(system.id, load.id));
+      if (list === undefined) continue;
+      lines.push(`| ${system.id} | ${load.id} | ${cell(list.map((r) => r.perSecond))} | ${cell(list.map((r) => r.p50Us))} | ${cell(list.map((r) => r.p99Us))} | ${cell(list.map((r) => r.p999Us))} | ${list.reduce((n, r) => n + r.failed + r.skipped, 0)} |`);
+    }
+  }
+  lines.push('');
+  const rates = (system: string, load: string): number[] => (results.get(key(system, load)) ?? []).map((r) => r.perSecond);
+  const goals: string[] = [];
+  for (const skein of ['skein-3/sync', 'skein-1/sync']) {
+    const a = rates(skein, 'closed-64');
+    const b = rates('etcd-3', 'closed-64');
+    if (a.length === 0 || b.length === 0 || a.length !== b.length) continue;
+    const r = pairedRatio(a, b).paired;
+    goals.push(`- \`${skein}\` ÷ \`etcd-3\` at 64 in flight, repetition by repetition: ${r.median.toFixed(1)}x (${r.min.toFixed(1)}–${r.max.toFixed(1)})${skein === 'skein-3/sync' ? `; goal ≥ ${THROUGHPUT_GOAL}x: ${r.median >= THROUGHPUT_GOAL ? 'met' : 'not met'}` : ''}.`);
+  }
+  const sustained = results.get(key('skein-3/nosync', 'rate-100k'));
+  if (sustained !== undefined) {
+    const s = spreadOf(sustained.map((r) => r.perSecond));
+    const best = spreadOf(rates('skein-3/nosync', 'closed-64'));
+    goals.push(`- \`skein-3/nosync\` offered ${RATE_GOAL / 1000}k commands/s answers ${Math.round(s.median)}/s (closed loop at 64 in flight: ${Number.isFinite(best.median) ? Math.round(best.median) : '–'}/s); goal ≥ ${RATE_GOAL}/s: ${s.median >= RATE_GOAL * 0.98 ? 'met' : 'not met'}.`);
+  }
+  const at10k = results.get(key('skein-3/nosync', 'rate-10k'));
+  if (at10k !== undefined) {
+    const p50 = spreadOf(at10k.map((r) => r.p50Us));
+    goals.push(`- \`skein-3/nosync\` p50 at 10k commands/s: ${Math.round(p50.median)} µs; goal < ${P50_GOAL_US} µs: ${p50.median < P50_GOAL_US ? 'met' : 'not met'}.`);
+  }
+  if (goals.length > 0) lines.push('Goals:', '', ...goals, '');
+  if (failures.length > 0) lines.push('Failures:', '', ...failures.map((f) => `- ${f.slice(0, 400)}`), '');
+  return lines.join('\n');
+}
