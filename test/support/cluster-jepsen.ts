@@ -3,7 +3,9 @@
  * `npm test`): three `skein cluster node` processes, clients (ClusterClients in this process, a
  * session each) doing get, put and compare-and-set on a few keys, and a nemesis that kills a
  * member with SIGKILL and starts it again, or pauses one with SIGSTOP and resumes it, one member
- * at a time. Every operation goes into a history (an answer completes it; CLUSTER_COMMAND_FAILED
+ * at a time. In a network lab (`lab`: this process runs in the lab's hub namespace, each member in
+ * its own node namespace, see netlab.ts) the nemesis also partitions: it isolates a member from
+ * everyone (its link down) or cuts the link between two members, then heals. Every operation goes into a history (an answer completes it; CLUSTER_COMMAND_FAILED
  * means it did not happen and it is left out; CLUSTER_COMMAND_UNKNOWN makes it indeterminate, as
  * Jepsen's :info), which the suite's linearizability checker judges and which can be written in
  * Porcupine's JSON.
@@ -17,7 +19,8 @@ import { decodeKv, encodeKv, type KvAnswer, type KvCommand } from '../../src/clu
 import { SeededPrng } from '../../src/env/prng.js';
 import { ErrorCode, SkeinError } from '../../src/util/errors.js';
 import { checkLinearizable, kvModel, type CheckResult, type KvInput, type KvOutput, type Operation } from '../../src/sim/linearizability.js';
-import { startSkein, type StartedProcess } from './processes.js';
+import { SKEIN_CLI, startProcess, startSkein, type StartedProcess } from './processes.js';
+import { HUB_ADDRESS, NetLab, type LabDescription } from './netlab.js';
 import { freeUdpPort, waitFor } from './wait.js';
 
 export interface JepsenOptions {
@@ -29,6 +32,8 @@ export interface JepsenOptions {
   readonly nemesisIntervalMs?: number;
   /** Print what the nemesis does. */
   readonly log?: (line: string) => void;
+  /** Run the members in this lab's node namespaces (this process in its hub) and add partitions to the nemesis. */
+  readonly lab?: LabDescription;
 }
 
 export interface JepsenResult {
@@ -40,6 +45,7 @@ export interface JepsenResult {
   readonly indeterminate: number;
   readonly kills: number;
   readonly pauses: number;
+  readonly partitions: number;
 }
 
 const FAST = ['--test-profile', '--leader-heartbeat-timeout-ms', '1500', '--election-timeout-ms', '300', '--startup-canvass-timeout-ms', '3000'];
@@ -53,13 +59,24 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   const keyCount = options.keys ?? 3;
   const log = options.log ?? ((): void => {});
   const root = mkdtempSync(join(tmpdir(), 'skein-jepsen-'));
+  const lab = options.lab === undefined ? null : NetLab.attach(options.lab);
   const specs: { id: number; ingress: string; consensus: string }[] = [];
-  for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  for (let id = 0; id < 3; id++) {
+    // In a lab every member has a namespace (and ports) of its own.
+    if (lab !== null) specs.push({ id, ingress: `${lab.address(id)}:20101`, consensus: `${lab.address(id)}:20108` });
+    else specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  }
   const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
   const nodes: (StartedProcess | null)[] = [null, null, null];
   let starts = 0;
   const start = async (id: number): Promise<void> => {
-    const n = startSkein(['cluster', 'node', '--member-id', String(id), '--cluster-members', clusterMembers, '--cluster-dir', join(root, `member-${id}`), '--dir', join(root, `skein-${starts++}`), ...FAST]);
+    const args = ['cluster', 'node', '--member-id', String(id), '--cluster-members', clusterMembers, '--cluster-dir', join(root, `member-${id}`), '--dir', join(root, `skein-${starts++}`), ...FAST];
+    let n: StartedProcess;
+    if (lab === null) n = startSkein(args);
+    else {
+      const line = lab.exec(id, process.execPath, [SKEIN_CLI, ...args]);
+      n = startProcess(line.command, line.args);
+    }
     nodes[id] = n;
     await n.waitForLine(/"event":"started"/, 20_000, 'stdout');
   };
@@ -74,11 +91,21 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   let indeterminate = 0;
   let kills = 0;
   let pauses = 0;
+  let partitions = 0;
   let paused: StartedProcess | null = null;
+  let heal: (() => void) | null = null;
   try {
     for (let id = 0; id < 3; id++) await start(id);
     for (let i = 0; i < clientCount; i++) {
-      clients.push(await ClusterClient.connect(skein.client, { ingressEndpoints: specs.map((m) => m.ingress), random: random.fork(), commandTimeoutMs: 5000, reconnectDeadlineMs: 60_000 }));
+      clients.push(
+        await ClusterClient.connect(skein.client, {
+          ingressEndpoints: specs.map((m) => m.ingress),
+          random: random.fork(),
+          commandTimeoutMs: 5000,
+          reconnectDeadlineMs: 60_000,
+          ...(lab === null ? {} : { egressChannel: `aeron:udp?endpoint=${HUB_ADDRESS}:0` }),
+        }),
+      );
     }
     const worker = async (index: number): Promise<void> => {
       const client = clients[index]!;
@@ -116,7 +143,24 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
       await sleep(Math.round(nemesisInterval * (0.5 + random.nextDouble())));
       if (performance.now() >= end) break;
       const id = random.nextInt(3);
-      if (random.nextBoolean(0.5)) {
+      const action = random.nextInt(lab === null ? 2 : 4);
+      if (action === 2 || action === 3) {
+        const other = (id + 1 + random.nextInt(2)) % 3;
+        if (action === 2) {
+          log(`nemesis: isolate member ${id}`);
+          lab!.isolate(id);
+          heal = () => lab!.rejoin(id);
+        } else {
+          log(`nemesis: cut members ${id} and ${other} apart`);
+          lab!.cut(id, other);
+          heal = () => lab!.heal(id, other);
+        }
+        partitions++;
+        await sleep(1000 + random.nextInt(3000));
+        log('nemesis: heal');
+        heal();
+        heal = null;
+      } else if (action === 0) {
         log(`nemesis: SIGKILL member ${id}`);
         nodes[id]!.signal('SIGKILL');
         await nodes[id]!.waitForExit(10_000);
@@ -145,6 +189,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   } finally {
     running = false;
     paused?.signal('SIGCONT');
+    heal?.();
     for (const client of clients) await client.close();
     await skein.close();
     for (const n of nodes) {
@@ -155,5 +200,5 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
     rmSync(root, { recursive: true, force: true });
   }
   const verdict = checkLinearizable(kvModel, history, { maxSteps: 20_000_000 });
-  return { history, verdict, operations: history.length, answered, failed, indeterminate, kills, pauses };
+  return { history, verdict, operations: history.length, answered, failed, indeterminate, kills, pauses, partitions };
 }
