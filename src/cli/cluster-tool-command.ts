@@ -1,8 +1,9 @@
 /**
  * `skein cluster-tool <cluster-dir> <command>`: what Aeron's ClusterTool does, against a member's
  * directory (docs/cluster.md, "Cluster tool"): describe, list-members, leader, recording-log read
- * the member's files; snapshot, shutdown and abort ask the running member (its leader) through
- * the directory and wait for its answer.
+ * the member's files; snapshot, suspend, resume, shutdown and abort ask the running member (its
+ * leader) through the directory and wait for its answer. With --ingress, leader and snapshot go
+ * over the network instead, on a client session (snapshot as Aeron's AdminRequest).
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
@@ -10,23 +11,74 @@ import { randomUUID } from 'node:crypto';
 import { integerOption } from './cli-options.js';
 import { action, EXIT_FAILURE, EXIT_OK, exitProcess, sleep, usageError } from './cli-runtime.js';
 
-const COMMANDS = ['describe', 'list-members', 'leader', 'recording-log', 'errors', 'snapshot', 'shutdown', 'abort'] as const;
+const COMMANDS = ['describe', 'list-members', 'leader', 'recording-log', 'errors', 'snapshot', 'suspend', 'resume', 'shutdown', 'abort'] as const;
 type ToolCommand = (typeof COMMANDS)[number];
 
 export function registerClusterToolCommand(program: Command): Command {
   const command = program
     .command('cluster-tool')
-    .summary('Inspect and control a cluster member through its directory (as Aeron\'s ClusterTool)')
+    .summary('Inspect and control a cluster member through its directory or over the network (as Aeron\'s ClusterTool)')
+    .usage('<cluster-dir> <command> | --ingress <endpoints> <leader|snapshot>')
     .description(
       'Commands: describe (the member\'s status, consensus state and recording log), list-members (members and endpoints, and who leads), ' +
-        'leader (the leader\'s id), recording-log (the recording log\'s entries), errors (the distinct errors its running process logged), snapshot | shutdown | abort (asks the running member, which must ' +
-        'lead, and waits for its answer). Prints JSON; exit 1 when the member refuses or does not answer within --timeout-ms.',
+        'leader (the leader\'s id), recording-log (the recording log\'s entries), errors (the distinct errors its running process logged), snapshot | suspend | resume | shutdown | abort (asks the running member, which must ' +
+        'lead, and waits for its answer; suspend stops the cluster taking client messages, timers and session timeouts until resume). ' +
+        'Over the network (--ingress, no directory): leader (opens a client session and says who leads) and snapshot (an admin request over a client session, as Aeron\'s ' +
+        'AeronCluster.sendAdminRequestToTakeASnapshot). Prints JSON; exit 1 when the member refuses or does not answer within --timeout-ms.',
     )
-    .argument('<cluster-dir>', 'the member\'s directory (--cluster-dir of skein cluster node)')
-    .argument('<command>', COMMANDS.join(' | '))
+    .argument('<cluster-dir>', 'the member\'s directory (--cluster-dir of skein cluster node); with --ingress, the command')
+    .argument('[command]', COMMANDS.join(' | '))
+    .option('--ingress <endpoints>', 'the members\' ingress endpoints, as Aeron writes them (0=host:port,1=host:port,...): act over the network instead of through a directory')
     .option('--timeout-ms <ms>', 'how long to wait for the member to answer', integerOption(1, 3_600_000), 10_000);
-  command.action(action('cluster-tool', (dir: string, name: string, options: { timeoutMs: number }) => run(resolve(dir), name, options, command)));
+  command.action(
+    action('cluster-tool', (first: string, second: string | undefined, options: { timeoutMs: number; ingress?: string }) => {
+      if (options.ingress !== undefined) {
+        if (second !== undefined) usageError(command, `with --ingress give only the command (leader or snapshot), not a directory: got '${first} ${second}'`);
+        return runOverNetwork(options.ingress, first, options, command);
+      }
+      if (second === undefined) usageError(command, `missing the command after the directory '${first}': one of ${COMMANDS.join(', ')}`);
+      return run(resolve(first), second, options, command);
+    }),
+  );
   return command;
+}
+
+const NETWORK_COMMANDS = ['leader', 'snapshot'] as const;
+
+async function runOverNetwork(endpoints: string, name: string, options: { timeoutMs: number }, command: Command): Promise<void> {
+  if (!(NETWORK_COMMANDS as readonly string[]).includes(name)) {
+    usageError(command, `'${name}' over the network: only ${NETWORK_COMMANDS.join(' and ')} (the others read the member's directory)`);
+  }
+  const { Skein } = await import('../skein.js');
+  const { ClusterClient } = await import('../cluster/cluster-client.js');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'skein-cluster-tool-'));
+  const skein = Skein.launch({ dir, driver: { publishSnapshots: false } });
+  let outcome: { code: number; text: string };
+  try {
+    const client = await ClusterClient.connect(skein.client, { ingressEndpoints: endpoints, reconnectDeadlineMs: options.timeoutMs, messageTimeoutMs: options.timeoutMs });
+    try {
+      if (name === 'leader') {
+        outcome = { code: EXIT_OK, text: JSON.stringify({ leaderId: client.leaderId, leadershipTermId: client.leadershipTermId }) };
+      } else {
+        const leaderId = client.leaderId;
+        try {
+          await client.requestSnapshot();
+          outcome = { code: EXIT_OK, text: JSON.stringify({ action: 'snapshot', ok: true, detail: `snapshot begun by leader ${leaderId} in term ${client.leadershipTermId}` }) };
+        } catch (error) {
+          outcome = { code: EXIT_FAILURE, text: JSON.stringify({ action: 'snapshot', ok: false, detail: (error as Error).message }) };
+        }
+      }
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await skein.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  exitProcess(outcome.code, `${outcome.text}\n`);
 }
 
 async function run(dir: string, name: string, options: { timeoutMs: number }, command: Command): Promise<void> {

@@ -22,6 +22,9 @@
  * deadline passed after it was sent), CLOSED when the client closes. It never hangs: every command
  * has a deadline. Within a session a command is resent (same sequence) until answered, which the
  * cluster answers from its session table instead of applying again.
+ *
+ * `requestSnapshot()` asks the leader, over the session, for a snapshot of every member (Aeron's
+ * AdminRequest SNAPSHOT, what `skein cluster-tool --ingress … snapshot` sends).
  */
 import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
@@ -32,13 +35,15 @@ import type { Prng } from '../env/prng.js';
 import { SeededPrng, randomSeed } from '../env/prng.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
 import {
-  EventCode, MessageHeaderDecoder, NewLeaderEventDecoder, SCHEMA_ID, SessionCloseRequestEncoder, SessionConnectRequestEncoder, SessionEventDecoder, SessionKeepAliveEncoder,
+  AdminRequestEncoder, AdminRequestType, AdminResponseCode, AdminResponseDecoder, EventCode, MessageHeaderDecoder, NewLeaderEventDecoder, SCHEMA_ID, SessionCloseRequestEncoder, SessionConnectRequestEncoder, SessionEventDecoder, SessionKeepAliveEncoder,
   SessionMessageHeaderDecoder, SessionMessageHeaderEncoder,
 } from './codecs/cluster-codecs.js';
 import { CLIENT_PROTOCOL_VERSION, DEFAULT_INGRESS_STREAM_ID, SESSION_HEADER_LENGTH } from './cluster-ingress.js';
 import { checkEndpoint } from './endpoints.js';
 
 const EMPTY = new Uint8Array(0);
+/** A command is resent at most this many resend intervals after its last send. */
+const MAX_RESEND_FACTOR = 16;
 
 export type ClusterClientState = 'CONNECTING' | 'CONNECTED' | 'AWAITING_LEADER' | 'RECONNECTING' | 'CLOSED';
 
@@ -74,13 +79,23 @@ export interface ClusterClientOptions {
   readonly initialBackoffMs?: number;
   /** @default 2000 */
   readonly maxBackoffMs?: number;
-  /** A command not answered this long is sent again (same sequence). @default 500 */
+  /** A command not answered this long is sent again (same sequence), each resend waiting twice as long as the one before, up to 16 times this. @default 500 */
   readonly resendIntervalMs?: number;
   /** A command's deadline. @default 10000 */
   readonly commandTimeoutMs?: number;
   readonly random?: Prng;
   /** Sent as clientInfo. @default 'name=skein' */
   readonly clientInfo?: string;
+  /**
+   * How answers are matched to commands. 'by-sequence' (a Skein cluster): each command carries its
+   * sequence, which the answer echoes; unanswered commands are resent and answered once.
+   * 'in-order' (an Aeron cluster, whose answers carry cluster time instead and which applies a
+   * resent command again): commands go without a sequence, are never resent, and each answer on
+   * the session completes the oldest command sent on it, so the service must answer every command
+   * once and in order; a command in flight when the leader changes rejects with
+   * CLUSTER_COMMAND_UNKNOWN. @default 'by-sequence'
+   */
+  readonly answers?: 'by-sequence' | 'in-order';
 }
 
 interface Command {
@@ -91,6 +106,8 @@ interface Command {
   /** Offered at least once on that session: its outcome can no longer be "certainly not applied". */
   sent: boolean;
   lastSentNs: number;
+  /** Wait before the next resend on the same session: resendIntervalMs, doubling with every resend up to MAX_RESEND_FACTOR times it. */
+  resendAfterNs: number;
   readonly deadlineNs: number;
   readonly resolve: (answer: Uint8Array) => void;
   readonly reject: (error: Error) => void;
@@ -148,6 +165,10 @@ export class ClusterClient implements Agent {
   private readonly keepAliveEnc = new SessionKeepAliveEncoder();
   private readonly closeEnc = new SessionCloseRequestEncoder();
   private readonly connectEnc = new SessionConnectRequestEncoder();
+  private readonly adminEnc = new AdminRequestEncoder();
+  private readonly adminDec = new AdminResponseDecoder();
+  /** Admin requests waiting for the leader's AdminResponse, by correlation id. */
+  private readonly adminRequests = new Map<number, { readonly deadlineNs: number; readonly resolve: () => void; readonly reject: (error: Error) => void }>();
   /** The header and the command's payload, offered together without a new array per command. */
   private readonly parts: Uint8Array[] = [this.frame, EMPTY];
   private readonly onFragment: (buffer: Uint8Array, offset: number, length: number, header: Header) => void;
@@ -170,6 +191,7 @@ export class ClusterClient implements Agent {
       resendIntervalMs: options.resendIntervalMs ?? 500,
       commandTimeoutMs: options.commandTimeoutMs ?? 10_000,
       clientInfo: options.clientInfo ?? 'name=skein',
+      answers: options.answers ?? 'by-sequence',
     };
     this.random = options.random ?? new SeededPrng(randomSeed());
     this.backoffMs = this.settings.initialBackoffMs;
@@ -233,10 +255,37 @@ export class ClusterClient implements Agent {
   send(payload: Uint8Array): Promise<Uint8Array> {
     if (this.stateValue === 'CLOSED') return Promise.reject(new SkeinError(ErrorCode.CLOSED, 'the cluster client is closed'));
     return new Promise<Uint8Array>((resolve, reject) => {
-      const command: Command = { payload, sessionId: -1, sequence: 0, sent: false, lastSentNs: 0, deadlineNs: this.client.nanoTime() + this.settings.commandTimeoutMs * 1e6, resolve, reject };
+      const command: Command = { payload, sessionId: -1, sequence: 0, sent: false, lastSentNs: 0, resendAfterNs: 0, deadlineNs: this.client.nanoTime() + this.settings.commandTimeoutMs * 1e6, resolve, reject };
       this.commands.push(command);
-      if (this.stateValue === 'CONNECTED') this.offerCommand(command, this.client.nanoTime());
+      // In order: offered now only when everything before it on the session went.
+      const previous = this.commands.length > 1 ? this.commands[this.commands.length - 2]! : null;
+      const inOrderReady = previous === null || (previous.sent && previous.sessionId === this.sessionIdValue);
+      if (this.stateValue === 'CONNECTED' && (this.settings.answers === 'by-sequence' || inOrderReady)) this.offerCommand(command, this.client.nanoTime());
       this.client.wakeDriver();
+    });
+  }
+
+  /**
+   * Asks the leader for a snapshot of every member at the same log position (Aeron's AdminRequest
+   * SNAPSHOT). Resolves when the leader has put the snapshot action in the log; rejects with
+   * CLUSTER_COMMAND_FAILED when the client is not connected, the request cannot be offered, or the
+   * leader answers ERROR (its message says why, for example a suspended cluster), and with
+   * CLUSTER_COMMAND_UNKNOWN when no answer comes within the message timeout.
+   */
+  requestSnapshot(): Promise<void> {
+    if (this.stateValue !== 'CONNECTED') {
+      return Promise.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `snapshot request: the cluster client is ${this.stateValue}, not CONNECTED`));
+    }
+    const correlationId = Math.floor(this.random.nextDouble() * 2 ** 40) + 1;
+    const length = this.adminEnc.wrapAndApplyHeader(this.control, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).correlationId(correlationId)
+      .requestType(AdminRequestType.SNAPSHOT).payload(EMPTY).encodedLength();
+    const result = this.ingress.get(this.leaderIdValue)?.offer(this.control, 0, length) ?? -1;
+    if (result < 0) {
+      return Promise.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `snapshot request: could not offer it to leader ${this.leaderIdValue} (offer result ${result})`));
+    }
+    this.client.wakeDriver();
+    return new Promise<void>((resolve, reject) => {
+      this.adminRequests.set(correlationId, { deadlineNs: this.client.nanoTime() + this.settings.messageTimeoutMs * 1e6, resolve, reject });
     });
   }
 
@@ -273,8 +322,18 @@ export class ClusterClient implements Agent {
           leader.offer(this.control, 0, length);
           work++;
         }
-        for (const c of this.commands) {
-          if (c.sessionId !== this.sessionIdValue || !c.sent || nowNs - c.lastSentNs >= this.settings.resendIntervalMs * 1e6) work += this.offerCommand(c, nowNs);
+        if (this.settings.answers === 'by-sequence') {
+          for (const c of this.commands) {
+            if (c.sessionId !== this.sessionIdValue || !c.sent || nowNs - c.lastSentNs >= c.resendAfterNs) work += this.offerCommand(c, nowNs);
+          }
+        } else {
+          // Never resent (the cluster would apply it again); unsent ones go in order, stopping at the first that does not.
+          for (const c of this.commands) {
+            if (c.sessionId === this.sessionIdValue && c.sent) continue;
+            const offered = this.offerCommand(c, nowNs);
+            if (offered === 0) break;
+            work += offered;
+          }
         }
         break;
       }
@@ -347,7 +406,10 @@ export class ClusterClient implements Agent {
     switch (h.templateId()) {
       case SessionEventDecoder.TEMPLATE_ID: {
         const d = this.eventDec.wrapAndCheckHeader(buffer, offset, length);
-        this.onSessionEvent(d.clusterSessionIdAsNumber(), d.correlationIdAsNumber(), d.leadershipTermIdAsNumber(), d.leaderMemberId(), d.code(), d.leaderHeartbeatTimeoutNsAsNumber(), d.detail());
+        // Aeron's cluster may leave the heartbeat timeout null (Long.MIN_VALUE): unknown, the client's default stands.
+        const heartbeatTimeoutNs = d.leaderHeartbeatTimeoutNs();
+        const timeoutNs = heartbeatTimeoutNs > 0n && heartbeatTimeoutNs <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(heartbeatTimeoutNs) : 0;
+        this.onSessionEvent(d.clusterSessionIdAsNumber(), d.correlationIdAsNumber(), d.leadershipTermIdAsNumber(), d.leaderMemberId(), d.code(), timeoutNs, d.detail());
         return;
       }
       case NewLeaderEventDecoder.TEMPLATE_ID: {
@@ -358,16 +420,38 @@ export class ClusterClient implements Agent {
         this.termValue = term;
         this.leaderIdValue = d.leaderMemberId();
         // Everything in flight goes again to the new leader (same sequences: answered once).
-        for (const c of this.commands) if (c.sessionId === this.sessionIdValue) c.lastSentNs = 0;
+        if (this.settings.answers === 'by-sequence') {
+          for (const c of this.commands) {
+            if (c.sessionId !== this.sessionIdValue) continue;
+            c.lastSentNs = 0;
+            c.resendAfterNs = 0;
+          }
+        } else {
+          this.rejectSentInOrder(`the leader changed to ${this.leaderIdValue} in term ${term} before its answer came`);
+        }
         this.nextKeepAliveNs = 0;
         this.transition('CONNECTED', `new leader ${this.leaderIdValue} in term ${term}`, true);
+        return;
+      }
+      case AdminResponseDecoder.TEMPLATE_ID: {
+        const d = this.adminDec.wrapAndCheckHeader(buffer, offset, length);
+        const correlationId = d.correlationIdAsNumber();
+        const request = this.adminRequests.get(correlationId);
+        if (request === undefined || d.clusterSessionIdAsNumber() !== this.sessionIdValue) return;
+        this.adminRequests.delete(correlationId);
+        const code = d.responseCode();
+        const message = d.message();
+        if (code === AdminResponseCode.OK) request.resolve();
+        else request.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `snapshot request refused (${code === AdminResponseCode.UNAUTHORISED_ACCESS ? 'UNAUTHORISED_ACCESS' : 'ERROR'}): ${message}`));
         return;
       }
       case SessionMessageHeaderDecoder.TEMPLATE_ID: {
         const d = this.messageDec.wrapAndCheckHeader(buffer, offset, length);
         if (d.clusterSessionIdAsNumber() !== this.sessionIdValue) return;
         const sequence = d.timestampAsNumber();
-        const index = this.commands.findIndex((c) => c.sessionId === this.sessionIdValue && c.sequence === sequence);
+        const index = this.settings.answers === 'by-sequence'
+          ? this.commands.findIndex((c) => c.sessionId === this.sessionIdValue && c.sequence === sequence)
+          : this.commands.findIndex((c) => c.sessionId === this.sessionIdValue && c.sent);
         if (index < 0) return;
         const [command] = this.commands.splice(index, 1);
         command!.resolve(buffer.slice(offset + SESSION_HEADER_LENGTH, offset + length));
@@ -412,6 +496,16 @@ export class ClusterClient implements Agent {
     this.loseSession(`the cluster closed session ${sessionId}: ${detail}`);
   }
 
+  /** In-order answers: commands sent on the session can no longer be matched to answers. */
+  private rejectSentInOrder(reason: string): void {
+    for (let i = this.commands.length - 1; i >= 0; i--) {
+      const c = this.commands[i]!;
+      if (c.sessionId !== this.sessionIdValue || !c.sent) continue;
+      this.commands.splice(i, 1);
+      c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command sent on session ${c.sessionId}: ${reason}; it may or may not have been applied (in-order answers are not resent)`));
+    }
+  }
+
   /** The session is gone: what was sent on it is unknown, the rest goes on a new session. */
   private loseSession(reason: string): void {
     const lost = this.sessionIdValue;
@@ -440,11 +534,15 @@ export class ClusterClient implements Agent {
     }
     const leader = this.ingress.get(this.leaderIdValue);
     if (leader === undefined) return 0;
-    this.messageEnc.wrapAndApplyHeader(this.frame, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).timestamp(command.sequence);
+    this.messageEnc.wrapAndApplyHeader(this.frame, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).timestamp(this.settings.answers === 'by-sequence' ? command.sequence : 0);
     this.parts[1] = command.payload;
     const result = leader.offerV(this.parts);
     this.parts[1] = EMPTY;
     if (result < 0) return 0;
+    // The first send waits resendIntervalMs for its answer, each resend twice as long as the one
+    // before (up to MAX_RESEND_FACTOR times): a cluster slow under load is not flooded with resends.
+    const base = this.settings.resendIntervalMs * 1e6;
+    command.resendAfterNs = command.sent && command.lastSentNs > 0 ? Math.min(command.resendAfterNs * 2, base * MAX_RESEND_FACTOR) : base;
     command.sent = true;
     command.lastSentNs = nowNs;
     return 1;
@@ -452,6 +550,14 @@ export class ClusterClient implements Agent {
 
   private expireCommands(nowNs: number): number {
     let work = 0;
+    if (this.adminRequests.size > 0) {
+      for (const [id, request] of this.adminRequests) {
+        if (nowNs < request.deadlineNs) continue;
+        this.adminRequests.delete(id);
+        request.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `snapshot request: no answer from leader ${this.leaderIdValue} within ${this.settings.messageTimeoutMs} ms; a snapshot may or may not be taken`));
+        work++;
+      }
+    }
     for (let i = this.commands.length - 1; i >= 0; i--) {
       const c = this.commands[i]!;
       if (nowNs < c.deadlineNs) continue;
@@ -471,6 +577,8 @@ export class ClusterClient implements Agent {
       else if (c.sent) c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: ${error.message}; it may or may not have been applied`, { cause: error }));
       else c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command not sent: ${error.message}`, { cause: error }));
     }
+    for (const request of this.adminRequests.values()) request.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `snapshot request: ${error.message}; a snapshot may or may not be taken`, { cause: error }));
+    this.adminRequests.clear();
     const first = this.firstConnect;
     this.firstConnect = null;
     first?.reject(error);

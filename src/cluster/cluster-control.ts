@@ -6,8 +6,8 @@
  *   and on every change of role, term, leader or state: member id, pid, role, election state,
  *   term, leader, commit and append positions, node state, members and their endpoints, snapshots
  *   stored, the snapshot position it started from, the time of writing.
- * - `cluster-control.json`: a request a tool writes (`{id, action}`; action snapshot, shutdown or
- *   abort); the member reads and removes it within 100 ms, acts (these need the leader), and
+ * - `cluster-control.json`: a request a tool writes (`{id, action}`; action snapshot, suspend,
+ *   resume, shutdown or abort); the member reads and removes it within 100 ms, acts (these need the leader), and
  *   answers in `cluster-control-ack.json` (`{id, action, ok, detail}`).
  */
 import { writeFileAtomically, type Files } from '../env/files.js';
@@ -15,7 +15,7 @@ import { writeFileAtomically, type Files } from '../env/files.js';
 export const STATUS_FILE = 'cluster-status.json';
 export const CONTROL_FILE = 'cluster-control.json';
 export const CONTROL_ACK_FILE = 'cluster-control-ack.json';
-export const CONTROL_ACTIONS = ['snapshot', 'shutdown', 'abort'] as const;
+export const CONTROL_ACTIONS = ['snapshot', 'suspend', 'resume', 'shutdown', 'abort'] as const;
 export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 
 export interface MemberStatus {

@@ -7,6 +7,9 @@
  *   client's egress channel, so any later leader can reach it) and answers SessionEvent OK with
  *   the session id, term and leader; a follower answers REDIRECT with the leader and every member's
  *   ingress endpoint; a client protocol version whose major is not 0 gets ERROR.
+ * - AdminRequest SNAPSHOT (Aeron's AeronCluster.sendAdminRequestToTakeASnapshot): the leader asks
+ *   every member for a snapshot and answers AdminResponse OK, or ERROR naming its state (or the
+ *   unknown request type); taken like a command, for the current term and an open session.
  * - SessionMessageHeader + payload, SessionKeepAlive, SessionCloseRequest: taken by the leader only,
  *   for the current term and an open session; anything else is dropped without a reply, as Aeron
  *   does. Skein's client carries its command's sequence in the header's timestamp (which Aeron's
@@ -27,11 +30,13 @@ import type { Subscription } from '../client/subscription.js';
 import type { Header } from '../logbuffer/header.js';
 import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
 import {
-  EventCode, HEADER_LENGTH, MessageHeaderDecoder, NewLeaderEventEncoder, SCHEMA_ID, SessionCloseRequestDecoder, SessionConnectRequestDecoder, SessionEventEncoder, SessionKeepAliveDecoder,
+  AdminRequestDecoder, AdminRequestType, AdminResponseCode, AdminResponseEncoder, EventCode, HEADER_LENGTH, MessageHeaderDecoder, NewLeaderEventEncoder, SCHEMA_ID, SessionCloseRequestDecoder, SessionConnectRequestDecoder, SessionEventEncoder, SessionKeepAliveDecoder,
   SessionMessageHeaderDecoder, SessionMessageHeaderEncoder,
 } from './codecs/cluster-codecs.js';
 import type { ClusterNode } from './cluster-node.js';
 import { CloseReason, type SessionResponse } from './service/cluster-entries.js';
+
+const EMPTY = new Uint8Array(0);
 
 /** Aeron's default ingress stream id (aeron.cluster.ingress.stream.id). */
 export const DEFAULT_INGRESS_STREAM_ID = 101;
@@ -75,6 +80,8 @@ export class ClusterIngress {
   private readonly messageDec = new SessionMessageHeaderDecoder();
   private readonly keepAliveDec = new SessionKeepAliveDecoder();
   private readonly closeDec = new SessionCloseRequestDecoder();
+  private readonly adminDec = new AdminRequestDecoder();
+  private readonly adminEnc = new AdminResponseEncoder();
   private readonly messageEnc = new SessionMessageHeaderEncoder();
   private readonly eventEnc = new SessionEventEncoder();
   private readonly newLeaderEnc = new NewLeaderEventEncoder();
@@ -83,7 +90,7 @@ export class ClusterIngress {
   private nextSweepNs = 0;
   private closed = false;
   /** Counts for tests and operators. */
-  readonly stats = { connects: 0, redirects: 0, commands: 0, dropped: 0, egressDropped: 0, newLeaderEvents: 0 };
+  readonly stats = { connects: 0, redirects: 0, commands: 0, dropped: 0, egressDropped: 0, newLeaderEvents: 0, adminRequests: 0 };
 
   private constructor(options: ClusterIngressOptions, subscription: Subscription) {
     this.options = options;
@@ -105,8 +112,9 @@ export class ClusterIngress {
   doWork(nowNs: number): number {
     if (this.closed) return 0;
     this.nowNs = nowNs;
-    let work = this.subscription.poll(this.onFragment, 50);
-    const leading = this.node.isActiveLeader;
+    // A suspended cluster reads no ingress: clients' messages wait in the stream (Aeron's SUSPENDED).
+    let work = this.node.state === 'SUSPENDED' ? 0 : this.subscription.poll(this.onFragment, 50);
+    const leading = this.node.isLeader;
     if (leading !== this.wasLeading) {
       this.wasLeading = leading;
       if (leading) this.announceLeadership();
@@ -160,7 +168,7 @@ export class ClusterIngress {
   sessionClosed(sessionId: number, reason: CloseReason): void {
     const egress = this.sessions.get(sessionId);
     if (egress === undefined) return;
-    if (this.node.isActiveLeader && reason !== CloseReason.CLIENT_ACTION) {
+    if (this.node.isLeader && reason !== CloseReason.CLIENT_ACTION) {
       const name = reason === CloseReason.TIMEOUT ? 'TIMEOUT' : 'SERVICE_ACTION';
       const length = this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(-1).leadershipTermId(this.node.member.leadershipTermId)
         .leaderMemberId(this.options.memberId).code(EventCode.CLOSED).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(name).encodedLength();
@@ -216,6 +224,9 @@ export class ClusterIngress {
           }
           return;
         }
+        case AdminRequestDecoder.TEMPLATE_ID:
+          this.onAdminRequest(buffer, offset, length);
+          return;
         default:
           this.stats.dropped++;
       }
@@ -231,9 +242,25 @@ export class ClusterIngress {
 
   /** Taken only by the leader, for its current term and an open session; dropped otherwise, without a reply. */
   private current(leadershipTermId: number, sessionId: number): boolean {
-    if (this.node.isActiveLeader && leadershipTermId === this.node.member.leadershipTermId && this.node.isSessionOpen(sessionId)) return true;
+    if (this.node.isLeader && leadershipTermId === this.node.member.leadershipTermId && this.node.isSessionOpen(sessionId)) return true;
     this.stats.dropped++;
     return false;
+  }
+
+  private onAdminRequest(buffer: Uint8Array, offset: number, length: number): void {
+    const d = this.adminDec.wrapAndCheckHeader(buffer, offset, length);
+    const sessionId = d.clusterSessionIdAsNumber();
+    if (!this.current(d.leadershipTermIdAsNumber(), sessionId)) return;
+    const egress = this.egressOf(sessionId);
+    if (egress === undefined) return;
+    const type = d.requestType();
+    const known = type === AdminRequestType.SNAPSHOT;
+    const ok = known && this.node.requestSnapshot();
+    const message = ok ? '' : known ? `snapshot refused by leader ${this.options.memberId} in state ${this.node.state}` : `unknown admin request type ${type}`;
+    const frameLength = this.adminEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(d.correlationIdAsNumber()).requestType(type)
+      .responseCode(ok ? AdminResponseCode.OK : AdminResponseCode.ERROR).message(message).payload(EMPTY).encodedLength();
+    this.send(egress, this.scratch, frameLength, null);
+    this.stats.adminRequests++;
   }
 
   private onConnect(buffer: Uint8Array, offset: number, length: number): void {

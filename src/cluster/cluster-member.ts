@@ -33,7 +33,7 @@ import { ArchiveSnapshotStore } from './archive-snapshot-store.js';
 import { RecordingLog } from './recording-log.js';
 import { ClusterIngress, DEFAULT_INGRESS_STREAM_ID } from './cluster-ingress.js';
 import { checkEndpoint } from './endpoints.js';
-import { CONTROL_ACK_FILE, STATUS_FILE, takeControlRequest, writeJson, type MemberStatus } from './cluster-control.js';
+import { CONTROL_ACK_FILE, STATUS_FILE, takeControlRequest, writeJson, type ControlAction, type MemberStatus } from './cluster-control.js';
 import { FileSnapshotStore } from './file-snapshot-store.js';
 import { FileConsensusLog } from './consensus/file-consensus-log.js';
 import { ArchiveConsensusLog, DEFAULT_LOG_MTU, DEFAULT_LOG_TERM_LENGTH } from './archive-consensus-log.js';
@@ -53,7 +53,7 @@ export const ELECTION_STATE_CODES: Readonly<Record<ElectionState, number>> = {
 };
 /** Aeron's codes for a node's role and the consensus module's state, as their counters show them. */
 export const ROLE_CODES: Readonly<Record<Role, number>> = { FOLLOWER: 0, CANDIDATE: 1, LEADER: 2 };
-export const MODULE_STATE_CODES: Readonly<Record<NodeState, number>> = { ACTIVE: 1, TERMINATING: 5, CLOSED: 6 };
+export const MODULE_STATE_CODES: Readonly<Record<NodeState, number>> = { ACTIVE: 1, SUSPENDED: 2, TERMINATING: 5, CLOSED: 6 };
 
 /** Aeron Cluster's default consensus and log stream ids (CLUSTER.md §13). */
 export const DEFAULT_CONSENSUS_STREAM_ID = 108;
@@ -350,6 +350,30 @@ export class ClusterMember implements Agent {
     return !this.closed && this.node.shutdown(this.client.nanoTime());
   }
 
+  /** Suspends the cluster (leader only): no client messages, timers or session timeouts until resume(). */
+  suspend(): boolean {
+    return !this.closed && this.node.suspend();
+  }
+
+  resume(): boolean {
+    return !this.closed && this.node.resume(this.client.nanoTime());
+  }
+
+  private control(action: ControlAction): boolean {
+    switch (action) {
+      case 'snapshot':
+        return this.requestSnapshot();
+      case 'suspend':
+        return this.suspend();
+      case 'resume':
+        return this.resume();
+      case 'shutdown':
+        return this.shutdown();
+      case 'abort':
+        return this.abort();
+    }
+  }
+
   abort(): boolean {
     return !this.closed && this.node.abort(this.client.nanoTime());
   }
@@ -443,8 +467,8 @@ export class ClusterMember implements Agent {
       if ('invalid' in request) {
         this.client.reportError(new SkeinError(ErrorCode.ARG_INVALID, `${this.roleName}: ${request.invalid}`));
       } else {
-        const leading = this.node.isActiveLeader;
-        const ok = leading && (request.action === 'snapshot' ? this.node.requestSnapshot() : request.action === 'shutdown' ? this.shutdown() : this.abort());
+        const leading = this.node.isLeader;
+        const ok = leading && this.control(request.action);
         const detail = ok ? `${request.action} begun by leader ${this.memberId} in term ${this.leadershipTermId}` : leading ? `${request.action} refused in state ${this.node.state}` : `member ${this.memberId} is not the leader (leader: ${this.leaderId}); ask the leader's directory`;
         writeJson(this.files, `${this.clusterDir}/${CONTROL_ACK_FILE}`, { id: request.id, action: request.action, ok, detail }, true);
       }

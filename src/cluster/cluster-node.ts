@@ -76,7 +76,12 @@ export type ConnectResult = { readonly accepted: true; readonly sessionId: numbe
  * ACTIVE: serving. TERMINATING: a termination position is set (shutdown or abort); the node runs on
  * until its log is applied there. CLOSED: terminated; it does nothing more.
  */
-export type NodeState = 'ACTIVE' | 'TERMINATING' | 'CLOSED';
+/**
+ * ACTIVE takes client messages; SUSPENDED (a SUSPEND action in the log, until RESUME) takes none,
+ * fires no timers and times no sessions out, while consensus goes on; TERMINATING is on its way to
+ * CLOSED at the termination position.
+ */
+export type NodeState = 'ACTIVE' | 'SUSPENDED' | 'TERMINATING' | 'CLOSED';
 
 /** Aeron's `aeron.cluster.session.timeout`. */
 export const DEFAULT_SESSION_TIMEOUT_NS = 10_000_000_000;
@@ -116,6 +121,10 @@ export class ClusterNode {
   /** Leader only: the last session id it gave out (not reused before its open is applied). */
   private lastSessionIdAssigned = 0;
   private readonly closeAppended = new Set<number>();
+  /** Leader only: the highest sequence it appended per session and has not seen applied (a resend of it is not appended again). */
+  private readonly appendedSequence = new Map<number, number>();
+  /** Resent commands the leader did not append again (answered from the table, or on their way). */
+  resendsAbsorbed = 0;
   private lastNowNs: number;
 
   constructor(options: ClusterNodeOptions) {
@@ -163,6 +172,7 @@ export class ClusterNode {
           this.lastHeardNs.clear();
           this.openAppended.clear();
           this.closeAppended.clear();
+          this.appendedSequence.clear();
           this.container.setRole(role === 'LEADER' ? 'LEADER' : 'FOLLOWER');
           options.onRoleChange?.(role, termId);
         },
@@ -177,6 +187,37 @@ export class ClusterNode {
   /** Leading a term whose election has closed: commands are taken. */
   get isActiveLeader(): boolean {
     return this.stateValue === 'ACTIVE' && this.member.role === 'LEADER' && this.member.electionState === 'CLOSED';
+  }
+
+  /** Leading a term whose election has closed, taking commands or suspended. */
+  get isLeader(): boolean {
+    return (this.stateValue === 'ACTIVE' || this.stateValue === 'SUSPENDED') && this.member.role === 'LEADER' && this.member.electionState === 'CLOSED';
+  }
+
+  /**
+   * Suspends the cluster (leader only, when ACTIVE): a SUSPEND action in the log, after which no
+   * member takes client messages, fires timers or times sessions out until RESUME. False when not
+   * an active leader.
+   */
+  suspend(): boolean {
+    if (!this.isActiveLeader) return false;
+    this.member.offer(encodeClusterAction(ClusterAction.SUSPEND, this.options.clusterClock()));
+    this.stateValue = 'SUSPENDED';
+    return true;
+  }
+
+  /** Resumes a suspended cluster (leader only): a RESUME action in the log. False when not a suspended leader. */
+  resume(nowNs: number): boolean {
+    if (this.stateValue !== 'SUSPENDED' || !this.isLeader) return false;
+    this.member.offer(encodeClusterAction(ClusterAction.RESUME, this.options.clusterClock()));
+    this.toActive(nowNs);
+    return true;
+  }
+
+  private toActive(nowNs: number): void {
+    this.stateValue = 'ACTIVE';
+    // Keep-alives were not read while suspended: every session's silence counts from now.
+    for (const id of this.lastHeardNs.keys()) this.lastHeardNs.set(id, nowNs);
   }
 
   get state(): NodeState {
@@ -279,6 +320,22 @@ export class ClusterNode {
       this.member.offer(encodeSessionOpen(sessionId, time));
     }
     this.lastHeardNs.set(sessionId, this.lastNowNs);
+    if (sequence > 0 && this.isSessionOpen(sessionId)) {
+      // A resend: applied already (the last one is answered again from the table, older ones were
+      // answered before), or appended by this leader and on its way. Not appended again, so that
+      // clients resending under load add no work to the log.
+      const applied = this.container.lastSequence(sessionId);
+      if (sequence <= applied) {
+        if (sequence === applied) this.options.egress(sessionId, sequence, this.container.lastAnswer(sessionId)!);
+        this.resendsAbsorbed++;
+        return { accepted: true, position: this.member.appliedPosition };
+      }
+      if (sequence <= (this.appendedSequence.get(sessionId) ?? 0)) {
+        this.resendsAbsorbed++;
+        return { accepted: true, position: this.options.log.appendPosition };
+      }
+      this.appendedSequence.set(sessionId, sequence);
+    }
     const position = this.member.offer(encodeSessionMessage(sessionId, sequence, time, command))!;
     return { accepted: true, position };
   }
@@ -388,12 +445,18 @@ export class ClusterNode {
   private apply(entry: LogEntry): void {
     this.applyingTermId = entry.termId;
     this.container.apply(entry);
+    // A suspension or resumption: a leader took its own into effect as it appended them (this term's).
+    if (entry.data[0] === EntryKind.CLUSTER_ACTION && (this.member.role !== 'LEADER' || entry.termId !== this.member.leadershipTermId)) {
+      if (entry.data[1] === ClusterAction.SUSPEND && this.stateValue === 'ACTIVE') this.stateValue = 'SUSPENDED';
+      else if (entry.data[1] === ClusterAction.RESUME && this.stateValue === 'SUSPENDED') this.toActive(this.lastNowNs);
+    }
     if (entry.data[0] === EntryKind.SESSION_OPEN || entry.data[0] === EntryKind.SESSION_CLOSE) {
       const id = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).getFloat64(1, true);
       this.openAppended.delete(id);
       this.closeAppended.delete(id);
       if (entry.data[0] === EntryKind.SESSION_CLOSE) {
         this.lastHeardNs.delete(id);
+        this.appendedSequence.delete(id);
         this.options.onSessionClosed?.(id, entry.data[9]! as CloseReason);
       }
     }

@@ -3,8 +3,9 @@
  *
  * - SESSION_MESSAGE (1): u8 kind, f64 cluster session id, f64 sequence, f64 timestamp, payload.
  * - TIMER (2): u8 kind, f64 correlation id, f64 timestamp.
- * - CLUSTER_ACTION (3): u8 kind, u8 action (1 SNAPSHOT), f64 timestamp: every member takes a
- *   snapshot at the position after this entry (Aeron's ClusterActionRequest).
+ * - CLUSTER_ACTION (3): u8 kind, u8 action, f64 timestamp (Aeron's ClusterActionRequest): with
+ *   1 SNAPSHOT every member takes a snapshot at the position after this entry; with 2 SUSPEND the
+ *   cluster stops taking client messages until 3 RESUME.
  * - SESSION_OPEN (4): u8 kind, f64 cluster session id, f64 timestamp; for a session a client
  *   opened over the network, then i32 its egress stream id, u16 length and the UTF-8 of its
  *   egress channel (as Aeron's SessionOpenEvent carries them, so that any later leader can
@@ -21,7 +22,7 @@ import { TERM_START_MARKER } from '../consensus/consensus-member.js';
 export const EntryKind = { SESSION_MESSAGE: 1, TIMER: 2, CLUSTER_ACTION: 3, SESSION_OPEN: 4, SESSION_CLOSE: 5, TERM_START: TERM_START_MARKER } as const;
 export const CloseReason = { CLIENT_ACTION: 0, SERVICE_ACTION: 1, TIMEOUT: 2 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
-export const ClusterAction = { SNAPSHOT: 1 } as const;
+export const ClusterAction = { SNAPSHOT: 1, SUSPEND: 2, RESUME: 3 } as const;
 
 const SESSION_HEADER = 25;
 const TIMER_LENGTH = 17;

@@ -193,6 +193,12 @@ export class ServiceContainer {
     return (this.sessions.get(sessionId) ?? this.closed.get(sessionId))?.lastSequence ?? 0;
   }
 
+  /** The answer to a session's last applied sequence (undefined for none). */
+  lastAnswer(sessionId: number): Uint8Array | undefined {
+    const record = this.sessions.get(sessionId) ?? this.closed.get(sessionId);
+    return record === undefined || record.lastSequence === 0 ? undefined : record.lastAnswer;
+  }
+
   /** Where an open session's client takes its answers (sessions opened over the network). */
   responseOf(sessionId: number): SessionResponse | undefined {
     return this.sessions.get(sessionId)?.response;
@@ -305,7 +311,8 @@ export class ServiceContainer {
           const bytes = this.snapshot();
           this.stats.snapshotsTaken++;
           this.onSnapshot?.(this.positionValue, bytes);
-        } else {
+        } else if (decoded.action !== ClusterAction.SUSPEND && decoded.action !== ClusterAction.RESUME) {
+          // SUSPEND and RESUME are the consensus module's (ClusterNode); the service only sees their time.
           this.stats.unknownEntries++;
         }
         return;

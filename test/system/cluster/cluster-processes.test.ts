@@ -20,6 +20,14 @@ import { freeUdpPort, waitFor } from '../../support/wait.js';
 
 after(() => stopAll());
 
+async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 const FAST = ['--test-profile', '--leader-heartbeat-timeout-ms', '1500', '--election-timeout-ms', '300', '--startup-canvass-timeout-ms', '3000'];
 
 test('members as processes: a leader is elected, a client is answered, the leader is SIGKILLed and the client follows, SIGTERM ends the rest cleanly', { timeout: 120_000 }, async () => {
@@ -208,6 +216,127 @@ test('a leader process paused with SIGSTOP: the others elect a new leader and th
     for (const n of nodes) assert.equal((await n.waitForExit(15_000)).code, 0, n.describe());
   } finally {
     paused?.signal('SIGCONT');
+    await client?.close();
+    await skein.close();
+    await stopAll();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('skein cluster-tool suspend and resume: every member says SUSPENDED, a command waits (its session outliving the session timeout) and snapshots are refused; after resume it is answered once and every member is ACTIVE', { timeout: 120_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-suspend-'));
+  const specs: { id: number; ingress: string; consensus: string }[] = [];
+  for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
+  const dirOf = (id: number): string => join(root, `member-${id}`);
+  const nodes = specs.map((m) =>
+    startSkein(['cluster', 'node', '--member-id', String(m.id), '--cluster-members', clusterMembers, '--cluster-dir', dirOf(m.id), '--dir', join(root, `skein-${m.id}`), '--session-timeout-ms', '2000', ...FAST]),
+  );
+  const skein = Skein.launch({ testProfile: true, seed: 812, dir: join(root, 'client') });
+  let client: ClusterClient | null = null;
+  const states = async (): Promise<string[]> => {
+    const out: string[] = [];
+    for (const id of [0, 1, 2]) {
+      const describe = startSkein(['cluster-tool', dirOf(id), 'describe']);
+      await describe.waitForExit(10_000);
+      out.push((JSON.parse(describe.stdout) as { status: { state: string } }).status.state);
+    }
+    return out;
+  };
+  const tool = async (id: number, command: string): Promise<{ code: number | null; stdout: string }> => {
+    const p = startSkein(['cluster-tool', dirOf(id), command]);
+    const status = await p.waitForExit(15_000);
+    return { code: status.code, stdout: p.stdout };
+  };
+  try {
+    const leaderLine = await Promise.any(nodes.map((n) => n.waitForLine(/"role":"LEADER"/, 30_000, 'stdout')));
+    const leaderId = (JSON.parse(leaderLine) as { memberId: number }).memberId;
+    client = await ClusterClient.connect(skein.client, { ingressEndpoints: specs.map((m) => m.ingress), random: new SeededPrng(7) });
+    assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'put', key: 'n', value: '0' }))), { ok: true });
+    const sessionId = client.sessionId;
+
+    assert.equal((await tool((leaderId + 1) % 3, 'suspend')).code, 1, 'a follower refuses');
+    const suspended = await tool(leaderId, 'suspend');
+    assert.equal(suspended.code, 0, suspended.stdout);
+    await until(async () => (await states()).every((s) => s === 'SUSPENDED'), 15_000, 'every member SUSPENDED');
+    // A command now waits: nothing is taken from the ingress while suspended.
+    let answer: KvAnswer | null = null;
+    const pending = client.send(encodeKv({ op: 'cas', key: 'n', expected: '0', value: '1' })).then((bytes) => (answer = decodeKv<KvAnswer>(bytes)));
+    const snapshot = await tool(leaderId, 'snapshot');
+    assert.equal(snapshot.code, 1);
+    assert.match(snapshot.stdout, /refused in state SUSPENDED/);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(answer, null, 'no answer while suspended');
+    assert.equal(client.state, 'CONNECTED');
+
+    const resumed = await tool(leaderId, 'resume');
+    assert.equal(resumed.code, 0, resumed.stdout);
+    await pending;
+    // Sent again every 500 ms while it waited, the command was applied once: the compare-and-set succeeded.
+    assert.deepEqual(answer, { ok: true });
+    assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'get', key: 'n' }))), { value: '1' });
+    assert.equal(client.sessionId, sessionId, 'the same session: not timed out by the suspension');
+    await until(async () => (await states()).every((s) => s === 'ACTIVE'), 15_000, 'every member ACTIVE');
+    await client.close();
+    client = null;
+    for (const n of nodes) n.signal('SIGTERM');
+    for (const n of nodes) assert.equal((await n.waitForExit(15_000)).code, 0, n.describe());
+  } finally {
+    await client?.close();
+    await skein.close();
+    await stopAll();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('over the network: cluster-tool --ingress says who leads and asks for a snapshot (an AdminRequest), which every member takes; a client with in-order answers (as for an Aeron cluster) gets each answer matched to its command', { timeout: 120_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-network-tool-'));
+  const specs: { id: number; ingress: string; consensus: string }[] = [];
+  for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
+  const ingress = specs.map((m) => `${m.id}=${m.ingress}`).join(',');
+  const dirOf = (id: number): string => join(root, `member-${id}`);
+  const nodes = specs.map((m) => startSkein(['cluster', 'node', '--member-id', String(m.id), '--cluster-members', clusterMembers, '--cluster-dir', dirOf(m.id), '--dir', join(root, `skein-${m.id}`), ...FAST]));
+  const skein = Skein.launch({ testProfile: true, seed: 813, dir: join(root, 'client') });
+  let client: ClusterClient | null = null;
+  const snapshotsStored = async (): Promise<number[]> => {
+    const out: number[] = [];
+    for (const id of [0, 1, 2]) {
+      const describe = startSkein(['cluster-tool', dirOf(id), 'describe']);
+      await describe.waitForExit(10_000);
+      out.push((JSON.parse(describe.stdout) as { status: { snapshotsStored: number } }).status.snapshotsStored);
+    }
+    return out;
+  };
+  try {
+    const leaderLine = await Promise.any(nodes.map((n) => n.waitForLine(/"role":"LEADER"/, 30_000, 'stdout')));
+    const leaderId = (JSON.parse(leaderLine) as { memberId: number }).memberId;
+    const leader = startSkein(['cluster-tool', '--ingress', ingress, 'leader']);
+    assert.equal((await leader.waitForExit(30_000)).code, 0, leader.describe());
+    assert.equal((JSON.parse(leader.stdout) as { leaderId: number }).leaderId, leaderId);
+    assert.deepEqual(await snapshotsStored(), [0, 0, 0]);
+    const snapshot = startSkein(['cluster-tool', '--ingress', ingress, 'snapshot']);
+    assert.equal((await snapshot.waitForExit(30_000)).code, 0, snapshot.describe());
+    assert.match(snapshot.stdout, new RegExp(`"ok":true,"detail":"snapshot begun by leader ${leaderId}`));
+    await until(async () => (await snapshotsStored()).every((n) => n === 1), 15_000, 'a snapshot on every member');
+    const refused = startSkein(['cluster-tool', '--ingress', ingress, 'describe']);
+    assert.equal((await refused.waitForExit(10_000)).code, 2, refused.describe());
+    assert.match(refused.stderr, /'describe' over the network: only leader and snapshot/);
+
+    client = await ClusterClient.connect(skein.client, { ingressEndpoints: specs.map((m) => m.ingress), random: new SeededPrng(8), answers: 'in-order' });
+    const c = client;
+    const sent: Promise<KvAnswer>[] = [];
+    for (let i = 0; i < 40; i++) {
+      sent.push(c.send(encodeKv({ op: 'put', key: `k${i}`, value: `v${i}` })).then((b) => decodeKv<KvAnswer>(b)));
+      sent.push(c.send(encodeKv({ op: 'get', key: `k${i}` })).then((b) => decodeKv<KvAnswer>(b)));
+    }
+    const answers = await Promise.all(sent);
+    for (let i = 0; i < 40; i++) assert.deepEqual([answers[2 * i], answers[2 * i + 1]], [{ ok: true }, { value: `v${i}` }], `command pair ${i}`);
+    await client.close();
+    client = null;
+    for (const n of nodes) n.signal('SIGTERM');
+    for (const n of nodes) assert.equal((await n.waitForExit(15_000)).code, 0, n.describe());
+  } finally {
     await client?.close();
     await skein.close();
     await stopAll();

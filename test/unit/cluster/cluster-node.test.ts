@@ -47,6 +47,28 @@ test('ingress: a leader appends the command stamped with cluster time; a member 
   assert.equal(follower.requestSnapshot(), false);
 });
 
+test('resends: the leader appends a command once; a resend before it is applied is not appended again, one after is answered from the session table at once', () => {
+  const log = new MemoryConsensusLog();
+  const { n, answers } = node({ log });
+  n.onIngress(7, 1, encodeKv({ op: 'put', key: 'a', value: '1' }));
+  const end = log.appendPosition;
+  n.onIngress(7, 1, encodeKv({ op: 'put', key: 'a', value: '1' }));
+  assert.equal(log.appendPosition, end, 'a resend of an appended command adds nothing to the log');
+  n.doWork(MS);
+  assert.deepEqual(answers, [{ ok: true }]);
+  const applied = log.appendPosition;
+  n.onIngress(7, 1, encodeKv({ op: 'put', key: 'a', value: '1' }));
+  assert.equal(log.appendPosition, applied, 'nor does a resend of an applied one');
+  assert.deepEqual(answers, [{ ok: true }, { ok: true }], 'answered again from the table');
+  assert.equal(n.resendsAbsorbed, 2);
+  assert.equal(n.container.stats.applied, 1);
+  // The next sequence is appended and applied as usual.
+  n.onIngress(7, 2, encodeKv({ op: 'get', key: 'a' }));
+  assert.ok(log.appendPosition > applied);
+  n.doWork(2 * MS);
+  assert.deepEqual(answers.at(-1), { value: '1' });
+});
+
 test('timers: the leader appends one timer event when a timer falls due, and the service sees it once', () => {
   const fired: number[] = [];
   const service: ClusteredService = {
