@@ -76,6 +76,8 @@ const P50_GOAL_US = 300;
 
 interface Running {
   readonly endpoints: string[];
+  /** Role changes the members have printed since they started (Skein only; a leader change during a load shows here). */
+  readonly roleChanges: () => number;
   stop(): Promise<void>;
 }
 
@@ -101,6 +103,7 @@ async function startSkein(system: SystemSpec, root: string): Promise<Running> {
   const membersText = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
   const children: ChildProcess[] = [];
   let leaderSeen = false;
+  let roleChanges = 0;
   const stop = async (): Promise<void> => {
     await Promise.all(children.map((c) => stopChild(c, 'SIGTERM')));
   };
@@ -117,8 +120,10 @@ async function startSkein(system: SystemSpec, root: string): Promise<Running> {
       children.push(child);
       let out = '';
       child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
+        const text = chunk.toString();
+        out += text;
         if (out.includes('"role":"LEADER"')) leaderSeen = true;
+        roleChanges += text.split('"event":"role"').length - 1;
       });
       child.stderr!.on('data', () => undefined);
     }
@@ -129,7 +134,7 @@ async function startSkein(system: SystemSpec, root: string): Promise<Running> {
       if (exited !== undefined) throw new Error(`${system.id}: a member exited with ${exited.exitCode} before a leader was elected`);
       await sleep(20);
     }
-    return { endpoints: specs.map((m) => m.ingress), stop };
+    return { endpoints: specs.map((m) => m.ingress), roleChanges: () => roleChanges, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -174,7 +179,7 @@ async function startEtcd(system: SystemSpec, root: string): Promise<Running> {
         await sleep(100);
       }
     }
-    return { endpoints: specs.map((m) => m.client), stop };
+    return { endpoints: specs.map((m) => m.client), roleChanges: () => 0, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -198,7 +203,7 @@ function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
   });
 }
 
-type Results = Map<string, LoadResult[]>;
+type Results = Map<string, (LoadResult & { readonly roleChanges: number })[]>;
 
 function key(system: string, load: string): string {
   return `${system} ${load}`;
@@ -226,11 +231,12 @@ export async function runClusterSuite(options: SuiteOptions): Promise<SuiteOutco
             ...(load.inFlight !== undefined ? { inFlight: load.inFlight } : { rate: load.rate! }),
           };
           try {
-            const result = await runLoadProcess(spec);
+            const rolesBefore = running.roleChanges();
+            const result = { ...(await runLoadProcess(spec)), roleChanges: running.roleChanges() - rolesBefore };
             const list = results.get(key(system.id, load.id)) ?? [];
             list.push(result);
             results.set(key(system.id, load.id), list);
-            process.stdout.write(`cluster rep ${rep + 1}/${repetitions} ${system.id} ${load.id}: ${result.perSecond}/s, p50 ${result.p50Us} µs, p99 ${result.p99Us} µs${result.failed > 0 ? `, ${result.failed} failed (${result.firstError})` : ''}${result.skipped > 0 ? `, ${result.skipped} not started (cap)` : ''}\n`);
+            process.stdout.write(`cluster rep ${rep + 1}/${repetitions} ${system.id} ${load.id}: ${result.perSecond}/s, p50 ${result.p50Us} µs, p99 ${result.p99Us} µs${result.failed > 0 ? `, ${result.failed} failed (${result.firstError})` : ''}${result.skipped > 0 ? `, ${result.skipped} not started (cap)` : ''}${result.roleChanges > 0 ? `, ${result.roleChanges} role changes (an election)` : ''}\n`);
           } catch (error) {
             failures.push(`${system.id} ${load.id}: ${(error as Error).message}`);
             process.stdout.write(`cluster rep ${rep + 1}/${repetitions} ${system.id} ${load.id}: FAILED ${(error as Error).message.slice(0, 300)}\n`);
@@ -265,14 +271,14 @@ function report(systems: readonly SystemSpec[], loads: readonly LoadKind[], resu
     '',
     ...systems.map((s) => `- \`${s.id}\`: ${s.description}`),
     '',
-    '| system | load | answered/s | p50 µs | p99 µs | p99.9 µs | failed |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| system | load | answered/s | p50 µs | p99 µs | p99.9 µs | failed or not started | elections |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const system of systems) {
     for (const load of loads) {
       const list = results.get(key(system.id, load.id));
       if (list === undefined) continue;
-      lines.push(`| ${system.id} | ${load.id} | ${cell(list.map((r) => r.perSecond))} | ${cell(list.map((r) => r.p50Us))} | ${cell(list.map((r) => r.p99Us))} | ${cell(list.map((r) => r.p999Us))} | ${list.reduce((n, r) => n + r.failed + r.skipped, 0)} |`);
+      lines.push(`| ${system.id} | ${load.id} | ${cell(list.map((r) => r.perSecond))} | ${cell(list.map((r) => r.p50Us))} | ${cell(list.map((r) => r.p99Us))} | ${cell(list.map((r) => r.p999Us))} | ${list.reduce((n, r) => n + r.failed + r.skipped, 0)} | ${list.filter((r) => r.roleChanges > 0).length} |`);
     }
   }
   lines.push('');

@@ -9,7 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { addSkeinOptions, integerOption, launchSkein, type SkeinCliOptions } from './cli-options.js';
-import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report, sleep } from './cli-runtime.js';
+import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report, sleep, usageError } from './cli-runtime.js';
+import { applyConfigFile } from './config-file.js';
 import { freeUdpPort } from './free-port.js';
 
 export interface ClusterNodeOptions extends SkeinCliOptions {
@@ -63,8 +64,9 @@ export function registerClusterCommand(program: Command): Command {
         '{event: "role", memberId, role, leadershipTermId} on every role change, {event: "terminated", reason} when the cluster ' +
         'shuts down, and a JSON summary {memberId, commitPosition, failure, elapsedMs} at the end; closes consensus module, archive and driver in that order.',
     )
-    .requiredOption('--member-id <id>', 'this member\'s id', integerOption(0, 1_000_000))
-    .requiredOption('--cluster-members <list>', 'every member as Aeron writes them: id,ingress-host:port,consensus-host:port|…')
+    .option('--config <file>', 'a JSON file of these settings by their long names in camelCase ({"memberId": 0, "clusterMembers": "…", "clusterDir": "…"}); flags on the command line win')
+    .option('--member-id <id>', 'this member\'s id (required, here or in --config)', integerOption(0, 1_000_000))
+    .option('--cluster-members <list>', 'every member as Aeron writes them: id,ingress-host:port,consensus-host:port|… (required, here or in --config)')
     .option('--cluster-dir <path>', 'this member\'s directory (log, recording log, archive) (default: skein-cluster-<id>)')
     .option('--service <name>', 'the clustered service: kv (a key-value store)', 'kv')
     .option('--log-storage <kind>', 'archive (the log as an archive recording) or file', 'archive')
@@ -80,7 +82,15 @@ export function registerClusterCommand(program: Command): Command {
       0,
     );
   addSkeinOptions(node);
-  node.action(action('cluster node', (options: ClusterNodeOptions) => runNode(options)));
+  node.action(
+    action('cluster node', async (given: ClusterNodeOptions & { config?: string }) => {
+      if (given.config !== undefined) applyConfigFile(node, given.config);
+      const options = node.opts<ClusterNodeOptions>();
+      if (options.memberId === undefined) usageError(node, 'missing --member-id (or memberId in --config)');
+      if (options.clusterMembers === undefined) usageError(node, 'missing --cluster-members (or clusterMembers in --config)');
+      await runNode(options);
+    }),
+  );
 
   const start = cluster
     .command('start')

@@ -72,6 +72,37 @@ describe('skein command line', { timeout: 60_000, concurrency: 4 }, () => {
     });
   }
 
+  it('cluster node --config: unknown settings, bad values and missing required settings exit 2 naming them; flags win over the file', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'skein-config-'));
+    try {
+      const file = (name: string, text: string): string => {
+        writeFileSync(join(dir, name), text);
+        return join(dir, name);
+      };
+      const cases: [string, RegExp][] = [
+        [file('unknown.json', '{"memberId": 0, "clusterMember": "x"}'), /unknown setting 'clusterMember'; the settings are .*clusterMembers/],
+        [file('bad.json', '{"memberId": -1, "clusterMembers": "0,127.0.0.1:1,127.0.0.1:2"}'), /memberId=-1:/],
+        [file('text.json', 'memberId: 0'), /not JSON/],
+        [file('missing.json', '{"clusterMembers": "0,127.0.0.1:1,127.0.0.1:2"}'), /missing --member-id \(or memberId in --config\)/],
+        [join(dir, 'absent.json'), /cannot read it/],
+      ];
+      for (const [path, message] of cases) {
+        const r = await run(['cluster', 'node', '--config', path]);
+        assert.equal(r.code, 2, r.describe);
+        assert.match(r.stderr, message, r.describe);
+      }
+      // A bad value in the file is not reached when the command line gives that setting.
+      const overridden = await run(['cluster', 'node', '--config', join(dir, 'bad.json'), '--member-id', '0', '--log-storage', 'tape']);
+      assert.equal(overridden.code, 1, overridden.describe);
+      assert.match(overridden.stderr, /--log-storage tape: archive or file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects an unknown command with exit code 2', async () => {
     const r = await run(['publish']);
     assert.equal(r.code, 2, r.describe);

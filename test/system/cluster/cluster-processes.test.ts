@@ -8,7 +8,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Skein } from '../../../src/skein.js';
@@ -289,14 +289,21 @@ test('skein cluster-tool suspend and resume: every member says SUSPENDED, a comm
   }
 });
 
-test('over the network: cluster-tool --ingress says who leads and asks for a snapshot (an AdminRequest), which every member takes; a client with in-order answers (as for an Aeron cluster) gets each answer matched to its command', { timeout: 120_000 }, async () => {
+test('over the network (a member configured by file): cluster-tool --ingress says who leads and asks for a snapshot (an AdminRequest), which every member takes; a client with in-order answers (as for an Aeron cluster) gets each answer matched to its command', { timeout: 120_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-network-tool-'));
   const specs: { id: number; ingress: string; consensus: string }[] = [];
   for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
   const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
   const ingress = specs.map((m) => `${m.id}=${m.ingress}`).join(',');
   const dirOf = (id: number): string => join(root, `member-${id}`);
-  const nodes = specs.map((m) => startSkein(['cluster', 'node', '--member-id', String(m.id), '--cluster-members', clusterMembers, '--cluster-dir', dirOf(m.id), '--dir', join(root, `skein-${m.id}`), ...FAST]));
+  // Member 0 takes its settings from a config file, the others from flags.
+  const config = join(root, 'member-0.json');
+  writeFileSync(config, JSON.stringify({ memberId: 0, clusterMembers, clusterDir: dirOf(0), leaderHeartbeatTimeoutMs: 1500, electionTimeoutMs: 300, startupCanvassTimeoutMs: 3000 }));
+  const nodes = specs.map((m) =>
+    m.id === 0
+      ? startSkein(['cluster', 'node', '--config', config, '--dir', join(root, 'skein-0'), '--test-profile'])
+      : startSkein(['cluster', 'node', '--member-id', String(m.id), '--cluster-members', clusterMembers, '--cluster-dir', dirOf(m.id), '--dir', join(root, `skein-${m.id}`), ...FAST]),
+  );
   const skein = Skein.launch({ testProfile: true, seed: 813, dir: join(root, 'client') });
   let client: ClusterClient | null = null;
   const snapshotsStored = async (): Promise<number[]> => {
