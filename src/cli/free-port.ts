@@ -1,11 +1,47 @@
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /**
- * A UDP port that was free a moment ago on `address`: binds to port 0, reads the port the OS chose
- * and closes the socket. Another process could take it in between; good enough for demos and tests.
+ * The lowest port the OS hands out for port 0 (Linux's ip_local_port_range), 32768 elsewhere.
+ * Ports are picked below it, so that no socket bound to port 0 meanwhile (by this process or
+ * another) can take a port picked here before its user binds it.
  */
-export function freeUdpPort(address = '127.0.0.1'): Promise<number> {
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > PICK_FROM + 1000 && low <= 65535) return low;
+  } catch {
+    // not Linux
+  }
+  return 32768;
+}
+
+const PICK_FROM = 10_000;
+const PICK_ATTEMPTS = 100;
+
+function udpBindable(port: number, address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createSocket(address.includes(':') ? 'udp6' : 'udp4');
+    socket.once('error', () => {
+      socket.close();
+      resolve(false);
+    });
+    socket.bind(port, address, () => socket.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A UDP port that was free a moment ago on `address`: a random port below the OS's ephemeral range
+ * that could be bound (so that sockets bound to port 0 never take it), else one the OS chose.
+ * Another process could still take it in between; good enough for demos and tests.
+ */
+export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
+  const high = ephemeralLow();
+  for (let attempt = 0; attempt < PICK_ATTEMPTS; attempt++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (high - PICK_FROM));
+    if (await udpBindable(port, address)) return port;
+  }
   return new Promise((resolve, reject) => {
     const socket = createSocket('udp4');
     socket.once('error', (error) => {
@@ -24,21 +60,26 @@ export async function freeUdpPortPair(address = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await freeUdpPort(address);
     if (port >= 65535) continue;
-    const free = await new Promise<boolean>((resolve) => {
-      const socket = createSocket('udp4');
-      socket.once('error', () => {
-        socket.close();
-        resolve(false);
-      });
-      socket.bind(port + 1, address, () => socket.close(() => resolve(true)));
-    });
-    if (free) return port;
+    if (await udpBindable(port + 1, address)) return port;
   }
   throw new Error(`no two adjacent free UDP ports found on ${address} in 50 tries`);
 }
 
-/** A TCP port that was free a moment ago on `address` (for peers and servers that listen on TCP). */
-export function freeTcpPort(address = '127.0.0.1'): Promise<number> {
+function tcpBindable(port: number, address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, address, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A TCP port that was free a moment ago on `address` (for peers and servers that listen on TCP), picked as freeUdpPort picks. */
+export async function freeTcpPort(address = '127.0.0.1'): Promise<number> {
+  const high = ephemeralLow();
+  for (let attempt = 0; attempt < PICK_ATTEMPTS; attempt++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (high - PICK_FROM));
+    if (await tcpBindable(port, address)) return port;
+  }
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

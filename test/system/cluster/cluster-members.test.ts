@@ -160,6 +160,11 @@ for (const kind of ['shutdown', 'abort'] as const) test(`${kind} over UDP (A003)
         started.push({ skein, member, kv });
       } catch (error) {
         skein.destroy();
+        // What started before the failure is closed too: nothing outlives the test.
+        for (const r of started) {
+          await r.member.close();
+          await r.skein.close();
+        }
         throw error;
       }
     }
