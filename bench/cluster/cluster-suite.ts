@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeTcpPort, freeUdpPort } from '../../src/cli/free-port.js';
 import type { SuiteOptions, SuiteOutcome } from '../support/suite.js';
+import { stopChild } from '../support/stop-child.js';
 import { fileStamp } from '../support/suite.js';
 import { spreadOf } from '../support/stats.js';
 import { pairedRatio } from '../support/compare.js';
@@ -79,18 +80,6 @@ interface Running {
   /** Role changes the members have printed since they started (Skein only; a leader change during a load shows here). */
   readonly roleChanges: () => number;
   stop(): Promise<void>;
-}
-
-function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill(signal);
-  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeUdpPortPair } from '../../src/cli/free-port.js';
 import type { SuiteOptions, SuiteOutcome } from '../support/suite.js';
+import { stopChild } from '../support/stop-child.js';
 import { fileStamp } from '../support/suite.js';
 import { spreadOf } from '../support/stats.js';
 import { pairedRatio } from '../support/compare.js';
@@ -52,18 +53,6 @@ function serve(address: string, incarnation: string): Promise<ChildProcess> {
   });
 }
 
-function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill(signal);
-  });
-}
-
 function call(addresses: readonly string[], durationMs: number): Promise<CallSummary> {
   const args = [CLI, 'rpc', 'call', 'echo', '{"text":"abcdefghijklmnopqrstuvwxyz"}', '--concurrency', String(IN_FLIGHT), '--duration-ms', String(durationMs), '--timeout-ms', '3000'];
   for (const a of addresses) args.push('--provider', a);
@@ -101,7 +90,7 @@ export async function runRpcRestartSuite(options: SuiteOptions): Promise<SuiteOu
           await new Promise((r) => setTimeout(r, RESTART_EVERY_MS));
           if (!running) break;
           const i = k % PROVIDERS;
-          await stop(providers[i]!, 'SIGTERM');
+          await stopChild(providers[i]!, 'SIGTERM');
           providers[i] = await serve(addresses[i]!, `p${i}-${++generation}`);
           restarts++;
         }
@@ -110,7 +99,7 @@ export async function runRpcRestartSuite(options: SuiteOptions): Promise<SuiteOu
       running = false;
       await restarter;
     } finally {
-      await Promise.all(providers.map((p) => stop(p, 'SIGKILL')));
+      await Promise.all(providers.map((p) => stopChild(p, 'SIGKILL')));
     }
     process.stdout.write(`rpc-restart rep ${rep + 1}/${repetitions}: steady ${steady.at(-1)!.callsPerSec}/s (${steady.at(-1)!.failed} failed), restarting ${restarting.at(-1)!.callsPerSec}/s (${restarting.at(-1)!.failed} failed, ${restarting.at(-1)!.retries} retries)\n`);
   }

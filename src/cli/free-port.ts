@@ -20,6 +20,16 @@ function ephemeralLow(): number {
 const PICK_FROM = 10_000;
 const PICK_ATTEMPTS = 100;
 
+/** A random port below the ephemeral range that `bindable` says is free, or undefined after PICK_ATTEMPTS tries. */
+async function pickBelowEphemeral(bindable: (port: number) => Promise<boolean>): Promise<number | undefined> {
+  const high = ephemeralLow();
+  for (let attempt = 0; attempt < PICK_ATTEMPTS; attempt++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (high - PICK_FROM));
+    if (await bindable(port)) return port;
+  }
+  return undefined;
+}
+
 function udpBindable(port: number, address: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createSocket(address.includes(':') ? 'udp6' : 'udp4');
@@ -37,11 +47,8 @@ function udpBindable(port: number, address: string): Promise<boolean> {
  * Another process could still take it in between; good enough for demos and tests.
  */
 export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
-  const high = ephemeralLow();
-  for (let attempt = 0; attempt < PICK_ATTEMPTS; attempt++) {
-    const port = PICK_FROM + Math.floor(Math.random() * (high - PICK_FROM));
-    if (await udpBindable(port, address)) return port;
-  }
+  const picked = await pickBelowEphemeral((port) => udpBindable(port, address));
+  if (picked !== undefined) return picked;
   return new Promise((resolve, reject) => {
     const socket = createSocket('udp4');
     socket.once('error', (error) => {
@@ -75,11 +82,8 @@ function tcpBindable(port: number, address: string): Promise<boolean> {
 
 /** A TCP port that was free a moment ago on `address` (for peers and servers that listen on TCP), picked as freeUdpPort picks. */
 export async function freeTcpPort(address = '127.0.0.1'): Promise<number> {
-  const high = ephemeralLow();
-  for (let attempt = 0; attempt < PICK_ATTEMPTS; attempt++) {
-    const port = PICK_FROM + Math.floor(Math.random() * (high - PICK_FROM));
-    if (await tcpBindable(port, address)) return port;
-  }
+  const picked = await pickBelowEphemeral((port) => tcpBindable(port, address));
+  if (picked !== undefined) return picked;
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

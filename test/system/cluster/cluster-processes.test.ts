@@ -30,6 +30,54 @@ async function until(condition: () => Promise<boolean>, timeoutMs: number, what:
 
 const FAST = ['--test-profile', '--leader-heartbeat-timeout-ms', '1500', '--election-timeout-ms', '300', '--startup-canvass-timeout-ms', '3000'];
 
+/** Three members' endpoints on free loopback ports, in `root`. */
+interface ProcessCluster {
+  readonly root: string;
+  readonly specs: readonly { readonly id: number; readonly ingress: string; readonly consensus: string }[];
+  /** Aeron's members string. */
+  readonly clusterMembers: string;
+  /** `id=host:port,…` for clients and the tool. */
+  readonly ingress: string;
+  dirOf(id: number): string;
+  /** Starts member `id` (`round` names its Skein directory), with FAST timeouts and `extra` flags. */
+  start(id: number, round?: number, extra?: readonly string[]): StartedProcess;
+}
+
+async function processCluster(prefix: string): Promise<ProcessCluster> {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const specs: { id: number; ingress: string; consensus: string }[] = [];
+  for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
+  const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
+  const dirOf = (id: number): string => join(root, `member-${id}`);
+  return {
+    root, specs, clusterMembers, dirOf,
+    ingress: specs.map((m) => `${m.id}=${m.ingress}`).join(','),
+    start: (id, round = 0, extra = []) =>
+      startSkein(['cluster', 'node', '--member-id', String(id), '--cluster-members', clusterMembers, '--cluster-dir', dirOf(id), '--dir', join(root, `skein-${round}-${id}`), ...extra, ...FAST]),
+  };
+}
+
+/** The member's status, as `skein cluster-tool <dir> describe` prints it. */
+async function describeMember(dir: string): Promise<{ state: string; snapshotsStored: number; recoveredPosition: number }> {
+  const describe = startSkein(['cluster-tool', dir, 'describe']);
+  await describe.waitForExit(10_000);
+  return (JSON.parse(describe.stdout) as { status: { state: string; snapshotsStored: number; recoveredPosition: number } }).status;
+}
+
+/** Whatever happened: the client and its Skein closed, every process still running killed, the directory removed. */
+async function tearDown(client: ClusterClient | null, skein: Skein, root: string): Promise<void> {
+  await client?.close();
+  await skein.close();
+  await stopAll();
+  rmSync(root, { recursive: true, force: true });
+}
+
+/** SIGTERM to every member; each exits 0. */
+async function stopMembers(nodes: readonly StartedProcess[]): Promise<void> {
+  for (const n of nodes) n.signal('SIGTERM');
+  for (const n of nodes) assert.equal((await n.waitForExit(15_000)).code, 0, n.describe());
+}
+
 test('members as processes: a leader is elected, a client is answered, the leader is SIGKILLed and the client follows, SIGTERM ends the rest cleanly', { timeout: 120_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-proc-'));
   const specs: { id: number; ingress: string; consensus: string }[] = [];
@@ -76,10 +124,7 @@ test('members as processes: a leader is elected, a client is answered, the leade
       assert.equal(n.stderr.trim(), `skein cluster node: member ${id} of 3 in ${join(root, `member-${id}`)}`, 'no warning or error on stderr');
     }
   } finally {
-    await client?.close();
-    await skein.close();
-    await stopAll();
-    rmSync(root, { recursive: true, force: true });
+    await tearDown(client, skein, root);
   }
 });
 
@@ -103,13 +148,9 @@ test('skein cluster start --members 3 starts three member processes that elect a
 });
 
 test('A003 with processes: skein cluster-tool shutdown snapshots, every member process terminates and exits by itself with no warning, error or open resource, and all restart from the snapshot', { timeout: 120_000 }, async () => {
-  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-a003-'));
-  const specs: { id: number; ingress: string; consensus: string }[] = [];
-  for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
-  const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
-  const dirOf = (id: number): string => join(root, `member-${id}`);
-  const startNodes = (round: number): StartedProcess[] =>
-    specs.map((m) => startSkein(['cluster', 'node', '--member-id', String(m.id), '--cluster-members', clusterMembers, '--cluster-dir', dirOf(m.id), '--dir', join(root, `skein-${round}-${m.id}`), ...FAST]));
+  const cluster = await processCluster('skein-cluster-a003-');
+  const { root, specs, dirOf } = cluster;
+  const startNodes = (round: number): StartedProcess[] => specs.map((m) => cluster.start(m.id, round));
   const skein = Skein.launch({ testProfile: true, seed: 811, dir: join(root, 'client') });
   let client: ClusterClient | null = null;
   try {
@@ -157,22 +198,14 @@ test('A003 with processes: skein cluster-tool shutdown snapshots, every member p
     // All three start again from that snapshot and answer what was put before.
     nodes = startNodes(1);
     await Promise.any(nodes.map((n) => n.waitForLine(/"role":"LEADER"/, 30_000, 'stdout')));
-    for (const id of [0, 1, 2]) {
-      const describe = startSkein(['cluster-tool', dirOf(id), 'describe']);
-      await describe.waitForExit(10_000);
-      assert.equal((JSON.parse(describe.stdout) as { status: { recoveredPosition: number } }).status.recoveredPosition, snapshot.logPosition, `member ${id} started from the snapshot`);
-    }
+    for (const id of [0, 1, 2]) assert.equal((await describeMember(dirOf(id))).recoveredPosition, snapshot.logPosition, `member ${id} started from the snapshot`);
     client = await ClusterClient.connect(skein.client, { ingressEndpoints: specs.map((m) => m.ingress), random: new SeededPrng(6) });
     assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'get', key: 'k29' }))), { value: 'v29' });
     await client.close();
     client = null;
-    for (const n of nodes) n.signal('SIGTERM');
-    for (const n of nodes) assert.equal((await n.waitForExit(15_000)).code, 0, n.describe());
+    await stopMembers(nodes);
   } finally {
-    await client?.close();
-    await skein.close();
-    await stopAll();
-    rmSync(root, { recursive: true, force: true });
+    await tearDown(client, skein, root);
   }
 });
 
@@ -224,25 +257,12 @@ test('a leader process paused with SIGSTOP: the others elect a new leader and th
 });
 
 test('skein cluster-tool suspend and resume: every member says SUSPENDED, a command waits (its session outliving the session timeout) and snapshots are refused; after resume it is answered once and every member is ACTIVE', { timeout: 120_000 }, async () => {
-  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-suspend-'));
-  const specs: { id: number; ingress: string; consensus: string }[] = [];
-  for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
-  const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
-  const dirOf = (id: number): string => join(root, `member-${id}`);
-  const nodes = specs.map((m) =>
-    startSkein(['cluster', 'node', '--member-id', String(m.id), '--cluster-members', clusterMembers, '--cluster-dir', dirOf(m.id), '--dir', join(root, `skein-${m.id}`), '--session-timeout-ms', '2000', ...FAST]),
-  );
+  const cluster = await processCluster('skein-cluster-suspend-');
+  const { root, specs, dirOf } = cluster;
+  const nodes = specs.map((m) => cluster.start(m.id, 0, ['--session-timeout-ms', '2000']));
   const skein = Skein.launch({ testProfile: true, seed: 812, dir: join(root, 'client') });
   let client: ClusterClient | null = null;
-  const states = async (): Promise<string[]> => {
-    const out: string[] = [];
-    for (const id of [0, 1, 2]) {
-      const describe = startSkein(['cluster-tool', dirOf(id), 'describe']);
-      await describe.waitForExit(10_000);
-      out.push((JSON.parse(describe.stdout) as { status: { state: string } }).status.state);
-    }
-    return out;
-  };
+  const states = async (): Promise<string[]> => Promise.all([0, 1, 2].map(async (id) => (await describeMember(dirOf(id))).state));
   const tool = async (id: number, command: string): Promise<{ code: number | null; stdout: string }> => {
     const p = startSkein(['cluster-tool', dirOf(id), command]);
     const status = await p.waitForExit(15_000);
@@ -272,49 +292,29 @@ test('skein cluster-tool suspend and resume: every member says SUSPENDED, a comm
     const resumed = await tool(leaderId, 'resume');
     assert.equal(resumed.code, 0, resumed.stdout);
     await pending;
-    // Sent again every 500 ms while it waited, the command was applied once: the compare-and-set succeeded.
+    // Sent again while it waited (the resends backing off), the command was applied once: the compare-and-set succeeded.
     assert.deepEqual(answer, { ok: true });
     assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'get', key: 'n' }))), { value: '1' });
     assert.equal(client.sessionId, sessionId, 'the same session: not timed out by the suspension');
     await until(async () => (await states()).every((s) => s === 'ACTIVE'), 15_000, 'every member ACTIVE');
     await client.close();
     client = null;
-    for (const n of nodes) n.signal('SIGTERM');
-    for (const n of nodes) assert.equal((await n.waitForExit(15_000)).code, 0, n.describe());
+    await stopMembers(nodes);
   } finally {
-    await client?.close();
-    await skein.close();
-    await stopAll();
-    rmSync(root, { recursive: true, force: true });
+    await tearDown(client, skein, root);
   }
 });
 
 test('over the network (a member configured by file): cluster-tool --ingress says who leads and asks for a snapshot (an AdminRequest), which every member takes; a client with in-order answers (as for an Aeron cluster) gets each answer matched to its command', { timeout: 120_000 }, async () => {
-  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-network-tool-'));
-  const specs: { id: number; ingress: string; consensus: string }[] = [];
-  for (let id = 0; id < 3; id++) specs.push({ id, ingress: `127.0.0.1:${await freeUdpPort()}`, consensus: `127.0.0.1:${await freeUdpPort()}` });
-  const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
-  const ingress = specs.map((m) => `${m.id}=${m.ingress}`).join(',');
-  const dirOf = (id: number): string => join(root, `member-${id}`);
+  const cluster = await processCluster('skein-cluster-network-tool-');
+  const { root, specs, clusterMembers, ingress, dirOf } = cluster;
   // Member 0 takes its settings from a config file, the others from flags.
   const config = join(root, 'member-0.json');
   writeFileSync(config, JSON.stringify({ memberId: 0, clusterMembers, clusterDir: dirOf(0), leaderHeartbeatTimeoutMs: 1500, electionTimeoutMs: 300, startupCanvassTimeoutMs: 3000 }));
-  const nodes = specs.map((m) =>
-    m.id === 0
-      ? startSkein(['cluster', 'node', '--config', config, '--dir', join(root, 'skein-0'), '--test-profile'])
-      : startSkein(['cluster', 'node', '--member-id', String(m.id), '--cluster-members', clusterMembers, '--cluster-dir', dirOf(m.id), '--dir', join(root, `skein-${m.id}`), ...FAST]),
-  );
+  const nodes = specs.map((m) => (m.id === 0 ? startSkein(['cluster', 'node', '--config', config, '--dir', join(root, 'skein-0'), '--test-profile']) : cluster.start(m.id)));
   const skein = Skein.launch({ testProfile: true, seed: 813, dir: join(root, 'client') });
   let client: ClusterClient | null = null;
-  const snapshotsStored = async (): Promise<number[]> => {
-    const out: number[] = [];
-    for (const id of [0, 1, 2]) {
-      const describe = startSkein(['cluster-tool', dirOf(id), 'describe']);
-      await describe.waitForExit(10_000);
-      out.push((JSON.parse(describe.stdout) as { status: { snapshotsStored: number } }).status.snapshotsStored);
-    }
-    return out;
-  };
+  const snapshotsStored = async (): Promise<number[]> => Promise.all([0, 1, 2].map(async (id) => (await describeMember(dirOf(id))).snapshotsStored));
   try {
     const leaderLine = await Promise.any(nodes.map((n) => n.waitForLine(/"role":"LEADER"/, 30_000, 'stdout')));
     const leaderId = (JSON.parse(leaderLine) as { memberId: number }).memberId;
@@ -341,12 +341,8 @@ test('over the network (a member configured by file): cluster-tool --ingress say
     for (let i = 0; i < 40; i++) assert.deepEqual([answers[2 * i], answers[2 * i + 1]], [{ ok: true }, { value: `v${i}` }], `command pair ${i}`);
     await client.close();
     client = null;
-    for (const n of nodes) n.signal('SIGTERM');
-    for (const n of nodes) assert.equal((await n.waitForExit(15_000)).code, 0, n.describe());
+    await stopMembers(nodes);
   } finally {
-    await client?.close();
-    await skein.close();
-    await stopAll();
-    rmSync(root, { recursive: true, force: true });
+    await tearDown(client, skein, root);
   }
 });
