@@ -73,13 +73,10 @@ export type IngressResult = { readonly accepted: true; readonly position: number
 export type ConnectResult = { readonly accepted: true; readonly sessionId: number } | { readonly accepted: false; readonly leaderId: number };
 
 /**
- * ACTIVE: serving. TERMINATING: a termination position is set (shutdown or abort); the node runs on
- * until its log is applied there. CLOSED: terminated; it does nothing more.
- */
-/**
- * ACTIVE takes client messages; SUSPENDED (a SUSPEND action in the log, until RESUME) takes none,
- * fires no timers and times no sessions out, while consensus goes on; TERMINATING is on its way to
- * CLOSED at the termination position.
+ * ACTIVE: serving. SUSPENDED (a SUSPEND action in the log, until RESUME): no client messages, no
+ * timers, no session timeouts, while consensus goes on. TERMINATING: a termination position is set
+ * (shutdown or abort); the node runs on until its log is applied there. CLOSED: terminated; it
+ * does nothing more.
  */
 export type NodeState = 'ACTIVE' | 'SUSPENDED' | 'TERMINATING' | 'CLOSED';
 
@@ -125,6 +122,8 @@ export class ClusterNode {
   private readonly appendedSequence = new Map<number, number>();
   /** Resent commands the leader did not append again (answered from the table, or on their way). */
   resendsAbsorbed = 0;
+  /** Whether the last SUSPEND or RESUME action applied was a SUSPEND: the state a member takes at a role change. */
+  private appliedSuspended = false;
   private lastNowNs: number;
 
   constructor(options: ClusterNodeOptions) {
@@ -173,6 +172,8 @@ export class ClusterNode {
           this.openAppended.clear();
           this.closeAppended.clear();
           this.appendedSequence.clear();
+          // What this node appended as leader may not survive the new term: the applied log says whether the cluster is suspended.
+          if (this.stateValue === 'ACTIVE' || this.stateValue === 'SUSPENDED') this.stateValue = this.appliedSuspended ? 'SUSPENDED' : 'ACTIVE';
           this.container.setRole(role === 'LEADER' ? 'LEADER' : 'FOLLOWER');
           options.onRoleChange?.(role, termId);
         },
@@ -445,10 +446,13 @@ export class ClusterNode {
   private apply(entry: LogEntry): void {
     this.applyingTermId = entry.termId;
     this.container.apply(entry);
-    // A suspension or resumption: a leader took its own into effect as it appended them (this term's).
-    if (entry.data[0] === EntryKind.CLUSTER_ACTION && (this.member.role !== 'LEADER' || entry.termId !== this.member.leadershipTermId)) {
-      if (entry.data[1] === ClusterAction.SUSPEND && this.stateValue === 'ACTIVE') this.stateValue = 'SUSPENDED';
-      else if (entry.data[1] === ClusterAction.RESUME && this.stateValue === 'SUSPENDED') this.toActive(this.lastNowNs);
+    if (entry.data[0] === EntryKind.CLUSTER_ACTION && (entry.data[1] === ClusterAction.SUSPEND || entry.data[1] === ClusterAction.RESUME)) {
+      this.appliedSuspended = entry.data[1] === ClusterAction.SUSPEND;
+      // A leader took its own (this term's) into effect as it appended them.
+      if (this.member.role !== 'LEADER' || entry.termId !== this.member.leadershipTermId) {
+        if (this.appliedSuspended && this.stateValue === 'ACTIVE') this.stateValue = 'SUSPENDED';
+        else if (!this.appliedSuspended && this.stateValue === 'SUSPENDED') this.toActive(this.lastNowNs);
+      }
     }
     if (entry.data[0] === EntryKind.SESSION_OPEN || entry.data[0] === EntryKind.SESSION_CLOSE) {
       const id = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).getFloat64(1, true);

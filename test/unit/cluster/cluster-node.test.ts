@@ -69,6 +69,38 @@ test('resends: the leader appends a command once; a resend before it is applied 
   assert.deepEqual(answers.at(-1), { value: '1' });
 });
 
+test('suspend and resume: actions in the log; suspended, the leader takes no command and no snapshot; a restart replays the suspension, and resume ends it', () => {
+  const log = new MemoryConsensusLog();
+  const files = new MemoryFiles();
+  const store = memoryStore();
+  const first = node({ log, files, store });
+  first.n.onIngress(1, 1, encodeKv({ op: 'put', key: 'a', value: '1' }));
+  first.n.doWork(MS);
+  assert.equal(first.n.resume(MS), false, 'nothing to resume');
+  assert.equal(first.n.suspend(), true);
+  assert.equal(first.n.state, 'SUSPENDED');
+  assert.equal(first.n.suspend(), false, 'suspended already');
+  assert.deepEqual(first.n.onIngress(1, 2, encodeKv({ op: 'put', key: 'a', value: '2' })), { accepted: false, leaderId: -1 });
+  assert.equal(first.n.requestSnapshot(), false);
+  assert.equal(first.n.isLeader, true);
+  first.n.doWork(2 * MS);
+  assert.equal(first.n.state, 'SUSPENDED', 'its own SUSPEND applied: still suspended');
+  first.n.close();
+
+  // Started again from the same log, the member replays the SUSPEND: still suspended, until resumed.
+  const again = node({ log, files, store });
+  again.n.doWork(3 * MS);
+  assert.equal(again.n.state, 'SUSPENDED');
+  assert.equal(again.n.resume(4 * MS), true);
+  assert.equal(again.n.state, 'ACTIVE');
+  again.n.doWork(5 * MS);
+  assert.equal(again.n.state, 'ACTIVE', 'its own RESUME applied: still active');
+  assert.equal(again.n.onIngress(1, 2, encodeKv({ op: 'get', key: 'a' })).accepted, true);
+  again.n.doWork(6 * MS);
+  assert.deepEqual(again.answers.at(-1), { value: '1' });
+  assert.equal(again.n.container.stats.unknownEntries, 0, 'the service does not count the actions as unknown');
+});
+
 test('timers: the leader appends one timer event when a timer falls due, and the service sees it once', () => {
   const fired: number[] = [];
   const service: ClusteredService = {
