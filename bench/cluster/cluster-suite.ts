@@ -79,6 +79,8 @@ interface Running {
   readonly endpoints: string[];
   /** Role changes the members have printed since they started (Skein only; a leader change during a load shows here). */
   readonly roleChanges: () => number;
+  /** The end of what the members printed on stderr (errors and warnings), for a load that went wrong. */
+  readonly stderrTail: () => string;
   stop(): Promise<void>;
 }
 
@@ -93,6 +95,7 @@ async function startSkein(system: SystemSpec, root: string): Promise<Running> {
   const children: ChildProcess[] = [];
   let leaderSeen = false;
   let roleChanges = 0;
+  const stderrTails: string[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(children.map((c) => stopChild(c, 'SIGTERM')));
   };
@@ -114,7 +117,10 @@ async function startSkein(system: SystemSpec, root: string): Promise<Running> {
         if (out.includes('"role":"LEADER"')) leaderSeen = true;
         roleChanges += text.split('"event":"role"').length - 1;
       });
-      child.stderr!.on('data', () => undefined);
+      const index = stderrTails.push('') - 1;
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderrTails[index] = (stderrTails[index]! + chunk.toString()).slice(-3000);
+      });
     }
     const deadline = Date.now() + 30_000;
     while (!leaderSeen) {
@@ -123,7 +129,7 @@ async function startSkein(system: SystemSpec, root: string): Promise<Running> {
       if (exited !== undefined) throw new Error(`${system.id}: a member exited with ${exited.exitCode} before a leader was elected`);
       await sleep(20);
     }
-    return { endpoints: specs.map((m) => m.ingress), roleChanges: () => roleChanges, stop };
+    return { endpoints: specs.map((m) => m.ingress), roleChanges: () => roleChanges, stderrTail: () => stderrTails.map((t, id) => `member ${id}: ${t.trim()}`).join('\n'), stop };
   } catch (error) {
     await stop();
     throw error;
@@ -168,7 +174,7 @@ async function startEtcd(system: SystemSpec, root: string): Promise<Running> {
         await sleep(100);
       }
     }
-    return { endpoints: specs.map((m) => m.client), roleChanges: () => 0, stop };
+    return { endpoints: specs.map((m) => m.client), roleChanges: () => 0, stderrTail: () => '', stop };
   } catch (error) {
     await stop();
     throw error;
@@ -226,6 +232,8 @@ export async function runClusterSuite(options: SuiteOptions): Promise<SuiteOutco
             list.push(result);
             results.set(key(system.id, load.id), list);
             process.stdout.write(`cluster rep ${rep + 1}/${repetitions} ${system.id} ${load.id}: ${result.perSecond}/s, p50 ${result.p50Us} µs, p99 ${result.p99Us} µs${result.failed > 0 ? `, ${result.failed} failed (${result.firstError})` : ''}${result.skipped > 0 ? `, ${result.skipped} not started (cap)` : ''}${result.roleChanges > 0 ? `, ${result.roleChanges} role changes (an election)` : ''}\n`);
+            // A load that stalled (answers seconds late) or failed: what the members said meanwhile.
+            if (result.p99Us > 1_000_000 || result.failed > 0) process.stdout.write(`  members' stderr:\n${running.stderrTail().replace(/^/gm, '    ')}\n`);
           } catch (error) {
             failures.push(`${system.id} ${load.id}: ${(error as Error).message}`);
             process.stdout.write(`cluster rep ${rep + 1}/${repetitions} ${system.id} ${load.id}: FAILED ${(error as Error).message.slice(0, 300)}\n`);
