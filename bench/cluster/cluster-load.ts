@@ -39,6 +39,8 @@ export interface LoadResult {
   /** Open loop: commands that could not be started on time because the cap of outstanding ones was reached. */
   readonly skipped: number;
   readonly firstError: string | null;
+  /** Skein: the client's state changes during the run ("FROM->TO (reason)"), none when all went well. */
+  readonly clientStates?: readonly string[];
 }
 
 type Put = (index: number) => Promise<unknown>;
@@ -168,17 +170,22 @@ async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<L
   return recorder.result(spec.durationMs, skipped);
 }
 
-async function skeinPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promise<void> }> {
+async function skeinPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promise<void>; states: string[] }> {
   const { Skein } = await import('../../src/skein.js');
   const { ClusterClient } = await import('../../src/cluster/cluster-client.js');
   const { encodeKv } = await import('../../src/cluster/service/kv-service.js');
   const dir = mkdtempSync(join(tmpdir(), 'skein-cluster-load-'));
   const skein = Skein.launch({ dir, driver: { publishSnapshots: false } });
   const client = await ClusterClient.connect(skein.client, { ingressEndpoints: spec.endpoints, commandTimeoutMs: 30_000 });
+  const states: string[] = [];
+  client.onStateChange((change) => {
+    if (change.to !== 'CLOSED') states.push(`${change.from}->${change.to} (${change.reason})`);
+  });
   const value = 'x'.repeat(spec.valueBytes);
   const commands: Uint8Array[] = [];
   for (let k = 0; k < KEYS; k++) commands.push(encodeKv({ op: 'put', key: `k${k}`, value }));
   return {
+    states,
     put: (index) => client.send(commands[index % KEYS]!),
     close: async () => {
       await client.close();
@@ -188,13 +195,14 @@ async function skeinPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promis
   };
 }
 
-async function etcdPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promise<void> }> {
+async function etcdPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promise<void>; states: string[] }> {
   const { Etcd3 } = await import('etcd3');
   const client = new Etcd3({ hosts: [...spec.endpoints] });
   const value = 'x'.repeat(spec.valueBytes);
   const keys: string[] = [];
   for (let k = 0; k < KEYS; k++) keys.push(`k${k}`);
   return {
+    states: [],
     put: (index) => client.put(keys[index % KEYS]!).value(value).exec(),
     close: async () => {
       client.close();
@@ -203,12 +211,13 @@ async function etcdPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promise
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const { put, close } = spec.system === 'skein' ? await skeinPut(spec) : await etcdPut(spec);
+  const { put, close, states } = spec.system === 'skein' ? await skeinPut(spec) : await etcdPut(spec);
   try {
     // One answered command before the clock starts: the session (or channel) is up.
     await put(0);
     const recorder = new Recorder();
-    return spec.inFlight !== undefined ? await closedLoop(put, spec, recorder) : await openLoop(put, spec, recorder);
+    const result = spec.inFlight !== undefined ? await closedLoop(put, spec, recorder) : await openLoop(put, spec, recorder);
+    return states.length === 0 ? result : { ...result, clientStates: states };
   } finally {
     await close();
   }

@@ -233,6 +233,7 @@ export async function runClusterSuite(options: SuiteOptions): Promise<SuiteOutco
             results.set(key(system.id, load.id), list);
             process.stdout.write(`cluster rep ${rep + 1}/${repetitions} ${system.id} ${load.id}: ${result.perSecond}/s, p50 ${result.p50Us} µs, p99 ${result.p99Us} µs${result.failed > 0 ? `, ${result.failed} failed (${result.firstError})` : ''}${result.skipped > 0 ? `, ${result.skipped} not started (cap)` : ''}${result.roleChanges > 0 ? `, ${result.roleChanges} role changes (an election)` : ''}\n`);
             // A load that stalled (answers seconds late) or failed: what the members said meanwhile.
+            if (result.clientStates !== undefined) process.stdout.write(`  client: ${result.clientStates.join('; ')}\n`);
             if (result.p99Us > 1_000_000 || result.failed > 0) process.stdout.write(`  members' stderr:\n${running.stderrTail().replace(/^/gm, '    ')}\n`);
           } catch (error) {
             failures.push(`${system.id} ${load.id}: ${(error as Error).message}`);

@@ -143,7 +143,19 @@ export class ClusterClient implements Agent {
   private leaderIdValue = -1;
   private termValue = -1;
   private nextSequence = 1;
-  private readonly commands: Command[] = [];
+  /**
+   * Commands not resolved yet, in the order they were sent (a Set: removal in O(1)). Their
+   * deadlines are in that order too (one command timeout from each send), so expiry looks at the
+   * front only; answers find their command through `bySequence`; resends are looked for only when
+   * one can be due (`nextResendScanNs`). Thousands in flight cost no more per answer than one.
+   */
+  private readonly commands = new Set<Command>();
+  /** The current session's commands by sequence. */
+  private readonly bySequence = new Map<number, Command>();
+  /** The newest command, for in-order sending. */
+  private newest: Command | null = null;
+  /** No command on the current session is due to be offered or resent before this. */
+  private nextResendScanNs = 0;
   private correlationId = 0;
   private attemptTarget = 0;
   private attemptDeadlineNs = 0;
@@ -243,7 +255,7 @@ export class ClusterClient implements Agent {
 
   /** Commands sent and not resolved yet. */
   get inFlight(): number {
-    return this.commands.length;
+    return this.commands.size;
   }
 
   onStateChange(listener: (change: ClusterClientStateChange) => void): () => void {
@@ -256,9 +268,10 @@ export class ClusterClient implements Agent {
     if (this.stateValue === 'CLOSED') return Promise.reject(new SkeinError(ErrorCode.CLOSED, 'the cluster client is closed'));
     return new Promise<Uint8Array>((resolve, reject) => {
       const command: Command = { payload, sessionId: -1, sequence: 0, sent: false, lastSentNs: 0, resendAfterNs: 0, deadlineNs: this.client.nanoTime() + this.settings.commandTimeoutMs * 1e6, resolve, reject };
-      this.commands.push(command);
       // In order: offered now only when everything before it on the session went.
-      const previous = this.commands.length > 1 ? this.commands[this.commands.length - 2]! : null;
+      const previous = this.newest !== null && this.commands.has(this.newest) ? this.newest : null;
+      this.commands.add(command);
+      this.newest = command;
       const inOrderReady = previous === null || (previous.sent && previous.sessionId === this.sessionIdValue);
       if (this.stateValue === 'CONNECTED' && (this.settings.answers === 'by-sequence' || inOrderReady)) this.offerCommand(command, this.client.nanoTime());
       this.client.wakeDriver();
@@ -322,19 +335,7 @@ export class ClusterClient implements Agent {
           leader.offer(this.control, 0, length);
           work++;
         }
-        if (this.settings.answers === 'by-sequence') {
-          for (const c of this.commands) {
-            if (c.sessionId !== this.sessionIdValue || !c.sent || nowNs - c.lastSentNs >= c.resendAfterNs) work += this.offerCommand(c, nowNs);
-          }
-        } else {
-          // Never resent (the cluster would apply it again); unsent ones go in order, stopping at the first that does not.
-          for (const c of this.commands) {
-            if (c.sessionId === this.sessionIdValue && c.sent) continue;
-            const offered = this.offerCommand(c, nowNs);
-            if (offered === 0) break;
-            work += offered;
-          }
-        }
+        if (nowNs >= this.nextResendScanNs) work += this.scanCommands(nowNs);
         break;
       }
       case 'AWAITING_LEADER':
@@ -426,6 +427,7 @@ export class ClusterClient implements Agent {
             c.lastSentNs = 0;
             c.resendAfterNs = 0;
           }
+          this.nextResendScanNs = 0;
         } else {
           this.rejectSentInOrder(`the leader changed to ${this.leaderIdValue} in term ${term} before its answer came`);
         }
@@ -448,13 +450,10 @@ export class ClusterClient implements Agent {
       case SessionMessageHeaderDecoder.TEMPLATE_ID: {
         const d = this.messageDec.wrapAndCheckHeader(buffer, offset, length);
         if (d.clusterSessionIdAsNumber() !== this.sessionIdValue) return;
-        const sequence = d.timestampAsNumber();
-        const index = this.settings.answers === 'by-sequence'
-          ? this.commands.findIndex((c) => c.sessionId === this.sessionIdValue && c.sequence === sequence)
-          : this.commands.findIndex((c) => c.sessionId === this.sessionIdValue && c.sent);
-        if (index < 0) return;
-        const [command] = this.commands.splice(index, 1);
-        command!.resolve(buffer.slice(offset + SESSION_HEADER_LENGTH, offset + length));
+        const command = this.settings.answers === 'by-sequence' ? this.bySequence.get(d.timestampAsNumber()) : this.oldestSent();
+        if (command === undefined || command.sessionId !== this.sessionIdValue) return;
+        this.remove(command);
+        command.resolve(buffer.slice(offset + SESSION_HEADER_LENGTH, offset + length));
         return;
       }
       default:
@@ -488,20 +487,19 @@ export class ClusterClient implements Agent {
     }
     if (sessionId !== this.sessionIdValue || code !== EventCode.CLOSED) return;
     // The cluster closed the session; a command it names was rejected for it.
-    const index = this.commands.findIndex((c) => c.sessionId === sessionId && c.sequence === correlationId);
-    if (index >= 0) {
-      const [command] = this.commands.splice(index, 1);
-      command!.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was not applied: ${detail}`));
+    const command = this.bySequence.get(correlationId);
+    if (command !== undefined && command.sessionId === sessionId) {
+      this.remove(command);
+      command.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was not applied: ${detail}`));
     }
     this.loseSession(`the cluster closed session ${sessionId}: ${detail}`);
   }
 
   /** In-order answers: commands sent on the session can no longer be matched to answers. */
   private rejectSentInOrder(reason: string): void {
-    for (let i = this.commands.length - 1; i >= 0; i--) {
-      const c = this.commands[i]!;
+    for (const c of [...this.commands]) {
       if (c.sessionId !== this.sessionIdValue || !c.sent) continue;
-      this.commands.splice(i, 1);
+      this.remove(c);
       c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command sent on session ${c.sessionId}: ${reason}; it may or may not have been applied (in-order answers are not resent)`));
     }
   }
@@ -509,15 +507,16 @@ export class ClusterClient implements Agent {
   /** The session is gone: what was sent on it is unknown, the rest goes on a new session. */
   private loseSession(reason: string): void {
     const lost = this.sessionIdValue;
-    for (let i = this.commands.length - 1; i >= 0; i--) {
-      const c = this.commands[i]!;
+    for (const c of [...this.commands]) {
       if (c.sessionId === lost && c.sent) {
-        this.commands.splice(i, 1);
+        this.remove(c);
         c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${lost}/${c.sequence}: session ${lost} was lost before its answer came (${reason}); it may or may not have been applied`));
       } else {
         c.sessionId = -1;
       }
     }
+    this.bySequence.clear();
+    this.nextResendScanNs = 0;
     this.sessionIdValue = -1;
     this.attemptSent = false;
     this.backoffMs = this.settings.initialBackoffMs;
@@ -531,21 +530,71 @@ export class ClusterClient implements Agent {
       command.sessionId = this.sessionIdValue;
       command.sequence = this.nextSequence++;
       command.sent = false;
+      this.bySequence.set(command.sequence, command);
     }
     const leader = this.ingress.get(this.leaderIdValue);
-    if (leader === undefined) return 0;
+    if (leader === undefined) {
+      this.nextResendScanNs = 0;
+      return 0;
+    }
     this.messageEnc.wrapAndApplyHeader(this.frame, 0).leadershipTermId(this.termValue).clusterSessionId(this.sessionIdValue).timestamp(this.settings.answers === 'by-sequence' ? command.sequence : 0);
     this.parts[1] = command.payload;
     const result = leader.offerV(this.parts);
     this.parts[1] = EMPTY;
-    if (result < 0) return 0;
+    if (result < 0) {
+      // Not taken (back pressure): looked at again on the next duty cycle.
+      this.nextResendScanNs = 0;
+      return 0;
+    }
     // The first send waits resendIntervalMs for its answer, each resend twice as long as the one
     // before (up to MAX_RESEND_FACTOR times): a cluster slow under load is not flooded with resends.
     const base = this.settings.resendIntervalMs * 1e6;
     command.resendAfterNs = command.sent && command.lastSentNs > 0 ? Math.min(command.resendAfterNs * 2, base * MAX_RESEND_FACTOR) : base;
     command.sent = true;
     command.lastSentNs = nowNs;
+    if (this.settings.answers === 'by-sequence' && nowNs + command.resendAfterNs < this.nextResendScanNs) this.nextResendScanNs = nowNs + command.resendAfterNs;
     return 1;
+  }
+
+  /**
+   * Offers what is due on the current session: by sequence, commands not sent on it yet and those
+   * whose resend time came; in order, the unsent ones in order (never a resend, which the cluster
+   * would apply again), stopping at the first not taken. Sets when to look again.
+   */
+  private scanCommands(nowNs: number): number {
+    let work = 0;
+    let next = Number.POSITIVE_INFINITY;
+    if (this.settings.answers === 'by-sequence') {
+      for (const c of this.commands) {
+        if (c.sessionId !== this.sessionIdValue || !c.sent || nowNs - c.lastSentNs >= c.resendAfterNs) work += this.offerCommand(c, nowNs);
+        if (c.sent && c.sessionId === this.sessionIdValue) next = Math.min(next, c.lastSentNs + c.resendAfterNs);
+        else next = 0;
+      }
+    } else {
+      for (const c of this.commands) {
+        if (c.sessionId === this.sessionIdValue && c.sent) continue;
+        const offered = this.offerCommand(c, nowNs);
+        if (offered === 0) {
+          next = 0;
+          break;
+        }
+        work += offered;
+      }
+    }
+    // offerCommand may have asked for an early look (a command not taken): keep the earlier time.
+    this.nextResendScanNs = Math.min(next, this.nextResendScanNs > nowNs ? this.nextResendScanNs : Number.POSITIVE_INFINITY);
+    return work;
+  }
+
+  /** In-order answers: the oldest command sent on the current session. */
+  private oldestSent(): Command | undefined {
+    for (const c of this.commands) if (c.sessionId === this.sessionIdValue && c.sent) return c;
+    return undefined;
+  }
+
+  private remove(command: Command): void {
+    this.commands.delete(command);
+    if (this.bySequence.get(command.sequence) === command) this.bySequence.delete(command.sequence);
   }
 
   private expireCommands(nowNs: number): number {
@@ -558,10 +607,10 @@ export class ClusterClient implements Agent {
         work++;
       }
     }
-    for (let i = this.commands.length - 1; i >= 0; i--) {
-      const c = this.commands[i]!;
-      if (nowNs < c.deadlineNs) continue;
-      this.commands.splice(i, 1);
+    // Deadlines come in the order commands were sent: the first not due ends the look.
+    for (const c of this.commands) {
+      if (nowNs < c.deadlineNs) break;
+      this.remove(c);
       work++;
       if (c.sent) c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: no answer within ${this.settings.commandTimeoutMs} ms (state ${this.stateValue}); it may or may not have been applied`));
       else c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command not sent within ${this.settings.commandTimeoutMs} ms (state ${this.stateValue}): not applied`));
@@ -572,7 +621,10 @@ export class ClusterClient implements Agent {
   private toClosed(error: SkeinError, reason: string): void {
     if (this.stateValue === 'CLOSED') return;
     this.transition('CLOSED', reason);
-    for (const c of this.commands.splice(0)) {
+    const pending = [...this.commands];
+    this.commands.clear();
+    this.bySequence.clear();
+    for (const c of pending) {
       if (error.code === ErrorCode.CLOSED && c.sent) c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: the client closed before its answer came; it may or may not have been applied`, { cause: error }));
       else if (c.sent) c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: ${error.message}; it may or may not have been applied`, { cause: error }));
       else c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command not sent: ${error.message}`, { cause: error }));
