@@ -268,12 +268,15 @@ export class ClusterClient implements Agent {
     if (this.stateValue === 'CLOSED') return Promise.reject(new SkeinError(ErrorCode.CLOSED, 'the cluster client is closed'));
     return new Promise<Uint8Array>((resolve, reject) => {
       const command: Command = { payload, sessionId: -1, sequence: 0, sent: false, lastSentNs: 0, resendAfterNs: 0, deadlineNs: this.client.nanoTime() + this.settings.commandTimeoutMs * 1e6, resolve, reject };
-      // In order: offered now only when everything before it on the session went.
+      // Offered now only when everything before it went on the session: a command must never reach
+      // the leader after a later sequence (the session table would take it for an old resend and
+      // drop it), nor, in order, after a later command.
       const previous = this.newest !== null && this.commands.has(this.newest) ? this.newest : null;
       this.commands.add(command);
       this.newest = command;
-      const inOrderReady = previous === null || (previous.sent && previous.sessionId === this.sessionIdValue);
-      if (this.stateValue === 'CONNECTED' && (this.settings.answers === 'by-sequence' || inOrderReady)) this.offerCommand(command, this.client.nanoTime());
+      const ready = previous === null || (previous.sent && previous.sessionId === this.sessionIdValue);
+      if (this.stateValue === 'CONNECTED' && ready) this.offerCommand(command, this.client.nanoTime());
+      else this.nextResendScanNs = 0;
       this.client.wakeDriver();
     });
   }
@@ -565,8 +568,16 @@ export class ClusterClient implements Agent {
     let work = 0;
     let next = Number.POSITIVE_INFINITY;
     if (this.settings.answers === 'by-sequence') {
+      // Unsent commands go in order, none after one that was not taken; resends of sent ones go whenever due.
+      let blocked = false;
       for (const c of this.commands) {
-        if (c.sessionId !== this.sessionIdValue || !c.sent || nowNs - c.lastSentNs >= c.resendAfterNs) work += this.offerCommand(c, nowNs);
+        const unsent = c.sessionId !== this.sessionIdValue || !c.sent;
+        if (unsent) {
+          if (!blocked && this.offerCommand(c, nowNs) === 1) work++;
+          else blocked = true;
+        } else if (nowNs - c.lastSentNs >= c.resendAfterNs) {
+          work += this.offerCommand(c, nowNs);
+        }
         if (c.sent && c.sessionId === this.sessionIdValue) next = Math.min(next, c.lastSentNs + c.resendAfterNs);
         else next = 0;
       }
