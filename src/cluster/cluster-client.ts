@@ -253,7 +253,7 @@ export class ClusterClient implements Agent {
     return this.termValue;
   }
 
-  /** Commands sent and not resolved yet. */
+  /** Commands not resolved yet (sent, or waiting to be sent). */
   get inFlight(): number {
     return this.commands.size;
   }
@@ -567,6 +567,8 @@ export class ClusterClient implements Agent {
   private scanCommands(nowNs: number): number {
     let work = 0;
     let next = Number.POSITIVE_INFINITY;
+    // Set afresh: offerCommand lowers it as it sends (to 0 when a command was not taken).
+    this.nextResendScanNs = Number.POSITIVE_INFINITY;
     if (this.settings.answers === 'by-sequence') {
       // Unsent commands go in order, none after one that was not taken; resends of sent ones go whenever due.
       let blocked = false;
@@ -592,8 +594,7 @@ export class ClusterClient implements Agent {
         work += offered;
       }
     }
-    // offerCommand may have asked for an early look (a command not taken): keep the earlier time.
-    this.nextResendScanNs = Math.min(next, this.nextResendScanNs > nowNs ? this.nextResendScanNs : Number.POSITIVE_INFINITY);
+    this.nextResendScanNs = Math.min(this.nextResendScanNs, next);
     return work;
   }
 
