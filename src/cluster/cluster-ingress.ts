@@ -20,9 +20,12 @@
  *   sequence); a session the leader closes (timeout, service) as SessionEvent CLOSED with the
  *   reason; a member that becomes leader sends every open session a NewLeaderEvent.
  *
- * Publications to clients are made asynchronously; what is to be sent meanwhile waits (at most
- * MAX_PENDING frames a session; older answers are then dropped and counted, and a client asking
- * again gets them from the session table).
+ * Publications to clients are made asynchronously; what is to be sent meanwhile, or while a
+ * client's egress pushes back (a client that reads its answers slower than it sends commands),
+ * waits in order and is never dropped: an answer lost here could not be asked for again (the
+ * session table keeps only the last). A session whose waiting answers pass
+ * `maxEgressBacklogBytes` is closed by the leader as timed out (SessionEvent CLOSED, TIMEOUT), its
+ * backlog released and an error reported naming it.
  */
 import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
@@ -42,8 +45,8 @@ const EMPTY = new Uint8Array(0);
 export const DEFAULT_INGRESS_STREAM_ID = 101;
 /** The client protocol version Aeron's cluster speaks: 0.3.0 (major << 16 | minor << 8 | patch). */
 export const CLIENT_PROTOCOL_VERSION = (0 << 16) | (3 << 8) | 0;
-/** Frames kept for one session while its publication is not there yet or pushes back. */
-export const MAX_PENDING = 1024;
+/** Bytes of answers kept for one session while its publication is not there yet or pushes back, before the session is closed. */
+export const DEFAULT_MAX_EGRESS_BACKLOG_BYTES = 16 * 1024 * 1024;
 /** A SessionMessageHeader with its SBE header: the payload follows. */
 export const SESSION_HEADER_LENGTH = HEADER_LENGTH + 24;
 
@@ -55,12 +58,58 @@ export interface ClusterIngressOptions {
   readonly ingressEndpoints: string;
   readonly leaderHeartbeatTimeoutNs: number;
   readonly reportError: (error: unknown) => void;
+  /** @default DEFAULT_MAX_EGRESS_BACKLOG_BYTES */
+  readonly maxEgressBacklogBytes?: number;
+}
+
+/** Frames waiting for a publication, oldest first: an array read from a moving head, compacted as it drains. */
+export class FrameQueue {
+  private frames: Uint8Array[] = [];
+  private head = 0;
+  /** Bytes of the frames waiting. */
+  bytes = 0;
+
+  get length(): number {
+    return this.frames.length - this.head;
+  }
+
+  peek(): Uint8Array | undefined {
+    return this.frames[this.head];
+  }
+
+  push(frame: Uint8Array): void {
+    this.frames.push(frame);
+    this.bytes += frame.length;
+  }
+
+  /** Lets go of the oldest frame. */
+  shift(): void {
+    const frame = this.frames[this.head];
+    if (frame === undefined) return;
+    this.bytes -= frame.length;
+    this.frames[this.head++] = EMPTY;
+    if (this.head === this.frames.length) {
+      this.frames.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.frames.length) {
+      this.frames = this.frames.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  clear(): void {
+    this.frames = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
 }
 
 interface Egress {
   readonly response: SessionResponse;
   publication: Publication | null;
-  pending: Uint8Array[];
+  readonly pending: FrameQueue;
+  /** The session (-1 for a one-off reply). */
+  readonly sessionId: number;
   /** Close the publication once what is pending went (a one-off reply). */
   readonly oneOff: boolean;
   expiresNs: number;
@@ -90,7 +139,7 @@ export class ClusterIngress {
   private nextSweepNs = 0;
   private closed = false;
   /** Counts for tests and operators. */
-  readonly stats = { connects: 0, redirects: 0, commands: 0, dropped: 0, egressDropped: 0, newLeaderEvents: 0, adminRequests: 0 };
+  readonly stats = { connects: 0, redirects: 0, commands: 0, dropped: 0, egressBacklogClosed: 0, newLeaderEvents: 0, adminRequests: 0 };
 
   private constructor(options: ClusterIngressOptions, subscription: Subscription) {
     this.options = options;
@@ -309,19 +358,19 @@ export class ClusterIngress {
     if (existing !== undefined) return existing;
     const response = known ?? this.node.container.responseOf(sessionId);
     if (response === undefined) return undefined;
-    const egress = this.makeEgress(response, false);
+    const egress = this.makeEgress(response, false, sessionId);
     this.sessions.set(sessionId, egress);
     return egress;
   }
 
   private reply(response: SessionResponse, frame: Uint8Array): void {
-    const egress = this.makeEgress(response, true);
+    const egress = this.makeEgress(response, true, -1);
     egress.pending.push(frame);
     this.replies.push(egress);
   }
 
-  private makeEgress(response: SessionResponse, oneOff: boolean): Egress {
-    const egress: Egress = { response, publication: null, pending: [], oneOff, expiresNs: this.nowNs + 10_000_000_000 };
+  private makeEgress(response: SessionResponse, oneOff: boolean, sessionId: number): Egress {
+    const egress: Egress = { response, publication: null, pending: new FrameQueue(), oneOff, sessionId, expiresNs: this.nowNs + 10_000_000_000 };
     this.client.addPublication(response.channel, response.streamId).then(
       (publication) => {
         if (this.closed || (!oneOff && ![...this.sessions.values()].includes(egress)) || (oneOff && !this.replies.includes(egress))) publication.close();
@@ -347,17 +396,25 @@ export class ClusterIngress {
     const copy = new Uint8Array(total);
     copy.set(frame.subarray(0, length));
     if (tail !== null) copy.set(tail, length);
-    if (egress.pending.length >= MAX_PENDING) {
-      egress.pending.shift();
-      this.stats.egressDropped++;
-    }
     egress.pending.push(copy);
+    const limit = this.options.maxEgressBacklogBytes ?? DEFAULT_MAX_EGRESS_BACKLOG_BYTES;
+    if (egress.pending.bytes > limit && egress.sessionId >= 0 && this.node.timeOutSession(egress.sessionId)) {
+      this.stats.egressBacklogClosed++;
+      this.options.reportError(
+        new SkeinError(
+          ErrorCode.LIMIT_REACHED,
+          `member ${this.options.memberId}: closed session ${egress.sessionId} (TIMEOUT): ${egress.pending.bytes} bytes of answers (${egress.pending.length} frames) wait on its egress, more than maxEgressBacklogBytes ${limit}; the client does not take them`,
+          { channel: egress.response.channel, streamId: egress.response.streamId, sessionId: egress.sessionId },
+        ),
+      );
+      egress.pending.clear();
+    }
   }
 
   private pump(egress: Egress): number {
     if (egress.publication === null) return 0;
     let sent = 0;
-    while (egress.pending.length > 0 && egress.publication.offer(egress.pending[0]!) >= 0) {
+    while (egress.pending.length > 0 && egress.publication.offer(egress.pending.peek()!) >= 0) {
       egress.pending.shift();
       sent++;
     }

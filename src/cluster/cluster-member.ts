@@ -94,6 +94,8 @@ export interface ClusterMemberOptions {
   readonly consensusStreamId?: number;
   /** @default DEFAULT_INGRESS_STREAM_ID (101) */
   readonly ingressStreamId?: number;
+  /** Answers waiting for one slow client, in bytes, before its session is closed as timed out. @default DEFAULT_MAX_EGRESS_BACKLOG_BYTES (16 MiB) */
+  readonly maxEgressBacklogBytes?: number;
   readonly logStreamId?: number;
   /** Seeds the election's random delays. Random by default. */
   readonly seed?: number;
@@ -280,6 +282,7 @@ export class ClusterMember implements Agent {
           {
             client, node: member.node, memberId: options.memberId, ingressEndpoints: endpoints,
             leaderHeartbeatTimeoutNs: options.settings?.leaderHeartbeatTimeoutNs ?? CONSENSUS_DEFAULTS.leaderHeartbeatTimeoutNs, reportError: (e) => client.reportError(e),
+            maxEgressBacklogBytes: options.maxEgressBacklogBytes,
           },
           `aeron:udp?endpoint=${self.ingress}`,
           options.ingressStreamId ?? DEFAULT_INGRESS_STREAM_ID,
@@ -503,20 +506,27 @@ export class ClusterMember implements Agent {
     void this.close();
   }
 
-  private send(to: number, message: ConsensusMessage): void {
+  /** False when the publication did not take the message (back pressure, not connected): it was not sent. */
+  private send(to: number, message: ConsensusMessage): boolean {
+    let publication: Publication | undefined;
+    let buffer: Uint8Array;
+    let length: number;
     if (message.type === 'logData') {
-      const publication = this.logPubs.get(to);
-      if (publication === undefined) return;
-      const length = logDataLength(message);
+      publication = this.logPubs.get(to);
+      if (publication === undefined) return false;
+      length = logDataLength(message);
       if (length > this.logBuffer.length) this.logBuffer = new Uint8Array(length);
-      encodeLogData(message, this.logBuffer, 0);
-      if (publication.offer(this.logBuffer, 0, length) < 0) this.messagesDropped++;
-      return;
+      buffer = this.logBuffer;
+      encodeLogData(message, buffer, 0);
+    } else {
+      publication = this.consensusPubs.get(to);
+      if (publication === undefined) return false;
+      buffer = this.sendBuffer;
+      length = this.codec.encode(to, message, buffer, 0);
     }
-    const publication = this.consensusPubs.get(to);
-    if (publication === undefined) return;
-    const length = this.codec.encode(to, message, this.sendBuffer, 0);
-    if (publication.offer(this.sendBuffer, 0, length) < 0) this.messagesDropped++;
+    if (publication.offer(buffer, 0, length) >= 0) return true;
+    this.messagesDropped++;
+    return false;
   }
 
   private onConsensusFrame(buffer: Uint8Array, offset: number, length: number, header: Header): void {

@@ -377,6 +377,16 @@ export class ClusterNode {
     return true;
   }
 
+  /**
+   * The leader closes a session as if it had timed out (TIMEOUT), for a client that does not take
+   * its answers; false when not leading, not open or its close is appended already.
+   */
+  timeOutSession(sessionId: number): boolean {
+    if (!this.isActiveLeader || !this.container.isOpen(sessionId) || this.closeAppended.has(sessionId)) return false;
+    this.appendClose(sessionId, CloseReason.TIMEOUT);
+    return true;
+  }
+
   private appendClose(sessionId: number, reason: CloseReason): void {
     if (this.closeAppended.has(sessionId)) return;
     this.closeAppended.add(sessionId);

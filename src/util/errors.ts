@@ -105,7 +105,7 @@ export const ErrorCode = {
   COUNTERS_FULL: 'ERR_SKEIN_COUNTERS_FULL',
   SNAPSHOT_INVALID: 'ERR_SKEIN_SNAPSHOT_INVALID',
   STORAGE_FAILED: 'ERR_SKEIN_STORAGE_FAILED',
-  /** A bounded resource is full (clients of a driver); the message names the limit and its option. */
+  /** A bounded resource is full (clients of a driver, a cluster session's egress backlog); the message names the limit and its option. */
   LIMIT_REACHED: 'ERR_SKEIN_LIMIT_REACHED',
   /** Request/response: no answer before the request's deadline (retryable). */
   REQUEST_TIMEOUT: 'ERR_SKEIN_REQUEST_TIMEOUT',

@@ -53,11 +53,15 @@ export const CONSENSUS_DEFAULTS = {
 
 export type ConsensusSettings = { readonly [K in keyof typeof CONSENSUS_DEFAULTS]: number };
 
+/** A follower that still finds the same gap in the leader's stream tells the leader again after this long. */
+export const GAP_REPORT_INTERVAL_NS = 10_000_000;
+
 /** Data of the entry a leader appends when its election closes (Aeron's NewLeadershipTermEvent). */
 export const TERM_START_MARKER = 0xfe;
 
 export interface ConsensusEnv {
-  send(to: number, message: ConsensusMessage): void;
+  /** Sends a message; false when it could not be taken now (back pressure), so it was not sent. */
+  send(to: number, message: ConsensusMessage): boolean | void;
   readonly random: Prng;
   /** Entries in log order as they become committed (each once per start of this member). */
   onCommitted?(entry: LogEntry): void;
@@ -106,6 +110,10 @@ export class ConsensusMember {
   private lastLeaderContactNs = 0;
   private lastQuorumNs = 0;
   private lastSentAppend = -1;
+  private gapReportedPosition = -1;
+  private gapReportedNs = 0;
+  /** Times this follower told its leader of a gap in the stream it received. */
+  gapsReported = 0;
   private readonly positionsScratch: Float64Array;
   /** Messages handled and duty cycles run, for tests. */
   stepDowns = 0;
@@ -237,7 +245,11 @@ export class ConsensusMember {
       case 'catchupPosition':
         if (this.roleValue === 'LEADER' && message.leadershipTermId === this.termId) {
           const f = this.followers.get(message.from);
-          if (f !== undefined) f.lastHeardNs = nowNs;
+          if (f !== undefined) {
+            f.lastHeardNs = nowNs;
+            // A joined follower missed part of the stream: streaming starts again from where it is.
+            if (f.joined && message.logPosition < f.sentPosition) f.sentPosition = message.logPosition;
+          }
           this.sendLog(message.from, message.logPosition);
         }
         return;
@@ -478,8 +490,17 @@ export class ConsensusMember {
       const follows = previousEnd === end;
       previousEnd = entry.position + entry.length;
       if (entry.position < end) continue;
-      // Not the entry that comes next here (one is missing): wait for the leader to send it again.
-      if (!follows) break;
+      // Not the entry that comes next here (one is missing): the leader is told where this log
+      // ends, once per gap (again after GAP_REPORT_INTERVAL_NS), and streams again from there.
+      if (!follows) {
+        if (this.state === 'CLOSED' && (end !== this.gapReportedPosition || nowNs - this.gapReportedNs >= GAP_REPORT_INTERVAL_NS)) {
+          this.gapReportedPosition = end;
+          this.gapReportedNs = nowNs;
+          this.gapsReported++;
+          this.env.send(this.leader, { type: 'catchupPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: end });
+        }
+        break;
+      }
       assert(entry.position === placeEntry(end, entry.data.length, this.log.layout), `member ${this.memberId}: the leader's entry at ${entry.position} would be placed at ${placeEntry(end, entry.data.length, this.log.layout)} here: the logs' layouts differ`);
       if (entry.termId === this.termId && this.log.termBase(this.termId) === undefined) {
         if (end !== this.termBaseValue) break;
@@ -596,12 +617,13 @@ export class ConsensusMember {
   /** Sends the log from `position` (an entry boundary in this log; nothing when it is not). */
   private sendLog(to: number, position: number): void {
     const entries = this.log.entriesFrom(position, this.settings.maxBatchBytes);
-    const f = this.followers.get(to);
     const end = entries.length === 0 ? position : entries[entries.length - 1]!.position + entries[entries.length - 1]!.length;
-    if (f !== undefined) f.sentPosition = Math.max(f.joined ? f.sentPosition : 0, end);
-    this.env.send(to, {
+    const sent = this.env.send(to, {
       type: 'logData', from: this.memberId, leadershipTermId: this.termId, termBase: this.termBaseValue, position, entries, commitPosition: this.commit,
     });
+    // Streaming goes on from what was sent; a batch not taken (back pressure) is offered again next time.
+    const f = this.followers.get(to);
+    if (f !== undefined && sent !== false) f.sentPosition = Math.max(f.joined ? f.sentPosition : 0, end);
   }
 
   // ---------------------------------------------------------------------------------------------

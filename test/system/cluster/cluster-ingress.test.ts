@@ -204,3 +204,85 @@ test('a session the leader times out is told: SessionEvent CLOSED "TIMEOUT"; the
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('answers wait for a client that does not take them, none dropped; past maxEgressBacklogBytes its session is closed as timed out, naming it', { timeout: 60_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-backlog-'));
+  const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` }];
+  const errors: unknown[] = [];
+  const memberSkein = Skein.launch({ testProfile: true, seed: 460, dir: join(root, 'member'), errorHandler: (e) => errors.push(e) });
+  const client = Skein.launch({ testProfile: true, seed: 461, dir: join(root, 'client') });
+  let member: ClusterMember | null = null;
+  try {
+    const limit = 64 * 1024;
+    member = await ClusterMember.launch(memberSkein.client, {
+      memberId: 0, members: endpoints, clusterDir: join(root, 'member-0'), service: new KvService(), maxEgressBacklogBytes: limit,
+      archiveOptions: { segmentFileLength: 1024 * 1024, lowStorageSpaceThreshold: 0 },
+    });
+    const ingress = await client.addExclusivePublication(`aeron:udp?endpoint=${endpoints[0]!.ingress!}`, DEFAULT_INGRESS_STREAM_ID);
+    const b = new Uint8Array(512);
+    const offer = async (frame: Uint8Array, length = frame.length): Promise<void> => {
+      await waitFor(() => ingress.offer(frame, 0, length) >= 0, 5000, 'an offer to the ingress');
+    };
+    const command = (sessionId: number, sequence: number, key: string): Uint8Array => {
+      const payload = encodeKv({ op: 'put', key, value: 'v' });
+      const frame = new Uint8Array(SESSION_HEADER_LENGTH + payload.length);
+      new codecs.SessionMessageHeaderEncoder().wrapAndApplyHeader(frame, 0).leadershipTermId(member!.leadershipTermId).clusterSessionId(sessionId).timestamp(sequence);
+      frame.set(payload, SESSION_HEADER_LENGTH);
+      return frame;
+    };
+    // A session whose egress has no subscriber yet: everything for it waits at the leader.
+    const egressChannel = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
+    const n = new codecs.SessionConnectRequestEncoder().wrapAndApplyHeader(b, 0).correlationId(9).responseStreamId(EGRESS_STREAM).version(CLIENT_PROTOCOL_VERSION)
+      .responseChannel(egressChannel).encodedCredentials(new Uint8Array(0)).clientInfo('').encodedLength();
+    await offer(b, n);
+    await waitFor(() => [...member!.node.container.openSessionIds()].length === 1, 10_000, 'the session open');
+    const sessionId = [...member.node.container.openSessionIds()][0]!;
+    // More answers than the 1,024 frames a session used to keep (the oldest were dropped then).
+    const count = 1500;
+    for (let s = 1; s <= count; s++) await offer(command(sessionId, s, `k${s}`));
+    await waitFor(() => member!.node.container.lastSequence(sessionId) === count, 20_000, 'every command applied');
+    // The client subscribes late: the OK event and every answer arrive, in order.
+    const egress = await client.addSubscription(egressChannel, EGRESS_STREAM);
+    const sequences: number[] = [];
+    let events = 0;
+    const header = new codecs.MessageHeaderDecoder();
+    const messageDec = new codecs.SessionMessageHeaderDecoder();
+    egress.onFragment((buffer, offset, length) => {
+      if (header.wrap(buffer, offset, length).templateId() === codecs.SessionMessageHeaderDecoder.TEMPLATE_ID) sequences.push(messageDec.wrapAndCheckHeader(buffer, offset, length).timestampAsNumber());
+      else events++;
+    }, 100);
+    await waitFor(() => sequences.length === count, 20_000, 'every answer');
+    assert.equal(events, 1, 'the OK event first');
+    assert.deepEqual(sequences, Array.from({ length: count }, (_, i) => i + 1));
+    assert.equal(member.ingress!.stats.egressBacklogClosed, 0);
+    assert.equal(errors.length, 0, String(errors[0]));
+
+    // A second session whose answers nobody takes: past the limit it is closed (TIMEOUT) and the error names it.
+    const deadChannel = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
+    const m = new codecs.SessionConnectRequestEncoder().wrapAndApplyHeader(b, 0).correlationId(10).responseStreamId(EGRESS_STREAM).version(CLIENT_PROTOCOL_VERSION)
+      .responseChannel(deadChannel).encodedCredentials(new Uint8Array(0)).clientInfo('').encodedLength();
+    await offer(b, m);
+    await waitFor(() => [...member!.node.container.openSessionIds()].length === 2, 10_000, 'the second session open');
+    const silent = Math.max(...member.node.container.openSessionIds());
+    let sent = 0;
+    while (member.node.container.isOpen(silent) && sent < 5000) {
+      sent++;
+      await offer(command(silent, sent, `s${sent}`));
+      if (sent % 100 === 0) await waitFor(() => member!.node.container.lastSequence(silent) >= sent - 100 || !member!.node.container.isOpen(silent), 10_000, 'applied');
+    }
+    await waitFor(() => !member!.node.container.isOpen(silent), 10_000, 'the silent session closed');
+    assert.equal(member.ingress!.stats.egressBacklogClosed, 1);
+    assert.ok(sent > limit / 100 && sent < 5000, `closed after ${sent} commands`);
+    assert.equal(errors.length, 1);
+    const error = errors[0] as Error & { code: string };
+    assert.equal(error.code, 'ERR_SKEIN_LIMIT_REACHED');
+    assert.match(error.message, new RegExp(`closed session ${silent} \\(TIMEOUT\\): \\d+ bytes of answers .* more than maxEgressBacklogBytes ${limit}`));
+    assert.match(error.message, new RegExp(deadChannel.replace(/[.?]/g, '\\$&')));
+    assert.ok(member.node.container.isOpen(sessionId), 'the other session stays open');
+  } finally {
+    await member?.close();
+    await memberSkein.close();
+    await client.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});

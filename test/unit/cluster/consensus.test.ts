@@ -18,7 +18,7 @@ const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(n);
 function member(id: number, ids: number[], log = new MemoryConsensusLog(), nowNs = 0) {
   const sent: { to: number; message: ConsensusMessage }[] = [];
   const committed: number[] = [];
-  const m = new ConsensusMember(id, ids, log, { random: new SeededPrng(id + 1), send: (to, message) => sent.push({ to, message }), onCommitted: (e) => committed.push(e.position) }, nowNs);
+  const m = new ConsensusMember(id, ids, log, { random: new SeededPrng(id + 1), send: (to, message) => { sent.push({ to, message }); }, onCommitted: (e) => committed.push(e.position) }, nowNs);
   return { m, log, sent, committed };
 }
 
@@ -220,4 +220,73 @@ test('the leader describes each member\'s log term in its own log: where it ends
   const to = (m: number) => leader.sent.find((s) => s.to === m && s.message.type === 'newLeadershipTerm')?.message;
   assert.deepEqual(to(1), { ...nlt({ logTermId: 0, nextTermId: 2, nextTermBase: 64, nextLogPosition: 128, termBase: 128 }), leadershipTermId: term, logPosition: 128 });
   assert.deepEqual(to(2), { ...nlt({ logTermId: 1, nextTermId: NULL_VALUE, nextTermBase: NULL_VALUE, nextLogPosition: NULL_VALUE, termBase: 128 }), leadershipTermId: term, logPosition: 128 });
+});
+
+test('a follower that misses part of the leader\'s stream says where its log ends and the leader streams again from there, without waiting for a heartbeat; a batch not taken is offered again', () => {
+  type Node = { m: ConsensusMember; log: MemoryConsensusLog; inbox: ConsensusMessage[] };
+  const nodes: Node[] = [];
+  // What the network does with the next logData from the leader: deliver it, lose it, or not take it (back pressure).
+  let nextLogData: 'deliver' | 'lose' | 'refuse' = 'deliver';
+  let toLose = 0;
+  let refused = 0;
+  for (const id of [0, 1]) {
+    const log = new MemoryConsensusLog();
+    const node: Node = { m: undefined as unknown as ConsensusMember, log, inbox: [] };
+    node.m = new ConsensusMember(id, [0, 1], log, {
+      random: new SeededPrng(id + 7),
+      send: (to, message) => {
+        if (message.type === 'logData' && message.entries.length > 0 && nextLogData !== 'deliver') {
+          const fate = nextLogData;
+          if (fate === 'refuse' || --toLose === 0) nextLogData = 'deliver';
+          if (fate === 'refuse') {
+            refused++;
+            return false;
+          }
+          return true;
+        }
+        nodes[to]!.inbox.push(message);
+        return true;
+      },
+    }, 0);
+    nodes.push(node);
+  }
+  let t = 0;
+  const step = (ms: number): void => {
+    t += ms;
+    for (const n of nodes) {
+      n.m.doWork(t * MS);
+      for (const message of n.inbox.splice(0)) n.m.onMessage(message, t * MS);
+    }
+  };
+  for (let i = 0; i < 2000 && !nodes.every((n) => n.m.electionState === 'CLOSED' && n.m.leaderId !== -1); i++) step(10);
+  const leader = nodes.find((n) => n.m.role === 'LEADER')!;
+  const follower = nodes.find((n) => n.m.role === 'FOLLOWER')!;
+  assert.ok(leader !== undefined && follower !== undefined, 'a leader and a follower');
+  step(1);
+  assert.equal(follower.log.appendPosition, leader.log.appendPosition);
+
+  // Lost: three batches of an 8 KB entry each, more than one batch (16 KB) can carry again. The
+  // entry after them shows the gap; the follower reports it once.
+  nextLogData = 'lose';
+  toLose = 3;
+  for (let i = 0; i < 3; i++) {
+    leader.m.offer(bytes(8000));
+    step(1);
+  }
+  assert.ok(follower.log.appendPosition < leader.log.appendPosition - 3 * 8000, 'the entries were lost on the way');
+  leader.m.offer(bytes(40));
+  for (let i = 0; i < 4; i++) step(1);
+  assert.equal(follower.m.gapsReported, 1);
+  assert.equal(follower.log.appendPosition, leader.log.appendPosition, 'caught up within 4 ms, where a heartbeat comes every 200 ms');
+  step(1);
+  assert.equal(leader.m.commitPosition, leader.log.appendPosition, 'committed once the follower acknowledged');
+
+  // Not taken (back pressure): the same batch goes again on the next duty cycle; no gap at all.
+  nextLogData = 'refuse';
+  leader.m.offer(bytes(40));
+  step(1);
+  step(1);
+  assert.equal(refused, 1);
+  assert.equal(follower.log.appendPosition, leader.log.appendPosition);
+  assert.equal(follower.m.gapsReported, 1, 'no gap: nothing was skipped');
 });
