@@ -53,6 +53,9 @@ export const CONSENSUS_DEFAULTS = {
 
 export type ConsensusSettings = { readonly [K in keyof typeof CONSENSUS_DEFAULTS]: number };
 
+/** A follower sent no log since the commit position moved is told it on its own after this long. */
+export const COMMIT_NOTICE_INTERVAL_NS = 1_000_000;
+
 /** A follower that still finds the same gap in the leader's stream tells the leader again after this long. */
 export const GAP_REPORT_INTERVAL_NS = 10_000_000;
 
@@ -75,6 +78,9 @@ interface FollowerView {
   lastHeardNs: number;
   /** The log was sent up to here (resent from `position` on the heartbeat). */
   sentPosition: number;
+  /** The commit position last sent (with the log or on its own), and when. */
+  commitSent: number;
+  commitSentNs: number;
 }
 
 interface CanvassView {
@@ -110,6 +116,8 @@ export class ConsensusMember {
   private lastLeaderContactNs = 0;
   private lastQuorumNs = 0;
   private lastSentAppend = -1;
+  /** The time of the latest doWork or message. */
+  private lastWorkNs = 0;
   private gapReportedPosition = -1;
   private gapReportedNs = 0;
   /** Times this follower told its leader of a gap in the stream it received. */
@@ -182,6 +190,7 @@ export class ConsensusMember {
   }
 
   doWork(nowNs: number): number {
+    this.lastWorkNs = nowNs;
     let work = 0;
     switch (this.state) {
       case 'CANVASS':
@@ -215,6 +224,7 @@ export class ConsensusMember {
   }
 
   onMessage(message: ConsensusMessage, nowNs: number): void {
+    this.lastWorkNs = nowNs;
     switch (message.type) {
       case 'canvass':
         this.canvass.set(message.from, { logTermId: message.logTermId, logPosition: message.logPosition });
@@ -366,7 +376,7 @@ export class ConsensusMember {
     this.startup = false;
     this.termBaseValue = this.log.appendPosition;
     this.log.joinTerm(this.termId, this.termBaseValue);
-    this.followers = new Map(this.others.map((m) => [m, { joined: false, position: -1, lastHeardNs: nowNs, sentPosition: 0 }]));
+    this.followers = new Map(this.others.map((m) => [m, { joined: false, position: -1, lastHeardNs: nowNs, sentPosition: 0, commitSent: -1, commitSentNs: nowNs }]));
     this.lastQuorumNs = nowNs;
     this.nextStatusNs = nowNs;
     if (this.others.length === 0) this.closeLeaderElection();
@@ -567,7 +577,7 @@ export class ConsensusMember {
       for (const [m, f] of this.followers) {
         if (!f.joined) this.sendNewLeadershipTerm(m);
         else {
-          this.env.send(m, { type: 'commitPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.commit });
+          this.sendCommitPosition(m, f, nowNs);
           // What was sent and not acknowledged is sent again from the follower's position.
           if (f.position < this.log.appendPosition) this.sendLog(m, f.position);
         }
@@ -588,9 +598,12 @@ export class ConsensusMember {
     if (n < this.quorum) return;
     const heard = positions.subarray(0, n).sort();
     const quorumPosition = heard[n - this.quorum]!;
-    if (quorumPosition > this.commit) {
-      this.commit = quorumPosition;
-      for (const [m, f] of this.followers) if (f.joined) this.env.send(m, { type: 'commitPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.commit });
+    if (quorumPosition > this.commit) this.commit = quorumPosition;
+    // Followers learn the commit position from the log the leader streams to them; one that was
+    // sent none since the commit moved is told on its own, at most every COMMIT_NOTICE_INTERVAL_NS
+    // (under load the log goes every duty cycle and no separate message is needed).
+    for (const [m, f] of this.followers) {
+      if (f.joined && f.commitSent < this.commit && nowNs - f.commitSentNs >= COMMIT_NOTICE_INTERVAL_NS) this.sendCommitPosition(m, f, nowNs);
     }
     this.applyCommitted();
   }
@@ -614,6 +627,12 @@ export class ConsensusMember {
     });
   }
 
+  private sendCommitPosition(to: number, f: FollowerView, nowNs: number): void {
+    if (this.env.send(to, { type: 'commitPosition', from: this.memberId, leadershipTermId: this.termId, logPosition: this.commit }) === false) return;
+    f.commitSent = this.commit;
+    f.commitSentNs = nowNs;
+  }
+
   /** Sends the log from `position` (an entry boundary in this log; nothing when it is not). */
   private sendLog(to: number, position: number): void {
     const entries = this.log.entriesFrom(position, this.settings.maxBatchBytes);
@@ -623,7 +642,11 @@ export class ConsensusMember {
     });
     // Streaming goes on from what was sent; a batch not taken (back pressure) is offered again next time.
     const f = this.followers.get(to);
-    if (f !== undefined && sent !== false) f.sentPosition = Math.max(f.joined ? f.sentPosition : 0, end);
+    if (f !== undefined && sent !== false) {
+      f.sentPosition = Math.max(f.joined ? f.sentPosition : 0, end);
+      f.commitSent = this.commit;
+      f.commitSentNs = this.lastWorkNs;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
