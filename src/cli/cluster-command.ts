@@ -24,6 +24,7 @@ export interface ClusterNodeOptions extends SkeinCliOptions {
   startupCanvassTimeoutMs: number;
   snapshotIntervalMs: number;
   sessionTimeoutMs: number;
+  maxEgressBacklogBytes: number;
   fileSyncLevel: number;
 }
 
@@ -75,6 +76,7 @@ export function registerClusterCommand(program: Command): Command {
     .option('--startup-canvass-timeout-ms <ms>', 'canvass at start before a quorum may elect (Aeron: 60000)', MS, 60_000)
     .option('--snapshot-interval-ms <ms>', 'take a snapshot this often, 0 = on request only', integerOption(0, 86_400_000), 0)
     .option('--session-timeout-ms <ms>', 'close a client session silent this long (Aeron: 10000)', MS, 10_000)
+    .option('--max-egress-backlog-bytes <bytes>', 'answers kept for a client that does not take them before its session is closed as timed out', integerOption(4096, 1 << 30), 16 * 1024 * 1024)
     .option(
       '--file-sync-level <level>',
       'push the log to the device before acknowledging it: 0 leaves writing to the OS (Aeron\'s default), 1 syncs data (fdatasync), 2 data and metadata (fsync)',
@@ -167,6 +169,7 @@ async function runNode(options: ClusterNodeOptions): Promise<void> {
       },
       snapshotIntervalNs: options.snapshotIntervalMs * 1e6,
       sessionTimeoutNs: options.sessionTimeoutMs * 1e6,
+      maxEgressBacklogBytes: options.maxEgressBacklogBytes,
       ...(options.seed === undefined ? {} : { seed: options.seed }),
       skeinDir: skein.dir,
       onRoleChange: (role, leadershipTermId) => line({ event: 'role', memberId: options.memberId, role, leadershipTermId }),

@@ -515,6 +515,11 @@ export class ClusterMember implements Agent {
       publication = this.logPubs.get(to);
       if (publication === undefined) return false;
       length = logDataLength(message);
+      // Not encoded when it cannot go (no follower there, or its window full): the leader offers it again later.
+      if (!publication.isConnected || publication.availableWindow < length) {
+        this.messagesDropped++;
+        return false;
+      }
       if (length > this.logBuffer.length) this.logBuffer = new Uint8Array(length);
       buffer = this.logBuffer;
       encodeLogData(message, buffer, 0);

@@ -566,10 +566,8 @@ export class ConsensusMember {
     }
     // Stream new entries to joined followers at once.
     for (const [m, f] of this.followers) {
-      if (f.joined && f.sentPosition < this.log.appendPosition && f.sentPosition >= f.position) {
-        this.sendLog(m, f.sentPosition);
-        work++;
-      }
+      // Work only when it went: a follower that cannot take it (gone, window full) keeps no duty cycle turning.
+      if (f.joined && f.sentPosition < this.log.appendPosition && f.sentPosition >= f.position && this.sendLog(m, f.sentPosition)) work++;
     }
     if (this.state === 'CLOSED') this.advanceCommit(nowNs);
     if (nowNs >= this.nextStatusNs) {
@@ -633,8 +631,8 @@ export class ConsensusMember {
     f.commitSentNs = nowNs;
   }
 
-  /** Sends the log from `position` (an entry boundary in this log; nothing when it is not). */
-  private sendLog(to: number, position: number): void {
+  /** Sends the log from `position` (an entry boundary in this log; nothing when it is not); false when it was not taken. */
+  private sendLog(to: number, position: number): boolean {
     const entries = this.log.entriesFrom(position, this.settings.maxBatchBytes);
     const end = entries.length === 0 ? position : entries[entries.length - 1]!.position + entries[entries.length - 1]!.length;
     const sent = this.env.send(to, {
@@ -647,6 +645,7 @@ export class ConsensusMember {
       f.commitSent = this.commit;
       f.commitSentNs = this.lastWorkNs;
     }
+    return sent !== false;
   }
 
   // ---------------------------------------------------------------------------------------------
