@@ -60,6 +60,8 @@ export const CounterTypeId = {
   RPC: 901,
   /** Round-trip time in ns from an image to its sender, measured with RTTM frames (Skein-only). */
   RECEIVER_RTT: 902,
+  /** A cluster member's own counts (Skein-only): messages not taken, stream gaps, resends absorbed, sessions closed for an egress backlog. */
+  CLUSTER_MEMBER_COUNTS: 903,
 } as const;
 
 export type CounterTypeId = (typeof CounterTypeId)[keyof typeof CounterTypeId];

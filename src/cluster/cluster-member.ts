@@ -151,13 +151,20 @@ export class ClusterMember implements Agent {
   messagesDropped = 0;
   /** Frames received that were not consensus messages or log data (reported once each). */
   framesRefused = 0;
-  /** Aeron's cluster counters (types 200, 201, 203, 205, 207), kept current on every duty cycle once added. */
-  private readonly counters: { readonly typeId: number; readonly value: () => number; counter: Counter | null }[] = [
-    { typeId: CounterTypeId.CLUSTER_CONSENSUS_MODULE_STATE, value: () => MODULE_STATE_CODES[this.node.state], counter: null },
-    { typeId: CounterTypeId.CLUSTER_NODE_ROLE, value: () => ROLE_CODES[this.node.member.role], counter: null },
-    { typeId: CounterTypeId.CLUSTER_COMMIT_POSITION, value: () => this.node.member.commitPosition, counter: null },
-    { typeId: CounterTypeId.CLUSTER_SNAPSHOT_COUNT, value: () => this.node.snapshotsStored, counter: null },
-    { typeId: CounterTypeId.CLUSTER_ELECTION_STATE, value: () => ELECTION_STATE_CODES[this.node.member.electionState], counter: null },
+  /**
+   * Aeron's cluster counters (types 200, 201, 203, 205, 207) and Skein's own counts (903), kept
+   * current on every duty cycle once added.
+   */
+  private readonly counters: { readonly typeId: number; readonly label: string; readonly value: () => number; counter: Counter | null }[] = [
+    { typeId: CounterTypeId.CLUSTER_CONSENSUS_MODULE_STATE, label: 'Consensus Module state', value: () => MODULE_STATE_CODES[this.node.state], counter: null },
+    { typeId: CounterTypeId.CLUSTER_NODE_ROLE, label: 'Cluster node role', value: () => ROLE_CODES[this.node.member.role], counter: null },
+    { typeId: CounterTypeId.CLUSTER_COMMIT_POSITION, label: 'Cluster commit-pos', value: () => this.node.member.commitPosition, counter: null },
+    { typeId: CounterTypeId.CLUSTER_SNAPSHOT_COUNT, label: 'Cluster snapshot count', value: () => this.node.snapshotsStored, counter: null },
+    { typeId: CounterTypeId.CLUSTER_ELECTION_STATE, label: 'Cluster election state', value: () => ELECTION_STATE_CODES[this.node.member.electionState], counter: null },
+    { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster messages not taken (back pressure; sent again later)', value: () => this.messagesDropped, counter: null },
+    { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster log stream gaps reported to the leader', value: () => this.node.member.gapsReported, counter: null },
+    { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster client resends absorbed by the leader', value: () => this.node.resendsAbsorbed, counter: null },
+    { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster sessions closed for an egress backlog', value: () => this.ingress?.stats.egressBacklogClosed ?? 0, counter: null },
   ];
 
   private constructor(
@@ -269,13 +276,6 @@ export class ClusterMember implements Agent {
       }
       const member = new ClusterMember(client, options, files, log, archive, snapshots, [consensusSub, logSub], consensusPubs, logPubs);
       opened.push({ close: () => member.node.close() });
-      const labels: Record<number, string> = {
-        [CounterTypeId.CLUSTER_CONSENSUS_MODULE_STATE]: 'Consensus Module state',
-        [CounterTypeId.CLUSTER_NODE_ROLE]: 'Cluster node role',
-        [CounterTypeId.CLUSTER_COMMIT_POSITION]: 'Cluster commit-pos',
-        [CounterTypeId.CLUSTER_SNAPSHOT_COUNT]: 'Cluster snapshot count',
-        [CounterTypeId.CLUSTER_ELECTION_STATE]: 'Cluster election state',
-      };
       if (self.ingress !== undefined) {
         const endpoints = options.members.filter((m) => m.ingress !== undefined).map((m) => `${m.id}=${m.ingress!}`).join(',');
         member.ingress = await ClusterIngress.open(
@@ -290,7 +290,7 @@ export class ClusterMember implements Agent {
         opened.push(member.ingress);
       }
       for (const c of member.counters) {
-        c.counter = await client.addCounter(c.typeId, `${labels[c.typeId]!} - member ${options.memberId}`);
+        c.counter = await client.addCounter(c.typeId, `${c.label} - member ${options.memberId}`);
         opened.push(c.counter);
       }
       member.updateCounters();

@@ -21,6 +21,8 @@ import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/clust
 import { ClusterClient } from '../../../src/cluster/cluster-client.js';
 import { SeededPrng } from '../../../src/env/prng.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
+import { liveSnapshots } from '../../../src/cli/live-snapshots.js';
+import { CounterTypeId } from '../../../src/agent/counter-types.js';
 
 const SETTINGS = { leaderHeartbeatTimeoutNs: 1_500_000_000, leaderHeartbeatIntervalNs: 100_000_000, electionTimeoutNs: 300_000_000, startupCanvassTimeoutNs: 3_000_000_000 };
 const EGRESS_STREAM = 102;
@@ -209,7 +211,7 @@ test('answers wait for a client that does not take them, none dropped; past maxE
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-backlog-'));
   const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` }];
   const errors: unknown[] = [];
-  const memberSkein = Skein.launch({ testProfile: true, seed: 460, dir: join(root, 'member'), errorHandler: (e) => errors.push(e) });
+  const memberSkein = Skein.launch({ testProfile: true, seed: 460, dir: join(root, 'member'), driver: { publishSnapshots: true, snapshotIntervalNs: 100_000_000 }, errorHandler: (e) => errors.push(e) });
   const client = Skein.launch({ testProfile: true, seed: 461, dir: join(root, 'client') });
   let member: ClusterMember | null = null;
   try {
@@ -279,6 +281,17 @@ test('answers wait for a client that does not take them, none dropped; past maxE
     assert.match(error.message, new RegExp(`closed session ${silent} \\(TIMEOUT\\): \\d+ bytes of answers .* more than maxEgressBacklogBytes ${limit}`));
     assert.match(error.message, new RegExp(deadChannel.replace(/[.?]/g, '\\$&')));
     assert.ok(member.node.container.isOpen(sessionId), 'the other session stays open');
+    // What `skein stat` shows: the member's own counts, the backlog closure among them.
+    const counts = (): Map<string, number> => {
+      const out = new Map<string, number>();
+      for (const f of liveSnapshots(join(root, 'member'))) for (const c of f.snapshot.counters) if (c.typeId === CounterTypeId.CLUSTER_MEMBER_COUNTS) out.set(c.label, c.value);
+      return out;
+    };
+    await waitFor(() => counts().get('Cluster sessions closed for an egress backlog - member 0') === 1, 5000, 'the count published');
+    assert.deepEqual([...counts().keys()].sort(), [
+      'Cluster client resends absorbed by the leader - member 0', 'Cluster log stream gaps reported to the leader - member 0',
+      'Cluster messages not taken (back pressure; sent again later) - member 0', 'Cluster sessions closed for an egress backlog - member 0',
+    ]);
   } finally {
     await member?.close();
     await memberSkein.close();
