@@ -71,6 +71,8 @@ export interface CheckOptions {
 interface Entry {
   /** Index of the operation within its partition. */
   readonly op: number;
+  /** The operation's place among the calls in time order (the search's placed-set bit). */
+  rank: number;
   readonly isCall: boolean;
   readonly time: number;
   /** The call entry's matching return entry (for calls). */
@@ -105,16 +107,22 @@ function buildEntries(ops: readonly Operation<unknown, unknown>[]): Entry | null
   const entries: Entry[] = [];
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
-    const call: Entry = { op: i, isCall: true, time: op.call, match: null, prev: null, next: null };
-    const ret: Entry = { op: i, isCall: false, time: op.return, match: null, prev: null, next: null };
+    const call: Entry = { op: i, rank: 0, isCall: true, time: op.call, match: null, prev: null, next: null };
+    const ret: Entry = { op: i, rank: 0, isCall: false, time: op.return, match: null, prev: null, next: null };
     call.match = ret;
     entries.push(call, ret);
   }
   // By time; at equal times calls first, so touching operations count as concurrent.
   entries.sort((a, b) => a.time - b.time || (a.isCall === b.isCall ? a.op - b.op : a.isCall ? -1 : 1));
+  let rank = 0;
   for (let i = 0; i < entries.length; i++) {
-    entries[i]!.prev = i > 0 ? entries[i - 1]! : null;
-    entries[i]!.next = i + 1 < entries.length ? entries[i + 1]! : null;
+    const e = entries[i]!;
+    e.prev = i > 0 ? entries[i - 1]! : null;
+    e.next = i + 1 < entries.length ? entries[i + 1]! : null;
+    if (e.isCall) {
+      e.rank = rank++;
+      e.match!.rank = e.rank;
+    }
   }
   return entries[0] ?? null;
 }
@@ -152,50 +160,72 @@ class Bitset {
   clear(i: number): void {
     this.words[i >>> 5]! &= ~(1 << (i & 31));
   }
-  key(): string {
+  /** The words from the one holding bit `from` to the one holding bit `to`. */
+  key(from: number, to: number): string {
     let s = '';
-    for (let i = 0; i < this.words.length; i++) s += this.words[i]!.toString(36) + ',';
+    for (let i = from >>> 5; i <= to >>> 5; i++) s += this.words[i]!.toString(36) + ',';
     return s;
   }
 }
 
+/**
+ * Wing and Gong's search with Lowe's memo of (placed operations, state) already explored. The
+ * placed set is keyed compactly: every call before the list's head (in time order) is placed, so
+ * the set is the head's rank and the bits from there to the highest placed rank, a few words
+ * however long the history (a key of the whole set made long runs run out of memory).
+ */
 function checkPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[], maxSteps: number): { verdict: CheckVerdict; steps: number; longest: number[] } {
   let head = buildEntries(ops);
   const placed = new Bitset(ops.length);
   const seen = new Set<string>();
-  const stack: { call: Entry; state: S }[] = [];
+  const stack: { call: Entry; state: S; maxRank: number }[] = [];
   let state = model.init();
+  let maxRank = -1;
   let entry = head;
   let steps = 0;
-  let longest: number[] = [];
+  // The longest run of placements seen; its first `agree` operations are the stack's (copied only past them).
+  const longest: number[] = [];
+  let longestLength = 0;
+  let agree = 0;
   while (head !== null) {
-    if (++steps > maxSteps) return { verdict: 'unknown', steps, longest };
+    if (++steps > maxSteps) return { verdict: 'unknown', steps, longest: longest.slice(0, longestLength) };
     if (entry === null) throw new Error('linearizability search ran off the list');
     if (entry.isCall) {
       const op = ops[entry.op]!;
       const next = model.step(state, op.input, op.return === Number.POSITIVE_INFINITY ? undefined : op.output);
       if (next !== ILLEGAL) {
-        placed.set(entry.op);
-        const key = `${placed.key()}|${model.stateKey(next)}`;
+        placed.set(entry.rank);
+        const lifted = lift(head, entry);
+        const top = Math.max(maxRank, entry.rank);
+        // The head of what is left is a call (a return's call comes before it); all ranks below it are placed.
+        const frontier = lifted === null ? ops.length : lifted.rank;
+        const key = `${frontier}|${top >= frontier ? placed.key(frontier, top) : ''}|${model.stateKey(next)}`;
         if (!seen.has(key)) {
           seen.add(key);
-          stack.push({ call: entry, state });
+          stack.push({ call: entry, state, maxRank });
           state = next;
-          head = lift(head, entry);
+          maxRank = top;
+          head = lifted;
           entry = head;
           continue;
         }
-        placed.clear(entry.op);
+        head = unlift(lifted, entry);
+        placed.clear(entry.rank);
       }
       entry = entry.next;
       continue;
     }
     // A return with its operation not placed: undo the last placement and try what follows it.
-    if (stack.length > longest.length) longest = stack.map((s) => s.call.op);
+    if (stack.length > longestLength) {
+      for (let i = agree; i < stack.length; i++) longest[i] = stack[i]!.call.op;
+      longestLength = agree = stack.length;
+    }
     const top = stack.pop();
-    if (top === undefined) return { verdict: 'illegal', steps, longest };
+    if (top === undefined) return { verdict: 'illegal', steps, longest: longest.slice(0, longestLength) };
+    if (stack.length < agree) agree = stack.length;
     state = top.state;
-    placed.clear(top.call.op);
+    maxRank = top.maxRank;
+    placed.clear(top.call.rank);
     head = unlift(head, top.call);
     entry = top.call.next;
   }

@@ -123,6 +123,79 @@ test('property: the same history with one read answering a value never written i
   );
 });
 
+/** Every order of the operations (indeterminate ones in or out) that keeps real-time order: is one legal? */
+function bruteForce(history: Op[]): boolean {
+  const must = history.filter((op) => op.return !== INF);
+  const maybe = history.filter((op) => op.return === INF);
+  const orders = (ops: Op[]): Op[][] => (ops.length <= 1 ? [ops] : ops.flatMap((op, i) => orders([...ops.slice(0, i), ...ops.slice(i + 1)]).map((rest) => [op, ...rest])));
+  for (let mask = 0; mask < 1 << maybe.length; mask++) {
+    const chosen = [...must, ...maybe.filter((_, i) => (mask >> i) & 1)];
+    for (const order of orders(chosen)) {
+      // An operation that returned before another was called comes first (touching ones are concurrent).
+      if (order.some((a, i) => order.slice(0, i).some((b) => a.return < b.call))) continue;
+      let state: string | null = null;
+      let legal = true;
+      for (const op of order) {
+        const next = kvModel.step(state, op.input, op.return === INF ? undefined : op.output);
+        if (typeof next === 'symbol') {
+          legal = false;
+          break;
+        }
+        state = next as string | null;
+      }
+      if (legal) return true;
+    }
+  }
+  return false;
+}
+
+const arbitrarySmallHistory: fc.Arbitrary<Op[]> = fc.array(
+  fc.record({
+    kind: fc.constantFrom('get', 'put', 'cas'),
+    value: fc.constantFrom('a', 'b'),
+    expected: fc.constantFrom(null, 'a', 'b'),
+    read: fc.constantFrom(null, 'a', 'b'),
+    ok: fc.boolean(),
+    call: fc.integer({ min: 0, max: 20 }),
+    length: fc.integer({ min: 0, max: 8 }),
+    indeterminate: fc.boolean(),
+  }),
+  { minLength: 1, maxLength: 6 },
+).map((specs) => specs.map((o, i) => {
+  const ret = o.indeterminate && o.kind !== 'get' ? INF : o.call + o.length;
+  if (o.kind === 'get') return get(i, 'x', o.read, o.call, ret);
+  if (o.kind === 'put') return put(i, 'x', o.value, o.call, ret);
+  return cas(i, 'x', o.expected, o.value, ret === INF ? undefined : o.ok, o.call, ret);
+}));
+
+test('property: on small histories (legal and not) the search agrees with trying every order', () => {
+  let legal = 0;
+  fc.assert(
+    fc.property(arbitrarySmallHistory, (history) => {
+      const expected = bruteForce(history);
+      if (expected) legal++;
+      assert.equal(checkLinearizable(kvModel, history).verdict, expected ? 'ok' : 'illegal', JSON.stringify(history));
+    }),
+    { seed: 23, numRuns: 1000 },
+  );
+  assert.ok(legal > 100 && legal < 900, `both verdicts drawn (${legal} of 1000 legal)`);
+});
+
+test('a long history keeps the search small: 60,000 operations of four overlapping clients check in a bounded number of steps', () => {
+  const history: Op[] = [];
+  let value: string | null = null;
+  for (let i = 0; i < 60_000; i++) {
+    const t = i * 10;
+    if (i % 3 === 0) {
+      value = `v${i}`;
+      history.push(put(i % 4, 'x', value, t, t + 25));
+    } else history.push(get(i % 4, 'x', value, t + 20, t + 30));
+  }
+  const result = checkLinearizable(kvModel, history);
+  assert.equal(result.verdict, 'ok');
+  assert.ok(result.steps < 1_000_000, `${result.steps} steps`);
+});
+
 test('the search gives up with unknown at its step budget, and says so', () => {
   const history: Op[] = [];
   for (let i = 0; i < 30; i++) history.push(put(i, 'x', String(i), 0, 100));
