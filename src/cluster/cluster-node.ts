@@ -58,6 +58,8 @@ export interface ClusterNodeOptions {
   /** The leader asks for a snapshot this often, in ns (0: only on request). @default 0 */
   readonly snapshotIntervalNs?: number;
   readonly refuseNondeterminism?: boolean;
+  /** Answers each open session keeps besides its last, for resends of earlier commands. @default DEFAULT_RECENT_ANSWERS (256) */
+  readonly recentAnswers?: number;
   /** After each committed entry is applied (and before a snapshot it asked for is stored). */
   readonly onApplied?: (entry: LogEntry) => void;
   readonly onRoleChange?: (role: Role, leadershipTermId: number) => void;
@@ -153,6 +155,7 @@ export class ClusterNode {
       egress: options.egress,
       ...(options.reject === undefined ? {} : { reject: options.reject }),
       ...(options.refuseNondeterminism === undefined ? {} : { refuseNondeterminism: options.refuseNondeterminism }),
+      ...(options.recentAnswers === undefined ? {} : { recentAnswers: options.recentAnswers }),
       ...(recovered === undefined ? {} : { snapshot: recovered }),
       onSnapshot: (position, bytes) => {
         this.pendingSnapshots.push({ position, bytes, termId: this.applyingTermId, timestamp: this.options.clusterClock() });
@@ -322,12 +325,13 @@ export class ClusterNode {
     }
     this.lastHeardNs.set(sessionId, this.lastNowNs);
     if (sequence > 0 && this.isSessionOpen(sessionId)) {
-      // A resend: applied already (the last one is answered again from the table, older ones were
-      // answered before), or appended by this leader and on its way. Not appended again, so that
-      // clients resending under load add no work to the log.
+      // A resend: applied already (answered again from the session table, or from the session's
+      // recent answers for an earlier one), or appended by this leader and on its way. Not
+      // appended again, so that clients resending under load add no work to the log.
       const applied = this.container.lastSequence(sessionId);
       if (sequence <= applied) {
-        if (sequence === applied) this.options.egress(sessionId, sequence, this.container.lastAnswer(sessionId)!);
+        const again = sequence === applied ? this.container.lastAnswer(sessionId) : this.container.recentAnswer(sessionId, sequence);
+        if (again !== undefined) this.options.egress(sessionId, sequence, again);
         this.resendsAbsorbed++;
         return { accepted: true, position: this.member.appliedPosition };
       }

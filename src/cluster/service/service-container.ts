@@ -68,6 +68,22 @@ export interface ServiceContainerOptions {
   readonly snapshot?: { readonly position: number; readonly bytes: Uint8Array };
   /** Called with the container's snapshot (sessions, timers, cluster time and the service's state) when a SNAPSHOT action is applied. */
   readonly onSnapshot?: (position: number, bytes: Uint8Array) => void;
+  /** Answers kept per open session besides its last, for resends whose answers were lost (0: none). @default DEFAULT_RECENT_ANSWERS */
+  readonly recentAnswers?: number;
+}
+
+/**
+ * Answers an open session keeps besides its last, by sequence: a resend of a command applied
+ * before the last (its answer lost with a leader that stopped leading, or never read) is answered
+ * from here. Every member keeps them as it applies entries, outside the replicated state (not in
+ * snapshots): after a restart they fill again from the log replayed.
+ */
+export const DEFAULT_RECENT_ANSWERS = 256;
+
+/** A ring of the last answers of a session, slot = sequence modulo its size. */
+interface RecentAnswers {
+  readonly sequences: Float64Array;
+  readonly answers: (Uint8Array | undefined)[];
 }
 
 interface SnapshotImage {
@@ -91,6 +107,8 @@ interface SessionRecord {
   lastAnswer: Uint8Array;
   /** Where the client takes its answers, for a session opened over the network. */
   readonly response?: SessionResponse;
+  /** Its recent answers (made with its first sequenced command; dropped when it closes). */
+  recent?: RecentAnswers;
 }
 
 /** Counters for tests: commands given to the service, duplicates answered from the table, dropped. */
@@ -125,9 +143,14 @@ export class ServiceContainer {
   };
   private readonly cluster: ServiceCluster;
   private readonly onSnapshot: ServiceContainerOptions['onSnapshot'];
+  private readonly recentAnswers: number;
 
   constructor(options: ServiceContainerOptions) {
     this.service = options.service;
+    this.recentAnswers = options.recentAnswers ?? DEFAULT_RECENT_ANSWERS;
+    if (!(Number.isInteger(this.recentAnswers) && this.recentAnswers >= 0 && this.recentAnswers <= 65_536)) {
+      throw new SkeinError(ErrorCode.CONFIG_INVALID, `recentAnswers=${String(options.recentAnswers)} is invalid; expected an integer in [0, 65536]`);
+    }
     this.egress = options.egress;
     this.guard = options.refuseNondeterminism ?? false;
     const container = this;
@@ -193,6 +216,14 @@ export class ServiceContainer {
     return (this.sessions.get(sessionId) ?? this.closed.get(sessionId))?.lastSequence ?? 0;
   }
 
+  /** The answer to an earlier command of an open session, if still among its recent answers (undefined otherwise). */
+  recentAnswer(sessionId: number, sequence: number): Uint8Array | undefined {
+    const recent = this.sessions.get(sessionId)?.recent;
+    if (recent === undefined || sequence <= 0) return undefined;
+    const slot = sequence % this.recentAnswers;
+    return recent.sequences[slot] === sequence ? recent.answers[slot] : undefined;
+  }
+
   /** The answer to a session's last applied sequence (undefined for none). */
   lastAnswer(sessionId: number): Uint8Array | undefined {
     const record = this.sessions.get(sessionId) ?? this.closed.get(sessionId);
@@ -250,6 +281,7 @@ export class ServiceContainer {
         const record = this.sessions.get(decoded.sessionId);
         if (record === undefined) return;
         this.sessions.delete(decoded.sessionId);
+        delete record.recent;
         this.closed.set(decoded.sessionId, record);
         this.stats.sessionsClosed++;
         this.guarded(() => this.service.onSessionClose?.(record.session, decoded.timestamp, decoded.reason));
@@ -274,9 +306,10 @@ export class ServiceContainer {
           return;
         }
         if (decoded.sequence <= record.lastSequence) {
-          if (decoded.sequence === record.lastSequence) {
+          const again = decoded.sequence === record.lastSequence ? record.lastAnswer : this.recentAnswer(decoded.sessionId, decoded.sequence);
+          if (again !== undefined) {
             this.stats.answeredAgain++;
-            if (this.roleValue === 'LEADER') this.egress(decoded.sessionId, decoded.sequence, record.lastAnswer);
+            if (this.roleValue === 'LEADER') this.egress(decoded.sessionId, decoded.sequence, again);
           } else {
             this.stats.droppedOld++;
           }
@@ -288,6 +321,12 @@ export class ServiceContainer {
           : this.service.onSessionMessage(record.session, decoded.timestamp, decoded.payload, this.cluster);
         record.lastSequence = decoded.sequence;
         record.lastAnswer = answer.slice();
+        if (this.recentAnswers > 0) {
+          const recent = (record.recent ??= { sequences: new Float64Array(this.recentAnswers), answers: new Array<Uint8Array | undefined>(this.recentAnswers) });
+          const slot = decoded.sequence % this.recentAnswers;
+          recent.sequences[slot] = decoded.sequence;
+          recent.answers[slot] = record.lastAnswer;
+        }
         this.stats.applied++;
         if (this.roleValue === 'LEADER') this.egress(decoded.sessionId, decoded.sequence, record.lastAnswer);
         return;

@@ -67,6 +67,18 @@ test('resends: the leader appends a command once; a resend before it is applied 
   assert.ok(log.appendPosition > applied);
   n.doWork(2 * MS);
   assert.deepEqual(answers.at(-1), { value: '1' });
+  // An earlier one (its answer lost, say, with a leader that stopped leading) is answered from the
+  // session's recent answers, here and by a member started again from the log.
+  const before = log.appendPosition;
+  n.onIngress(7, 1, encodeKv({ op: 'put', key: 'a', value: '1' }));
+  assert.deepEqual(answers.at(-1), { ok: true });
+  assert.equal(log.appendPosition, before);
+  n.close();
+  const again = node({ log });
+  again.n.doWork(3 * MS);
+  again.n.onIngress(7, 1, encodeKv({ op: 'put', key: 'a', value: '1' }));
+  assert.deepEqual(again.answers.at(-1), { ok: true }, 'rebuilt as the log was applied again');
+  assert.equal(again.n.container.stats.applied, 2, 'nothing applied twice');
 });
 
 test('suspend and resume: actions in the log; suspended, the leader takes no command and no snapshot; a restart replays the suspension, and resume ends it', () => {

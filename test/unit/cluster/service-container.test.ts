@@ -18,10 +18,11 @@ function entry(data: Uint8Array): LogEntry {
   return e;
 }
 
-function kvContainer() {
+function kvContainer(recentAnswers?: number) {
   const sent: { sessionId: number; sequence: number; answer: KvAnswer }[] = [];
   const rejected: string[] = [];
   const container = new ServiceContainer({
+    ...(recentAnswers === undefined ? {} : { recentAnswers }),
     service: new KvService(),
     egress: (sessionId, sequence, answer) => sent.push({ sessionId, sequence, answer: decodeKv<KvAnswer>(answer) }),
     reject: (sessionId, sequence, reason) => rejected.push(`${sessionId}/${sequence}: ${reason}`),
@@ -38,22 +39,37 @@ test('entries round-trip: session messages, timer events, and anything else is u
   assert.equal(decodeEntry(new Uint8Array(0)).kind, 'unknown');
 });
 
-test('exactly once: a resent command is not applied again; the last one is answered again with the stored answer, older ones dropped', () => {
-  const { container, sent } = kvContainer();
+test('exactly once: a resent command is not applied again; the last one is answered again with the stored answer, an earlier one from the session\'s recent answers while it is among them, else dropped', () => {
+  const { container, sent } = kvContainer(4);
   container.setRole('LEADER');
   const cas = encodeKv({ op: 'cas', key: 'x', expected: null, value: 'a' });
   container.apply(entry(encodeSessionMessage(1, 1, 10, cas)));
   container.apply(entry(encodeSessionMessage(1, 1, 11, cas))); // resent after a leader change
   container.apply(entry(encodeSessionMessage(1, 2, 12, encodeKv({ op: 'get', key: 'x' }))));
-  container.apply(entry(encodeSessionMessage(1, 1, 13, cas))); // a stale copy arriving late
+  container.apply(entry(encodeSessionMessage(1, 1, 13, cas))); // an earlier one again: its own answer, not applied
   assert.deepEqual(sent, [
     { sessionId: 1, sequence: 1, answer: { ok: true } },
     { sessionId: 1, sequence: 1, answer: { ok: true } },
     { sessionId: 1, sequence: 2, answer: { value: 'a' } },
+    { sessionId: 1, sequence: 1, answer: { ok: true } },
   ]);
-  assert.deepEqual({ applied: container.stats.applied, again: container.stats.answeredAgain, dropped: container.stats.droppedOld }, { applied: 2, again: 1, dropped: 1 });
-  assert.equal(container.lastSequence(1), 2);
+  assert.deepEqual({ applied: container.stats.applied, again: container.stats.answeredAgain, dropped: container.stats.droppedOld }, { applied: 2, again: 2, dropped: 0 });
+  assert.deepEqual(decodeKv<KvAnswer>(container.recentAnswer(1, 1)!), { ok: true });
+  // Four answers kept: sequence 1 leaves when 5 is applied, and a copy of it is then dropped.
+  for (let seq = 3; seq <= 5; seq++) container.apply(entry(encodeSessionMessage(1, seq, 13 + seq, encodeKv({ op: 'get', key: 'x' }))));
+  assert.equal(container.recentAnswer(1, 1), undefined);
+  assert.ok(container.recentAnswer(1, 2) !== undefined);
+  sent.length = 0;
+  container.apply(entry(encodeSessionMessage(1, 1, 20, cas)));
+  assert.deepEqual(sent, []);
+  assert.equal(container.stats.droppedOld, 1);
+  assert.equal(container.lastSequence(1), 5);
   assert.equal(container.lastSequence(2), 0);
+  // A closed session keeps its last answer only.
+  container.apply(entry(encodeSessionClose(1, CloseReason.CLIENT_ACTION, 30)));
+  assert.equal(container.recentAnswer(1, 4), undefined);
+  assert.ok(container.lastAnswer(1) !== undefined);
+  assert.throws(() => kvContainer(-1), /recentAnswers=-1 is invalid/);
 });
 
 test('egress only while leading; the replicated state is the same either way', () => {
