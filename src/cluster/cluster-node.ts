@@ -120,7 +120,7 @@ export class ClusterNode {
   /** Leader only: the last session id it gave out (not reused before its open is applied). */
   private lastSessionIdAssigned = 0;
   private readonly closeAppended = new Set<number>();
-  /** Leader only: the highest sequence it appended per session and has not seen applied (a resend of it is not appended again). */
+  /** Leader only: the highest sequence it appended per session in its term (a resend up to it is not appended again; applied ones are caught first). */
   private readonly appendedSequence = new Map<number, number>();
   /** Resent commands the leader did not append again (answered from the table, or on their way). */
   resendsAbsorbed = 0;

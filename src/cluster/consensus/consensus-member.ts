@@ -116,8 +116,6 @@ export class ConsensusMember {
   private lastLeaderContactNs = 0;
   private lastQuorumNs = 0;
   private lastSentAppend = -1;
-  /** The time of the latest doWork or message. */
-  private lastWorkNs = 0;
   private gapReportedPosition = -1;
   private gapReportedNs = 0;
   /** Times this follower told its leader of a gap in the stream it received. */
@@ -190,7 +188,6 @@ export class ConsensusMember {
   }
 
   doWork(nowNs: number): number {
-    this.lastWorkNs = nowNs;
     let work = 0;
     switch (this.state) {
       case 'CANVASS':
@@ -224,7 +221,6 @@ export class ConsensusMember {
   }
 
   onMessage(message: ConsensusMessage, nowNs: number): void {
-    this.lastWorkNs = nowNs;
     switch (message.type) {
       case 'canvass':
         this.canvass.set(message.from, { logTermId: message.logTermId, logPosition: message.logPosition });
@@ -260,7 +256,7 @@ export class ConsensusMember {
             // A joined follower missed part of the stream: streaming starts again from where it is.
             if (f.joined && message.logPosition < f.sentPosition) f.sentPosition = message.logPosition;
           }
-          this.sendLog(message.from, message.logPosition);
+          this.sendLog(message.from, message.logPosition, nowNs);
         }
         return;
       case 'logData':
@@ -567,7 +563,7 @@ export class ConsensusMember {
     // Stream new entries to joined followers at once.
     for (const [m, f] of this.followers) {
       // Work only when it went: a follower that cannot take it (gone, window full) keeps no duty cycle turning.
-      if (f.joined && f.sentPosition < this.log.appendPosition && f.sentPosition >= f.position && this.sendLog(m, f.sentPosition)) work++;
+      if (f.joined && f.sentPosition < this.log.appendPosition && f.sentPosition >= f.position && this.sendLog(m, f.sentPosition, nowNs)) work++;
     }
     if (this.state === 'CLOSED') this.advanceCommit(nowNs);
     if (nowNs >= this.nextStatusNs) {
@@ -577,7 +573,7 @@ export class ConsensusMember {
         else {
           this.sendCommitPosition(m, f, nowNs);
           // What was sent and not acknowledged is sent again from the follower's position.
-          if (f.position < this.log.appendPosition) this.sendLog(m, f.position);
+          if (f.position < this.log.appendPosition) this.sendLog(m, f.position, nowNs);
         }
       }
       work++;
@@ -632,7 +628,7 @@ export class ConsensusMember {
   }
 
   /** Sends the log from `position` (an entry boundary in this log; nothing when it is not); false when it was not taken. */
-  private sendLog(to: number, position: number): boolean {
+  private sendLog(to: number, position: number, nowNs: number): boolean {
     const entries = this.log.entriesFrom(position, this.settings.maxBatchBytes);
     const end = entries.length === 0 ? position : entries[entries.length - 1]!.position + entries[entries.length - 1]!.length;
     const sent = this.env.send(to, {
@@ -643,7 +639,7 @@ export class ConsensusMember {
     if (f !== undefined && sent !== false) {
       f.sentPosition = Math.max(f.joined ? f.sentPosition : 0, end);
       f.commitSent = this.commit;
-      f.commitSentNs = this.lastWorkNs;
+      f.commitSentNs = nowNs;
     }
     return sent !== false;
   }
