@@ -25,6 +25,10 @@ export function decodeKv<T extends KvCommand | KvAnswer>(bytes: Uint8Array): T {
   return JSON.parse(decoder.decode(bytes)) as T;
 }
 
+/** The answers to put and cas, encoded once (answers are never written to after they are returned). */
+const OK_TRUE = encodeKv({ ok: true });
+const OK_FALSE = encodeKv({ ok: false });
+
 export class KvService implements ClusteredService {
   private readonly data = new Map<string, string>();
 
@@ -40,11 +44,11 @@ export class KvService implements ClusteredService {
         return encodeKv({ value: this.data.get(command.key) ?? null });
       case 'put':
         this.data.set(command.key, command.value);
-        return encodeKv({ ok: true });
+        return OK_TRUE;
       case 'cas': {
         const swaps = (this.data.get(command.key) ?? null) === command.expected;
         if (swaps) this.data.set(command.key, command.value);
-        return encodeKv({ ok: swaps });
+        return swaps ? OK_TRUE : OK_FALSE;
       }
       default:
         return encodeKv({ error: `unknown op ${JSON.stringify((command as { op?: unknown }).op)}` });
