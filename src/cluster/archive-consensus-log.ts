@@ -6,7 +6,10 @@
  * extended from where it stopped at each start. The candidate term, the terms and the
  * recording's id live in `consensus-state.dat`.
  *
- * The core sees the log in memory, read back from the recording at open; appends are offered to
+ * The core sees the log in memory, read back from the recording at open; as the member applies
+ * entries the oldest leave memory (all but the last `retainedBytes`) when the archive's directory
+ * is known, and reads of them (a follower catching up from far behind) go to the recording's
+ * segment files. Appends are offered to
  * the publication from the member's duty cycle ({@link doWork}), and what the archive has
  * recorded (read from the archive when it runs in this process, else asked for with
  * getRecordingPosition, one request at a time) is the durable position.
@@ -25,6 +28,9 @@ import type { Files } from '../env/files.js';
 import { awaitRecordingOf, awaitRecordingStopped, readRecording } from './recording-replay.js';
 import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
 import { entryLength, placeEntry, type LogEntry, type LogLayout } from './consensus/consensus-log.js';
+import { RecordingReader } from '../archive/recording-reader.js';
+import { BEGIN_FRAG_FLAG, DATA_HEADER_LENGTH, END_FRAG_FLAG, FLAGS_FIELD_OFFSET, FRAME_ALIGNMENT, readInt32LE } from '../logbuffer/frame-descriptor.js';
+import { align } from '../util/bits.js';
 import { PersistedConsensusLog } from './consensus/persisted-consensus-log.js';
 
 export type ArchiveLogState = 'OPENING' | 'WRITING' | 'RESTARTING' | 'FAILED' | 'CLOSED';
@@ -55,9 +61,19 @@ export interface ArchiveConsensusLogOptions {
    * process (Archive.recordedPosition); without it the log asks with getRecordingPosition.
    */
   readonly recordedPosition?: (recordingId: number) => number;
+  /**
+   * The directory of the archive that records the log, when it runs in this process: entries
+   * applied long ago are then read back from the recording's segment files and leave memory.
+   * Without it every entry stays in memory.
+   */
+  readonly archiveDir?: string;
+  /** Log bytes kept in memory behind the applied position (with archiveDir). @default DEFAULT_RETAINED_LOG_BYTES */
+  readonly retainedBytes?: number;
 }
 
 const RECORDED_CHANNEL = 'aeron:ipc';
+/** The largest block read back from the recording at once (and so the largest entry it can read back). */
+const MAX_READ_BACK_BLOCK = 16 * 1024 * 1024;
 
 export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent {
   readonly roleName = 'cluster-log-writer';
@@ -79,8 +95,17 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
   private pendingEnds: number[] = [];
   private durable = 0;
   private positionRequestInFlight = false;
+  /** The in-memory log reads released entries from the recording (set once writing began). */
+  private backed = false;
   /** Lowest position a truncation asked for while the recording restarts. */
   private restartTo: number | null = null;
+  private readonly files: Files;
+  private readonly archiveDir: string | undefined;
+  private readonly retainedBytes: number | undefined;
+  /** Reads released entries back from the recording; kept while reads go on in order. */
+  private reader: RecordingReader | null = null;
+  private segmentLength = 0;
+  private recordingStart = 0;
 
   private constructor(options: ArchiveConsensusLogOptions, layout: LogLayout) {
     super(options.files, options.dir, layout);
@@ -89,6 +114,9 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
     this.streamId = options.streamId ?? 100;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.readRecorded = options.recordedPosition;
+    this.files = options.files;
+    this.archiveDir = options.archiveDir;
+    this.retainedBytes = options.retainedBytes;
   }
 
   /** Reads the member's log back from its recording (if it has one) and starts recording what is appended. */
@@ -177,6 +205,8 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
   close(): void {
     if (this.stateValue === 'CLOSED') return;
     this.stateValue = 'CLOSED';
+    this.reader?.close();
+    this.reader = null;
     this.client.removeAgent(this);
     this.publication?.close();
     this.publication = null;
@@ -204,6 +234,8 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
       throw new SkeinError(ErrorCode.CONFIG_INVALID, `log recording ${this.recording} has term length ${descriptor.termBufferLength} and MTU ${descriptor.mtuLength}; this member is configured with ${this.layout.termLength} and ${mtu}`);
     }
     this.initialTermId = descriptor.initialTermId;
+    this.segmentLength = descriptor.segmentFileLength;
+    this.recordingStart = descriptor.startPosition;
     const stop = descriptor.stopPosition;
     if (stop < 0) throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording} is still being recorded: is another member using ${this.stateFile.path}?`);
     const messages = await readRecording(this.client, this.archive, this.recording, descriptor.startPosition, stop, replayStreamId, this.timeoutMs);
@@ -240,6 +272,11 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
       this.publication = await this.client.addExclusivePublication(this.channelAt(0), this.streamId);
       this.recording = await awaitRecordingOf(this.client, this.archive, this.streamId, this.publication.sessionId, this.timeoutMs);
       this.writeState();
+      const descriptor = await this.archive.listRecording(this.recording);
+      if (descriptor === null) throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording} is not in the archive's catalog after it started`);
+      this.initialTermId = descriptor.initialTermId;
+      this.segmentLength = descriptor.segmentFileLength;
+      this.recordingStart = descriptor.startPosition;
     } else {
       await this.archive.extendRecording(this.recording, RECORDED_CHANNEL, this.streamId, 'LOCAL', true);
       this.publication = await this.client.addExclusivePublication(this.channelAt(position), this.streamId);
@@ -247,6 +284,15 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
     this.offeredEnd = position;
     this.queue = this.inner.entriesFrom(position, Number.POSITIVE_INFINITY);
     this.stateValue = 'WRITING';
+    if (this.archiveDir !== undefined && !this.backed) {
+      this.backed = true;
+      this.inner.setBacking({
+        // Only what the archive has recorded can be read back.
+        limit: () => (this.stateValue === 'WRITING' ? this.durable : 0),
+        read: (from, maxBytes) => this.readBack(from, maxBytes),
+        isEntryEnd: (at) => at === this.durable || this.entryBeginsAt(at),
+      }, this.retainedBytes);
+    }
   }
 
   /** Stops the recording, truncates it to where the log now agrees with it, and extends it from there. */
@@ -274,8 +320,8 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
 
   private lastEntryEndAtOrBefore(position: number): number {
     if (this.inner.isEntryEnd(position)) return position;
-    let end = 0;
-    for (const e of this.inner.entriesFrom(0, Number.POSITIVE_INFINITY)) {
+    let end = this.inner.releasedPosition;
+    for (const e of this.inner.entriesFrom(end, Number.POSITIVE_INFINITY)) {
       if (e.position + e.length > position) break;
       end = e.position + e.length;
     }
@@ -301,6 +347,84 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
     return offered;
   }
 
+  /**
+   * Entries read back from the recording's segment files, from the first that begins at or after
+   * `from` (an entry start or end below the recorded position), up to `maxBytes` (at least one).
+   * A reader left where the last read ended serves the next read from there (a follower caught up
+   * in batches); a read from elsewhere opens a new one.
+   */
+  private readBack(from: number, maxBytes: number): LogEntry[] {
+    const limit = this.durable;
+    if (this.reader === null || this.reader.position !== from) {
+      this.reader?.close();
+      this.reader = this.readerAt(from);
+    }
+    const reader = this.reader;
+    const out: LogEntry[] = [];
+    let bytes = 0;
+    while (reader.position < limit && (out.length === 0 || bytes < maxBytes)) {
+      const length = reader.read(limit, 0, this.streamId);
+      if (length === 0) break;
+      if (reader.paddingLength > 0) {
+        reader.consume();
+        continue;
+      }
+      const block = reader.buffer;
+      let offset = 0;
+      // Whole entries only: the block is taken up to the end of the last whole entry in it.
+      let taken = 0;
+      let start = -1;
+      let parts: Uint8Array[] = [];
+      while (offset < length && (out.length === 0 || bytes < maxBytes || start >= 0)) {
+        const frameLength = readInt32LE(block, offset);
+        const flags = block[offset + FLAGS_FIELD_OFFSET]!;
+        if ((flags & BEGIN_FRAG_FLAG) !== 0) {
+          parts = [];
+          start = offset;
+        } else if (start < 0) {
+          throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: a fragment at ${reader.position + offset} begins no entry (reading from ${from})`);
+        }
+        parts.push(block.slice(offset + DATA_HEADER_LENGTH, offset + frameLength));
+        offset += align(frameLength, FRAME_ALIGNMENT);
+        if ((flags & END_FRAG_FLAG) !== 0) {
+          const position = reader.position + start;
+          out.push({ termId: this.inner.termAt(position), position, length: offset - start, data: parts.length === 1 ? parts[0]! : concat(parts) });
+          bytes += offset - start;
+          taken = offset;
+          start = -1;
+        }
+      }
+      if (taken === 0) {
+        throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: no whole entry in ${length} bytes read from ${reader.position} (reading from ${from})`);
+      }
+      if (taken < length) {
+        // Part of the block is left: the next read starts a new reader where this one stopped.
+        const next = reader.position + taken;
+        reader.close();
+        this.reader = this.readerAt(next);
+        break;
+      }
+      reader.consume();
+    }
+    return out;
+  }
+
+  private readerAt(position: number): RecordingReader {
+    const layout = { recordingId: this.recording, startPosition: this.recordingStart, initialTermId: this.initialTermId, termLength: this.layout.termLength, segmentLength: this.segmentLength, streamId: this.streamId };
+    // A block holds at least one whole entry: an entry never crosses a term.
+    return new RecordingReader(this.files, this.archiveDir!, layout, position, Math.max(64 * 1024, Math.min(this.layout.termLength, MAX_READ_BACK_BLOCK)));
+  }
+
+  /** Whether an entry of the recording begins at `position` (so one ends there): the check behind isEntryEnd below memory. */
+  private entryBeginsAt(position: number): boolean {
+    try {
+      const entries = this.readBack(position, 0);
+      return entries.length > 0 && entries[0]!.position === position;
+    } catch {
+      return false;
+    }
+  }
+
   private onRecorded(recording: number, recorded: number): void {
     if (this.readRecorded === undefined) this.positionRequestInFlight = false;
     if (recording !== this.recording || this.stateValue !== 'WRITING') return;
@@ -324,4 +448,16 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
     if (this.stateValue === 'CLOSED') throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording} is closed`);
   }
 
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

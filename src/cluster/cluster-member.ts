@@ -96,6 +96,11 @@ export interface ClusterMemberOptions {
   readonly ingressStreamId?: number;
   /** Answers waiting for one slow client, in bytes, before its session is closed as timed out. @default DEFAULT_MAX_EGRESS_BACKLOG_BYTES (16 MiB) */
   readonly maxEgressBacklogBytes?: number;
+  /**
+   * Log bytes a member keeps in memory behind what it has applied; older entries are read back
+   * from its log storage when a follower far behind asks for them. @default DEFAULT_RETAINED_LOG_BYTES (16 MiB)
+   */
+  readonly retainedLogBytes?: number;
   readonly logStreamId?: number;
   /** Seeds the election's random delays. Random by default. */
   readonly seed?: number;
@@ -116,6 +121,10 @@ function checkOptions(options: ClusterMemberOptions): void {
     if (!Number.isInteger(m.id) || m.id < 0) throw new SkeinError(ErrorCode.CONFIG_INVALID, `member id ${String(m.id)} is not a non-negative integer`);
     checkEndpoint(m.id, 'consensus', m.consensus);
     if (m.ingress !== undefined) checkEndpoint(m.id, 'ingress', m.ingress);
+  }
+  const retained = options.retainedLogBytes;
+  if (retained !== undefined && !(Number.isInteger(retained) && retained >= 0 && retained <= 2 ** 40)) {
+    throw new SkeinError(ErrorCode.CONFIG_INVALID, `retainedLogBytes=${String(retained)} is invalid; expected an integer in [0, 2^40]`);
   }
 }
 
@@ -243,7 +252,7 @@ export class ClusterMember implements Agent {
         const archiveClient = await ArchiveClient.connect(client, { controlRequestChannel: ipc, controlRequestStreamId: server.settings.localControlStreamId, controlResponseChannel: ipc, controlResponseStreamId: 20 });
         opened.push({ close: () => void archiveClient.close() });
         archive = { server, client: archiveClient };
-        log = await ArchiveConsensusLog.open({ client, archive: archiveClient, files, dir: options.clusterDir, termLength, mtu, recordedPosition: (id) => server.recordedPosition(id) });
+        log = await ArchiveConsensusLog.open({ client, archive: archiveClient, files, dir: options.clusterDir, termLength, mtu, recordedPosition: (id) => server.recordedPosition(id), archiveDir: server.settings.dir, ...(options.retainedLogBytes === undefined ? {} : { retainedBytes: options.retainedLogBytes }) });
         const store = new ArchiveSnapshotStore({ client, archive: archiveClient });
         // The snapshot the node will start from, read from the archive before the node is built.
         const recordingLog = RecordingLog.open({ files, clusterDir: options.clusterDir });
@@ -256,7 +265,11 @@ export class ClusterMember implements Agent {
         if (plan.snapshots.length > 1) await store.prefetch(plan.snapshots[1]!.recordingId);
         snapshots = store;
       } else {
-        log = new FileConsensusLog({ files, dir: options.clusterDir, layout: { termLength, maxPayloadLength: mtu - 32 }, ...(options.syncEachAppend === undefined ? {} : { syncEachAppend: options.syncEachAppend }) });
+        log = new FileConsensusLog({
+          files, dir: options.clusterDir, layout: { termLength, maxPayloadLength: mtu - 32 },
+          ...(options.syncEachAppend === undefined ? {} : { syncEachAppend: options.syncEachAppend }),
+          ...(options.retainedLogBytes === undefined ? {} : { retainedBytes: options.retainedLogBytes }),
+        });
       }
       opened.push(log);
       const consensusSub = await client.addSubscription(`aeron:udp?endpoint=${self.consensus}`, consensusStreamId);

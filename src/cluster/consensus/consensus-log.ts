@@ -100,19 +100,76 @@ export interface ConsensusLog {
   entryFrom(position: number): LogEntry | undefined;
   /** Whether `position` is 0 or the end of an entry of the log. */
   isEntryEnd(position: number): boolean;
+  /**
+   * Entries that end at or before `position` (applied, never to be truncated) need not stay in
+   * memory: a log with storage behind it may drop them from memory (keeping a recent window) and
+   * read them back from storage when asked; one without keeps them.
+   */
+  releaseBefore?(position: number): void;
 }
 
+/**
+ * Where a log reads back entries it no longer holds in memory: its own storage, which holds every
+ * entry below `limit()`. `read` returns entries from the first that begins at or after
+ * `position` (an entry start or end below the limit), up to `maxBytes` of them (at least one);
+ * `isEntryEnd` says whether `position` is the end of an entry there.
+ */
+export interface LogBacking {
+  limit(): number;
+  read(position: number, maxBytes: number): LogEntry[];
+  isEntryEnd(position: number): boolean;
+}
+
+/** Log bytes a log with storage behind it keeps in memory behind what it may release. */
+export const DEFAULT_RETAINED_LOG_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Entries in an array in log order, with their start and end positions in growable float arrays
+ * (both increase along the log): lookups by position are binary searches that try the last one
+ * found and its neighbour first (the core reads the log in order), and an append allocates
+ * nothing but its entry (no hash map per entry to grow and rehash).
+ *
+ * With a {@link LogBacking} (a log on files or in a recording), {@link releaseBefore} drops the
+ * oldest entries from memory, keeping at least `retainBytes` of the log behind its end, and reads
+ * of positions before what it holds go to the backing: memory stays bounded however long the
+ * log grows. Without one (the simulator) it keeps everything.
+ */
 export class MemoryConsensusLog implements ConsensusLog {
   readonly layout: LogLayout;
-  private readonly entries: LogEntry[] = [];
-  private readonly indexByStart = new Map<number, number>();
-  private readonly indexByEnd = new Map<number, number>();
+  /** Entries from `head` on are held; those before were released (their slots emptied). */
+  private entries: (LogEntry | undefined)[] = [];
+  private starts = new Float64Array(1024);
+  private ends = new Float64Array(1024);
+  private head = 0;
+  /** The end of the last entry released (0 when none was). */
+  private releasedTo = 0;
+  /** Index of the last entry a lookup found. */
+  private hint = 0;
   private readonly terms = new Map<number, number>();
   private end = 0;
+  private backing: LogBacking | null = null;
+  private retainBytes = DEFAULT_RETAINED_LOG_BYTES;
   candidateTermId = -1;
 
   constructor(layout: LogLayout = CONTIGUOUS_LAYOUT) {
     this.layout = layout;
+  }
+
+  /** Lets entries go from memory (see the class comment); `retainBytes` of the log's end stay. */
+  setBacking(backing: LogBacking, retainBytes = DEFAULT_RETAINED_LOG_BYTES): void {
+    assert(Number.isInteger(retainBytes) && retainBytes >= 0, `retainBytes ${retainBytes} is not a non-negative integer`);
+    this.backing = backing;
+    this.retainBytes = retainBytes;
+  }
+
+  /** Where the entries held in memory begin: everything before was released to the backing. */
+  get releasedPosition(): number {
+    return this.releasedTo;
+  }
+
+  /** Entries held in memory. */
+  get heldEntries(): number {
+    return this.entries.length - this.head;
   }
 
   get appendPosition(): number {
@@ -139,6 +196,14 @@ export class MemoryConsensusLog implements ConsensusLog {
     return next;
   }
 
+  /** The term an entry at `position` belongs to: the one with the highest base at or before it. */
+  termAt(position: number): number {
+    let termId = -1;
+    let best = -1;
+    for (const [t, base] of this.terms) if (base <= position && (base > best || (base === best && t > termId))) (termId = t), (best = base);
+    return termId;
+  }
+
   joinTerm(termId: number, base: number): void {
     assert(base === this.end, `joinTerm ${termId} at ${base}, but the log ends at ${this.end}`);
     if (!this.terms.has(termId)) this.terms.set(termId, base);
@@ -148,8 +213,17 @@ export class MemoryConsensusLog implements ConsensusLog {
     // An entry of a term not joined here (copied from a leader while catching up) records where that term's run begins.
     if (!this.terms.has(termId)) this.terms.set(termId, this.end);
     const entry: LogEntry = { termId, position: placeEntry(this.end, data.length, this.layout), length: entryLength(data.length, this.layout), data };
-    this.indexByStart.set(entry.position, this.entries.length);
-    this.indexByEnd.set(entry.position + entry.length, this.entries.length);
+    const index = this.entries.length;
+    if (index === this.starts.length) {
+      const starts = new Float64Array(index * 2);
+      starts.set(this.starts);
+      this.starts = starts;
+      const ends = new Float64Array(index * 2);
+      ends.set(this.ends);
+      this.ends = ends;
+    }
+    this.starts[index] = entry.position;
+    this.ends[index] = entry.position + entry.length;
     this.entries.push(entry);
     this.end = entry.position + entry.length;
     return entry;
@@ -158,13 +232,15 @@ export class MemoryConsensusLog implements ConsensusLog {
   truncate(position: number): void {
     if (position >= this.end) return;
     assert(this.isEntryEnd(position), `truncate at ${position}, which is not an entry end`);
-    const index = position === 0 ? 0 : this.indexByEnd.get(position)! + 1;
-    for (let i = index; i < this.entries.length; i++) {
-      const e = this.entries[i]!;
-      this.indexByStart.delete(e.position);
-      this.indexByEnd.delete(e.position + e.length);
+    if (position <= this.releasedTo) {
+      // Below what memory holds: the backing's owner cuts its storage; nothing stays here.
+      this.entries = [];
+      this.head = 0;
+      this.releasedTo = position;
+    } else {
+      this.entries.length = this.find(this.ends, position) + 1;
     }
-    this.entries.length = index;
+    this.hint = this.head;
     this.end = position;
     for (const [t, base] of this.terms) if (base > position) this.terms.delete(t);
   }
@@ -175,11 +251,44 @@ export class MemoryConsensusLog implements ConsensusLog {
     this.terms.delete(termId);
   }
 
+  releaseBefore(position: number): void {
+    const backing = this.backing;
+    if (backing === null) return;
+    const target = Math.min(position, this.end - this.retainBytes, backing.limit());
+    // Released in steps of a quarter of the window at least, so that this costs nothing per call.
+    if (target - this.releasedTo < Math.max(this.retainBytes / 4, 1)) return;
+    const entries = this.entries;
+    let head = this.head;
+    while (head < entries.length && this.ends[head]! <= target) entries[head++] = undefined;
+    if (head === this.head) return;
+    this.releasedTo = this.ends[head - 1]!;
+    this.head = head;
+    this.hint = head;
+    // The emptied slots go once they are half of the arrays.
+    if (head >= 1024 && head * 2 >= entries.length) {
+      const count = entries.length;
+      this.entries = entries.slice(head);
+      this.starts.copyWithin(0, head, count);
+      this.ends.copyWithin(0, head, count);
+      this.head = 0;
+      this.hint = 0;
+    }
+  }
+
   entriesFrom(position: number, maxBytes: number): LogEntry[] {
-    const index = this.indexFrom(position);
-    if (index === undefined) return [];
-    const out: LogEntry[] = [];
+    let out: LogEntry[] = [];
     let bytes = 0;
+    let from = position;
+    if (position < this.releasedTo) {
+      // From storage; what it does not hold (past its limit) comes from memory after it.
+      out = this.backing!.read(position, maxBytes);
+      for (const e of out) bytes += e.length;
+      if (out.length === 0 || bytes >= maxBytes) return out;
+      from = out[out.length - 1]!.position + out[out.length - 1]!.length;
+      if (from < this.releasedTo) return out;
+    }
+    const index = this.indexFrom(from);
+    if (index === undefined) return out;
     for (let i = index; i < this.entries.length; i++) {
       const e = this.entries[i]!;
       if (out.length > 0 && bytes + e.length > maxBytes) break;
@@ -190,19 +299,41 @@ export class MemoryConsensusLog implements ConsensusLog {
   }
 
   entryFrom(position: number): LogEntry | undefined {
+    if (position < this.releasedTo) return this.backing!.read(position, 0)[0];
     const index = this.indexFrom(position);
     return index === undefined ? undefined : this.entries[index];
   }
 
   isEntryEnd(position: number): boolean {
-    return position === 0 || this.indexByEnd.has(position);
+    if (position === 0 || position === this.releasedTo) return true;
+    if (position < this.releasedTo) return this.backing!.isEntryEnd(position);
+    return this.find(this.ends, position) >= 0;
   }
 
   private indexFrom(position: number): number | undefined {
-    const start = this.indexByStart.get(position);
-    if (start !== undefined) return start;
-    if (position === 0) return this.entries.length > 0 ? 0 : undefined;
-    const end = this.indexByEnd.get(position);
-    return end !== undefined && end + 1 < this.entries.length ? end + 1 : undefined;
+    const start = this.find(this.starts, position);
+    if (start >= 0) return start;
+    // The end of the last entry released (or 0): the first held entry comes next.
+    if (position === this.releasedTo) return this.head < this.entries.length ? this.head : undefined;
+    const end = this.find(this.ends, position);
+    return end >= 0 && end + 1 < this.entries.length ? end + 1 : undefined;
+  }
+
+  /** The index of the held entry whose position in `positions` (starts or ends) is `position`, or -1. */
+  private find(positions: Float64Array, position: number): number {
+    const count = this.entries.length;
+    const hint = this.hint;
+    if (hint < count && positions[hint] === position) return hint;
+    if (hint + 1 < count && positions[hint + 1] === position) return (this.hint = hint + 1);
+    let lo = this.head;
+    let hi = count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = positions[mid]!;
+      if (at === position) return (this.hint = mid);
+      if (at < position) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
   }
 }

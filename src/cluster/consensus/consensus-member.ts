@@ -647,12 +647,15 @@ export class ConsensusMember {
   // ---------------------------------------------------------------------------------------------
 
   private applyCommitted(): void {
+    const from = this.applied;
     while (this.applied < this.commit) {
       const entry = this.log.entryFrom(this.applied);
-      if (entry === undefined || entry.position + entry.length > this.commit) return;
+      if (entry === undefined || entry.position + entry.length > this.commit) break;
       this.applied = entry.position + entry.length;
       this.env.onCommitted?.(entry);
     }
+    // Applied entries are never truncated: a log with storage may let the old ones leave memory.
+    if (this.applied !== from) this.log.releaseBefore?.(this.applied);
   }
 
   private setRole(role: Role): void {

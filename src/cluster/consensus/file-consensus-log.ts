@@ -10,9 +10,10 @@
  *   before the member acts on it.
  *
  * On open the entries are read back in order up to the first that is torn or not at its place
- * (the file is cut there), and the joined terms beyond the end are dropped. Entries are kept in
- * memory too (the log is read at start and served from memory): snapshots do not shorten the
- * log yet, so a log grows with the cluster's history.
+ * (the file is cut there), and the joined terms beyond the end are dropped. The log is read at
+ * start; as the member applies entries the oldest leave memory (all but the last
+ * `retainedBytes`), and reads of them (a follower catching up from far behind) go to the file.
+ * Snapshots do not shorten the file yet, so it grows with the cluster's history.
  *
  * `syncEachAppend` flushes every append before it returns, so an AppendPosition never reports
  * what a crash of the machine could lose; without it (Aeron's default, file sync level 0)
@@ -35,6 +36,8 @@ export interface FileConsensusLogOptions {
   readonly syncEachAppend?: boolean;
   /** Where entries are placed (padding at term ends, fragments); every member's must be the same. @default CONTIGUOUS_LAYOUT */
   readonly layout?: LogLayout;
+  /** Log bytes kept in memory behind the applied position. @default DEFAULT_RETAINED_LOG_BYTES */
+  readonly retainedBytes?: number;
 }
 
 export class FileConsensusLog extends PersistedConsensusLog {
@@ -71,6 +74,32 @@ export class FileConsensusLog extends PersistedConsensusLog {
     this.inner.candidateTermId = state.candidateTermId;
     // Terms recorded beyond what survived are gone with those entries.
     this.settleTerms(terms);
+    this.inner.setBacking({
+      limit: () => this.inner.appendPosition,
+      read: (position, maxBytes) => this.readEntries(position, maxBytes),
+      isEntryEnd: (position) => this.readEntryAfter(position, this.inner.appendPosition) !== null,
+    }, options.retainedBytes);
+  }
+
+  /** Entries from the file, from the first at or after `position` (an entry start or end), up to `maxBytes` (at least one). */
+  private readEntries(position: number, maxBytes: number): LogEntry[] {
+    this.checkUsable();
+    const out: LogEntry[] = [];
+    const limit = this.inner.appendPosition;
+    let at = position;
+    let bytes = 0;
+    while (at < limit) {
+      const read = this.readEntryAfter(at, limit);
+      if (read === null) throw new SkeinError(ErrorCode.STORAGE_FAILED, `${this.logPath}: no whole entry after ${at}, below the log's end ${limit}`);
+      const start = placeEntry(at, read.data.length, this.inner.layout);
+      const length = entryLength(read.data.length, this.inner.layout);
+      if (out.length > 0 && bytes + length > maxBytes) break;
+      out.push({ termId: read.termId, position: start, length, data: read.data });
+      bytes += length;
+      at = start + length;
+      if (bytes >= maxBytes) break;
+    }
+    return out;
   }
 
   /** Every append is written through before it returns (flushed to the device with syncEachAppend). */

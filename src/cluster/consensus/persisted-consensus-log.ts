@@ -86,6 +86,21 @@ export abstract class PersistedConsensusLog implements ConsensusLog {
     return this.inner.isEntryEnd(position);
   }
 
+  /** Entries applied long enough ago leave memory; reads of them go to this log's storage. */
+  releaseBefore(position: number): void {
+    this.inner.releaseBefore(position);
+  }
+
+  /** Where the entries held in memory begin (see MemoryConsensusLog.releasedPosition). */
+  get releasedPosition(): number {
+    return this.inner.releasedPosition;
+  }
+
+  /** Entries held in memory. */
+  get heldEntries(): number {
+    return this.inner.heldEntries;
+  }
+
   protected writeState(): void {
     this.stateFile.write({ candidateTermId: this.inner.candidateTermId, terms: termsOf(this.inner), recordingId: this.stateRecordingId });
   }

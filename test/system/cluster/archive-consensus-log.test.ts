@@ -22,12 +22,13 @@ import { waitFor } from '../../support/wait.js';
 
 const ipc = 'aeron:ipc?term-length=64k';
 
-async function start(root: string, seed: number): Promise<{ skein: Skein; archive: Archive; client: ArchiveClient; log: ArchiveConsensusLog }> {
+async function start(root: string, seed: number, retainedBytes?: number): Promise<{ skein: Skein; archive: Archive; client: ArchiveClient; log: ArchiveConsensusLog }> {
   const skein = Skein.launch({ testProfile: true, seed, dir: join(root, `skein-${seed}`) });
   try {
     const archive = await Archive.launch(skein.client, { dir: join(root, 'archive'), controlChannelEnabled: false, localControlChannel: ipc, lowStorageSpaceThreshold: 0, segmentFileLength: 256 * 1024 });
     const client = await ArchiveClient.connect(skein.client, { controlRequestChannel: ipc, controlRequestStreamId: 10, controlResponseChannel: ipc, controlResponseStreamId: 20 });
-    const log = await ArchiveConsensusLog.open({ client: skein.client, archive: client, files: nodeFiles, dir: join(root, 'member'), termLength: 64 * 1024, mtu: 1408 });
+    const release = retainedBytes === undefined ? {} : { archiveDir: archive.settings.dir, retainedBytes };
+    const log = await ArchiveConsensusLog.open({ client: skein.client, archive: client, files: nodeFiles, dir: join(root, 'member'), termLength: 64 * 1024, mtu: 1408, ...release });
     return { skein, archive, client, log };
   } catch (error) {
     skein.destroy();
@@ -92,6 +93,64 @@ test('the consensus log as an archive recording: placed, recorded, truncated, re
     assert.deepEqual(content(running.log), recorded);
     assert.equal(recorded.entries.length, 150);
     assert.equal(running.log.failure, null);
+  } finally {
+    if (running !== null) {
+      running.log.close();
+      await running.client.close().catch(() => {});
+      running.archive.close();
+      await running.skein.close();
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('entries applied long ago leave memory and are read back from the recording, in batches too, before and after a restart', { timeout: 120_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-archive-log-release-'));
+  let running: Awaited<ReturnType<typeof start>> | null = null;
+  const batches = (log: ConsensusLog) => {
+    const out: unknown[] = [];
+    let at = 0;
+    for (let e = log.entriesFrom(at, 16 * 1024); e.length > 0; e = log.entriesFrom(at, 16 * 1024)) {
+      assert.equal(e[0]!.position >= at, true);
+      out.push(...e.map((x) => [x.termId, x.position, x.length, x.data.length, x.data[0]]));
+      at = e[e.length - 1]!.position + e[e.length - 1]!.length;
+    }
+    return out;
+  };
+  try {
+    running = await start(root, 11, 8 * 1024);
+    let { log } = running;
+    log.joinTerm(1, 0);
+    for (let i = 0; i < 100; i++) log.append(1, data(i));
+    log.joinTerm(3, log.appendPosition);
+    for (let i = 100; i < 200; i++) log.append(3, data(i));
+    const whole = content(log);
+    log.releaseBefore(log.appendPosition);
+    assert.equal(log.releasedPosition, 0, 'nothing leaves memory before the archive has recorded it');
+    await waitFor(() => log.durablePosition === log.appendPosition, 20_000, 'the archive records every entry');
+    log.releaseBefore(log.appendPosition);
+    assert.ok(log.releasedPosition > log.appendPosition - 32 * 1024, `released to ${log.releasedPosition} of ${log.appendPosition}`);
+    assert.ok(log.heldEntries < 40, `${log.heldEntries} entries held`);
+    assert.deepEqual(content(log), whole, 'read back whole from the recording (padding, fragments, both terms)');
+    assert.deepEqual(batches(log), whole.entries, 'and in 16 KiB batches, as a leader streams to a follower far behind');
+    for (const [, position] of whole.entries as [number, number][]) assert.equal(log.entryFrom(position)!.position, position);
+    // Appends go on after a release; a restart reads the same log back.
+    for (let i = 200; i < 220; i++) log.append(3, data(i));
+    await waitFor(() => log.durablePosition === log.appendPosition, 20_000, 'recorded');
+    const after = content(log);
+    log.close();
+    await running.client.close();
+    running.archive.close();
+    await running.skein.close();
+    running = await start(root, 12, 8 * 1024);
+    log = running.log;
+    assert.deepEqual(content(log), after);
+    for (let i = 220; i < 240; i++) log.append(3, data(i));
+    await waitFor(() => log.durablePosition === log.appendPosition, 20_000, 'recorded after the restart');
+    log.releaseBefore(log.appendPosition);
+    assert.ok(log.releasedPosition > 0);
+    assert.deepEqual(batches(log), content(log).entries);
+    assert.equal(log.failure, null);
   } finally {
     if (running !== null) {
       running.log.close();

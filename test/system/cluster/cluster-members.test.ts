@@ -13,12 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Skein } from '../../../src/skein.js';
 import { ClusterMember, type ClusterMemberEndpoint } from '../../../src/cluster/cluster-member.js';
-import { CONSENSUS_LOG_FILE } from '../../../src/cluster/consensus/file-consensus-log.js';
+import { CONSENSUS_LOG_FILE, FileConsensusLog } from '../../../src/cluster/consensus/file-consensus-log.js';
 import { ArchiveConsensusLog } from '../../../src/cluster/archive-consensus-log.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
 import { liveSnapshots } from '../../../src/cli/live-snapshots.js';
 import { CounterTypeId } from '../../../src/agent/counter-types.js';
+import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
 
 const SETTINGS = { leaderHeartbeatTimeoutNs: 1_500_000_000, leaderHeartbeatIntervalNs: 100_000_000, electionTimeoutNs: 300_000_000, startupCanvassTimeoutNs: 3_000_000_000 };
 
@@ -42,6 +43,8 @@ for (const logStorage of ['archive', 'file'] as const) test(`three members over 
       const member = await ClusterMember.launch(skein.client, {
         memberId: id, members: endpoints, clusterDir: join(root, `member-${id}`), service: kv, settings: SETTINGS, seed: id + 1, logStorage,
         archiveOptions: { segmentFileLength: 1024 * 1024, lowStorageSpaceThreshold: 0 },
+        // A small window: the old leader's catch-up reads what it missed back from the new leader's storage.
+        retainedLogBytes: 1024,
         egress: (sessionId, sequence, answer) => answers.set(`${sessionId}/${sequence}`, decodeKv<KvAnswer>(answer)),
       });
       return (running[id] = { skein, member, kv });
@@ -93,6 +96,8 @@ for (const logStorage of ['archive', 'file'] as const) test(`three members over 
     assert.notEqual(second.member.memberId, killed);
     await sendPuts(second, 2, 50);
     await waitFor(converged, 20_000, 'the two apply the same log');
+    const released = (second.member.log as ArchiveConsensusLog | FileConsensusLog).releasedPosition;
+    assert.ok(released > killedEnd, `the new leader holds in memory only the log after ${released}, past where the old leader stopped (${killedEnd})`);
 
     // The old leader comes back on its directory and catches up as a follower.
     const back = await start(killed);
@@ -253,4 +258,21 @@ test('a single member leads at once, answers from its archive-backed log, and af
     rmSync(root, { recursive: true, force: true });
   }
   assert.deepEqual(errors.map(String), []);
+});
+
+test('a retainedLogBytes that is not a whole number of bytes is refused naming it, before anything opens', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-options-'));
+  const skein = Skein.launch({ testProfile: true, seed: 5, dir: join(root, 'skein') });
+  try {
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      await assert.rejects(
+        ClusterMember.launch(skein.client, { memberId: 0, members: [{ id: 0, consensus: '127.0.0.1:1' }], clusterDir: join(root, 'member-0'), service: new KvService(), retainedLogBytes: bad }),
+        (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CONFIG_INVALID && e.message.includes(`retainedLogBytes=${bad}`),
+      );
+    }
+    assert.equal(existsSync(join(root, 'member-0')), false, 'no directory made');
+  } finally {
+    await skein.close();
+    rmSync(root, { recursive: true, force: true });
+  }
 });
