@@ -104,6 +104,11 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
   private readonly retainedBytes: number | undefined;
   /** Reads released entries back from the recording; kept while reads go on in order. */
   private reader: RecordingReader | null = null;
+  /** The whole entries of the last block read back, and where the next read in order is likely to start among them. */
+  private cached: LogEntry[] = [];
+  private cachedNext = 0;
+  /** Where the read of the entries at hand began (before any padding): its first entry comes after it. */
+  private cachedFrom = -1;
   private segmentLength = 0;
   private recordingStart = 0;
 
@@ -166,6 +171,7 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
   truncate(position: number): void {
     this.checkUsable();
     if (position >= this.inner.appendPosition) return;
+    this.forgetReadBack();
     this.inner.truncate(position);
     this.writeState();
     if (this.durable > position) this.durable = position;
@@ -205,8 +211,7 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
   close(): void {
     if (this.stateValue === 'CLOSED') return;
     this.stateValue = 'CLOSED';
-    this.reader?.close();
-    this.reader = null;
+    this.forgetReadBack();
     this.client.removeAgent(this);
     this.publication?.close();
     this.publication = null;
@@ -238,9 +243,8 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
     this.recordingStart = descriptor.startPosition;
     const stop = descriptor.stopPosition;
     if (stop < 0) throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording} is still being recorded: is another member using ${this.stateFile.path}?`);
-    const messages = await readRecording(this.client, this.archive, this.recording, descriptor.startPosition, stop, replayStreamId, this.timeoutMs);
     let t = 0;
-    for (const m of messages) {
+    for (const m of await this.recordedMessages(descriptor.startPosition, stop, replayStreamId)) {
       const position = m.end - entryLength(m.data.length, this.layout);
       const end = this.inner.appendPosition;
       if (position !== placeEntry(end, m.data.length, this.layout)) {
@@ -250,13 +254,52 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
       const termId = this.inner.logTermId;
       if (termId < 0) throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: an entry at ${position} comes before any term in ${this.stateFile.path}`);
       this.inner.append(termId, m.data);
+      // Read from the segment files, the entries leave memory as they are read (all but the window).
+      this.inner.releaseBefore(this.inner.appendPosition);
     }
     this.joinTermsAt(terms, t);
     const end = this.inner.appendPosition;
     // A message cut short by a crash: the recording goes back to the last whole entry.
     if (stop > end) await this.archive.truncateRecording(this.recording, end);
     this.settleTerms(terms);
+    this.forgetReadBack();
     this.durable = end;
+  }
+
+  /**
+   * The recording's messages from `start` to `stop`: read from its segment files in batches when
+   * the archive's directory is known (so that, with the log released as it is read, memory never
+   * holds the whole history), else replayed on IPC. A message cut short at the end (a crash while
+   * it was being recorded) is left out.
+   */
+  private async recordedMessages(start: number, stop: number, replayStreamId: number): Promise<Iterable<{ readonly end: number; readonly data: Uint8Array }>> {
+    if (this.archiveDir === undefined) return readRecording(this.client, this.archive, this.recording, start, stop, replayStreamId, this.timeoutMs);
+    this.enableReadBack();
+    // What is recorded can be read back (and released) while the log is read.
+    this.durable = stop;
+    return this.scanRecorded(start, stop);
+  }
+
+  private *scanRecorded(start: number, stop: number): Generator<{ readonly end: number; readonly data: Uint8Array }> {
+    let at = start;
+    while (at < stop) {
+      const batch = this.readBack(at, 1024 * 1024);
+      if (batch.length === 0) return;
+      for (const e of batch) yield { end: e.position + e.length, data: e.data };
+      at = batch[batch.length - 1]!.position + batch[batch.length - 1]!.length;
+    }
+  }
+
+  /** From now on released entries are read back from the recording's segment files (with archiveDir). */
+  private enableReadBack(): void {
+    if (this.archiveDir === undefined || this.backed) return;
+    this.backed = true;
+    this.inner.setBacking({
+      // Only what the archive has recorded can be read back.
+      limit: () => this.durable,
+      read: (from, maxBytes) => this.readBack(from, maxBytes),
+      isEntryEnd: (at) => at === this.durable || this.entryBeginsAt(at),
+    }, this.retainedBytes);
   }
 
   private channelAt(position: number): string {
@@ -284,15 +327,7 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
     this.offeredEnd = position;
     this.queue = this.inner.entriesFrom(position, Number.POSITIVE_INFINITY);
     this.stateValue = 'WRITING';
-    if (this.archiveDir !== undefined && !this.backed) {
-      this.backed = true;
-      this.inner.setBacking({
-        // Only what the archive has recorded can be read back.
-        limit: () => (this.stateValue === 'WRITING' ? this.durable : 0),
-        read: (from, maxBytes) => this.readBack(from, maxBytes),
-        isEntryEnd: (at) => at === this.durable || this.entryBeginsAt(at),
-      }, this.retainedBytes);
-    }
+    this.enableReadBack();
   }
 
   /** Stops the recording, truncates it to where the log now agrees with it, and extends it from there. */
@@ -350,63 +385,116 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
   /**
    * Entries read back from the recording's segment files, from the first that begins at or after
    * `from` (an entry start or end below the recorded position), up to `maxBytes` (at least one).
-   * A reader left where the last read ended serves the next read from there (a follower caught up
-   * in batches); a read from elsewhere opens a new one.
+   * The entries of the last block read stay at hand and the reader stays where that block ended,
+   * so reads in order (a follower caught up in batches, a replay from a snapshot, the log read at
+   * open) read each block once; a read from elsewhere opens a new reader.
    */
   private readBack(from: number, maxBytes: number): LogEntry[] {
-    const limit = this.durable;
-    if (this.reader === null || this.reader.position !== from) {
-      this.reader?.close();
-      this.reader = this.readerAt(from);
-    }
-    const reader = this.reader;
     const out: LogEntry[] = [];
     let bytes = 0;
-    while (reader.position < limit && (out.length === 0 || bytes < maxBytes)) {
-      const length = reader.read(limit, 0, this.streamId);
-      if (length === 0) break;
-      if (reader.paddingLength > 0) {
-        reader.consume();
-        continue;
+    let at = from;
+    while (at < this.durable && (out.length === 0 || bytes < maxBytes)) {
+      let index = this.cachedIndex(at);
+      if (index < 0) {
+        if (!this.readBlock(at)) break;
+        index = this.cachedIndex(at);
+        if (index < 0) break;
       }
-      const block = reader.buffer;
-      let offset = 0;
-      // Whole entries only: the block is taken up to the end of the last whole entry in it.
-      let taken = 0;
-      let start = -1;
-      let parts: Uint8Array[] = [];
-      while (offset < length && (out.length === 0 || bytes < maxBytes || start >= 0)) {
-        const frameLength = readInt32LE(block, offset);
-        const flags = block[offset + FLAGS_FIELD_OFFSET]!;
-        if ((flags & BEGIN_FRAG_FLAG) !== 0) {
-          parts = [];
-          start = offset;
-        } else if (start < 0) {
-          throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: a fragment at ${reader.position + offset} begins no entry (reading from ${from})`);
-        }
-        parts.push(block.slice(offset + DATA_HEADER_LENGTH, offset + frameLength));
-        offset += align(frameLength, FRAME_ALIGNMENT);
-        if ((flags & END_FRAG_FLAG) !== 0) {
-          const position = reader.position + start;
-          out.push({ termId: this.inner.termAt(position), position, length: offset - start, data: parts.length === 1 ? parts[0]! : concat(parts) });
-          bytes += offset - start;
-          taken = offset;
-          start = -1;
-        }
-      }
-      if (taken === 0) {
-        throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: no whole entry in ${length} bytes read from ${reader.position} (reading from ${from})`);
-      }
-      if (taken < length) {
-        // Part of the block is left: the next read starts a new reader where this one stopped.
-        const next = reader.position + taken;
-        reader.close();
-        this.reader = this.readerAt(next);
-        break;
-      }
-      reader.consume();
+      let e = this.cached[index]!;
+      // Its term as the log now holds its terms (they may have been read after the block).
+      const termId = this.inner.termAt(e.position);
+      if (e.termId !== termId) e = this.cached[index] = { ...e, termId };
+      out.push(e);
+      bytes += e.length;
+      at = e.position + e.length;
     }
     return out;
+  }
+
+  /** The index in the entries at hand of the one that begins at `at` or right after an entry ending at `at`; -1 when none. */
+  private cachedIndex(at: number): number {
+    const cached = this.cached;
+    if (at === this.cachedFrom && cached.length > 0) return (this.cachedNext = 0);
+    for (let i = this.cachedNext; i < cached.length; i++) {
+      const e = cached[i]!;
+      if (e.position === at) return (this.cachedNext = i);
+      if (e.position + e.length === at) return i + 1 < cached.length ? (this.cachedNext = i + 1) : -1;
+      if (e.position > at) break;
+    }
+    for (let i = 0; i < this.cachedNext && i < cached.length; i++) {
+      const e = cached[i]!;
+      if (e.position === at) return (this.cachedNext = i);
+      if (e.position + e.length === at) return (this.cachedNext = i + 1);
+    }
+    return -1;
+  }
+
+  /**
+   * Reads the block of whole frames at `at` (after any padding there) and keeps its whole entries
+   * at hand; false when there is none (nothing recorded there, or only an entry cut short at the
+   * end of the recording by a crash).
+   */
+  private readBlock(at: number): boolean {
+    if (this.reader === null || this.reader.position !== at) {
+      this.reader?.close();
+      this.reader = this.readerAt(at);
+    }
+    const reader = this.reader;
+    const limit = this.durable;
+    for (;;) {
+      const length = reader.read(limit, 0, this.streamId);
+      if (length === 0) return false;
+      if (reader.paddingLength === 0) break;
+      reader.consume();
+    }
+    const length = reader.blockLength;
+    const block = reader.buffer;
+    const entries: LogEntry[] = [];
+    let offset = 0;
+    let start = -1;
+    let parts: Uint8Array[] = [];
+    while (offset < length) {
+      const frameLength = readInt32LE(block, offset);
+      const flags = block[offset + FLAGS_FIELD_OFFSET]!;
+      if ((flags & BEGIN_FRAG_FLAG) !== 0) {
+        parts = [];
+        start = offset;
+      } else if (start < 0) {
+        throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: a fragment at ${reader.position + offset} begins no entry (reading from ${at})`);
+      }
+      parts.push(block.slice(offset + DATA_HEADER_LENGTH, offset + frameLength));
+      offset += align(frameLength, FRAME_ALIGNMENT);
+      if ((flags & END_FRAG_FLAG) !== 0) {
+        const position = reader.position + start;
+        entries.push({ termId: this.inner.termAt(position), position, length: offset - start, data: parts.length === 1 ? parts[0]! : concat(parts) });
+        start = -1;
+      }
+    }
+    if (start >= 0 && reader.position + length < limit) {
+      // Entries never cross a term and a block holds the rest of its term: only the end of the recording cuts one.
+      throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: the entry at ${reader.position + start} does not end within its term (reading from ${at})`);
+    }
+    this.cached = entries;
+    this.cachedNext = 0;
+    this.cachedFrom = at;
+    if (start >= 0) {
+      // Cut short at the end: the next read starts again at that entry.
+      const next = reader.position + start;
+      reader.close();
+      this.reader = this.readerAt(next);
+    } else {
+      reader.consume();
+    }
+    return entries.length > 0;
+  }
+
+  /** Drops the reader and the entries at hand (after a truncation they may no longer be the log's). */
+  private forgetReadBack(): void {
+    this.reader?.close();
+    this.reader = null;
+    this.cached = [];
+    this.cachedNext = 0;
+    this.cachedFrom = -1;
   }
 
   private readerAt(position: number): RecordingReader {

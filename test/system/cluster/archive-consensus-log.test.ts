@@ -89,7 +89,9 @@ test('the consensus log as an archive recording: placed, recorded, truncated, re
     await waitFor(() => log.durablePosition === log.appendPosition, 20_000, 'recorded before the crash');
     const recorded = content(log);
     running.skein.destroy();
-    running = await start(root, 3);
+    // Read back from the segment files this time (the archive's directory given), releasing as it reads.
+    running = await start(root, 3, 1024);
+    assert.ok(running.log.releasedPosition > 0, 'most of the log left memory as it was read');
     assert.deepEqual(content(running.log), recorded);
     assert.equal(recorded.entries.length, 150);
     assert.equal(running.log.failure, null);
