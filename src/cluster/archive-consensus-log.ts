@@ -470,15 +470,14 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
         start = -1;
       }
     }
-    if (start >= 0 && reader.position + length < limit) {
-      // Entries never cross a term and a block holds the rest of its term: only the end of the recording cuts one.
-      throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: the entry at ${reader.position + start} does not end within its term (reading from ${at})`);
+    if (start >= 0 && entries.length === 0 && reader.position + length < limit) {
+      throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: the entry at ${reader.position + start} does not end within ${length} bytes read (reading from ${at})`);
     }
     this.cached = entries;
     this.cachedNext = 0;
     this.cachedFrom = at;
     if (start >= 0) {
-      // Cut short at the end: the next read starts again at that entry.
+      // An entry the block cut short (by the buffer's length, or the end of the recording): the next read starts again at it.
       const next = reader.position + start;
       reader.close();
       this.reader = this.readerAt(next);
