@@ -25,6 +25,7 @@ export interface ClusterNodeOptions extends SkeinCliOptions {
   snapshotIntervalMs: number;
   sessionTimeoutMs: number;
   maxEgressBacklogBytes: number;
+  retainedLogBytes: number;
   fileSyncLevel: number;
 }
 
@@ -77,6 +78,7 @@ export function registerClusterCommand(program: Command): Command {
     .option('--snapshot-interval-ms <ms>', 'take a snapshot this often, 0 = on request only', integerOption(0, 86_400_000), 0)
     .option('--session-timeout-ms <ms>', 'close a client session silent this long (Aeron: 10000)', MS, 10_000)
     .option('--max-egress-backlog-bytes <bytes>', 'answers kept for a client that does not take them before its session is closed as timed out', integerOption(4096, 1 << 30), 16 * 1024 * 1024)
+    .option('--retained-log-bytes <bytes>', 'log kept in memory behind what was applied; older entries are read back from the log storage', integerOption(0, 1 << 30), 16 * 1024 * 1024)
     .option(
       '--file-sync-level <level>',
       'push the log to the device before acknowledging it: 0 leaves writing to the OS (Aeron\'s default), 1 syncs data (fdatasync), 2 data and metadata (fsync)',
@@ -170,6 +172,7 @@ async function runNode(options: ClusterNodeOptions): Promise<void> {
       snapshotIntervalNs: options.snapshotIntervalMs * 1e6,
       sessionTimeoutNs: options.sessionTimeoutMs * 1e6,
       maxEgressBacklogBytes: options.maxEgressBacklogBytes,
+      retainedLogBytes: options.retainedLogBytes,
       ...(options.seed === undefined ? {} : { seed: options.seed }),
       skeinDir: skein.dir,
       onRoleChange: (role, leadershipTermId) => line({ event: 'role', memberId: options.memberId, role, leadershipTermId }),

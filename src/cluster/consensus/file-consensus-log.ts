@@ -77,6 +77,7 @@ export class FileConsensusLog extends PersistedConsensusLog {
     this.inner.setBacking({
       limit: () => this.inner.appendPosition,
       read: (position, maxBytes) => this.readEntries(position, maxBytes),
+      // Below memory, a whole entry following a position (there, or after padding at its term's end) stands for an entry ending there.
       isEntryEnd: (position) => this.readEntryAfter(position, this.inner.appendPosition) !== null,
     }, options.retainedBytes);
   }

@@ -86,6 +86,7 @@ describe('skein command line', { timeout: 60_000, concurrency: 4 }, () => {
         [file('unknown.json', '{"memberId": 0, "clusterMember": "x"}'), /unknown setting 'clusterMember'; the settings are .*clusterMembers/],
         [file('bad.json', '{"memberId": -1, "clusterMembers": "0,127.0.0.1:1,127.0.0.1:2"}'), /memberId=-1:/],
         [file('backlog.json', '{"memberId": 0, "clusterMembers": "0,127.0.0.1:1,127.0.0.1:2", "maxEgressBacklogBytes": 100}'), /maxEgressBacklogBytes=100:/],
+        [file('retained.json', '{"memberId": 0, "clusterMembers": "0,127.0.0.1:1,127.0.0.1:2", "retainedLogBytes": -1}'), /retainedLogBytes=-1:/],
         [file('text.json', 'memberId: 0'), /not JSON/],
         [file('missing.json', '{"clusterMembers": "0,127.0.0.1:1,127.0.0.1:2"}'), /missing --member-id \(or memberId in --config\)/],
         [join(dir, 'absent.json'), /cannot read it/],
