@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Clients against three cluster member processes under kills and pauses (dist must be built;
 // `npm run jepsen` builds first):
-//   npm run jepsen -- [--minutes M] [--seed S] [--clients C] [--keys K] [--partitions] [--history-out FILE]
+//   npm run jepsen -- [--minutes M] [--seed S] [--clients C] [--keys K] [--partitions] [--retained-log-bytes N] [--history-out FILE]
 // Three `skein cluster node` processes, C clients (a ClusterClient session each) doing get, put
 // and compare-and-set on K keys, and a nemesis that SIGKILLs and restarts a member or SIGSTOPs and
 // resumes one, one at a time, every few seconds. With --partitions (root, Linux) the run happens in
@@ -18,7 +18,7 @@ import { canMakeLabs, NetLab } from '../dist/test/support/netlab.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const USAGE = 'usage: npm run jepsen -- [--minutes M] [--seed S] [--clients C] [--keys K] [--partitions] [--history-out FILE]';
+const USAGE = 'usage: npm run jepsen -- [--minutes M] [--seed S] [--clients C] [--keys K] [--partitions] [--retained-log-bytes N] [--history-out FILE]';
 const args = process.argv.slice(2);
 const options = { minutes: 1, seed: 1, clients: 4, keys: 3, historyOut: null, partitions: false };
 for (let i = 0; i < args.length; i++) {
@@ -37,6 +37,7 @@ for (let i = 0; i < args.length; i++) {
   else if (arg === '--keys') options.keys = number(1, 1000);
   else if (arg === '--history-out') options.historyOut = args[++i];
   else if (arg === '--partitions') options.partitions = true;
+  else if (arg === '--retained-log-bytes') options.retainedLogBytes = number(0, 2 ** 30);
   else {
     process.stderr.write(`jepsen: unknown argument ${JSON.stringify(arg)}\n${USAGE}\n`);
     process.exit(2);
@@ -61,7 +62,8 @@ if (options.partitions && labEnv === undefined) {
 }
 try {
   const r = await runJepsen({
-    ...(labEnv === undefined ? {} : { lab: JSON.parse(labEnv) }), durationMs: options.minutes * 60_000, seed: options.seed, clients: options.clients, keys: options.keys, log: (line) => process.stderr.write(`${line}\n`) });
+    ...(labEnv === undefined ? {} : { lab: JSON.parse(labEnv) }), durationMs: options.minutes * 60_000, seed: options.seed, clients: options.clients, keys: options.keys,
+    ...(options.retainedLogBytes === undefined ? {} : { retainedLogBytes: options.retainedLogBytes }), log: (line) => process.stderr.write(`${line}\n`) });
   if (options.historyOut !== null) writeFileSync(options.historyOut, toPorcupineJson(r.history));
   process.stdout.write(`${JSON.stringify({ verdict: r.verdict.verdict, reason: r.verdict.reason, operations: r.operations, answered: r.answered, failed: r.failed, indeterminate: r.indeterminate, kills: r.kills, pauses: r.pauses, partitions: r.partitions })}\n`);
   process.exitCode = r.verdict.verdict === 'illegal' ? 1 : 0;

@@ -34,6 +34,8 @@ export interface JepsenOptions {
   readonly log?: (line: string) => void;
   /** Run the members in this lab's node namespaces (this process in its hub) and add partitions to the nemesis. */
   readonly lab?: LabDescription;
+  /** Each member's `--retained-log-bytes` (small: catch-ups and restarts read the log back from storage). Its default when absent. */
+  readonly retainedLogBytes?: number;
 }
 
 export interface JepsenResult {
@@ -71,6 +73,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   let starts = 0;
   const start = async (id: number): Promise<void> => {
     const args = ['cluster', 'node', '--member-id', String(id), '--cluster-members', clusterMembers, '--cluster-dir', join(root, `member-${id}`), '--dir', join(root, `skein-${starts++}`), ...FAST];
+    if (options.retainedLogBytes !== undefined) args.push('--retained-log-bytes', String(options.retainedLogBytes));
     let n: StartedProcess;
     if (lab === null) n = startSkein(args);
     else {
