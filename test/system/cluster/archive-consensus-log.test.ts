@@ -36,6 +36,14 @@ async function start(root: string, seed: number, retainedBytes?: number): Promis
   }
 }
 
+/** Closes the log, its archive client, the archive and the Skein, in that order. */
+async function stop(r: Awaited<ReturnType<typeof start>>): Promise<void> {
+  r.log.close();
+  await r.client.close().catch(() => {});
+  r.archive.close();
+  await r.skein.close();
+}
+
 const data = (i: number): Uint8Array => new Uint8Array(i % 5 === 0 ? 1500 + ((i * 977) % 4000) : 10 + (i % 200)).fill(i & 0xff);
 
 function content(log: ConsensusLog) {
@@ -96,12 +104,7 @@ test('the consensus log as an archive recording: placed, recorded, truncated, re
     assert.equal(recorded.entries.length, 150);
     assert.equal(running.log.failure, null);
   } finally {
-    if (running !== null) {
-      running.log.close();
-      await running.client.close().catch(() => {});
-      running.archive.close();
-      await running.skein.close();
-    }
+    if (running !== null) await stop(running);
     rmSync(root, { recursive: true, force: true });
   }
 });
@@ -140,10 +143,7 @@ test('entries applied long ago leave memory and are read back from the recording
     for (let i = 200; i < 220; i++) log.append(3, data(i));
     await waitFor(() => log.durablePosition === log.appendPosition, 20_000, 'recorded');
     const after = content(log);
-    log.close();
-    await running.client.close();
-    running.archive.close();
-    await running.skein.close();
+    await stop(running);
     running = await start(root, 12, 8 * 1024);
     log = running.log;
     assert.deepEqual(content(log), after);
@@ -154,12 +154,7 @@ test('entries applied long ago leave memory and are read back from the recording
     assert.deepEqual(batches(log), content(log).entries);
     assert.equal(log.failure, null);
   } finally {
-    if (running !== null) {
-      running.log.close();
-      await running.client.close().catch(() => {});
-      running.archive.close();
-      await running.skein.close();
-    }
+    if (running !== null) await stop(running);
     rmSync(root, { recursive: true, force: true });
   }
 });
