@@ -44,6 +44,12 @@ export interface ConsensusSimOptions {
    * fragmented, as in a log recording.
    */
   readonly layout?: LogLayout;
+  /**
+   * With a value, each member's log keeps only this many bytes of applied log in memory and reads
+   * older entries back from its disk (a full copy of what was written, readable up to what is
+   * durable), as a member's log over its recording does. Default: everything stays in memory.
+   */
+  readonly retainedLogBytes?: number;
   /** Probability a message is lost, duplicated. */
   readonly loss?: number;
   readonly duplication?: number;
@@ -86,6 +92,8 @@ export interface ConsensusSimResult {
   readonly events: number;
   /** Catch-ups that dropped disagreeing entries, and whole terms the leader did not hold. */
   readonly logTruncations: number;
+  /** Entries read back from a member's disk (with retainedLogBytes): catch-ups and replays from before what memory held. */
+  readonly entriesReadBack: number;
   readonly termsDropped: number;
   /** Crashes that took back entries not yet durable; entries placed after padding at a term's end; entries of several frames (in the longest applied log). */
   readonly crashLosses: number;
@@ -127,8 +135,28 @@ class FaultyLog implements ConsensusLog {
   private check(what: string): void {
     if (this.broken) throw new DiskFault(`disk error writing ${what}`);
   }
-  constructor(layout: LogLayout) {
+  /** The member's disk when the in-memory log lets applied entries go: everything written, read back up to what is durable. */
+  private readonly disk: MemoryConsensusLog | null;
+  /** Entries read back from the disk. */
+  readBack = 0;
+  constructor(layout: LogLayout, retainedLogBytes?: number) {
     this.inner = new MemoryConsensusLog(layout);
+    this.disk = retainedLogBytes === undefined ? null : new MemoryConsensusLog(layout);
+    const disk = this.disk;
+    if (disk !== null) {
+      this.inner.setBacking({
+        limit: () => this.durable,
+        read: (position, maxBytes) => {
+          const entries = disk.entriesFrom(position, maxBytes).filter((e) => e.position + e.length <= this.durable);
+          this.readBack += entries.length;
+          return entries;
+        },
+        isEntryEnd: (position) => position <= this.durable && disk.isEntryEnd(position),
+      }, retainedLogBytes);
+    }
+  }
+  releaseBefore(position: number): void {
+    this.inner.releaseBefore(position);
   }
   get layout(): LogLayout {
     return this.inner.layout;
@@ -147,6 +175,7 @@ class FaultyLog implements ConsensusLog {
   crash(): void {
     if (this.durable < this.inner.appendPosition) this.lostOnCrash++;
     this.inner.truncate(this.durable);
+    this.disk?.truncate(this.durable);
   }
   get logTermId(): number {
     return this.inner.logTermId;
@@ -164,15 +193,18 @@ class FaultyLog implements ConsensusLog {
   joinTerm(termId: number, base: number): void {
     this.check('a term');
     this.inner.joinTerm(termId, base);
+    this.disk?.joinTerm(termId, base);
   }
   append(termId: number, data: Uint8Array): LogEntry {
     this.check('an entry');
+    this.disk?.append(termId, data);
     return this.inner.append(termId, data);
   }
   truncate(position: number): void {
     this.check('a truncation');
     if (position < this.inner.appendPosition) this.truncations++;
     this.inner.truncate(position);
+    this.disk?.truncate(position);
     if (this.durable > position) this.durable = position;
   }
   entriesFrom(position: number, maxBytes: number): LogEntry[] {
@@ -190,6 +222,7 @@ class FaultyLog implements ConsensusLog {
   forgetTerm(termId: number): void {
     this.check('a dropped term');
     this.inner.forgetTerm(termId);
+    this.disk?.forgetTerm(termId);
     this.termsForgotten++;
   }
 }
@@ -337,7 +370,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const clientGiveUpNs = (options.clientGiveUpMs ?? 10_000) * MS;
   const snapshotIntervalNs = (options.snapshotIntervalMs ?? 15_000) * MS;
   const sims: SimMember[] = ids.map((id) => ({
-    id, log: new FaultyLog(layout), clockOffsetNs: 0, member: null, state: 0, applied: 0, container: null, kv: null, seen: new Set(), snapshotChains: [],
+    id, log: new FaultyLog(layout, options.retainedLogBytes), clockOffsetNs: 0, member: null, state: 0, applied: 0, container: null, kv: null, seen: new Set(), snapshotChains: [],
     files: new MemoryFiles(), archive: new Map(), node: null, answeredAgainSeen: 0, terminated: 0,
   }));
   const snapshotsAt = new Map<number, string>();
@@ -781,8 +814,9 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   }
   const crashLosses = sims.reduce((sum, m) => sum + m.log.lostOnCrash, 0);
   const logTruncations = sims.reduce((sum, m) => sum + m.log.truncations, 0);
+  const entriesReadBack = sims.reduce((sum, m) => sum + m.log.readBack, 0);
   const termsDropped = sims.reduce((sum, m) => sum + m.log.termsForgotten, 0);
-  if (clientCount === 0) return { seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, logTruncations, termsDropped, crashLosses, paddings, fragmentedEntries, ...stats };
+  if (clientCount === 0) return { seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, logTruncations, entriesReadBack, termsDropped, crashLosses, paddings, fragmentedEntries, ...stats };
   // Operations still waiting when the run ends never learnt their outcome.
   for (const client of clients) {
     if (client.current !== null) {
@@ -793,7 +827,7 @@ export function runConsensusSim(options: ConsensusSimOptions): ConsensusSimResul
   const linearizability = checkLinearizable(kvModel, history, { maxSteps: 5_000_000 });
   if (linearizability.verdict === 'illegal') fail(`the clients' history (${history.length} operations) is not linearizable: partition ${linearizability.illegalPartition}`);
   return {
-    seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, logTruncations, termsDropped, crashLosses, paddings, fragmentedEntries, ...stats,
+    seed, committedEntries: committed.size, committedCommands: commands, leadersElected: leaders.size, logTruncations, entriesReadBack, termsDropped, crashLosses, paddings, fragmentedEntries, ...stats,
     history, linearizability, commandsAnsweredAgain: answeredAgain, indeterminate, snapshotsTaken, recoveriesFromSnapshot, commandsRejected: rejected, clientPauses,
     ...(termination === undefined ? {} : { termination }),
   };
