@@ -10,9 +10,10 @@
  *   before the member acts on it.
  *
  * On open the entries are read back in order up to the first that is torn or not at its place
- * (the file is cut there), and the joined terms beyond the end are dropped. The log is read at
- * start; as the member applies entries the oldest leave memory (all but the last
- * `retainedBytes`), and reads of them (a follower catching up from far behind) go to the file.
+ * (the file is cut there), and the joined terms beyond the end are dropped. Memory keeps only
+ * the last `retainedBytes` of the log as it is read at start and, after, behind what the member
+ * has applied; reads of older entries (a follower catching up from far behind, a replay from a
+ * snapshot) go to the file.
  * Snapshots do not shorten the file yet, so it grows with the cluster's history.
  *
  * `syncEachAppend` flushes every append before it returns, so an AppendPosition never reports
@@ -60,12 +61,20 @@ export class FileConsensusLog extends PersistedConsensusLog {
     this.log = this.open(this.logPath, 'create-or-open');
     const size = this.log.size();
     const terms = [...state.terms].sort((a, b) => a.base - b.base);
+    // Entries read from the file can leave memory again at once: the file serves them.
+    this.inner.setBacking({
+      limit: () => this.inner.appendPosition,
+      read: (position, maxBytes) => this.readEntries(position, maxBytes),
+      // Below memory, a whole entry following a position (there, or after padding at its term's end) stands for an entry ending there.
+      isEntryEnd: (position) => this.readEntryAfter(position, this.inner.appendPosition) !== null,
+    }, options.retainedBytes);
     let t = 0;
     for (;;) {
       const entry = this.readEntryAfter(this.inner.appendPosition, size);
       if (entry === null) break;
       t = this.joinTermsAt(terms, t);
       this.inner.append(entry.termId, entry.data);
+      this.inner.releaseBefore(this.inner.appendPosition);
     }
     this.joinTermsAt(terms, t);
     const end = this.inner.appendPosition;
@@ -74,12 +83,6 @@ export class FileConsensusLog extends PersistedConsensusLog {
     this.inner.candidateTermId = state.candidateTermId;
     // Terms recorded beyond what survived are gone with those entries.
     this.settleTerms(terms);
-    this.inner.setBacking({
-      limit: () => this.inner.appendPosition,
-      read: (position, maxBytes) => this.readEntries(position, maxBytes),
-      // Below memory, a whole entry following a position (there, or after padding at its term's end) stands for an entry ending there.
-      isEntryEnd: (position) => this.readEntryAfter(position, this.inner.appendPosition) !== null,
-    }, options.retainedBytes);
   }
 
   /** Entries from the file, from the first at or after `position` (an entry start or end), up to `maxBytes` (at least one). */

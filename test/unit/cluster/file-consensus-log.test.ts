@@ -93,7 +93,7 @@ test('a failing disk is STORAGE_FAILED naming the file and position; nothing hal
   assert.throws(() => new FileConsensusLog({ files, dir: DIR }), /consensus-state.dat is not a consensus state file: 52 bytes, no magic/);
 });
 
-type Op = { op: 'append'; termId: number; length: number } | { op: 'join'; termId: number } | { op: 'truncate'; entries: number } | { op: 'forget' } | { op: 'vote'; termId: number } | { op: 'restart' };
+type Op = { op: 'append'; termId: number; length: number } | { op: 'join'; termId: number } | { op: 'truncate'; entries: number } | { op: 'forget' } | { op: 'vote'; termId: number } | { op: 'restart' } | { op: 'release' };
 
 test('any sequence of operations with restarts between them leaves the log the in-memory log would hold', () => {
   const ops: fc.Arbitrary<Op> = fc.oneof(
@@ -103,12 +103,16 @@ test('any sequence of operations with restarts between them leaves the log the i
     fc.record({ op: fc.constant('forget' as const) }),
     fc.record({ op: fc.constant('vote' as const), termId: fc.integer({ min: 0, max: 9 }) }),
     fc.record({ op: fc.constant('restart' as const) }),
+    fc.record({ op: fc.constant('release' as const) }),
   );
   // Contiguous, and as a stream of small terms and frames (entries padded at term ends, large ones fragmented).
   const layouts = fc.constantFrom(CONTIGUOUS_LAYOUT, { termLength: 1024, maxPayloadLength: 96 });
-  fc.assert(fc.property(fc.array(ops, { maxLength: 40 }), layouts, (list, layout) => {
+  // Everything in memory, or (read back from the file) none or a little of it.
+  const retained = fc.constantFrom(undefined, 0, 200);
+  fc.assert(fc.property(fc.array(ops, { maxLength: 40 }), layouts, retained, (list, layout, retainedBytes) => {
     const files = new MemoryFiles();
-    let file = new FileConsensusLog({ files, dir: DIR, layout });
+    const open = (): FileConsensusLog => new FileConsensusLog({ files, dir: DIR, layout, ...(retainedBytes === undefined ? {} : { retainedBytes }) });
+    let file = open();
     const memory = new MemoryConsensusLog(layout);
     for (const o of list) {
       switch (o.op) {
@@ -144,7 +148,10 @@ test('any sequence of operations with restarts between them leaves the log the i
           break;
         case 'restart':
           file.close();
-          file = new FileConsensusLog({ files, dir: DIR, layout });
+          file = open();
+          break;
+        case 'release':
+          file.releaseBefore(file.appendPosition);
           break;
       }
       assert.deepEqual(summary(file), summary(memory));
