@@ -39,15 +39,43 @@ export type DecodedEntry =
   | { readonly kind: 'termStart'; readonly leadershipTermId: number }
   | { readonly kind: 'unknown'; readonly reason: string };
 
+/**
+ * Session messages, the entry a leader makes per command, are cut from shared slabs: a view into
+ * a slab costs no memory allocation of its own (a typed array over its own small buffer does),
+ * and a slab is freed once every entry cut from it is.
+ */
+const SLAB_LENGTH = 256 * 1024;
+let slab = new ArrayBuffer(SLAB_LENGTH);
+let slabView = new DataView(slab);
+let slabBytes = new Uint8Array(slab);
+let slabUsed = 0;
+
 export function encodeSessionMessage(sessionId: number, sequence: number, timestamp: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(SESSION_HEADER + payload.length);
-  const v = new DataView(out.buffer);
-  v.setUint8(0, EntryKind.SESSION_MESSAGE);
-  v.setFloat64(1, sessionId, true);
-  v.setFloat64(9, sequence, true);
-  v.setFloat64(17, timestamp, true);
-  out.set(payload, SESSION_HEADER);
-  return out;
+  const length = SESSION_HEADER + payload.length;
+  if (length > SLAB_LENGTH / 8) {
+    // A large command gets a buffer of its own (it would waste much of a slab).
+    const own = new Uint8Array(length);
+    writeSessionMessage(new DataView(own.buffer), own, 0, sessionId, sequence, timestamp, payload);
+    return own;
+  }
+  if (slabUsed + length > SLAB_LENGTH) {
+    slab = new ArrayBuffer(SLAB_LENGTH);
+    slabView = new DataView(slab);
+    slabBytes = new Uint8Array(slab);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slabUsed += length;
+  writeSessionMessage(slabView, slabBytes, at, sessionId, sequence, timestamp, payload);
+  return new Uint8Array(slab, at, length);
+}
+
+function writeSessionMessage(v: DataView, bytes: Uint8Array, at: number, sessionId: number, sequence: number, timestamp: number, payload: Uint8Array): void {
+  v.setUint8(at, EntryKind.SESSION_MESSAGE);
+  v.setFloat64(at + 1, sessionId, true);
+  v.setFloat64(at + 9, sequence, true);
+  v.setFloat64(at + 17, timestamp, true);
+  bytes.set(payload, at + SESSION_HEADER);
 }
 
 export function encodeTimerEvent(correlationId: number, timestamp: number): Uint8Array {
