@@ -156,6 +156,12 @@ export class ClusterClient implements Agent {
   private newest: Command | null = null;
   /** No command on the current session is due to be offered or resent before this. */
   private nextResendScanNs = 0;
+  /**
+   * No command's deadline comes before this (the oldest's, as last seen): expiry looks at the
+   * commands only then, not on every duty cycle (a Set that has lost its oldest entries walks past
+   * their empty slots to find its first).
+   */
+  private nextExpiryNs = Number.POSITIVE_INFINITY;
   private correlationId = 0;
   private attemptTarget = 0;
   private attemptDeadlineNs = 0;
@@ -273,6 +279,8 @@ export class ClusterClient implements Agent {
       // drop it), nor, in order, after a later command.
       const previous = this.newest !== null && this.commands.has(this.newest) ? this.newest : null;
       this.commands.add(command);
+      // Deadlines grow in send order: only the first command of an empty set moves the next expiry.
+      if (command.deadlineNs < this.nextExpiryNs) this.nextExpiryNs = command.deadlineNs;
       this.newest = command;
       const ready = previous === null || (previous.sent && previous.sessionId === this.sessionIdValue);
       if (this.stateValue === 'CONNECTED' && ready) this.offerCommand(command, this.client.nanoTime());
@@ -619,9 +627,14 @@ export class ClusterClient implements Agent {
         work++;
       }
     }
+    if (nowNs < this.nextExpiryNs) return work;
     // Deadlines come in the order commands were sent: the first not due ends the look.
+    this.nextExpiryNs = Number.POSITIVE_INFINITY;
     for (const c of this.commands) {
-      if (nowNs < c.deadlineNs) break;
+      if (nowNs < c.deadlineNs) {
+        this.nextExpiryNs = c.deadlineNs;
+        break;
+      }
       this.remove(c);
       work++;
       if (c.sent) c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: no answer within ${this.settings.commandTimeoutMs} ms (state ${this.stateValue}); it may or may not have been applied`));

@@ -5,7 +5,8 @@
  * sequence, and sent again is answered from the session table without being applied twice; a
  * message of another term is dropped; an unknown client version is refused; when the leader is
  * killed the new one tells the session with NewLeaderEvent and takes its commands in the new term;
- * a closed session's commands are dropped.
+ * a closed session's commands are dropped. Also: session timeouts, answers waiting for a slow
+ * client, and commands a suspended cluster leaves unanswered ending at their deadlines.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +24,8 @@ import { SeededPrng } from '../../../src/env/prng.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
 import { liveSnapshots } from '../../../src/cli/live-snapshots.js';
 import { CounterTypeId } from '../../../src/agent/counter-types.js';
+import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const SETTINGS = { leaderHeartbeatTimeoutNs: 1_500_000_000, leaderHeartbeatIntervalNs: 100_000_000, electionTimeoutNs: 300_000_000, startupCanvassTimeoutNs: 3_000_000_000 };
 const EGRESS_STREAM = 102;
@@ -293,6 +296,54 @@ test('answers wait for a client that does not take them, none dropped; past maxE
       'Cluster messages not taken (back pressure; sent again later) - member 0', 'Cluster sessions closed for an egress backlog - member 0',
     ]);
   } finally {
+    await member?.close();
+    await memberSkein.close();
+    await client.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('commands a suspended cluster does not answer end CLUSTER_COMMAND_UNKNOWN at their deadline, in order, later ones too; after resume new ones are answered', { timeout: 60_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-deadline-'));
+  const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` }];
+  const memberSkein = Skein.launch({ testProfile: true, seed: 470, dir: join(root, 'member') });
+  const client = Skein.launch({ testProfile: true, seed: 471, dir: join(root, 'client') });
+  let member: ClusterMember | null = null;
+  let cc: ClusterClient | null = null;
+  try {
+    member = await ClusterMember.launch(memberSkein.client, {
+      memberId: 0, members: endpoints, clusterDir: join(root, 'member-0'), service: new KvService(),
+      archiveOptions: { segmentFileLength: 1024 * 1024, lowStorageSpaceThreshold: 0 },
+    });
+    await waitFor(() => member!.role === 'LEADER' && member!.electionState === 'CLOSED', 10_000, 'the member leads');
+    cc = await ClusterClient.connect(client.client, { ingressEndpoints: [endpoints[0]!.ingress!], commandTimeoutMs: 400, random: new SeededPrng(3) });
+    assert.deepEqual(decodeKv<KvAnswer>(await cc.send(encodeKv({ op: 'put', key: 'before', value: 'suspend' }))), { ok: true });
+    assert.ok(member.suspend());
+    await waitFor(() => member!.node.state === 'SUSPENDED', 5000, 'suspended');
+    const ended: [string, number][] = [];
+    const started = performance.now();
+    const outcome = (name: string, p: Promise<Uint8Array>): Promise<void> =>
+      p.then(
+        () => assert.fail(`${name} was answered by a suspended cluster`),
+        (error: unknown) => {
+          assert.ok(error instanceof SkeinError && error.code === ErrorCode.CLUSTER_COMMAND_UNKNOWN && /no answer within 400 ms/.test(error.message), String(error));
+          ended.push([name, performance.now() - started]);
+        },
+      );
+    const first = outcome('first', cc.send(encodeKv({ op: 'put', key: 'a', value: '1' })));
+    await sleep(150);
+    const second = outcome('second', cc.send(encodeKv({ op: 'put', key: 'b', value: '2' })));
+    await first;
+    // A command sent after the first expired has its own deadline.
+    const third = outcome('third', cc.send(encodeKv({ op: 'put', key: 'c', value: '3' })));
+    await Promise.all([second, third]);
+    assert.deepEqual(ended.map(([name]) => name), ['first', 'second', 'third']);
+    assert.ok(ended[0]![1] >= 390 && ended[1]![1] >= 540 && ended[2]![1] >= ended[0]![1] + 390, `ended at ${JSON.stringify(ended)}`);
+    assert.equal(cc.inFlight, 0);
+    assert.ok(member.resume());
+    assert.deepEqual(decodeKv<KvAnswer>(await cc.send(encodeKv({ op: 'put', key: 'after', value: 'resume' }))), { ok: true });
+  } finally {
+    await cc?.close();
     await member?.close();
     await memberSkein.close();
     await client.close();
