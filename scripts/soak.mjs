@@ -9,15 +9,20 @@
 // grew its heap or handles beyond the tolerance (see test/soak/soak-runner.ts), 2 on bad usage.
 // With --rpc: 1,000 flapping providers in a connection holder and real providers restarted under a
 // consumer's calls; heap and handles must stay flat (see test/soak/rpc-soak.ts).
+// With --cluster: three `skein cluster node` processes take puts at --rate (default 5000/s here) for
+// the whole run; every put must be answered and no member's resident memory may grow (see
+// test/soak/cluster-soak.ts; --retained-log-bytes sets the members' in-memory log window).
 // With --flood: a SETUP flood against a subscriber while a new `skein pub` connects and delivers
 // round after round (see test/soak/flood-soak.ts); prints each round and the figures at the end.
 import { runSoak } from '../dist/test/soak/soak-runner.js';
 import { runFloodSoak } from '../dist/test/soak/flood-soak.js';
 import { runRpcSoak } from '../dist/test/soak/rpc-soak.js';
+import { runClusterSoak } from '../dist/test/soak/cluster-soak.js';
 
 const USAGE = `usage: npm run soak -- --minutes N [--streams S] [--restart-seconds R] [--sample-seconds T] [--rate MSGS_PER_SEC] [--loss P] [--reorder P] [--seed N]
        npm run soak -- --flood --minutes N [--flood-rate DATAGRAMS_PER_SEC] [--messages M] [--seed N]
-       npm run soak -- --rpc --minutes N [--sample-seconds T] [--seed N]`;
+       npm run soak -- --rpc --minutes N [--sample-seconds T] [--seed N]
+       npm run soak -- --cluster --minutes N [--rate PUTS_PER_SEC] [--sample-seconds T] [--retained-log-bytes N] [--seed N]`;
 
 const OPTIONS = {
   '--minutes': { key: 'minutes', min: 0.05, max: 24 * 60 },
@@ -30,6 +35,7 @@ const OPTIONS = {
   '--seed': { key: 'seed', min: -(2 ** 31), max: 2 ** 31 - 1, integer: true },
   '--flood-rate': { key: 'floodRate', min: 1, max: 1_000_000, integer: true },
   '--messages': { key: 'messages', min: 1, max: 100_000_000, integer: true },
+  '--retained-log-bytes': { key: 'retainedLogBytes', min: 0, max: 2 ** 30, integer: true },
 };
 
 function usage(message) {
@@ -53,6 +59,10 @@ function parse(argv) {
       values.rpc = true;
       continue;
     }
+    if (name === '--cluster') {
+      values.cluster = true;
+      continue;
+    }
     const spec = OPTIONS[name];
     if (spec === undefined) usage(`unknown option '${name}'`);
     const text = argv[++i];
@@ -66,6 +76,21 @@ function parse(argv) {
 }
 
 const args = parse(process.argv.slice(2));
+if (args.cluster) {
+  const argv = process.argv.slice(2);
+  const cluster = await runClusterSoak({
+    durationMs: Math.round(args.minutes * 60_000),
+    ratePerSecond: argv.includes('--rate') ? args.rate : 5000,
+    sampleIntervalMs: Math.round(args.sampleSeconds * 1000),
+    ...(args.retainedLogBytes === undefined ? {} : { retainedLogBytes: args.retainedLogBytes }),
+    seed: args.seed,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  process.stdout.write(`\n${JSON.stringify(cluster.figures)}\n`);
+  if (cluster.ok) process.stdout.write('soak --cluster: every put answered; no member\'s resident memory grew beyond the tolerance\n');
+  else for (const problem of cluster.problems) process.stdout.write(`soak --cluster: FAILED: ${problem}\n`);
+  process.exit(cluster.ok ? 0 : 1);
+}
 if (args.rpc) {
   const rpc = await runRpcSoak({
     durationMs: Math.round(args.minutes * 60_000),
