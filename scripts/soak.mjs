@@ -75,6 +75,14 @@ function parse(argv) {
   return values;
 }
 
+/** Prints a run's figures and verdict (its problems when it failed) and exits 0 or 1. */
+function finish(flag, result, okText) {
+  process.stdout.write(`\n${JSON.stringify(result.figures)}\n`);
+  if (result.ok) process.stdout.write(`soak ${flag}: ${okText}\n`);
+  else for (const problem of result.problems) process.stdout.write(`soak ${flag}: FAILED: ${problem}\n`);
+  process.exit(result.ok ? 0 : 1);
+}
+
 const args = parse(process.argv.slice(2));
 if (args.cluster) {
   const argv = process.argv.slice(2);
@@ -86,10 +94,7 @@ if (args.cluster) {
     seed: args.seed,
     log: (line) => process.stdout.write(`${line}\n`),
   });
-  process.stdout.write(`\n${JSON.stringify(cluster.figures)}\n`);
-  if (cluster.ok) process.stdout.write('soak --cluster: every put answered; no member\'s resident memory grew beyond the tolerance\n');
-  else for (const problem of cluster.problems) process.stdout.write(`soak --cluster: FAILED: ${problem}\n`);
-  process.exit(cluster.ok ? 0 : 1);
+  finish('--cluster', cluster, 'every put answered; no member\'s resident memory grew beyond the tolerance');
 }
 if (args.rpc) {
   const rpc = await runRpcSoak({
@@ -98,10 +103,7 @@ if (args.rpc) {
     seed: args.seed,
     log: (line) => process.stdout.write(`${line}\n`),
   });
-  process.stdout.write(`\n${JSON.stringify(rpc.figures)}\n`);
-  if (rpc.ok) process.stdout.write('soak --rpc: providers flapped; heap and handles within tolerance; every real provider READY at the end\n');
-  else for (const problem of rpc.problems) process.stdout.write(`soak --rpc: FAILED: ${problem}\n`);
-  process.exit(rpc.ok ? 0 : 1);
+  finish('--rpc', rpc, 'providers flapped; heap and handles within tolerance; every real provider READY at the end');
 }
 if (args.flood) {
   const flood = await runFloodSoak({
