@@ -58,7 +58,11 @@ export function encodeLogData(message: LogData, buffer: Uint8Array, offset: numb
   return length;
 }
 
-/** Reads a LogData whose entries are framed as `layout` frames them; the entries' data are copies (they outlive the receive buffer). */
+/**
+ * Reads a LogData whose entries are framed as `layout` frames them; the entries' data are views
+ * into one copy of the message's entries (they outlive the receive buffer; one allocation per
+ * message, not per entry).
+ */
 export function decodeLogData(buffer: Uint8Array, offset: number, length: number, layout: LogLayout = CONTIGUOUS_LAYOUT): LogData {
   const bad = (why: string): never => {
     throw new SkeinError(ErrorCode.PROTOCOL_INVALID, `LogData (${length} bytes): ${why}`);
@@ -70,6 +74,7 @@ export function decodeLogData(buffer: Uint8Array, offset: number, length: number
   const count = v.getInt32(40, true);
   if (count < 0) bad(`entry count ${count}`);
   const entries: LogEntry[] = [];
+  const body = buffer.slice(offset + HEADER, offset + length);
   let at = HEADER;
   for (let i = 0; i < count; i++) {
     if (at + ENTRY_HEADER > length) bad(`entry ${i} of ${count} is cut short`);
@@ -77,7 +82,7 @@ export function decodeLogData(buffer: Uint8Array, offset: number, length: number
     const position = v.getFloat64(at + 8, true);
     const dataLength = v.getInt32(at + 16, true);
     if (dataLength < 0 || at + ENTRY_HEADER + dataLength > length) bad(`entry ${i} of ${count} says ${dataLength} bytes, past the end`);
-    const data = buffer.slice(offset + at + ENTRY_HEADER, offset + at + ENTRY_HEADER + dataLength);
+    const data = body.subarray(at - HEADER + ENTRY_HEADER, at - HEADER + ENTRY_HEADER + dataLength);
     entries.push({ termId, position, length: entryLength(dataLength, layout), data });
     at += ENTRY_HEADER + dataLength;
   }

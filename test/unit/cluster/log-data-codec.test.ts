@@ -39,6 +39,7 @@ test('any batch of entries survives the log stream encoding', () => {
       if (datas.length > 0) {
         buffer.fill(0);
         assert.notEqual(decoded.entries[0]!.data.buffer, buffer.buffer, 'the data are copies');
+        assert.deepEqual(decoded, message, 'the entries outlive the receive buffer');
       }
     },
   ), { numRuns: 300 });
