@@ -157,7 +157,7 @@ export class ClusterMember implements Agent {
   private nextStatusNs = 0;
   private lastStatusKey = '';
   /** Messages not sent because the peer was not connected or pushed back (sent again later by the core). */
-  messagesDropped = 0;
+  messagesNotTaken = 0;
   /** Frames received that were not consensus messages or log data (reported once each). */
   framesRefused = 0;
   /**
@@ -170,7 +170,7 @@ export class ClusterMember implements Agent {
     { typeId: CounterTypeId.CLUSTER_COMMIT_POSITION, label: 'Cluster commit-pos', value: () => this.node.member.commitPosition, counter: null },
     { typeId: CounterTypeId.CLUSTER_SNAPSHOT_COUNT, label: 'Cluster snapshot count', value: () => this.node.snapshotsStored, counter: null },
     { typeId: CounterTypeId.CLUSTER_ELECTION_STATE, label: 'Cluster election state', value: () => ELECTION_STATE_CODES[this.node.member.electionState], counter: null },
-    { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster messages not taken (back pressure; sent again later)', value: () => this.messagesDropped, counter: null },
+    { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster messages not taken (back pressure; sent again later)', value: () => this.messagesNotTaken, counter: null },
     { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster log stream gaps reported to the leader', value: () => this.node.member.gapsReported, counter: null },
     { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster client resends absorbed by the leader', value: () => this.node.resendsAbsorbed, counter: null },
     { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster sessions closed for an egress backlog', value: () => this.ingress?.stats.egressBacklogClosed ?? 0, counter: null },
@@ -530,7 +530,7 @@ export class ClusterMember implements Agent {
       length = logDataLength(message);
       // Not encoded when it cannot go (no follower there, or its window full): the leader offers it again later.
       if (!publication.isConnected || publication.availableWindow < length) {
-        this.messagesDropped++;
+        this.messagesNotTaken++;
         return false;
       }
       if (length > this.logBuffer.length) this.logBuffer = new Uint8Array(length);
@@ -543,7 +543,7 @@ export class ClusterMember implements Agent {
       length = this.codec.encode(to, message, buffer, 0);
     }
     if (publication.offer(buffer, 0, length) >= 0) return true;
-    this.messagesDropped++;
+    this.messagesNotTaken++;
     return false;
   }
 

@@ -330,7 +330,7 @@ export class ClusterNode {
       // appended again, so that clients resending under load add no work to the log.
       const applied = this.container.lastSequence(sessionId);
       if (sequence <= applied) {
-        const again = sequence === applied ? this.container.lastAnswer(sessionId) : this.container.recentAnswer(sessionId, sequence);
+        const again = this.container.answerTo(sessionId, sequence);
         if (again !== undefined) this.options.egress(sessionId, sequence, again);
         this.resendsAbsorbed++;
         return { accepted: true, position: this.member.appliedPosition };

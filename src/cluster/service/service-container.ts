@@ -216,6 +216,16 @@ export class ServiceContainer {
     return (this.sessions.get(sessionId) ?? this.closed.get(sessionId))?.lastSequence ?? 0;
   }
 
+  /**
+   * The answer to an applied command still at hand: the session's last from the session table (open
+   * or closed), an earlier one from an open session's recent answers; undefined otherwise.
+   */
+  answerTo(sessionId: number, sequence: number): Uint8Array | undefined {
+    const record = this.sessions.get(sessionId) ?? this.closed.get(sessionId);
+    if (record === undefined || sequence <= 0 || sequence > record.lastSequence) return undefined;
+    return sequence === record.lastSequence ? record.lastAnswer : this.recentAnswer(sessionId, sequence);
+  }
+
   /** The answer to an earlier command of an open session, if still among its recent answers (undefined otherwise). */
   recentAnswer(sessionId: number, sequence: number): Uint8Array | undefined {
     const recent = this.sessions.get(sessionId)?.recent;
@@ -306,7 +316,7 @@ export class ServiceContainer {
           return;
         }
         if (decoded.sequence <= record.lastSequence) {
-          const again = decoded.sequence === record.lastSequence ? record.lastAnswer : this.recentAnswer(decoded.sessionId, decoded.sequence);
+          const again = this.answerTo(decoded.sessionId, decoded.sequence);
           if (again !== undefined) {
             this.stats.answeredAgain++;
             if (this.roleValue === 'LEADER') this.egress(decoded.sessionId, decoded.sequence, again);
