@@ -409,13 +409,16 @@ export class ArchiveClient {
     if (this.clientState === 'CLOSED') return 0;
     const closing = this.closing;
     if (closing !== null) {
-      this.subscription?.poll(this.assembler.onFragment, 16);
+      const polled = this.subscription?.poll(this.assembler.onFragment, 16) ?? 0;
       if (nowNs >= closing.deadlineNs || !(this.subscription?.images.some((i) => i.sessionId === this.sessionId) ?? false)) {
         this.closing = null;
         this.end('CLOSED', new SkeinError(ErrorCode.CLOSED, 'the archive client was closed', this.subject()));
         closing.resolve();
+        return 1;
       }
-      return 1;
+      // Waiting for the archive to end the session is not work: the runner may idle meanwhile
+      // (counting it as work kept a core busy for the whole wait).
+      return polled;
     }
     let work = 0;
     if (this.clientState === 'CONNECTING') work += this.connectStep(nowNs);
