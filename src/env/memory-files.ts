@@ -46,6 +46,11 @@ export class MemoryFiles implements Files {
     return used;
   }
 
+  /** Bytes one file takes on the "device" (its furthest write), or null when it does not exist. */
+  allocatedOf(path: string): number | null {
+    return this.files.get(path)?.written ?? null;
+  }
+
   setCapacity(capacityBytes: number): void {
     this.capacityBytes = capacityBytes;
   }

@@ -2,14 +2,16 @@
  * Recording a live stream into segment files: blocks from Image.blockPoll land at their positions
  * (PAD frames as their header alone), segments roll at their boundaries and are created at full
  * length, an interrupted recording's stop position is found again from the files, verify finds
- * what is wrong with a damaged file, and a failing disk consumes nothing.
+ * what is wrong with a damaged file, and a failing disk consumes nothing. With a sync level, zeros
+ * are written ahead of the data (so syncs push data, not block allocations), and a disk too full
+ * for them still takes the data.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Skein } from '../../../src/skein.js';
 import type { Image } from '../../../src/client/image.js';
 import { MemoryFiles } from '../../../src/env/memory-files.js';
-import { RecordingWriter, checkFileSyncLevel } from '../../../src/archive/recording-writer.js';
+import { PREPARE_CHUNK_LENGTH, RecordingWriter, checkFileSyncLevel } from '../../../src/archive/recording-writer.js';
 import { recoverStopPosition, verifyRecording, type RecordingLayout } from '../../../src/archive/segment-scan.js';
 import { parseSegmentFileName, segmentBasePosition, segmentBasesOf, segmentFileName, segmentLengthFor } from '../../../src/archive/segment-files.js';
 import { DATA_HEADER_LENGTH, END_FRAG_FLAG, PAD_FRAME_TYPE, readInt32LE } from '../../../src/logbuffer/frame-descriptor.js';
@@ -264,4 +266,64 @@ test('a write that fails (full disk, device error) consumes nothing: the same bl
   } finally {
     await stream.skein.close();
   }
+});
+
+test('with a sync level, zeros go ahead of the data; without one, segments stay sparse; a full disk still takes the data', () => {
+  const termLength = 1024 * 1024;
+  const segmentLength = 4 * termLength;
+  const block = 48 * 1024;
+  const initialTermId = 7;
+  const data = new Uint8Array(block);
+  for (let i = 0; i < block; i++) data[i] = 1 + (i % 251);
+  const files = new MemoryFiles();
+  files.mkdirs(DIR);
+  const init = { files, archiveDir: DIR, startPosition: 0, position: 0, initialTermId, termLength, segmentLength };
+  // write() takes a term buffer and an offset in it: a block at `position` is written from a buffer holding it at its term offset.
+  const termBuffer = new Uint8Array(termLength);
+  const put = (writer: RecordingWriter, position: number): void => {
+    const offset = position % termLength;
+    termBuffer.set(data, offset);
+    writer.write(termBuffer, offset, block, initialTermId + Math.floor(position / termLength));
+  };
+
+  const synced = new RecordingWriter({ ...init, recordingId: 1, fileSyncLevel: 1 });
+  const sparse = new RecordingWriter({ ...init, recordingId: 2, fileSyncLevel: 0 });
+  const seg = (id: number, base: number): string => `${DIR}/${segmentFileName(id, base)}`;
+  // Blocks up to past the first segment's end (blocks do not cross terms: 48 KiB does not divide 1 MiB, so skip to the next term where one would).
+  let position = 0;
+  let blocks = 0;
+  while (position < segmentLength + 2 * termLength) {
+    if ((position % termLength) + block > termLength) position = (Math.floor(position / termLength) + 1) * termLength;
+    put(synced, position);
+    put(sparse, position);
+    blocks++;
+    const base = Math.floor(position / segmentLength) * segmentLength;
+    const end = position + block - base;
+    const prepared = files.allocatedOf(seg(1, base))!;
+    assert.ok(prepared >= Math.min(segmentLength, end + PREPARE_CHUNK_LENGTH / 2), `zeros at least half a chunk ahead: ${prepared} after data ending at ${end}`);
+    assert.ok(prepared <= end + 1.5 * PREPARE_CHUNK_LENGTH, `no more than a chunk and a half ahead: ${prepared} after data ending at ${end}`);
+    assert.equal(files.allocatedOf(seg(2, base)), end, 'without a sync level the segment takes only what was written');
+    position += block;
+  }
+  assert.ok(blocks > 100);
+  assert.equal(files.allocatedOf(seg(1, 0)), segmentLength, 'the full first segment was prepared to its end, not past it');
+  // The content is the same either way: data where it was written, zeros elsewhere.
+  for (const base of [0, segmentLength]) assert.ok(Buffer.from(files.contentOf(seg(1, base))!).equals(Buffer.from(files.contentOf(seg(2, base))!)), `segment ${base}`);
+  assert.ok(files.syncCount >= blocks, 'each write synced');
+
+  // A disk too full for the zeros: preparing stops for the segment, the data is still written.
+  const full = new MemoryFiles();
+  full.mkdirs(DIR);
+  const tight = new RecordingWriter({ ...init, files: full, recordingId: 3, fileSyncLevel: 1 });
+  full.setCapacity(block);
+  put(tight, 0);
+  assert.equal(full.allocatedOf(seg(3, 0)), block, 'only the data');
+  full.setCapacity(Number.MAX_SAFE_INTEGER);
+  put(tight, block);
+  assert.equal(full.allocatedOf(seg(3, 0)), 2 * block, 'no zeros after a failed attempt in this segment');
+  const content = full.contentOf(seg(3, 0))!;
+  assert.ok(Buffer.from(content.subarray(0, block)).equals(Buffer.from(data)) && Buffer.from(content.subarray(block, 2 * block)).equals(Buffer.from(data)));
+  synced.close();
+  sparse.close();
+  tight.close();
 });
