@@ -359,12 +359,12 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       signal.addEventListener('abort', call.abortListener, { once: true });
     }
     this.calls.add(call);
-    this.dispatch(call);
+    this.dispatch(call, nowNs);
     return call;
   }
 
-  private dispatch(call: Call): void {
-    const nowNs = this.client.nanoTime();
+  /** Sends the call's next attempt; `nowNs` when the caller has just read the clock. */
+  private dispatch(call: Call, nowNs = this.client.nanoTime()): void {
     if (nowNs >= call.deadlineNs) {
       this.fail(call, 'DEADLINE_EXCEEDED', `the deadline passed before attempt ${call.attempt} could be sent`);
       return;
@@ -467,7 +467,8 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
           return;
         }
       }
-      this.endAttempt(call, true);
+      // Timed at the poll that read the answer (the link's clock reading for it).
+      this.endAttempt(call, true, call.link?.heardNs);
       this.budget.onSuccess();
       this.succeed(call, value);
       return;
@@ -513,13 +514,14 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     this.fail(call, status, message, undefined, undefined, trailers);
   }
 
-  private endAttempt(call: Call, ok: boolean): void {
+  /** Ends the call's attempt on its provider; `endNs` when the end was already timed (else the clock is read). */
+  private endAttempt(call: Call, ok: boolean, endNs?: number): void {
     const provider = call.provider;
     if (provider === null) return;
     call.provider = null;
     call.link?.removeCall(call.callId);
     this.holder.callEnded(provider, ok);
-    const nowNs = this.client.nanoTime();
+    const nowNs = endNs !== undefined && endNs >= call.sentNs ? endNs : this.client.nanoTime();
     this.balancer.onCallEnd(provider, nowNs - call.sentNs, ok, nowNs);
   }
 
