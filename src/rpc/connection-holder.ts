@@ -109,6 +109,8 @@ export class ConnectionHolder implements ProviderHost {
       listed.add(id);
       const existing = this.providers.get(id);
       if (existing === undefined || existing.state === 'CLOSED') {
+        // A CLOSED one not yet forgotten leaves the map here, so it leaves the count too.
+        if (existing !== undefined) this.counts.set('CLOSED', this.counts.get('CLOSED')! - 1);
         const provider = new ProviderConnection(entry, this);
         this.providers.set(id, provider);
         this.counts.set('IDLE', this.counts.get('IDLE')! + 1);
@@ -273,6 +275,8 @@ export class ConnectionHolder implements ProviderHost {
 
   /** CLOSED providers are forgotten: nothing of them is kept. */
   private forgetClosed(): void {
+    // Runs at the end of every call: look through the providers only when one is CLOSED.
+    if (this.counts.get('CLOSED') === 0) return;
     for (const [id, p] of this.providers) {
       if (p.state !== 'CLOSED') continue;
       this.providers.delete(id);

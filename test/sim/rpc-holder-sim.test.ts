@@ -4,7 +4,8 @@
  * resolving, the registry goes away and comes back, calls start and end. After every 1 ms step
  * the holder's invariants are checked:
  *
- * - every provider is in exactly one state, and the per-state counts match the providers;
+ * - every provider is in exactly one state, and the per-state counts match the providers (the
+ *   count of CLOSED ones is 0: none is kept);
  * - the pick list is exactly the READY providers (DEGRADED ones only when none is READY);
  * - a provider holds a link exactly in CONNECTING, READY, DEGRADED and DRAINING, and the links
  *   open on the fake network are exactly those (nothing closed is still open);
@@ -53,7 +54,7 @@ function checkInvariants(holder: ConnectionHolder, links: FakeLinks, quarantined
       else assert.equal(opens, before, `${where}: quarantined ${p.id} opened a link`);
     } else quarantinedOpens.delete(p.id);
   }
-  for (const state of ['IDLE', 'CONNECTING', 'READY', 'DEGRADED', 'BACKOFF', 'DRAINING', 'QUARANTINED'] as const) {
+  for (const state of ['IDLE', 'CONNECTING', 'READY', 'DEGRADED', 'BACKOFF', 'DRAINING', 'QUARANTINED', 'CLOSED'] as const) {
     assert.equal(holder.countIn(state), counts.get(state) ?? 0, `${where}: count of ${state}`);
   }
   assert.equal(links.openCount, withLink, `${where}: links open on the network vs held by providers`);
