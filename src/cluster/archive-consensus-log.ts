@@ -29,7 +29,7 @@ import { awaitRecordingOf, awaitRecordingStopped, readRecording } from './record
 import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
 import { entryLength, placeEntry, type LogEntry, type LogLayout } from './consensus/consensus-log.js';
 import { RecordingReader } from '../archive/recording-reader.js';
-import { BEGIN_FRAG_FLAG, DATA_HEADER_LENGTH, END_FRAG_FLAG, FLAGS_FIELD_OFFSET, FRAME_ALIGNMENT, readInt32LE } from '../logbuffer/frame-descriptor.js';
+import { BEGIN_FRAG_FLAG, DATA_HEADER_LENGTH, END_FRAG_FLAG, FLAGS_FIELD_OFFSET, FRAME_ALIGNMENT, TERM_ID_FIELD_OFFSET, TERM_OFFSET_FIELD_OFFSET, readInt32LE } from '../logbuffer/frame-descriptor.js';
 import { align } from '../util/bits.js';
 import { PersistedConsensusLog } from './consensus/persisted-consensus-log.js';
 
@@ -298,7 +298,7 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
       // Only what the archive has recorded can be read back.
       limit: () => this.durable,
       read: (from, maxBytes) => this.readBack(from, maxBytes),
-      isEntryEnd: (at) => at === this.durable || this.entryBeginsAt(at),
+      isEntryEnd: (at) => at === this.durable || this.entryEndsAt(at),
     }, this.retainedBytes);
   }
 
@@ -389,14 +389,14 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
    * so reads in order (a follower caught up in batches, a replay from a snapshot, the log read at
    * open) read each block once; a read from elsewhere opens a new reader.
    */
-  private readBack(from: number, maxBytes: number): LogEntry[] {
+  private readBack(from: number, maxBytes: number, probe = false): LogEntry[] {
     const out: LogEntry[] = [];
     let bytes = 0;
     let at = from;
     while (at < this.durable && (out.length === 0 || bytes < maxBytes)) {
       let index = this.cachedIndex(at);
       if (index < 0) {
-        if (!this.readBlock(at)) break;
+        if (!this.readBlock(at, probe)) break;
         index = this.cachedIndex(at);
         if (index < 0) break;
       }
@@ -434,7 +434,7 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
    * at hand; false when there is none (nothing recorded there, or only an entry cut short at the
    * end of the recording by a crash).
    */
-  private readBlock(at: number): boolean {
+  private readBlock(at: number, probe = false): boolean {
     if (this.reader === null || this.reader.position !== at) {
       this.reader?.close();
       this.reader = this.readerAt(at);
@@ -444,6 +444,8 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
     for (;;) {
       const length = reader.read(limit, 0, this.streamId);
       if (length === 0) return false;
+      // A probe may land inside an entry, where payload bytes read as a frame header: no frame begins there.
+      if (probe && !this.frameSitsAt(reader.buffer, reader.position)) return false;
       if (reader.paddingLength === 0) break;
       reader.consume();
     }
@@ -460,6 +462,7 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
         parts = [];
         start = offset;
       } else if (start < 0) {
+        if (probe) return false;
         throw new SkeinError(ErrorCode.STORAGE_FAILED, `log recording ${this.recording}: a fragment at ${reader.position + offset} begins no entry (reading from ${at})`);
       }
       parts.push(block.slice(offset + DATA_HEADER_LENGTH, offset + frameLength));
@@ -502,14 +505,31 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
     return new RecordingReader(this.files, this.archiveDir!, layout, position, Math.max(64 * 1024, Math.min(this.layout.termLength, MAX_READ_BACK_BLOCK)));
   }
 
-  /** Whether an entry of the recording begins at `position` (so one ends there): the check behind isEntryEnd below memory. */
-  private entryBeginsAt(position: number): boolean {
+  /**
+   * Whether an entry of the recording ends at `position` (below what is recorded): the next entry
+   * begins there, or after the padding that fills the rest of its term (an entry never crosses a
+   * term). The check behind isEntryEnd below memory; a storage failure is thrown, not taken for
+   * "no".
+   */
+  private entryEndsAt(position: number): boolean {
+    if (position % FRAME_ALIGNMENT !== 0) return false;
+    let next: LogEntry | undefined;
     try {
-      const entries = this.readBack(position, 0);
-      return entries.length > 0 && entries[0]!.position === position;
-    } catch {
-      return false;
+      next = this.readBack(position, 0, true)[0];
+    } catch (error) {
+      // Payload bytes read as a frame longer than the read buffer: no frame begins there.
+      if (error instanceof SkeinError && error.code === ErrorCode.ARG_INVALID) return false;
+      throw error;
     }
+    if (next === undefined) return false;
+    const termLength = this.layout.termLength;
+    return next.position === position || (next.position % termLength === 0 && position < next.position && next.position - position < termLength);
+  }
+
+  /** Whether the frame header at the start of `block` carries the term offset and term id of `position`. */
+  private frameSitsAt(block: Uint8Array, position: number): boolean {
+    const termLength = this.layout.termLength;
+    return readInt32LE(block, TERM_OFFSET_FIELD_OFFSET) === position % termLength && readInt32LE(block, TERM_ID_FIELD_OFFSET) === ((this.initialTermId + Math.floor(position / termLength)) | 0);
   }
 
   private onRecorded(recording: number, recorded: number): void {

@@ -139,6 +139,17 @@ test('entries applied long ago leave memory and are read back from the recording
     assert.deepEqual(content(log), whole, 'read back whole from the recording (padding, fragments, both terms)');
     assert.deepEqual(batches(log), whole.entries, 'and in 16 KiB batches, as a leader streams to a follower far behind');
     for (const [, position] of whole.entries as [number, number][]) assert.equal(log.entryFrom(position)!.position, position);
+    // Below memory, entry ends are told from the recording: every entry's end is one (the last of a
+    // term too, where padding follows), a position inside an entry is not.
+    let padded = 0;
+    for (const [, position, length] of whole.entries as [number, number, number][]) {
+      const end = position + length;
+      if (end >= log.releasedPosition) break;
+      if (end % (64 * 1024) !== 0 && log.entryFrom(end)!.position !== end) padded++;
+      assert.equal(log.isEntryEnd(end), true, `the entry ending at ${end}`);
+      assert.equal(log.isEntryEnd(position + 32), false, `inside the entry at ${position}`);
+    }
+    assert.ok(padded > 0, 'some entry below memory is followed by padding');
     // Appends go on after a release; a restart reads the same log back.
     for (let i = 200; i < 220; i++) log.append(3, data(i));
     await waitFor(() => log.durablePosition === log.appendPosition, 20_000, 'recorded');
