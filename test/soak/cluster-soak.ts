@@ -124,14 +124,18 @@ export async function runClusterSoak(options: ClusterSoakOptions): Promise<Clust
     const drainUntil = performance.now() + 30_000;
     while (answered + failed < sent && performance.now() < drainUntil) await sleep(10);
   } finally {
-    await client?.close();
-    await skein.close();
-    for (const n of nodes) {
-      if (!n.isRunning) continue;
-      n.signal('SIGTERM');
-      await n.waitForExit(15_000).catch(() => n.kill());
+    try {
+      await client?.close();
+      await skein.close();
+    } finally {
+      // The members are stopped by pid even when closing the client failed.
+      for (const n of nodes) {
+        if (!n.isRunning) continue;
+        n.signal('SIGTERM');
+        await n.waitForExit(15_000).catch(() => n.kill());
+      }
+      rmSync(root, { recursive: true, force: true });
     }
-    rmSync(root, { recursive: true, force: true });
   }
   const problems: string[] = [];
   if (failed > 0 || answered !== sent) problems.push(`${sent} puts sent, ${answered} answered, ${failed} failed (first: ${firstError})`);
