@@ -135,6 +135,8 @@ export class IpcPublication {
     }
     if (this.state === 'DRAINING') {
       if (this.subscribers.length === 0 || this.minSubscriberPosition() >= this.endOfStreamPosition) this.state = 'DONE';
+      // A client that died (or closed) between a claim and its commit leaves a frame nobody will publish.
+      else this.checkForBlockedPublisher(nowNs);
     }
   }
 

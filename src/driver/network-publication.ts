@@ -558,6 +558,9 @@ export class NetworkPublication {
         if (this.senderPosition >= this.endOfStreamPosition || !this.isConnected) {
           this.state = 'LINGER';
           this.lingerDeadlineNs = nowNs + this.lingerTimeoutNs;
+        } else {
+          // A client that died (or closed) between a claim and its commit leaves a frame nobody will publish.
+          this.checkForBlockedPublisher(nowNs);
         }
         break;
       case 'LINGER':

@@ -93,6 +93,30 @@ test('tryClaim writes in place and the subscriber sees the reserved value-free p
   }
 });
 
+for (const kind of ['ipc', 'udp'] as const) {
+  test(`a ${kind} publication closed with a claim left uncommitted drains past it: the message before it arrives, the image goes away, the publication is freed`, { timeout: 15_000 }, async () => {
+    const skein = Skein.launch({ testProfile: true, seed: 5, driver: { publicationUnblockTimeoutNs: 100_000_000, publicationLingerTimeoutNs: 0 } });
+    try {
+      const channel = kind === 'ipc' ? 'aeron:ipc' : `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
+      const subscription = await skein.addSubscription(channel, 8);
+      const publication = await skein.addExclusivePublication(channel, 8);
+      await waitFor(() => publication.isConnected && subscription.imageCount === 1, 5000, 'connection');
+      const lengths: number[] = [];
+      subscription.onFragment((_buffer, _offset, length) => lengths.push(length));
+      assert.ok(publication.offer(new Uint8Array(40)) > 0);
+      assert.ok(publication.tryClaim(64, new BufferClaim()) > 0);
+      // The claim is neither committed nor aborted when the publication goes (as when its client dies mid-claim).
+      publication.close();
+      await waitFor(() => subscription.imageCount === 0, 10_000, `the image of the closed ${kind} publication to go away`);
+      assert.deepEqual(lengths, [40]);
+      const key = kind === 'ipc' ? 'ipcPublications' : 'networkPublications';
+      await waitFor(() => skein.driver.conductor.resourceCounts()[key] === 0, 5000, `the ${kind} publication to be freed`);
+    } finally {
+      await skein.close();
+    }
+  });
+}
+
 test('a publication without subscribers reports NOT_CONNECTED', { timeout: 10_000 }, async () => {
   const skein = Skein.launch({ testProfile: true, seed: 4 });
   try {
