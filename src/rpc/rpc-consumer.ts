@@ -94,6 +94,8 @@ class Call implements LinkCallListener {
   resumeNs = 0;
   committed = false;
   abortListener: (() => void) | null = null;
+  /** Where this call sits in the consumer's list of calls in flight; -1 when it is not there. */
+  liveIndex = -1;
 
   constructor(
     readonly consumer: RpcConsumer,
@@ -130,7 +132,12 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
   private readonly budget: RetryBudget;
   private readonly waitForReady: boolean;
   private readonly prng: SeededPrng;
-  private readonly calls = new Set<Call>();
+  /**
+   * Calls in flight, densely packed (each knows its index), not a Set: a Set that gains and loses
+   * an entry per call made the garbage collector promote most of what calls allocate (see IntMap).
+   */
+  private readonly live: (Call | undefined)[] = [];
+  private liveCount = 0;
   private readonly subscription: RegistrySubscription;
   private readonly onError: (error: unknown) => void;
   private nextCallId = 1;
@@ -198,6 +205,11 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
 
   get state(): HolderState {
     return this.holder.state;
+  }
+
+  /** Calls started and not yet ended (waiting for a provider, backing off or sent). */
+  get inFlight(): number {
+    return this.liveCount;
   }
 
   providers(): ProviderView[] {
@@ -270,7 +282,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       // Whatever the registry does, the calls, links and counters below are released.
       this.onError(error);
     }
-    for (const call of [...this.calls]) this.fail(call, 'CANCELLED', 'the consumer was closed');
+    for (const call of this.live.slice(0, this.liveCount)) this.fail(call!, 'CANCELLED', 'the consumer was closed');
     this.holder.close();
     this.links.closeAll();
     for (const counter of this.counters.values()) counter.close();
@@ -293,7 +305,10 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
     // Deadlines are checked once a millisecond; waiting and backing-off calls every cycle.
     if (this.parked === 0 && nowNs < this.nextScanNs) return work;
     this.nextScanNs = nowNs + MS;
-    for (const call of this.calls) {
+    // Backwards: a call that ends here leaves its index to the last call, which was seen already.
+    for (let i = this.liveCount - 1; i >= 0; i--) {
+      const call = this.live[i];
+      if (call === undefined) continue;
       switch (call.phase) {
         case 'WAITING':
           if (nowNs >= call.deadlineNs) this.fail(call, 'DEADLINE_EXCEEDED', `no provider ready within the deadline: ${this.holder.describe()}`, 'UNAVAILABLE');
@@ -358,7 +373,8 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       call.abortListener = () => this.cancel(call, `aborted: ${String(signal.reason?.message ?? signal.reason)}`);
       signal.addEventListener('abort', call.abortListener, { once: true });
     }
-    this.calls.add(call);
+    call.liveIndex = this.liveCount;
+    this.live[this.liveCount++] = call;
     this.dispatch(call, nowNs);
     return call;
   }
@@ -581,9 +597,19 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
 
   private finishCall(call: Call): void {
     this.setPhase(call, 'DONE');
-    this.calls.delete(call);
+    this.removeLive(call);
     if (call.abortListener !== null) call.signal?.removeEventListener('abort', call.abortListener);
     call.abortListener = null;
+  }
+
+  private removeLive(call: Call): void {
+    const index = call.liveIndex;
+    if (index < 0) return;
+    const last = this.live[--this.liveCount]!;
+    this.live[index] = last;
+    last.liveIndex = index;
+    this.live[this.liveCount] = undefined;
+    call.liveIndex = -1;
   }
 
   private addCounters(): void {

@@ -17,6 +17,7 @@ import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
 import type { Subscription } from '../client/subscription.js';
 import type { Image } from '../client/image.js';
+import { IntMap } from '../util/int-map.js';
 import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
 import { EMPTY_METADATA, FrameReader, FrameType, FrameWriter, type FrameFields, type Metadata } from './rpc-frames.js';
@@ -56,7 +57,8 @@ export class RpcLink implements ProviderLink {
   private subscription: Subscription | null = null;
   private publication: Publication | null = null;
   private image: Image | null = null;
-  private readonly calls = new Map<number, LinkCallListener>();
+  /** Calls in flight by call id (an IntMap: a Map churned per call made the garbage collector promote most of what calls allocate). */
+  private readonly calls = new IntMap<LinkCallListener>();
   private readonly assembler: FragmentAssembler;
   private readonly reader = new FrameReader();
   private readonly writer = new FrameWriter();
@@ -285,7 +287,7 @@ export class RpcLink implements ProviderLink {
     this.subscription = null;
     this.image = null;
     this.owner.forget(this);
-    const calls = [...this.calls.values()];
+    const calls = this.calls.valuesArray();
     this.calls.clear();
     for (const call of calls) call.onLinkDown(reason);
   }

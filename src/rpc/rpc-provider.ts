@@ -15,6 +15,7 @@
  * Responses that the publication cannot take at once wait in a bounded queue per link and are
  * offered again on every duty cycle.
  */
+import { IntMap } from '../util/int-map.js';
 import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
 import type { Subscription } from '../client/subscription.js';
@@ -81,7 +82,8 @@ class ProviderLinkSession {
   readonly image: Image;
   publication: Publication | null = null;
   readonly queue: { bytes: Uint8Array }[] = [];
-  readonly calls = new Map<number, ActiveCall>();
+  /** Calls running, by call id (an IntMap: a Map churned per call made the garbage collector promote most of what calls allocate). */
+  readonly calls = new IntMap<ActiveCall>();
   lastHeardNs: number;
   helloDone = false;
   closed = false;
@@ -251,7 +253,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       work += this.flush(link);
       // Deadlines and silence are checked once a millisecond.
       if (!scan) continue;
-      for (const call of link.calls.values()) {
+      for (const call of link.calls.valuesArray()) {
         if (!call.done && nowNs >= call.deadlineNs) {
           this.stats.deadlineExceeded++;
           this.finish(call, 'DEADLINE_EXCEEDED', `the call's deadline passed on provider ${this.address}`);
@@ -307,7 +309,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     if (link.closed) return;
     link.closed = true;
     this.links.delete(link.image.sessionId);
-    for (const call of link.calls.values()) {
+    for (const call of link.calls.valuesArray()) {
       if (call.done) continue;
       call.done = true;
       this.release(call);

@@ -182,6 +182,41 @@ test('deadlines and cancellation reach the provider: its handler sees its signal
   }
 });
 
+test('many calls in flight ending in any order: each by its own deadline or answer on both sides, the rest cancelled by close', { timeout: 30_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 306 });
+  const registry = new StaticRegistry();
+  const seen = newSeen();
+  const provider = await startProvider(skein, registry, 'p1', seen);
+  const consumer = RpcConsumer.create(skein.client, Demo, { registry, seed: 6 });
+  try {
+    await consumer.stub.echo({ text: 'warm' });
+    // Slow calls whose deadlines pass in an order unlike the order they were made in, many in the
+    // same millisecond, between quick calls that are answered.
+    const deadlines = Array.from({ length: 60 }, (_, i) => 100 + ((i * 37) % 20) * 10);
+    const slow = deadlines.map((timeoutMs) => failure(consumer.stub.slow({ ms: 20_000 }, { timeoutMs })));
+    const quick = Array.from({ length: 60 }, (_, i) => consumer.stub.echo({ text: `q${i}` }, { timeoutMs: 10_000 }));
+    assert.deepEqual((await Promise.all(quick)).map((a) => a.text), Array.from({ length: 60 }, (_, i) => `q${i}`));
+    const errors = await Promise.all(slow);
+    assert.deepEqual([...new Set(errors.map((e) => e.code))], ['ERR_SKEIN_RPC_DEADLINE_EXCEEDED']);
+    errors.forEach((error, i) => assert.match(error.message, new RegExp(`no answer within ${deadlines[i]} ms`)));
+    await waitFor(() => seen.aborted.length === 60 && provider.inFlight === 0, 5000, 'the provider to abort every slow handler');
+    assert.equal(consumer.providers()[0]!.active, 0);
+    assert.equal(consumer.inFlight, 0, 'every ended call has left the consumer');
+    // Calls still in flight when the consumer closes end CANCELLED, and the provider hears of it.
+    const open = Array.from({ length: 20 }, () => failure(consumer.stub.slow({ ms: 20_000 }, { timeoutMs: 10_000 })));
+    assert.equal(consumer.inFlight, 20);
+    await waitFor(() => provider.inFlight === 20, 5000, 'twenty calls running on the provider');
+    consumer.close();
+    assert.deepEqual([...new Set((await Promise.all(open)).map((e) => e.code))], ['ERR_SKEIN_RPC_CANCELLED']);
+    assert.equal(consumer.inFlight, 0);
+    await waitFor(() => provider.inFlight === 0, 5000, 'the provider to drop the closed consumer\'s calls');
+  } finally {
+    consumer.close();
+    await provider.close();
+    await skein.close();
+  }
+});
+
 test('a method at its concurrency limit is refused with RESOURCE_EXHAUSTED before its handler runs', { timeout: 30_000 }, async () => {
   const skein = Skein.launch({ testProfile: true, seed: 303 });
   const registry = new StaticRegistry();
