@@ -26,6 +26,8 @@
  * `requestSnapshot()` asks the leader, over the session, for a snapshot of every member (Aeron's
  * AdminRequest SNAPSHOT, what `skein cluster-tool --ingress … snapshot` sends).
  */
+import { IntMap } from '../util/int-map.js';
+import { LinkedQueue, type QueueLinks } from '../util/linked-queue.js';
 import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
 import type { Subscription } from '../client/subscription.js';
@@ -98,7 +100,7 @@ export interface ClusterClientOptions {
   readonly answers?: 'by-sequence' | 'in-order';
 }
 
-interface Command {
+interface Command extends QueueLinks<Command> {
   readonly payload: Uint8Array;
   /** The session it was given a sequence on (-1: none yet) and that sequence. */
   sessionId: number;
@@ -111,6 +113,11 @@ interface Command {
   readonly deadlineNs: number;
   readonly resolve: (answer: Uint8Array) => void;
   readonly reject: (error: Error) => void;
+}
+
+/** A sequence's key in `bySequence`: sequences can outgrow the IntMap's 31 bits on a long session. */
+function sequenceKey(sequence: number): number {
+  return sequence % 0x80000000;
 }
 
 function parseEndpoints(value: readonly string[] | string): Map<number, string> {
@@ -144,22 +151,25 @@ export class ClusterClient implements Agent {
   private termValue = -1;
   private nextSequence = 1;
   /**
-   * Commands not resolved yet, in the order they were sent (a Set: removal in O(1)). Their
+   * Commands not resolved yet, in the order they were sent (removal in O(1)). Their
    * deadlines are in that order too (one command timeout from each send), so expiry looks at the
    * front only; answers find their command through `bySequence`; resends are looked for only when
    * one can be due (`nextResendScanNs`). Thousands in flight cost no more per answer than one.
    */
-  private readonly commands = new Set<Command>();
-  /** The current session's commands by sequence. */
-  private readonly bySequence = new Map<number, Command>();
+  private readonly commands = new LinkedQueue<Command>();
+  /**
+   * The current session's commands by sequence (modulo 2^31; a command found is checked against
+   * the full sequence). Neither this nor `commands` is a Map or a Set: tables that gain and lose
+   * an entry per command made the garbage collector promote the commands (see IntMap).
+   */
+  private readonly bySequence = new IntMap<Command>();
   /** The newest command, for in-order sending. */
   private newest: Command | null = null;
   /** No command on the current session is due to be offered or resent before this. */
   private nextResendScanNs = 0;
   /**
    * No command's deadline comes before this (the oldest's, as last seen): expiry looks at the
-   * commands only then, not on every duty cycle (a Set that has lost its oldest entries walks past
-   * their empty slots to find its first).
+   * commands only then, not on every duty cycle.
    */
   private nextExpiryNs = Number.POSITIVE_INFINITY;
   private correlationId = 0;
@@ -273,11 +283,14 @@ export class ClusterClient implements Agent {
   send(payload: Uint8Array): Promise<Uint8Array> {
     if (this.stateValue === 'CLOSED') return Promise.reject(new SkeinError(ErrorCode.CLOSED, 'the cluster client is closed'));
     return new Promise<Uint8Array>((resolve, reject) => {
-      const command: Command = { payload, sessionId: -1, sequence: 0, sent: false, lastSentNs: 0, resendAfterNs: 0, deadlineNs: this.client.nanoTime() + this.settings.commandTimeoutMs * 1e6, resolve, reject };
+      const command: Command = {
+        payload, sessionId: -1, sequence: 0, sent: false, lastSentNs: 0, resendAfterNs: 0, deadlineNs: this.client.nanoTime() + this.settings.commandTimeoutMs * 1e6, resolve, reject,
+        prev: null, next: null, queued: false,
+      };
       // Offered now only when everything before it went on the session: a command must never reach
       // the leader after a later sequence (the session table would take it for an old resend and
       // drop it), nor, in order, after a later command.
-      const previous = this.newest !== null && this.commands.has(this.newest) ? this.newest : null;
+      const previous = this.newest !== null && this.newest.queued ? this.newest : null;
       this.commands.add(command);
       // Deadlines grow in send order: only the first command of an empty set moves the next expiry.
       if (command.deadlineNs < this.nextExpiryNs) this.nextExpiryNs = command.deadlineNs;
@@ -433,7 +446,7 @@ export class ClusterClient implements Agent {
         this.leaderIdValue = d.leaderMemberId();
         // Everything in flight goes again to the new leader (same sequences: answered once).
         if (this.settings.answers === 'by-sequence') {
-          for (const c of this.commands) {
+          for (let c = this.commands.first; c !== null; c = c.next) {
             if (c.sessionId !== this.sessionIdValue) continue;
             c.lastSentNs = 0;
             c.resendAfterNs = 0;
@@ -461,8 +474,8 @@ export class ClusterClient implements Agent {
       case SessionMessageHeaderDecoder.TEMPLATE_ID: {
         const d = this.messageDec.wrapAndCheckHeader(buffer, offset, length);
         if (d.clusterSessionIdAsNumber() !== this.sessionIdValue) return;
-        const command = this.settings.answers === 'by-sequence' ? this.bySequence.get(d.timestampAsNumber()) : this.oldestSent();
-        if (command === undefined || command.sessionId !== this.sessionIdValue) return;
+        const command = this.settings.answers === 'by-sequence' ? this.bySequence.get(sequenceKey(d.timestampAsNumber())) : this.oldestSent();
+        if (command === undefined || command.sessionId !== this.sessionIdValue || (this.settings.answers === 'by-sequence' && command.sequence !== d.timestampAsNumber())) return;
         this.remove(command);
         command.resolve(buffer.slice(offset + SESSION_HEADER_LENGTH, offset + length));
         return;
@@ -498,8 +511,8 @@ export class ClusterClient implements Agent {
     }
     if (sessionId !== this.sessionIdValue || code !== EventCode.CLOSED) return;
     // The cluster closed the session; a command it names was rejected for it.
-    const command = this.bySequence.get(correlationId);
-    if (command !== undefined && command.sessionId === sessionId) {
+    const command = this.bySequence.get(sequenceKey(correlationId));
+    if (command !== undefined && command.sessionId === sessionId && command.sequence === correlationId) {
       this.remove(command);
       command.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was not applied: ${detail}`));
     }
@@ -508,7 +521,7 @@ export class ClusterClient implements Agent {
 
   /** In-order answers: commands sent on the session can no longer be matched to answers. */
   private rejectSentInOrder(reason: string): void {
-    for (const c of [...this.commands]) {
+    for (const c of this.commands.toArray()) {
       if (c.sessionId !== this.sessionIdValue || !c.sent) continue;
       this.remove(c);
       c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command sent on session ${c.sessionId}: ${reason}; it may or may not have been applied (in-order answers are not resent)`));
@@ -518,7 +531,7 @@ export class ClusterClient implements Agent {
   /** The session is gone: what was sent on it is unknown, the rest goes on a new session. */
   private loseSession(reason: string): void {
     const lost = this.sessionIdValue;
-    for (const c of [...this.commands]) {
+    for (const c of this.commands.toArray()) {
       if (c.sessionId === lost && c.sent) {
         this.remove(c);
         c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${lost}/${c.sequence}: session ${lost} was lost before its answer came (${reason}); it may or may not have been applied`));
@@ -541,7 +554,7 @@ export class ClusterClient implements Agent {
       command.sessionId = this.sessionIdValue;
       command.sequence = this.nextSequence++;
       command.sent = false;
-      this.bySequence.set(command.sequence, command);
+      this.bySequence.set(sequenceKey(command.sequence), command);
     }
     const leader = this.ingress.get(this.leaderIdValue);
     if (leader === undefined) {
@@ -580,7 +593,7 @@ export class ClusterClient implements Agent {
     if (this.settings.answers === 'by-sequence') {
       // Unsent commands go in order, none after one that was not taken; resends of sent ones go whenever due.
       let blocked = false;
-      for (const c of this.commands) {
+      for (let c = this.commands.first; c !== null; c = c.next) {
         const unsent = c.sessionId !== this.sessionIdValue || !c.sent;
         if (unsent) {
           if (!blocked && this.offerCommand(c, nowNs) === 1) work++;
@@ -592,7 +605,7 @@ export class ClusterClient implements Agent {
         else next = 0;
       }
     } else {
-      for (const c of this.commands) {
+      for (let c = this.commands.first; c !== null; c = c.next) {
         if (c.sessionId === this.sessionIdValue && c.sent) continue;
         const offered = this.offerCommand(c, nowNs);
         if (offered === 0) {
@@ -608,13 +621,14 @@ export class ClusterClient implements Agent {
 
   /** In-order answers: the oldest command sent on the current session. */
   private oldestSent(): Command | undefined {
-    for (const c of this.commands) if (c.sessionId === this.sessionIdValue && c.sent) return c;
+    for (let c = this.commands.first; c !== null; c = c.next) if (c.sessionId === this.sessionIdValue && c.sent) return c;
     return undefined;
   }
 
   private remove(command: Command): void {
-    this.commands.delete(command);
-    if (this.bySequence.get(command.sequence) === command) this.bySequence.delete(command.sequence);
+    this.commands.remove(command);
+    const key = sequenceKey(command.sequence);
+    if (this.bySequence.get(key) === command) this.bySequence.delete(key);
   }
 
   private expireCommands(nowNs: number): number {
@@ -630,7 +644,8 @@ export class ClusterClient implements Agent {
     if (nowNs < this.nextExpiryNs) return work;
     // Deadlines come in the order commands were sent: the first not due ends the look.
     this.nextExpiryNs = Number.POSITIVE_INFINITY;
-    for (const c of this.commands) {
+    for (let c = this.commands.first, next: Command | null = null; c !== null; c = next) {
+      next = c.next;
       if (nowNs < c.deadlineNs) {
         this.nextExpiryNs = c.deadlineNs;
         break;
@@ -646,7 +661,7 @@ export class ClusterClient implements Agent {
   private toClosed(error: SkeinError, reason: string): void {
     if (this.stateValue === 'CLOSED') return;
     this.transition('CLOSED', reason);
-    const pending = [...this.commands];
+    const pending = this.commands.toArray();
     this.commands.clear();
     this.bySequence.clear();
     for (const c of pending) {
