@@ -193,12 +193,17 @@ test('many calls in flight ending in any order: each by its own deadline or answ
     // Slow calls whose deadlines pass in an order unlike the order they were made in, many in the
     // same millisecond, between quick calls that are answered.
     const deadlines = Array.from({ length: 60 }, (_, i) => 100 + ((i * 37) % 20) * 10);
-    const slow = deadlines.map((timeoutMs) => failure(consumer.stub.slow({ ms: 20_000 }, { timeoutMs })));
+    const started = performance.now();
+    const slow = deadlines.map((timeoutMs) => failure(consumer.stub.slow({ ms: 20_000 }, { timeoutMs })).then((error) => ({ error, afterMs: performance.now() - started })));
     const quick = Array.from({ length: 60 }, (_, i) => consumer.stub.echo({ text: `q${i}` }, { timeoutMs: 10_000 }));
     assert.deepEqual((await Promise.all(quick)).map((a) => a.text), Array.from({ length: 60 }, (_, i) => `q${i}`));
-    const errors = await Promise.all(slow);
-    assert.deepEqual([...new Set(errors.map((e) => e.code))], ['ERR_SKEIN_RPC_DEADLINE_EXCEEDED']);
-    errors.forEach((error, i) => assert.match(error.message, new RegExp(`no answer within ${deadlines[i]} ms`)));
+    const ended = await Promise.all(slow);
+    assert.deepEqual([...new Set(ended.map((e) => e.error.code))], ['ERR_SKEIN_RPC_DEADLINE_EXCEEDED']);
+    // Each by its own deadline, never before it (the consumer's or, when its END comes first, the provider's).
+    ended.forEach(({ error, afterMs }, i) => {
+      assert.ok(afterMs >= deadlines[i]! - 1, `call ${i} (deadline ${deadlines[i]} ms) ended after ${afterMs.toFixed(1)} ms`);
+      assert.match(error.message, new RegExp(`no answer within ${deadlines[i]} ms|deadline passed`));
+    });
     await waitFor(() => seen.aborted.length === 60 && provider.inFlight === 0, 5000, 'the provider to abort every slow handler');
     assert.equal(consumer.providers()[0]!.active, 0);
     assert.equal(consumer.inFlight, 0, 'every ended call has left the consumer');
