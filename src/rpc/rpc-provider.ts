@@ -382,6 +382,14 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
 
   private onCall(link: ProviderLinkSession, reader: FrameReader, nowNs: number): void {
     const callId = reader.callId;
+    if (callId < 0) {
+      // Consumers number calls from 1 up to 2^31 - 1: a negative id cannot be answered or tracked.
+      this.stats.droppedFrames++;
+      this.onError(new SkeinError(ErrorCode.PROTOCOL_INVALID, `provider ${this.address}: CALL with call id ${callId} from ${link.image.sourceIdentity} dropped; call ids are 0 to 2^31 - 1`, {
+        channel: link.image.channel, streamId: link.image.streamId, sessionId: link.image.sessionId,
+      }));
+      return;
+    }
     const index = reader.nameIndex(this.methodBytes);
     const methodName = index >= 0 ? this.methodNames[index]! : reader.name;
     const service = this.service.name;

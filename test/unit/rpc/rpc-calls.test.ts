@@ -15,6 +15,9 @@ import { defineService, oneway, serverStream, unary } from '../../../src/rpc/ser
 import { jsonCodec, rawCodec } from '../../../src/rpc/codec.js';
 import { RpcError } from '../../../src/rpc/rpc-status.js';
 import { freeUdpPortPair, waitFor } from '../../support/wait.js';
+import { FrameReader, FrameType, encodeFrame } from '../../../src/rpc/rpc-frames.js';
+import { RPC_DEFAULTS } from '../../../src/rpc/rpc-defaults.js';
+import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
 
 const Demo = defineService('demo', {
   echo: unary<{ text: string }, { text: string; attempt: number; who: string }>({ idempotent: true }),
@@ -75,7 +78,7 @@ function implementation(who: string, seen: Seen) {
   };
 }
 
-async function startProvider(skein: Skein, registry: StaticRegistry, who: string, seen: Seen, extra: { drainTimeoutMs?: number } = {}) {
+async function startProvider(skein: Skein, registry: StaticRegistry, who: string, seen: Seen, extra: { drainTimeoutMs?: number; onError?: (error: unknown) => void } = {}) {
   const port = await freeUdpPortPair();
   return RpcProvider.start(skein.client, { service: Demo, implementation: implementation(who, seen), address: `127.0.0.1:${port}`, registry, incarnation: who, ...extra });
 }
@@ -217,6 +220,48 @@ test('many calls in flight ending in any order: each by its own deadline or answ
     await waitFor(() => provider.inFlight === 0, 5000, 'the provider to drop the closed consumer\'s calls');
   } finally {
     consumer.close();
+    await provider.close();
+    await skein.close();
+  }
+});
+
+test('a CALL with a negative call id is dropped and named; the provider goes on serving the same link', { timeout: 30_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 307 });
+  const errors: unknown[] = [];
+  const provider = await startProvider(skein, new StaticRegistry(), 'p1', newSeen(), { onError: (error) => errors.push(error) });
+  try {
+    // A hand-made link, as RpcLink opens one: responses through the provider's response control port.
+    const port = Number(provider.address.split(':')[1]);
+    const responses = await skein.addSubscription(`aeron:udp?control=127.0.0.1:${port + 1}|control-mode=response`, RPC_DEFAULTS.responseStreamId);
+    const requests = await skein.addExclusivePublication(`aeron:udp?endpoint=127.0.0.1:${port}|response-correlation-id=${responses.registrationId}`, RPC_DEFAULTS.requestStreamId);
+    await waitFor(() => requests.isConnected, 5000, 'the request publication to connect');
+    const frames: { type: number; callId: number; arg: number; payload: Uint8Array }[] = [];
+    const reader = new FrameReader();
+    responses.onFragment((buffer, offset, length) => {
+      const r = reader.wrap(buffer, offset, length);
+      frames.push({ type: r.type, callId: r.callId, arg: r.arg, payload: r.payload() });
+    });
+    const send = (fields: Parameters<typeof encodeFrame>[2], payload?: Uint8Array): void => {
+      const buffer = new Uint8Array(256);
+      const length = encodeFrame(buffer, 0, fields, payload);
+      assert.ok(requests.offer(buffer, 0, length) > 0, `frame type ${fields.type} offered`);
+    };
+    send({ type: FrameType.HELLO, callId: 0, name: 'demo' });
+    await waitFor(() => frames.some((f) => f.type === FrameType.HELLO_ACK), 5000, 'HELLO_ACK');
+    const request = new TextEncoder().encode(JSON.stringify({ n: 2 }));
+    send({ type: FrameType.CALL, callId: -7, arg: 5000, name: 'echoJson' }, request);
+    send({ type: FrameType.CALL, callId: 5, arg: 5000, name: 'echoJson' }, request);
+    await waitFor(() => frames.some((f) => f.type === FrameType.END && f.callId === 5), 5000, 'the answer to call 5');
+    const end = frames.find((f) => f.type === FrameType.END && f.callId === 5)!;
+    assert.equal(end.arg, 0, 'status OK');
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(end.payload)), { n: 4 });
+    assert.equal(frames.filter((f) => f.type === FrameType.END).length, 1, 'nothing answers the negative id');
+    assert.equal(provider.stats.droppedFrames, 1);
+    assert.equal(provider.stats.calls, 1);
+    assert.ok(errors.some((e) => e instanceof SkeinError && e.code === ErrorCode.PROTOCOL_INVALID && /CALL with call id -7 .* dropped/.test(e.message)), String(errors));
+    responses.close();
+    requests.close();
+  } finally {
     await provider.close();
     await skein.close();
   }
