@@ -106,6 +106,12 @@ interface PendingSubscription {
   readonly endpoint: ReceiveChannelEndpoint;
 }
 
+/** A network publication whose endpoint's socket is still binding: the client hears of it once bound (or of the failure). */
+interface PendingPublication {
+  readonly command: AddPublicationCommand;
+  readonly publication: NetworkPublication;
+}
+
 /**
  * The driver's brain: takes client commands, creates and links publications, subscriptions,
  * endpoints and images, keeps publisher limits moving, and runs the timed state checks (liveness,
@@ -125,6 +131,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   private ipcPublications: IpcPublication[] = [];
   private images: PublicationImage[] = [];
   private pendingSubscriptions: PendingSubscription[] = [];
+  private pendingPublications: PendingPublication[] = [];
   private restingSpies: RestingSpy[] = [];
   private pendingDestinations: PendingDestination[] = [];
   private readonly sendEndpoints = new Map<string, SendChannelEndpoint>();
@@ -169,6 +176,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     this.cycleNowNs = nowNs;
     let work = this.commands.drain(this.onCommandBound, 32);
     if (this.pendingSubscriptions.length > 0) work += this.checkPendingSubscriptions();
+    if (this.pendingPublications.length > 0) work += this.checkPendingPublications();
     if (this.pendingDestinations.length > 0) work += this.checkPendingDestinations();
     const networkPublications = this.networkPublications;
     for (let i = 0; i < networkPublications.length; i++) work += networkPublications[i]!.updatePublisherLimit();
@@ -340,6 +348,49 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     const parsed = parsePublicationChannel(command.channel);
     const publication = parsed.isIpc ? this.ipcPublicationFor(command, parsed) : this.networkPublicationFor(command, parsed);
     this.publicationLinks.set(command.correlationId, { registrationId: command.correlationId, clientId: command.clientId, publication });
+    if (publication instanceof NetworkPublication && publication.endpoint.socket.status !== 'bound') {
+      // A socket that cannot bind (its control port taken, say) must fail the add, not leave a
+      // publication that takes offers and never sends.
+      this.pendingPublications = [...this.pendingPublications, { command, publication }];
+      this.checkPendingPublications();
+      return;
+    }
+    this.publicationReady(command, publication);
+  }
+
+  private checkPendingPublications(): number {
+    let work = 0;
+    const still: PendingPublication[] = [];
+    for (const pending of this.pendingPublications) {
+      const { command, publication } = pending;
+      const socket = publication.endpoint.socket;
+      if (socket.status === 'binding') {
+        still.push(pending);
+        continue;
+      }
+      work++;
+      // A client that went away meanwhile released its links, this one with them.
+      if (this.publicationLinks.get(command.correlationId)?.publication !== publication) continue;
+      if (socket.status === 'bound') {
+        this.publicationReady(command, publication);
+        continue;
+      }
+      this.publicationLinks.delete(command.correlationId);
+      this.releasePublication(publication);
+      this.respond(command.clientId, {
+        type: 'ERROR',
+        clientId: command.clientId,
+        correlationId: command.correlationId,
+        code: ErrorCode.TRANSPORT_BIND_FAILED,
+        message: `cannot bind ${publication.endpoint.key} for publication: ${socket.error?.message ?? `socket ${socket.status}`}`,
+        subject: { channel: command.channel, streamId: command.streamId },
+      });
+    }
+    this.pendingPublications = still;
+    return work;
+  }
+
+  private publicationReady(command: AddPublicationCommand, publication: NetworkPublication | IpcPublication): void {
     this.respond(command.clientId, {
       type: 'PUBLICATION_READY',
       clientId: command.clientId,

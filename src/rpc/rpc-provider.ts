@@ -125,6 +125,8 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
   private nextScanNs = 0;
   /** The duty cycle's time, read once for every frame its poll brings (clock reads were a noticeable share of a busy provider's time). */
   private pollNs = 0;
+  /** The prototype response publication that keeps the response control address bound. */
+  private responseReservation: Publication | null = null;
   private drained: (() => void) | null = null;
   private readonly linkTimeoutNs: number;
   private readonly drainTimeoutNs: number;
@@ -162,6 +164,23 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       onAvailableImage: (image) => provider.onAvailableImage(image),
       onUnavailableImage: (image) => provider.onUnavailableImage(image),
     });
+    // The response control address is bound now, by a prototype response publication that holds
+    // it for the links to come: taken by another socket, the provider fails here, naming it,
+    // instead of failing every link later.
+    const control = options.responseControl ?? nextPort(options.address);
+    try {
+      provider.responseReservation = await client.addPublication(
+        `aeron:udp?control=${control}|control-mode=response|response-correlation-id=prototype`,
+        options.responseStreamId ?? RPC_DEFAULTS.responseStreamId,
+      );
+    } catch (error) {
+      provider.closeNow();
+      throw new SkeinError(
+        error instanceof SkeinError ? error.code : ErrorCode.TRANSPORT_BIND_FAILED,
+        `provider ${options.address} of ${options.service.name}: cannot hold its response control address ${control}: ${(error as Error)?.message ?? String(error)}`,
+        { cause: error },
+      );
+    }
     for (const image of provider.subscription.images) provider.onAvailableImage(image);
     client.addAgent(provider);
     if (options.registry !== undefined) {
@@ -234,6 +253,8 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     for (const link of [...this.links.values()]) this.dropLink(link, 'the provider closed');
     this.subscription?.close();
     this.subscription = null;
+    this.responseReservation?.close();
+    this.responseReservation = null;
     this.client.removeAgent(this);
     const drained = this.drained;
     this.drained = null;

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { createSocket } from 'node:dgram';
 import assert from 'node:assert/strict';
 import { Skein } from '../../../src/skein.js';
 import { FragmentAssembler } from '../../../src/logbuffer/fragment-assembler.js';
@@ -116,6 +117,36 @@ for (const kind of ['ipc', 'udp'] as const) {
     }
   });
 }
+
+test('a publication whose control address is taken is refused naming the address, and leaves nothing behind; once free it binds', { timeout: 15_000 }, async () => {
+  const port = await freeUdpPort();
+  const blocker = createSocket('udp4');
+  await new Promise<void>((resolve) => blocker.bind(port, '127.0.0.1', resolve));
+  let blocking = true;
+  const skein = Skein.launch({ testProfile: true, seed: 6 });
+  try {
+    const before = skein.driver.conductor.resourceCounts();
+    for (const channel of [`aeron:udp?control=127.0.0.1:${port}|control-mode=response|response-correlation-id=prototype`, `aeron:udp?control=127.0.0.1:${port}|control-mode=dynamic`]) {
+      await assert.rejects(
+        skein.addPublication(channel, 9),
+        (e: SkeinError) => e.code === ErrorCode.TRANSPORT_BIND_FAILED && e.message.includes(`127.0.0.1:${port} for publication`) && /EADDRINUSE/.test(e.message),
+        channel,
+      );
+    }
+    await waitFor(() => {
+      const counts = skein.driver.conductor.resourceCounts();
+      return counts.networkPublications === before.networkPublications && counts.sendEndpoints === before.sendEndpoints && counts.publicationLinks === before.publicationLinks;
+    }, 5000, 'the refused publications and their endpoints to be released');
+    await new Promise<void>((resolve) => blocker.close(resolve));
+    blocking = false;
+    const publication = await skein.addPublication(`aeron:udp?control=127.0.0.1:${port}|control-mode=response|response-correlation-id=prototype`, 9);
+    assert.equal(skein.driver.conductor.resourceCounts().sendEndpoints, before.sendEndpoints + 1);
+    publication.close();
+  } finally {
+    if (blocking) blocker.close();
+    await skein.close();
+  }
+});
 
 test('a publication without subscribers reports NOT_CONNECTED', { timeout: 10_000 }, async () => {
   const skein = Skein.launch({ testProfile: true, seed: 4 });

@@ -267,6 +267,38 @@ test('a CALL with a negative call id is dropped and named; the provider goes on 
   }
 });
 
+test('a provider holds its response control address from the start: one whose address is taken is refused naming it, and a provider cannot take another\'s', { timeout: 30_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 308 });
+  const registry = new StaticRegistry();
+  const port = await freeUdpPortPair();
+  const start = (at: number, who: string) =>
+    RpcProvider.start(skein.client, { service: Demo, implementation: implementation(who, newSeen()), address: `127.0.0.1:${at}`, registry, incarnation: who });
+  try {
+    // B serves on port + 1, which A would answer from: A is refused at start, naming the address.
+    const before = skein.driver.conductor.resourceCounts();
+    const b = await start(port + 1, 'b');
+    await assert.rejects(start(port, 'a'), (e: SkeinError) => e.code === ErrorCode.TRANSPORT_BIND_FAILED && e.message.includes(`response control address 127.0.0.1:${port + 1}`) && /EADDRINUSE/.test(e.message));
+    assert.deepEqual(registry.snapshot('demo')!.providers.map((p) => p.incarnation), ['b'], 'the refused provider is not registered');
+    await b.close();
+    await waitFor(() => {
+      const counts = skein.driver.conductor.resourceCounts();
+      return counts.receiveEndpoints === before.receiveEndpoints && counts.sendEndpoints === before.sendEndpoints;
+    }, 10_000, 'the sockets of B and of the refused A to be released');
+    // The other way round: A holds port + 1 before any consumer comes, so B cannot serve there.
+    const a = await start(port, 'a');
+    await assert.rejects(start(port + 1, 'b'), (e: SkeinError) => e.code === ErrorCode.TRANSPORT_BIND_FAILED && /EADDRINUSE/.test(e.message));
+    const consumer = RpcConsumer.create(skein.client, Demo, { registry, seed: 8 });
+    try {
+      assert.equal((await consumer.stub.echo({ text: 'hi' }, { timeoutMs: 5000 })).who, 'a');
+    } finally {
+      consumer.close();
+      await a.close();
+    }
+  } finally {
+    await skein.close();
+  }
+});
+
 test('a method at its concurrency limit is refused with RESOURCE_EXHAUSTED before its handler runs', { timeout: 30_000 }, async () => {
   const skein = Skein.launch({ testProfile: true, seed: 303 });
   const registry = new StaticRegistry();
