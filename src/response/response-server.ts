@@ -277,6 +277,8 @@ export class ResponseServer {
   private readonly sessionsById = new Map<number, ServerSession>();
   private readonly assembler: FragmentAssembler;
   private subscription: Subscription | null = null;
+  /** The prototype response publication that keeps the response control address bound. */
+  private responseReservation: Publication | null = null;
   private closed = false;
   private nextCheckNs = 0;
 
@@ -312,6 +314,18 @@ export class ResponseServer {
       onAvailableImage: (image) => server.onAvailableImage(image),
       onUnavailableImage: (image) => server.onUnavailableImage(image),
     });
+    // The response control address is bound now and held for the sessions to come: taken by
+    // another socket, start fails naming it instead of every session failing later.
+    try {
+      server.responseReservation = await client.addPublication(`${server.responseControlChannel}|control-mode=response|response-correlation-id=prototype`, server.responseStreamId);
+    } catch (error) {
+      server.shutdown();
+      throw new SkeinError(
+        error instanceof SkeinError ? error.code : ErrorCode.TRANSPORT_BIND_FAILED,
+        `response server on ${server.requestChannel}: cannot hold its response control channel ${server.responseControlChannel}: ${(error as Error)?.message ?? String(error)}`,
+        { cause: error },
+      );
+    }
     for (const image of server.subscription.images) server.onAvailableImage(image);
     client.addAgent(server);
     return server;
@@ -526,6 +540,8 @@ export class ResponseServer {
     for (const session of [...this.sessionsById.values()]) this.closeSession(session, 'the server is closing', true);
     this.subscription?.close();
     this.subscription = null;
+    this.responseReservation?.close();
+    this.responseReservation = null;
   }
 }
 

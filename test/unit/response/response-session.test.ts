@@ -225,3 +225,32 @@ test('with no server, the client rebuilds with backoff and gives up at its recon
     skein.destroy();
   }
 });
+
+test('a server holds its response control address from the start: taken, start fails naming it and leaves nothing open', { timeout: 30_000 }, async () => {
+  const ch = await channels();
+  const skein = launch(40);
+  const otherSkein = launch(42);
+  try {
+    const first = await ResponseServer.start(skein.client, { ...ch, handler: () => 'first' });
+    const before = otherSkein.driver.conductor.resourceCounts();
+    // A server of another driver on another request port but the same response control address.
+    const other = await channels();
+    await assert.rejects(
+      ResponseServer.start(otherSkein.client, { requestChannel: other.requestChannel, responseControlChannel: ch.responseControlChannel, handler: () => 'second' }),
+      (error: unknown) => codeOf(error) === ErrorCode.TRANSPORT_BIND_FAILED && (error as Error).message.includes(`cannot hold its response control channel ${ch.responseControlChannel}`) && /EADDRINUSE/.test((error as Error).message),
+    );
+    await waitFor(() => {
+      const counts = otherSkein.driver.conductor.resourceCounts();
+      return counts.receiveEndpoints === before.receiveEndpoints && counts.subscriptionLinks === before.subscriptionLinks && counts.sendEndpoints === before.sendEndpoints;
+    }, 5000, 'the refused server to release its sockets');
+    // The first server still answers.
+    const client = new ResponseClient(otherSkein.client, { ...ch, ...FAST, seed: 4 });
+    await client.connected({ timeoutMs: 10_000 });
+    assert.equal(text(await client.request('q')), 'first');
+    client.close();
+    first.close();
+  } finally {
+    await otherSkein.close();
+    await skein.close();
+  }
+});
