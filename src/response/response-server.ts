@@ -257,6 +257,25 @@ export class ServerSession {
  * The driver gives each response stream the session id of the client's request publication, so a
  * restarted server hands every client the response session it had before (see docs/response-channels.md).
  */
+/**
+ * Binds a response control channel now and holds it, with a prototype response publication, for
+ * the response publications to come (which share its socket): a server whose control address is
+ * taken by another socket then fails at start, naming it, instead of every session failing later.
+ * `owner` names the server in the error, and `named` how the error names what it could not hold
+ * (the channel by default). Close the publication to let the address go.
+ */
+export async function holdResponseControl(client: SkeinClient, controlChannel: string, streamId: number, owner: string, named = `channel ${controlChannel}`): Promise<Publication> {
+  try {
+    return await client.addPublication(`${controlChannel}|control-mode=response|response-correlation-id=prototype`, streamId);
+  } catch (error) {
+    throw new SkeinError(
+      error instanceof SkeinError ? error.code : ErrorCode.TRANSPORT_BIND_FAILED,
+      `${owner}: cannot hold its response control ${named}: ${messageOf(error)}`,
+      { cause: error },
+    );
+  }
+}
+
 export class ResponseServer {
   /** @internal */
   readonly roleName = 'response-server';
@@ -314,17 +333,11 @@ export class ResponseServer {
       onAvailableImage: (image) => server.onAvailableImage(image),
       onUnavailableImage: (image) => server.onUnavailableImage(image),
     });
-    // The response control address is bound now and held for the sessions to come: taken by
-    // another socket, start fails naming it instead of every session failing later.
     try {
-      server.responseReservation = await client.addPublication(`${server.responseControlChannel}|control-mode=response|response-correlation-id=prototype`, server.responseStreamId);
+      server.responseReservation = await holdResponseControl(client, server.responseControlChannel, server.responseStreamId, `response server on ${server.requestChannel}`);
     } catch (error) {
       server.shutdown();
-      throw new SkeinError(
-        error instanceof SkeinError ? error.code : ErrorCode.TRANSPORT_BIND_FAILED,
-        `response server on ${server.requestChannel}: cannot hold its response control channel ${server.responseControlChannel}: ${(error as Error)?.message ?? String(error)}`,
-        { cause: error },
-      );
+      throw error;
     }
     for (const image of server.subscription.images) server.onAvailableImage(image);
     client.addAgent(server);

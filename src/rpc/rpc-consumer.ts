@@ -483,7 +483,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
           return;
         }
       }
-      // Timed at the poll that read the answer (the link's clock reading for it).
+      // Timed at the duty cycle whose poll read the answer.
       this.endAttempt(call, true, call.link?.heardNs);
       this.budget.onSuccess();
       this.succeed(call, value);

@@ -63,13 +63,13 @@ export class RpcLink implements ProviderLink {
   private readonly reader = new FrameReader();
   private readonly writer = new FrameWriter();
   /**
-   * When this link last heard from its provider: read once per poll that brings frames (on the
-   * first of them), not per frame, since clock reads were a noticeable share of a busy consumer's
-   * time. It also times the round trips of the calls answered in that poll.
+   * When this link last heard from its provider: the time of the duty cycle whose poll brought
+   * frames (the clock is not read per frame: clock reads were a noticeable share of a busy
+   * consumer's time). It also times the round trips of the calls answered in that poll.
    */
   heardNs = 0;
-  /** The current poll has read the clock into heardNs. */
-  private stamped = false;
+  /** The time of the current duty cycle, for the frames its poll brings. */
+  private pollNs = 0;
   private nextPingNs = 0;
   private pingSequence = 0;
   /** The provider's incarnation from its HELLO_ACK. */
@@ -170,7 +170,7 @@ export class RpcLink implements ProviderLink {
         }
         break;
       case 'HELLO':
-        work += this.poll();
+        work += this.poll(nowNs);
         // The HELLO may have been lost with the first datagrams: say it again until answered.
         if (this.stateValue === 'HELLO' && nowNs >= this.nextPingNs) {
           this.sendHello();
@@ -178,7 +178,7 @@ export class RpcLink implements ProviderLink {
         }
         break;
       case 'READY':
-        work += this.poll();
+        work += this.poll(nowNs);
         if (this.stateValue !== 'READY') break;
         if (nowNs - this.heardNs >= this.owner.settings.heartbeatTimeoutMs * MS) {
           this.fail('lost', `nothing from ${this.address} for heartbeatTimeoutMs=${this.owner.settings.heartbeatTimeoutMs}`);
@@ -207,7 +207,7 @@ export class RpcLink implements ProviderLink {
     this.send({ type: FrameType.HELLO, callId: 0, name: this.owner.service, metadata: this.owner.consumerMetadata });
   }
 
-  private poll(): number {
+  private poll(nowNs: number): number {
     const subscription = this.subscription;
     if (subscription === null) return 0;
     if (this.image === null) {
@@ -216,7 +216,7 @@ export class RpcLink implements ProviderLink {
       if (image === undefined) return 0;
       this.image = image;
     }
-    this.stamped = false;
+    this.pollNs = nowNs;
     return this.image.poll(this.assembler.onFragment, 64);
   }
 
@@ -232,10 +232,7 @@ export class RpcLink implements ProviderLink {
       }));
       return;
     }
-    if (!this.stamped) {
-      this.stamped = true;
-      this.heardNs = this.owner.client.nanoTime();
-    }
+    this.heardNs = this.pollNs;
     switch (reader.type) {
       case FrameType.HELLO_ACK:
         if (this.stateValue !== 'HELLO') return;

@@ -16,6 +16,7 @@
  * offered again on every duty cycle.
  */
 import { IntMap } from '../util/int-map.js';
+import { holdResponseControl } from '../response/response-server.js';
 import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
 import type { Subscription } from '../client/subscription.js';
@@ -164,22 +165,18 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
       onAvailableImage: (image) => provider.onAvailableImage(image),
       onUnavailableImage: (image) => provider.onUnavailableImage(image),
     });
-    // The response control address is bound now, by a prototype response publication that holds
-    // it for the links to come: taken by another socket, the provider fails here, naming it,
-    // instead of failing every link later.
     const control = options.responseControl ?? nextPort(options.address);
     try {
-      provider.responseReservation = await client.addPublication(
-        `aeron:udp?control=${control}|control-mode=response|response-correlation-id=prototype`,
+      provider.responseReservation = await holdResponseControl(
+        client,
+        `aeron:udp?control=${control}`,
         options.responseStreamId ?? RPC_DEFAULTS.responseStreamId,
+        `provider ${options.address} of ${options.service.name}`,
+        `address ${control}`,
       );
     } catch (error) {
       provider.closeNow();
-      throw new SkeinError(
-        error instanceof SkeinError ? error.code : ErrorCode.TRANSPORT_BIND_FAILED,
-        `provider ${options.address} of ${options.service.name}: cannot hold its response control address ${control}: ${(error as Error)?.message ?? String(error)}`,
-        { cause: error },
-      );
+      throw error;
     }
     for (const image of provider.subscription.images) provider.onAvailableImage(image);
     client.addAgent(provider);
