@@ -9,6 +9,10 @@
 // grew its heap or handles beyond the tolerance (see test/soak/soak-runner.ts), 2 on bad usage.
 // With --rpc: 1,000 flapping providers in a connection holder and real providers restarted under a
 // consumer's calls; heap and handles must stay flat (see test/soak/rpc-soak.ts).
+// With --rpc-fleet: 1,000 real providers (--providers) on loopback UDP in --hosts processes, flapping
+// (restarted, moved, killed, a whole process frozen now and then) under one consumer's calls; heap
+// and handles of every process stay flat, the consumer ends with exactly the listed providers READY,
+// and every driver's counters come back to where they started (see test/soak/rpc-fleet-soak.ts).
 // With --cluster: three `skein cluster node` processes take puts at --rate (default 5000/s here) for
 // the whole run; every put must be answered and no member's resident memory may grow (see
 // test/soak/cluster-soak.ts; --retained-log-bytes sets the members' in-memory log window).
@@ -17,11 +21,13 @@
 import { runSoak } from '../dist/test/soak/soak-runner.js';
 import { runFloodSoak } from '../dist/test/soak/flood-soak.js';
 import { runRpcSoak } from '../dist/test/soak/rpc-soak.js';
+import { runRpcFleetSoak } from '../dist/test/soak/rpc-fleet-soak.js';
 import { runClusterSoak } from '../dist/test/soak/cluster-soak.js';
 
 const USAGE = `usage: npm run soak -- --minutes N [--streams S] [--restart-seconds R] [--sample-seconds T] [--rate MSGS_PER_SEC] [--loss P] [--reorder P] [--seed N]
        npm run soak -- --flood --minutes N [--flood-rate DATAGRAMS_PER_SEC] [--messages M] [--seed N]
        npm run soak -- --rpc --minutes N [--sample-seconds T] [--seed N]
+       npm run soak -- --rpc-fleet --minutes N [--providers N] [--hosts N] [--flaps PER_SECOND] [--sample-seconds T] [--seed N]
        npm run soak -- --cluster --minutes N [--rate PUTS_PER_SEC] [--sample-seconds T] [--retained-log-bytes N] [--seed N]`;
 
 const OPTIONS = {
@@ -35,6 +41,9 @@ const OPTIONS = {
   '--seed': { key: 'seed', min: -(2 ** 31), max: 2 ** 31 - 1, integer: true },
   '--flood-rate': { key: 'floodRate', min: 1, max: 1_000_000, integer: true },
   '--messages': { key: 'messages', min: 1, max: 100_000_000, integer: true },
+  '--providers': { key: 'providers', min: 1, max: 4000, integer: true },
+  '--hosts': { key: 'hosts', min: 1, max: 16, integer: true },
+  '--flaps': { key: 'flaps', min: 0.1, max: 1000 },
   '--retained-log-bytes': { key: 'retainedLogBytes', min: 0, max: 2 ** 30, integer: true },
 };
 
@@ -57,6 +66,10 @@ function parse(argv) {
     }
     if (name === '--rpc') {
       values.rpc = true;
+      continue;
+    }
+    if (name === '--rpc-fleet') {
+      values.rpcFleet = true;
       continue;
     }
     if (name === '--cluster') {
@@ -104,6 +117,18 @@ if (args.rpc) {
     log: (line) => process.stdout.write(`${line}\n`),
   });
   finish('--rpc', rpc, 'providers flapped; heap and handles within tolerance; every real provider READY at the end');
+}
+if (args.rpcFleet) {
+  const fleet = await runRpcFleetSoak({
+    durationMs: Math.round(args.minutes * 60_000),
+    sampleMs: Math.round(args.sampleSeconds * 1000),
+    ...(args.providers === undefined ? {} : { providers: args.providers }),
+    ...(args.hosts === undefined ? {} : { hosts: args.hosts }),
+    ...(args.flaps === undefined ? {} : { flapsPerSecond: args.flaps }),
+    seed: args.seed,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  finish('--rpc-fleet', fleet, 'providers flapped on real sockets; heap and handles within tolerance; the consumer ends with every listed provider READY and nothing else; every driver\'s counters back to where they started');
 }
 if (args.flood) {
   const flood = await runFloodSoak({

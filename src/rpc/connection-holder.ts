@@ -171,6 +171,10 @@ export class ConnectionHolder implements ProviderHost {
     this.forgetClosed();
   }
 
+  mayConnect(): boolean {
+    return this.counts.get('CONNECTING')! < this.settings.maxConnecting;
+  }
+
   /** The ejection cap: never more than maxEjectionPercent of the live providers DEGRADED, but at least one may be. */
   mayEject(_provider: ProviderConnection): boolean {
     const live = this.counts.get('READY')! + this.counts.get('DEGRADED')!;

@@ -9,6 +9,12 @@ import { closest } from '../util/closest.js';
 export interface HolderOptions {
   /** A connect (publication, response image, handshake) must finish within this. @default 1000 */
   readonly connectTimeoutMs?: number;
+  /**
+   * Providers CONNECTING at once; the others wait for a slot in their state (IDLE, BACKOFF or
+   * QUARANTINED), and their connect timeout starts when their connect does. Keeps a thousand
+   * providers listed at once from all connecting together and timing out together. @default 64
+   */
+  readonly maxConnecting?: number;
   /** First wait after a failed connect; later waits grow by `backoffMultiplier`. @default 250 */
   readonly backoffInitialMs?: number;
   /** @default 1.6 */
@@ -52,6 +58,7 @@ const MS_MAX = 24 * 3600 * 1000;
 
 export const HOLDER_OPTIONS: Readonly<Record<keyof HolderOptions, Spec>> = {
   connectTimeoutMs: { defaultValue: 1000, min: 1, max: MS_MAX, integer: false },
+  maxConnecting: { defaultValue: 64, min: 1, max: 1_000_000, integer: true },
   backoffInitialMs: { defaultValue: 250, min: 0, max: MS_MAX, integer: false },
   backoffMultiplier: { defaultValue: 1.6, min: 1, max: 100, integer: false },
   backoffMaxMs: { defaultValue: 30_000, min: 0, max: MS_MAX, integer: false },

@@ -82,6 +82,8 @@ export interface ProviderHost {
   onTransition(provider: ProviderConnection, transition: ProviderTransition): void;
   /** May this provider be ejected now (the ejection cap)? */
   mayEject(provider: ProviderConnection): boolean;
+  /** Is a connect slot free (fewer than maxConnecting providers CONNECTING)? */
+  mayConnect(): boolean;
 }
 
 const MS = 1_000_000;
@@ -115,6 +117,8 @@ export class ProviderConnection implements LinkListener {
   private ejectionStreak = 0;
   /** Why the provider is in its state (the last transition's reason). */
   reason = 'listed';
+  /** Why it connects, while it waits for a connect slot (see maxConnecting); null when not waiting. */
+  private waitingReason: string | null = null;
   transitions = 0;
 
   constructor(entry: ProviderEntry, host: ProviderHost) {
@@ -153,6 +157,11 @@ export class ProviderConnection implements LinkListener {
     return this.deadlineNs;
   }
 
+  /** Waiting for a connect slot (maxConnecting providers are CONNECTING). */
+  get waitingToConnect(): boolean {
+    return this.waitingReason !== null;
+  }
+
   /** The registry sent this entry again (its weight or metadata may differ). */
   updateEntry(entry: ProviderEntry): void {
     assert(providerId(entry) === this.id, 'entry of another provider');
@@ -162,6 +171,13 @@ export class ProviderConnection implements LinkListener {
   /** IDLE or QUARANTINED: start connecting. */
   connect(reason: string): void {
     assert(this.stateValue === 'IDLE' || this.stateValue === 'QUARANTINED' || this.stateValue === 'BACKOFF', `connect from ${this.stateValue}`);
+    if (!this.host.mayConnect()) {
+      // Every connect slot is taken: wait in this state and try again on the holder's next duty cycle.
+      this.waitingReason = reason;
+      this.deadlineNs = this.host.nanoTime();
+      return;
+    }
+    this.waitingReason = null;
     if (this.stateValue === 'QUARANTINED') {
       this.consecutiveFailures = 0;
       this.consecutiveUnresolved = 0;
@@ -259,6 +275,10 @@ export class ProviderConnection implements LinkListener {
   doWork(nowNs: number): number {
     if (this.deadlineNs < 0 || nowNs < this.deadlineNs) return 0;
     this.deadlineNs = -1;
+    if (this.waitingReason !== null) {
+      this.connect(this.waitingReason);
+      return this.waitingReason === null ? 1 : 0;
+    }
     switch (this.stateValue) {
       case 'CONNECTING':
         this.failed('timeout', `no handshake within connectTimeoutMs=${this.host.settings.connectTimeoutMs}`);
@@ -350,6 +370,7 @@ export class ProviderConnection implements LinkListener {
     this.stateValue = to;
     this.reason = reason;
     this.deadlineNs = -1;
+    this.waitingReason = null;
     this.transitions++;
     if (!holdsLink(to)) {
       this.linkGeneration++;

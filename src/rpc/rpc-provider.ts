@@ -132,7 +132,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
   private readonly linkTimeoutNs: number;
   private readonly drainTimeoutNs: number;
   /** Counters for `skein rpc` and tests. */
-  readonly stats = { calls: 0, refusedBusy: 0, refusedDraining: 0, deadlineExceeded: 0, cancelled: 0, failed: 0, droppedFrames: 0, linksOpened: 0 };
+  readonly stats = { calls: 0, refusedBusy: 0, refusedDraining: 0, deadlineExceeded: 0, cancelled: 0, failed: 0, droppedFrames: 0, linksOpened: 0, linksGoneBeforeAnswer: 0 };
 
   private constructor(client: SkeinClient, options: RpcProviderOptions<M>) {
     this.client = client;
@@ -315,7 +315,9 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
         else link.publication = publication;
       },
       (error: unknown) => {
-        this.onError(error);
+        // A consumer that went (its request image gone) before its answers had a way back is no error of ours.
+        if (link.closed || image.isClosed) this.stats.linksGoneBeforeAnswer++;
+        else this.onError(error);
         this.dropLink(link, `cannot add the response publication: ${(error as Error)?.message ?? String(error)}`);
       },
     );

@@ -10,7 +10,9 @@
  * - a provider holds a link exactly in CONNECTING, READY, DEGRADED and DRAINING, and the links
  *   open on the fake network are exactly those (nothing closed is still open);
  * - no CLOSED provider is kept; a provider the registry no longer lists is DRAINING;
- * - states with a timer have one (CONNECTING, BACKOFF, DEGRADED, DRAINING), READY and IDLE none;
+ * - states with a timer have one (CONNECTING, BACKOFF, DEGRADED, DRAINING), READY none, IDLE
+ *   only while it waits for a connect slot; a provider waits only in IDLE, BACKOFF or QUARANTINED,
+ *   and never more than maxConnecting are CONNECTING;
  * - a QUARANTINED provider opens no link while quarantined (no eager retries).
  *
  * At the end `close()` leaves no link, provider or timer. The same seed replays the same run.
@@ -46,7 +48,11 @@ function checkInvariants(holder: ConnectionHolder, links: FakeLinks, quarantined
     if (!p.listed) assert.equal(p.state, 'DRAINING', `${where}: unlisted ${p.id} is ${p.state}`);
     const timed = p.state === 'CONNECTING' || p.state === 'BACKOFF' || p.state === 'DEGRADED' || p.state === 'DRAINING';
     if (timed) assert.ok(p.timerDeadlineNs >= 0, `${where}: ${p.id} in ${p.state} without a timer`);
-    if (p.state === 'READY' || p.state === 'IDLE') assert.equal(p.timerDeadlineNs, -1, `${where}: ${p.id} in ${p.state} with a timer`);
+    if (p.state === 'READY' || (p.state === 'IDLE' && !p.waitingToConnect)) assert.equal(p.timerDeadlineNs, -1, `${where}: ${p.id} in ${p.state} with a timer`);
+    if (p.waitingToConnect) {
+      assert.ok(p.state === 'IDLE' || p.state === 'BACKOFF' || p.state === 'QUARANTINED', `${where}: ${p.id} waits for a connect slot in ${p.state}`);
+      assert.ok(p.timerDeadlineNs >= 0, `${where}: ${p.id} waits for a connect slot without a timer`);
+    }
     if (p.state === 'QUARANTINED') {
       const opens = links.openedTo.get(p.address) ?? 0;
       const before = quarantinedOpens.get(p.id);
@@ -58,10 +64,14 @@ function checkInvariants(holder: ConnectionHolder, links: FakeLinks, quarantined
     assert.equal(holder.countIn(state), counts.get(state) ?? 0, `${where}: count of ${state}`);
   }
   assert.equal(links.openCount, withLink, `${where}: links open on the network vs held by providers`);
+  assert.ok(holder.countIn('CONNECTING') <= MAX_CONNECTING, `${where}: ${holder.countIn('CONNECTING')} CONNECTING at once (maxConnecting=${MAX_CONNECTING})`);
   const ready = providers.filter((p) => p.state === 'READY');
   const expected = ready.length > 0 ? ready : providers.filter((p) => p.state === 'DEGRADED');
   assert.deepEqual(new Set(holder.pickable()), new Set(expected), `${where}: the pick list`);
 }
+
+/** Low enough that the storm's connects queue for slots. */
+const MAX_CONNECTING = 8;
 
 function run(seed: number, steps: number): { trace: string; stats: Record<string, number> } {
   let now = 0;
@@ -70,7 +80,7 @@ function run(seed: number, steps: number): { trace: string; stats: Record<string
   const transitions: string[] = [];
   const holder = new ConnectionHolder(
     { service: 'kv', links, prng: world.fork(), nanoTime: () => now, onTransition: (t) => transitions.push(`${t.atNs} ${t.id} ${t.from}>${t.to}`) },
-    { connectTimeoutMs: 300, backoffInitialMs: 50, backoffMaxMs: 2000, maxConnectAttempts: 6, minDeadTimeMs: 3000, ejectConsecutiveFailures: 3, ejectionBaseMs: 500, drainTimeoutMs: 400 },
+    { connectTimeoutMs: 300, backoffInitialMs: 50, backoffMaxMs: 2000, maxConnectAttempts: 6, minDeadTimeMs: 3000, ejectConsecutiveFailures: 3, ejectionBaseMs: 500, drainTimeoutMs: 400, maxConnecting: MAX_CONNECTING },
   );
   const rng = world.fork();
   const known: Known[] = [];
@@ -170,6 +180,7 @@ function run(seed: number, steps: number): { trace: string; stats: Record<string
     links.doWork(now);
     holder.doWork(now);
     checkInvariants(holder, links, quarantinedOpens, step);
+    if (holder.providerObjects.some((p) => p.waitingToConnect)) count('steps with a connect waiting for a slot');
   }
   for (const c of inFlight) holder.callEnded(c.provider, true);
   holder.close();
@@ -188,6 +199,7 @@ test('the holder keeps its invariants at every step through a seeded storm; the 
   for (const state of ['CONNECTING', 'READY', 'DEGRADED', 'BACKOFF', 'DRAINING', 'QUARANTINED', 'CLOSED']) {
     assert.ok((first.stats[`to ${state}`] ?? 0) > 0, `the run reached ${state}: ${JSON.stringify(first.stats)}`);
   }
+  assert.ok((first.stats['steps with a connect waiting for a slot'] ?? 0) > 0, `connects queued for a slot: ${JSON.stringify(first.stats)}`);
   for (const seed of [1, 2, 3]) {
     const other = run(seed, 60_000);
     assert.notEqual(other.trace, first.trace);

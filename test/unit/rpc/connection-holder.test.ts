@@ -52,6 +52,37 @@ test('providers listed connect and become READY; the pick list is derived from t
   assert.equal(links.openCount, 2);
 });
 
+test('connects are paced: never more than maxConnecting CONNECTING at once, the rest wait in their state and every one gets READY', () => {
+  const { holder, links, publish, run, transitions } = setup({ maxConnecting: 3, connectTimeoutMs: 50 });
+  const entries = Array.from({ length: 20 }, (_, i) => ({ address: `127.0.0.1:${21000 + i}`, incarnation: 'a' }));
+  // Frozen providers never answer: their connects time out, holding their slots for the whole connect timeout.
+  for (const [i, e] of entries.entries()) {
+    links.start(e.address, e.incarnation);
+    if (i < 5) links.set(e.address, 'frozen');
+  }
+  publish(...entries);
+  let most = 0;
+  for (let ms = 0; ms < 400; ms++) {
+    most = Math.max(most, holder.countIn('CONNECTING'));
+    run(1);
+  }
+  assert.equal(most, 3, 'CONNECTING at once');
+  assert.equal(holder.countIn('READY'), 15);
+  assert.ok(holder.providerObjects.filter((p) => p.waitingToConnect).length <= 5, 'only the frozen ones may still wait');
+  // A connect that waited for a slot times out connectTimeoutMs after it started, not after it was asked for.
+  const timeouts = transitions.filter((t) => t.from === 'CONNECTING' && t.to === 'BACKOFF');
+  assert.ok(timeouts.length >= 5);
+  for (const t of timeouts) {
+    const started = transitions.filter((u) => u.id === t.id && u.to === 'CONNECTING' && u.atNs <= t.atNs).at(-1)!;
+    assert.equal(t.atNs - started.atNs, 50 * MS, `${t.id}: timed out ${(t.atNs - started.atNs) / MS} ms after its connect started`);
+  }
+  // With the limit at its default of 64, the same 20 connect at once.
+  const wide = setup({ connectTimeoutMs: 50 });
+  for (const e of entries) wide.links.start(e.address, e.incarnation);
+  wide.publish(...entries);
+  assert.equal(wide.holder.countIn('CONNECTING'), 20);
+});
+
 test('A004: a provider that moves to a new port without a registry notice is quarantined after its retry budget; the new address is used once the registry tells', () => {
   const { holder, links, transitions, publish, run, stateOf } = setup({ maxConnectAttempts: 10, minDeadTimeMs: 60_000 });
   links.start('127.0.0.1:20001', 'a');
