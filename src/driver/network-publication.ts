@@ -166,6 +166,14 @@ export class NetworkPublication {
    * zero window establishes its image on it).
    */
   private lastSendNs = Number.NEGATIVE_INFINITY;
+  /**
+   * Idleness before the next heartbeat: publicationHeartbeatTimeoutNs while a receiver may still
+   * miss the tail of what was sent (and while draining), heartbeatMaxNs once the last status
+   * message acknowledged everything sent.
+   */
+  private readonly heartbeatMaxNs: number;
+  /** Consumption position of the last status message (not end of stream) from any receiver. */
+  private acknowledgedPosition = -1;
   private endOfStreamPosition = Number.MAX_SAFE_INTEGER;
   private lingerDeadlineNs = 0;
   private receivedEosFromAll = false;
@@ -189,6 +197,8 @@ export class NetworkPublication {
     this.lingerTimeoutNs = init.lingerTimeoutNs;
     this.signalEos = init.signalEos;
     this.components = init.components;
+    const settings = init.components.settings;
+    this.heartbeatMaxNs = Math.max(settings.publicationHeartbeatTimeoutNs, Math.min(settings.publicationHeartbeatMaxIntervalNs, settings.imageLivenessTimeoutNs / 8));
     this.responseCorrelationId = init.responseCorrelationId;
     this.responseImage = init.responseImage;
     this.flowControl = init.flowControl ?? new MaxFlowControl();
@@ -356,8 +366,9 @@ export class NetworkPublication {
 
   private heartbeatCheck(nowNs: number): number {
     if (!this.hasInitialConnection) return 0;
-    if (nowNs - this.lastSendNs < this.components.settings.publicationHeartbeatTimeoutNs) return 0;
     const position = this.senderPosition;
+    const intervalNs = this.state === 'ACTIVE' && this.acknowledgedPosition >= position ? this.heartbeatMaxNs : this.components.settings.publicationHeartbeatTimeoutNs;
+    if (nowNs - this.lastSendNs < intervalNs) return 0;
     const isEos = this.state !== 'ACTIVE' && position >= this.endOfStreamPosition && this.signalEos;
     const h = this.heartbeat.wrap(this.heartbeatBuffer, 0, DATA_HEADER_LENGTH);
     h.frameLength = 0;
@@ -410,6 +421,7 @@ export class NetworkPublication {
       this.flowControl.onReceiverGone(receiverId);
       if (this.receivers.size === 0) this.receivedEosFromAll = true;
     } else {
+      this.acknowledgedPosition = position;
       this.trackReceiver(receiverId, nowNs);
       limit = this.flowControl.onStatusMessage(receiverId, position, window, sm.hasGroupTag ? (sm.groupTag ?? undefined) : undefined, nowNs, limit);
       this.releaseResponseImage();

@@ -127,6 +127,13 @@ export class PublicationImage {
   private hwm: number;
   private lastSmPosition: number;
   private lastSmNs = -Infinity;
+  /**
+   * The status message repeats every statusMessageTimeoutNs while it has news (DATA came since
+   * the last, subscribers read, a gap is open, a response session to announce, the end of
+   * stream), and every smMaxNs while it would only say the same again.
+   */
+  private readonly smMaxNs: number;
+  private dataSinceSm = false;
   private lastPacketNs: number;
   private endOfStreamPosition = Number.MAX_SAFE_INTEGER;
   /** Gap start position → time of its next NAK. At most the nakGapsMax option entries (see evictNakDeadlines). */
@@ -172,6 +179,11 @@ export class PublicationImage {
     this.lastSmPosition = init.joinPosition;
     this.cleaner = new LogCleaner(this.termBuffers, this.positionBitsToShift, init.joinPosition, 0);
     this.lastPacketNs = init.components.clock.nanoTime();
+    const settings = init.components.settings;
+    this.smMaxNs = Math.max(
+      settings.statusMessageTimeoutNs,
+      Math.min(settings.statusMessageMaxIntervalNs, settings.publicationConnectionTimeoutNs / 8, settings.flowControlReceiverTimeoutNs / 8),
+    );
     this.primaryFrameNs = this.lastPacketNs;
     this.metaData.activeTransportCount = 1;
     this.hwmPosition.set(init.joinPosition);
@@ -268,6 +280,7 @@ export class PublicationImage {
     }
     insertPacket(this.termBuffers[indexByPosition(packetPosition, this.positionBitsToShift)]!, termOffset, data, 0, length);
     this.heardFromSender(nowNs);
+    this.dataSinceSm = true;
     if (proposed > this.hwm) {
       this.hwm = proposed;
       this.hwmPosition.set(proposed);
@@ -492,7 +505,8 @@ export class PublicationImage {
     const eos = this.state === 'DRAINING';
     const smPosition = eos ? Math.max(this.lastSmPosition, this.minSubscriberPosition()) : this.minSubscriberPosition();
     const threshold = this.receiverWindowLength / 4;
-    const due = nowNs - this.lastSmNs >= this.components.settings.statusMessageTimeoutNs;
+    const news = this.dataSinceSm || eos || smPosition !== this.lastSmPosition || this.hwm > this.rebuildPosition || this.responseSessionId !== null;
+    const due = nowNs - this.lastSmNs >= (news ? this.components.settings.statusMessageTimeoutNs : this.smMaxNs);
     if (!due && smPosition < this.lastSmPosition + threshold) return 0;
     this.cleanBufferTo(smPosition - this.termLength);
     const sm = this.sm.wrap(this.controlBuffer, 0, SM_LENGTH);
@@ -512,6 +526,7 @@ export class PublicationImage {
     }
     if (eos) this.eosStatusMessagesSent++;
     else if (due && this.responseSessionId !== null) this.sendResponseSetup(this.responseSessionId);
+    this.dataSinceSm = false;
     this.lastSmPosition = smPosition;
     this.lastSmNs = nowNs;
     return due ? 0 : 1;
