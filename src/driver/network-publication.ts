@@ -198,7 +198,7 @@ export class NetworkPublication {
     this.signalEos = init.signalEos;
     this.components = init.components;
     const settings = init.components.settings;
-    this.heartbeatMaxNs = Math.max(settings.publicationHeartbeatTimeoutNs, Math.min(settings.publicationHeartbeatMaxIntervalNs, settings.imageLivenessTimeoutNs / 8));
+    this.heartbeatMaxNs = Math.max(settings.publicationHeartbeatTimeoutNs, Math.min(settings.publicationHeartbeatMaxIntervalNs, settings.imageLivenessTimeoutNs / 8, settings.imageReplaceSilenceNs / 2));
     this.responseCorrelationId = init.responseCorrelationId;
     this.responseImage = init.responseImage;
     this.flowControl = init.flowControl ?? new MaxFlowControl();

@@ -26,7 +26,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Heartbeats and status messages sent during `windowMs` of quiet after a few messages went through. */
 async function idleTraffic(driver: DriverOptions, seed: number): Promise<{ heartbeats: number; statusMessages: number }> {
   const channel = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
-  const base: DriverOptions = { publicationHeartbeatTimeoutNs: 20 * MS, statusMessageTimeoutNs: 20 * MS, rttMeasurementIntervalNs: 0, imageLivenessTimeoutNs: 10_000 * MS, publicationConnectionTimeoutNs: 5000 * MS };
+  const base: DriverOptions = { publicationHeartbeatTimeoutNs: 20 * MS, statusMessageTimeoutNs: 20 * MS, rttMeasurementIntervalNs: 0, imageLivenessTimeoutNs: 10_000 * MS, publicationConnectionTimeoutNs: 5000 * MS, imageReplaceSilenceNs: 10_000 * MS };
   const publisherSide = Skein.launch({ testProfile: true, seed, driver: { ...base, ...driver } });
   const subscriberSide = Skein.launch({ testProfile: true, seed: seed + 1, driver: { ...base, ...driver } });
   try {
@@ -71,9 +71,18 @@ test('max intervals at the base ones keep Aeron\'s fixed intervals', { timeout: 
   assert.ok(fixed.statusMessages >= 15, `status messages in 1 s of quiet: ${fixed.statusMessages}`);
 });
 
-test('the caps stay well inside the liveness timeouts: an eighth of imageLivenessTimeout and of publicationConnectionTimeout', { timeout: 30_000 }, async () => {
+test('the caps stay well inside the timeouts: an eighth of imageLivenessTimeout and of publicationConnectionTimeout, half of imageReplaceSilenceNs', { timeout: 30_000 }, async () => {
   // Caps of 60 s asked for, but liveness 2 s and connection timeout 1.6 s: heartbeats every 250 ms, status messages every 200 ms.
   const capped = await idleTraffic({ publicationHeartbeatMaxIntervalNs: 60_000 * MS, statusMessageMaxIntervalNs: 60_000 * MS, imageLivenessTimeoutNs: 2000 * MS, publicationConnectionTimeoutNs: 1600 * MS }, 31);
   assert.ok(capped.heartbeats >= 2 && capped.heartbeats <= 8, `heartbeats in 1 s of quiet: ${capped.heartbeats}`);
   assert.ok(capped.statusMessages >= 2 && capped.statusMessages <= 10, `status messages in 1 s of quiet: ${capped.statusMessages}`);
+  // A receiver replaces an image silent for imageReplaceSilenceNs (here 100 ms): heartbeats every 50 ms, whatever the max.
+  const guarded = await idleTraffic({ publicationHeartbeatMaxIntervalNs: 60_000 * MS, imageReplaceSilenceNs: 100 * MS }, 41);
+  assert.ok(guarded.heartbeats >= 10, `heartbeats in 1 s of quiet with imageReplaceSilenceNs=100 ms: ${guarded.heartbeats}`);
+});
+
+test('by default the heartbeat interval stays Aeron\'s 100 ms; the status message repeats every 625 ms when idle', { timeout: 30_000 }, async () => {
+  const defaults = await idleTraffic({ publicationHeartbeatTimeoutNs: 100 * MS, statusMessageTimeoutNs: 200 * MS, publicationConnectionTimeoutNs: 5000 * MS, imageReplaceSilenceNs: 300 * MS }, 51);
+  assert.ok(defaults.heartbeats >= 6, `heartbeats in 1 s of quiet: ${defaults.heartbeats}`);
+  assert.ok(defaults.statusMessages >= 1 && defaults.statusMessages <= 3, `status messages in 1 s of quiet: ${defaults.statusMessages}`);
 });
