@@ -21,14 +21,13 @@
  * - SIGTERM closes every host cleanly (exit code 0).
  * Calls that fail while their provider flaps are counted, not judged.
  */
-import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
 import { Skein } from '../../src/skein.js';
 import { StaticRegistry } from '../../src/rpc/registry.js';
 import { RpcConsumer } from '../../src/rpc/rpc-consumer.js';
 import { DemoService } from '../../src/rpc/demo-service.js';
 import { startFixture, type FixtureEvent, type FixtureProcess } from '../support/system-processes.js';
 import { growthProblems, type ResourceSample, type SoakRow } from './soak-runner.js';
+import { forceGc } from './rpc-soak.js';
 
 export interface RpcFleetSoakOptions {
   /** How long the providers flap. */
@@ -75,12 +74,6 @@ interface HostState {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function forceGc(): () => void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as (() => void) | undefined;
-  return typeof gc === 'function' ? gc : () => {};
-}
 
 function activeHandles(): number {
   return process.getActiveResourcesInfo().length;

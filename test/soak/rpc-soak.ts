@@ -48,7 +48,8 @@ export interface RpcSoakResult {
   readonly figures: Record<string, number>;
 }
 
-function forceGc(): () => void {
+/** The garbage collector as a function (exposed at run time), or a no-op where it cannot be. */
+export function forceGc(): () => void {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as (() => void) | undefined;
   return typeof gc === 'function' ? gc : () => {};
