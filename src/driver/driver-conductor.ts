@@ -135,6 +135,13 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   private restingSpies: RestingSpy[] = [];
   private pendingDestinations: PendingDestination[] = [];
   private readonly sendEndpoints = new Map<string, SendChannelEndpoint>();
+  /**
+   * Response control addresses held by a prototype response publication (a response server or an
+   * RPC provider), by endpoint key: the registration id of the holder. Response publications on
+   * one control address share its socket, so without this a second server of this driver would
+   * bind nothing and silently serve the same address as the first.
+   */
+  private readonly responseControlHolders = new Map<string, number>();
   private readonly receiveEndpoints = new Map<string, ReceiveChannelEndpoint>();
   private readonly nextCorrelationIdFn: () => number;
   private nextSessionId: number;
@@ -534,6 +541,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     let destination: SocketAddress | null;
     let bind: SocketAddress;
     let key: string;
+    let prototypeKey: string | null = null;
     const multicast = isResponse ? undefined : multicastAddressing(p);
     const mdcMode = p.controlMode === 'dynamic' || p.controlMode === 'manual' ? p.controlMode : null;
     if (mdcMode !== null) {
@@ -557,6 +565,16 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       key = `response|${addressKey(control)}`;
       if (p.responseCorrelationId !== 'prototype') {
         responseImage = this.responseImageFor(p.responseCorrelationId as number, subject);
+      } else {
+        const holder = this.responseControlHolders.get(key);
+        if (holder !== undefined) {
+          throw new SkeinError(
+            ErrorCode.TRANSPORT_BIND_FAILED,
+            `response control address ${addressKey(control)} is already held by another response server or RPC provider of this driver (its prototype response publication, registration id ${holder}); each needs an address of its own`,
+            subject,
+          );
+        }
+        prototypeKey = key;
       }
     } else {
       destination = p.endpoint as SocketAddress;
@@ -638,6 +656,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       ...(destination !== null ? { spyKey: spyKeyOf(destination) } : mdcMode !== null && p.control !== undefined ? { spyKey: spyKeyOf(undefined, p.control) } : {}),
     });
     endpoint.add(publication);
+    if (prototypeKey !== null) this.responseControlHolders.set(prototypeKey, publication.registrationId);
     this.sender.add(publication);
     this.networkPublications = [...this.networkPublications, publication];
     for (const link of this.subscriptionLinks.values()) if (link.isSpy && this.spyMatches(link, publication)) this.linkSpy(publication, link);
@@ -746,6 +765,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   private releasePublication(publication: NetworkPublication | IpcPublication): void {
     publication.refCount--;
     if (publication.refCount > 0) return;
+    if (publication instanceof NetworkPublication) this.releaseResponseControl(publication);
     if (publication instanceof NetworkPublication) publication.startDraining(this.components.clock.nanoTime());
     else publication.startDraining();
   }
@@ -1400,7 +1420,14 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     this.receiver.remove(image);
   }
 
+  /** A prototype response publication closed: its control address may be held by another. */
+  private releaseResponseControl(publication: NetworkPublication): void {
+    const key = publication.endpoint.key;
+    if (this.responseControlHolders.get(key) === publication.registrationId) this.responseControlHolders.delete(key);
+  }
+
   private freeNetworkPublication(publication: NetworkPublication): void {
+    this.releaseResponseControl(publication);
     publication.state = 'DONE';
     for (const spy of [...publication.spies]) this.dropSpy(publication, spy.subscriptionRegistrationId, true);
     this.restingSpies = this.restingSpies.filter((r) => r.publication !== publication);

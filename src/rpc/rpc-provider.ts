@@ -32,6 +32,13 @@ import type { AnyMethod, CallContext, MethodMap, ServiceDescriptor, ServiceImple
 import type { Registration, Registry } from './registry.js';
 import { providerEntry } from './registry.js';
 
+/**
+ * Request endpoints served by the providers of each client. Subscriptions of one driver to the
+ * same endpoint and stream share it (Aeron's fan-out), so a second provider on an address in the
+ * same process would bind nothing and answer the same consumers as the first.
+ */
+const servedEndpoints = new WeakMap<SkeinClient, Map<string, string>>();
+
 const MS = 1_000_000;
 const MAX_QUEUED_FRAMES = 4096;
 /** A draining provider closes only after no call has arrived for this long. */
@@ -128,6 +135,8 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
   private pollNs = 0;
   /** The prototype response publication that keeps the response control address bound. */
   private responseReservation: Publication | null = null;
+  /** Gives up this provider's claim on its request endpoint (see servedEndpoints). */
+  private releaseEndpoint: (() => void) | null = null;
   private drained: (() => void) | null = null;
   private readonly linkTimeoutNs: number;
   private readonly drainTimeoutNs: number;
@@ -161,10 +170,28 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
   /** Subscribes to the request endpoint, starts serving, then registers (when a registry is given). */
   static async start<M extends MethodMap>(client: SkeinClient, options: RpcProviderOptions<M>): Promise<RpcProvider<M>> {
     const provider = new RpcProvider(client, options);
-    provider.subscription = await client.addSubscription(`aeron:udp?endpoint=${options.address}`, options.requestStreamId ?? RPC_DEFAULTS.requestStreamId, {
-      onAvailableImage: (image) => provider.onAvailableImage(image),
-      onUnavailableImage: (image) => provider.onUnavailableImage(image),
-    });
+    const streamId = options.requestStreamId ?? RPC_DEFAULTS.requestStreamId;
+    const served = servedEndpoints.get(client) ?? new Map<string, string>();
+    servedEndpoints.set(client, served);
+    const endpointKey = `${options.address} stream ${streamId}`;
+    const holder = served.get(endpointKey);
+    if (holder !== undefined) {
+      throw new SkeinError(
+        ErrorCode.TRANSPORT_BIND_FAILED,
+        `provider ${options.address} of ${options.service.name}: the request address ${options.address} (stream ${streamId}) is already served by ${holder} in this process; each provider needs an address of its own`,
+      );
+    }
+    served.set(endpointKey, `provider ${options.address} of ${options.service.name} (incarnation ${provider.incarnation})`);
+    provider.releaseEndpoint = () => served.delete(endpointKey);
+    try {
+      provider.subscription = await client.addSubscription(`aeron:udp?endpoint=${options.address}`, streamId, {
+        onAvailableImage: (image) => provider.onAvailableImage(image),
+        onUnavailableImage: (image) => provider.onUnavailableImage(image),
+      });
+    } catch (error) {
+      provider.closeNow();
+      throw error;
+    }
     const control = options.responseControl ?? nextPort(options.address);
     try {
       provider.responseReservation = await holdResponseControl(
@@ -252,6 +279,8 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     this.subscription = null;
     this.responseReservation?.close();
     this.responseReservation = null;
+    this.releaseEndpoint?.();
+    this.releaseEndpoint = null;
     this.client.removeAgent(this);
     const drained = this.drained;
     this.drained = null;

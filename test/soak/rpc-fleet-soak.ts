@@ -112,6 +112,7 @@ export async function runRpcFleetSoak(options: RpcFleetSoakOptions): Promise<Rpc
   let consumer: RpcConsumer<typeof DemoService.methods> | null = null;
   let frozen: HostState | null = null;
   const start = performance.now();
+  const history = new Map<string, string[]>();
   const elapsed = (): string => `${((performance.now() - start) / 1000).toFixed(1)} s`;
   try {
     for (let h = 0; h < hostCount; h++) {
@@ -141,6 +142,13 @@ export async function runRpcFleetSoak(options: RpcFleetSoakOptions): Promise<Rpc
       seed,
       link: { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 1500 },
       holder: { connectTimeoutMs: 1000, backoffInitialMs: 100, backoffMaxMs: 2000, maxConnectAttempts: 4, minDeadTimeMs: 2000 },
+      onProviderTransition: (t) => {
+        // The last few transitions of each provider, for the report of one that ends wrong.
+        const list = history.get(t.id) ?? [];
+        list.push(`${elapsed()} ${t.from}->${t.to}: ${t.reason}`);
+        if (list.length > 12) list.shift();
+        history.set(t.id, list);
+      },
     });
     const c = consumer;
     const readyCount = (): number => c.providers().filter((p) => p.state === 'READY').length;
@@ -267,7 +275,7 @@ export async function runRpcFleetSoak(options: RpcFleetSoakOptions): Promise<Rpc
     if (!(await waitUntil(matches, 60_000, 100))) {
       const seen = c.providers();
       const wrong = seen.filter((p) => p.state !== 'READY' || !expected.has(`${p.address}/${p.incarnation}`)).slice(0, 5);
-      problems.push(`60 s after the hosts settled the consumer holds ${seen.length} providers (expected ${expected.size}), ${seen.filter((p) => p.state === 'READY').length} READY; e.g. ${JSON.stringify(wrong)}`);
+      problems.push(`60 s after the hosts settled the consumer holds ${seen.length} providers (expected ${expected.size}), ${seen.filter((p) => p.state === 'READY').length} READY; e.g. ${JSON.stringify(wrong)}; their last transitions: ${wrong.map((p) => `\n${p.id}:\n  ${(history.get(p.id) ?? []).join('\n  ')}`).join('')}`);
     } else {
       figures.settleMs = Math.round(performance.now() - t0);
       log(`${elapsed()}  consumer: exactly the ${expected.size} listed providers, all READY, ${figures.settleMs} ms after the hosts settled`);

@@ -299,6 +299,36 @@ test('a provider holds its response control address from the start: one whose ad
   }
 });
 
+test('two providers of one process cannot serve one address: the second is refused naming the first, whether it shares the request address or only the response control address; a restart on the address works at once', { timeout: 30_000 }, async () => {
+  const skein = Skein.launch({ testProfile: true, seed: 309 });
+  const registry = new StaticRegistry();
+  const port = await freeUdpPortPair();
+  const other = await freeUdpPortPair();
+  const start = (who: string, address: string, responseControl?: string) =>
+    RpcProvider.start(skein.client, { service: Demo, implementation: implementation(who, newSeen()), address, registry, incarnation: who, ...(responseControl === undefined ? {} : { responseControl }) });
+  try {
+    const a = await start('a', `127.0.0.1:${port}`);
+    // Same driver, same request endpoint: the subscription would share A's socket and A's consumers.
+    await assert.rejects(start('b', `127.0.0.1:${port}`), (e: SkeinError) => e.code === ErrorCode.TRANSPORT_BIND_FAILED && e.message.includes(`already served by provider 127.0.0.1:${port} of demo (incarnation a)`));
+    // Another request address, but A's response control address: refused by the driver.
+    await assert.rejects(start('c', `127.0.0.1:${other}`, `127.0.0.1:${port + 1}`), (e: SkeinError) => e.code === ErrorCode.TRANSPORT_BIND_FAILED && e.message.includes(`response control address 127.0.0.1:${port + 1} is already held by another response server or RPC provider of this driver`));
+    assert.deepEqual(registry.snapshot('demo')!.providers.map((p) => p.incarnation), ['a'], 'the refused providers are not registered');
+    // A restarts on its address at once (closed, then started again with a new incarnation).
+    a.closeNow();
+    const a2 = await start('a2', `127.0.0.1:${port}`);
+    const consumer = RpcConsumer.create(skein.client, Demo, { registry, seed: 9 });
+    try {
+      await waitFor(() => consumer.providers().some((p) => p.incarnation === 'a2' && p.state === 'READY'), 10_000, 'the restarted provider READY');
+      assert.equal((await consumer.stub.echo({ text: 'hi' }, { timeoutMs: 5000 })).who, 'a2');
+    } finally {
+      consumer.close();
+      await a2.close();
+    }
+  } finally {
+    await skein.close();
+  }
+});
+
 test('a method at its concurrency limit is refused with RESOURCE_EXHAUSTED before its handler runs', { timeout: 30_000 }, async () => {
   const skein = Skein.launch({ testProfile: true, seed: 303 });
   const registry = new StaticRegistry();
