@@ -243,6 +243,12 @@ test('a server holds its response control address from the start: taken, start f
       const counts = otherSkein.driver.conductor.resourceCounts();
       return counts.receiveEndpoints === before.receiveEndpoints && counts.subscriptionLinks === before.subscriptionLinks && counts.sendEndpoints === before.sendEndpoints;
     }, 5000, 'the refused server to release its sockets');
+    // A server of the same driver would share the socket instead of failing to bind: refused by the driver.
+    const third = await channels();
+    await assert.rejects(
+      ResponseServer.start(skein.client, { requestChannel: third.requestChannel, responseControlChannel: ch.responseControlChannel, handler: () => 'third' }),
+      (error: unknown) => codeOf(error) === ErrorCode.TRANSPORT_BIND_FAILED && /is already held by another response server or RPC provider of this driver/.test((error as Error).message),
+    );
     // The first server still answers.
     const client = new ResponseClient(otherSkein.client, { ...ch, ...FAST, seed: 4 });
     await client.connected({ timeoutMs: 10_000 });
