@@ -117,10 +117,10 @@ export async function runRpcFleetSoak(options: RpcFleetSoakOptions): Promise<Rpc
   try {
     for (let h = 0; h < hostCount; h++) {
       const share = Math.floor(providerCount / hostCount) + (h < providerCount % hostCount ? 1 : 0);
-      const process = startFixture('rpc-fleet-host', {
+      const child = startFixture('rpc-fleet-host', {
         host: h, providers: share, seed: seed * 131 + h, flapMs: options.durationMs, flapsPerSecond: flapsPerSecond / hostCount, sampleMs, driver: FLEET_DRIVER,
       });
-      hosts.push({ process, cursor: 0, listed: new Map(), lastSample: null, firstCounters: null, settled: null });
+      hosts.push({ process: child, cursor: 0, listed: new Map(), lastSample: null, firstCounters: null, settled: null });
     }
     for (const host of hosts) {
       const up = await host.process.waitForEvent('up', 180_000);
