@@ -201,6 +201,9 @@ export class ConnectionHolder implements ProviderHost {
   /** Says why nothing can be picked: the per-state counts and the registry's state. */
   describe(): string {
     const parts = PROVIDER_STATES.filter((s) => s !== 'CLOSED' && this.counts.get(s)! > 0).map((s) => `${s}=${this.counts.get(s)}`);
+    let waiting = 0;
+    for (const provider of this.providers.values()) if (provider.waitingToConnect) waiting++;
+    if (waiting > 0) parts.push(`(${waiting} waiting for a connect slot, maxConnecting=${this.settings.maxConnecting})`);
     const snapshot = this.snapshotVersion < 0 ? 'no snapshot yet' : `snapshot version ${this.snapshotVersion} lists ${this.snapshotSize}`;
     return `${this.service}: ${snapshot}${parts.length > 0 ? `; providers ${parts.join(' ')}` : ''}; registry ${this.registry}`;
   }

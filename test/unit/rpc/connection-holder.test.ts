@@ -61,6 +61,7 @@ test('connects are paced: never more than maxConnecting CONNECTING at once, the 
     if (i < 5) links.set(e.address, 'frozen');
   }
   publish(...entries);
+  assert.match(holder.describe(), /providers IDLE=17 CONNECTING=3 \(17 waiting for a connect slot, maxConnecting=3\)/);
   let most = 0;
   for (let ms = 0; ms < 400; ms++) {
     most = Math.max(most, holder.countIn('CONNECTING'));
