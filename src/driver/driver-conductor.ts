@@ -765,9 +765,10 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   private releasePublication(publication: NetworkPublication | IpcPublication): void {
     publication.refCount--;
     if (publication.refCount > 0) return;
-    if (publication instanceof NetworkPublication) this.releaseResponseControl(publication);
-    if (publication instanceof NetworkPublication) publication.startDraining(this.components.clock.nanoTime());
-    else publication.startDraining();
+    if (publication instanceof NetworkPublication) {
+      this.releaseResponseControl(publication);
+      publication.startDraining(this.components.clock.nanoTime());
+    } else publication.startDraining();
   }
 
   private onAddSubscription(command: AddSubscriptionCommand): void {
@@ -1427,7 +1428,6 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   }
 
   private freeNetworkPublication(publication: NetworkPublication): void {
-    this.releaseResponseControl(publication);
     publication.state = 'DONE';
     for (const spy of [...publication.spies]) this.dropSpy(publication, spy.subscriptionRegistrationId, true);
     this.restingSpies = this.restingSpies.filter((r) => r.publication !== publication);

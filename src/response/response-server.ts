@@ -247,20 +247,10 @@ export class ServerSession {
 }
 
 /**
- * The server side of request/response over response channels. It subscribes to the request
- * channel; for each client (request image whose publisher asked for responses) it creates a
- * response publication (`control-mode=response|response-correlation-id=<image>`) and answers on
- * it: Skein clients with correlation ids and heartbeat echoes, plain clients (Aeron's samples)
- * with plain messages. A session ends when its request image goes, when the client says CLOSE, or
- * when a heartbeating client falls silent for sessionTimeoutMs; its resources are freed then.
- *
- * The driver gives each response stream the session id of the client's request publication, so a
- * restarted server hands every client the response session it had before (see docs/response-channels.md).
- */
-/**
  * Binds a response control channel now and holds it, with a prototype response publication, for
  * the response publications to come (which share its socket): a server whose control address is
- * taken by another socket then fails at start, naming it, instead of every session failing later.
+ * taken by another socket, or held by another server of the same driver, then fails at start,
+ * naming it, instead of every session failing later (or sharing the other server's socket).
  * `owner` names the server in the error, and `named` how the error names what it could not hold
  * (the channel by default). Close the publication to let the address go.
  */
@@ -276,6 +266,17 @@ export async function holdResponseControl(client: SkeinClient, controlChannel: s
   }
 }
 
+/**
+ * The server side of request/response over response channels. It subscribes to the request
+ * channel; for each client (request image whose publisher asked for responses) it creates a
+ * response publication (`control-mode=response|response-correlation-id=<image>`) and answers on
+ * it: Skein clients with correlation ids and heartbeat echoes, plain clients (Aeron's samples)
+ * with plain messages. A session ends when its request image goes, when the client says CLOSE, or
+ * when a heartbeating client falls silent for sessionTimeoutMs; its resources are freed then.
+ *
+ * The driver gives each response stream the session id of the client's request publication, so a
+ * restarted server hands every client the response session it had before (see docs/response-channels.md).
+ */
 export class ResponseServer {
   /** @internal */
   readonly roleName = 'response-server';

@@ -188,12 +188,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
         onAvailableImage: (image) => provider.onAvailableImage(image),
         onUnavailableImage: (image) => provider.onUnavailableImage(image),
       });
-    } catch (error) {
-      provider.closeNow();
-      throw error;
-    }
-    const control = options.responseControl ?? nextPort(options.address);
-    try {
+      const control = options.responseControl ?? nextPort(options.address);
       provider.responseReservation = await holdResponseControl(
         client,
         `aeron:udp?control=${control}`,
