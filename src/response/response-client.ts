@@ -1,7 +1,7 @@
 import { ErrorCode, SkeinAbortError, SkeinError, handlerFailed, plural, type SkeinErrorCode } from '../util/errors.js';
 import { Waits, checkConnectedOptions, type ConnectedOptions } from '../client/connection-status.js';
 import { isPowerOfTwo } from '../util/bits.js';
-import { assert } from '../util/assert.js';
+import { failAssertion } from '../util/assert.js';
 import { SeededPrng, randomSeed, type Prng } from '../env/prng.js';
 import type { Agent } from '../agent/agent.js';
 import type { Implements } from '../util/implements.js';
@@ -633,7 +633,7 @@ export class ResponseClient {
     if (this.spoiledReason !== null) return NOT_CONNECTED;
     const result = publication.offer(buffer, offset, length);
     if (result > 0) {
-      assert(this.plainCount < this.maxInFlight, `plain answer queue overflow: ${this.plainCount} of ${this.maxInFlight}`);
+      if (this.plainCount >= this.maxInFlight) failAssertion(`plain answer queue overflow: ${this.plainCount} of ${this.maxInFlight}`);
       this.plainQueue[(this.plainHead + this.plainCount) & this.slotMask] = this.slotId[slot]!;
       this.plainCount++;
       this.slotSent[slot] = 1;

@@ -17,7 +17,7 @@
  * Time comes in as nanoseconds from the holder's clock; jitter from its PRNG.
  */
 import type { Prng } from '../env/prng.js';
-import { assert } from '../util/assert.js';
+import { assert, failAssertion } from '../util/assert.js';
 import type { HolderSettings } from './holder-options.js';
 import { providerId, type ProviderEntry } from './registry.js';
 
@@ -253,7 +253,7 @@ export class ProviderConnection implements LinkListener {
 
   /** A call ended: `ok` false for failures that speak of the provider (not of the request). */
   callEnded(ok: boolean): void {
-    assert(this.active > 0, `call ended on ${this.id} with none active`);
+    if (this.active <= 0) failAssertion(`call ended on ${this.id} with none active`);
     this.active--;
     if (ok) {
       this.consecutiveCallFailures = 0;

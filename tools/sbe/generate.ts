@@ -62,7 +62,13 @@ function decodeField(field: Field, owner: string): string[] {
   lines.push('  }');
   if (is64(p)) {
     lines.push(`  /** {@link ${field.name}} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */`);
-    lines.push(`  ${field.name}AsNumber(): number {`, `    return safeNumber(this.${field.name}(), '${owner}.${field.name}');`, '  }');
+    const reader = p === 'int64' ? 'i64Number' : 'u64Number';
+    lines.push(
+      `  ${field.name}AsNumber(): number {`,
+      `    if (!this.present(${field.offset}, ${field.size}, ${field.sinceVersion})) return safeNumber(${nullOf(field)}, '${owner}.${field.name}');`,
+      `    return this.${reader}(this.offset + ${field.offset}, '${owner}.${field.name}');`,
+      '  }',
+    );
   }
   return lines;
 }

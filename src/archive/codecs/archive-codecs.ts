@@ -160,7 +160,8 @@ export class ControlResponseDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ControlResponse.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ControlResponse.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ControlResponse.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -168,7 +169,8 @@ export class ControlResponseDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ControlResponse.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ControlResponse.correlationId');
+    return this.i64Number(this.offset + 8, 'ControlResponse.correlationId');
   }
   relevantId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -176,7 +178,8 @@ export class ControlResponseDecoder extends SbeDecoder {
   }
   /** {@link relevantId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   relevantIdAsNumber(): number {
-    return safeNumber(this.relevantId(), 'ControlResponse.relevantId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ControlResponse.relevantId');
+    return this.i64Number(this.offset + 16, 'ControlResponse.relevantId');
   }
   code(): ControlResponseCode {
     if (!this.present(24, 4, 0)) return -2147483648 as ControlResponseCode;
@@ -245,7 +248,8 @@ export class CloseSessionRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'CloseSessionRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'CloseSessionRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'CloseSessionRequest.controlSessionId');
   }
 }
 
@@ -315,7 +319,8 @@ export class StartRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'StartRecordingRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StartRecordingRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'StartRecordingRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -323,7 +328,8 @@ export class StartRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'StartRecordingRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'StartRecordingRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'StartRecordingRequest.correlationId');
   }
   streamId(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -404,7 +410,8 @@ export class StopRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'StopRecordingRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StopRecordingRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'StopRecordingRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -412,7 +419,8 @@ export class StopRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'StopRecordingRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'StopRecordingRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'StopRecordingRequest.correlationId');
   }
   streamId(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -509,7 +517,8 @@ export class ReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ReplayRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplayRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ReplayRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -517,7 +526,8 @@ export class ReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ReplayRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplayRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'ReplayRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -525,7 +535,8 @@ export class ReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'ReplayRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplayRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'ReplayRequest.recordingId');
   }
   position(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -533,7 +544,8 @@ export class ReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link position} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   positionAsNumber(): number {
-    return safeNumber(this.position(), 'ReplayRequest.position');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplayRequest.position');
+    return this.i64Number(this.offset + 24, 'ReplayRequest.position');
   }
   length(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -541,7 +553,8 @@ export class ReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link length} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   lengthAsNumber(): number {
-    return safeNumber(this.length(), 'ReplayRequest.length');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplayRequest.length');
+    return this.i64Number(this.offset + 32, 'ReplayRequest.length');
   }
   replayStreamId(): number {
     if (!this.present(40, 4, 0)) return -2147483648;
@@ -557,7 +570,8 @@ export class ReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link replayToken} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   replayTokenAsNumber(): number {
-    return safeNumber(this.replayToken(), 'ReplayRequest.replayToken');
+    if (!this.present(48, 8, 10)) return safeNumber(-9223372036854775808n, 'ReplayRequest.replayToken');
+    return this.i64Number(this.offset + 48, 'ReplayRequest.replayToken');
   }
   /** Reads replayChannel (var data come in schema order, after the groups) and moves past it. */
   replayChannel(): string {
@@ -626,7 +640,8 @@ export class StopReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'StopReplayRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StopReplayRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'StopReplayRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -634,7 +649,8 @@ export class StopReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'StopReplayRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'StopReplayRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'StopReplayRequest.correlationId');
   }
   replaySessionId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -642,7 +658,8 @@ export class StopReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link replaySessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   replaySessionIdAsNumber(): number {
-    return safeNumber(this.replaySessionId(), 'StopReplayRequest.replaySessionId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'StopReplayRequest.replaySessionId');
+    return this.i64Number(this.offset + 16, 'StopReplayRequest.replaySessionId');
   }
 }
 
@@ -708,7 +725,8 @@ export class ListRecordingsRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ListRecordingsRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ListRecordingsRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ListRecordingsRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -716,7 +734,8 @@ export class ListRecordingsRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ListRecordingsRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ListRecordingsRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'ListRecordingsRequest.correlationId');
   }
   fromRecordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -724,7 +743,8 @@ export class ListRecordingsRequestDecoder extends SbeDecoder {
   }
   /** {@link fromRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   fromRecordingIdAsNumber(): number {
-    return safeNumber(this.fromRecordingId(), 'ListRecordingsRequest.fromRecordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ListRecordingsRequest.fromRecordingId');
+    return this.i64Number(this.offset + 16, 'ListRecordingsRequest.fromRecordingId');
   }
   recordCount(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -802,7 +822,8 @@ export class ListRecordingsForUriRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ListRecordingsForUriRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ListRecordingsForUriRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ListRecordingsForUriRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -810,7 +831,8 @@ export class ListRecordingsForUriRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ListRecordingsForUriRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ListRecordingsForUriRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'ListRecordingsForUriRequest.correlationId');
   }
   fromRecordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -818,7 +840,8 @@ export class ListRecordingsForUriRequestDecoder extends SbeDecoder {
   }
   /** {@link fromRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   fromRecordingIdAsNumber(): number {
-    return safeNumber(this.fromRecordingId(), 'ListRecordingsForUriRequest.fromRecordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ListRecordingsForUriRequest.fromRecordingId');
+    return this.i64Number(this.offset + 16, 'ListRecordingsForUriRequest.fromRecordingId');
   }
   recordCount(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -895,7 +918,8 @@ export class ListRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ListRecordingRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ListRecordingRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ListRecordingRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -903,7 +927,8 @@ export class ListRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ListRecordingRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ListRecordingRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'ListRecordingRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -911,7 +936,8 @@ export class ListRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'ListRecordingRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ListRecordingRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'ListRecordingRequest.recordingId');
   }
 }
 
@@ -985,7 +1011,8 @@ export class ExtendRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ExtendRecordingRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ExtendRecordingRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ExtendRecordingRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -993,7 +1020,8 @@ export class ExtendRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ExtendRecordingRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ExtendRecordingRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'ExtendRecordingRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1001,7 +1029,8 @@ export class ExtendRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'ExtendRecordingRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ExtendRecordingRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'ExtendRecordingRequest.recordingId');
   }
   streamId(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -1078,7 +1107,8 @@ export class RecordingPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'RecordingPositionRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingPositionRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'RecordingPositionRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1086,7 +1116,8 @@ export class RecordingPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'RecordingPositionRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingPositionRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'RecordingPositionRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1094,7 +1125,8 @@ export class RecordingPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'RecordingPositionRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingPositionRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'RecordingPositionRequest.recordingId');
   }
 }
 
@@ -1160,7 +1192,8 @@ export class TruncateRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'TruncateRecordingRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'TruncateRecordingRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'TruncateRecordingRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1168,7 +1201,8 @@ export class TruncateRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'TruncateRecordingRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'TruncateRecordingRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'TruncateRecordingRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1176,7 +1210,8 @@ export class TruncateRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'TruncateRecordingRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'TruncateRecordingRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'TruncateRecordingRequest.recordingId');
   }
   position(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -1184,7 +1219,8 @@ export class TruncateRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link position} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   positionAsNumber(): number {
-    return safeNumber(this.position(), 'TruncateRecordingRequest.position');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'TruncateRecordingRequest.position');
+    return this.i64Number(this.offset + 24, 'TruncateRecordingRequest.position');
   }
 }
 
@@ -1246,7 +1282,8 @@ export class StopRecordingSubscriptionRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'StopRecordingSubscriptionRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StopRecordingSubscriptionRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'StopRecordingSubscriptionRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1254,7 +1291,8 @@ export class StopRecordingSubscriptionRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'StopRecordingSubscriptionRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'StopRecordingSubscriptionRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'StopRecordingSubscriptionRequest.correlationId');
   }
   subscriptionId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1262,7 +1300,8 @@ export class StopRecordingSubscriptionRequestDecoder extends SbeDecoder {
   }
   /** {@link subscriptionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   subscriptionIdAsNumber(): number {
-    return safeNumber(this.subscriptionId(), 'StopRecordingSubscriptionRequest.subscriptionId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'StopRecordingSubscriptionRequest.subscriptionId');
+    return this.i64Number(this.offset + 16, 'StopRecordingSubscriptionRequest.subscriptionId');
   }
 }
 
@@ -1324,7 +1363,8 @@ export class StopPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'StopPositionRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StopPositionRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'StopPositionRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1332,7 +1372,8 @@ export class StopPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'StopPositionRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'StopPositionRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'StopPositionRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1340,7 +1381,8 @@ export class StopPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'StopPositionRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'StopPositionRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'StopPositionRequest.recordingId');
   }
 }
 
@@ -1414,7 +1456,8 @@ export class FindLastMatchingRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'FindLastMatchingRecordingRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'FindLastMatchingRecordingRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'FindLastMatchingRecordingRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1422,7 +1465,8 @@ export class FindLastMatchingRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'FindLastMatchingRecordingRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'FindLastMatchingRecordingRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'FindLastMatchingRecordingRequest.correlationId');
   }
   minRecordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1430,7 +1474,8 @@ export class FindLastMatchingRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link minRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   minRecordingIdAsNumber(): number {
-    return safeNumber(this.minRecordingId(), 'FindLastMatchingRecordingRequest.minRecordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'FindLastMatchingRecordingRequest.minRecordingId');
+    return this.i64Number(this.offset + 16, 'FindLastMatchingRecordingRequest.minRecordingId');
   }
   sessionId(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -1523,7 +1568,8 @@ export class ListRecordingSubscriptionsRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ListRecordingSubscriptionsRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ListRecordingSubscriptionsRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ListRecordingSubscriptionsRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1531,7 +1577,8 @@ export class ListRecordingSubscriptionsRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ListRecordingSubscriptionsRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ListRecordingSubscriptionsRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'ListRecordingSubscriptionsRequest.correlationId');
   }
   pseudoIndex(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -1644,7 +1691,8 @@ export class BoundedReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'BoundedReplayRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'BoundedReplayRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'BoundedReplayRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1652,7 +1700,8 @@ export class BoundedReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'BoundedReplayRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'BoundedReplayRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'BoundedReplayRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1660,7 +1709,8 @@ export class BoundedReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'BoundedReplayRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'BoundedReplayRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'BoundedReplayRequest.recordingId');
   }
   position(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -1668,7 +1718,8 @@ export class BoundedReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link position} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   positionAsNumber(): number {
-    return safeNumber(this.position(), 'BoundedReplayRequest.position');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'BoundedReplayRequest.position');
+    return this.i64Number(this.offset + 24, 'BoundedReplayRequest.position');
   }
   length(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -1676,7 +1727,8 @@ export class BoundedReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link length} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   lengthAsNumber(): number {
-    return safeNumber(this.length(), 'BoundedReplayRequest.length');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'BoundedReplayRequest.length');
+    return this.i64Number(this.offset + 32, 'BoundedReplayRequest.length');
   }
   limitCounterId(): number {
     if (!this.present(40, 4, 0)) return -2147483648;
@@ -1696,7 +1748,8 @@ export class BoundedReplayRequestDecoder extends SbeDecoder {
   }
   /** {@link replayToken} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   replayTokenAsNumber(): number {
-    return safeNumber(this.replayToken(), 'BoundedReplayRequest.replayToken');
+    if (!this.present(52, 8, 10)) return safeNumber(-9223372036854775808n, 'BoundedReplayRequest.replayToken');
+    return this.i64Number(this.offset + 52, 'BoundedReplayRequest.replayToken');
   }
   /** Reads replayChannel (var data come in schema order, after the groups) and moves past it. */
   replayChannel(): string {
@@ -1765,7 +1818,8 @@ export class StopAllReplaysRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'StopAllReplaysRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StopAllReplaysRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'StopAllReplaysRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1773,7 +1827,8 @@ export class StopAllReplaysRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'StopAllReplaysRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'StopAllReplaysRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'StopAllReplaysRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1781,7 +1836,8 @@ export class StopAllReplaysRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'StopAllReplaysRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'StopAllReplaysRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'StopAllReplaysRequest.recordingId');
   }
 }
 
@@ -1859,7 +1915,8 @@ export class CatalogHeaderDecoder extends SbeDecoder {
   }
   /** {@link nextRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   nextRecordingIdAsNumber(): number {
-    return safeNumber(this.nextRecordingId(), 'CatalogHeader.nextRecordingId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'CatalogHeader.nextRecordingId');
+    return this.i64Number(this.offset + 8, 'CatalogHeader.nextRecordingId');
   }
   alignment(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -2055,7 +2112,8 @@ export class RecordingDescriptorDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'RecordingDescriptor.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingDescriptor.controlSessionId');
+    return this.i64Number(this.offset + 0, 'RecordingDescriptor.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2063,7 +2121,8 @@ export class RecordingDescriptorDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'RecordingDescriptor.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingDescriptor.correlationId');
+    return this.i64Number(this.offset + 8, 'RecordingDescriptor.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2071,7 +2130,8 @@ export class RecordingDescriptorDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'RecordingDescriptor.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingDescriptor.recordingId');
+    return this.i64Number(this.offset + 16, 'RecordingDescriptor.recordingId');
   }
   startTimestamp(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -2079,7 +2139,8 @@ export class RecordingDescriptorDecoder extends SbeDecoder {
   }
   /** {@link startTimestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   startTimestampAsNumber(): number {
-    return safeNumber(this.startTimestamp(), 'RecordingDescriptor.startTimestamp');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingDescriptor.startTimestamp');
+    return this.i64Number(this.offset + 24, 'RecordingDescriptor.startTimestamp');
   }
   stopTimestamp(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -2087,7 +2148,8 @@ export class RecordingDescriptorDecoder extends SbeDecoder {
   }
   /** {@link stopTimestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   stopTimestampAsNumber(): number {
-    return safeNumber(this.stopTimestamp(), 'RecordingDescriptor.stopTimestamp');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingDescriptor.stopTimestamp');
+    return this.i64Number(this.offset + 32, 'RecordingDescriptor.stopTimestamp');
   }
   startPosition(): bigint {
     if (!this.present(40, 8, 0)) return -9223372036854775808n;
@@ -2095,7 +2157,8 @@ export class RecordingDescriptorDecoder extends SbeDecoder {
   }
   /** {@link startPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   startPositionAsNumber(): number {
-    return safeNumber(this.startPosition(), 'RecordingDescriptor.startPosition');
+    if (!this.present(40, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingDescriptor.startPosition');
+    return this.i64Number(this.offset + 40, 'RecordingDescriptor.startPosition');
   }
   stopPosition(): bigint {
     if (!this.present(48, 8, 0)) return -9223372036854775808n;
@@ -2103,7 +2166,8 @@ export class RecordingDescriptorDecoder extends SbeDecoder {
   }
   /** {@link stopPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   stopPositionAsNumber(): number {
-    return safeNumber(this.stopPosition(), 'RecordingDescriptor.stopPosition');
+    if (!this.present(48, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingDescriptor.stopPosition');
+    return this.i64Number(this.offset + 48, 'RecordingDescriptor.stopPosition');
   }
   initialTermId(): number {
     if (!this.present(56, 4, 0)) return -2147483648;
@@ -2218,7 +2282,8 @@ export class RecordingSubscriptionDescriptorDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'RecordingSubscriptionDescriptor.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingSubscriptionDescriptor.controlSessionId');
+    return this.i64Number(this.offset + 0, 'RecordingSubscriptionDescriptor.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2226,7 +2291,8 @@ export class RecordingSubscriptionDescriptorDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'RecordingSubscriptionDescriptor.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingSubscriptionDescriptor.correlationId');
+    return this.i64Number(this.offset + 8, 'RecordingSubscriptionDescriptor.correlationId');
   }
   subscriptionId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2234,7 +2300,8 @@ export class RecordingSubscriptionDescriptorDecoder extends SbeDecoder {
   }
   /** {@link subscriptionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   subscriptionIdAsNumber(): number {
-    return safeNumber(this.subscriptionId(), 'RecordingSubscriptionDescriptor.subscriptionId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingSubscriptionDescriptor.subscriptionId');
+    return this.i64Number(this.offset + 16, 'RecordingSubscriptionDescriptor.subscriptionId');
   }
   streamId(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -2319,7 +2386,8 @@ export class RecordingSignalEventDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'RecordingSignalEvent.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingSignalEvent.controlSessionId');
+    return this.i64Number(this.offset + 0, 'RecordingSignalEvent.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2327,7 +2395,8 @@ export class RecordingSignalEventDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'RecordingSignalEvent.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingSignalEvent.correlationId');
+    return this.i64Number(this.offset + 8, 'RecordingSignalEvent.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2335,7 +2404,8 @@ export class RecordingSignalEventDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'RecordingSignalEvent.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingSignalEvent.recordingId');
+    return this.i64Number(this.offset + 16, 'RecordingSignalEvent.recordingId');
   }
   subscriptionId(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -2343,7 +2413,8 @@ export class RecordingSignalEventDecoder extends SbeDecoder {
   }
   /** {@link subscriptionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   subscriptionIdAsNumber(): number {
-    return safeNumber(this.subscriptionId(), 'RecordingSignalEvent.subscriptionId');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingSignalEvent.subscriptionId');
+    return this.i64Number(this.offset + 24, 'RecordingSignalEvent.subscriptionId');
   }
   position(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -2351,7 +2422,8 @@ export class RecordingSignalEventDecoder extends SbeDecoder {
   }
   /** {@link position} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   positionAsNumber(): number {
-    return safeNumber(this.position(), 'RecordingSignalEvent.position');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingSignalEvent.position');
+    return this.i64Number(this.offset + 32, 'RecordingSignalEvent.position');
   }
   signal(): RecordingSignal {
     if (!this.present(40, 4, 0)) return -2147483648 as RecordingSignal;
@@ -2433,7 +2505,8 @@ export class ReplicateRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ReplicateRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplicateRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ReplicateRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2441,7 +2514,8 @@ export class ReplicateRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ReplicateRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplicateRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'ReplicateRequest.correlationId');
   }
   srcRecordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2449,7 +2523,8 @@ export class ReplicateRequestDecoder extends SbeDecoder {
   }
   /** {@link srcRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   srcRecordingIdAsNumber(): number {
-    return safeNumber(this.srcRecordingId(), 'ReplicateRequest.srcRecordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplicateRequest.srcRecordingId');
+    return this.i64Number(this.offset + 16, 'ReplicateRequest.srcRecordingId');
   }
   dstRecordingId(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -2457,7 +2532,8 @@ export class ReplicateRequestDecoder extends SbeDecoder {
   }
   /** {@link dstRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   dstRecordingIdAsNumber(): number {
-    return safeNumber(this.dstRecordingId(), 'ReplicateRequest.dstRecordingId');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplicateRequest.dstRecordingId');
+    return this.i64Number(this.offset + 24, 'ReplicateRequest.dstRecordingId');
   }
   srcControlStreamId(): number {
     if (!this.present(32, 4, 0)) return -2147483648;
@@ -2537,7 +2613,8 @@ export class StopReplicationRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'StopReplicationRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StopReplicationRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'StopReplicationRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2545,7 +2622,8 @@ export class StopReplicationRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'StopReplicationRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'StopReplicationRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'StopReplicationRequest.correlationId');
   }
   replicationId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2553,7 +2631,8 @@ export class StopReplicationRequestDecoder extends SbeDecoder {
   }
   /** {@link replicationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   replicationIdAsNumber(): number {
-    return safeNumber(this.replicationId(), 'StopReplicationRequest.replicationId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'StopReplicationRequest.replicationId');
+    return this.i64Number(this.offset + 16, 'StopReplicationRequest.replicationId');
   }
 }
 
@@ -2615,7 +2694,8 @@ export class StartPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'StartPositionRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StartPositionRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'StartPositionRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2623,7 +2703,8 @@ export class StartPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'StartPositionRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'StartPositionRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'StartPositionRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2631,7 +2712,8 @@ export class StartPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'StartPositionRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'StartPositionRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'StartPositionRequest.recordingId');
   }
 }
 
@@ -2697,7 +2779,8 @@ export class DetachSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'DetachSegmentsRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'DetachSegmentsRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'DetachSegmentsRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2705,7 +2788,8 @@ export class DetachSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'DetachSegmentsRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'DetachSegmentsRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'DetachSegmentsRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2713,7 +2797,8 @@ export class DetachSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'DetachSegmentsRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'DetachSegmentsRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'DetachSegmentsRequest.recordingId');
   }
   newStartPosition(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -2721,7 +2806,8 @@ export class DetachSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link newStartPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   newStartPositionAsNumber(): number {
-    return safeNumber(this.newStartPosition(), 'DetachSegmentsRequest.newStartPosition');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'DetachSegmentsRequest.newStartPosition');
+    return this.i64Number(this.offset + 24, 'DetachSegmentsRequest.newStartPosition');
   }
 }
 
@@ -2783,7 +2869,8 @@ export class DeleteDetachedSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'DeleteDetachedSegmentsRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'DeleteDetachedSegmentsRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'DeleteDetachedSegmentsRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2791,7 +2878,8 @@ export class DeleteDetachedSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'DeleteDetachedSegmentsRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'DeleteDetachedSegmentsRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'DeleteDetachedSegmentsRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2799,7 +2887,8 @@ export class DeleteDetachedSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'DeleteDetachedSegmentsRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'DeleteDetachedSegmentsRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'DeleteDetachedSegmentsRequest.recordingId');
   }
 }
 
@@ -2865,7 +2954,8 @@ export class PurgeSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'PurgeSegmentsRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'PurgeSegmentsRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'PurgeSegmentsRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2873,7 +2963,8 @@ export class PurgeSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'PurgeSegmentsRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'PurgeSegmentsRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'PurgeSegmentsRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2881,7 +2972,8 @@ export class PurgeSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'PurgeSegmentsRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'PurgeSegmentsRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'PurgeSegmentsRequest.recordingId');
   }
   newStartPosition(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -2889,7 +2981,8 @@ export class PurgeSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link newStartPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   newStartPositionAsNumber(): number {
-    return safeNumber(this.newStartPosition(), 'PurgeSegmentsRequest.newStartPosition');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'PurgeSegmentsRequest.newStartPosition');
+    return this.i64Number(this.offset + 24, 'PurgeSegmentsRequest.newStartPosition');
   }
 }
 
@@ -2951,7 +3044,8 @@ export class AttachSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'AttachSegmentsRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'AttachSegmentsRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'AttachSegmentsRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2959,7 +3053,8 @@ export class AttachSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'AttachSegmentsRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'AttachSegmentsRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'AttachSegmentsRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2967,7 +3062,8 @@ export class AttachSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'AttachSegmentsRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'AttachSegmentsRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'AttachSegmentsRequest.recordingId');
   }
 }
 
@@ -3033,7 +3129,8 @@ export class MigrateSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'MigrateSegmentsRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'MigrateSegmentsRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'MigrateSegmentsRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3041,7 +3138,8 @@ export class MigrateSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'MigrateSegmentsRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'MigrateSegmentsRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'MigrateSegmentsRequest.correlationId');
   }
   srcRecordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -3049,7 +3147,8 @@ export class MigrateSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link srcRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   srcRecordingIdAsNumber(): number {
-    return safeNumber(this.srcRecordingId(), 'MigrateSegmentsRequest.srcRecordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'MigrateSegmentsRequest.srcRecordingId');
+    return this.i64Number(this.offset + 16, 'MigrateSegmentsRequest.srcRecordingId');
   }
   dstRecordingId(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -3057,7 +3156,8 @@ export class MigrateSegmentsRequestDecoder extends SbeDecoder {
   }
   /** {@link dstRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   dstRecordingIdAsNumber(): number {
-    return safeNumber(this.dstRecordingId(), 'MigrateSegmentsRequest.dstRecordingId');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'MigrateSegmentsRequest.dstRecordingId');
+    return this.i64Number(this.offset + 24, 'MigrateSegmentsRequest.dstRecordingId');
   }
 }
 
@@ -3131,7 +3231,8 @@ export class AuthConnectRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'AuthConnectRequest.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'AuthConnectRequest.correlationId');
+    return this.i64Number(this.offset + 0, 'AuthConnectRequest.correlationId');
   }
   responseStreamId(): number {
     if (!this.present(8, 4, 0)) return -2147483648;
@@ -3226,7 +3327,8 @@ export class ChallengeDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'Challenge.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'Challenge.controlSessionId');
+    return this.i64Number(this.offset + 0, 'Challenge.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3234,7 +3336,8 @@ export class ChallengeDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'Challenge.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'Challenge.correlationId');
+    return this.i64Number(this.offset + 8, 'Challenge.correlationId');
   }
   version(): number {
     if (!this.present(16, 4, 0)) return 0;
@@ -3307,7 +3410,8 @@ export class ChallengeResponseDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ChallengeResponse.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ChallengeResponse.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ChallengeResponse.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3315,7 +3419,8 @@ export class ChallengeResponseDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ChallengeResponse.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ChallengeResponse.correlationId');
+    return this.i64Number(this.offset + 8, 'ChallengeResponse.correlationId');
   }
   /** Reads encodedCredentials (var data come in schema order, after the groups) and moves past it. */
   encodedCredentials(): Uint8Array {
@@ -3380,7 +3485,8 @@ export class KeepAliveRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'KeepAliveRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'KeepAliveRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'KeepAliveRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3388,7 +3494,8 @@ export class KeepAliveRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'KeepAliveRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'KeepAliveRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'KeepAliveRequest.correlationId');
   }
 }
 
@@ -3474,7 +3581,8 @@ export class TaggedReplicateRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'TaggedReplicateRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'TaggedReplicateRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'TaggedReplicateRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3482,7 +3590,8 @@ export class TaggedReplicateRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'TaggedReplicateRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'TaggedReplicateRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'TaggedReplicateRequest.correlationId');
   }
   srcRecordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -3490,7 +3599,8 @@ export class TaggedReplicateRequestDecoder extends SbeDecoder {
   }
   /** {@link srcRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   srcRecordingIdAsNumber(): number {
-    return safeNumber(this.srcRecordingId(), 'TaggedReplicateRequest.srcRecordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'TaggedReplicateRequest.srcRecordingId');
+    return this.i64Number(this.offset + 16, 'TaggedReplicateRequest.srcRecordingId');
   }
   dstRecordingId(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -3498,7 +3608,8 @@ export class TaggedReplicateRequestDecoder extends SbeDecoder {
   }
   /** {@link dstRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   dstRecordingIdAsNumber(): number {
-    return safeNumber(this.dstRecordingId(), 'TaggedReplicateRequest.dstRecordingId');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'TaggedReplicateRequest.dstRecordingId');
+    return this.i64Number(this.offset + 24, 'TaggedReplicateRequest.dstRecordingId');
   }
   channelTagId(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -3506,7 +3617,8 @@ export class TaggedReplicateRequestDecoder extends SbeDecoder {
   }
   /** {@link channelTagId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   channelTagIdAsNumber(): number {
-    return safeNumber(this.channelTagId(), 'TaggedReplicateRequest.channelTagId');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'TaggedReplicateRequest.channelTagId');
+    return this.i64Number(this.offset + 32, 'TaggedReplicateRequest.channelTagId');
   }
   subscriptionTagId(): bigint {
     if (!this.present(40, 8, 0)) return -9223372036854775808n;
@@ -3514,7 +3626,8 @@ export class TaggedReplicateRequestDecoder extends SbeDecoder {
   }
   /** {@link subscriptionTagId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   subscriptionTagIdAsNumber(): number {
-    return safeNumber(this.subscriptionTagId(), 'TaggedReplicateRequest.subscriptionTagId');
+    if (!this.present(40, 8, 0)) return safeNumber(-9223372036854775808n, 'TaggedReplicateRequest.subscriptionTagId');
+    return this.i64Number(this.offset + 40, 'TaggedReplicateRequest.subscriptionTagId');
   }
   srcControlStreamId(): number {
     if (!this.present(48, 4, 0)) return -2147483648;
@@ -3606,7 +3719,8 @@ export class StartRecordingRequest2Decoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'StartRecordingRequest2.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StartRecordingRequest2.controlSessionId');
+    return this.i64Number(this.offset + 0, 'StartRecordingRequest2.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3614,7 +3728,8 @@ export class StartRecordingRequest2Decoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'StartRecordingRequest2.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'StartRecordingRequest2.correlationId');
+    return this.i64Number(this.offset + 8, 'StartRecordingRequest2.correlationId');
   }
   streamId(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -3711,7 +3826,8 @@ export class ExtendRecordingRequest2Decoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ExtendRecordingRequest2.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ExtendRecordingRequest2.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ExtendRecordingRequest2.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3719,7 +3835,8 @@ export class ExtendRecordingRequest2Decoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ExtendRecordingRequest2.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ExtendRecordingRequest2.correlationId');
+    return this.i64Number(this.offset + 8, 'ExtendRecordingRequest2.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -3727,7 +3844,8 @@ export class ExtendRecordingRequest2Decoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'ExtendRecordingRequest2.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ExtendRecordingRequest2.recordingId');
+    return this.i64Number(this.offset + 16, 'ExtendRecordingRequest2.recordingId');
   }
   streamId(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -3808,7 +3926,8 @@ export class StopRecordingByIdentityRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'StopRecordingByIdentityRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StopRecordingByIdentityRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'StopRecordingByIdentityRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3816,7 +3935,8 @@ export class StopRecordingByIdentityRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'StopRecordingByIdentityRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'StopRecordingByIdentityRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'StopRecordingByIdentityRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -3824,7 +3944,8 @@ export class StopRecordingByIdentityRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'StopRecordingByIdentityRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'StopRecordingByIdentityRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'StopRecordingByIdentityRequest.recordingId');
   }
 }
 
@@ -3934,7 +4055,8 @@ export class ReplicateRequest2Decoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ReplicateRequest2.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplicateRequest2.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ReplicateRequest2.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3942,7 +4064,8 @@ export class ReplicateRequest2Decoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ReplicateRequest2.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplicateRequest2.correlationId');
+    return this.i64Number(this.offset + 8, 'ReplicateRequest2.correlationId');
   }
   srcRecordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -3950,7 +4073,8 @@ export class ReplicateRequest2Decoder extends SbeDecoder {
   }
   /** {@link srcRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   srcRecordingIdAsNumber(): number {
-    return safeNumber(this.srcRecordingId(), 'ReplicateRequest2.srcRecordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplicateRequest2.srcRecordingId');
+    return this.i64Number(this.offset + 16, 'ReplicateRequest2.srcRecordingId');
   }
   dstRecordingId(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -3958,7 +4082,8 @@ export class ReplicateRequest2Decoder extends SbeDecoder {
   }
   /** {@link dstRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   dstRecordingIdAsNumber(): number {
-    return safeNumber(this.dstRecordingId(), 'ReplicateRequest2.dstRecordingId');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplicateRequest2.dstRecordingId');
+    return this.i64Number(this.offset + 24, 'ReplicateRequest2.dstRecordingId');
   }
   stopPosition(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -3966,7 +4091,8 @@ export class ReplicateRequest2Decoder extends SbeDecoder {
   }
   /** {@link stopPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   stopPositionAsNumber(): number {
-    return safeNumber(this.stopPosition(), 'ReplicateRequest2.stopPosition');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplicateRequest2.stopPosition');
+    return this.i64Number(this.offset + 32, 'ReplicateRequest2.stopPosition');
   }
   channelTagId(): bigint {
     if (!this.present(40, 8, 0)) return -9223372036854775808n;
@@ -3974,7 +4100,8 @@ export class ReplicateRequest2Decoder extends SbeDecoder {
   }
   /** {@link channelTagId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   channelTagIdAsNumber(): number {
-    return safeNumber(this.channelTagId(), 'ReplicateRequest2.channelTagId');
+    if (!this.present(40, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplicateRequest2.channelTagId');
+    return this.i64Number(this.offset + 40, 'ReplicateRequest2.channelTagId');
   }
   subscriptionTagId(): bigint {
     if (!this.present(48, 8, 0)) return -9223372036854775808n;
@@ -3982,7 +4109,8 @@ export class ReplicateRequest2Decoder extends SbeDecoder {
   }
   /** {@link subscriptionTagId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   subscriptionTagIdAsNumber(): number {
-    return safeNumber(this.subscriptionTagId(), 'ReplicateRequest2.subscriptionTagId');
+    if (!this.present(48, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplicateRequest2.subscriptionTagId');
+    return this.i64Number(this.offset + 48, 'ReplicateRequest2.subscriptionTagId');
   }
   srcControlStreamId(): number {
     if (!this.present(56, 4, 0)) return -2147483648;
@@ -4091,7 +4219,8 @@ export class MaxRecordedPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'MaxRecordedPositionRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'MaxRecordedPositionRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'MaxRecordedPositionRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4099,7 +4228,8 @@ export class MaxRecordedPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'MaxRecordedPositionRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'MaxRecordedPositionRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'MaxRecordedPositionRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -4107,7 +4237,8 @@ export class MaxRecordedPositionRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'MaxRecordedPositionRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'MaxRecordedPositionRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'MaxRecordedPositionRequest.recordingId');
   }
 }
 
@@ -4165,7 +4296,8 @@ export class ArchiveIdRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ArchiveIdRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ArchiveIdRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ArchiveIdRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4173,7 +4305,8 @@ export class ArchiveIdRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ArchiveIdRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ArchiveIdRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'ArchiveIdRequest.correlationId');
   }
 }
 
@@ -4247,7 +4380,8 @@ export class RecordingStartedDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'RecordingStarted.recordingId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingStarted.recordingId');
+    return this.i64Number(this.offset + 0, 'RecordingStarted.recordingId');
   }
   startPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4255,7 +4389,8 @@ export class RecordingStartedDecoder extends SbeDecoder {
   }
   /** {@link startPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   startPositionAsNumber(): number {
-    return safeNumber(this.startPosition(), 'RecordingStarted.startPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingStarted.startPosition');
+    return this.i64Number(this.offset + 8, 'RecordingStarted.startPosition');
   }
   sessionId(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -4339,7 +4474,8 @@ export class RecordingProgressDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'RecordingProgress.recordingId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingProgress.recordingId');
+    return this.i64Number(this.offset + 0, 'RecordingProgress.recordingId');
   }
   startPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4347,7 +4483,8 @@ export class RecordingProgressDecoder extends SbeDecoder {
   }
   /** {@link startPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   startPositionAsNumber(): number {
-    return safeNumber(this.startPosition(), 'RecordingProgress.startPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingProgress.startPosition');
+    return this.i64Number(this.offset + 8, 'RecordingProgress.startPosition');
   }
   position(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -4355,7 +4492,8 @@ export class RecordingProgressDecoder extends SbeDecoder {
   }
   /** {@link position} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   positionAsNumber(): number {
-    return safeNumber(this.position(), 'RecordingProgress.position');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingProgress.position');
+    return this.i64Number(this.offset + 16, 'RecordingProgress.position');
   }
 }
 
@@ -4417,7 +4555,8 @@ export class RecordingStoppedDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'RecordingStopped.recordingId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingStopped.recordingId');
+    return this.i64Number(this.offset + 0, 'RecordingStopped.recordingId');
   }
   startPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4425,7 +4564,8 @@ export class RecordingStoppedDecoder extends SbeDecoder {
   }
   /** {@link startPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   startPositionAsNumber(): number {
-    return safeNumber(this.startPosition(), 'RecordingStopped.startPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingStopped.startPosition');
+    return this.i64Number(this.offset + 8, 'RecordingStopped.startPosition');
   }
   stopPosition(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -4433,7 +4573,8 @@ export class RecordingStoppedDecoder extends SbeDecoder {
   }
   /** {@link stopPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   stopPositionAsNumber(): number {
-    return safeNumber(this.stopPosition(), 'RecordingStopped.stopPosition');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'RecordingStopped.stopPosition');
+    return this.i64Number(this.offset + 16, 'RecordingStopped.stopPosition');
   }
 }
 
@@ -4495,7 +4636,8 @@ export class PurgeRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'PurgeRecordingRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'PurgeRecordingRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'PurgeRecordingRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4503,7 +4645,8 @@ export class PurgeRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'PurgeRecordingRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'PurgeRecordingRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'PurgeRecordingRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -4511,7 +4654,8 @@ export class PurgeRecordingRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'PurgeRecordingRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'PurgeRecordingRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'PurgeRecordingRequest.recordingId');
   }
 }
 
@@ -4573,7 +4717,8 @@ export class ReplayTokenRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'ReplayTokenRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplayTokenRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'ReplayTokenRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4581,7 +4726,8 @@ export class ReplayTokenRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ReplayTokenRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplayTokenRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'ReplayTokenRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -4589,7 +4735,8 @@ export class ReplayTokenRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'ReplayTokenRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ReplayTokenRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'ReplayTokenRequest.recordingId');
   }
 }
 
@@ -4643,7 +4790,8 @@ export class PingDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'Ping.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'Ping.controlSessionId');
+    return this.i64Number(this.offset + 0, 'Ping.controlSessionId');
   }
 }
 
@@ -4709,7 +4857,8 @@ export class UpdateChannelRequestDecoder extends SbeDecoder {
   }
   /** {@link controlSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   controlSessionIdAsNumber(): number {
-    return safeNumber(this.controlSessionId(), 'UpdateChannelRequest.controlSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'UpdateChannelRequest.controlSessionId');
+    return this.i64Number(this.offset + 0, 'UpdateChannelRequest.controlSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4717,7 +4866,8 @@ export class UpdateChannelRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'UpdateChannelRequest.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'UpdateChannelRequest.correlationId');
+    return this.i64Number(this.offset + 8, 'UpdateChannelRequest.correlationId');
   }
   recordingId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -4725,7 +4875,8 @@ export class UpdateChannelRequestDecoder extends SbeDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'UpdateChannelRequest.recordingId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'UpdateChannelRequest.recordingId');
+    return this.i64Number(this.offset + 16, 'UpdateChannelRequest.recordingId');
   }
   /** Reads channel (var data come in schema order, after the groups) and moves past it. */
   channel(): string {

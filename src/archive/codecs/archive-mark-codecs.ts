@@ -156,7 +156,8 @@ export class MarkFileHeaderDecoder extends SbeDecoder {
   }
   /** {@link activityTimestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   activityTimestampAsNumber(): number {
-    return safeNumber(this.activityTimestamp(), 'MarkFileHeader.activityTimestamp');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'MarkFileHeader.activityTimestamp');
+    return this.i64Number(this.offset + 8, 'MarkFileHeader.activityTimestamp');
   }
   startTimestamp(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -164,7 +165,8 @@ export class MarkFileHeaderDecoder extends SbeDecoder {
   }
   /** {@link startTimestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   startTimestampAsNumber(): number {
-    return safeNumber(this.startTimestamp(), 'MarkFileHeader.startTimestamp');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'MarkFileHeader.startTimestamp');
+    return this.i64Number(this.offset + 16, 'MarkFileHeader.startTimestamp');
   }
   pid(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -172,7 +174,8 @@ export class MarkFileHeaderDecoder extends SbeDecoder {
   }
   /** {@link pid} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   pidAsNumber(): number {
-    return safeNumber(this.pid(), 'MarkFileHeader.pid');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'MarkFileHeader.pid');
+    return this.i64Number(this.offset + 24, 'MarkFileHeader.pid');
   }
   controlStreamId(): number {
     if (!this.present(32, 4, 0)) return -2147483648;
@@ -200,7 +203,8 @@ export class MarkFileHeaderDecoder extends SbeDecoder {
   }
   /** {@link archiveId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   archiveIdAsNumber(): number {
-    return safeNumber(this.archiveId(), 'MarkFileHeader.archiveId');
+    if (!this.present(56, 8, 2)) return safeNumber(-1n, 'MarkFileHeader.archiveId');
+    return this.i64Number(this.offset + 56, 'MarkFileHeader.archiveId');
   }
   /** Reads controlChannel (var data come in schema order, after the groups) and moves past it. */
   controlChannel(): string {

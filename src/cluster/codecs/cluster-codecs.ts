@@ -180,7 +180,8 @@ export class SessionMessageHeaderDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'SessionMessageHeader.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionMessageHeader.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'SessionMessageHeader.leadershipTermId');
   }
   clusterSessionId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -188,7 +189,8 @@ export class SessionMessageHeaderDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'SessionMessageHeader.clusterSessionId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionMessageHeader.clusterSessionId');
+    return this.i64Number(this.offset + 8, 'SessionMessageHeader.clusterSessionId');
   }
   timestamp(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -196,7 +198,8 @@ export class SessionMessageHeaderDecoder extends SbeDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'SessionMessageHeader.timestamp');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionMessageHeader.timestamp');
+    return this.i64Number(this.offset + 16, 'SessionMessageHeader.timestamp');
   }
 }
 
@@ -278,7 +281,8 @@ export class SessionEventDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'SessionEvent.clusterSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionEvent.clusterSessionId');
+    return this.i64Number(this.offset + 0, 'SessionEvent.clusterSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -286,7 +290,8 @@ export class SessionEventDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'SessionEvent.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionEvent.correlationId');
+    return this.i64Number(this.offset + 8, 'SessionEvent.correlationId');
   }
   leadershipTermId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -294,7 +299,8 @@ export class SessionEventDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'SessionEvent.leadershipTermId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionEvent.leadershipTermId');
+    return this.i64Number(this.offset + 16, 'SessionEvent.leadershipTermId');
   }
   leaderMemberId(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -314,7 +320,8 @@ export class SessionEventDecoder extends SbeDecoder {
   }
   /** {@link leaderHeartbeatTimeoutNs} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leaderHeartbeatTimeoutNsAsNumber(): number {
-    return safeNumber(this.leaderHeartbeatTimeoutNs(), 'SessionEvent.leaderHeartbeatTimeoutNs');
+    if (!this.present(36, 8, 13)) return safeNumber(-9223372036854775808n, 'SessionEvent.leaderHeartbeatTimeoutNs');
+    return this.i64Number(this.offset + 36, 'SessionEvent.leaderHeartbeatTimeoutNs');
   }
   /** Reads detail (var data come in schema order, after the groups) and moves past it. */
   detail(): string {
@@ -395,7 +402,8 @@ export class SessionConnectRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'SessionConnectRequest.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionConnectRequest.correlationId');
+    return this.i64Number(this.offset + 0, 'SessionConnectRequest.correlationId');
   }
   responseStreamId(): number {
     if (!this.present(8, 4, 0)) return -2147483648;
@@ -482,7 +490,8 @@ export class SessionCloseRequestDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'SessionCloseRequest.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionCloseRequest.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'SessionCloseRequest.leadershipTermId');
   }
   clusterSessionId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -490,7 +499,8 @@ export class SessionCloseRequestDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'SessionCloseRequest.clusterSessionId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionCloseRequest.clusterSessionId');
+    return this.i64Number(this.offset + 8, 'SessionCloseRequest.clusterSessionId');
   }
 }
 
@@ -548,7 +558,8 @@ export class SessionKeepAliveDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'SessionKeepAlive.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionKeepAlive.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'SessionKeepAlive.leadershipTermId');
   }
   clusterSessionId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -556,7 +567,8 @@ export class SessionKeepAliveDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'SessionKeepAlive.clusterSessionId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionKeepAlive.clusterSessionId');
+    return this.i64Number(this.offset + 8, 'SessionKeepAlive.clusterSessionId');
   }
 }
 
@@ -622,7 +634,8 @@ export class NewLeaderEventDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'NewLeaderEvent.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeaderEvent.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'NewLeaderEvent.leadershipTermId');
   }
   clusterSessionId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -630,7 +643,8 @@ export class NewLeaderEventDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'NewLeaderEvent.clusterSessionId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeaderEvent.clusterSessionId');
+    return this.i64Number(this.offset + 8, 'NewLeaderEvent.clusterSessionId');
   }
   leaderMemberId(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -703,7 +717,8 @@ export class ChallengeDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'Challenge.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'Challenge.correlationId');
+    return this.i64Number(this.offset + 0, 'Challenge.correlationId');
   }
   clusterSessionId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -711,7 +726,8 @@ export class ChallengeDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'Challenge.clusterSessionId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'Challenge.clusterSessionId');
+    return this.i64Number(this.offset + 8, 'Challenge.clusterSessionId');
   }
   /** Reads encodedChallenge (var data come in schema order, after the groups) and moves past it. */
   encodedChallenge(): Uint8Array {
@@ -780,7 +796,8 @@ export class ChallengeResponseDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ChallengeResponse.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ChallengeResponse.correlationId');
+    return this.i64Number(this.offset + 0, 'ChallengeResponse.correlationId');
   }
   clusterSessionId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -788,7 +805,8 @@ export class ChallengeResponseDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'ChallengeResponse.clusterSessionId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ChallengeResponse.clusterSessionId');
+    return this.i64Number(this.offset + 8, 'ChallengeResponse.clusterSessionId');
   }
   /** Reads encodedCredentials (var data come in schema order, after the groups) and moves past it. */
   encodedCredentials(): Uint8Array {
@@ -857,7 +875,8 @@ export class TimerEventDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'TimerEvent.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'TimerEvent.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'TimerEvent.leadershipTermId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -865,7 +884,8 @@ export class TimerEventDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'TimerEvent.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'TimerEvent.correlationId');
+    return this.i64Number(this.offset + 8, 'TimerEvent.correlationId');
   }
   timestamp(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -873,7 +893,8 @@ export class TimerEventDecoder extends SbeDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'TimerEvent.timestamp');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'TimerEvent.timestamp');
+    return this.i64Number(this.offset + 16, 'TimerEvent.timestamp');
   }
 }
 
@@ -951,7 +972,8 @@ export class SessionOpenEventDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'SessionOpenEvent.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionOpenEvent.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'SessionOpenEvent.leadershipTermId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -959,7 +981,8 @@ export class SessionOpenEventDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'SessionOpenEvent.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionOpenEvent.correlationId');
+    return this.i64Number(this.offset + 8, 'SessionOpenEvent.correlationId');
   }
   clusterSessionId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -967,7 +990,8 @@ export class SessionOpenEventDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'SessionOpenEvent.clusterSessionId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionOpenEvent.clusterSessionId');
+    return this.i64Number(this.offset + 16, 'SessionOpenEvent.clusterSessionId');
   }
   timestamp(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -975,7 +999,8 @@ export class SessionOpenEventDecoder extends SbeDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'SessionOpenEvent.timestamp');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionOpenEvent.timestamp');
+    return this.i64Number(this.offset + 24, 'SessionOpenEvent.timestamp');
   }
   responseStreamId(): number {
     if (!this.present(32, 4, 0)) return -2147483648;
@@ -1059,7 +1084,8 @@ export class SessionCloseEventDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'SessionCloseEvent.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionCloseEvent.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'SessionCloseEvent.leadershipTermId');
   }
   clusterSessionId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1067,7 +1093,8 @@ export class SessionCloseEventDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'SessionCloseEvent.clusterSessionId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionCloseEvent.clusterSessionId');
+    return this.i64Number(this.offset + 8, 'SessionCloseEvent.clusterSessionId');
   }
   timestamp(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1075,7 +1102,8 @@ export class SessionCloseEventDecoder extends SbeDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'SessionCloseEvent.timestamp');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'SessionCloseEvent.timestamp');
+    return this.i64Number(this.offset + 16, 'SessionCloseEvent.timestamp');
   }
   closeReason(): CloseReason {
     if (!this.present(24, 4, 0)) return -2147483648 as CloseReason;
@@ -1149,7 +1177,8 @@ export class ClusterActionRequestDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'ClusterActionRequest.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterActionRequest.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'ClusterActionRequest.leadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1157,7 +1186,8 @@ export class ClusterActionRequestDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'ClusterActionRequest.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterActionRequest.logPosition');
+    return this.i64Number(this.offset + 8, 'ClusterActionRequest.logPosition');
   }
   timestamp(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1165,7 +1195,8 @@ export class ClusterActionRequestDecoder extends SbeDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'ClusterActionRequest.timestamp');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterActionRequest.timestamp');
+    return this.i64Number(this.offset + 16, 'ClusterActionRequest.timestamp');
   }
   action(): ClusterAction {
     if (!this.present(24, 4, 0)) return -2147483648 as ClusterAction;
@@ -1255,7 +1286,8 @@ export class NewLeadershipTermEventDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'NewLeadershipTermEvent.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTermEvent.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'NewLeadershipTermEvent.leadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1263,7 +1295,8 @@ export class NewLeadershipTermEventDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'NewLeadershipTermEvent.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTermEvent.logPosition');
+    return this.i64Number(this.offset + 8, 'NewLeadershipTermEvent.logPosition');
   }
   timestamp(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1271,7 +1304,8 @@ export class NewLeadershipTermEventDecoder extends SbeDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'NewLeadershipTermEvent.timestamp');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTermEvent.timestamp');
+    return this.i64Number(this.offset + 16, 'NewLeadershipTermEvent.timestamp');
   }
   termBaseLogPosition(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -1279,7 +1313,8 @@ export class NewLeadershipTermEventDecoder extends SbeDecoder {
   }
   /** {@link termBaseLogPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   termBaseLogPositionAsNumber(): number {
-    return safeNumber(this.termBaseLogPosition(), 'NewLeadershipTermEvent.termBaseLogPosition');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTermEvent.termBaseLogPosition');
+    return this.i64Number(this.offset + 24, 'NewLeadershipTermEvent.termBaseLogPosition');
   }
   leaderMemberId(): number {
     if (!this.present(32, 4, 0)) return -2147483648;
@@ -1377,7 +1412,8 @@ export class MembershipChangeEventDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'MembershipChangeEvent.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'MembershipChangeEvent.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'MembershipChangeEvent.leadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1385,7 +1421,8 @@ export class MembershipChangeEventDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'MembershipChangeEvent.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'MembershipChangeEvent.logPosition');
+    return this.i64Number(this.offset + 8, 'MembershipChangeEvent.logPosition');
   }
   timestamp(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1393,7 +1430,8 @@ export class MembershipChangeEventDecoder extends SbeDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'MembershipChangeEvent.timestamp');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'MembershipChangeEvent.timestamp');
+    return this.i64Number(this.offset + 16, 'MembershipChangeEvent.timestamp');
   }
   leaderMemberId(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -1486,7 +1524,8 @@ export class AdminRequestDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'AdminRequest.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'AdminRequest.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'AdminRequest.leadershipTermId');
   }
   clusterSessionId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1494,7 +1533,8 @@ export class AdminRequestDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'AdminRequest.clusterSessionId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'AdminRequest.clusterSessionId');
+    return this.i64Number(this.offset + 8, 'AdminRequest.clusterSessionId');
   }
   correlationId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1502,7 +1542,8 @@ export class AdminRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'AdminRequest.correlationId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'AdminRequest.correlationId');
+    return this.i64Number(this.offset + 16, 'AdminRequest.correlationId');
   }
   requestType(): AdminRequestType {
     if (!this.present(24, 4, 0)) return -2147483648 as AdminRequestType;
@@ -1587,7 +1628,8 @@ export class AdminResponseDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'AdminResponse.clusterSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'AdminResponse.clusterSessionId');
+    return this.i64Number(this.offset + 0, 'AdminResponse.clusterSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1595,7 +1637,8 @@ export class AdminResponseDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'AdminResponse.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'AdminResponse.correlationId');
+    return this.i64Number(this.offset + 8, 'AdminResponse.correlationId');
   }
   requestType(): AdminRequestType {
     if (!this.present(16, 4, 0)) return -2147483648 as AdminRequestType;
@@ -1671,7 +1714,8 @@ export class CloseSessionDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'CloseSession.clusterSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'CloseSession.clusterSessionId');
+    return this.i64Number(this.offset + 0, 'CloseSession.clusterSessionId');
   }
 }
 
@@ -1729,7 +1773,8 @@ export class ScheduleTimerDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ScheduleTimer.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ScheduleTimer.correlationId');
+    return this.i64Number(this.offset + 0, 'ScheduleTimer.correlationId');
   }
   deadline(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1737,7 +1782,8 @@ export class ScheduleTimerDecoder extends SbeDecoder {
   }
   /** {@link deadline} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   deadlineAsNumber(): number {
-    return safeNumber(this.deadline(), 'ScheduleTimer.deadline');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ScheduleTimer.deadline');
+    return this.i64Number(this.offset + 8, 'ScheduleTimer.deadline');
   }
 }
 
@@ -1791,7 +1837,8 @@ export class CancelTimerDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'CancelTimer.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'CancelTimer.correlationId');
+    return this.i64Number(this.offset + 0, 'CancelTimer.correlationId');
   }
 }
 
@@ -1861,7 +1908,8 @@ export class ServiceAckDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'ServiceAck.logPosition');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ServiceAck.logPosition');
+    return this.i64Number(this.offset + 0, 'ServiceAck.logPosition');
   }
   timestamp(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -1869,7 +1917,8 @@ export class ServiceAckDecoder extends SbeDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'ServiceAck.timestamp');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ServiceAck.timestamp');
+    return this.i64Number(this.offset + 8, 'ServiceAck.timestamp');
   }
   ackId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -1877,7 +1926,8 @@ export class ServiceAckDecoder extends SbeDecoder {
   }
   /** {@link ackId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   ackIdAsNumber(): number {
-    return safeNumber(this.ackId(), 'ServiceAck.ackId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ServiceAck.ackId');
+    return this.i64Number(this.offset + 16, 'ServiceAck.ackId');
   }
   relevantId(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -1885,7 +1935,8 @@ export class ServiceAckDecoder extends SbeDecoder {
   }
   /** {@link relevantId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   relevantIdAsNumber(): number {
-    return safeNumber(this.relevantId(), 'ServiceAck.relevantId');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'ServiceAck.relevantId');
+    return this.i64Number(this.offset + 24, 'ServiceAck.relevantId');
   }
   serviceId(): number {
     if (!this.present(32, 4, 0)) return -2147483648;
@@ -1947,7 +1998,8 @@ export class ClusterMembersQueryDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ClusterMembersQuery.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembersQuery.correlationId');
+    return this.i64Number(this.offset + 0, 'ClusterMembersQuery.correlationId');
   }
   extended(): BooleanType {
     if (!this.present(8, 4, 5)) return -2147483648 as BooleanType;
@@ -2095,7 +2147,8 @@ export class JoinLogDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'JoinLog.logPosition');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'JoinLog.logPosition');
+    return this.i64Number(this.offset + 0, 'JoinLog.logPosition');
   }
   maxLogPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2103,7 +2156,8 @@ export class JoinLogDecoder extends SbeDecoder {
   }
   /** {@link maxLogPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   maxLogPositionAsNumber(): number {
-    return safeNumber(this.maxLogPosition(), 'JoinLog.maxLogPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'JoinLog.maxLogPosition');
+    return this.i64Number(this.offset + 8, 'JoinLog.maxLogPosition');
   }
   memberId(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -2200,7 +2254,8 @@ export class ClusterMembersResponseDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ClusterMembersResponse.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembersResponse.correlationId');
+    return this.i64Number(this.offset + 0, 'ClusterMembersResponse.correlationId');
   }
   leaderMemberId(): number {
     if (!this.present(8, 4, 0)) return -2147483648;
@@ -2276,7 +2331,8 @@ export class ServiceTerminationPositionDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'ServiceTerminationPosition.logPosition');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ServiceTerminationPosition.logPosition');
+    return this.i64Number(this.offset + 0, 'ServiceTerminationPosition.logPosition');
   }
   ackRequired(): BooleanType {
     if (!this.present(8, 4, 17)) return -2147483648 as BooleanType;
@@ -2356,7 +2412,8 @@ export class ClusterMembersExtendedResponseActiveMembersDecoder extends SbeGroup
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'ClusterMembersExtendedResponse.activeMembers.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembersExtendedResponse.activeMembers.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'ClusterMembersExtendedResponse.activeMembers.leadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2364,7 +2421,8 @@ export class ClusterMembersExtendedResponseActiveMembersDecoder extends SbeGroup
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'ClusterMembersExtendedResponse.activeMembers.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembersExtendedResponse.activeMembers.logPosition');
+    return this.i64Number(this.offset + 8, 'ClusterMembersExtendedResponse.activeMembers.logPosition');
   }
   timeOfLastAppendNs(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2372,7 +2430,8 @@ export class ClusterMembersExtendedResponseActiveMembersDecoder extends SbeGroup
   }
   /** {@link timeOfLastAppendNs} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timeOfLastAppendNsAsNumber(): number {
-    return safeNumber(this.timeOfLastAppendNs(), 'ClusterMembersExtendedResponse.activeMembers.timeOfLastAppendNs');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembersExtendedResponse.activeMembers.timeOfLastAppendNs');
+    return this.i64Number(this.offset + 16, 'ClusterMembersExtendedResponse.activeMembers.timeOfLastAppendNs');
   }
   memberId(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -2507,7 +2566,8 @@ export class ClusterMembersExtendedResponsePassiveMembersDecoder extends SbeGrou
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'ClusterMembersExtendedResponse.passiveMembers.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembersExtendedResponse.passiveMembers.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'ClusterMembersExtendedResponse.passiveMembers.leadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2515,7 +2575,8 @@ export class ClusterMembersExtendedResponsePassiveMembersDecoder extends SbeGrou
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'ClusterMembersExtendedResponse.passiveMembers.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembersExtendedResponse.passiveMembers.logPosition');
+    return this.i64Number(this.offset + 8, 'ClusterMembersExtendedResponse.passiveMembers.logPosition');
   }
   timeOfLastAppendNs(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2523,7 +2584,8 @@ export class ClusterMembersExtendedResponsePassiveMembersDecoder extends SbeGrou
   }
   /** {@link timeOfLastAppendNs} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timeOfLastAppendNsAsNumber(): number {
-    return safeNumber(this.timeOfLastAppendNs(), 'ClusterMembersExtendedResponse.passiveMembers.timeOfLastAppendNs');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembersExtendedResponse.passiveMembers.timeOfLastAppendNs');
+    return this.i64Number(this.offset + 16, 'ClusterMembersExtendedResponse.passiveMembers.timeOfLastAppendNs');
   }
   memberId(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -2658,7 +2720,8 @@ export class ClusterMembersExtendedResponseDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ClusterMembersExtendedResponse.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembersExtendedResponse.correlationId');
+    return this.i64Number(this.offset + 0, 'ClusterMembersExtendedResponse.correlationId');
   }
   currentTimeNs(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2666,7 +2729,8 @@ export class ClusterMembersExtendedResponseDecoder extends SbeDecoder {
   }
   /** {@link currentTimeNs} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   currentTimeNsAsNumber(): number {
-    return safeNumber(this.currentTimeNs(), 'ClusterMembersExtendedResponse.currentTimeNs');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembersExtendedResponse.currentTimeNs');
+    return this.i64Number(this.offset + 8, 'ClusterMembersExtendedResponse.currentTimeNs');
   }
   leaderMemberId(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -2734,7 +2798,8 @@ export class requestServiceAckDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'requestServiceAck.logPosition');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'requestServiceAck.logPosition');
+    return this.i64Number(this.offset + 0, 'requestServiceAck.logPosition');
   }
 }
 
@@ -2804,7 +2869,8 @@ export class CanvassPositionDecoder extends SbeDecoder {
   }
   /** {@link logLeadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logLeadershipTermIdAsNumber(): number {
-    return safeNumber(this.logLeadershipTermId(), 'CanvassPosition.logLeadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'CanvassPosition.logLeadershipTermId');
+    return this.i64Number(this.offset + 0, 'CanvassPosition.logLeadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2812,7 +2878,8 @@ export class CanvassPositionDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'CanvassPosition.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'CanvassPosition.logPosition');
+    return this.i64Number(this.offset + 8, 'CanvassPosition.logPosition');
   }
   leadershipTermId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2820,7 +2887,8 @@ export class CanvassPositionDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'CanvassPosition.leadershipTermId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'CanvassPosition.leadershipTermId');
+    return this.i64Number(this.offset + 16, 'CanvassPosition.leadershipTermId');
   }
   followerMemberId(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -2898,7 +2966,8 @@ export class RequestVoteDecoder extends SbeDecoder {
   }
   /** {@link logLeadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logLeadershipTermIdAsNumber(): number {
-    return safeNumber(this.logLeadershipTermId(), 'RequestVote.logLeadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'RequestVote.logLeadershipTermId');
+    return this.i64Number(this.offset + 0, 'RequestVote.logLeadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -2906,7 +2975,8 @@ export class RequestVoteDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'RequestVote.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'RequestVote.logPosition');
+    return this.i64Number(this.offset + 8, 'RequestVote.logPosition');
   }
   candidateTermId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -2914,7 +2984,8 @@ export class RequestVoteDecoder extends SbeDecoder {
   }
   /** {@link candidateTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   candidateTermIdAsNumber(): number {
-    return safeNumber(this.candidateTermId(), 'RequestVote.candidateTermId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'RequestVote.candidateTermId');
+    return this.i64Number(this.offset + 16, 'RequestVote.candidateTermId');
   }
   candidateMemberId(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -2996,7 +3067,8 @@ export class VoteDecoder extends SbeDecoder {
   }
   /** {@link candidateTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   candidateTermIdAsNumber(): number {
-    return safeNumber(this.candidateTermId(), 'Vote.candidateTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'Vote.candidateTermId');
+    return this.i64Number(this.offset + 0, 'Vote.candidateTermId');
   }
   logLeadershipTermId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3004,7 +3076,8 @@ export class VoteDecoder extends SbeDecoder {
   }
   /** {@link logLeadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logLeadershipTermIdAsNumber(): number {
-    return safeNumber(this.logLeadershipTermId(), 'Vote.logLeadershipTermId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'Vote.logLeadershipTermId');
+    return this.i64Number(this.offset + 8, 'Vote.logLeadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -3012,7 +3085,8 @@ export class VoteDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'Vote.logPosition');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'Vote.logPosition');
+    return this.i64Number(this.offset + 16, 'Vote.logPosition');
   }
   candidateMemberId(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -3130,7 +3204,8 @@ export class NewLeadershipTermDecoder extends SbeDecoder {
   }
   /** {@link logLeadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logLeadershipTermIdAsNumber(): number {
-    return safeNumber(this.logLeadershipTermId(), 'NewLeadershipTerm.logLeadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTerm.logLeadershipTermId');
+    return this.i64Number(this.offset + 0, 'NewLeadershipTerm.logLeadershipTermId');
   }
   nextLeadershipTermId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3138,7 +3213,8 @@ export class NewLeadershipTermDecoder extends SbeDecoder {
   }
   /** {@link nextLeadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   nextLeadershipTermIdAsNumber(): number {
-    return safeNumber(this.nextLeadershipTermId(), 'NewLeadershipTerm.nextLeadershipTermId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTerm.nextLeadershipTermId');
+    return this.i64Number(this.offset + 8, 'NewLeadershipTerm.nextLeadershipTermId');
   }
   nextTermBaseLogPosition(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -3146,7 +3222,8 @@ export class NewLeadershipTermDecoder extends SbeDecoder {
   }
   /** {@link nextTermBaseLogPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   nextTermBaseLogPositionAsNumber(): number {
-    return safeNumber(this.nextTermBaseLogPosition(), 'NewLeadershipTerm.nextTermBaseLogPosition');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTerm.nextTermBaseLogPosition');
+    return this.i64Number(this.offset + 16, 'NewLeadershipTerm.nextTermBaseLogPosition');
   }
   nextLogPosition(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -3154,7 +3231,8 @@ export class NewLeadershipTermDecoder extends SbeDecoder {
   }
   /** {@link nextLogPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   nextLogPositionAsNumber(): number {
-    return safeNumber(this.nextLogPosition(), 'NewLeadershipTerm.nextLogPosition');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTerm.nextLogPosition');
+    return this.i64Number(this.offset + 24, 'NewLeadershipTerm.nextLogPosition');
   }
   leadershipTermId(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -3162,7 +3240,8 @@ export class NewLeadershipTermDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'NewLeadershipTerm.leadershipTermId');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTerm.leadershipTermId');
+    return this.i64Number(this.offset + 32, 'NewLeadershipTerm.leadershipTermId');
   }
   termBaseLogPosition(): bigint {
     if (!this.present(40, 8, 0)) return -9223372036854775808n;
@@ -3170,7 +3249,8 @@ export class NewLeadershipTermDecoder extends SbeDecoder {
   }
   /** {@link termBaseLogPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   termBaseLogPositionAsNumber(): number {
-    return safeNumber(this.termBaseLogPosition(), 'NewLeadershipTerm.termBaseLogPosition');
+    if (!this.present(40, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTerm.termBaseLogPosition');
+    return this.i64Number(this.offset + 40, 'NewLeadershipTerm.termBaseLogPosition');
   }
   logPosition(): bigint {
     if (!this.present(48, 8, 0)) return -9223372036854775808n;
@@ -3178,7 +3258,8 @@ export class NewLeadershipTermDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'NewLeadershipTerm.logPosition');
+    if (!this.present(48, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTerm.logPosition');
+    return this.i64Number(this.offset + 48, 'NewLeadershipTerm.logPosition');
   }
   leaderRecordingId(): bigint {
     if (!this.present(56, 8, 0)) return -9223372036854775808n;
@@ -3186,7 +3267,8 @@ export class NewLeadershipTermDecoder extends SbeDecoder {
   }
   /** {@link leaderRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leaderRecordingIdAsNumber(): number {
-    return safeNumber(this.leaderRecordingId(), 'NewLeadershipTerm.leaderRecordingId');
+    if (!this.present(56, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTerm.leaderRecordingId');
+    return this.i64Number(this.offset + 56, 'NewLeadershipTerm.leaderRecordingId');
   }
   timestamp(): bigint {
     if (!this.present(64, 8, 0)) return -9223372036854775808n;
@@ -3194,7 +3276,8 @@ export class NewLeadershipTermDecoder extends SbeDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'NewLeadershipTerm.timestamp');
+    if (!this.present(64, 8, 0)) return safeNumber(-9223372036854775808n, 'NewLeadershipTerm.timestamp');
+    return this.i64Number(this.offset + 64, 'NewLeadershipTerm.timestamp');
   }
   leaderMemberId(): number {
     if (!this.present(72, 4, 0)) return -2147483648;
@@ -3218,7 +3301,8 @@ export class NewLeadershipTermDecoder extends SbeDecoder {
   }
   /** {@link commitPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   commitPositionAsNumber(): number {
-    return safeNumber(this.commitPosition(), 'NewLeadershipTerm.commitPosition');
+    if (!this.present(88, 8, 15)) return safeNumber(-9223372036854775808n, 'NewLeadershipTerm.commitPosition');
+    return this.i64Number(this.offset + 88, 'NewLeadershipTerm.commitPosition');
   }
 }
 
@@ -3284,7 +3368,8 @@ export class AppendPositionDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'AppendPosition.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'AppendPosition.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'AppendPosition.leadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3292,7 +3377,8 @@ export class AppendPositionDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'AppendPosition.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'AppendPosition.logPosition');
+    return this.i64Number(this.offset + 8, 'AppendPosition.logPosition');
   }
   followerMemberId(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -3362,7 +3448,8 @@ export class CommitPositionDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'CommitPosition.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'CommitPosition.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'CommitPosition.leadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3370,7 +3457,8 @@ export class CommitPositionDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'CommitPosition.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'CommitPosition.logPosition');
+    return this.i64Number(this.offset + 8, 'CommitPosition.logPosition');
   }
   leaderMemberId(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -3440,7 +3528,8 @@ export class CatchupPositionDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'CatchupPosition.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'CatchupPosition.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'CatchupPosition.leadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3448,7 +3537,8 @@ export class CatchupPositionDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'CatchupPosition.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'CatchupPosition.logPosition');
+    return this.i64Number(this.offset + 8, 'CatchupPosition.logPosition');
   }
   followerMemberId(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -3517,7 +3607,8 @@ export class StopCatchupDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'StopCatchup.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StopCatchup.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'StopCatchup.leadershipTermId');
   }
   followerMemberId(): number {
     if (!this.present(8, 4, 0)) return -2147483648;
@@ -3579,7 +3670,8 @@ export class AddPassiveMemberDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'AddPassiveMember.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'AddPassiveMember.correlationId');
+    return this.i64Number(this.offset + 0, 'AddPassiveMember.correlationId');
   }
   /** Reads memberEndpoints (var data come in schema order, after the groups) and moves past it. */
   memberEndpoints(): string {
@@ -3652,7 +3744,8 @@ export class ClusterMembersChangeDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ClusterMembersChange.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembersChange.correlationId');
+    return this.i64Number(this.offset + 0, 'ClusterMembersChange.correlationId');
   }
   leaderMemberId(): number {
     if (!this.present(8, 4, 0)) return -2147483648;
@@ -3728,7 +3821,8 @@ export class SnapshotRecordingQueryDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'SnapshotRecordingQuery.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'SnapshotRecordingQuery.correlationId');
+    return this.i64Number(this.offset + 0, 'SnapshotRecordingQuery.correlationId');
   }
   requestMemberId(): number {
     if (!this.present(8, 4, 0)) return -2147483648;
@@ -3791,7 +3885,8 @@ export class SnapshotRecordingsSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'SnapshotRecordings.snapshots.recordingId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'SnapshotRecordings.snapshots.recordingId');
+    return this.i64Number(this.offset + 0, 'SnapshotRecordings.snapshots.recordingId');
   }
   leadershipTermId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -3799,7 +3894,8 @@ export class SnapshotRecordingsSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'SnapshotRecordings.snapshots.leadershipTermId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'SnapshotRecordings.snapshots.leadershipTermId');
+    return this.i64Number(this.offset + 8, 'SnapshotRecordings.snapshots.leadershipTermId');
   }
   termBaseLogPosition(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -3807,7 +3903,8 @@ export class SnapshotRecordingsSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link termBaseLogPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   termBaseLogPositionAsNumber(): number {
-    return safeNumber(this.termBaseLogPosition(), 'SnapshotRecordings.snapshots.termBaseLogPosition');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'SnapshotRecordings.snapshots.termBaseLogPosition');
+    return this.i64Number(this.offset + 16, 'SnapshotRecordings.snapshots.termBaseLogPosition');
   }
   logPosition(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -3815,7 +3912,8 @@ export class SnapshotRecordingsSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'SnapshotRecordings.snapshots.logPosition');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'SnapshotRecordings.snapshots.logPosition');
+    return this.i64Number(this.offset + 24, 'SnapshotRecordings.snapshots.logPosition');
   }
   timestamp(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -3823,7 +3921,8 @@ export class SnapshotRecordingsSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'SnapshotRecordings.snapshots.timestamp');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'SnapshotRecordings.snapshots.timestamp');
+    return this.i64Number(this.offset + 32, 'SnapshotRecordings.snapshots.timestamp');
   }
   serviceId(): number {
     if (!this.present(40, 4, 0)) return -2147483648;
@@ -3890,7 +3989,8 @@ export class SnapshotRecordingsDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'SnapshotRecordings.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'SnapshotRecordings.correlationId');
+    return this.i64Number(this.offset + 0, 'SnapshotRecordings.correlationId');
   }
   snapshots(): SnapshotRecordingsSnapshotsDecoder {
     return this.snapshotsGroup.wrap(this, this.actingVersion);
@@ -3958,7 +4058,8 @@ export class JoinClusterDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'JoinCluster.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'JoinCluster.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'JoinCluster.leadershipTermId');
   }
   memberId(): number {
     if (!this.present(8, 4, 0)) return -2147483648;
@@ -4020,7 +4121,8 @@ export class TerminationPositionDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'TerminationPosition.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'TerminationPosition.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'TerminationPosition.leadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4028,7 +4130,8 @@ export class TerminationPositionDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'TerminationPosition.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'TerminationPosition.logPosition');
+    return this.i64Number(this.offset + 8, 'TerminationPosition.logPosition');
   }
 }
 
@@ -4090,7 +4193,8 @@ export class TerminationAckDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'TerminationAck.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'TerminationAck.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'TerminationAck.leadershipTermId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4098,7 +4202,8 @@ export class TerminationAckDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'TerminationAck.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'TerminationAck.logPosition');
+    return this.i64Number(this.offset + 8, 'TerminationAck.logPosition');
   }
   memberId(): number {
     if (!this.present(16, 4, 0)) return -2147483648;
@@ -4176,7 +4281,8 @@ export class BackupQueryDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'BackupQuery.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupQuery.correlationId');
+    return this.i64Number(this.offset + 0, 'BackupQuery.correlationId');
   }
   responseStreamId(): number {
     if (!this.present(8, 4, 0)) return -2147483648;
@@ -4192,7 +4298,8 @@ export class BackupQueryDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'BackupQuery.logPosition');
+    if (!this.present(16, 8, 16)) return safeNumber(-9223372036854775808n, 'BackupQuery.logPosition');
+    return this.i64Number(this.offset + 16, 'BackupQuery.logPosition');
   }
   /** Reads responseChannel (var data come in schema order, after the groups) and moves past it. */
   responseChannel(): string {
@@ -4265,7 +4372,8 @@ export class BackupResponseSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'BackupResponse.snapshots.recordingId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupResponse.snapshots.recordingId');
+    return this.i64Number(this.offset + 0, 'BackupResponse.snapshots.recordingId');
   }
   leadershipTermId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4273,7 +4381,8 @@ export class BackupResponseSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'BackupResponse.snapshots.leadershipTermId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupResponse.snapshots.leadershipTermId');
+    return this.i64Number(this.offset + 8, 'BackupResponse.snapshots.leadershipTermId');
   }
   termBaseLogPosition(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -4281,7 +4390,8 @@ export class BackupResponseSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link termBaseLogPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   termBaseLogPositionAsNumber(): number {
-    return safeNumber(this.termBaseLogPosition(), 'BackupResponse.snapshots.termBaseLogPosition');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupResponse.snapshots.termBaseLogPosition');
+    return this.i64Number(this.offset + 16, 'BackupResponse.snapshots.termBaseLogPosition');
   }
   logPosition(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -4289,7 +4399,8 @@ export class BackupResponseSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'BackupResponse.snapshots.logPosition');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupResponse.snapshots.logPosition');
+    return this.i64Number(this.offset + 24, 'BackupResponse.snapshots.logPosition');
   }
   timestamp(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -4297,7 +4408,8 @@ export class BackupResponseSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'BackupResponse.snapshots.timestamp');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupResponse.snapshots.timestamp');
+    return this.i64Number(this.offset + 32, 'BackupResponse.snapshots.timestamp');
   }
   serviceId(): number {
     if (!this.present(40, 4, 0)) return -2147483648;
@@ -4396,7 +4508,8 @@ export class BackupResponseDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'BackupResponse.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupResponse.correlationId');
+    return this.i64Number(this.offset + 0, 'BackupResponse.correlationId');
   }
   logRecordingId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4404,7 +4517,8 @@ export class BackupResponseDecoder extends SbeDecoder {
   }
   /** {@link logRecordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logRecordingIdAsNumber(): number {
-    return safeNumber(this.logRecordingId(), 'BackupResponse.logRecordingId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupResponse.logRecordingId');
+    return this.i64Number(this.offset + 8, 'BackupResponse.logRecordingId');
   }
   logLeadershipTermId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -4412,7 +4526,8 @@ export class BackupResponseDecoder extends SbeDecoder {
   }
   /** {@link logLeadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logLeadershipTermIdAsNumber(): number {
-    return safeNumber(this.logLeadershipTermId(), 'BackupResponse.logLeadershipTermId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupResponse.logLeadershipTermId');
+    return this.i64Number(this.offset + 16, 'BackupResponse.logLeadershipTermId');
   }
   logTermBaseLogPosition(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -4420,7 +4535,8 @@ export class BackupResponseDecoder extends SbeDecoder {
   }
   /** {@link logTermBaseLogPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logTermBaseLogPositionAsNumber(): number {
-    return safeNumber(this.logTermBaseLogPosition(), 'BackupResponse.logTermBaseLogPosition');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupResponse.logTermBaseLogPosition');
+    return this.i64Number(this.offset + 24, 'BackupResponse.logTermBaseLogPosition');
   }
   lastLeadershipTermId(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -4428,7 +4544,8 @@ export class BackupResponseDecoder extends SbeDecoder {
   }
   /** {@link lastLeadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   lastLeadershipTermIdAsNumber(): number {
-    return safeNumber(this.lastLeadershipTermId(), 'BackupResponse.lastLeadershipTermId');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupResponse.lastLeadershipTermId');
+    return this.i64Number(this.offset + 32, 'BackupResponse.lastLeadershipTermId');
   }
   lastTermBaseLogPosition(): bigint {
     if (!this.present(40, 8, 0)) return -9223372036854775808n;
@@ -4436,7 +4553,8 @@ export class BackupResponseDecoder extends SbeDecoder {
   }
   /** {@link lastTermBaseLogPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   lastTermBaseLogPositionAsNumber(): number {
-    return safeNumber(this.lastTermBaseLogPosition(), 'BackupResponse.lastTermBaseLogPosition');
+    if (!this.present(40, 8, 0)) return safeNumber(-9223372036854775808n, 'BackupResponse.lastTermBaseLogPosition');
+    return this.i64Number(this.offset + 40, 'BackupResponse.lastTermBaseLogPosition');
   }
   commitPositionCounterId(): number {
     if (!this.present(48, 4, 0)) return -2147483648;
@@ -4524,7 +4642,8 @@ export class HeartbeatRequestDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'HeartbeatRequest.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'HeartbeatRequest.correlationId');
+    return this.i64Number(this.offset + 0, 'HeartbeatRequest.correlationId');
   }
   responseStreamId(): number {
     if (!this.present(8, 4, 0)) return -2147483648;
@@ -4596,7 +4715,8 @@ export class HeartbeatResponseDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'HeartbeatResponse.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'HeartbeatResponse.correlationId');
+    return this.i64Number(this.offset + 0, 'HeartbeatResponse.correlationId');
   }
 }
 
@@ -4660,7 +4780,8 @@ export class StandbySnapshotSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link recordingId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   recordingIdAsNumber(): number {
-    return safeNumber(this.recordingId(), 'StandbySnapshot.snapshots.recordingId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StandbySnapshot.snapshots.recordingId');
+    return this.i64Number(this.offset + 0, 'StandbySnapshot.snapshots.recordingId');
   }
   leadershipTermId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4668,7 +4789,8 @@ export class StandbySnapshotSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'StandbySnapshot.snapshots.leadershipTermId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'StandbySnapshot.snapshots.leadershipTermId');
+    return this.i64Number(this.offset + 8, 'StandbySnapshot.snapshots.leadershipTermId');
   }
   termBaseLogPosition(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -4676,7 +4798,8 @@ export class StandbySnapshotSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link termBaseLogPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   termBaseLogPositionAsNumber(): number {
-    return safeNumber(this.termBaseLogPosition(), 'StandbySnapshot.snapshots.termBaseLogPosition');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'StandbySnapshot.snapshots.termBaseLogPosition');
+    return this.i64Number(this.offset + 16, 'StandbySnapshot.snapshots.termBaseLogPosition');
   }
   logPosition(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -4684,7 +4807,8 @@ export class StandbySnapshotSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'StandbySnapshot.snapshots.logPosition');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'StandbySnapshot.snapshots.logPosition');
+    return this.i64Number(this.offset + 24, 'StandbySnapshot.snapshots.logPosition');
   }
   timestamp(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -4692,7 +4816,8 @@ export class StandbySnapshotSnapshotsDecoder extends SbeGroupDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'StandbySnapshot.snapshots.timestamp');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'StandbySnapshot.snapshots.timestamp');
+    return this.i64Number(this.offset + 32, 'StandbySnapshot.snapshots.timestamp');
   }
   serviceId(): number {
     if (!this.present(40, 4, 0)) return -2147483648;
@@ -4782,7 +4907,8 @@ export class StandbySnapshotDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'StandbySnapshot.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'StandbySnapshot.correlationId');
+    return this.i64Number(this.offset + 0, 'StandbySnapshot.correlationId');
   }
   version(): number {
     if (!this.present(8, 4, 0)) return -2147483648;
@@ -4885,7 +5011,8 @@ export class SnapshotMarkerDecoder extends SbeDecoder {
   }
   /** {@link typeId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   typeIdAsNumber(): number {
-    return safeNumber(this.typeId(), 'SnapshotMarker.typeId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'SnapshotMarker.typeId');
+    return this.i64Number(this.offset + 0, 'SnapshotMarker.typeId');
   }
   logPosition(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -4893,7 +5020,8 @@ export class SnapshotMarkerDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'SnapshotMarker.logPosition');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'SnapshotMarker.logPosition');
+    return this.i64Number(this.offset + 8, 'SnapshotMarker.logPosition');
   }
   leadershipTermId(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -4901,7 +5029,8 @@ export class SnapshotMarkerDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'SnapshotMarker.leadershipTermId');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'SnapshotMarker.leadershipTermId');
+    return this.i64Number(this.offset + 16, 'SnapshotMarker.leadershipTermId');
   }
   index(): number {
     if (!this.present(24, 4, 0)) return -2147483648;
@@ -4983,7 +5112,8 @@ export class ClientSessionDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'ClientSession.clusterSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ClientSession.clusterSessionId');
+    return this.i64Number(this.offset + 0, 'ClientSession.clusterSessionId');
   }
   responseStreamId(): number {
     if (!this.present(8, 4, 0)) return -2147483648;
@@ -5079,7 +5209,8 @@ export class ClusterSessionDecoder extends SbeDecoder {
   }
   /** {@link clusterSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   clusterSessionIdAsNumber(): number {
-    return safeNumber(this.clusterSessionId(), 'ClusterSession.clusterSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterSession.clusterSessionId');
+    return this.i64Number(this.offset + 0, 'ClusterSession.clusterSessionId');
   }
   correlationId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -5087,7 +5218,8 @@ export class ClusterSessionDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'ClusterSession.correlationId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterSession.correlationId');
+    return this.i64Number(this.offset + 8, 'ClusterSession.correlationId');
   }
   openedLogPosition(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -5095,7 +5227,8 @@ export class ClusterSessionDecoder extends SbeDecoder {
   }
   /** {@link openedLogPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   openedLogPositionAsNumber(): number {
-    return safeNumber(this.openedLogPosition(), 'ClusterSession.openedLogPosition');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterSession.openedLogPosition');
+    return this.i64Number(this.offset + 16, 'ClusterSession.openedLogPosition');
   }
   timeOfLastActivity(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -5103,7 +5236,8 @@ export class ClusterSessionDecoder extends SbeDecoder {
   }
   /** {@link timeOfLastActivity} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timeOfLastActivityAsNumber(): number {
-    return safeNumber(this.timeOfLastActivity(), 'ClusterSession.timeOfLastActivity');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterSession.timeOfLastActivity');
+    return this.i64Number(this.offset + 24, 'ClusterSession.timeOfLastActivity');
   }
   closeReason(): CloseReason {
     if (!this.present(32, 4, 0)) return -2147483648 as CloseReason;
@@ -5176,7 +5310,8 @@ export class TimerDecoder extends SbeDecoder {
   }
   /** {@link correlationId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   correlationIdAsNumber(): number {
-    return safeNumber(this.correlationId(), 'Timer.correlationId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'Timer.correlationId');
+    return this.i64Number(this.offset + 0, 'Timer.correlationId');
   }
   deadline(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -5184,7 +5319,8 @@ export class TimerDecoder extends SbeDecoder {
   }
   /** {@link deadline} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   deadlineAsNumber(): number {
-    return safeNumber(this.deadline(), 'Timer.deadline');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'Timer.deadline');
+    return this.i64Number(this.offset + 8, 'Timer.deadline');
   }
 }
 
@@ -5250,7 +5386,8 @@ export class ConsensusModuleDecoder extends SbeDecoder {
   }
   /** {@link nextSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   nextSessionIdAsNumber(): number {
-    return safeNumber(this.nextSessionId(), 'ConsensusModule.nextSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ConsensusModule.nextSessionId');
+    return this.i64Number(this.offset + 0, 'ConsensusModule.nextSessionId');
   }
   nextServiceSessionId(): bigint {
     if (!this.present(8, 8, 3)) return -9223372036854775808n;
@@ -5258,7 +5395,8 @@ export class ConsensusModuleDecoder extends SbeDecoder {
   }
   /** {@link nextServiceSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   nextServiceSessionIdAsNumber(): number {
-    return safeNumber(this.nextServiceSessionId(), 'ConsensusModule.nextServiceSessionId');
+    if (!this.present(8, 8, 3)) return safeNumber(-9223372036854775808n, 'ConsensusModule.nextServiceSessionId');
+    return this.i64Number(this.offset + 8, 'ConsensusModule.nextServiceSessionId');
   }
   logServiceSessionId(): bigint {
     if (!this.present(16, 8, 3)) return -9223372036854775808n;
@@ -5266,7 +5404,8 @@ export class ConsensusModuleDecoder extends SbeDecoder {
   }
   /** {@link logServiceSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logServiceSessionIdAsNumber(): number {
-    return safeNumber(this.logServiceSessionId(), 'ConsensusModule.logServiceSessionId');
+    if (!this.present(16, 8, 3)) return safeNumber(-9223372036854775808n, 'ConsensusModule.logServiceSessionId');
+    return this.i64Number(this.offset + 16, 'ConsensusModule.logServiceSessionId');
   }
   pendingMessageCapacity(): number {
     if (!this.present(24, 4, 3)) return 0;
@@ -5405,7 +5544,8 @@ export class PendingMessageTrackerDecoder extends SbeDecoder {
   }
   /** {@link nextServiceSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   nextServiceSessionIdAsNumber(): number {
-    return safeNumber(this.nextServiceSessionId(), 'PendingMessageTracker.nextServiceSessionId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'PendingMessageTracker.nextServiceSessionId');
+    return this.i64Number(this.offset + 0, 'PendingMessageTracker.nextServiceSessionId');
   }
   logServiceSessionId(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -5413,7 +5553,8 @@ export class PendingMessageTrackerDecoder extends SbeDecoder {
   }
   /** {@link logServiceSessionId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logServiceSessionIdAsNumber(): number {
-    return safeNumber(this.logServiceSessionId(), 'PendingMessageTracker.logServiceSessionId');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'PendingMessageTracker.logServiceSessionId');
+    return this.i64Number(this.offset + 8, 'PendingMessageTracker.logServiceSessionId');
   }
   pendingMessageCapacity(): number {
     if (!this.present(16, 4, 0)) return 0;

@@ -196,7 +196,8 @@ export class MarkFileHeaderDecoder extends SbeDecoder {
   }
   /** {@link activityTimestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   activityTimestampAsNumber(): number {
-    return safeNumber(this.activityTimestamp(), 'MarkFileHeader.activityTimestamp');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'MarkFileHeader.activityTimestamp');
+    return this.i64Number(this.offset + 8, 'MarkFileHeader.activityTimestamp');
   }
   startTimestamp(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -204,7 +205,8 @@ export class MarkFileHeaderDecoder extends SbeDecoder {
   }
   /** {@link startTimestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   startTimestampAsNumber(): number {
-    return safeNumber(this.startTimestamp(), 'MarkFileHeader.startTimestamp');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'MarkFileHeader.startTimestamp');
+    return this.i64Number(this.offset + 16, 'MarkFileHeader.startTimestamp');
   }
   pid(): bigint {
     if (!this.present(24, 8, 0)) return -9223372036854775808n;
@@ -212,7 +214,8 @@ export class MarkFileHeaderDecoder extends SbeDecoder {
   }
   /** {@link pid} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   pidAsNumber(): number {
-    return safeNumber(this.pid(), 'MarkFileHeader.pid');
+    if (!this.present(24, 8, 0)) return safeNumber(-9223372036854775808n, 'MarkFileHeader.pid');
+    return this.i64Number(this.offset + 24, 'MarkFileHeader.pid');
   }
   candidateTermId(): bigint {
     if (!this.present(32, 8, 0)) return -9223372036854775808n;
@@ -220,7 +223,8 @@ export class MarkFileHeaderDecoder extends SbeDecoder {
   }
   /** {@link candidateTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   candidateTermIdAsNumber(): number {
-    return safeNumber(this.candidateTermId(), 'MarkFileHeader.candidateTermId');
+    if (!this.present(32, 8, 0)) return safeNumber(-9223372036854775808n, 'MarkFileHeader.candidateTermId');
+    return this.i64Number(this.offset + 32, 'MarkFileHeader.candidateTermId');
   }
   archiveStreamId(): number {
     if (!this.present(40, 4, 0)) return -2147483648;

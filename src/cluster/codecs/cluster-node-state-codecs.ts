@@ -184,7 +184,8 @@ export class candidateTermDecoder extends SbeDecoder {
   }
   /** {@link candidateTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   candidateTermIdAsNumber(): number {
-    return safeNumber(this.candidateTermId(), 'candidateTerm.candidateTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'candidateTerm.candidateTermId');
+    return this.i64Number(this.offset + 0, 'candidateTerm.candidateTermId');
   }
   timestamp(): bigint {
     if (!this.present(8, 8, 0)) return -9223372036854775808n;
@@ -192,7 +193,8 @@ export class candidateTermDecoder extends SbeDecoder {
   }
   /** {@link timestamp} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   timestampAsNumber(): number {
-    return safeNumber(this.timestamp(), 'candidateTerm.timestamp');
+    if (!this.present(8, 8, 0)) return safeNumber(-9223372036854775808n, 'candidateTerm.timestamp');
+    return this.i64Number(this.offset + 8, 'candidateTerm.timestamp');
   }
   logPosition(): bigint {
     if (!this.present(16, 8, 0)) return -9223372036854775808n;
@@ -200,7 +202,8 @@ export class candidateTermDecoder extends SbeDecoder {
   }
   /** {@link logPosition} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   logPositionAsNumber(): number {
-    return safeNumber(this.logPosition(), 'candidateTerm.logPosition');
+    if (!this.present(16, 8, 0)) return safeNumber(-9223372036854775808n, 'candidateTerm.logPosition');
+    return this.i64Number(this.offset + 16, 'candidateTerm.logPosition');
   }
 }
 
@@ -268,7 +271,8 @@ export class ClusterMembersDecoder extends SbeDecoder {
   }
   /** {@link leadershipTermId} as a number; throws ERR_SKEIN_ARG_INVALID beyond 2^53. */
   leadershipTermIdAsNumber(): number {
-    return safeNumber(this.leadershipTermId(), 'ClusterMembers.leadershipTermId');
+    if (!this.present(0, 8, 0)) return safeNumber(-9223372036854775808n, 'ClusterMembers.leadershipTermId');
+    return this.i64Number(this.offset + 0, 'ClusterMembers.leadershipTermId');
   }
   memberId(): number {
     if (!this.present(8, 4, 0)) return -2147483648;

@@ -17,7 +17,7 @@
  * what it made durable (the simulator keeps the object across a member's restart).
  */
 
-import { assert } from '../../util/assert.js';
+import { assert, failAssertion } from '../../util/assert.js';
 
 /** One entry of the log. */
 export interface LogEntry {
@@ -63,7 +63,7 @@ export function entryLength(dataLength: number, layout: LogLayout = CONTIGUOUS_L
 export function placeEntry(end: number, dataLength: number, layout: LogLayout = CONTIGUOUS_LAYOUT): number {
   if (!Number.isFinite(layout.termLength)) return end;
   const length = entryLength(dataLength, layout);
-  assert(length <= layout.termLength, `an entry of ${dataLength} bytes (${length} framed) does not fit a term of ${layout.termLength}`);
+  if (length > layout.termLength) failAssertion(`an entry of ${dataLength} bytes (${length} framed) does not fit a term of ${layout.termLength}`);
   const offset = end % layout.termLength;
   return offset + length > layout.termLength ? end - offset + layout.termLength : end;
 }

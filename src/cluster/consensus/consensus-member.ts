@@ -33,7 +33,7 @@
  */
 import type { Prng } from '../../env/prng.js';
 import { ErrorCode, SkeinError } from '../../util/errors.js';
-import { assert } from '../../util/assert.js';
+import { assert, failAssertion } from '../../util/assert.js';
 import { placeEntry, type ConsensusLog, type LogEntry } from './consensus-log.js';
 import { compareLogs, NULL_VALUE, type ConsensusMessage, type LogData, type NewLeadershipTerm } from './consensus-messages.js';
 
@@ -507,13 +507,14 @@ export class ConsensusMember {
         }
         break;
       }
-      assert(entry.position === placeEntry(end, entry.data.length, this.log.layout), `member ${this.memberId}: the leader's entry at ${entry.position} would be placed at ${placeEntry(end, entry.data.length, this.log.layout)} here: the logs' layouts differ`);
+      const placed = placeEntry(end, entry.data.length, this.log.layout);
+      if (entry.position !== placed) failAssertion(`member ${this.memberId}: the leader's entry at ${entry.position} would be placed at ${placed} here: the logs' layouts differ`);
       if (entry.termId === this.termId && this.log.termBase(this.termId) === undefined) {
         if (end !== this.termBaseValue) break;
         this.log.joinTerm(this.termId, this.termBaseValue);
       }
       const appended = this.log.append(entry.termId, entry.data);
-      assert(appended.position === entry.position && appended.length === entry.length, `member ${this.memberId}: the leader's entry at ${entry.position} (${entry.length} bytes) landed at ${appended.position} (${appended.length} bytes): the logs' layouts differ`);
+      if (appended.position !== entry.position || appended.length !== entry.length) failAssertion(`member ${this.memberId}: the leader's entry at ${entry.position} (${entry.length} bytes) landed at ${appended.position} (${appended.length} bytes): the logs' layouts differ`);
     }
     if (this.log.termBase(this.termId) === undefined && this.log.appendPosition === this.termBaseValue) this.log.joinTerm(this.termId, this.termBaseValue);
     if (this.log.termBase(this.termId) === this.termBaseValue) {

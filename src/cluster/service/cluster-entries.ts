@@ -131,13 +131,23 @@ export function encodeSessionClose(sessionId: number, reason: CloseReason, times
   return out;
 }
 
+/**
+ * A view over the whole buffer of the entry decoded last: entries cut from one slab or one LogData
+ * message share their buffer, so a session message (one per command) is read without making a
+ * DataView of its own.
+ */
+let sharedView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
 export function decodeEntry(data: Uint8Array): DecodedEntry {
   if (data.length === 0) return { kind: 'unknown', reason: 'an empty entry' };
+  if (data[0] === EntryKind.SESSION_MESSAGE) {
+    if (data.length < SESSION_HEADER) return { kind: 'unknown', reason: `a session message of ${data.length} bytes` };
+    if (sharedView.buffer !== data.buffer) sharedView = new DataView(data.buffer);
+    const at = data.byteOffset;
+    return { kind: 'session', sessionId: sharedView.getFloat64(at + 1, true), sequence: sharedView.getFloat64(at + 9, true), timestamp: sharedView.getFloat64(at + 17, true), payload: data.subarray(SESSION_HEADER) };
+  }
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
   switch (data[0]) {
-    case EntryKind.SESSION_MESSAGE:
-      if (data.length < SESSION_HEADER) return { kind: 'unknown', reason: `a session message of ${data.length} bytes` };
-      return { kind: 'session', sessionId: v.getFloat64(1, true), sequence: v.getFloat64(9, true), timestamp: v.getFloat64(17, true), payload: data.subarray(SESSION_HEADER) };
     case EntryKind.TIMER:
       if (data.length !== TIMER_LENGTH) return { kind: 'unknown', reason: `a timer event of ${data.length} bytes` };
       return { kind: 'timer', correlationId: v.getFloat64(1, true), timestamp: v.getFloat64(9, true) };

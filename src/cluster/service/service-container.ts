@@ -330,7 +330,9 @@ export class ServiceContainer {
           ? this.guarded(() => this.service.onSessionMessage(record.session, decoded.timestamp, decoded.payload, this.cluster))
           : this.service.onSessionMessage(record.session, decoded.timestamp, decoded.payload, this.cluster);
         record.lastSequence = decoded.sequence;
-        record.lastAnswer = answer.slice();
+        // Kept as a copy (the service may reuse its buffer); an answer equal to the last one
+        // (a service that answers most commands alike) keeps the copy already made.
+        if (!sameBytes(answer, record.lastAnswer)) record.lastAnswer = answer.slice();
         if (this.recentAnswers > 0) {
           const recent = (record.recent ??= { sequences: new Float64Array(this.recentAnswers), answers: new Array<Uint8Array | undefined>(this.recentAnswers) });
           const slot = decoded.sequence % this.recentAnswers;
@@ -428,4 +430,10 @@ function decodeSnapshot(bytes: Uint8Array): SnapshotImage {
     throw new SkeinError(ErrorCode.SNAPSHOT_INVALID, `service container snapshot has version ${String((image as { version?: unknown })?.version)}; this container reads version ${SNAPSHOT_VERSION}`);
   }
   return image;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

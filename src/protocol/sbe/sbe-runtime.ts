@@ -30,6 +30,14 @@ export function toInt64(value: bigint | number, field: string, unsigned = false)
   return v;
 }
 
+const TWO_32 = 4294967296;
+
+/** Writes a safe integer as a little-endian 64-bit two's complement value (low half, then the high half with the sign). */
+function writeInt64Halves(view: DataView, at: number, value: number): void {
+  view.setUint32(at, value >>> 0, true);
+  view.setInt32(at + 4, Math.floor(value / TWO_32), true);
+}
+
 /** A number from a bigint that must be a safe integer. */
 export function safeNumber(value: bigint, field: string): number {
   const n = Number(value);
@@ -95,11 +103,14 @@ export abstract class SbeEncoder extends Flyweight {
   }
 
   protected i64(at: number, value: bigint | number, field: string): void {
-    this.view.setBigInt64(at, toInt64(value, field), true);
+    // A safe-integer number is written as two 32-bit halves: no bigint is made per field.
+    if (typeof value === 'number' && Number.isSafeInteger(value)) writeInt64Halves(this.view, at, value);
+    else this.view.setBigInt64(at, toInt64(value, field), true);
   }
 
   protected u64(at: number, value: bigint | number, field: string): void {
-    this.view.setBigUint64(at, toInt64(value, field, true), true);
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) writeInt64Halves(this.view, at, value);
+    else this.view.setBigUint64(at, toInt64(value, field, true), true);
   }
 
   protected int(at: number, value: number, size: 1 | 2 | 4, signed: boolean, field: string): void {
@@ -174,6 +185,21 @@ export abstract class SbeDecoder extends Flyweight {
     this.actingVersion = actingVersion;
     this.end = end;
     this.limit = offset + actingBlockLength;
+  }
+
+  /**
+   * The int64 at `at` as a number, read as two 32-bit halves (no bigint made); beyond 2^53 it
+   * throws ERR_SKEIN_ARG_INVALID naming `field`, as {@link safeNumber} does.
+   */
+  protected i64Number(at: number, field: string): number {
+    const value = this.view.getInt32(at + 4, true) * TWO_32 + this.view.getUint32(at, true);
+    return Number.isSafeInteger(value) ? value : safeNumber(this.view.getBigInt64(at, true), field);
+  }
+
+  /** The uint64 at `at` as a number; see {@link i64Number}. */
+  protected u64Number(at: number, field: string): number {
+    const value = this.view.getUint32(at + 4, true) * TWO_32 + this.view.getUint32(at, true);
+    return Number.isSafeInteger(value) ? value : safeNumber(this.view.getBigUint64(at, true), field);
   }
 
   /** Whether a field of `size` bytes at block offset `at`, since `sinceVersion`, is in this message. */

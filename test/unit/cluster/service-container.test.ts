@@ -72,6 +72,25 @@ test('exactly once: a resent command is not applied again; the last one is answe
   assert.throws(() => kvContainer(-1), /recentAnswers=-1 is invalid/);
 });
 
+test('stored answers are copies: a service answering through one buffer it rewrites gets each answer sent again intact; equal answers share one copy', () => {
+  const scratch = new Uint8Array(1);
+  const service: ClusteredService = {
+    onSessionMessage: (_session, _time, payload) => {
+      scratch[0] = payload[0]!;
+      return scratch;
+    },
+  };
+  const sent: { sequence: number; answer: number[] }[] = [];
+  const container = new ServiceContainer({ service, recentAnswers: 4, egress: (_id, sequence, answer) => sent.push({ sequence, answer: [...answer] }) });
+  container.setRole('LEADER');
+  container.apply(entry(encodeSessionOpen(1, 1)));
+  for (const [sequence, value] of [[1, 10], [2, 20], [3, 20], [4, 30]] as const) container.apply(entry(encodeSessionMessage(1, sequence, 2, new Uint8Array([value]))));
+  assert.deepEqual([1, 2, 3, 4].map((q) => [...container.answerTo(1, q)!]), [[10], [20], [20], [30]], 'each answer as it was, though the service rewrote its buffer');
+  assert.equal(container.answerTo(1, 2), container.answerTo(1, 3), 'an answer equal to the one before keeps that copy');
+  assert.notEqual(container.answerTo(1, 4), scratch, 'never the service\'s own buffer');
+  assert.deepEqual(sent.map((s) => s.answer[0]), [10, 20, 20, 30]);
+});
+
 test('egress only while leading; the replicated state is the same either way', () => {
   const leader = kvContainer();
   const follower = kvContainer();

@@ -14,6 +14,7 @@ import * as clusterMark from '../../../../src/cluster/codecs/cluster-mark-codecs
 import * as nodeState from '../../../../src/cluster/codecs/cluster-node-state-codecs.js';
 import { staleTargets } from '../../../../tools/sbe/main.js';
 import { ErrorCode, SkeinError } from '../../../../src/util/errors.js';
+import { SbeDecoder, SbeEncoder } from '../../../../src/protocol/sbe/sbe-runtime.js';
 
 interface FieldModel { readonly name: string; readonly kind: string; readonly primitive: string; readonly enumName?: string; readonly sinceVersion: number }
 interface DataModel { readonly name: string; readonly encoding: string }
@@ -107,6 +108,74 @@ for (const [name, module] of MODULES) {
     }
   });
 }
+
+const SAFE_EDGES = [0, -1, 1, 2 ** 31, -(2 ** 31), 2 ** 32 - 1, 2 ** 32, -(2 ** 32), -(2 ** 32) + 1, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+const argInvalid = (fragment: string) => (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.ARG_INVALID && e.message.includes(fragment);
+
+test('int64 fields written as numbers read back as the same bigint and number; AsNumber refuses what is beyond 2^53 by name', () => {
+  const buffer = new Uint8Array(128);
+  const check = (n: number): void => {
+    const length = new cluster.SessionMessageHeaderEncoder().wrapAndApplyHeader(buffer, 3).leadershipTermId(n).clusterSessionId(-n).timestamp(n).encodedLength();
+    const d = new cluster.SessionMessageHeaderDecoder().wrapAndCheckHeader(buffer, 3, length);
+    assert.equal(d.leadershipTermId(), BigInt(n));
+    assert.equal(d.clusterSessionId(), BigInt(-n));
+    assert.equal(d.leadershipTermIdAsNumber(), n);
+    assert.equal(d.clusterSessionIdAsNumber(), -n === 0 ? 0 : -n);
+    assert.equal(d.timestampAsNumber(), n);
+  };
+  for (const n of SAFE_EDGES) check(n);
+  fc.assert(fc.property(fc.maxSafeInteger(), check), { numRuns: 500, seed: 7 });
+  for (const big of [2n ** 53n, -(2n ** 53n), 2n ** 63n - 1n, -(2n ** 63n)]) {
+    const length = new cluster.SessionMessageHeaderEncoder().wrapAndApplyHeader(buffer, 0).leadershipTermId(0).clusterSessionId(0).timestamp(big).encodedLength();
+    const d = new cluster.SessionMessageHeaderDecoder().wrapAndCheckHeader(buffer, 0, length);
+    assert.equal(d.timestamp(), big);
+    assert.throws(() => d.timestampAsNumber(), argInvalid(`SessionMessageHeader.timestamp=${big} is beyond 2^53`));
+  }
+  const e = new cluster.SessionMessageHeaderEncoder().wrapAndApplyHeader(buffer, 0);
+  assert.throws(() => e.timestamp(1.5), argInvalid('SessionMessageHeader.timestamp=1.5 is not an integer'));
+  assert.throws(() => e.timestamp(2 ** 53), argInvalid('SessionMessageHeader.timestamp=9007199254740992 is not an integer of at most 2^53'));
+});
+
+/** A uint64 at offset 0 of an 8-byte block (no schema here has one): the runtime's number paths. */
+class U64Probe {
+  private readonly enc = new (class extends SbeEncoder {
+    put(buffer: Uint8Array, value: bigint | number): void {
+      this.bindEncoder(buffer, 0, 8);
+      this.u64(0, value, 'Probe.value');
+    }
+  })();
+  private readonly dec = new (class extends SbeDecoder {
+    get(buffer: Uint8Array): number {
+      this.bindDecoder(buffer, 0, 8, 0, 8, 'Probe');
+      return this.u64Number(0, 'Probe.value');
+    }
+  })();
+  readonly buffer = new Uint8Array(8);
+  put(value: bigint | number): this {
+    this.enc.put(this.buffer, value);
+    return this;
+  }
+  get(): number {
+    return this.dec.get(this.buffer);
+  }
+  asBigInt(): bigint {
+    return new DataView(this.buffer.buffer).getBigUint64(0, true);
+  }
+}
+
+test('uint64 fields: numbers are written and read without bigints; negatives and values beyond 2^53 are refused by name', () => {
+  const probe = new U64Probe();
+  for (const n of SAFE_EDGES.filter((x) => x >= 0)) {
+    assert.equal(probe.put(n).asBigInt(), BigInt(n));
+    assert.equal(probe.get(), n);
+  }
+  fc.assert(fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (n) => probe.put(n).get() === n), { numRuns: 500, seed: 9 });
+  assert.throws(() => probe.put(-1), argInvalid('Probe.value=-1 is outside the uint64 range'));
+  probe.put(2n ** 64n - 1n);
+  assert.throws(() => probe.get(), argInvalid(`Probe.value=${2n ** 64n - 1n} is beyond 2^53`));
+  probe.put(2n ** 53n);
+  assert.throws(() => probe.get(), argInvalid('is beyond 2^53'));
+});
 
 test('decoders honour the acting version and block length: later fields read null, var data follow the acting block', () => {
   const buffer = new Uint8Array(256);
