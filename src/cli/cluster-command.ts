@@ -27,6 +27,7 @@ export interface ClusterNodeOptions extends SkeinCliOptions {
   maxEgressBacklogBytes: number;
   retainedLogBytes: number;
   fileSyncLevel: number;
+  logMtu: number;
 }
 
 interface ParsedMember {
@@ -79,6 +80,7 @@ export function registerClusterCommand(program: Command): Command {
     .option('--session-timeout-ms <ms>', 'close a client session silent this long (Aeron: 10000)', MS, 10_000)
     .option('--max-egress-backlog-bytes <bytes>', 'answers kept for a client that does not take them before its session is closed as timed out', integerOption(4096, 1 << 30), 16 * 1024 * 1024)
     .option('--retained-log-bytes <bytes>', 'log kept in memory behind what was applied; older entries are read back from the log storage', integerOption(0, 1 << 30), 16 * 1024 * 1024)
+    .option('--log-mtu <bytes>', 'MTU of the log stream, as recorded and as sent to the other members (the same on every member; a multiple of 32; above the network\'s MTU the IP layer fragments each datagram)', integerOption(64, 65504), 1408)
     .option(
       '--file-sync-level <level>',
       'push the log to the device before acknowledging it: 0 leaves writing to the OS (Aeron\'s default), 1 syncs data (fdatasync), 2 data and metadata (fsync)',
@@ -173,6 +175,7 @@ async function runNode(options: ClusterNodeOptions): Promise<void> {
       sessionTimeoutNs: options.sessionTimeoutMs * 1e6,
       maxEgressBacklogBytes: options.maxEgressBacklogBytes,
       retainedLogBytes: options.retainedLogBytes,
+      logMtu: options.logMtu,
       ...(options.seed === undefined ? {} : { seed: options.seed }),
       skeinDir: skein.dir,
       onRoleChange: (role, leadershipTermId) => line({ event: 'role', memberId: options.memberId, role, leadershipTermId }),

@@ -80,7 +80,12 @@ export interface ClusterMemberOptions {
    * @default 'archive'
    */
   readonly logStorage?: 'archive' | 'file';
-  /** The log stream's term length and MTU (every member's must be the same). @default 64 KiB, 1408 */
+  /**
+   * The log stream's term length and MTU (every member's must be the same): the layout of the log
+   * as recorded, and, for the MTU, the datagrams that carry it to the other members. An MTU above
+   * the network's makes the IP layer fragment each datagram; on loopback or jumbo-frame networks a
+   * larger one (8 KiB) sends the log in fewer datagrams. @default 64 KiB, 1408
+   */
   readonly logTermLength?: number;
   readonly logMtu?: number;
   /** Options of the archive a member with logStorage 'archive' runs (its directory and control channel are the member's). */
@@ -283,7 +288,8 @@ export class ClusterMember implements Agent {
         const c = await client.addExclusivePublication(`aeron:udp?endpoint=${m.consensus}`, consensusStreamId);
         opened.push(c);
         consensusPubs.set(m.id, c);
-        const l = await client.addExclusivePublication(`aeron:udp?endpoint=${m.consensus}`, logStreamId);
+        // The log stream to a member carries LogData messages of up to maxBatchBytes in frames of the log's MTU.
+        const l = await client.addExclusivePublication(`aeron:udp?endpoint=${m.consensus}|mtu=${mtu}`, logStreamId);
         opened.push(l);
         logPubs.set(m.id, l);
       }
