@@ -25,6 +25,8 @@ export interface LoadSpec {
   readonly durationMs: number;
   /** Bytes of each put's value. */
   readonly valueBytes: number;
+  /** Skein: the MTU of the client's ingress and egress channels (default: the driver's, 1408). */
+  readonly mtu?: number;
 }
 
 export interface LoadResult {
@@ -176,7 +178,8 @@ async function skeinPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promis
   const { encodeKv } = await import('../../src/cluster/service/kv-service.js');
   const dir = mkdtempSync(join(tmpdir(), 'skein-cluster-load-'));
   const skein = Skein.launch({ dir, driver: { publishSnapshots: false } });
-  const client = await ClusterClient.connect(skein.client, { ingressEndpoints: spec.endpoints, commandTimeoutMs: 30_000 });
+  const channels = spec.mtu === undefined ? {} : { ingressChannel: `aeron:udp?mtu=${spec.mtu}`, egressChannel: `aeron:udp?endpoint=127.0.0.1:0|mtu=${spec.mtu}` };
+  const client = await ClusterClient.connect(skein.client, { ingressEndpoints: spec.endpoints, commandTimeoutMs: 30_000, ...channels });
   const states: string[] = [];
   client.onStateChange((change) => {
     if (change.to !== 'CLOSED') states.push(`${change.from}->${change.to} (${change.reason})`);

@@ -42,6 +42,7 @@ import {
 } from './codecs/cluster-codecs.js';
 import { CLIENT_PROTOCOL_VERSION, DEFAULT_INGRESS_STREAM_ID, SESSION_HEADER_LENGTH } from './cluster-ingress.js';
 import { checkEndpoint } from './endpoints.js';
+import { ChannelUri } from '../protocol/channel-uri.js';
 
 const EMPTY = new Uint8Array(0);
 /** A command is resent at most this many resend intervals after its last send. */
@@ -65,8 +66,14 @@ export const DEFAULT_EGRESS_STREAM_ID = 102;
 export interface ClusterClientOptions {
   /** The members' ingress endpoints: `['host:port', …]` (ids 0, 1, …) or Aeron's `'0=host:port,1=host:port'`. */
   readonly ingressEndpoints: readonly string[] | string;
-  /** Where this client takes answers. @default 'aeron:udp?endpoint=127.0.0.1:0' */
+  /** Where this client takes answers; the members answer on this channel as resolved (its port, and parameters such as mtu). @default 'aeron:udp?endpoint=127.0.0.1:0' */
   readonly egressChannel?: string;
+  /**
+   * The channel commands go to the members on, each member's ingress endpoint set as its
+   * `endpoint` (Aeron's ingress channel with ingress endpoints); its other parameters (mtu,
+   * term-length, …) apply to every member's. @default 'aeron:udp'
+   */
+  readonly ingressChannel?: string;
   readonly egressStreamId?: number;
   readonly ingressStreamId?: number;
   /** A keep-alive this often while connected (Aeron's clients must send their own). @default 1000 */
@@ -142,7 +149,7 @@ export class ClusterClient implements Agent {
   private readonly client: SkeinClient;
   private readonly egress: Subscription;
   private readonly ingress: Map<number, Publication>;
-  private readonly settings: Required<Omit<ClusterClientOptions, 'ingressEndpoints' | 'egressChannel' | 'random' | 'newLeaderTimeoutMs'>> & { newLeaderTimeoutMs: number | undefined };
+  private readonly settings: Required<Omit<ClusterClientOptions, 'ingressEndpoints' | 'egressChannel' | 'ingressChannel' | 'random' | 'newLeaderTimeoutMs'>> & { newLeaderTimeoutMs: number | undefined };
   private readonly random: Prng;
   private readonly listeners = new Set<(change: ClusterClientStateChange) => void>();
   private stateValue: ClusterClientState = 'CONNECTING';
@@ -235,7 +242,13 @@ export class ClusterClient implements Agent {
     const egress = await client.addSubscription(options.egressChannel ?? 'aeron:udp?endpoint=127.0.0.1:0', options.egressStreamId ?? DEFAULT_EGRESS_STREAM_ID);
     const ingress = new Map<number, Publication>();
     try {
-      for (const [id, endpoint] of endpoints) ingress.set(id, await client.addExclusivePublication(`aeron:udp?endpoint=${endpoint}`, options.ingressStreamId ?? DEFAULT_INGRESS_STREAM_ID));
+      const base = options.ingressChannel ?? 'aeron:udp';
+      // A channel without parameters ('aeron:udp') takes the endpoint as its only one.
+      const parsed = base.includes('?') ? ChannelUri.parse(base) : null;
+      for (const [id, endpoint] of endpoints) {
+        const channel = parsed === null ? `${base}?endpoint=${endpoint}` : parsed.withParam('endpoint', endpoint).toString();
+        ingress.set(id, await client.addExclusivePublication(channel, options.ingressStreamId ?? DEFAULT_INGRESS_STREAM_ID));
+      }
     } catch (error) {
       egress.close();
       for (const p of ingress.values()) p.close();

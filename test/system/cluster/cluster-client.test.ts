@@ -162,3 +162,42 @@ test('cluster client: endpoints that are not host:port are refused naming them; 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('cluster client: the ingress channel\'s parameters go to every member\'s publication and the egress channel\'s to the leader\'s answers; commands and answers larger than the default MTU pass; a bad ingress channel is refused naming it', { timeout: 30_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-client-mtu-'));
+  const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` }];
+  const memberSkein = Skein.launch({ testProfile: true, seed: 711, dir: join(root, 'member') });
+  const clientSkein = Skein.launch({ testProfile: true, seed: 712, dir: join(root, 'client') });
+  let member: ClusterMember | null = null;
+  let client: ClusterClient | null = null;
+  const labels = (skein: Skein, prefix: string): string[] => {
+    const found: string[] = [];
+    skein.driver.counters.forEach((_id, _typeId, _value, label) => {
+      if (label.startsWith(prefix)) found.push(label);
+    });
+    return found;
+  };
+  try {
+    await assert.rejects(ClusterClient.connect(clientSkein.client, { ingressEndpoints: endpoints.map((m) => m.ingress!), ingressChannel: 'udp?mtu=8192' }), /udp\?mtu=8192/);
+    member = await ClusterMember.launch(memberSkein.client, { memberId: 0, members: endpoints, clusterDir: join(root, 'member-0'), service: new KvService(), settings: SETTINGS, seed: 1 });
+    await waitFor(() => member!.role === 'LEADER' && member!.electionState === 'CLOSED', 20_000, 'a leader');
+    client = await ClusterClient.connect(clientSkein.client, {
+      ingressEndpoints: endpoints.map((m) => m.ingress!), ingressChannel: 'aeron:udp?mtu=8192', egressChannel: 'aeron:udp?endpoint=127.0.0.1:0|mtu=8192', random: new SeededPrng(3),
+    });
+    const ingress = labels(clientSkein, 'pub-pos').filter((l) => l.includes(endpoints[0]!.ingress!));
+    assert.equal(ingress.length, 1, `one ingress publication: ${labels(clientSkein, 'pub-pos').join('; ')}`);
+    assert.match(ingress[0]!, /mtu=8192/);
+    const value = 'v'.repeat(5000);
+    assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'put', key: 'big', value }))), { ok: true });
+    assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'get', key: 'big' }))), { value });
+    // The member's own publications (consensus, log, archive) keep their MTU: only the egress has the client's.
+    const egress = labels(memberSkein, 'pub-pos').filter((l) => l.includes('mtu=8192'));
+    assert.equal(egress.length, 1, `the leader answers on the client's channel with its mtu: ${labels(memberSkein, 'pub-pos').join('; ')}`);
+  } finally {
+    await client?.close();
+    await member?.close();
+    await clientSkein.close();
+    await memberSkein.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
