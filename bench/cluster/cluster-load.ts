@@ -49,7 +49,7 @@ type Put = (index: number) => Promise<unknown>;
 
 const KEYS = 1024;
 /** Open loop: never more outstanding than this (a saturated system is reported, not queued without end). */
-const OPEN_LOOP_CAP = 5000;
+export const OPEN_LOOP_CAP = 5000;
 
 function nowUs(): number {
   return Number(process.hrtime.bigint()) / 1000;
