@@ -25,6 +25,59 @@ export function decodeKv<T extends KvCommand | KvAnswer>(bytes: Uint8Array): T {
   return JSON.parse(decoder.decode(bytes)) as T;
 }
 
+const PUT_PREFIX = encoder.encode('{"op":"put","key":"');
+const PUT_MIDDLE = encoder.encode('","value":"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * The end (the closing quote) of a JSON string body that starts at `from` and holds only printable
+ * ASCII that needs no escape; -1 for anything else (an escape, a control character, a non-ASCII
+ * byte, no closing quote).
+ */
+function plainStringEnd(bytes: Uint8Array, from: number): number {
+  for (let i = from; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH || c < 0x20 || c > 0x7e) return -1;
+  }
+  return -1;
+}
+
+function startsWithAt(bytes: Uint8Array, at: number, prefix: Uint8Array): boolean {
+  if (at + prefix.length > bytes.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** ASCII bytes as a string: short ones char by char, longer ones by the decoder (each the faster there). */
+function asciiText(bytes: Uint8Array, from: number, to: number): string {
+  if (to - from > 8) return decoder.decode(bytes.subarray(from, to));
+  let text = '';
+  for (let i = from; i < to; i++) text += String.fromCharCode(bytes[i]!);
+  return text;
+}
+
+/**
+ * A command as {@link decodeKv} reads it. A put exactly as {@link encodeKv} writes it with a key
+ * and value of printable ASCII (the common command, applied by every member) is read without
+ * JSON.parse; anything else, JSON.parse reads. Both give the same command.
+ */
+export function decodeKvCommand(bytes: Uint8Array): KvCommand {
+  if (startsWithAt(bytes, 0, PUT_PREFIX)) {
+    const keyEnd = plainStringEnd(bytes, PUT_PREFIX.length);
+    if (keyEnd >= 0 && startsWithAt(bytes, keyEnd, PUT_MIDDLE)) {
+      const valueStart = keyEnd + PUT_MIDDLE.length;
+      const valueEnd = plainStringEnd(bytes, valueStart);
+      if (valueEnd >= 0 && valueEnd + 2 === bytes.length && bytes[valueEnd + 1] === CLOSE_BRACE) {
+        return { op: 'put', key: asciiText(bytes, PUT_PREFIX.length, keyEnd), value: asciiText(bytes, valueStart, valueEnd) };
+      }
+    }
+  }
+  return decodeKv<KvCommand>(bytes);
+}
+
 /** The answers to put and cas, encoded once (answers are never written to after they are returned). */
 const OK_TRUE = encodeKv({ ok: true });
 const OK_FALSE = encodeKv({ ok: false });
@@ -35,7 +88,7 @@ export class KvService implements ClusteredService {
   onSessionMessage(_session: ClientSession, _timestamp: number, payload: Uint8Array, _cluster: ServiceCluster): Uint8Array {
     let command: KvCommand;
     try {
-      command = decodeKv<KvCommand>(payload);
+      command = decodeKvCommand(payload);
     } catch (error) {
       return encodeKv({ error: `not a command: ${(error as Error).message}` });
     }

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import type { LogEntry } from '../../../src/cluster/consensus/consensus-log.js';
 import { ClusterAction, CloseReason, decodeEntry, encodeClusterAction, encodeSessionClose, encodeSessionMessage, encodeSessionOpen, encodeTimerEvent } from '../../../src/cluster/service/cluster-entries.js';
 import { ServiceContainer, type ClusteredService } from '../../../src/cluster/service/service-container.js';
-import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
+import { KvService, decodeKv, decodeKvCommand, encodeKv, type KvAnswer, type KvCommand } from '../../../src/cluster/service/kv-service.js';
+import fc from 'fast-check';
 
 let position = 0;
 function entry(data: Uint8Array): LogEntry {
@@ -160,6 +161,40 @@ test('the key-value service: get, put, compare-and-set, and a clear answer for w
   assert.deepEqual(sent.map((s) => s.answer), [{ value: null }, { ok: true }, { ok: false }, { ok: true }, { value: '3' }, { error: 'unknown op "drop"' }, sent[6]!.answer]);
   assert.match(sent[6]!.answer.error ?? '', /^not a command/);
   assert.equal(container.stats.unknownEntries, 1);
+});
+
+test('the key-value service reads a command as JSON.parse does: puts of printable ASCII without JSON.parse, everything else through it, the same command either way', () => {
+  const text = new TextEncoder();
+  const same = (bytes: Uint8Array): void => {
+    let expected: unknown;
+    try {
+      expected = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (error) {
+      assert.throws(() => decodeKvCommand(bytes), { name: (error as Error).name });
+      return;
+    }
+    assert.deepEqual(decodeKvCommand(bytes), expected);
+    assert.deepEqual(Object.keys(decodeKvCommand(bytes)), Object.keys(expected as object));
+  };
+  // Keys and values from printable ASCII (the fast path), quotes, backslashes, controls and non-ASCII (JSON.parse).
+  const chars = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), fc.constantFrom('"', '\\', '\n', '\u0000', '\u007f', 'é', '€', '😀', '\ud800'));
+  const str = fc.array(chars, { maxLength: 40 }).map((a) => a.join(''));
+  const command: fc.Arbitrary<KvCommand> = fc.oneof(
+    fc.record({ op: fc.constant('put' as const), key: str, value: str }),
+    fc.record({ op: fc.constant('get' as const), key: str }),
+    fc.record({ op: fc.constant('cas' as const), key: str, expected: fc.option(str, { nil: null }), value: str }),
+  );
+  fc.assert(fc.property(command, (c) => same(encodeKv(c))), { numRuns: 2000, seed: 11 });
+  // Bytes near a put that are not one: cut short, trailing bytes, other spacing, other key order, not JSON.
+  const put = text.encode('{"op":"put","key":"k1","value":"v1"}');
+  fc.assert(fc.property(fc.integer({ min: 0, max: put.length }), fc.uint8Array({ maxLength: 3 }), (cut, tail) => {
+    const bytes = new Uint8Array(cut + tail.length);
+    bytes.set(put.subarray(0, cut));
+    bytes.set(tail, cut);
+    same(bytes);
+  }), { numRuns: 2000, seed: 12 });
+  for (const raw of ['{"op":"put","key":"k1","value":"v1"} ', '{"op":"put", "key":"k1","value":"v1"}', '{"key":"k1","op":"put","value":"v1"}', '{"op":"put","key":"k1","value":"v1","x":1}', '{"op":"put","key":"k\\"1","value":"v1"}']) same(text.encode(raw));
+  assert.deepEqual(decodeKvCommand(put), { op: 'put', key: 'k1', value: 'v1' });
 });
 
 test('snapshots: a SNAPSHOT action takes one at the position after it; a container started from it holds the same sessions, timers, time and service state', () => {
