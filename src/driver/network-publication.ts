@@ -168,11 +168,12 @@ export class NetworkPublication {
   private lastSendNs = Number.NEGATIVE_INFINITY;
   /**
    * Idleness before the next heartbeat: publicationHeartbeatTimeoutNs while a receiver may still
-   * miss the tail of what was sent (and while draining), heartbeatMaxNs once the last status
-   * message acknowledged everything sent.
+   * miss the tail of what was sent (and while draining, and whenever several receivers are
+   * tracked: the last status message speaks for one of them only), heartbeatMaxNs once the only
+   * receiver's last status message acknowledged everything sent.
    */
   private readonly heartbeatMaxNs: number;
-  /** Consumption position of the last status message (not end of stream) from any receiver. */
+  /** Consumption position of the last status message (not end of stream), whichever receiver sent it. */
   private acknowledgedPosition = -1;
   private endOfStreamPosition = Number.MAX_SAFE_INTEGER;
   private lingerDeadlineNs = 0;
@@ -367,7 +368,8 @@ export class NetworkPublication {
   private heartbeatCheck(nowNs: number): number {
     if (!this.hasInitialConnection) return 0;
     const position = this.senderPosition;
-    const intervalNs = this.state === 'ACTIVE' && this.acknowledgedPosition >= position ? this.heartbeatMaxNs : this.components.settings.publicationHeartbeatTimeoutNs;
+    const acknowledged = this.receivers.size === 1 && this.acknowledgedPosition >= position;
+    const intervalNs = this.state === 'ACTIVE' && acknowledged ? this.heartbeatMaxNs : this.components.settings.publicationHeartbeatTimeoutNs;
     if (nowNs - this.lastSendNs < intervalNs) return 0;
     const isEos = this.state !== 'ACTIVE' && position >= this.endOfStreamPosition && this.signalEos;
     const h = this.heartbeat.wrap(this.heartbeatBuffer, 0, DATA_HEADER_LENGTH);

@@ -1,7 +1,8 @@
 /**
- * Idle streams send little: a publication whose receivers acknowledged everything it sent
+ * Idle streams send little: a publication whose one receiver acknowledged everything it sent
  * heartbeats every publicationHeartbeatMaxIntervalNs instead of every
- * publicationHeartbeatTimeoutNs, and an image with nothing new to say repeats its status message
+ * publicationHeartbeatTimeoutNs (with several receivers it keeps the base interval: a status
+ * message speaks for one of them), and an image with nothing new to say repeats its status message
  * every statusMessageMaxIntervalNs instead of every statusMessageTimeoutNs. Set to the base
  * intervals, both are fixed, as in Aeron. Data still flows as before, and a message sent after a
  * long quiet arrives.
@@ -85,4 +86,37 @@ test('by default the heartbeat interval stays Aeron\'s 100 ms; the status messag
   const defaults = await idleTraffic({ publicationHeartbeatTimeoutNs: 100 * MS, statusMessageTimeoutNs: 200 * MS, publicationConnectionTimeoutNs: 5000 * MS, imageReplaceSilenceNs: 300 * MS }, 51);
   assert.ok(defaults.heartbeats >= 6, `heartbeats in 1 s of quiet: ${defaults.heartbeats}`);
   assert.ok(defaults.statusMessages >= 1 && defaults.statusMessages <= 3, `status messages in 1 s of quiet: ${defaults.statusMessages}`);
+});
+
+test('a publication with several receivers keeps the base heartbeat interval: one receiver\'s status message does not speak for the others', { timeout: 30_000 }, async () => {
+  const driver: DriverOptions = {
+    publicationHeartbeatTimeoutNs: 20 * MS, statusMessageTimeoutNs: 20 * MS, rttMeasurementIntervalNs: 0, imageLivenessTimeoutNs: 10_000 * MS,
+    publicationConnectionTimeoutNs: 5000 * MS, imageReplaceSilenceNs: 10_000 * MS, publicationHeartbeatMaxIntervalNs: 250 * MS, statusMessageMaxIntervalNs: 250 * MS,
+  };
+  const [a, b, c] = [Skein.launch({ testProfile: true, seed: 61, driver }), Skein.launch({ testProfile: true, seed: 62, driver }), Skein.launch({ testProfile: true, seed: 63, driver })];
+  try {
+    const [e1, e2] = [`127.0.0.1:${await freeUdpPort()}`, `127.0.0.1:${await freeUdpPort()}`];
+    const subB = await b.addSubscription(`aeron:udp?endpoint=${e1}`, 1002);
+    const subC = await c.addSubscription(`aeron:udp?endpoint=${e2}`, 1002);
+    const publication = await a.addPublication('aeron:udp?control-mode=manual', 1002);
+    await publication.addDestination(`aeron:udp?endpoint=${e1}`);
+    await publication.addDestination(`aeron:udp?endpoint=${e2}`);
+    await waitFor(() => publication.isConnected && subB.isConnected && subC.isConnected, 5000, 'both receivers');
+    let [gotB, gotC] = [0, 0];
+    const payload = new Uint8Array(100);
+    for (let i = 0; i < 5; i++) {
+      while (publication.offer(payload) < 0) await sleep(1);
+      await waitFor(() => (gotB += subB.poll(() => {}, 10)) > i && (gotC += subC.poll(() => {}, 10)) > i, 5000, `message ${i} at both`);
+    }
+    await sleep(300);
+    const heartbeats0 = systemCounter(a, SystemCounterId.HEARTBEATS_SENT);
+    await sleep(1000);
+    const heartbeats = systemCounter(a, SystemCounterId.HEARTBEATS_SENT) - heartbeats0;
+    // About 50 in a second at 20 ms (each to both destinations counts once); one receiver alone gets about 4 (the first test).
+    assert.ok(heartbeats >= 15, `heartbeats in 1 s of quiet with two receivers: ${heartbeats}`);
+  } finally {
+    a.destroy();
+    b.destroy();
+    c.destroy();
+  }
 });
