@@ -23,7 +23,7 @@ import { ErrorCode, SkeinError } from '../util/errors.js';
 import { EMPTY_METADATA, FrameReader, FrameType, FrameWriter, type FrameFields, type Metadata } from './rpc-frames.js';
 import type { LinkFactory, LinkFailure, LinkListener, ProviderLink } from './provider-connection.js';
 import { parseAddress, type ProviderEntry } from './registry.js';
-import { RPC_DEFAULTS, providerChannels } from './rpc-defaults.js';
+import { RPC_DEFAULTS, checkRpcMtu, providerChannels } from './rpc-defaults.js';
 
 export type RpcLinkState = 'RESOLVING' | 'OPENING' | 'HELLO' | 'READY' | 'FAILED' | 'CLOSED';
 
@@ -44,6 +44,8 @@ export interface RpcLinkSettings {
   readonly heartbeatTimeoutMs: number;
   readonly requestStreamId: number;
   readonly responseStreamId: number;
+  /** The request publication's MTU; default {@link RPC_DEFAULTS.loopbackMtu} to a loopback provider, else the driver's. */
+  readonly mtu?: number;
 }
 
 const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$/;
@@ -112,7 +114,7 @@ export class RpcLink implements ProviderLink {
 
   private open(host: string): void {
     this.stateValue = 'OPENING';
-    const channels = providerChannels(this.entry, host);
+    const channels = providerChannels(this.entry, host, this.owner.settings.mtu);
     const client = this.owner.client;
     client
       .addSubscription(`${channels.responseControl}|control-mode=response`, this.owner.settings.responseStreamId, {
@@ -314,7 +316,9 @@ export class RpcLinks implements LinkFactory {
       heartbeatTimeoutMs: options.settings?.heartbeatTimeoutMs ?? RPC_DEFAULTS.heartbeatTimeoutMs,
       requestStreamId: options.settings?.requestStreamId ?? RPC_DEFAULTS.requestStreamId,
       responseStreamId: options.settings?.responseStreamId ?? RPC_DEFAULTS.responseStreamId,
+      ...(options.settings?.mtu === undefined ? {} : { mtu: options.settings.mtu }),
     };
+    checkRpcMtu(this.settings.mtu, `RPC consumer of ${service}`);
     this.resolver = options.resolver;
     this.consumerMetadata = options.consumerMetadata ?? EMPTY_METADATA;
     this.onError = options.onError ?? ((error) => client.reportError(error));

@@ -27,7 +27,7 @@ import { ErrorCode, SkeinError } from '../util/errors.js';
 import { randomSeed } from '../env/prng.js';
 import { EMPTY_METADATA, FrameFlag, FrameReader, FrameType, FrameWriter, encodeNames, type FrameFields, type Metadata } from './rpc-frames.js';
 import { RpcError, RpcStatus, type RpcStatusName } from './rpc-status.js';
-import { RPC_DEFAULTS } from './rpc-defaults.js';
+import { RPC_DEFAULTS, checkRpcMtu, mtuParam } from './rpc-defaults.js';
 import type { AnyMethod, CallContext, MethodMap, ServiceDescriptor, ServiceImplementation, StreamSink } from './service.js';
 import type { Registration, Registry } from './registry.js';
 import { providerEntry } from './registry.js';
@@ -62,6 +62,11 @@ export interface RpcProviderOptions<M extends MethodMap> {
   readonly drainTimeoutMs?: number;
   /** A link silent for this long (no frame, no heartbeat) is dropped. @default 3 × the consumers' heartbeat timeout, 15000 */
   readonly linkTimeoutMs?: number;
+  /**
+   * The MTU of the response publications; default {@link RPC_DEFAULTS.loopbackMtu} to a consumer
+   * on a loopback address (as its request's source address says), else the driver's.
+   */
+  readonly mtu?: number;
   readonly onError?: (error: unknown) => void;
   /** Random 32-bit values for the incarnation (tests pass a seeded source). */
   readonly random?: () => number;
@@ -163,6 +168,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     this.roleName = `rpc-provider ${options.service.name}`;
     this.onError = options.onError ?? ((error) => client.reportError(error));
     this.linkTimeoutNs = (options.linkTimeoutMs ?? 3 * RPC_DEFAULTS.heartbeatTimeoutMs) * MS;
+    checkRpcMtu(options.mtu, `provider ${options.address} of ${options.service.name}`);
     this.drainTimeoutNs = (options.drainTimeoutMs ?? RPC_DEFAULTS.drainTimeoutMs) * MS;
     this.assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number, header: Header) => this.onMessage(buffer, offset, length, header));
   }
@@ -332,7 +338,8 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     const link = new ProviderLinkSession(image, this.client.nanoTime());
     this.links.set(image.sessionId, link);
     this.stats.linksOpened++;
-    const channel = `aeron:udp?control=${this.options.responseControl ?? nextPort(this.options.address)}|control-mode=response|response-correlation-id=${image.correlationId}`;
+    const consumerHost = sourceHost(image.sourceIdentity);
+    const channel = `aeron:udp?control=${this.options.responseControl ?? nextPort(this.options.address)}|control-mode=response${mtuParam(this.options.mtu, consumerHost)}|response-correlation-id=${image.correlationId}`;
     this.client.addPublication(channel, this.options.responseStreamId ?? RPC_DEFAULTS.responseStreamId).then(
       (publication) => {
         if (link.closed) publication.close();
@@ -656,4 +663,10 @@ class ProviderCallContext implements CallContext {
 function nextPort(address: string): string {
   const i = address.lastIndexOf(':');
   return `${address.slice(0, i)}:${Number(address.slice(i + 1)) + 1}`;
+}
+
+/** The host of an image's source identity, `host:port` or `[v6]:port`. */
+function sourceHost(identity: string): string {
+  const i = identity.lastIndexOf(':');
+  return i < 0 ? identity : identity.slice(0, i);
 }

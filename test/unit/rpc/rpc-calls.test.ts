@@ -16,7 +16,7 @@ import { jsonCodec, rawCodec } from '../../../src/rpc/codec.js';
 import { RpcError } from '../../../src/rpc/rpc-status.js';
 import { freeUdpPortPair, waitFor } from '../../support/wait.js';
 import { FrameReader, FrameType, encodeFrame } from '../../../src/rpc/rpc-frames.js';
-import { RPC_DEFAULTS } from '../../../src/rpc/rpc-defaults.js';
+import { RPC_DEFAULTS, isLoopbackHost } from '../../../src/rpc/rpc-defaults.js';
 import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
 
 const Demo = defineService('demo', {
@@ -411,6 +411,57 @@ test('an idempotent call in flight on a provider that dies is retried on another
     consumer.close();
     p1.closeNow();
     p2.closeNow();
+    await skein.close();
+  }
+});
+
+test('links between loopback addresses use the loopback MTU both ways unless told otherwise; a bad mtu option is refused naming it', { timeout: 30_000 }, async () => {
+  assert.deepEqual(
+    ['127.0.0.1', '127.1.2.3', '::1', '[::1]', '::ffff:127.0.0.1', 'localhost', '10.0.0.1', '::', '0.0.0.0', '128.0.0.1'].map(isLoopbackHost),
+    [true, true, true, true, true, true, false, false, false, false],
+  );
+  const skein = Skein.launch({ testProfile: true, seed: 305 });
+  const linkChannels = (): string[] => {
+    const labels: string[] = [];
+    skein.driver.counters.forEach((_id, _typeId, _value, label) => {
+      // Not the provider's reservation of its response control address (correlation id 'prototype').
+      if (label.startsWith('snd-pos:') && / (1101|1102|1111|1112) /.test(label) && !label.includes('=prototype')) labels.push(label);
+    });
+    return labels;
+  };
+  const registry = new StaticRegistry();
+  const seen = newSeen();
+  const provider = await startProvider(skein, registry, 'p1', seen);
+  const consumer = RpcConsumer.create(skein.client, Demo, { registry, seed: 1 });
+  const port = await freeUdpPortPair();
+  const narrow = await RpcProvider.start(skein.client, {
+    service: Demo, implementation: implementation('p2', seen), address: `127.0.0.1:${port}`, incarnation: 'p2', mtu: 1408, requestStreamId: 1111, responseStreamId: 1112,
+  });
+  const narrowConsumer = RpcConsumer.create(skein.client, Demo, { registry: new StaticRegistry({ demo: [`127.0.0.1:${port}`] }), seed: 2, link: { mtu: 1408, requestStreamId: 1111, responseStreamId: 1112 } });
+  try {
+    assert.deepEqual(await consumer.stub.echoRaw(new Uint8Array(5000).fill(7)), new Uint8Array(5000).fill(7));
+    assert.deepEqual(await narrowConsumer.stub.echoRaw(new Uint8Array(5000).fill(9)), new Uint8Array(5000).fill(9));
+    const labels = linkChannels();
+    const of = (streamId: number) => labels.filter((l) => l.includes(` ${streamId} `));
+    assert.equal(of(1101).length, 1, labels.join('\n'));
+    assert.match(of(1101)[0]!, /\|mtu=8192/, 'the request publication to a loopback provider');
+    assert.equal(of(1102).length, 1, labels.join('\n'));
+    assert.match(of(1102)[0]!, /\|mtu=8192/, 'the response publication to a loopback consumer');
+    assert.match(of(1111)[0]!, /\|mtu=1408/, 'the consumer option');
+    assert.match(of(1112)[0]!, /\|mtu=1408/, 'the provider option');
+    assert.throws(
+      () => RpcConsumer.create(skein.client, Demo, { registry, link: { mtu: 1000 } }),
+      (error: unknown) => error instanceof SkeinError && error.code === ErrorCode.CONFIG_INVALID && /RPC consumer of demo: mtu=1000 is invalid/.test(error.message),
+    );
+    await assert.rejects(
+      RpcProvider.start(skein.client, { service: Demo, implementation: implementation('p3', seen), address: `127.0.0.1:${await freeUdpPortPair()}`, mtu: 70_000 }),
+      (error: unknown) => error instanceof SkeinError && /provider 127\.0\.0\.1:\d+ of demo: mtu=70000 is invalid/.test(error.message),
+    );
+  } finally {
+    narrowConsumer.close();
+    consumer.close();
+    await narrow.close();
+    await provider.close();
     await skein.close();
   }
 });
