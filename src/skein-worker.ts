@@ -16,7 +16,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { systemNanoClock } from './env/clock.js';
 import type { Agent } from './agent/agent.js';
 import { AgentRunner } from './agent/agent-runner.js';
-import type { IdleOptions } from './agent/idle-strategy.js';
+import { SKEIN_IDLE_DEFAULTS, type IdleOptions } from './agent/idle-strategy.js';
 import { createCommandQueue, createResponseQueue, type DriverConnection } from './command/driver-connection.js';
 import type { ClientKeepaliveCommand, DriverCommand, DriverResponse } from './command/driver-messages.js';
 import type { MessageQueue } from './command/message-queue.js';
@@ -162,7 +162,7 @@ export class SkeinWorker {
     this.runner = new AgentRunner(this.client, {
       clock: systemNanoClock,
       errorHandler,
-      idle: { spinImmediates: 4, spinUs: 50, maxIdleMs: 50, ...options.idle },
+      idle: { ...SKEIN_IDLE_DEFAULTS, ...options.idle },
     });
     this.client.addAgent(new ClientKeepalive(this.connection));
     this.connection.onArrival = () => this.runner.wake();

@@ -11,7 +11,7 @@ import { nodeStorage, defaultSkeinDir } from './env/storage.js';
 import { isProcessAlive } from './env/process-liveness.js';
 import { CompositeAgent } from './agent/agent.js';
 import { AgentRunner } from './agent/agent-runner.js';
-import type { IdleOptions } from './agent/idle-strategy.js';
+import { SKEIN_IDLE_DEFAULTS, type IdleOptions } from './agent/idle-strategy.js';
 import { MediaDriver } from './driver/media-driver.js';
 import { TEST_PROFILE, type DriverOptions } from './driver/driver-context.js';
 import { closest } from './util/closest.js';
@@ -45,13 +45,14 @@ export interface SkeinOptions {
    * without waking from a sleep; then it sleeps, doubling from 1 ms to `maxIdleMs`. With
    * `adaptiveSpin` it spins only while that pays: after a few spins in a row that the next work
    * came long after (sparse traffic), it sleeps at once, trying a spin now and then. With
-   * `denseSpin` (off by default: it pays only when every busy process has a core of its own), while
-   * work keeps coming back within 500 µs (many requests in flight) the spin stretches to cover the
-   * usual gap. Arriving data
+   * `denseSpin`, while work keeps coming back within 500 µs (many requests in flight) the spin
+   * stretches to cover the usual gap, except while the process waits for a CPU that others hold
+   * (it then gets less than 80% of its event loop's active time as CPU time). Arriving data
    * and offers wake a sleeping runner at once: its duty cycle runs as soon as the callback that
-   * received the datagram or made the offer returns. Default { spinImmediates: 4, spinUs: 50, maxIdleMs: 50, adaptiveSpin: true }:
-   * back-to-back request/response keeps the loop turning (a core busy while it lasts), while
-   * sparse traffic and an idle driver sleep between messages.
+   * received the datagram or made the offer returns. Default { spinImmediates: 4, spinUs: 50,
+   * maxIdleMs: 50, adaptiveSpin: true, denseSpin: true }: back-to-back request/response keeps the
+   * loop turning (a core busy while it lasts), while sparse traffic and an idle driver sleep
+   * between messages.
    */
   readonly idle?: IdleOptions;
   /** Environment used for `SKEIN_*` overrides. Default `process.env`. */
@@ -162,7 +163,7 @@ export class Skein {
         if (starting) startError ??= error;
         this.driver.recordError(error);
       },
-      idle: { spinImmediates: 4, spinUs: 50, maxIdleMs: 50, ...options.idle },
+      idle: { ...SKEIN_IDLE_DEFAULTS, ...options.idle },
       sleepFlag: this.sleepFlag,
       onFailure: (error) => this.fail(error),
     });

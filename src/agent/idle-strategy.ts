@@ -27,11 +27,42 @@ export interface IdleOptions {
    * to that bound, so that bursts a little further apart than spinUs (many requests in flight)
    * are caught by the spin instead of waking a sleeping thread for each. Worth it when every
    * busy process has a core of its own; with more busy processes than cores the stretched spins
-   * take CPU the others need (measured: three RPC providers and a consumer on two cores lost a
-   * quarter of their throughput). @default false
+   * take CPU the others need (measured: two pairs of RPC consumer and provider processes on two
+   * cores did half the calls). So the stretch is also held back while the CPU is contended: while
+   * this process gets less than {@link CONTENDED_CPU_SHARE} of the time its event loop is active
+   * (not waiting for events) as CPU time, measured per {@link CONTENTION_WINDOW_NS} and smoothed,
+   * and for {@link CONTENTION_HOLD_WINDOWS} windows (more while it stays contended) after.
+   * @default false
    */
   denseSpin?: boolean;
 }
+
+/** What denseSpin's contention check reads: running totals, in µs. */
+export interface CpuShareSource {
+  /** CPU time this process has used (user and system). */
+  cpuUs(): number;
+  /** Time its event loop has been active, not waiting for events. */
+  activeUs(): number;
+}
+
+/** `process.cpuUsage()` and `performance.eventLoopUtilization()`. */
+export const processCpuShare: CpuShareSource = {
+  cpuUs: () => {
+    const usage = process.cpuUsage();
+    return usage.user + usage.system;
+  },
+  activeUs: () => performance.eventLoopUtilization().active * 1000,
+};
+
+/** With denseSpin: how often the share of CPU time while the event loop is active is measured. */
+export const CONTENTION_WINDOW_NS = 20_000_000;
+/** With denseSpin: a window in which the event loop was active for less than this says nothing about contention. */
+const CONTENTION_MIN_ACTIVE_NS = 4_000_000;
+/** With denseSpin: below this share of its event loop's active time as CPU time (smoothed), the process is taken to wait for a CPU, and the stretch stops. */
+export const CONTENDED_CPU_SHARE = 0.8;
+/** With denseSpin: after the last contended window the stretch stays held back this many windows; twice as many (up to 400) each time contention returns within that long of a hold's end. */
+export const CONTENTION_HOLD_WINDOWS = 25;
+const CONTENTION_HOLD_WINDOWS_MAX = 400;
 
 /** While adaptive spinning holds the spin back, one idle period in this many spins to see whether it pays again. */
 export const ADAPTIVE_SPIN_PROBE_PERIODS = 8;
@@ -44,6 +75,9 @@ const DENSE_SPIN_FACTOR = 2;
 
 export const DEFAULT_SPIN_IMMEDIATES = 10;
 export const DEFAULT_MAX_IDLE_MS = 10;
+
+/** How Skein's runners idle unless told otherwise (the `idle` option of Skein.launch and SkeinWorker). */
+export const SKEIN_IDLE_DEFAULTS: Readonly<IdleOptions> = Object.freeze({ spinImmediates: 4, spinUs: 50, maxIdleMs: 50, adaptiveSpin: true, denseSpin: true });
 const SPIN_IMMEDIATES_MAX = 1_000_000;
 const MAX_IDLE_MS_MAX = 60_000;
 const SPIN_US_MAX = 1_000_000;
@@ -78,8 +112,24 @@ export class BackoffIdleStrategy {
   private gapNs = 0;
   /** The spin in effect for the current idle period. */
   private spinForNs = 0;
+  private readonly share: CpuShareSource;
+  /** With denseSpin: the current contention window (start, CPU and active time at its start). */
+  private windowStartNs = -1;
+  private windowCpuUs = 0;
+  private windowActiveUs = 0;
+  /** With denseSpin: the last full window found the CPU contended. */
+  private contendedValue = false;
+  /** With denseSpin: how many windows the stretch stays held back after the last contended one. */
+  private holdWindows = CONTENTION_HOLD_WINDOWS;
+  private heldUntilNs = 0;
+  /** When the last hold ended. */
+  private releasedNs = -Infinity;
+  /** With denseSpin: the share of the event loop's active time got as CPU time, smoothed over windows (-1 before the first). */
+  private cpuShare = -1;
 
-  constructor(options: IdleOptions = {}) {
+  /** `share` is what denseSpin's contention check reads (tests pass their own). */
+  constructor(options: IdleOptions = {}, share: CpuShareSource = processCpuShare) {
+    this.share = share;
     this.spinImmediates = options.spinImmediates ?? DEFAULT_SPIN_IMMEDIATES;
     this.maxIdleMs = options.maxIdleMs ?? DEFAULT_MAX_IDLE_MS;
     const spinUs = options.spinUs ?? 0;
@@ -135,8 +185,11 @@ export class BackoffIdleStrategy {
     this.waited = false;
     this.lastWorkEndNs = endNs;
     this.spinForNs = this.spinNs;
-    if (this.denseSpin && this.adaptiveSpin && this.spinNs > 0 && this.gapNs > 0 && this.gapNs < DENSE_GAP_NS) {
-      this.spinForNs = Math.max(this.spinNs, Math.min(DENSE_SPIN_FACTOR * this.gapNs, DENSE_GAP_NS));
+    if (this.denseSpin && this.adaptiveSpin && this.spinNs > 0) {
+      this.checkContention(endNs);
+      if (!this.contendedValue && this.gapNs > 0 && this.gapNs < DENSE_GAP_NS) {
+        this.spinForNs = Math.max(this.spinNs, Math.min(DENSE_SPIN_FACTOR * this.gapNs, DENSE_GAP_NS));
+      }
     }
     this.spinUntilNs = endNs + this.spinForNs;
   }
@@ -146,6 +199,11 @@ export class BackoffIdleStrategy {
     return this.spinForNs;
   }
 
+  /** With denseSpin: whether the last contention window found this process waiting for a CPU (the stretch is then held back). */
+  get contended(): boolean {
+    return this.contendedValue;
+  }
+
   /** Records one more idle cycle; returns 0 for "next setImmediate", else a timer delay in ms. */
   nextDelayMs(nowNs = 0): number {
     this.waited = true;
@@ -153,6 +211,50 @@ export class BackoffIdleStrategy {
     if (this.spinAfterWork && (this.idleCycles <= this.spinImmediates || nowNs < this.spinUntilNs)) return 0;
     this.delayMs = this.delayMs === 0 ? 1 : Math.min(this.delayMs * 2, this.maxIdleMs);
     return this.delayMs;
+  }
+
+  /**
+   * With denseSpin, once per window: the share of the time the event loop was active that this
+   * process got as CPU time. A loop that spins or works whenever it is not waiting for events gets
+   * nearly all of it as CPU time, unless it waits for a CPU that others hold (or blocks in a system
+   * call, which is no time to spin either).
+   */
+  private checkContention(nowNs: number): void {
+    if (this.windowStartNs < 0) {
+      this.startWindow(nowNs);
+      return;
+    }
+    const elapsedNs = nowNs - this.windowStartNs;
+    if (elapsedNs < CONTENTION_WINDOW_NS) return;
+    const cpuUs = this.share.cpuUs();
+    const activeUs = this.share.activeUs();
+    const activeNs = (activeUs - this.windowActiveUs) * 1000;
+    if (activeNs >= CONTENTION_MIN_ACTIVE_NS) {
+      const share = ((cpuUs - this.windowCpuUs) * 1000) / activeNs;
+      // Smoothed: a window now and then in which the OS ran something else says nothing.
+      this.cpuShare = this.cpuShare < 0 ? share : this.cpuShare + (share - this.cpuShare) / 4;
+      if (this.cpuShare < CONTENDED_CPU_SHARE) {
+        if (!this.contendedValue) {
+          // Contended again soon after a hold ended: the stretch itself brought it back; hold longer.
+          const soon = nowNs - this.releasedNs < CONTENTION_HOLD_WINDOWS * CONTENTION_WINDOW_NS;
+          this.holdWindows = soon ? Math.min(this.holdWindows * 2, CONTENTION_HOLD_WINDOWS_MAX) : CONTENTION_HOLD_WINDOWS;
+          this.contendedValue = true;
+        }
+        // Held back for a while after the last contended window: without the stretch the CPU
+        // frees up, and the next windows would read uncontended while the others still need it.
+        this.heldUntilNs = nowNs + this.holdWindows * CONTENTION_WINDOW_NS;
+      } else if (this.contendedValue && nowNs >= this.heldUntilNs) {
+        this.contendedValue = false;
+        this.releasedNs = nowNs;
+      }
+    }
+    this.startWindow(nowNs, cpuUs, activeUs);
+  }
+
+  private startWindow(nowNs: number, cpuUs = this.share.cpuUs(), activeUs = this.share.activeUs()): void {
+    this.windowStartNs = nowNs;
+    this.windowCpuUs = cpuUs;
+    this.windowActiveUs = activeUs;
   }
 
   /** Adaptive spinning: whether the idle period that work starting at `startNs` ended spun, and paid. */

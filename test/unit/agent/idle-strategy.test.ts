@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADAPTIVE_SPIN_MISSES, ADAPTIVE_SPIN_PROBE_PERIODS, BackoffIdleStrategy } from '../../../src/agent/idle-strategy.js';
+import {
+  ADAPTIVE_SPIN_MISSES,
+  ADAPTIVE_SPIN_PROBE_PERIODS,
+  BackoffIdleStrategy,
+  CONTENTION_HOLD_WINDOWS,
+  CONTENTION_WINDOW_NS,
+  SKEIN_IDLE_DEFAULTS,
+  type CpuShareSource,
+} from '../../../src/agent/idle-strategy.js';
 import { SkeinError } from '../../../src/util/errors.js';
 
 const US = 1000;
@@ -45,6 +53,37 @@ function idlePeriod(idle: BackoffIdleStrategy, clock: { t: number }, workAfterUs
   clock.t = workAtNs + 5 * US;
   idle.onWork(workAtNs, clock.t);
   return spun === true ? 'spin' : 'no spin';
+}
+
+/** A CPU-share source that reports no activity: the contention check never has enough to judge. */
+function uncontended(): CpuShareSource {
+  return { cpuUs: () => 0, activeUs: () => 0 };
+}
+
+/**
+ * A CPU-share source driven by the test's clock: the event loop is active all the time (it spins
+ * or works), and the process gets `share` of that as CPU time.
+ */
+class FakeShare implements CpuShareSource {
+  share = 1;
+  private cpu = 0;
+  private active = 0;
+  private lastNs = 0;
+  constructor(private readonly clock: { t: number }) {}
+  cpuUs(): number {
+    this.advance();
+    return this.cpu;
+  }
+  activeUs(): number {
+    this.advance();
+    return this.active;
+  }
+  private advance(): void {
+    const us = (this.clock.t - this.lastNs) / US;
+    this.lastNs = this.clock.t;
+    this.active += us;
+    this.cpu += us * this.share;
+  }
 }
 
 /** Idle periods after which work came 5 ms later, enough in a row to turn adaptive spinning off. */
@@ -115,14 +154,14 @@ test('spinUs outside 0..1000000 is refused naming the value', () => {
 });
 
 test('denseSpin: dense traffic (work back within 500 µs on average) stretches the spin to twice the usual gap, sparse traffic does not; off by default', () => {
-  const plain = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8 });
+  const plain = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8 }, uncontended());
   const c0 = { t: 0 };
   plain.onWork(0, 0);
   for (let i = 0; i < 20; i++) idlePeriod(plain, c0, 150);
   assert.equal(plain.denseSpin, false);
   assert.equal(plain.currentSpinNs, 50 * US, 'off by default: the spin stays spinUs');
   assert.equal(plain.spinning, false, 'and 150 µs gaps switch it off as before');
-  const idle = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8, denseSpin: true });
+  const idle = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8, denseSpin: true }, uncontended());
   const clock = { t: 0 };
   idle.onWork(0, 0);
   // Bursts 150 µs apart (many requests in flight): the 50 µs spin would miss every one.
@@ -134,10 +173,60 @@ test('denseSpin: dense traffic (work back within 500 µs on average) stretches t
   assert.equal(idle.currentSpinNs, 50 * US);
   assert.equal(idle.spinning, false);
   // Never past the dense bound, whatever the gap inside it.
-  const near = new BackoffIdleStrategy({ spinUs: 50, denseSpin: true });
+  const near = new BackoffIdleStrategy({ spinUs: 50, denseSpin: true }, uncontended());
   const c2 = { t: 0 };
   near.onWork(0, 0);
   for (let i = 0; i < 40; i++) idlePeriod(near, c2, 450);
   assert.ok(near.currentSpinNs <= 500 * US, `spin ${near.currentSpinNs} ns`);
   assert.throws(() => new BackoffIdleStrategy({ denseSpin: 'yes' as unknown as boolean }), /idle\.denseSpin=yes is invalid/);
+});
+
+test('denseSpin: the stretch is held back while the process gets too little of its active time as CPU time (more busy processes than cores), and comes back after a hold', () => {
+  const clock = { t: 0 };
+  const share = new FakeShare(clock);
+  const idle = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8, denseSpin: true }, share);
+  idle.onWork(0, 0);
+  const runFor = (ms: number): void => {
+    const until = clock.t + ms * 1_000_000;
+    while (clock.t < until) idlePeriod(idle, clock, 150);
+  };
+  const windowMs = CONTENTION_WINDOW_NS / 1_000_000;
+  runFor(3 * windowMs);
+  assert.equal(idle.contended, false);
+  assert.ok(idle.currentSpinNs >= 280 * US, `uncontended: stretched to ${idle.currentSpinNs} ns`);
+  // One window at a low share is smoothed away (the OS ran something else for a moment).
+  share.share = 0.5;
+  runFor(windowMs);
+  share.share = 1;
+  runFor(windowMs);
+  assert.equal(idle.contended, false, 'a single short window does not count');
+  assert.ok(idle.currentSpinNs >= 280 * US);
+  // Half of the active time as CPU time, window after window: contended, the spin is back to spinUs.
+  share.share = 0.5;
+  runFor(4 * windowMs);
+  assert.equal(idle.contended, true);
+  assert.equal(idle.currentSpinNs, 50 * US, 'no stretch while contended');
+  // The CPU frees up: the stretch stays held back for the hold, then returns.
+  share.share = 1;
+  runFor((CONTENTION_HOLD_WINDOWS - 6) * windowMs);
+  assert.equal(idle.contended, true, 'still held back');
+  runFor(12 * windowMs);
+  assert.equal(idle.contended, false, 'the hold is over');
+  assert.ok(idle.currentSpinNs >= 280 * US);
+  // Contended again soon after a hold ended (the stretch brought it back): the next hold is twice as long.
+  share.share = 0.5;
+  runFor(4 * windowMs);
+  assert.equal(idle.contended, true);
+  share.share = 1;
+  runFor((CONTENTION_HOLD_WINDOWS + 6) * windowMs);
+  assert.equal(idle.contended, true, 'a hold longer than the first one');
+  assert.equal(idle.currentSpinNs, 50 * US);
+  runFor((CONTENTION_HOLD_WINDOWS + 6) * windowMs);
+  assert.equal(idle.contended, false, 'and over within twice the first');
+});
+
+test("Skein's runners stretch their spins under dense traffic by default", () => {
+  assert.equal(SKEIN_IDLE_DEFAULTS.denseSpin, true);
+  assert.equal(SKEIN_IDLE_DEFAULTS.adaptiveSpin, true);
+  assert.equal(new BackoffIdleStrategy(SKEIN_IDLE_DEFAULTS).denseSpin, true);
 });
