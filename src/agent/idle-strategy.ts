@@ -32,7 +32,7 @@ export interface IdleOptions {
    * this process gets less than {@link CONTENDED_CPU_SHARE} of the time its event loop is active
    * (not waiting for events) as CPU time, measured per {@link CONTENTION_WINDOW_NS} and smoothed,
    * and for {@link CONTENTION_HOLD_WINDOWS} windows (more while it stays contended) after.
-   * @default false
+   * @default false here; true for Skein.launch and SkeinWorker ({@link SKEIN_IDLE_DEFAULTS})
    */
   denseSpin?: boolean;
 }
