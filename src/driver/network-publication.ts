@@ -411,11 +411,20 @@ export class NetworkPublication {
       return false;
     }
     const position = computePosition(sm.consumptionTermId, termOffset, this.positionBitsToShift, this.initialTermId);
-    if (Math.abs(position - this.senderPosition) > this.termLength / 2) {
+    // No receiver can have consumed what was never sent: one claiming that is malformed.
+    if (position - this.senderPosition > this.termLength / 2) {
       this.components.driverCounters.invalidFrame(InvalidFrameReason.SM_INVALID);
       return false;
     }
     const receiverId = sm.receiverId;
+    // One far behind is late (a newer one moved the sender on since it was sent): as Aeron, no
+    // error. It still says a known receiver is there, but it acknowledges nothing new, so it
+    // reaches no flow control, which could take its old position for the receiver's current one.
+    // (A receiver's end of stream counts wherever it stood.)
+    if ((flags & FrameFlags.SM_EOS) === 0 && this.senderPosition - position > this.termLength / 2) {
+      if (this.receivers.has(receiverId)) this.trackReceiver(receiverId, nowNs);
+      return false;
+    }
     const wasConnected = this.hasInitialConnection && this.isConnected;
     let limit = this.senderLimit;
     if ((flags & FrameFlags.SM_EOS) !== 0) {

@@ -200,3 +200,33 @@ test('valid frames move no invalid counter', () => {
   send(heartbeatDatagram({ flags: FrameFlags.UNFRAGMENTED, termOffset: 128, sessionId: SESSION, streamId: STREAM_ID, termId: INITIAL_TERM_ID }), pair.receivePort);
   assert.deepEqual(snapshot(pair.subscriber.driver), before);
 });
+
+test('publication: a late status message, more than half a term behind the sender, is stale, not invalid (as Aeron takes it); one beyond what was sent is invalid', () => {
+  const { sessionId, streamId, initialTermId } = pair.publication;
+  const counterOf = (prefix: string): number => {
+    let value = -1;
+    pair.publisher.driver.counters.forEach((_id, _typeId, v, label) => {
+      if (label.startsWith(prefix) && label.includes(` ${sessionId} `)) value = v;
+    });
+    return value;
+  };
+  // Move the healthy stream more than half a term on, the subscriber consuming as it goes.
+  const payload = new Uint8Array(1000);
+  let offered = 0;
+  const moved = pair.stepUntil(() => {
+    if (offered < 60 && pair.publication.offer(payload) > 0) offered++;
+    pair.subscription.poll(() => {}, 64);
+    return offered === 60 && counterOf('snd-pos:') >= 60 * 1024;
+  }, 20_000);
+  assert.ok(moved, `the stream moved on: sender position ${counterOf('snd-pos:')}, ${offered} offered`);
+  const before = snapshot(pair.publisher.driver);
+  // Position 0 with a large window, from the attacker socket: late, whoever sent it.
+  send(statusMessageDatagram({ sessionId, streamId, consumptionTermId: initialTermId, consumptionTermOffset: 0, receiverWindow: 32768 }), pair.sendPort);
+  assert.deepEqual(snapshot(pair.publisher.driver), before, 'no invalid-frame counter moved');
+  // Two terms ahead of the sender: no receiver can have consumed that.
+  expectRejected(
+    InvalidFrameReason.SM_INVALID,
+    statusMessageDatagram({ sessionId, streamId, consumptionTermId: initialTermId + 3, consumptionTermOffset: 0, receiverWindow: 4096 }),
+    'sender',
+  );
+});
