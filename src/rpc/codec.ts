@@ -16,6 +16,11 @@ export interface Codec<T> {
    * that keeps bytes must copy them.
    */
   decode(bytes: Uint8Array): T;
+  /**
+   * Optional: decodes `length` bytes of `buffer` from `offset` (a reused buffer, as for decode)
+   * without the caller making a view of them first; used instead of decode when present.
+   */
+  decodeAt?(buffer: Uint8Array, offset: number, length: number): T;
 }
 
 export const rawCodec: Codec<Uint8Array> = Object.freeze({
@@ -26,6 +31,10 @@ export const rawCodec: Codec<Uint8Array> = Object.freeze({
   },
   decode(bytes: Uint8Array): Uint8Array {
     return bytes.slice();
+  },
+  // One copy, without a view of the frame's buffer made first.
+  decodeAt(buffer: Uint8Array, offset: number, length: number): Uint8Array {
+    return buffer.slice(offset, offset + length);
   },
 });
 

@@ -457,7 +457,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       call.committed = true;
       let value: unknown;
       try {
-        value = call.descriptor.responseCodec.decode(reader.payloadView());
+        value = reader.decodePayload(call.descriptor.responseCodec);
       } catch (error) {
         this.sendCancel(call);
         this.endAttempt(call, false);
@@ -476,7 +476,7 @@ export class RpcConsumer<M extends MethodMap = MethodMap> {
       let value: unknown;
       if (call.descriptor.kind === 'unary') {
         try {
-          value = call.descriptor.responseCodec.decode(reader.payloadView());
+          value = reader.decodePayload(call.descriptor.responseCodec);
         } catch (error) {
           this.endAttempt(call, false);
           this.fail(call, 'INTERNAL', `the response does not decode with codec ${call.descriptor.responseCodec.name}: ${(error as Error)?.message ?? String(error)}`);

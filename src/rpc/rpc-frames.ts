@@ -31,6 +31,7 @@
  * - PING / PONG: arg = a sequence number echoed back.
  * - GOAWAY: the provider drains: no new calls on this link; calls in flight finish.
  */
+import type { Codec } from './codec.js';
 import { ErrorCode, SkeinError } from '../util/errors.js';
 
 export const RPC_FRAME_VERSION = 1;
@@ -291,6 +292,12 @@ export class FrameReader {
   /** The payload in place: valid only until the frame's buffer moves on (codecs copy what they keep). */
   payloadView(): Uint8Array {
     return this.buffer.subarray(this.payloadStart, this.offset + this.length);
+  }
+
+  /** The payload decoded by `codec` (through its decodeAt when it has one, without a view first). */
+  decodePayload<T>(codec: Codec<T>): T {
+    const end = this.offset + this.length;
+    return codec.decodeAt !== undefined ? codec.decodeAt(this.buffer, this.payloadStart, end - this.payloadStart) : codec.decode(this.buffer.subarray(this.payloadStart, end));
   }
 
   /** A copy of the payload. */

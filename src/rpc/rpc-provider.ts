@@ -464,7 +464,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     }
     let request: unknown;
     try {
-      request = descriptor.requestCodec.decode(reader.payloadView());
+      request = reader.decodePayload(descriptor.requestCodec);
     } catch (error) {
       this.refuse(link, callId, oneway, 'INVALID_ARGUMENT', `the request of ${service}.${methodName} does not decode with codec ${descriptor.requestCodec.name}: ${(error as Error)?.message ?? String(error)}`);
       return;

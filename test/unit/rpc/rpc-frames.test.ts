@@ -125,3 +125,25 @@ test('decoded values own their bytes: the buffer they were read from may be reus
   assert.deepEqual(value.blob, new Uint8Array([1, 2, 3]));
   assert.deepEqual(raw, encoded.subarray(0, 3));
 });
+
+test('a frame\'s payload decodes through each codec, raw by decodeAt as one copy that outlives the reused buffer', () => {
+  const buffer = new Uint8Array(256);
+  const frame = (payload: Uint8Array): FrameReader => {
+    const length = encodeFrame(buffer, 40, { type: FrameType.END, callId: 3, arg: 0, name: 'ok' }, payload);
+    return new FrameReader().wrap(buffer, 40, length);
+  };
+  const raw = frame(new Uint8Array([9, 8, 7]));
+  assert.equal(typeof rawCodec.decodeAt, 'function');
+  const copy = raw.decodePayload(rawCodec);
+  assert.deepEqual(copy, new Uint8Array([9, 8, 7]));
+  assert.notEqual(copy.buffer, buffer.buffer, 'a copy, not a view of the frame buffer');
+  buffer.fill(0);
+  assert.deepEqual(copy, new Uint8Array([9, 8, 7]), 'intact after the buffer is reused');
+  assert.deepEqual(frame(new TextEncoder().encode('{"n":5}')).decodePayload(jsonCodec<{ n: number }>()), { n: 5 });
+  const msgpack = msgpackCodec<{ a: number[] }>();
+  assert.deepEqual(frame(msgpack.encode({ a: [1, 2] })).decodePayload(msgpack), { a: [1, 2] });
+  // A codec without decodeAt gets exactly the payload's bytes as a view.
+  const seen: number[][] = [];
+  frame(new Uint8Array([1, 2])).decodePayload({ name: 'probe', encode: (v: Uint8Array) => v, decode: (bytes: Uint8Array) => void seen.push([...bytes]) });
+  assert.deepEqual(seen, [[1, 2]]);
+});
