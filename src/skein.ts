@@ -45,9 +45,10 @@ export interface SkeinOptions {
    * without waking from a sleep; then it sleeps, doubling from 1 ms to `maxIdleMs`. With
    * `adaptiveSpin` it spins only while that pays: after a few spins in a row that the next work
    * came long after (sparse traffic), it sleeps at once, trying a spin now and then. With
-   * `denseSpin`, while work keeps coming back within 500 µs (many requests in flight) the spin
-   * stretches to cover the usual gap, except while the process waits for a CPU that others hold
-   * (it then gets less than 80% of its event loop's active time as CPU time). Arriving data
+   * `denseSpin`, while work keeps coming back within 500 µs (many requests in flight) and lasts at
+   * least a third of the gap, the spin stretches to cover the usual gap, except while the process
+   * waits for a CPU that others hold (it then gets less than 80% of its event loop's active time
+   * as CPU time); a light consumer of a steady stream still sleeps between messages. Arriving data
    * and offers wake a sleeping runner at once: its duty cycle runs as soon as the callback that
    * received the datagram or made the offer returns. Default { spinImmediates: 4, spinUs: 50,
    * maxIdleMs: 50, adaptiveSpin: true, denseSpin: true }: back-to-back request/response keeps the

@@ -6,6 +6,7 @@ import {
   BackoffIdleStrategy,
   CONTENTION_HOLD_WINDOWS,
   CONTENTION_WINDOW_NS,
+  DENSE_MIN_WORK_PER_GAP,
   SKEIN_IDLE_DEFAULTS,
   type CpuShareSource,
 } from '../../../src/agent/idle-strategy.js';
@@ -37,10 +38,10 @@ test('after work, keeps spinning for spinUs however many turns that takes, then 
 
 /**
  * Drives a strategy as a runner would: idle turns 10 µs apart after work until the next work
- * starts `workAfterUs` after the last ended (a sleeping runner is woken for it), then a 5 µs busy
- * turn. Says whether that idle period spun.
+ * starts `workAfterUs` after the last ended (a sleeping runner is woken for it), then a busy turn
+ * of `workUs` (5 µs unless told). Says whether that idle period spun.
  */
-function idlePeriod(idle: BackoffIdleStrategy, clock: { t: number }, workAfterUs: number): 'spin' | 'no spin' {
+function idlePeriod(idle: BackoffIdleStrategy, clock: { t: number }, workAfterUs: number, workUs = 5): 'spin' | 'no spin' {
   const workAtNs = clock.t + workAfterUs * US;
   let spun: boolean | null = null;
   let slept = false;
@@ -50,7 +51,7 @@ function idlePeriod(idle: BackoffIdleStrategy, clock: { t: number }, workAfterUs
     spun ??= delayMs === 0;
     slept = delayMs > 0;
   }
-  clock.t = workAtNs + 5 * US;
+  clock.t = workAtNs + workUs * US;
   idle.onWork(workAtNs, clock.t);
   return spun === true ? 'spin' : 'no spin';
 }
@@ -157,7 +158,7 @@ test('denseSpin: dense traffic (work back within 500 µs on average) stretches t
   const plain = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8 }, uncontended());
   const c0 = { t: 0 };
   plain.onWork(0, 0);
-  for (let i = 0; i < 20; i++) idlePeriod(plain, c0, 150);
+  for (let i = 0; i < 20; i++) idlePeriod(plain, c0, 150, 60);
   assert.equal(plain.denseSpin, false);
   assert.equal(plain.currentSpinNs, 50 * US, 'off by default: the spin stays spinUs');
   assert.equal(plain.spinning, false, 'and 150 µs gaps switch it off as before');
@@ -165,7 +166,7 @@ test('denseSpin: dense traffic (work back within 500 µs on average) stretches t
   const clock = { t: 0 };
   idle.onWork(0, 0);
   // Bursts 150 µs apart (many requests in flight): the 50 µs spin would miss every one.
-  for (let i = 0; i < 20; i++) assert.equal(idlePeriod(idle, clock, 150), 'spin', `period ${i}`);
+  for (let i = 0; i < 20; i++) assert.equal(idlePeriod(idle, clock, 150, 60), 'spin', `period ${i}`);
   assert.equal(idle.spinning, true, 'the stretched spin catches them, so spinning pays');
   assert.ok(idle.currentSpinNs >= 280 * US && idle.currentSpinNs <= 300 * US, `spin ${idle.currentSpinNs} ns: twice the smoothed gap`);
   // Traffic thins out to 5 ms gaps: the smoothed gap leaves the dense range and the spin is back to spinUs, then off.
@@ -176,7 +177,7 @@ test('denseSpin: dense traffic (work back within 500 µs on average) stretches t
   const near = new BackoffIdleStrategy({ spinUs: 50, denseSpin: true }, uncontended());
   const c2 = { t: 0 };
   near.onWork(0, 0);
-  for (let i = 0; i < 40; i++) idlePeriod(near, c2, 450);
+  for (let i = 0; i < 40; i++) idlePeriod(near, c2, 450, 200);
   assert.ok(near.currentSpinNs <= 500 * US, `spin ${near.currentSpinNs} ns`);
   assert.throws(() => new BackoffIdleStrategy({ denseSpin: 'yes' as unknown as boolean }), /idle\.denseSpin=yes is invalid/);
 });
@@ -188,7 +189,7 @@ test('denseSpin: the stretch is held back while the process gets too little of i
   idle.onWork(0, 0);
   const runFor = (ms: number): void => {
     const until = clock.t + ms * 1_000_000;
-    while (clock.t < until) idlePeriod(idle, clock, 150);
+    while (clock.t < until) idlePeriod(idle, clock, 150, 60);
   };
   const windowMs = CONTENTION_WINDOW_NS / 1_000_000;
   runFor(3 * windowMs);
@@ -229,4 +230,17 @@ test("Skein's runners stretch their spins under dense traffic by default", () =>
   assert.equal(SKEIN_IDLE_DEFAULTS.denseSpin, true);
   assert.equal(SKEIN_IDLE_DEFAULTS.adaptiveSpin, true);
   assert.equal(new BackoffIdleStrategy(SKEIN_IDLE_DEFAULTS).denseSpin, true);
+});
+
+test(`denseSpin: light work between dense idle periods (less than a ${DENSE_MIN_WORK_PER_GAP}rd of the gap) is not stretched: a light consumer of a steady stream still sleeps`, () => {
+  const idle = new BackoffIdleStrategy({ spinImmediates: 2, spinUs: 50, maxIdleMs: 8, denseSpin: true }, uncontended());
+  const clock = { t: 0 };
+  idle.onWork(0, 0);
+  // A message every 200 µs, 5 µs of work each (5,000 a second).
+  for (let i = 0; i < 40; i++) idlePeriod(idle, clock, 200, 5);
+  assert.equal(idle.currentSpinNs, 50 * US, 'the spin stays spinUs');
+  assert.equal(idle.spinning, false, 'and, not paying, adaptive spinning turns it off');
+  // The same gaps with 80 µs of work each: dense work, stretched.
+  for (let i = 0; i < 40; i++) idlePeriod(idle, clock, 200, 80);
+  assert.ok(idle.currentSpinNs >= 380 * US, `stretched to ${idle.currentSpinNs} ns`);
 });
