@@ -5,6 +5,7 @@
  * another (`responseControl=host:port`).
  */
 import { ErrorCode, SkeinError } from '../util/errors.js';
+import { FRAME_ALIGNMENT, MAX_UDP_PAYLOAD_LENGTH } from '../protocol/frame-constants.js';
 import { parseAddress, type ProviderEntry } from './registry.js';
 
 export const RPC_DEFAULTS = Object.freeze({
@@ -43,11 +44,14 @@ export function mtuParam(mtu: number | undefined, host: string): string {
   return chosen === undefined ? '' : `|mtu=${chosen}`;
 }
 
-/** Checks an RPC `mtu` option: undefined (automatic), or an integer in [64, 65504] that is a multiple of 32, as the driver takes. */
+/** Checks an RPC `mtu` option: undefined (automatic), or what a channel's `mtu` takes (above 32, at most the largest UDP payload, frame-aligned), checked now rather than when a link opens. */
 export function checkRpcMtu(mtu: number | undefined, where: string): void {
   if (mtu === undefined) return;
-  if (!(Number.isInteger(mtu) && mtu >= 64 && mtu <= 65504 && mtu % 32 === 0)) {
-    throw new SkeinError(ErrorCode.CONFIG_INVALID, `${where}: mtu=${String(mtu)} is invalid; expected an integer from 64 to 65504, a multiple of 32`);
+  if (!(Number.isInteger(mtu) && mtu > FRAME_ALIGNMENT && mtu <= MAX_UDP_PAYLOAD_LENGTH && mtu % FRAME_ALIGNMENT === 0)) {
+    throw new SkeinError(
+      ErrorCode.CONFIG_INVALID,
+      `${where}: mtu=${String(mtu)} is invalid; expected an integer above ${FRAME_ALIGNMENT}, at most ${MAX_UDP_PAYLOAD_LENGTH}, a multiple of ${FRAME_ALIGNMENT}`,
+    );
   }
 }
 

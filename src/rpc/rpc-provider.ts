@@ -30,7 +30,7 @@ import { RpcError, RpcStatus, type RpcStatusName } from './rpc-status.js';
 import { RPC_DEFAULTS, checkRpcMtu, mtuParam } from './rpc-defaults.js';
 import type { AnyMethod, CallContext, MethodMap, ServiceDescriptor, ServiceImplementation, StreamSink } from './service.js';
 import type { Registration, Registry } from './registry.js';
-import { providerEntry } from './registry.js';
+import { parseAddress, providerEntry } from './registry.js';
 
 /**
  * Request endpoints served by the providers of each client. Subscriptions of one driver to the
@@ -338,7 +338,7 @@ export class RpcProvider<M extends MethodMap = MethodMap> {
     const link = new ProviderLinkSession(image, this.client.nanoTime());
     this.links.set(image.sessionId, link);
     this.stats.linksOpened++;
-    const consumerHost = sourceHost(image.sourceIdentity);
+    const consumerHost = parseAddress(image.sourceIdentity).host;
     const channel = `aeron:udp?control=${this.options.responseControl ?? nextPort(this.options.address)}|control-mode=response${mtuParam(this.options.mtu, consumerHost)}|response-correlation-id=${image.correlationId}`;
     this.client.addPublication(channel, this.options.responseStreamId ?? RPC_DEFAULTS.responseStreamId).then(
       (publication) => {
@@ -663,10 +663,4 @@ class ProviderCallContext implements CallContext {
 function nextPort(address: string): string {
   const i = address.lastIndexOf(':');
   return `${address.slice(0, i)}:${Number(address.slice(i + 1)) + 1}`;
-}
-
-/** The host of an image's source identity, `host:port` or `[v6]:port`. */
-function sourceHost(identity: string): string {
-  const i = identity.lastIndexOf(':');
-  return i < 0 ? identity : identity.slice(0, i);
 }
