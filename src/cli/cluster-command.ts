@@ -12,6 +12,7 @@ import { addSkeinOptions, integerOption, launchSkein, type SkeinCliOptions } fro
 import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report, sleep, usageError } from './cli-runtime.js';
 import { applyConfigFile } from './config-file.js';
 import { freeUdpPort } from './free-port.js';
+import { DEFAULT_RETAINED_LOG_BYTES } from '../cluster/consensus/consensus-log.js';
 
 export interface ClusterNodeOptions extends SkeinCliOptions {
   memberId: number;
@@ -79,7 +80,7 @@ export function registerClusterCommand(program: Command): Command {
     .option('--snapshot-interval-ms <ms>', 'take a snapshot this often, 0 = on request only', integerOption(0, 86_400_000), 0)
     .option('--session-timeout-ms <ms>', 'close a client session silent this long (Aeron: 10000)', MS, 10_000)
     .option('--max-egress-backlog-bytes <bytes>', 'answers kept for a client that does not take them before its session is closed as timed out', integerOption(4096, 1 << 30), 16 * 1024 * 1024)
-    .option('--retained-log-bytes <bytes>', 'log kept in memory behind what was applied; older entries are read back from the log storage', integerOption(0, 1 << 30), 16 * 1024 * 1024)
+    .option('--retained-log-bytes <bytes>', 'log kept in memory behind what was applied; older entries are read back from the log storage', integerOption(0, 1 << 30), DEFAULT_RETAINED_LOG_BYTES)
     .option('--log-mtu <bytes>', 'MTU of the log stream, as recorded and as sent to the other members (the same on every member; a multiple of 32; above the network\'s MTU the IP layer fragments each datagram)', integerOption(64, 65504), 1408)
     .option(
       '--file-sync-level <level>',

@@ -103,7 +103,7 @@ export interface ClusterMemberOptions {
   readonly maxEgressBacklogBytes?: number;
   /**
    * Log bytes a member keeps in memory behind what it has applied; older entries are read back
-   * from its log storage when a follower far behind asks for them. @default DEFAULT_RETAINED_LOG_BYTES (16 MiB)
+   * from its log storage when a follower far behind asks for them. @default DEFAULT_RETAINED_LOG_BYTES (4 MiB)
    */
   readonly retainedLogBytes?: number;
   readonly logStreamId?: number;

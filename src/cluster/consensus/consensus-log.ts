@@ -120,8 +120,15 @@ export interface LogBacking {
   isEntryEnd(position: number): boolean;
 }
 
-/** Log bytes a log with storage behind it keeps in memory behind what it may release. */
-export const DEFAULT_RETAINED_LOG_BYTES = 16 * 1024 * 1024;
+/**
+ * Log bytes a log with storage behind it keeps in memory behind what it may release. Each entry
+ * held is a few small objects on the JavaScript heap; entries held longer than a young-generation
+ * collection or two move to the old generation, and a larger window means a larger live set for
+ * every full collection. At 100k commands/s 4 MiB is about a third of a second of log (16 MiB
+ * before: members' full collections, up to 30 ms, came with most of the benchmark's stalls); a
+ * follower further behind is sent entries read back from storage.
+ */
+export const DEFAULT_RETAINED_LOG_BYTES = 4 * 1024 * 1024;
 
 /**
  * Entries in an array in log order, with their start and end positions in growable float arrays
