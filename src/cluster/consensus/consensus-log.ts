@@ -125,8 +125,8 @@ export interface LogBacking {
  * held is a few small objects on the JavaScript heap; entries held longer than a young-generation
  * collection or two move to the old generation, and a larger window means a larger live set for
  * every full collection. At 100k commands/s 4 MiB is about a third of a second of log (16 MiB
- * before: members' full collections, up to 30 ms, came with most of the benchmark's stalls); a
- * follower further behind is sent entries read back from storage.
+ * before, and the benchmark's stalls that were looked at came with members' full collections of
+ * up to 30 ms); a follower further behind is sent entries read back from storage.
  */
 export const DEFAULT_RETAINED_LOG_BYTES = 4 * 1024 * 1024;
 
