@@ -43,6 +43,11 @@ export interface LoadResult {
   readonly firstError: string | null;
   /** Skein: the client's state changes during the run ("FROM->TO (reason)"), none when all went well. */
   readonly clientStates?: readonly string[];
+  /**
+   * Open loop: the measured window in steps of {@link STEP_MS}: commands answered in each, and
+   * those outstanding at its end (where a run fell behind, and whether it caught up).
+   */
+  readonly steps?: { readonly answered: readonly number[]; readonly outstanding: readonly number[] };
 }
 
 type Put = (index: number) => Promise<unknown>;
@@ -50,6 +55,8 @@ type Put = (index: number) => Promise<unknown>;
 const KEYS = 1024;
 /** Open loop: never more outstanding than this (a saturated system is reported, not queued without end). */
 export const OPEN_LOOP_CAP = 5000;
+/** Open loop: the length of the steps answers are counted in ({@link LoadResult.steps}). */
+export const STEP_MS = 100;
 
 function nowUs(): number {
   return Number(process.hrtime.bigint()) / 1000;
@@ -138,11 +145,15 @@ async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<L
   const measureFromUs = startedUs + spec.warmupMs * 1000;
   const endUs = measureFromUs + spec.durationMs * 1000;
   let next = startedUs;
+  const steps = { answered: [] as number[], outstanding: [] as number[] };
+  let stepAnswered = 0;
+  let nextStepUs = measureFromUs + STEP_MS * 1000;
   const one = async (start: number): Promise<void> => {
     outstanding++;
     try {
       await put(index++);
       recorder.record(start);
+      if (recorder.measuring) stepAnswered++;
     } catch (error) {
       recorder.fail(error);
     } finally {
@@ -153,6 +164,12 @@ async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<L
     const now = nowUs();
     if (now >= endUs) break;
     recorder.measuring = now >= measureFromUs;
+    while (now >= nextStepUs && nextStepUs <= endUs) {
+      steps.answered.push(stepAnswered);
+      steps.outstanding.push(outstanding);
+      stepAnswered = 0;
+      nextStepUs += STEP_MS * 1000;
+    }
     while (next <= now) {
       if (outstanding >= OPEN_LOOP_CAP) {
         if (recorder.measuring) skipped++;
@@ -165,11 +182,16 @@ async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<L
     // measured from when they were actually sent).
     await sleep(1);
   }
+  // The step that ends where the window does.
+  if (nextStepUs <= endUs) {
+    steps.answered.push(stepAnswered);
+    steps.outstanding.push(outstanding);
+  }
   // Answers to commands started in the window still count; wait for them (bounded).
   const drainUntil = nowUs() + 3_000_000;
   while (outstanding > 0 && nowUs() < drainUntil) await sleep(5);
   recorder.measuring = false;
-  return recorder.result(spec.durationMs, skipped);
+  return { ...recorder.result(spec.durationMs, skipped), steps };
 }
 
 async function skeinPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promise<void>; states: string[] }> {

@@ -31,7 +31,7 @@ import { fileStamp } from '../support/suite.js';
 import { spreadOf } from '../support/stats.js';
 import { pairedRatio } from '../support/compare.js';
 import { DEFAULT_RESULTS_DIR } from '../transport/transport-suite.js';
-import { OPEN_LOOP_CAP, type LoadResult, type LoadSpec } from './cluster-load.js';
+import { OPEN_LOOP_CAP, STEP_MS, type LoadResult, type LoadSpec } from './cluster-load.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const LOAD = fileURLToPath(new URL('./cluster-load.js', import.meta.url));
@@ -303,7 +303,9 @@ function report(systems: readonly SystemSpec[], loads: readonly LoadKind[], resu
       // Sustained: answered within 2% of what was offered, and no command held back because 5,000 were outstanding (a cluster that keeps up never queues that many).
       const heldBack = sustained.reduce((n, r) => n + r.skipped, 0);
       const met = s.median >= RATE_GOAL * 0.98 && heldBack === 0;
-      goals.push(`- \`${nosync}\` offered ${RATE_GOAL / 1000}k commands/s answers ${Math.round(s.median)}/s (${Math.round(s.min)}–${Math.round(s.max)}; ${heldBack} commands held back by the cap of ${OPEN_LOOP_CAP} outstanding; closed loop at 64 in flight: ${Number.isFinite(best.median) ? Math.round(best.median) : '–'}/s); goal ≥ ${RATE_GOAL}/s sustained (within 2% and none held back): ${met ? 'met' : 'not met'}.`);
+      // The slowest step of each repetition (as a rate), and the most outstanding at a step's end: how deep the dips went.
+      const dips = sustained.map((r) => (r.steps === undefined || r.steps.answered.length === 0 ? '–' : `${Math.round((Math.min(...r.steps.answered) * 1000) / STEP_MS / 1000)}k/s, ${Math.max(...r.steps.outstanding)} outstanding`)).join('; ');
+      goals.push(`- \`${nosync}\` offered ${RATE_GOAL / 1000}k commands/s answers ${Math.round(s.median)}/s (${Math.round(s.min)}–${Math.round(s.max)}; ${heldBack} commands held back by the cap of ${OPEN_LOOP_CAP} outstanding; closed loop at 64 in flight: ${Number.isFinite(best.median) ? Math.round(best.median) : '–'}/s; slowest ${STEP_MS} ms of each repetition: ${dips}); goal ≥ ${RATE_GOAL}/s sustained (within 2% and none held back): ${met ? 'met' : 'not met'}.`);
     }
     const at10k = results.get(key(nosync, 'rate-10k'));
     if (at10k !== undefined) {
