@@ -304,7 +304,7 @@ function report(systems: readonly SystemSpec[], loads: readonly LoadKind[], resu
       const heldBack = sustained.reduce((n, r) => n + r.skipped, 0);
       const met = s.median >= RATE_GOAL * 0.98 && heldBack === 0;
       // The slowest step of each repetition (as a rate), and the most outstanding at a step's end: how deep the dips went.
-      const dips = sustained.map((r) => (r.steps === undefined || r.steps.answered.length === 0 ? '–' : `${Math.round((Math.min(...r.steps.answered) * 1000) / STEP_MS / 1000)}k/s, ${Math.max(...r.steps.outstanding)} outstanding`)).join('; ');
+      const dips = sustained.map((r) => (r.steps === undefined || r.steps.answered.length === 0 ? '–' : `${Math.round(Math.min(...r.steps.answered) / STEP_MS)}k/s, ${Math.max(...r.steps.outstanding)} outstanding`)).join('; ');
       goals.push(`- \`${nosync}\` offered ${RATE_GOAL / 1000}k commands/s answers ${Math.round(s.median)}/s (${Math.round(s.min)}–${Math.round(s.max)}; ${heldBack} commands held back by the cap of ${OPEN_LOOP_CAP} outstanding; closed loop at 64 in flight: ${Number.isFinite(best.median) ? Math.round(best.median) : '–'}/s; slowest ${STEP_MS} ms of each repetition: ${dips}); goal ≥ ${RATE_GOAL}/s sustained (within 2% and none held back): ${met ? 'met' : 'not met'}.`);
     }
     const at10k = results.get(key(nosync, 'rate-10k'));
