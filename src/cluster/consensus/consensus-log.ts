@@ -121,20 +121,32 @@ export interface LogBacking {
 }
 
 /**
- * Log bytes a log with storage behind it keeps in memory behind what it may release. Each entry
- * held is a few small objects on the JavaScript heap; entries held longer than a young-generation
- * collection or two move to the old generation, and a larger window means a larger live set for
- * every full collection. At 100k commands/s 4 MiB is about a third of a second of log (16 MiB
- * before, and the benchmark's stalls that were looked at came with members' full collections of
- * up to 30 ms); a follower further behind is sent entries read back from storage.
+ * Log bytes a log with storage behind it keeps in memory behind what it may release: 4 MiB, about
+ * a third of a second of log at 100k commands/s. A follower further behind is sent entries read
+ * back from storage.
  */
 export const DEFAULT_RETAINED_LOG_BYTES = 4 * 1024 * 1024;
 
+/** Entry bytes go into chunks of this size at most (the first chunks are smaller; a larger entry gets a chunk of its own). */
+const MAX_CHUNK_BYTES = 1024 * 1024;
+const FIRST_CHUNK_BYTES = 16 * 1024;
+/** The newest entries' objects are kept for reads (an entry is read to be applied and to be sent to each follower soon after its append). */
+const RECENT_ENTRIES = 4096;
+
 /**
- * Entries in an array in log order, with their start and end positions in growable float arrays
- * (both increase along the log): lookups by position are binary searches that try the last one
- * found and its neighbour first (the core reads the log in order), and an append allocates
- * nothing but its entry (no hash map per entry to grow and rehash).
+ * Entries held without an object per entry: their terms, start and end positions, and where their
+ * bytes are in typed arrays, the bytes copied into chunks of memory that are used again once every
+ * entry in them was released. A held entry is thus no work for the garbage collector (an object
+ * per entry, kept for a window of seconds at a high rate, outlives young collections, fills the old
+ * generation and brings full collections: at 100k commands/s, 4 MiB of entries as objects made
+ * each member run a full collection about every 0.6 s). The objects of the newest few thousand
+ * entries are kept for the reads that soon follow an append; other reads make entry objects
+ * afresh, each a view of its bytes. A view stays valid while its entry is held and until a chunk
+ * of released entries is filled again (at least `retainBytes` of log later); bytes of truncated
+ * entries are never written over.
+ *
+ * Lookups by position are binary searches over the start or end positions (both increase along the
+ * log) that try the last one found and its neighbour first (the core reads the log in order).
  *
  * With a {@link LogBacking} (a log on files or in a recording), {@link releaseBefore} drops the
  * oldest entries from memory, keeping at least `retainBytes` of the log behind its end, and reads
@@ -143,15 +155,30 @@ export const DEFAULT_RETAINED_LOG_BYTES = 4 * 1024 * 1024;
  */
 export class MemoryConsensusLog implements ConsensusLog {
   readonly layout: LogLayout;
-  /** Entries from `head` on are held; those before were released (their slots emptied). */
-  private entries: (LogEntry | undefined)[] = [];
+  /** Entries [head, count) are held; those before head were released. */
+  private count = 0;
+  private head = 0;
+  private termIds = new Float64Array(1024);
   private starts = new Float64Array(1024);
   private ends = new Float64Array(1024);
-  private head = 0;
+  /** Each entry's chunk (a sequence number: chunks[seq - firstChunk]) and offset and length there. */
+  private chunkSeqs = new Float64Array(1024);
+  private offsets = new Int32Array(1024);
+  private lengths = new Int32Array(1024);
+  /** Chunks in use, oldest first; the last takes new bytes from `fill` on. */
+  private chunks: Uint8Array[] = [];
+  private firstChunk = 0;
+  private fill = 0;
+  /** Whole chunks every entry of which was released, to take new bytes again. */
+  private spare: Uint8Array[] = [];
+  /** Chunks before this sequence number may hold bytes of truncated entries: never filled again. */
+  private reuseFrom = 0;
   /** The end of the last entry released (0 when none was). */
   private releasedTo = 0;
   /** Index of the last entry a lookup found. */
   private hint = 0;
+  /** Objects of recently appended entries, by position / LOG_ENTRY_ALIGNMENT modulo RECENT_ENTRIES. */
+  private readonly recent = new Array<LogEntry | undefined>(RECENT_ENTRIES).fill(undefined);
   private readonly terms = new Map<number, number>();
   private end = 0;
   private backing: LogBacking | null = null;
@@ -176,7 +203,15 @@ export class MemoryConsensusLog implements ConsensusLog {
 
   /** Entries held in memory. */
   get heldEntries(): number {
-    return this.entries.length - this.head;
+    return this.count - this.head;
+  }
+
+  /** Bytes of memory the held entries' chunks take (spare chunks included). */
+  get heldChunkBytes(): number {
+    let bytes = 0;
+    for (const c of this.chunks) bytes += c.length;
+    for (const c of this.spare) bytes += c.length;
+    return bytes;
   }
 
   get appendPosition(): number {
@@ -219,20 +254,24 @@ export class MemoryConsensusLog implements ConsensusLog {
   append(termId: number, data: Uint8Array): LogEntry {
     // An entry of a term not joined here (copied from a leader while catching up) records where that term's run begins.
     if (!this.terms.has(termId)) this.terms.set(termId, this.end);
-    const entry: LogEntry = { termId, position: placeEntry(this.end, data.length, this.layout), length: entryLength(data.length, this.layout), data };
-    const index = this.entries.length;
-    if (index === this.starts.length) {
-      const starts = new Float64Array(index * 2);
-      starts.set(this.starts);
-      this.starts = starts;
-      const ends = new Float64Array(index * 2);
-      ends.set(this.ends);
-      this.ends = ends;
-    }
-    this.starts[index] = entry.position;
-    this.ends[index] = entry.position + entry.length;
-    this.entries.push(entry);
-    this.end = entry.position + entry.length;
+    const position = placeEntry(this.end, data.length, this.layout);
+    const length = entryLength(data.length, this.layout);
+    const index = this.count;
+    if (index === this.starts.length) this.grow(index * 2);
+    const chunk = this.room(data.length);
+    const offset = this.fill;
+    chunk.set(data, offset);
+    this.fill = offset + data.length;
+    this.termIds[index] = termId;
+    this.starts[index] = position;
+    this.ends[index] = position + length;
+    this.chunkSeqs[index] = this.firstChunk + this.chunks.length - 1;
+    this.offsets[index] = offset;
+    this.lengths[index] = data.length;
+    this.count = index + 1;
+    this.end = position + length;
+    const entry: LogEntry = { termId, position, length, data: chunk.subarray(offset, offset + data.length) };
+    this.recent[(position / LOG_ENTRY_ALIGNMENT) % RECENT_ENTRIES] = entry;
     return entry;
   }
 
@@ -241,14 +280,20 @@ export class MemoryConsensusLog implements ConsensusLog {
     assert(this.isEntryEnd(position), `truncate at ${position}, which is not an entry end`);
     if (position <= this.releasedTo) {
       // Below what memory holds: the backing's owner cuts its storage; nothing stays here.
-      this.entries = [];
+      this.count = 0;
       this.head = 0;
       this.releasedTo = position;
+      this.firstChunk += this.chunks.length;
+      this.chunks = [];
     } else {
-      this.entries.length = this.find(this.ends, position) + 1;
+      this.count = this.find(this.ends, position) + 1;
     }
+    // Views of the truncated entries' bytes may still be in use: new bytes go after them (the
+    // chunk's fill stays), and no chunk up to here is used again once released.
+    this.reuseFrom = this.firstChunk + this.chunks.length;
     this.hint = this.head;
     this.end = position;
+    this.recent.fill(undefined);
     for (const [t, base] of this.terms) if (base > position) this.terms.delete(t);
   }
 
@@ -264,19 +309,26 @@ export class MemoryConsensusLog implements ConsensusLog {
     const target = Math.min(position, this.end - this.retainBytes, backing.limit());
     // Released in steps of a quarter of the window at least, so that this costs nothing per call.
     if (target - this.releasedTo < Math.max(this.retainBytes / 4, 1)) return;
-    const entries = this.entries;
     let head = this.head;
-    while (head < entries.length && this.ends[head]! <= target) entries[head++] = undefined;
+    while (head < this.count && this.ends[head]! <= target) head++;
     if (head === this.head) return;
     this.releasedTo = this.ends[head - 1]!;
     this.head = head;
     this.hint = head;
-    // The emptied slots go once they are half of the arrays.
-    if (head >= 1024 && head * 2 >= entries.length) {
-      const count = entries.length;
-      this.entries = entries.slice(head);
-      this.starts.copyWithin(0, head, count);
-      this.ends.copyWithin(0, head, count);
+    // Chunks before the first held entry's hold only released entries.
+    const firstHeld = head < this.count ? this.chunkSeqs[head]! : this.firstChunk + this.chunks.length - 1;
+    while (this.firstChunk < firstHeld) {
+      const chunk = this.chunks.shift()!;
+      if (chunk.length === MAX_CHUNK_BYTES && this.firstChunk >= this.reuseFrom && this.spare.length < 2) this.spare.push(chunk);
+      this.firstChunk++;
+    }
+    // The released slots go once they are half of the arrays.
+    if (head >= 1024 && head * 2 >= this.count) {
+      const count = this.count;
+      for (const a of [this.termIds, this.starts, this.ends, this.chunkSeqs]) a.copyWithin(0, head, count);
+      this.offsets.copyWithin(0, head, count);
+      this.lengths.copyWithin(0, head, count);
+      this.count = count - head;
       this.head = 0;
       this.hint = 0;
     }
@@ -296,11 +348,11 @@ export class MemoryConsensusLog implements ConsensusLog {
     }
     const index = this.indexFrom(from);
     if (index === undefined) return out;
-    for (let i = index; i < this.entries.length; i++) {
-      const e = this.entries[i]!;
-      if (out.length > 0 && bytes + e.length > maxBytes) break;
-      out.push(e);
-      bytes += e.length;
+    for (let i = index; i < this.count; i++) {
+      const length = this.ends[i]! - this.starts[i]!;
+      if (out.length > 0 && bytes + length > maxBytes) break;
+      out.push(this.entryAt(i));
+      bytes += length;
     }
     return out;
   }
@@ -308,7 +360,7 @@ export class MemoryConsensusLog implements ConsensusLog {
   entryFrom(position: number): LogEntry | undefined {
     if (position < this.releasedTo) return this.backing!.read(position, 0)[0];
     const index = this.indexFrom(position);
-    return index === undefined ? undefined : this.entries[index];
+    return index === undefined ? undefined : this.entryAt(index);
   }
 
   isEntryEnd(position: number): boolean {
@@ -317,18 +369,58 @@ export class MemoryConsensusLog implements ConsensusLog {
     return this.find(this.ends, position) >= 0;
   }
 
+  private entryAt(index: number): LogEntry {
+    const recent = this.recent[(this.starts[index]! / LOG_ENTRY_ALIGNMENT) % RECENT_ENTRIES];
+    if (recent !== undefined && recent.position === this.starts[index]) return recent;
+    const chunk = this.chunks[this.chunkSeqs[index]! - this.firstChunk]!;
+    const offset = this.offsets[index]!;
+    const position = this.starts[index]!;
+    return { termId: this.termIds[index]!, position, length: this.ends[index]! - position, data: chunk.subarray(offset, offset + this.lengths[index]!) };
+  }
+
+  /** The chunk the next entry's `bytes` go into (a new one when the last has no room). */
+  private room(bytes: number): Uint8Array {
+    const last = this.chunks.length > 0 ? this.chunks[this.chunks.length - 1]! : null;
+    if (last !== null && this.fill + bytes <= last.length) return last;
+    let chunk: Uint8Array;
+    if (bytes <= MAX_CHUNK_BYTES && this.spare.length > 0) {
+      chunk = this.spare.pop()!;
+    } else {
+      // Chunks double from FIRST_CHUNK_BYTES, so a small log (a test, a quiet cluster) takes little memory.
+      const size = Math.max(bytes, Math.min(MAX_CHUNK_BYTES, last === null ? FIRST_CHUNK_BYTES : last.length * 2));
+      chunk = new Uint8Array(size);
+    }
+    this.chunks.push(chunk);
+    this.fill = 0;
+    return chunk;
+  }
+
+  private grow(capacity: number): void {
+    const widen = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(capacity);
+      b.set(a);
+      return b;
+    };
+    this.termIds = widen(this.termIds, (n) => new Float64Array(n));
+    this.starts = widen(this.starts, (n) => new Float64Array(n));
+    this.ends = widen(this.ends, (n) => new Float64Array(n));
+    this.chunkSeqs = widen(this.chunkSeqs, (n) => new Float64Array(n));
+    this.offsets = widen(this.offsets, (n) => new Int32Array(n));
+    this.lengths = widen(this.lengths, (n) => new Int32Array(n));
+  }
+
   private indexFrom(position: number): number | undefined {
     const start = this.find(this.starts, position);
     if (start >= 0) return start;
     // The end of the last entry released (or 0): the first held entry comes next.
-    if (position === this.releasedTo) return this.head < this.entries.length ? this.head : undefined;
+    if (position === this.releasedTo) return this.head < this.count ? this.head : undefined;
     const end = this.find(this.ends, position);
-    return end >= 0 && end + 1 < this.entries.length ? end + 1 : undefined;
+    return end >= 0 && end + 1 < this.count ? end + 1 : undefined;
   }
 
   /** The index of the held entry whose position in `positions` (starts or ends) is `position`, or -1. */
   private find(positions: Float64Array, position: number): number {
-    const count = this.entries.length;
+    const count = this.count;
     const hint = this.hint;
     if (hint < count && positions[hint] === position) return hint;
     if (hint + 1 < count && positions[hint + 1] === position) return (this.hint = hint + 1);

@@ -49,7 +49,11 @@ export interface ClusteredService {
   onTakeSnapshot?(cluster: ServiceCluster): Uint8Array;
   onSessionOpen?(session: ClientSession, timestamp: number): void;
   onSessionClose?(session: ClientSession, timestamp: number, reason: CloseReason): void;
-  /** Handles a command; the answer it returns goes to the client (and is stored for a resend). */
+  /**
+   * Handles a command; the answer it returns goes to the client (and is stored for a resend, as a
+   * copy). `payload` is a view of the log's bytes, valid during this call: the member uses that
+   * memory again later, so copy what you keep (as with the buffer of Aeron's onSessionMessage).
+   */
   onSessionMessage(session: ClientSession, timestamp: number, payload: Uint8Array, cluster: ServiceCluster): Uint8Array;
   onTimerEvent?(correlationId: number, timestamp: number, cluster: ServiceCluster): void;
   onRoleChange?(role: 'LEADER' | 'FOLLOWER'): void;
