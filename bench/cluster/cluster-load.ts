@@ -3,7 +3,8 @@
  * `ClusterClient` (its own embedded driver) or an etcd v3 client (the `etcd3` package) sending
  * key-value puts, either closed-loop (a fixed number of commands in flight, each answered command
  * replaced at once) or open-loop (commands started at a fixed offered rate whatever the answers).
- * A warm-up window is sent and not counted; then the measured window's answered commands per
+ * A warm-up window is sent and not counted (an open loop's rate ramps up over its first half,
+ * {@link RAMP_SHARE}); then the measured window's answered commands per
  * second and round-trip percentiles (from each command's start to its answer) are printed as one
  * JSON line on stdout.
  *
@@ -55,6 +56,14 @@ type Put = (index: number) => Promise<unknown>;
 const KEYS = 1024;
 /** Open loop: never more outstanding than this (a saturated system is reported, not queued without end). */
 export const OPEN_LOOP_CAP = 5000;
+/**
+ * Open loop: the offered rate rises from 0 to the full rate over this share of the warm-up, then
+ * holds. A load process starts cold (its code not yet optimised, its heap small): started at
+ * 100k commands/s at once, it fell tens of milliseconds behind its own schedule in the first
+ * 100 ms and left a backlog of thousands of commands to the measured window, while a second open
+ * loop in the same process started clean.
+ */
+const RAMP_SHARE = 0.5;
 /** Open loop: the length of the steps answers are counted in ({@link LoadResult.steps}). */
 export const STEP_MS = 100;
 
@@ -143,6 +152,7 @@ async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<L
   let index = 0;
   const startedUs = nowUs();
   const measureFromUs = startedUs + spec.warmupMs * 1000;
+  const rampUs = spec.warmupMs * 1000 * RAMP_SHARE;
   const endUs = measureFromUs + spec.durationMs * 1000;
   let next = startedUs;
   const steps = { answered: [] as number[], outstanding: [] as number[] };
@@ -170,7 +180,11 @@ async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<L
       stepAnswered = 0;
       nextStepUs += STEP_MS * 1000;
     }
-    while (next <= now) {
+    // During the ramp the rate grows in proportion to the time since the start: commands are due
+    // as time t²/2R would be at full rate.
+    const elapsedUs = now - startedUs;
+    const dueUs = elapsedUs < rampUs ? startedUs + (elapsedUs * elapsedUs) / (2 * rampUs) : now - rampUs / 2;
+    while (next <= dueUs) {
       if (outstanding >= OPEN_LOOP_CAP) {
         if (recorder.measuring) skipped++;
       } else {

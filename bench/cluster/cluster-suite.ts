@@ -271,7 +271,7 @@ function report(systems: readonly SystemSpec[], loads: readonly LoadKind[], resu
     return s.count === 1 ? `${Math.round(s.median)}` : `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(s.max)})`;
   };
   const lines = [
-    `Puts of ${VALUE_BYTES} B values over 1,024 keys; each load its own client process; ${run.warmupMs / 1000} s warm-up then ${run.durationMs / 1000} s measured; ${run.repetitions} repetitions (median, min–max). Round trips from a command's send to its answer. Skein: \`skein cluster node\` processes, key-value service, log as an archive recording; etcd ${'3.x'} from Debian.`,
+    `Puts of ${VALUE_BYTES} B values over 1,024 keys; each load its own client process; ${run.warmupMs / 1000} s warm-up (open loops ramp their rate up over its first half) then ${run.durationMs / 1000} s measured; ${run.repetitions} repetitions (median, min–max). Round trips from a command's send to its answer. Skein: \`skein cluster node\` processes, key-value service, log as an archive recording; etcd ${'3.x'} from Debian.`,
     '',
     ...systems.map((s) => `- \`${s.id}\`: ${s.description}`),
     '',
