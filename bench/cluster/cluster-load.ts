@@ -180,8 +180,8 @@ async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<L
       stepAnswered = 0;
       nextStepUs += STEP_MS * 1000;
     }
-    // During the ramp the rate grows in proportion to the time since the start: commands are due
-    // as time t²/2R would be at full rate.
+    // Over a ramp of R the rate grows in proportion to the time since the start t, so by t the
+    // commands due are those the full rate starts by t²/2R; after it, those by t - R/2.
     const elapsedUs = now - startedUs;
     const dueUs = elapsedUs < rampUs ? startedUs + (elapsedUs * elapsedUs) / (2 * rampUs) : now - rampUs / 2;
     while (next <= dueUs) {
