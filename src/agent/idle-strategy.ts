@@ -30,8 +30,9 @@ export interface IdleOptions {
    * work between idle periods to last at least a third of the gap ({@link DENSE_MIN_WORK_PER_GAP}),
    * so a light consumer of a steady stream still sleeps between messages. With more busy processes
    * than cores the stretched spins take CPU the others need (measured: two pairs of RPC consumer
-   * and provider processes on two cores did half the calls). So the stretch is also held back while the CPU is contended: while
-   * this process gets less than {@link CONTENDED_CPU_SHARE} of the time its event loop is active
+   * and provider processes on two cores did half the calls). So the stretch is also held back
+   * while the CPU is contended: while this process gets less than {@link CONTENDED_CPU_SHARE} of
+   * the time its event loop is active
    * (not waiting for events) as CPU time, measured per {@link CONTENTION_WINDOW_NS} and smoothed,
    * and for {@link CONTENTION_HOLD_WINDOWS} windows (more while it stays contended) after.
    * @default false here; true for Skein.launch and SkeinWorker ({@link SKEIN_IDLE_DEFAULTS})

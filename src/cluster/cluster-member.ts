@@ -568,7 +568,9 @@ export class ClusterMember implements Agent {
   private onLogFrame(buffer: Uint8Array, offset: number, length: number, header: Header): void {
     let message: ConsensusMessage;
     try {
-      message = decodeLogData(buffer, offset, length, this.log.layout);
+      // Views into the term buffer: the node takes the message within this call, and the log
+      // copies every entry it appends.
+      message = decodeLogData(buffer, offset, length, this.log.layout, false);
     } catch (error) {
       this.refuse(error, this.logSub, header);
       return;

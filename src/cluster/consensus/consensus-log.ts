@@ -325,9 +325,7 @@ export class MemoryConsensusLog implements ConsensusLog {
     // The released slots go once they are half of the arrays.
     if (head >= 1024 && head * 2 >= this.count) {
       const count = this.count;
-      for (const a of [this.termIds, this.starts, this.ends, this.chunkSeqs]) a.copyWithin(0, head, count);
-      this.offsets.copyWithin(0, head, count);
-      this.lengths.copyWithin(0, head, count);
+      for (const a of [this.termIds, this.starts, this.ends, this.chunkSeqs, this.offsets, this.lengths]) a.copyWithin(0, head, count);
       this.count = count - head;
       this.head = 0;
       this.hint = 0;
@@ -396,17 +394,12 @@ export class MemoryConsensusLog implements ConsensusLog {
   }
 
   private grow(capacity: number): void {
-    const widen = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(capacity);
-      b.set(a);
-      return b;
-    };
-    this.termIds = widen(this.termIds, (n) => new Float64Array(n));
-    this.starts = widen(this.starts, (n) => new Float64Array(n));
-    this.ends = widen(this.ends, (n) => new Float64Array(n));
-    this.chunkSeqs = widen(this.chunkSeqs, (n) => new Float64Array(n));
-    this.offsets = widen(this.offsets, (n) => new Int32Array(n));
-    this.lengths = widen(this.lengths, (n) => new Int32Array(n));
+    this.termIds = widened(this.termIds, new Float64Array(capacity));
+    this.starts = widened(this.starts, new Float64Array(capacity));
+    this.ends = widened(this.ends, new Float64Array(capacity));
+    this.chunkSeqs = widened(this.chunkSeqs, new Float64Array(capacity));
+    this.offsets = widened(this.offsets, new Int32Array(capacity));
+    this.lengths = widened(this.lengths, new Int32Array(capacity));
   }
 
   private indexFrom(position: number): number | undefined {
@@ -435,4 +428,10 @@ export class MemoryConsensusLog implements ConsensusLog {
     }
     return -1;
   }
+}
+
+/** `to` holding `from`'s values at its start. */
+function widened<T extends Float64Array | Int32Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }

@@ -59,11 +59,13 @@ export function encodeLogData(message: LogData, buffer: Uint8Array, offset: numb
 }
 
 /**
- * Reads a LogData whose entries are framed as `layout` frames them; the entries' data are views
- * into one copy of the message's entries (they outlive the receive buffer; one allocation per
- * message, not per entry).
+ * Reads a LogData whose entries are framed as `layout` frames them. With `copy` (the default) the
+ * entries' data are views into one copy of the message's entries: they outlive the receive buffer,
+ * at one allocation per message, not per entry. Without it they are views into `buffer`, valid
+ * until it is written again: for a reader that copies what it keeps (a member's log copies each
+ * entry it appends).
  */
-export function decodeLogData(buffer: Uint8Array, offset: number, length: number, layout: LogLayout = CONTIGUOUS_LAYOUT): LogData {
+export function decodeLogData(buffer: Uint8Array, offset: number, length: number, layout: LogLayout = CONTIGUOUS_LAYOUT, copy = true): LogData {
   const bad = (why: string): never => {
     throw new SkeinError(ErrorCode.PROTOCOL_INVALID, `LogData (${length} bytes): ${why}`);
   };
@@ -74,7 +76,7 @@ export function decodeLogData(buffer: Uint8Array, offset: number, length: number
   const count = v.getInt32(40, true);
   if (count < 0) bad(`entry count ${count}`);
   const entries: LogEntry[] = [];
-  const body = buffer.slice(offset + HEADER, offset + length);
+  const body = copy ? buffer.slice(offset + HEADER, offset + length) : buffer.subarray(offset + HEADER, offset + length);
   let at = HEADER;
   for (let i = 0; i < count; i++) {
     if (at + ENTRY_HEADER > length) bad(`entry ${i} of ${count} is cut short`);

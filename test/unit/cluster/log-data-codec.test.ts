@@ -45,6 +45,17 @@ test('any batch of entries survives the log stream encoding', () => {
   ), { numRuns: 300 });
 });
 
+test('without a copy the entries are views into the receive buffer, read alike', () => {
+  const message = batch(64, [new Uint8Array(10).fill(1), new Uint8Array(3).fill(2), new Uint8Array(0)], [1, 2]);
+  const buffer = new Uint8Array(8 + logDataLength(message));
+  encodeLogData(message, buffer, 8);
+  const decoded = decodeLogData(buffer, 8, buffer.length - 8, undefined, false);
+  assert.deepEqual(decoded, message);
+  for (const e of decoded.entries) assert.equal(e.data.buffer, buffer.buffer, 'a view, not a copy');
+  buffer.fill(0);
+  assert.deepEqual([...decoded.entries[0]!.data], new Array(10).fill(0), 'the view reads the buffer as it is now');
+});
+
 test('broken LogData frames are refused naming what is wrong', () => {
   const message = batch(64, [new Uint8Array(10).fill(1), new Uint8Array(3)], [1]);
   const buffer = new Uint8Array(logDataLength(message) + 4);
