@@ -3,6 +3,8 @@
  * `ClusterClient` (its own embedded driver) or an etcd v3 client (the `etcd3` package) sending
  * key-value puts, either closed-loop (a fixed number of commands in flight, each answered command
  * replaced at once) or open-loop (commands started at a fixed offered rate whatever the answers).
+ * Skein's client sends with `sendWith` (each outcome to a listener, no promise per command), etcd's
+ * with its promise API.
  * A warm-up window is sent and not counted (an open loop's rate ramps up over its first half,
  * {@link RAMP_SHARE}); then the measured window's answered commands per
  * second and round-trip percentiles (from each command's start to its answer) are printed as one
@@ -51,7 +53,21 @@ export interface LoadResult {
   readonly steps?: { readonly answered: readonly number[]; readonly outstanding: readonly number[] };
 }
 
-type Put = (index: number) => Promise<unknown>;
+/** Where a load hears how each command it started ended; `startUs` is the command's start time. */
+interface Outcomes {
+  done(startUs: number): void;
+  failed(error: unknown): void;
+}
+
+/** One system's client: `start` sends the put for `index` and reports its outcome to `outcomes`. */
+interface Sender {
+  /** One put, awaited: the session (or channel) is up. */
+  first(): Promise<unknown>;
+  start(index: number, startUs: number): void;
+  outcomes: Outcomes;
+  close(): Promise<void>;
+  readonly states: string[];
+}
 
 const KEYS = 1024;
 /** Open loop: never more outstanding than this (a saturated system is reported, not queued without end). */
@@ -120,23 +136,39 @@ class Recorder {
   }
 }
 
-async function closedLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<LoadResult> {
+async function closedLoop(sender: Sender, spec: LoadSpec, recorder: Recorder): Promise<LoadResult> {
   const inFlight = spec.inFlight!;
   let running = true;
   let index = 0;
-  const worker = async (): Promise<void> => {
-    while (running) {
-      const start = nowUs();
-      try {
-        await put(index++);
-        recorder.record(start);
-      } catch (error) {
-        recorder.fail(error);
-      }
+  let outstanding = 0;
+  // Each ended command is replaced at once, from within the outcome's call, while running.
+  const next = (): void => {
+    if (!running) {
+      outstanding--;
+      return;
+    }
+    try {
+      sender.start(index++, nowUs());
+    } catch (error) {
+      // Not accepted (a closed client): this slot stops.
+      recorder.fail(error);
+      outstanding--;
     }
   };
-  const workers: Promise<void>[] = [];
-  for (let i = 0; i < inFlight; i++) workers.push(worker());
+  sender.outcomes = {
+    done(startUs: number): void {
+      recorder.record(startUs);
+      next();
+    },
+    failed(error: unknown): void {
+      recorder.fail(error);
+      next();
+    },
+  };
+  for (let i = 0; i < inFlight; i++) {
+    outstanding++;
+    next();
+  }
   await sleep(spec.warmupMs);
   recorder.measuring = true;
   const measuredFrom = nowUs();
@@ -144,11 +176,12 @@ async function closedLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise
   recorder.measuring = false;
   const windowMs = (nowUs() - measuredFrom) / 1000;
   running = false;
-  await Promise.all(workers);
+  const drainUntil = nowUs() + 30_000_000;
+  while (outstanding > 0 && nowUs() < drainUntil) await sleep(5);
   return recorder.result(windowMs, 0);
 }
 
-async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<LoadResult> {
+async function openLoop(sender: Sender, spec: LoadSpec, recorder: Recorder): Promise<LoadResult> {
   const intervalUs = 1e6 / spec.rate!;
   let outstanding = 0;
   let skipped = 0;
@@ -161,17 +194,16 @@ async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<L
   const steps = { answered: [] as number[], outstanding: [] as number[] };
   let stepAnswered = 0;
   let nextStepUs = measureFromUs + STEP_MS * 1000;
-  const one = async (start: number): Promise<void> => {
-    outstanding++;
-    try {
-      await put(index++);
-      recorder.record(start);
-      if (recorder.measuring) stepAnswered++;
-    } catch (error) {
-      recorder.fail(error);
-    } finally {
+  sender.outcomes = {
+    done(startUs: number): void {
       outstanding--;
-    }
+      recorder.record(startUs);
+      if (recorder.measuring) stepAnswered++;
+    },
+    failed(error: unknown): void {
+      outstanding--;
+      recorder.fail(error);
+    },
   };
   while (true) {
     const now = nowUs();
@@ -191,7 +223,13 @@ async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<L
       if (outstanding >= OPEN_LOOP_CAP) {
         if (recorder.measuring) skipped++;
       } else {
-        void one(now);
+        outstanding++;
+        try {
+          sender.start(index++, now);
+        } catch (error) {
+          outstanding--;
+          recorder.fail(error);
+        }
       }
       next += intervalUs;
     }
@@ -211,7 +249,16 @@ async function openLoop(put: Put, spec: LoadSpec, recorder: Recorder): Promise<L
   return { ...recorder.result(spec.durationMs, skipped), steps };
 }
 
-async function skeinPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promise<void>; states: string[] }> {
+const NO_OUTCOMES: Outcomes = {
+  done(): void {},
+  failed(): void {},
+};
+
+/**
+ * Skein: the client's `sendWith`, which reports each outcome to a listener with the start time as
+ * its token (no promise or closure per command, as a sender of many commands a second would use it).
+ */
+async function skeinSender(spec: LoadSpec): Promise<Sender> {
   const { Skein } = await import('../../src/skein.js');
   const { ClusterClient } = await import('../../src/cluster/cluster-client.js');
   const { encodeKv } = await import('../../src/cluster/service/kv-service.js');
@@ -226,42 +273,57 @@ async function skeinPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promis
   const value = 'x'.repeat(spec.valueBytes);
   const commands: Uint8Array[] = [];
   for (let k = 0; k < KEYS; k++) commands.push(encodeKv({ op: 'put', key: `k${k}`, value }));
-  return {
+  const sender: Sender = {
     states,
-    put: (index) => client.send(commands[index % KEYS]!),
+    outcomes: NO_OUTCOMES,
+    first: () => client.send(commands[0]!),
+    start: (index, startUs) => client.sendWith(commands[index % KEYS]!, listener, startUs),
     close: async () => {
       await client.close();
       await skein.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  const listener = {
+    onAnswer: (startUs: number): void => sender.outcomes.done(startUs),
+    onError: (_startUs: number, error: unknown): void => sender.outcomes.failed(error),
+  };
+  return sender;
 }
 
-async function etcdPut(spec: LoadSpec): Promise<{ put: Put; close: () => Promise<void>; states: string[] }> {
+async function etcdSender(spec: LoadSpec): Promise<Sender> {
   const { Etcd3 } = await import('etcd3');
   const client = new Etcd3({ hosts: [...spec.endpoints] });
   const value = 'x'.repeat(spec.valueBytes);
   const keys: string[] = [];
   for (let k = 0; k < KEYS; k++) keys.push(`k${k}`);
-  return {
+  const put = (index: number): Promise<unknown> => client.put(keys[index % KEYS]!).value(value).exec();
+  const sender: Sender = {
     states: [],
-    put: (index) => client.put(keys[index % KEYS]!).value(value).exec(),
+    outcomes: NO_OUTCOMES,
+    first: () => put(0),
+    start: (index, startUs) => {
+      put(index).then(
+        () => sender.outcomes.done(startUs),
+        (error: unknown) => sender.outcomes.failed(error),
+      );
+    },
     close: async () => {
       client.close();
     },
   };
+  return sender;
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const { put, close, states } = spec.system === 'skein' ? await skeinPut(spec) : await etcdPut(spec);
+  const sender = spec.system === 'skein' ? await skeinSender(spec) : await etcdSender(spec);
   try {
-    // One answered command before the clock starts: the session (or channel) is up.
-    await put(0);
+    await sender.first();
     const recorder = new Recorder();
-    const result = spec.inFlight !== undefined ? await closedLoop(put, spec, recorder) : await openLoop(put, spec, recorder);
-    return states.length === 0 ? result : { ...result, clientStates: states };
+    const result = spec.inFlight !== undefined ? await closedLoop(sender, spec, recorder) : await openLoop(sender, spec, recorder);
+    return sender.states.length === 0 ? result : { ...result, clientStates: sender.states };
   } finally {
-    await close();
+    await sender.close();
   }
 }
 

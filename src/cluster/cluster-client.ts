@@ -35,7 +35,7 @@ import type { Agent } from '../agent/agent.js';
 import type { Header } from '../logbuffer/header.js';
 import type { Prng } from '../env/prng.js';
 import { SeededPrng, randomSeed } from '../env/prng.js';
-import { ErrorCode, SkeinError } from '../util/errors.js';
+import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
 import {
   AdminRequestEncoder, AdminRequestType, AdminResponseCode, AdminResponseDecoder, EventCode, MessageHeaderDecoder, NewLeaderEventDecoder, SCHEMA_ID, SessionCloseRequestEncoder, SessionConnectRequestEncoder, SessionEventDecoder, SessionKeepAliveEncoder,
   SessionMessageHeaderDecoder, SessionMessageHeaderEncoder,
@@ -107,19 +107,53 @@ export interface ClusterClientOptions {
   readonly answers?: 'by-sequence' | 'in-order';
 }
 
-interface Command extends QueueLinks<Command> {
-  readonly payload: Uint8Array;
+/**
+ * Where the outcome of a command sent with {@link ClusterClient.sendWith} goes: exactly one of the
+ * two calls for every command accepted, on the client's duty cycle (a listener may send again
+ * from within either), as Aeron's egress listener takes its messages: no promise, view or copy
+ * per command. An exception thrown by either is reported (ERR_SKEIN_HANDLER_FAILED) and the
+ * client goes on.
+ */
+export interface CommandListener {
+  /**
+   * The service's answer: `length` bytes at `offset` in `buffer`, the client's receive buffer,
+   * valid only during the call (copy what you keep).
+   */
+  onAnswer(token: number, buffer: Uint8Array, offset: number, length: number): void;
+  /** CLUSTER_COMMAND_FAILED, CLUSTER_COMMAND_UNKNOWN or CLOSED, as `send` rejects. */
+  onError(token: number, error: SkeinError): void;
+}
+
+class Command implements QueueLinks<Command> {
+  prev: Command | null = null;
+  next: Command | null = null;
+  queued = false;
   /** The session it was given a sequence on (-1: none yet) and that sequence. */
-  sessionId: number;
-  sequence: number;
+  sessionId = -1;
+  sequence = 0;
   /** Offered at least once on that session: its outcome can no longer be "certainly not applied". */
-  sent: boolean;
-  lastSentNs: number;
+  sent = false;
+  lastSentNs = 0;
   /** Wait before the next resend on the same session: resendIntervalMs, doubling with every resend up to MAX_RESEND_FACTOR times it. */
-  resendAfterNs: number;
-  readonly deadlineNs: number;
-  readonly resolve: (answer: Uint8Array) => void;
-  readonly reject: (error: Error) => void;
+  resendAfterNs = 0;
+
+  /** Either `listener` (with `token`) or `resolve` and `reject` are set. */
+  constructor(
+    readonly payload: Uint8Array,
+    readonly deadlineNs: number,
+    readonly listener: CommandListener | null,
+    readonly token: number,
+    readonly resolve: ((answer: Uint8Array) => void) | null,
+    readonly reject: ((error: Error) => void) | null,
+  ) {}
+}
+
+/** The resolving functions of the promise `send` is making (no closure per command). */
+let capturedResolve: ((answer: Uint8Array) => void) | null = null;
+let capturedReject: ((error: Error) => void) | null = null;
+function capture(resolve: (answer: Uint8Array) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
 }
 
 /** A sequence's key in `bySequence`: sequences can outgrow the IntMap's 31 bits on a long session. */
@@ -151,6 +185,8 @@ export class ClusterClient implements Agent {
   private readonly ingress: Map<number, Publication>;
   private readonly settings: Required<Omit<ClusterClientOptions, 'ingressEndpoints' | 'egressChannel' | 'ingressChannel' | 'random' | 'newLeaderTimeoutMs'>> & { newLeaderTimeoutMs: number | undefined };
   private readonly random: Prng;
+  /** The longest command every member's ingress publication takes. */
+  private readonly maxPayloadLength: number;
   private readonly listeners = new Set<(change: ClusterClientStateChange) => void>();
   private stateValue: ClusterClientState = 'CONNECTING';
   private sessionIdValue = -1;
@@ -229,6 +265,7 @@ export class ClusterClient implements Agent {
       answers: options.answers ?? 'by-sequence',
     };
     this.random = options.random ?? new SeededPrng(randomSeed());
+    this.maxPayloadLength = Math.min(...[...ingress.values()].map((p) => p.maxMessageLength)) - SESSION_HEADER_LENGTH;
     this.backoffMs = this.settings.initialBackoffMs;
     this.nowNs = client.nanoTime();
     this.connectDeadlineNs = this.nowNs + this.settings.reconnectDeadlineMs * 1e6;
@@ -295,24 +332,32 @@ export class ClusterClient implements Agent {
   /** Sends a command; resolves with the service's answer (see the class comment for how it can fail). */
   send(payload: Uint8Array): Promise<Uint8Array> {
     if (this.stateValue === 'CLOSED') return Promise.reject(new SkeinError(ErrorCode.CLOSED, 'the cluster client is closed'));
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const command: Command = {
-        payload, sessionId: -1, sequence: 0, sent: false, lastSentNs: 0, resendAfterNs: 0, deadlineNs: this.client.nanoTime() + this.settings.commandTimeoutMs * 1e6, resolve, reject,
-        prev: null, next: null, queued: false,
-      };
-      // Offered now only when everything before it went on the session: a command must never reach
-      // the leader after a later sequence (the session table would take it for an old resend and
-      // drop it), nor, in order, after a later command.
-      const previous = this.newest !== null && this.newest.queued ? this.newest : null;
-      this.commands.add(command);
-      // Deadlines grow in send order: only the first command of an empty set moves the next expiry.
-      if (command.deadlineNs < this.nextExpiryNs) this.nextExpiryNs = command.deadlineNs;
-      this.newest = command;
-      const ready = previous === null || (previous.sent && previous.sessionId === this.sessionIdValue);
-      if (this.stateValue === 'CONNECTED' && ready) this.offerCommand(command, this.client.nanoTime());
-      else this.nextResendScanNs = 0;
-      this.client.wakeDriver();
-    });
+    const promise = new Promise<Uint8Array>(capture);
+    const resolve = capturedResolve!;
+    const reject = capturedReject!;
+    capturedResolve = null;
+    capturedReject = null;
+    try {
+      this.checkPayload(payload);
+    } catch (error) {
+      reject(error as Error);
+      return promise;
+    }
+    this.enqueue(new Command(payload, this.client.nanoTime() + this.settings.commandTimeoutMs * 1e6, null, 0, resolve, reject));
+    return promise;
+  }
+
+  /**
+   * Sends a command whose outcome goes to `listener` with `token` (any number the caller chooses,
+   * for example an index into a table of its own): `onAnswer` with where the answer is, valid
+   * during the call, or `onError` as `send` would reject. For senders of many commands a second:
+   * no promise, closure, view or copy per command. Throws, accepting nothing, when the client is closed
+   * (CLOSED) or the payload is not bytes or too long (ARG_INVALID, MESSAGE_TOO_LONG).
+   */
+  sendWith(payload: Uint8Array, listener: CommandListener, token: number): void {
+    if (this.stateValue === 'CLOSED') throw new SkeinError(ErrorCode.CLOSED, 'the cluster client is closed');
+    this.checkPayload(payload);
+    this.enqueue(new Command(payload, this.client.nanoTime() + this.settings.commandTimeoutMs * 1e6, listener, token, null, null));
   }
 
   /**
@@ -490,7 +535,7 @@ export class ClusterClient implements Agent {
         const command = this.settings.answers === 'by-sequence' ? this.bySequence.get(sequenceKey(d.timestampAsNumber())) : this.oldestSent();
         if (command === undefined || command.sessionId !== this.sessionIdValue || (this.settings.answers === 'by-sequence' && command.sequence !== d.timestampAsNumber())) return;
         this.remove(command);
-        command.resolve(buffer.slice(offset + SESSION_HEADER_LENGTH, offset + length));
+        this.answer(command, buffer, offset + SESSION_HEADER_LENGTH, length - SESSION_HEADER_LENGTH);
         return;
       }
       default:
@@ -527,7 +572,7 @@ export class ClusterClient implements Agent {
     const command = this.bySequence.get(sequenceKey(correlationId));
     if (command !== undefined && command.sessionId === sessionId && command.sequence === correlationId) {
       this.remove(command);
-      command.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was not applied: ${detail}`));
+      this.fail(command, new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was not applied: ${detail}`));
     }
     this.loseSession(`the cluster closed session ${sessionId}: ${detail}`);
   }
@@ -537,7 +582,7 @@ export class ClusterClient implements Agent {
     for (const c of this.commands.toArray()) {
       if (c.sessionId !== this.sessionIdValue || !c.sent) continue;
       this.remove(c);
-      c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command sent on session ${c.sessionId}: ${reason}; it may or may not have been applied (in-order answers are not resent)`));
+      this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command sent on session ${c.sessionId}: ${reason}; it may or may not have been applied (in-order answers are not resent)`));
     }
   }
 
@@ -547,7 +592,7 @@ export class ClusterClient implements Agent {
     for (const c of this.commands.toArray()) {
       if (c.sessionId === lost && c.sent) {
         this.remove(c);
-        c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${lost}/${c.sequence}: session ${lost} was lost before its answer came (${reason}); it may or may not have been applied`));
+        this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${lost}/${c.sequence}: session ${lost} was lost before its answer came (${reason}); it may or may not have been applied`));
       } else {
         c.sessionId = -1;
       }
@@ -560,6 +605,65 @@ export class ClusterClient implements Agent {
     this.nextAttemptNs = this.nowNs + this.jittered();
     this.connectDeadlineNs = this.nowNs + this.settings.reconnectDeadlineMs * 1e6;
     this.transition('RECONNECTING', reason);
+  }
+
+  /** Refuses, naming the value, what could never be offered (checked before a command is queued, so no duty cycle meets it). */
+  private checkPayload(payload: Uint8Array): void {
+    if (!(payload instanceof Uint8Array)) {
+      throw new SkeinError(ErrorCode.ARG_INVALID, `a command must be a Uint8Array (a Buffer is one), got ${payload === null ? 'null' : typeof payload}`);
+    }
+    if (payload.length > this.maxPayloadLength) {
+      throw new SkeinError(ErrorCode.MESSAGE_TOO_LONG, `a command of ${payload.length} bytes is longer than the ${this.maxPayloadLength} the ingress takes (its term length's maximum message less the ${SESSION_HEADER_LENGTH}-byte session header)`);
+    }
+  }
+
+  private enqueue(command: Command): void {
+    // Offered now only when everything before it went on the session: a command must never reach
+    // the leader after a later sequence (the session table would take it for an old resend and
+    // drop it), nor, in order, after a later command.
+    const previous = this.newest !== null && this.newest.queued ? this.newest : null;
+    this.commands.add(command);
+    // Deadlines grow in send order: only the first command of an empty set moves the next expiry.
+    if (command.deadlineNs < this.nextExpiryNs) this.nextExpiryNs = command.deadlineNs;
+    this.newest = command;
+    const ready = previous === null || (previous.sent && previous.sessionId === this.sessionIdValue);
+    if (this.stateValue === 'CONNECTED' && ready) this.offerCommand(command, this.client.nanoTime());
+    else this.nextResendScanNs = 0;
+    this.client.wakeDriver();
+  }
+
+  /** Hands a command its answer (the bytes at `offset` in `buffer`): a copy to its promise, the place to its listener. */
+  private answer(command: Command, buffer: Uint8Array, offset: number, length: number): void {
+    const listener = command.listener;
+    if (listener === null) {
+      command.resolve!(buffer.slice(offset, offset + length));
+      return;
+    }
+    try {
+      listener.onAnswer(command.token, buffer, offset, length);
+    } catch (error) {
+      this.listenerThrew('onAnswer', command, error);
+    }
+  }
+
+  /** Ends a command with `error`. */
+  private fail(command: Command, error: SkeinError): void {
+    const listener = command.listener;
+    if (listener === null) {
+      command.reject!(error);
+      return;
+    }
+    try {
+      listener.onError(command.token, error);
+    } catch (thrown) {
+      this.listenerThrew('onError', command, thrown);
+    }
+  }
+
+  private listenerThrew(call: string, command: Command, thrown: unknown): void {
+    this.client.reportHandlerError(
+      new SkeinError(ErrorCode.HANDLER_FAILED, `cluster client: a command listener's ${call} threw for command ${command.sessionId}/${command.sequence} (token ${command.token}): ${messageOf(thrown)}; the command is ended and the client goes on`, { cause: thrown }),
+    );
   }
 
   private offerCommand(command: Command, nowNs: number): number {
@@ -665,8 +769,8 @@ export class ClusterClient implements Agent {
       }
       this.remove(c);
       work++;
-      if (c.sent) c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: no answer within ${this.settings.commandTimeoutMs} ms (state ${this.stateValue}); it may or may not have been applied`));
-      else c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command not sent within ${this.settings.commandTimeoutMs} ms (state ${this.stateValue}): not applied`));
+      if (c.sent) this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: no answer within ${this.settings.commandTimeoutMs} ms (state ${this.stateValue}); it may or may not have been applied`));
+      else this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command not sent within ${this.settings.commandTimeoutMs} ms (state ${this.stateValue}): not applied`));
     }
     return work;
   }
@@ -678,9 +782,9 @@ export class ClusterClient implements Agent {
     this.commands.clear();
     this.bySequence.clear();
     for (const c of pending) {
-      if (error.code === ErrorCode.CLOSED && c.sent) c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: the client closed before its answer came; it may or may not have been applied`, { cause: error }));
-      else if (c.sent) c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: ${error.message}; it may or may not have been applied`, { cause: error }));
-      else c.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command not sent: ${error.message}`, { cause: error }));
+      if (error.code === ErrorCode.CLOSED && c.sent) this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: the client closed before its answer came; it may or may not have been applied`, { cause: error }));
+      else if (c.sent) this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: ${error.message}; it may or may not have been applied`, { cause: error }));
+      else this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command not sent: ${error.message}`, { cause: error }));
     }
     for (const request of this.adminRequests.values()) request.reject(new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `snapshot request: ${error.message}; a snapshot may or may not be taken`, { cause: error }));
     this.adminRequests.clear();

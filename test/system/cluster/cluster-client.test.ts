@@ -201,3 +201,79 @@ test('cluster client: the ingress channel\'s parameters go to every member\'s pu
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('cluster client: sendWith reports each answer to its listener with the token and the answer in place, a listener may send again from its call, one that throws is reported and the client goes on, and close ends the rest through onError; bad payloads are refused naming them, by send and sendWith alike', { timeout: 30_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-client-listener-'));
+  const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` }];
+  const memberSkein = Skein.launch({ testProfile: true, seed: 721, dir: join(root, 'member') });
+  const handlerErrors: unknown[] = [];
+  const clientSkein = Skein.launch({ testProfile: true, seed: 722, dir: join(root, 'client'), errorHandler: (e) => handlerErrors.push(e) });
+  let member: ClusterMember | null = null;
+  let client: ClusterClient | null = null;
+  try {
+    member = await ClusterMember.launch(memberSkein.client, { memberId: 0, members: endpoints, clusterDir: join(root, 'member-0'), service: new KvService(), settings: SETTINGS, seed: 1 });
+    await waitFor(() => member!.role === 'LEADER' && member!.electionState === 'CLOSED', 20_000, 'a leader');
+    client = await ClusterClient.connect(clientSkein.client, { ingressEndpoints: endpoints.map((m) => m.ingress!), random: new SeededPrng(4) });
+    const c = client;
+
+    // Ten puts, each answered through the listener with its own token; the answer is read in place.
+    // Each answer of a put starts a get of the same key from within the call.
+    const answers = new Map<number, KvAnswer>();
+    const errors: [number, SkeinError][] = [];
+    const listener = {
+      onAnswer(token: number, buffer: Uint8Array, offset: number, length: number): void {
+        answers.set(token, decodeKv<KvAnswer>(buffer.slice(offset, offset + length)));
+        if (token < 100) c.sendWith(encodeKv({ op: 'get', key: `k${token}` }), listener, token + 100);
+      },
+      onError(token: number, error: SkeinError): void {
+        errors.push([token, error]);
+      },
+    };
+    for (let i = 0; i < 10; i++) c.sendWith(encodeKv({ op: 'put', key: `k${i}`, value: `v${i}` }), listener, i);
+    await waitFor(() => answers.size === 20, 10_000, 'twenty answers');
+    for (let i = 0; i < 10; i++) {
+      assert.deepEqual(answers.get(i), { ok: true }, `put ${i}`);
+      assert.deepEqual(answers.get(i + 100), { value: `v${i}` }, `get ${i}`);
+    }
+    assert.equal(errors.length, 0, "no errors");
+    assert.equal(c.inFlight, 0);
+
+    // A listener that throws: reported as a handler error naming the command, and the next command is answered.
+    const thrower = {
+      onAnswer(): void {
+        throw new Error('listener bug');
+      },
+      onError(): void {},
+    };
+    c.sendWith(encodeKv({ op: 'put', key: 'x', value: '1' }), thrower, 7);
+    await waitFor(() => handlerErrors.length === 1, 10_000, 'the handler error');
+    const reported = handlerErrors[0];
+    assert.ok(reported instanceof SkeinError && reported.code === ErrorCode.HANDLER_FAILED, String(reported));
+    assert.match((reported as SkeinError).message, /command listener's onAnswer threw for command \d+\/\d+ \(token 7\): listener bug/);
+    assert.deepEqual(decodeKv<KvAnswer>(await c.send(encodeKv({ op: 'get', key: 'x' }))), { value: '1' });
+
+    // Bad payloads: refused before anything is queued, naming the value.
+    const tooLong = new Uint8Array(20 * 1024 * 1024);
+    assert.throws(() => c.sendWith(tooLong, listener, 1), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.MESSAGE_TOO_LONG && /a command of 20971520 bytes is longer than the \d+ the ingress takes/.test(e.message));
+    await assert.rejects(c.send(tooLong), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.MESSAGE_TOO_LONG);
+    assert.throws(() => c.sendWith('put' as unknown as Uint8Array, listener, 1), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.ARG_INVALID && /a command must be a Uint8Array \(a Buffer is one\), got string/.test(e.message));
+    await assert.rejects(c.send(null as unknown as Uint8Array), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.ARG_INVALID && /got null/.test(e.message));
+    assert.equal(c.inFlight, 0, 'nothing queued by the refused ones');
+
+    // Commands still in flight when the client closes end through onError, each once; a closed client throws CLOSED.
+    const member0 = member;
+    assert.ok(member0.suspend(), "suspend taken");
+    await waitFor(() => member0.state === 'SUSPENDED', 10_000, 'the member suspended');
+    for (let i = 0; i < 5; i++) c.sendWith(encodeKv({ op: 'put', key: `late${i}`, value: 'v' }), listener, 200 + i);
+    await c.close();
+    assert.deepEqual(errors.map(([token]) => token).sort(), [200, 201, 202, 203, 204]);
+    for (const [, error] of errors) assert.ok(error.code === ErrorCode.CLUSTER_COMMAND_UNKNOWN || error.code === ErrorCode.CLUSTER_COMMAND_FAILED, error.message);
+    assert.throws(() => c.sendWith(encodeKv({ op: 'get', key: 'x' }), listener, 1), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CLOSED);
+  } finally {
+    await client?.close();
+    await member?.close();
+    await clientSkein.close();
+    await memberSkein.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
