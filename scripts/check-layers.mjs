@@ -18,7 +18,7 @@ const ORDER = {
   archive: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'client', 'response'],
   cluster: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'client', 'response', 'archive'],
   rpc: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'client', 'response', 'archive', 'cluster'],
-  api: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'driver', 'client', 'response', 'archive', 'rpc'],
+  api: ['util', 'env', 'protocol', 'logbuffer', 'agent', 'command', 'driver', 'client', 'response', 'archive', 'cluster', 'rpc'],
   cli: ['*'],
 };
 const RAW_IO = [/from 'node:dgram'/, /from 'node:fs/, /\bDate\.now\(/, /\bperformance\.now\(/, /\bMath\.random\(/, /\bsetTimeout\(/, /\bsetInterval\(/, /\bsetImmediate\(/];

@@ -14,3 +14,4 @@ export { ChannelUri } from './protocol/channel-uri.js';
 export * from './response/index.js';
 export * from './archive/index.js';
 export * from './rpc/index.js';
+export * from './cluster/index.js';

@@ -32,6 +32,7 @@ import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
 import type { Subscription } from '../client/subscription.js';
 import type { Agent } from '../agent/agent.js';
+import type { Implements } from '../util/implements.js';
 import type { Header } from '../logbuffer/header.js';
 import type { Prng } from '../env/prng.js';
 import { SeededPrng, randomSeed } from '../env/prng.js';
@@ -178,7 +179,7 @@ function parseEndpoints(value: readonly string[] | string): Map<number, string> 
   return map;
 }
 
-export class ClusterClient implements Agent {
+export class ClusterClient {
   readonly roleName = 'cluster-client';
   private readonly client: SkeinClient;
   private readonly egress: Subscription;
@@ -395,6 +396,7 @@ export class ClusterClient implements Agent {
     this.toClosed(new SkeinError(ErrorCode.CLOSED, 'the cluster client was closed'), 'closed by the application');
   }
 
+  /** @internal */
   doWork(nowNs: number): number {
     if (this.stateValue === 'CLOSED') return 0;
     this.nowNs = nowNs;
@@ -810,3 +812,6 @@ export class ClusterClient implements Agent {
     }
   }
 }
+
+/** @internal A ClusterClient is an agent of its SkeinClient. */
+export type ClusterClientRoles = Implements<Agent, ClusterClient>;

@@ -158,6 +158,7 @@ export class ClusterIngress {
     return this.subscription.resolvedChannel;
   }
 
+  /** @internal One duty cycle (its owner calls it). */
   doWork(nowNs: number): number {
     if (this.closed) return 0;
     this.nowNs = nowNs;

@@ -20,6 +20,7 @@ import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
 import type { Subscription } from '../client/subscription.js';
 import type { Agent } from '../agent/agent.js';
+import type { Implements } from '../util/implements.js';
 import { nodeFiles, type Files } from '../env/files.js';
 import { systemEpochClock, type EpochClock } from '../env/clock.js';
 import { SeededPrng, randomSeed } from '../env/prng.js';
@@ -133,11 +134,13 @@ function checkOptions(options: ClusterMemberOptions): void {
   }
 }
 
-export class ClusterMember implements Agent {
+export class ClusterMember {
   readonly roleName: string;
+  /** @internal */
   readonly node: ClusterNode;
+  /** @internal */
   readonly log: ConsensusLog & { close(): void; readonly failure?: SkeinError | null };
-  /** Clients' ingress and egress, when the member has an ingress endpoint (set by launch). */
+  /** @internal Clients' ingress and egress, when the member has an ingress endpoint (set by launch). */
   ingress: ClusterIngress | null = null;
   private readonly archive: { readonly server: Archive; readonly client: ArchiveClient } | null;
   private readonly client: SkeinClient;
@@ -400,6 +403,7 @@ export class ClusterMember implements Agent {
     return !this.closed && this.node.abort(this.client.nanoTime());
   }
 
+  /** @internal */
   doWork(nowNs: number): number {
     if (this.closed) return 0;
     this.nowNs = nowNs;
@@ -587,3 +591,6 @@ export class ClusterMember implements Agent {
     );
   }
 }
+
+/** @internal A ClusterMember is an agent of its SkeinClient. */
+export type ClusterMemberRoles = Implements<Agent, ClusterMember>;

@@ -404,6 +404,7 @@ export class ClusterNode {
     return true;
   }
 
+  /** @internal One duty cycle (its owner calls it). */
   doWork(nowNs: number): number {
     if (this.stateValue === 'CLOSED') return 0;
     this.lastNowNs = nowNs;

@@ -187,6 +187,7 @@ export class ConsensusMember {
     return this.log.append(this.termId, data).position;
   }
 
+  /** @internal One duty cycle (its owner calls it). */
   doWork(nowNs: number): number {
     let work = 0;
     switch (this.state) {

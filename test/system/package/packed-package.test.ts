@@ -32,11 +32,16 @@ const RUN_TIMEOUT_MS = 30_000;
 /** Not copied: git's data, installed modules (linked instead), scratch space. */
 const NOT_COPIED = new Set(['.git', 'node_modules', 'bench/node_modules', 'tmp']);
 
-/** Names that belong to the library's own use; none may appear in a declaration a consumer loads. */
-const INTERNAL_NAMES = /\b(internal[A-Z]\w*|doWork|onStart|onClose)\b/;
+/**
+ * Names that belong to the library's own use; none may appear in a declaration a consumer loads.
+ * An agent's lifecycle hooks take no arguments (`onStart()`, `onClose()`); a clustered service's
+ * `onStart(cluster, snapshot)` is the user's own.
+ */
+const INTERNAL_NAMES = /\b(internal[A-Z]\w*|doWork)\b|\bon(Start|Close)\(\)/;
 
 /** Compiled with the examples: each marked line must fail to compile, the rest must compile. */
-const PUBLIC_TYPES_CHECK = `import type { Archive, ArchiveClient, Image, MediaDriver, Publication, ReplayMerge, ResponseClient, ResponseServer, ServerSession, SkeinClient, Subscription } from 'skein';
+const PUBLIC_TYPES_CHECK = `import type { Archive, ArchiveClient, ClusterClient, ClusterMember, ClusteredService, CommandListener, Image, MediaDriver, Publication, ReplayMerge, ResponseClient, ResponseServer, ServerSession, SkeinClient, Subscription } from 'skein';
+import { KvService, decodeKv, encodeKv, type KvAnswer } from 'skein';
 
 declare const session: ServerSession;
 declare const client: SkeinClient;
@@ -49,8 +54,17 @@ declare const requester: ResponseClient;
 declare const archive: Archive;
 declare const archiveClient: ArchiveClient;
 declare const merge: ReplayMerge;
+declare const clusterClient: ClusterClient;
+declare const member: ClusterMember;
 
 export const archiveApi: [number, number, string, boolean] = [archive.archiveId, archiveClient.controlSessionId, merge.state, merge.isMerged];
+
+const listener: CommandListener = { onAnswer: (_token, buffer, offset, length) => void decodeKv<KvAnswer>(buffer.slice(offset, offset + length)), onError: (_token, error) => void error.code };
+export const clusterApi: [boolean, string, number, string, ClusteredService] = [clusterClient.isConnected, clusterClient.state, member.leaderId, member.role, new KvService()];
+export function sendBoth(): Promise<Uint8Array> {
+  clusterClient.sendWith(encodeKv({ op: 'put', key: 'k', value: 'v' }), listener, 1);
+  return clusterClient.send(encodeKv({ op: 'get', key: 'k' }));
+}
 
 export const readable: [string, number, number, boolean, boolean] = [session.state, session.requests, session.lastHeardNs, session.heartbeats, session.framed];
 
@@ -77,6 +91,12 @@ export function internals(): void {
   archive.doWork(0);
   // @ts-expect-error a duty cycle
   archiveClient.doWork(0);
+  // @ts-expect-error a duty cycle
+  clusterClient.doWork(0);
+  // @ts-expect-error a duty cycle
+  member.doWork(0);
+  // @ts-expect-error the member's own
+  void member.node;
   // @ts-expect-error the client's own
   publication.internalClose();
   // @ts-expect-error the client's own
