@@ -572,17 +572,17 @@ export class ClusterClient {
     if (sessionId !== this.sessionIdValue || code !== EventCode.CLOSED) return;
     // The cluster closed the session; a command it names was rejected for it.
     const command = this.bySequence.get(sequenceKey(correlationId));
-    if (command !== undefined && command.sessionId === sessionId && command.sequence === correlationId) {
-      this.remove(command);
-      this.fail(command, new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was not applied: ${detail}`));
-    }
+    const rejected = command !== undefined && command.sessionId === sessionId && command.sequence === correlationId ? command : undefined;
+    if (rejected !== undefined) this.remove(rejected);
     this.loseSession(`the cluster closed session ${sessionId}: ${detail}`);
+    if (rejected !== undefined) this.fail(rejected, new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was not applied: ${detail}`));
   }
 
   /** In-order answers: commands sent on the session can no longer be matched to answers. */
   private rejectSentInOrder(reason: string): void {
     for (const c of this.commands.toArray()) {
-      if (c.sessionId !== this.sessionIdValue || !c.sent) continue;
+      // Skipped once ended by a listener's close() in this loop.
+      if (!c.queued || c.sessionId !== this.sessionIdValue || !c.sent) continue;
       this.remove(c);
       this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command sent on session ${c.sessionId}: ${reason}; it may or may not have been applied (in-order answers are not resent)`));
     }
@@ -591,10 +591,11 @@ export class ClusterClient {
   /** The session is gone: what was sent on it is unknown, the rest goes on a new session. */
   private loseSession(reason: string): void {
     const lost = this.sessionIdValue;
+    const unknown: Command[] = [];
     for (const c of this.commands.toArray()) {
       if (c.sessionId === lost && c.sent) {
         this.remove(c);
-        this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${lost}/${c.sequence}: session ${lost} was lost before its answer came (${reason}); it may or may not have been applied`));
+        unknown.push(c);
       } else {
         c.sessionId = -1;
       }
@@ -607,6 +608,10 @@ export class ClusterClient {
     this.nextAttemptNs = this.nowNs + this.jittered();
     this.connectDeadlineNs = this.nowNs + this.settings.reconnectDeadlineMs * 1e6;
     this.transition('RECONNECTING', reason);
+    // Outcomes once the client is RECONNECTING: a listener that sends again queues for the next session.
+    for (const c of unknown) {
+      this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${lost}/${c.sequence}: session ${lost} was lost before its answer came (${reason}); it may or may not have been applied`));
+    }
   }
 
   /** Refuses, naming the value, what could never be offered (checked before a command is queued, so no duty cycle meets it). */
@@ -773,6 +778,8 @@ export class ClusterClient {
       work++;
       if (c.sent) this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_UNKNOWN, `command ${c.sessionId}/${c.sequence}: no answer within ${this.settings.commandTimeoutMs} ms (state ${this.stateValue}); it may or may not have been applied`));
       else this.fail(c, new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command not sent within ${this.settings.commandTimeoutMs} ms (state ${this.stateValue}): not applied`));
+      // A listener closed the client: the rest were ended with it.
+      if (this.stateValue === 'CLOSED') break;
     }
     return work;
   }

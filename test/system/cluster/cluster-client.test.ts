@@ -202,7 +202,7 @@ test('cluster client: the ingress channel\'s parameters go to every member\'s pu
   }
 });
 
-test('cluster client: sendWith reports each answer to its listener with the token and the answer in place, a listener may send again from its call, one that throws is reported and the client goes on, and close ends the rest through onError; bad payloads are refused naming them, by send and sendWith alike', { timeout: 30_000 }, async () => {
+test('cluster client: sendWith reports each answer to its listener with the token and the answer in place, a listener may send again from its call, one that throws is reported and the client goes on, close ends the rest through onError, each command ending once even when a listener closes the client among commands timing out together; bad payloads are refused naming them, by send and sendWith alike', { timeout: 30_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-client-listener-'));
   const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` }];
   const memberSkein = Skein.launch({ testProfile: true, seed: 721, dir: join(root, 'member') });
@@ -210,11 +210,15 @@ test('cluster client: sendWith reports each answer to its listener with the toke
   const clientSkein = Skein.launch({ testProfile: true, seed: 722, dir: join(root, 'client'), errorHandler: (e) => handlerErrors.push(e) });
   let member: ClusterMember | null = null;
   let client: ClusterClient | null = null;
+  let second: ClusterClient | null = null;
   try {
     member = await ClusterMember.launch(memberSkein.client, { memberId: 0, members: endpoints, clusterDir: join(root, 'member-0'), service: new KvService(), settings: SETTINGS, seed: 1 });
     await waitFor(() => member!.role === 'LEADER' && member!.electionState === 'CLOSED', 20_000, 'a leader');
     client = await ClusterClient.connect(clientSkein.client, { ingressEndpoints: endpoints.map((m) => m.ingress!), random: new SeededPrng(4) });
     const c = client;
+    // A second client whose commands time out soon, for the end.
+    second = await ClusterClient.connect(clientSkein.client, { ingressEndpoints: endpoints.map((m) => m.ingress!), random: new SeededPrng(5), commandTimeoutMs: 300 });
+    const c2 = second;
 
     // Ten puts, each answered through the listener with its own token; the answer is read in place.
     // Each answer of a put starts a get of the same key from within the call.
@@ -269,7 +273,24 @@ test('cluster client: sendWith reports each answer to its listener with the toke
     assert.deepEqual(errors.map(([token]) => token).sort(), [200, 201, 202, 203, 204]);
     for (const [, error] of errors) assert.ok(error.code === ErrorCode.CLUSTER_COMMAND_UNKNOWN || error.code === ErrorCode.CLUSTER_COMMAND_FAILED, error.message);
     assert.throws(() => c.sendWith(encodeKv({ op: 'get', key: 'x' }), listener, 1), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CLOSED);
+
+    // Commands timing out together, the first one's onError closing the client: each ends once.
+    const ended: number[] = [];
+    const closer = {
+      onAnswer(token: number): void {
+        ended.push(token);
+      },
+      onError(token: number): void {
+        ended.push(token);
+        void c2.close();
+      },
+    };
+    for (let i = 0; i < 5; i++) c2.sendWith(encodeKv({ op: 'put', key: `t${i}`, value: 'v' }), closer, 300 + i);
+    await waitFor(() => c2.state === 'CLOSED', 10_000, 'the second client closed by its listener');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(ended.sort(), [300, 301, 302, 303, 304]);
   } finally {
+    await second?.close();
     await client?.close();
     await member?.close();
     await clientSkein.close();
