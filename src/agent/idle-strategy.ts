@@ -1,4 +1,5 @@
 import { ErrorCode, SkeinError } from '../util/errors.js';
+import { threadCpuUs } from '../env/thread-cpu.js';
 
 /** How a runner backs off while its agent is idle. */
 export interface IdleOptions {
@@ -42,18 +43,15 @@ export interface IdleOptions {
 
 /** What denseSpin's contention check reads: running totals, in µs. */
 export interface CpuShareSource {
-  /** CPU time this process has used (user and system). */
+  /** CPU time the thread running the event loop has used (user and system). */
   cpuUs(): number;
   /** Time its event loop has been active, not waiting for events. */
   activeUs(): number;
 }
 
-/** `process.cpuUsage()` and `performance.eventLoopUtilization()`. */
+/** The calling thread's CPU time ({@link threadCpuUs}) and `performance.eventLoopUtilization()`. */
 export const processCpuShare: CpuShareSource = {
-  cpuUs: () => {
-    const usage = process.cpuUsage();
-    return usage.user + usage.system;
-  },
+  cpuUs: threadCpuUs,
   activeUs: () => performance.eventLoopUtilization().active * 1000,
 };
 
