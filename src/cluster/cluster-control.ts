@@ -2,8 +2,9 @@
  * How tools reach a running member through its directory (docs/cluster.md, "Cluster tool"), in
  * place of Aeron's mark file and control-toggle counter (Skein processes share no memory):
  *
- * - `cluster-status.json`: the member's view, rewritten (temporary file, rename) twice a second
- *   and on every change of role, term, leader or state: member id, pid, role, election state,
+ * - `cluster-status.json`: the member's view, rewritten (temporary file, rename; off the event
+ *   loop where the files allow, {@link StatusWriter}) twice a second and on every change of role,
+ *   term, leader or state: member id, pid, role, election state,
  *   term, leader, commit and append positions, node state, members and their endpoints, snapshots
  *   stored, the snapshot position it started from, the time of writing.
  * - `cluster-control.json`: a request a tool writes (`{id, action}`; action snapshot, suspend,
@@ -54,6 +55,65 @@ const decoder = new TextDecoder();
 
 export function writeJson(files: Files, path: string, value: unknown, sync: boolean): void {
   writeFileAtomically(files, path, encoder.encode(`${JSON.stringify(value)}\n`), { sync });
+}
+
+/**
+ * Keeps a JSON file such as the member's status current without blocking the duty cycle: each
+ * `write` replaces the file off the event loop ({@link Files.writeLater}), one write at a time; a
+ * value given while one is in flight is written after it, values in between skipped. Measured in
+ * cluster members on this project's machines, the synchronous write and rename of the status took
+ * 0.7-7 ms a call (ext4 allocates a file's blocks when it is renamed over another). Files without
+ * `writeLater` (in memory, for tests and the simulator) are written at once. Failures go to
+ * `onError`; the file then keeps its last content.
+ */
+export class StatusWriter {
+  private inFlight: Promise<void> | null = null;
+  private pending: Uint8Array | null = null;
+
+  constructor(
+    private readonly files: Files,
+    private readonly path: string,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  write(value: unknown): void {
+    const bytes = encoder.encode(`${JSON.stringify(value)}\n`);
+    if (this.files.writeLater === undefined) {
+      try {
+        writeFileAtomically(this.files, this.path, bytes, { sync: false });
+      } catch (error) {
+        this.onError(error);
+      }
+      return;
+    }
+    if (this.inFlight !== null) {
+      this.pending = bytes;
+      return;
+    }
+    this.start(bytes);
+  }
+
+  /** Resolves once the last value given is written (or has failed). */
+  async settled(): Promise<void> {
+    while (this.inFlight !== null) await this.inFlight;
+  }
+
+  private start(bytes: Uint8Array): void {
+    this.inFlight = this.files.writeLater!(this.path, bytes).then(
+      () => this.next(),
+      (error: unknown) => {
+        this.onError(error);
+        this.next();
+      },
+    );
+  }
+
+  private next(): void {
+    this.inFlight = null;
+    const bytes = this.pending;
+    this.pending = null;
+    if (bytes !== null) this.start(bytes);
+  }
 }
 
 export function readJson<T>(files: Files, path: string): T | undefined {

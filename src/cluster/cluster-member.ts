@@ -34,7 +34,7 @@ import { ArchiveSnapshotStore } from './archive-snapshot-store.js';
 import { RecordingLog } from './recording-log.js';
 import { ClusterIngress, DEFAULT_INGRESS_STREAM_ID } from './cluster-ingress.js';
 import { checkEndpoint } from './endpoints.js';
-import { CONTROL_ACK_FILE, STATUS_FILE, takeControlRequest, writeJson, type ControlAction, type MemberStatus } from './cluster-control.js';
+import { CONTROL_ACK_FILE, STATUS_FILE, StatusWriter, takeControlRequest, writeJson, type ControlAction, type MemberStatus } from './cluster-control.js';
 import { FileSnapshotStore } from './file-snapshot-store.js';
 import { FileConsensusLog } from './consensus/file-consensus-log.js';
 import { ArchiveConsensusLog, DEFAULT_LOG_MTU, DEFAULT_LOG_TERM_LENGTH } from './archive-consensus-log.js';
@@ -162,6 +162,7 @@ export class ClusterMember {
   private readonly epochClock: EpochClock;
   private readonly skeinDir: string | undefined;
   private nextControlCheckNs = 0;
+  private readonly status: StatusWriter;
   private nextStatusNs = 0;
   private lastStatusKey = '';
   /** Messages not sent because the peer was not connected or pushed back (sent again later by the core). */
@@ -192,6 +193,7 @@ export class ClusterMember {
     this.archive = archive;
     this.files = files;
     this.clusterDir = options.clusterDir;
+    this.status = new StatusWriter(files, `${options.clusterDir}/${STATUS_FILE}`, (error) => this.client.reportError(error));
     this.memberEndpoints = options.members;
     this.skeinDir = options.skeinDir;
     this.roleName = `cluster-member-${options.memberId}`;
@@ -468,18 +470,22 @@ export class ClusterMember {
     // The last status says the member is closed.
     attempt(() => this.writeStatus());
     for (const e of errors) this.client.reportError(e);
-    // The consensus module first, then the archive (A003's order; the media driver is its owner's).
+    // The consensus module first, then the archive (A003's order; the media driver is its owner's);
+    // closed once the last status is on file too.
     if (this.archive === null) {
-      this.closing = Promise.resolve();
+      this.closing = this.status.settled();
     } else {
       const { server, client } = this.archive;
-      this.closing = client.close().then(
-        () => server.close(),
-        (e: unknown) => {
-          this.client.reportError(e);
-          server.close();
-        },
-      );
+      this.closing = client
+        .close()
+        .then(
+          () => server.close(),
+          (e: unknown) => {
+            this.client.reportError(e);
+            server.close();
+          },
+        )
+        .then(() => this.status.settled());
     }
     return this.closing;
   }
@@ -515,7 +521,7 @@ export class ClusterMember {
       commitPosition: this.commitPosition, appendPosition: this.log.appendPosition, state: this.node.state, snapshotsStored: this.node.snapshotsStored, recoveredPosition: this.node.recoveredPosition,
       members: this.memberEndpoints, updatedAtMs: this.epochClock.epochMs(), ...(this.skeinDir === undefined ? {} : { skeinDir: this.skeinDir }),
     };
-    writeJson(this.files, `${this.clusterDir}/${STATUS_FILE}`, status, false);
+    this.status.write(status);
   }
 
   private updateCounters(): void {

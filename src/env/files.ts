@@ -1,4 +1,5 @@
 import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { ErrorCode, SkeinError } from '../util/errors.js';
 import { isNotFound, nodeStorage, storageError } from './storage.js';
 
@@ -24,6 +25,13 @@ export interface Files {
   remove(path: string): void;
   /** Bytes a new write to the file system holding `dir` can still use. */
   usableSpace(dir: string): number;
+  /**
+   * Where the implementation can: replaces `path` with `bytes` off the event loop (a temporary
+   * file `<path>.later.tmp`, then a rename; no sync: for files a crash may lose, such as a
+   * status), resolving when done and rejecting with ERR_SKEIN_STORAGE_FAILED. One write per path
+   * at a time is the caller's to keep. Without it, callers write synchronously.
+   */
+  writeLater?(path: string, bytes: Uint8Array): Promise<void>;
 }
 
 /** 'read': existing file, read only; 'write': existing file; 'create': a new file; 'create-or-open': either. */
@@ -179,6 +187,20 @@ export const nodeFiles: Files = {
       return s.bavail * s.bsize;
     } catch (cause) {
       throw storageError('usableSpace', dir, cause);
+    }
+  },
+
+  async writeLater(path: string, bytes: Uint8Array): Promise<void> {
+    const temp = `${path}.later.tmp`;
+    try {
+      await writeFile(temp, bytes);
+    } catch (cause) {
+      throw storageError('write', temp, cause);
+    }
+    try {
+      await rename(temp, path);
+    } catch (cause) {
+      throw storageError('rename', `${temp}' -> '${path}`, cause);
     }
   },
 };
