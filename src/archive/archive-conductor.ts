@@ -141,6 +141,8 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
   private readonly onError: (error: SkeinError) => void;
   private readonly subscriptions = new Map<number, RecordingSubscription>();
   private readonly recordings = new Map<number, ActiveRecording>();
+  /** The same recordings, for the duty cycle to walk without an iterator per turn. */
+  private recordingList: ActiveRecording[] = [];
   private readonly replays = new Map<bigint, ActiveReplay>();
   private readonly listings = new Map<number, Listing>();
   private readonly recordingEvents: Publication | null;
@@ -187,16 +189,21 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
 
   doWork(nowNs: number): number {
     let work = 0;
-    for (const { session } of this.recordings.values()) {
+    // Index loops and size checks: no iterator made per duty cycle.
+    const recordings = this.recordingList;
+    for (let i = 0; i < recordings.length; i++) {
+      const session = recordings[i]!.session;
       work += session.doWork();
       if (this.recordingEvents !== null) this.sendProgress(session);
     }
-    for (const { session } of this.replays.values()) work += session.doWork(nowNs);
-    for (const listing of this.listings.values()) work += this.continueListing(listing);
-    for (const replication of this.replications.values()) {
-      // A replication's signals and errors go to the session that asked: gone with it.
-      if (replication.link.isDone) replication.abort('control session closed');
-      else work += replication.doWork(nowNs);
+    if (this.replays.size > 0) for (const { session } of this.replays.values()) work += session.doWork(nowNs);
+    if (this.listings.size > 0) for (const listing of this.listings.values()) work += this.continueListing(listing);
+    if (this.replications.size > 0) {
+      for (const replication of this.replications.values()) {
+        // A replication's signals and errors go to the session that asked: gone with it.
+        if (replication.link.isDone) replication.abort('control session closed');
+        else work += replication.doWork(nowNs);
+      }
     }
     return work;
   }
@@ -357,6 +364,7 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
         const session = new RecordingSession({ recordingId, image, writer, position: counter, blockLengthLimit: Math.min(this.settings.fileIoMaxLength, termLength), listener: this });
         owner.sessions.add(session);
         this.recordings.set(recordingId, { session, owner });
+        this.recordingList = [...this.recordings.values()];
         this.sendStarted(recordingId, startPosition, image, owner.originalChannel, position);
         owner.link.sendSignal(owner.correlationId, recordingId, owner.subscriptionId, position, extendId !== null ? RecordingSignal.EXTEND : RecordingSignal.START);
       })
@@ -370,6 +378,7 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
   onRecordingDone(session: RecordingSession, stopPosition: number, error: SkeinError | null): void {
     const active = this.recordings.get(session.recordingId);
     this.recordings.delete(session.recordingId);
+    this.recordingList = [...this.recordings.values()];
     this.catalog.recordingStopped(session.recordingId, stopPosition, this.epochClock.epochMs());
     this.sendStopped(session.recordingId, stopPosition);
     if (active === undefined) return;

@@ -62,6 +62,8 @@ export class Archive {
   private readonly conductor: ArchiveConductor;
   private readonly encoder = new WireResponseEncoder();
   private readonly sessions = new Map<number, SessionEntry>();
+  /** The same sessions, for the duty cycle to walk without an iterator per turn. */
+  private sessionList: SessionEntry[] = [];
   private readonly controlSubscriptions: Subscription[];
   private readonly recordingEvents: Publication | null;
   private readonly assembler: FragmentAssembler;
@@ -197,8 +199,9 @@ export class Archive {
     this.nowNs = nowNs;
     let work = 0;
     for (const subscription of this.controlSubscriptions) work += subscription.poll(this.assembler.onFragment, 16);
-    for (const entry of this.sessions.values()) {
-      const { session, requestImage } = entry;
+    const sessions = this.sessionList;
+    for (let i = 0; i < sessions.length; i++) {
+      const { session, requestImage } = sessions[i]!;
       if (requestImage.isClosed && session.state !== 'DONE') {
         session.abort(
           `control request publication image unavailable : controlSessionId=${session.controlSessionId} image.correlationId=${requestImage.correlationId} ` +
@@ -218,6 +221,7 @@ export class Archive {
   /** @internal */
   onControlSessionDone(session: ControlSession, end: ControlSessionEnd): void {
     this.sessions.delete(session.controlSessionId);
+    this.sessionList = [...this.sessions.values()];
     if (this.onSessionEnd !== undefined) this.onSessionEnd(session.controlSessionId, end);
     else if (!end.normal) this.reportError(end.error);
   }
@@ -283,6 +287,7 @@ export class Archive {
     });
     const proxy = new ControlSessionProxy(session, this.client.clock);
     this.sessions.set(controlSessionId, { session, proxy, requestImage: image });
+    this.sessionList = [...this.sessions.values()];
     this.client
       .addExclusivePublication(responseChannel, responseStreamId)
       .then((publication) => session.onResponsePublication(publication))

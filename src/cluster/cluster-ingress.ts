@@ -122,6 +122,8 @@ export class ClusterIngress {
   private readonly subscription: Subscription;
   private readonly onFragment: (buffer: Uint8Array, offset: number, length: number, header: Header) => void;
   private readonly sessions = new Map<number, Egress>();
+  /** The same sessions for the duty cycle's pumping (no iterator per turn); null: to be made again. */
+  private sessionList: Egress[] | null = null;
   private readonly replies: Egress[] = [];
   private readonly scratch = new Uint8Array(SESSION_HEADER_LENGTH + 64 * 1024);
   private readonly header = new MessageHeaderDecoder();
@@ -171,7 +173,8 @@ export class ClusterIngress {
       else this.closeSessions();
       work++;
     }
-    for (const egress of this.sessions.values()) work += this.pump(egress);
+    const sessions = (this.sessionList ??= [...this.sessions.values()]);
+    for (let i = 0; i < sessions.length; i++) work += this.pump(sessions[i]!);
     for (let i = this.replies.length - 1; i >= 0; i--) {
       const reply = this.replies[i]!;
       work += this.pump(reply);
@@ -187,6 +190,7 @@ export class ClusterIngress {
         if (!this.node.isSessionOpen(id)) {
           egress.publication?.close();
           this.sessions.delete(id);
+          this.sessionList = null;
         }
       }
     }
@@ -227,6 +231,7 @@ export class ClusterIngress {
     }
     egress.publication?.close();
     this.sessions.delete(sessionId);
+    this.sessionList = null;
   }
 
   close(): void {
@@ -271,6 +276,7 @@ export class ClusterIngress {
           if (this.current(d.leadershipTermIdAsNumber(), sessionId) && this.node.closeSession(sessionId)) {
             this.sessions.get(sessionId)?.publication?.close();
             this.sessions.delete(sessionId);
+            this.sessionList = null;
           }
           return;
         }
@@ -351,6 +357,7 @@ export class ClusterIngress {
   private closeSessions(): void {
     for (const egress of this.sessions.values()) egress.publication?.close();
     this.sessions.clear();
+    this.sessionList = null;
   }
 
   /** The session's egress, made (its publication on the way) from where it takes answers, if known. */
@@ -361,6 +368,7 @@ export class ClusterIngress {
     if (response === undefined) return undefined;
     const egress = this.makeEgress(response, false, sessionId);
     this.sessions.set(sessionId, egress);
+    this.sessionList = null;
     return egress;
   }
 

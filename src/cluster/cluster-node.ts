@@ -84,6 +84,8 @@ export type NodeState = 'ACTIVE' | 'SUSPENDED' | 'TERMINATING' | 'CLOSED';
 
 /** Aeron's `aeron.cluster.session.timeout`. */
 export const DEFAULT_SESSION_TIMEOUT_NS = 10_000_000_000;
+/** How often a leader looks for sessions past their timeout (at most this late). */
+const SESSION_CHECK_INTERVAL_NS = 10_000_000;
 
 /** Aeron's `aeron.cluster.termination.timeout`: how long a leader waits for followers' acks. */
 export const DEFAULT_TERMINATION_TIMEOUT_NS = 10_000_000_000;
@@ -97,6 +99,7 @@ export class ClusterNode {
   private readonly options: ClusterNodeOptions;
   private readonly snapshotIntervalNs: number;
   private nextSnapshotNs: number;
+  private nextSessionCheckNs = 0;
   /** Snapshots taken and not stored yet (waiting for the log to be durable up to them), oldest first. */
   private readonly pendingSnapshots: { position: number; bytes: Uint8Array; termId: number; timestamp: number }[] = [];
   /** Timer events appended by this leader and not applied yet (not appended twice). */
@@ -424,13 +427,18 @@ export class ClusterNode {
       return work;
     }
     if (!this.isActiveLeader) return work;
-    const time = this.options.clusterClock();
-    for (const id of this.container.dueTimers(time)) {
-      if (this.timersInFlight.has(id)) continue;
-      this.timersInFlight.add(id);
-      this.member.offer(encodeTimerEvent(id, time));
-      work++;
+    if (this.container.timerCount > 0) {
+      const time = this.options.clusterClock();
+      for (const id of this.container.dueTimers(time)) {
+        if (this.timersInFlight.has(id)) continue;
+        this.timersInFlight.add(id);
+        this.member.offer(encodeTimerEvent(id, time));
+        work++;
+      }
     }
+    // Sessions' timeouts are looked at every SESSION_CHECK_INTERVAL_NS, not on every duty cycle.
+    if (nowNs < this.nextSessionCheckNs) return this.snapshotWork(nowNs, work);
+    this.nextSessionCheckNs = nowNs + SESSION_CHECK_INTERVAL_NS;
     const sessionTimeoutNs = this.options.sessionTimeoutNs ?? DEFAULT_SESSION_TIMEOUT_NS;
     for (const id of this.container.openSessionIds()) {
       const heard = this.lastHeardNs.get(id);
@@ -440,10 +448,15 @@ export class ClusterNode {
         work++;
       }
     }
+    return this.snapshotWork(nowNs, work);
+  }
+
+  /** The leader's periodic snapshot, when one is due; returns `work` and what this did. */
+  private snapshotWork(nowNs: number, work: number): number {
     if (this.snapshotIntervalNs > 0 && nowNs >= this.nextSnapshotNs) {
       this.nextSnapshotNs = nowNs + this.snapshotIntervalNs;
       this.requestSnapshot();
-      work++;
+      return work + 1;
     }
     return work;
   }
