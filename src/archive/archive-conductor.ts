@@ -192,7 +192,10 @@ export class ArchiveConductor implements RecordingSessionListener, ReplaySession
     // Index loops and size checks: no iterator made per duty cycle.
     const recordings = this.recordingList;
     for (let i = 0; i < recordings.length; i++) {
-      const session = recordings[i]!.session;
+      const recording = recordings[i]!;
+      // One ended by an earlier one's work this turn is skipped, as a map's iterator would.
+      if (this.recordings.get(recording.session.recordingId) !== recording) continue;
+      const session = recording.session;
       work += session.doWork();
       if (this.recordingEvents !== null) this.sendProgress(session);
     }

@@ -201,7 +201,10 @@ export class Archive {
     for (const subscription of this.controlSubscriptions) work += subscription.poll(this.assembler.onFragment, 16);
     const sessions = this.sessionList;
     for (let i = 0; i < sessions.length; i++) {
-      const { session, requestImage } = sessions[i]!;
+      const entry = sessions[i]!;
+      // One ended earlier this turn is skipped, as a map's iterator would.
+      if (this.sessions.get(entry.session.controlSessionId) !== entry) continue;
+      const { session, requestImage } = entry;
       if (requestImage.isClosed && session.state !== 'DONE') {
         session.abort(
           `control request publication image unavailable : controlSessionId=${session.controlSessionId} image.correlationId=${requestImage.correlationId} ` +
