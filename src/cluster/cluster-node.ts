@@ -437,26 +437,22 @@ export class ClusterNode {
       }
     }
     // Sessions' timeouts are looked at every SESSION_CHECK_INTERVAL_NS, not on every duty cycle.
-    if (nowNs < this.nextSessionCheckNs) return this.snapshotWork(nowNs, work);
-    this.nextSessionCheckNs = nowNs + SESSION_CHECK_INTERVAL_NS;
-    const sessionTimeoutNs = this.options.sessionTimeoutNs ?? DEFAULT_SESSION_TIMEOUT_NS;
-    for (const id of this.container.openSessionIds()) {
-      const heard = this.lastHeardNs.get(id);
-      if (heard === undefined) this.lastHeardNs.set(id, nowNs);
-      else if (nowNs - heard >= sessionTimeoutNs && !this.closeAppended.has(id)) {
-        this.appendClose(id, CloseReason.TIMEOUT);
-        work++;
+    if (nowNs >= this.nextSessionCheckNs) {
+      this.nextSessionCheckNs = nowNs + SESSION_CHECK_INTERVAL_NS;
+      const sessionTimeoutNs = this.options.sessionTimeoutNs ?? DEFAULT_SESSION_TIMEOUT_NS;
+      for (const id of this.container.openSessionIds()) {
+        const heard = this.lastHeardNs.get(id);
+        if (heard === undefined) this.lastHeardNs.set(id, nowNs);
+        else if (nowNs - heard >= sessionTimeoutNs && !this.closeAppended.has(id)) {
+          this.appendClose(id, CloseReason.TIMEOUT);
+          work++;
+        }
       }
     }
-    return this.snapshotWork(nowNs, work);
-  }
-
-  /** The leader's periodic snapshot, when one is due; returns `work` and what this did. */
-  private snapshotWork(nowNs: number, work: number): number {
     if (this.snapshotIntervalNs > 0 && nowNs >= this.nextSnapshotNs) {
       this.nextSnapshotNs = nowNs + this.snapshotIntervalNs;
       this.requestSnapshot();
-      return work + 1;
+      work++;
     }
     return work;
   }
