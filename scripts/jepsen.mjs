@@ -65,7 +65,7 @@ try {
     ...(labEnv === undefined ? {} : { lab: JSON.parse(labEnv) }), durationMs: options.minutes * 60_000, seed: options.seed, clients: options.clients, keys: options.keys,
     ...(options.retainedLogBytes === undefined ? {} : { retainedLogBytes: options.retainedLogBytes }), log: (line) => process.stderr.write(`${line}\n`) });
   if (options.historyOut !== null) writeFileSync(options.historyOut, toPorcupineJson(r.history));
-  process.stdout.write(`${JSON.stringify({ verdict: r.verdict.verdict, reason: r.verdict.reason, operations: r.operations, answered: r.answered, failed: r.failed, indeterminate: r.indeterminate, kills: r.kills, pauses: r.pauses, partitions: r.partitions })}\n`);
+  process.stdout.write(`${JSON.stringify({ verdict: r.verdict.verdict, reason: r.verdict.reason, operations: r.operations, answered: r.answered, failed: r.failed, indeterminate: r.indeterminate, kills: r.kills, pauses: r.pauses, partitions: r.partitions, healMisses: r.healMisses })}\n`);
   process.exitCode = r.verdict.verdict === 'illegal' ? 1 : 0;
 } finally {
   await stopAll();

@@ -48,8 +48,12 @@ export interface JepsenResult {
   readonly kills: number;
   readonly pauses: number;
   readonly partitions: number;
+  /** Commands of the check after the faults that ended unknown or not sent and were tried again. */
+  readonly healMisses: number;
 }
 
+/** How long each client has, once the faults are healed and it reads CONNECTED, to get an answer again. */
+const HEALED_ANSWER_DEADLINE_MS = 60_000;
 const FAST = ['--test-profile', '--leader-heartbeat-timeout-ms', '1500', '--election-timeout-ms', '300', '--startup-canvass-timeout-ms', '3000'];
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -95,6 +99,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   let kills = 0;
   let pauses = 0;
   let partitions = 0;
+  let healMisses = 0;
   let paused: StartedProcess | null = null;
   let heal: (() => void) | null = null;
   try {
@@ -182,12 +187,29 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
         paused = null;
       }
     }
-    // Healed: the cluster must still answer every client.
+    // Healed: the cluster must answer every client again. A command sent just as the last fault
+    // took its leader may end unknown or not sent (the client's contract), so one is tried again
+    // until an answer comes or the deadline passes; every such miss is logged and counted.
     running = false;
     await Promise.all(workers);
-    for (const client of clients) {
-      await waitFor(() => client.state === 'CONNECTED', 60_000, `client ${clients.indexOf(client)} connected after the faults`);
-      await client.send(encodeKv({ op: 'get', key: 'k0' }));
+    for (const [index, client] of clients.entries()) {
+      await waitFor(() => client.state === 'CONNECTED', 60_000, `client ${index} connected after the faults`);
+      const deadline = performance.now() + HEALED_ANSWER_DEADLINE_MS;
+      const misses: string[] = [];
+      while (true) {
+        try {
+          await client.send(encodeKv({ op: 'get', key: 'k0' }));
+          break;
+        } catch (error) {
+          const retry = error instanceof SkeinError && (error.code === ErrorCode.CLUSTER_COMMAND_UNKNOWN || error.code === ErrorCode.CLUSTER_COMMAND_FAILED);
+          if (!retry || performance.now() >= deadline) {
+            throw new Error(`client ${index}: no answer within ${HEALED_ANSWER_DEADLINE_MS} ms after the faults healed (state ${client.state}); misses before: ${misses.join(' | ') || 'none'}; last: ${error instanceof Error ? error.message : String(error)}`);
+          }
+          misses.push(error.message);
+          healMisses++;
+          log(`client ${index}: after the faults healed: ${error.message}; trying again`);
+        }
+      }
     }
   } finally {
     running = false;
@@ -203,5 +225,5 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
     rmSync(root, { recursive: true, force: true });
   }
   const verdict = checkLinearizable(kvModel, history, { maxSteps: 20_000_000 });
-  return { history, verdict, operations: history.length, answered, failed, indeterminate, kills, pauses, partitions };
+  return { history, verdict, operations: history.length, answered, failed, indeterminate, kills, pauses, partitions, healMisses };
 }
