@@ -77,15 +77,15 @@ export class StatusWriter {
   ) {}
 
   write(value: unknown): void {
-    const bytes = encoder.encode(`${JSON.stringify(value)}\n`);
     if (this.files.writeLater === undefined) {
       try {
-        writeFileAtomically(this.files, this.path, bytes, { sync: false });
+        writeJson(this.files, this.path, value, false);
       } catch (error) {
         this.onError(error);
       }
       return;
     }
+    const bytes = encoder.encode(`${JSON.stringify(value)}\n`);
     if (this.inFlight !== null) {
       this.pending = bytes;
       return;

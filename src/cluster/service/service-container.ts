@@ -208,12 +208,12 @@ export class ServiceContainer {
     return this.positionValue;
   }
 
-  /** Timers scheduled and not fired, by correlation id: the leader appends TIMER entries for those due. */
   /** Timers scheduled and not fired or cancelled. */
   get timerCount(): number {
     return this.timers.size;
   }
 
+  /** Timers scheduled and not fired, by correlation id: the leader appends TIMER entries for those due. */
   dueTimers(now: number): number[] {
     const due: number[] = [];
     for (const [id, deadline] of this.timers) if (deadline <= now) due.push(id);
