@@ -14,13 +14,23 @@ export interface EpochClock {
 }
 
 /**
+ * Where {@link systemNanoClock} starts: 2^40 ns (about 18 minutes). V8 keeps a number that fits a
+ * small integer (up to 2^31 - 1, about 2.1 s in ns) in a form of its own, and code it has optimised
+ * for such values, and every object whose field held only such values, is thrown away when a larger
+ * one comes; the same happens again when values pass 2^32 (4.3 s). A clock starting at zero made
+ * every process pay that in its first seconds, in the middle of its first measurements. Starting
+ * beyond both bounds, every reading is the same kind of number from the first.
+ */
+export const SYSTEM_NANO_CLOCK_ORIGIN_NS = 2 ** 40;
+
+/**
  * Monotonic nanoseconds from `performance.now()` (milliseconds since process start with
- * sub-millisecond precision), rounded to an integer. Starting near zero at process start keeps the
- * value exact in a float64 for 2^53 ns, about 104 days of process uptime.
+ * sub-millisecond precision), rounded to an integer, plus {@link SYSTEM_NANO_CLOCK_ORIGIN_NS}. The
+ * value stays exact in a float64 up to 2^53 ns, more than 100 days of process uptime.
  */
 export const systemNanoClock: NanoClock = {
   nanoTime(): number {
-    return Math.round(performance.now() * 1_000_000);
+    return SYSTEM_NANO_CLOCK_ORIGIN_NS + Math.round(performance.now() * 1_000_000);
   },
 };
 
