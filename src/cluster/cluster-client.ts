@@ -64,15 +64,40 @@ export interface ClusterClientStateChange {
 /** Aeron's default egress stream id (aeron.cluster.egress.stream.id). */
 export const DEFAULT_EGRESS_STREAM_ID = 102;
 
+/**
+ * Term length of the client's ingress and egress channels unless a channel names its own
+ * `term-length`: 1 MiB, so a command or an answer takes up to 128 KiB less its session header
+ * (an eighth of a term). The driver's default for UDP (16 MiB) buys nothing here: the receiver's
+ * window (128 KiB by default) is what bounds the flow. And each page of a term costs a page fault
+ * the first time it is written, 10.5 µs a page on the virtual machines the benchmarks ran on: at
+ * 100k commands/s a new client and its leader spent about a tenth of a CPU each in them for the
+ * first 48 MiB of each stream, a few seconds, where 1 MiB terms are all in use within a tenth of
+ * a second and reused from then on (docs/cluster.md, "Page faults in new terms").
+ */
+export const DEFAULT_CLIENT_TERM_LENGTH = 1024 * 1024;
+
+/** `channel`, with `term-length` set to {@link DEFAULT_CLIENT_TERM_LENGTH} unless it names one. */
+function withClientTermLength(channel: string): ChannelUri {
+  // A channel without parameters ('aeron:udp') takes the term length as its first one.
+  if (!channel.includes('?')) return ChannelUri.parse(`${channel}?term-length=${DEFAULT_CLIENT_TERM_LENGTH}`);
+  const uri = ChannelUri.parse(channel);
+  return uri.has('term-length') ? uri : uri.withParam('term-length', String(DEFAULT_CLIENT_TERM_LENGTH));
+}
+
 export interface ClusterClientOptions {
   /** The members' ingress endpoints: `['host:port', …]` (ids 0, 1, …) or Aeron's `'0=host:port,1=host:port'`. */
   readonly ingressEndpoints: readonly string[] | string;
-  /** Where this client takes answers; the members answer on this channel as resolved (its port, and parameters such as mtu). @default 'aeron:udp?endpoint=127.0.0.1:0' */
+  /**
+   * Where this client takes answers; the members answer on this channel as resolved (its port, and
+   * parameters such as mtu and term-length; `term-length` is {@link DEFAULT_CLIENT_TERM_LENGTH}
+   * unless the channel names one). @default 'aeron:udp?endpoint=127.0.0.1:0'
+   */
   readonly egressChannel?: string;
   /**
    * The channel commands go to the members on, each member's ingress endpoint set as its
    * `endpoint` (Aeron's ingress channel with ingress endpoints); its other parameters (mtu,
-   * term-length, …) apply to every member's. @default 'aeron:udp'
+   * term-length, …) apply to every member's; `term-length` is {@link DEFAULT_CLIENT_TERM_LENGTH}
+   * unless the channel names one. @default 'aeron:udp'
    */
   readonly ingressChannel?: string;
   readonly egressStreamId?: number;
@@ -277,14 +302,13 @@ export class ClusterClient {
   /** Connects to the cluster; resolves once a session is open, rejects when the reconnect deadline passes first or the cluster refuses. */
   static async connect(client: SkeinClient, options: ClusterClientOptions): Promise<ClusterClient> {
     const endpoints = parseEndpoints(options.ingressEndpoints);
-    const egress = await client.addSubscription(options.egressChannel ?? 'aeron:udp?endpoint=127.0.0.1:0', options.egressStreamId ?? DEFAULT_EGRESS_STREAM_ID);
+    const egressChannel = withClientTermLength(options.egressChannel ?? 'aeron:udp?endpoint=127.0.0.1:0').toString();
+    const egress = await client.addSubscription(egressChannel, options.egressStreamId ?? DEFAULT_EGRESS_STREAM_ID);
     const ingress = new Map<number, Publication>();
     try {
-      const base = options.ingressChannel ?? 'aeron:udp';
-      // A channel without parameters ('aeron:udp') takes the endpoint as its only one.
-      const parsed = base.includes('?') ? ChannelUri.parse(base) : null;
+      const base = withClientTermLength(options.ingressChannel ?? 'aeron:udp');
       for (const [id, endpoint] of endpoints) {
-        const channel = parsed === null ? `${base}?endpoint=${endpoint}` : parsed.withParam('endpoint', endpoint).toString();
+        const channel = base.withParam('endpoint', endpoint).toString();
         ingress.set(id, await client.addExclusivePublication(channel, options.ingressStreamId ?? DEFAULT_INGRESS_STREAM_ID));
       }
     } catch (error) {

@@ -59,6 +59,16 @@ export const MODULE_STATE_CODES: Readonly<Record<NodeState, number>> = { ACTIVE:
 /** Aeron Cluster's default consensus and log stream ids (CLUSTER.md §13). */
 export const DEFAULT_CONSENSUS_STREAM_ID = 108;
 export const DEFAULT_LOG_STREAM_ID = 100;
+/**
+ * Term length of the consensus and log streams a member sends to each other member. They carry
+ * consensus messages and LogData batches of at most 16 KiB (maxBatchBytes), and the receiver's
+ * window (128 KiB by default) bounds their flow, so the driver's 16 MiB default buys nothing, while
+ * each page of a term costs a page fault the first time it is written (10.5 µs a page on the
+ * benchmarks' virtual machines: a leader at 100k commands/s spent a tenth of a CPU in them for the
+ * first 48 MiB of each stream). At 1 MiB the terms are in use within a tenth of a second and
+ * reused from then on.
+ */
+export const MEMBER_CHANNEL_TERM_LENGTH = 1024 * 1024;
 
 export interface ClusterMemberEndpoint {
   readonly id: number;
@@ -290,11 +300,11 @@ export class ClusterMember {
       const logPubs = new Map<number, Publication>();
       for (const m of options.members) {
         if (m.id === options.memberId) continue;
-        const c = await client.addExclusivePublication(`aeron:udp?endpoint=${m.consensus}`, consensusStreamId);
+        const c = await client.addExclusivePublication(`aeron:udp?endpoint=${m.consensus}|term-length=${MEMBER_CHANNEL_TERM_LENGTH}`, consensusStreamId);
         opened.push(c);
         consensusPubs.set(m.id, c);
         // The log stream to a member carries LogData messages of up to maxBatchBytes in frames of the log's MTU.
-        const l = await client.addExclusivePublication(`aeron:udp?endpoint=${m.consensus}|mtu=${mtu}`, logStreamId);
+        const l = await client.addExclusivePublication(`aeron:udp?endpoint=${m.consensus}|mtu=${mtu}|term-length=${MEMBER_CHANNEL_TERM_LENGTH}`, logStreamId);
         opened.push(l);
         logPubs.set(m.id, l);
       }
