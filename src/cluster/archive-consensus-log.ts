@@ -29,14 +29,19 @@ import { awaitRecordingOf, awaitRecordingStopped, readRecording } from './record
 import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
 import { entryLength, placeEntry, type LogEntry, type LogLayout } from './consensus/consensus-log.js';
 import { RecordingReader } from '../archive/recording-reader.js';
+import { computeMaxMessageLength } from '../logbuffer/log-buffer-descriptor.js';
 import { BEGIN_FRAG_FLAG, DATA_HEADER_LENGTH, END_FRAG_FLAG, FLAGS_FIELD_OFFSET, FRAME_ALIGNMENT, TERM_ID_FIELD_OFFSET, TERM_OFFSET_FIELD_OFFSET, readInt32LE } from '../logbuffer/frame-descriptor.js';
 import { align } from '../util/bits.js';
 import { PersistedConsensusLog } from './consensus/persisted-consensus-log.js';
 
 export type ArchiveLogState = 'OPENING' | 'WRITING' | 'RESTARTING' | 'FAILED' | 'CLOSED';
 
-/** Aeron Cluster's log channel defaults: 64 KiB terms (aeron.cluster.log.channel) and the driver's 1408-byte MTU. */
-export const DEFAULT_LOG_TERM_LENGTH = 64 * 1024;
+/**
+ * Term length of the recorded log: 1 MiB, so an entry takes up to 128 KiB (an eighth of a term),
+ * a command of the cluster client's default maximum with its session header. Aeron Cluster's log
+ * channel defaults to 64 MiB terms (aeron.cluster.log.channel); the MTU is the driver's 1408 bytes.
+ */
+export const DEFAULT_LOG_TERM_LENGTH = 1024 * 1024;
 export const DEFAULT_LOG_MTU = 1408;
 
 export interface ArchiveConsensusLogOptions {
@@ -158,8 +163,18 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
     return this.durable;
   }
 
+  /** Longest entry the log takes: the longest message its recorded stream's terms take (an eighth of a term). */
+  get maxEntryLength(): number {
+    return computeMaxMessageLength(this.layout.termLength);
+  }
+
   append(termId: number, data: Uint8Array): LogEntry {
     this.checkUsable();
+    // Refused before anything changes: an entry the publication cannot take would stay at the
+    // head of the queue and hold every later one back.
+    if (data.length > this.maxEntryLength) {
+      throw new SkeinError(ErrorCode.MESSAGE_TOO_LONG, `a log entry of ${data.length} bytes is longer than the ${this.maxEntryLength} the log's ${this.layout.termLength}-byte terms take`);
+    }
     const newTerm = this.inner.termBase(termId) === undefined;
     const entry = this.inner.append(termId, data);
     if (newTerm) this.writeState();

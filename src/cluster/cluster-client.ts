@@ -34,6 +34,7 @@ import type { Subscription } from '../client/subscription.js';
 import type { Agent } from '../agent/agent.js';
 import type { Implements } from '../util/implements.js';
 import type { Header } from '../logbuffer/header.js';
+import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import type { Prng } from '../env/prng.js';
 import { SeededPrng, randomSeed } from '../env/prng.js';
 import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
@@ -272,7 +273,7 @@ export class ClusterClient {
   private firstConnect: { resolve: (c: ClusterClient) => void; reject: (e: Error) => void } | null = null;
   private closing = false;
 
-  private constructor(client: SkeinClient, options: ClusterClientOptions, egress: Subscription, ingress: Map<number, Publication>) {
+  private constructor(client: SkeinClient, options: ClusterClientOptions, egress: Subscription, ingress: Map<number, Publication>, assembler: FragmentAssembler) {
     this.client = client;
     this.egress = egress;
     this.ingress = ingress;
@@ -296,14 +297,18 @@ export class ClusterClient {
     this.nowNs = client.nanoTime();
     this.connectDeadlineNs = this.nowNs + this.settings.reconnectDeadlineMs * 1e6;
     this.attemptTarget = [...ingress.keys()][Math.floor(this.random.nextDouble() * ingress.size)]!;
-    this.onFragment = (buffer, offset, length) => this.onEgress(buffer, offset, length);
+    this.onFragment = assembler.onFragment;
   }
 
   /** Connects to the cluster; resolves once a session is open, rejects when the reconnect deadline passes first or the cluster refuses. */
   static async connect(client: SkeinClient, options: ClusterClientOptions): Promise<ClusterClient> {
     const endpoints = parseEndpoints(options.ingressEndpoints);
     const egressChannel = withClientTermLength(options.egressChannel ?? 'aeron:udp?endpoint=127.0.0.1:0').toString();
-    const egress = await client.addSubscription(egressChannel, options.egressStreamId ?? DEFAULT_EGRESS_STREAM_ID);
+    // An answer longer than one frame (the egress MTU less the DATA header) comes in fragments:
+    // each member's are put together again, and a member's partial answer goes with its image.
+    let cc: ClusterClient | null = null;
+    const assembler = new FragmentAssembler((buffer, offset, length) => cc?.onEgress(buffer, offset, length));
+    const egress = await client.addSubscription(egressChannel, options.egressStreamId ?? DEFAULT_EGRESS_STREAM_ID, { onUnavailableImage: (image) => assembler.freeSessionBuffer(image.sessionId) });
     const ingress = new Map<number, Publication>();
     try {
       const base = withClientTermLength(options.ingressChannel ?? 'aeron:udp');
@@ -316,10 +321,11 @@ export class ClusterClient {
       for (const p of ingress.values()) p.close();
       throw error;
     }
-    const cc = new ClusterClient(client, options, egress, ingress);
+    const connecting = new ClusterClient(client, options, egress, ingress, assembler);
+    cc = connecting;
     return new Promise<ClusterClient>((resolve, reject) => {
-      cc.firstConnect = { resolve, reject };
-      client.addAgent(cc);
+      connecting.firstConnect = { resolve, reject };
+      client.addAgent(connecting);
     });
   }
 
@@ -593,10 +599,18 @@ export class ClusterClient {
       }
       return;
     }
-    if (sessionId !== this.sessionIdValue || code !== EventCode.CLOSED) return;
-    // The cluster closed the session; a command it names was rejected for it.
+    if (sessionId !== this.sessionIdValue || (code !== EventCode.CLOSED && code !== EventCode.ERROR)) return;
     const command = this.bySequence.get(sequenceKey(correlationId));
     const rejected = command !== undefined && command.sessionId === sessionId && command.sequence === correlationId ? command : undefined;
+    if (code === EventCode.ERROR) {
+      // The cluster refused a command it names (too long for its log, say): not applied, never
+      // will be; the session stays open.
+      if (rejected === undefined) return;
+      this.remove(rejected);
+      this.fail(rejected, new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was refused and not applied: ${detail}`));
+      return;
+    }
+    // The cluster closed the session; a command it names was rejected for it.
     if (rejected !== undefined) this.remove(rejected);
     this.loseSession(`the cluster closed session ${sessionId}: ${detail}`);
     if (rejected !== undefined) this.fail(rejected, new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was not applied: ${detail}`));

@@ -31,6 +31,7 @@ import type { SkeinClient } from '../client/skein-client.js';
 import type { Publication } from '../client/publication.js';
 import type { Subscription } from '../client/subscription.js';
 import type { Header } from '../logbuffer/header.js';
+import { FragmentAssembler } from '../logbuffer/fragment-assembler.js';
 import { ErrorCode, SkeinError, messageOf } from '../util/errors.js';
 import {
   AdminRequestDecoder, AdminRequestType, AdminResponseCode, AdminResponseEncoder, EventCode, HEADER_LENGTH, MessageHeaderDecoder, NewLeaderEventEncoder, SCHEMA_ID, SessionCloseRequestDecoder, SessionConnectRequestDecoder, SessionEventEncoder, SessionKeepAliveDecoder,
@@ -60,6 +61,12 @@ export interface ClusterIngressOptions {
   readonly reportError: (error: unknown) => void;
   /** @default DEFAULT_MAX_EGRESS_BACKLOG_BYTES */
   readonly maxEgressBacklogBytes?: number;
+  /**
+   * Longest command the cluster's log takes. A longer one is not appended: its client is told with
+   * a SessionEvent ERROR naming the command (its sequence as correlation id) and both lengths, and
+   * the session stays open. @default no limit
+   */
+  readonly maxCommandLength?: number;
 }
 
 /** Frames waiting for a publication, oldest first: an array read from a moving head, compacted as it drains. */
@@ -141,18 +148,26 @@ export class ClusterIngress {
   private nextSweepNs = 0;
   private closed = false;
   /** Counts for tests and operators. */
-  readonly stats = { connects: 0, redirects: 0, commands: 0, dropped: 0, egressBacklogClosed: 0, newLeaderEvents: 0, adminRequests: 0 };
+  readonly stats = { connects: 0, redirects: 0, commands: 0, refused: 0, dropped: 0, egressBacklogClosed: 0, newLeaderEvents: 0, adminRequests: 0 };
+  private readonly maxCommandLength: number;
 
-  private constructor(options: ClusterIngressOptions, subscription: Subscription) {
+  private constructor(options: ClusterIngressOptions, subscription: Subscription, assembler: FragmentAssembler) {
     this.options = options;
     this.client = options.client;
     this.node = options.node;
     this.subscription = subscription;
-    this.onFragment = (buffer, offset, length, header) => this.onMessage(buffer, offset, length, header);
+    this.onFragment = assembler.onFragment;
+    this.maxCommandLength = options.maxCommandLength ?? Number.POSITIVE_INFINITY;
   }
 
   static async open(options: ClusterIngressOptions, channel: string, streamId: number): Promise<ClusterIngress> {
-    return new ClusterIngress(options, await options.client.addSubscription(channel, streamId));
+    // A message longer than one frame (the client's MTU less the DATA header) comes in fragments:
+    // each client's are put together again, and a client's partial message goes with its image.
+    let ingress: ClusterIngress | null = null;
+    const assembler = new FragmentAssembler((buffer, offset, length, header) => ingress?.onMessage(buffer, offset, length, header));
+    const subscription = await options.client.addSubscription(channel, streamId, { onUnavailableImage: (image) => assembler.freeSessionBuffer(image.sessionId) });
+    ingress = new ClusterIngress(options, subscription, assembler);
+    return ingress;
   }
 
   /** The ingress channel as bound (a port 0 resolved). */
@@ -203,6 +218,16 @@ export class ClusterIngress {
     if (egress === undefined) return;
     this.messageEnc.wrapAndApplyHeader(this.scratch, 0).leadershipTermId(this.node.member.leadershipTermId).clusterSessionId(sessionId).timestamp(sequence);
     this.send(egress, this.scratch, SESSION_HEADER_LENGTH, answer);
+  }
+
+  /** A command refused as it came (too long for the log): SessionEvent ERROR naming it; the session stays open. */
+  private refuse(sessionId: number, sequence: number, reason: string): void {
+    this.stats.refused++;
+    const egress = this.egressOf(sessionId);
+    if (egress === undefined) return;
+    const length = this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(sequence).leadershipTermId(this.node.member.leadershipTermId)
+      .leaderMemberId(this.options.memberId).code(EventCode.ERROR).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(reason).encodedLength();
+    this.send(egress, this.scratch, length, null);
   }
 
   /** A command that was not applied and never will be: the session is closed (or was never opened). */
@@ -261,6 +286,11 @@ export class ClusterIngress {
           const sessionId = d.clusterSessionIdAsNumber();
           if (!this.current(d.leadershipTermIdAsNumber(), sessionId) || length < SESSION_HEADER_LENGTH) return;
           const sequence = d.timestampAsNumber();
+          const commandLength = length - SESSION_HEADER_LENGTH;
+          if (commandLength > this.maxCommandLength) {
+            this.refuse(sessionId, sequence, `a command of ${commandLength} bytes is longer than the ${this.maxCommandLength} the cluster's log takes`);
+            return;
+          }
           if (this.node.onIngress(sessionId, sequence < 0 ? 0 : sequence, buffer.subarray(offset + SESSION_HEADER_LENGTH, offset + length)).accepted) this.stats.commands++;
           return;
         }

@@ -43,7 +43,8 @@ import type { ArchiveOptions } from '../archive/archive-context.js';
 import { ArchiveClient } from '../archive/archive-client.js';
 import type { ConsensusLog } from './consensus/consensus-log.js';
 import { ConsensusCodec, MAX_CONSENSUS_FRAME } from './consensus/consensus-codec.js';
-import { decodeLogData, encodeLogData, logDataLength, LOG_DATA_OVERHEAD } from './consensus/log-data-codec.js';
+import { decodeLogData, encodeLogData, logDataLength, LOG_DATA_ENTRY_OVERHEAD, LOG_DATA_OVERHEAD } from './consensus/log-data-codec.js';
+import { SESSION_MESSAGE_OVERHEAD } from './service/cluster-entries.js';
 import { CONSENSUS_DEFAULTS, type ConsensusSettings, type ElectionState, type Role } from './consensus/consensus-member.js';
 import type { ConsensusMessage } from './consensus/consensus-messages.js';
 import type { ClusteredService } from './service/service-container.js';
@@ -60,15 +61,24 @@ export const MODULE_STATE_CODES: Readonly<Record<NodeState, number>> = { ACTIVE:
 export const DEFAULT_CONSENSUS_STREAM_ID = 108;
 export const DEFAULT_LOG_STREAM_ID = 100;
 /**
- * Term length of the consensus and log streams a member sends to each other member. They carry
- * consensus messages and LogData batches of at most 16 KiB (maxBatchBytes), and the receiver's
- * window (128 KiB by default) bounds their flow, so the driver's 16 MiB default buys nothing, while
- * each page of a term costs a page fault the first time it is written (10.5 µs a page on the
- * benchmarks' virtual machines: a leader at 100k commands/s spent a tenth of a CPU in them for the
- * first 48 MiB of each stream). At 1 MiB the terms are in use within a tenth of a second and
- * reused from then on.
+ * Term length of the consensus stream a member sends to each other member, and the least of its
+ * log stream's ({@link logChannelTermLength}). They carry consensus messages and LogData batches of
+ * 16 KiB (maxBatchBytes) or one longer entry, and the receiver's window (128 KiB by default) bounds
+ * their flow, so the driver's 16 MiB default buys nothing, while each page of a term costs a page
+ * fault the first time it is written (10.5 µs a page on the benchmarks' virtual machines: a leader
+ * at 100k commands/s spent a tenth of a CPU in them for the first 48 MiB of each stream). Terms of
+ * 1 or 2 MiB are all in use within a second and reused from then on.
  */
 export const MEMBER_CHANNEL_TERM_LENGTH = 1024 * 1024;
+
+/**
+ * Term length of the log stream to each other member: twice the recorded log's, at least
+ * {@link MEMBER_CHANNEL_TERM_LENGTH}, so that a LogData carrying the longest entry the log takes
+ * (an eighth of its term) fits one message (an eighth of this term).
+ */
+export function logChannelTermLength(logTermLength: number): number {
+  return Math.max(MEMBER_CHANNEL_TERM_LENGTH, 2 * logTermLength);
+}
 
 export interface ClusterMemberEndpoint {
   readonly id: number;
@@ -150,6 +160,8 @@ export class ClusterMember {
   readonly node: ClusterNode;
   /** @internal */
   readonly log: ConsensusLog & { close(): void; readonly failure?: SkeinError | null };
+  /** Longest command this member's log takes (Infinity: no limit); the ingress refuses longer ones with SessionEvent ERROR. */
+  readonly maxCommandLength: number;
   /** @internal Clients' ingress and egress, when the member has an ingress endpoint (set by launch). */
   ingress: ClusterIngress | null = null;
   private readonly archive: { readonly server: Archive; readonly client: ArchiveClient } | null;
@@ -219,6 +231,9 @@ export class ClusterMember {
     for (const p of logPubs.values()) maxMessage = Math.min(maxMessage, p.maxMessageLength);
     const maxBatchBytes = Math.min(options.settings?.maxBatchBytes ?? CONSENSUS_DEFAULTS.maxBatchBytes, Number.isFinite(maxMessage) ? Math.floor(maxMessage / 2) : CONSENSUS_DEFAULTS.maxBatchBytes);
     this.logBuffer = new Uint8Array(maxBatchBytes * 2 + LOG_DATA_OVERHEAD);
+    // The longest command whose entry both the recorded log and a LogData to the other members take.
+    const entryMax = Math.min(log instanceof ArchiveConsensusLog ? log.maxEntryLength : Infinity, maxMessage - LOG_DATA_OVERHEAD - LOG_DATA_ENTRY_OVERHEAD);
+    this.maxCommandLength = entryMax - SESSION_MESSAGE_OVERHEAD;
     this.onConsensusFragment = (buffer, offset, length, header) => this.onConsensusFrame(buffer, offset, length, header);
     this.logAssembler = new FragmentAssembler((buffer, offset, length, header) => this.onLogFrame(buffer, offset, length, header));
     this.node = new ClusterNode({
@@ -304,7 +319,7 @@ export class ClusterMember {
         opened.push(c);
         consensusPubs.set(m.id, c);
         // The log stream to a member carries LogData messages of up to maxBatchBytes in frames of the log's MTU.
-        const l = await client.addExclusivePublication(`aeron:udp?endpoint=${m.consensus}|mtu=${mtu}|term-length=${MEMBER_CHANNEL_TERM_LENGTH}`, logStreamId);
+        const l = await client.addExclusivePublication(`aeron:udp?endpoint=${m.consensus}|mtu=${mtu}|term-length=${logChannelTermLength(termLength)}`, logStreamId);
         opened.push(l);
         logPubs.set(m.id, l);
       }
@@ -316,7 +331,7 @@ export class ClusterMember {
           {
             client, node: member.node, memberId: options.memberId, ingressEndpoints: endpoints,
             leaderHeartbeatTimeoutNs: options.settings?.leaderHeartbeatTimeoutNs ?? CONSENSUS_DEFAULTS.leaderHeartbeatTimeoutNs, reportError: (e) => client.reportError(e),
-            maxEgressBacklogBytes: options.maxEgressBacklogBytes,
+            maxEgressBacklogBytes: options.maxEgressBacklogBytes, maxCommandLength: member.maxCommandLength,
           },
           `aeron:udp?endpoint=${self.ingress}`,
           options.ingressStreamId ?? DEFAULT_INGRESS_STREAM_ID,

@@ -25,6 +25,8 @@ export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 export const ClusterAction = { SNAPSHOT: 1, SUSPEND: 2, RESUME: 3 } as const;
 
 const SESSION_HEADER = 25;
+/** Bytes a session message entry adds to its command. */
+export const SESSION_MESSAGE_OVERHEAD = SESSION_HEADER;
 const TIMER_LENGTH = 17;
 const ACTION_LENGTH = 10;
 const OPEN_LENGTH = 17;

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Skein } from '../../../src/skein.js';
 import { ClusterMember, type ClusterMemberEndpoint } from '../../../src/cluster/cluster-member.js';
-import { ClusterClient, type ClusterClientStateChange } from '../../../src/cluster/cluster-client.js';
+import { ClusterClient, DEFAULT_CLIENT_TERM_LENGTH, type ClusterClientStateChange } from '../../../src/cluster/cluster-client.js';
+import { SESSION_HEADER_LENGTH } from '../../../src/cluster/cluster-ingress.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
 import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
 import { SeededPrng } from '../../../src/env/prng.js';
@@ -163,7 +164,7 @@ test('cluster client: endpoints that are not host:port are refused naming them; 
   }
 });
 
-test('cluster client: the ingress channel\'s parameters go to every member\'s publication and the egress channel\'s to the leader\'s answers; commands and answers larger than the default MTU pass; a bad ingress channel is refused naming it', { timeout: 30_000 }, async () => {
+test('cluster client: the ingress channel\'s parameters go to every member\'s publication and the egress channel\'s to the leader\'s answers; commands and answers larger than the default MTU pass; both channels take 1 MiB terms unless they name a term length, which bounds a command; a command longer than one frame is put together whole on each side, one longer than the log takes is refused naming both lengths and the session goes on; a bad ingress channel is refused naming it', { timeout: 30_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-client-mtu-'));
   const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` }];
   const memberSkein = Skein.launch({ testProfile: true, seed: 711, dir: join(root, 'member') });
@@ -193,6 +194,29 @@ test('cluster client: the ingress channel\'s parameters go to every member\'s pu
     // The member's own publications (consensus, log, archive) keep their MTU: only the egress has the client's.
     const egress = labels(memberSkein, 'pub-pos').filter((l) => l.includes('mtu=8192'));
     assert.equal(egress.length, 1, `the leader answers on the client's channel with its mtu: ${labels(memberSkein, 'pub-pos').join('; ')}`);
+    // Neither channel named a term length: both got the client's default, which bounds a command.
+    assert.match(ingress[0]!, new RegExp(`term-length=${DEFAULT_CLIENT_TERM_LENGTH}`));
+    assert.match(egress[0]!, new RegExp(`term-length=${DEFAULT_CLIENT_TERM_LENGTH}`));
+    const defaultMax = DEFAULT_CLIENT_TERM_LENGTH / 8 - SESSION_HEADER_LENGTH;
+    await assert.rejects(client.send(new Uint8Array(defaultMax + 1)), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.MESSAGE_TOO_LONG && e.message.includes(`longer than the ${defaultMax} the ingress takes`));
+    // Channels that name a term length keep it (the leader's answers too), and so take longer commands.
+    await client.close();
+    client = await ClusterClient.connect(clientSkein.client, {
+      ingressEndpoints: endpoints.map((m) => m.ingress!), ingressChannel: 'aeron:udp?term-length=2m', egressChannel: 'aeron:udp?endpoint=127.0.0.1:0|term-length=2m', random: new SeededPrng(4),
+    });
+    assert.ok(labels(clientSkein, 'pub-pos').some((l) => l.includes(endpoints[0]!.ingress!) && l.includes('term-length=2m')), `ingress with its own term length: ${labels(clientSkein, 'pub-pos').join('; ')}`);
+    assert.ok(labels(memberSkein, 'pub-pos').some((l) => l.includes('term-length=2m')), `the leader answers with the client's term length: ${labels(memberSkein, 'pub-pos').join('; ')}`);
+    // At the default MTU a long command and its answer travel in fragments, put together whole on each side.
+    const longValue = 'w'.repeat(131_000);
+    assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'put', key: 'long', value: longValue }))), { ok: true });
+    assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'get', key: 'long' }))), { value: longValue });
+    // Longer than the log takes (an eighth of its 1 MiB terms): refused at once, naming both lengths, and the session goes on.
+    const tooLongForLog = encodeKv({ op: 'put', key: 'longer', value: 'x'.repeat(200_000) });
+    const maxForLog = member.maxCommandLength;
+    await assert.rejects(client.send(tooLongForLog), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CLUSTER_COMMAND_FAILED && e.message.includes(`a command of ${tooLongForLog.length} bytes is longer than the ${maxForLog} the cluster's log takes`));
+    assert.equal(client.state, 'CONNECTED');
+    assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'get', key: 'longer' }))), { value: null });
+    assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'put', key: 'after', value: 'a' }))), { ok: true });
   } finally {
     await client?.close();
     await member?.close();
