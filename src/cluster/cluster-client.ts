@@ -42,7 +42,7 @@ import {
   AdminRequestEncoder, AdminRequestType, AdminResponseCode, AdminResponseDecoder, EventCode, MessageHeaderDecoder, NewLeaderEventDecoder, SCHEMA_ID, SessionCloseRequestEncoder, SessionConnectRequestEncoder, SessionEventDecoder, SessionKeepAliveEncoder,
   SessionMessageHeaderDecoder, SessionMessageHeaderEncoder,
 } from './codecs/cluster-codecs.js';
-import { CLIENT_PROTOCOL_VERSION, DEFAULT_INGRESS_STREAM_ID, SESSION_HEADER_LENGTH } from './cluster-ingress.js';
+import { ANSWER_TOO_LONG_DETAIL, CLIENT_PROTOCOL_VERSION, DEFAULT_INGRESS_STREAM_ID, SESSION_HEADER_LENGTH } from './cluster-ingress.js';
 import { checkEndpoint } from './endpoints.js';
 import { ChannelUri } from '../protocol/channel-uri.js';
 
@@ -603,11 +603,16 @@ export class ClusterClient {
     const command = this.bySequence.get(sequenceKey(correlationId));
     const rejected = command !== undefined && command.sessionId === sessionId && command.sequence === correlationId ? command : undefined;
     if (code === EventCode.ERROR) {
-      // The cluster refused a command it names (too long for its log, say): not applied, never
-      // will be; the session stays open.
+      // The session stays open. The cluster either applied the command but cannot send its answer
+      // (longer than this client's egress takes), or refused it (too long for its log, say): not
+      // applied, never will be.
       if (rejected === undefined) return;
       this.remove(rejected);
-      this.fail(rejected, new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was refused and not applied: ${detail}`));
+      if (detail.startsWith(ANSWER_TOO_LONG_DETAIL)) {
+        this.fail(rejected, new SkeinError(ErrorCode.MESSAGE_TOO_LONG, `command ${sessionId}/${correlationId} was applied, but ${detail.slice(ANSWER_TOO_LONG_DETAIL.length)}`));
+      } else {
+        this.fail(rejected, new SkeinError(ErrorCode.CLUSTER_COMMAND_FAILED, `command ${sessionId}/${correlationId} was refused and not applied: ${detail}`));
+      }
       return;
     }
     // The cluster closed the session; a command it names was rejected for it.

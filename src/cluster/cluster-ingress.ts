@@ -69,6 +69,13 @@ export interface ClusterIngressOptions {
   readonly maxCommandLength?: number;
 }
 
+/**
+ * How a SessionEvent ERROR naming a command (its sequence as correlation id) begins when the
+ * command was applied but its answer is longer than the client's egress takes; any other such
+ * ERROR refused the command before it was appended.
+ */
+export const ANSWER_TOO_LONG_DETAIL = 'applied; its answer is too long: ';
+
 /** Frames waiting for a publication, oldest first: an array read from a moving head, compacted as it drains. */
 export class FrameQueue {
   private frames: Uint8Array[] = [];
@@ -216,8 +223,29 @@ export class ClusterIngress {
   egress(sessionId: number, sequence: number, answer: Uint8Array): void {
     const egress = this.egressOf(sessionId);
     if (egress === undefined) return;
+    if (egress.publication !== null && SESSION_HEADER_LENGTH + answer.length > egress.publication.maxMessageLength) {
+      this.answerTooLong(egress, sequence, answer.length, egress.publication.maxMessageLength);
+      return;
+    }
     this.messageEnc.wrapAndApplyHeader(this.scratch, 0).leadershipTermId(this.node.member.leadershipTermId).clusterSessionId(sessionId).timestamp(sequence);
     this.send(egress, this.scratch, SESSION_HEADER_LENGTH, answer);
+  }
+
+  /**
+   * An answer longer than the client's egress takes (its term length's longest message): not sent;
+   * reported, and the client told with a SessionEvent ERROR naming the command that it was applied.
+   */
+  private answerTooLong(egress: Egress, sequence: number, answerLength: number, maxMessageLength: number): void {
+    const max = maxMessageLength - SESSION_HEADER_LENGTH;
+    const what = `the answer of ${answerLength} bytes is longer than the ${max} the client's egress takes (its term length's longest message less the ${SESSION_HEADER_LENGTH}-byte session header)`;
+    this.options.reportError(
+      new SkeinError(ErrorCode.MESSAGE_TOO_LONG, `member ${this.options.memberId}: command ${egress.sessionId}/${sequence} was applied, but ${what}`, {
+        channel: egress.response.channel, streamId: egress.response.streamId, sessionId: egress.sessionId,
+      }),
+    );
+    const length = this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(egress.sessionId).correlationId(sequence).leadershipTermId(this.node.member.leadershipTermId)
+      .leaderMemberId(this.options.memberId).code(EventCode.ERROR).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(`${ANSWER_TOO_LONG_DETAIL}${what}`).encodedLength();
+    this.send(egress, this.scratch, length, null);
   }
 
   /** A command refused as it came (too long for the log): SessionEvent ERROR naming it; the session stays open. */
@@ -451,9 +479,21 @@ export class ClusterIngress {
   }
 
   private pump(egress: Egress): number {
-    if (egress.publication === null) return 0;
+    const publication = egress.publication;
+    if (publication === null) return 0;
     let sent = 0;
-    while (egress.pending.length > 0 && egress.publication.offer(egress.pending.peek()!) >= 0) {
+    while (egress.pending.length > 0) {
+      const frame = egress.pending.peek()!;
+      if (frame.length > publication.maxMessageLength) {
+        // An answer queued before the publication was there, longer than it takes (only answers
+        // can be): dropped and told, as egress() does once the publication is known.
+        egress.pending.shift();
+        const sequence = this.messageDec.wrapAndCheckHeader(frame, 0, frame.length).timestampAsNumber();
+        this.answerTooLong(egress, sequence, frame.length - SESSION_HEADER_LENGTH, publication.maxMessageLength);
+        sent++;
+        continue;
+      }
+      if (publication.offer(frame) < 0) break;
       egress.pending.shift();
       sent++;
     }

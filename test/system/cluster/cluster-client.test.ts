@@ -226,6 +226,39 @@ test('cluster client: the ingress channel\'s parameters go to every member\'s pu
   }
 });
 
+test('cluster client: an answer longer than the client\'s egress takes is not sent: the member reports it, the command fails with MESSAGE_TOO_LONG saying it was applied, and the session goes on', { timeout: 30_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-client-long-answer-'));
+  const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` }];
+  const memberErrors: unknown[] = [];
+  const memberSkein = Skein.launch({ testProfile: true, seed: 731, dir: join(root, 'member'), errorHandler: (e) => memberErrors.push(e) });
+  const clientSkein = Skein.launch({ testProfile: true, seed: 732, dir: join(root, 'client') });
+  let applied = 0;
+  // Answers a command whose first byte is 1 with 200,000 bytes, more than a 1 MiB-term egress takes.
+  const service = { onSessionMessage: (_session: unknown, _timestamp: number, payload: Uint8Array): Uint8Array => (applied++, new Uint8Array(payload[0] === 1 ? 200_000 : 3)) };
+  let member: ClusterMember | null = null;
+  let client: ClusterClient | null = null;
+  try {
+    member = await ClusterMember.launch(memberSkein.client, { memberId: 0, members: endpoints, clusterDir: join(root, 'member-0'), service, settings: SETTINGS, seed: 1 });
+    await waitFor(() => member!.role === 'LEADER' && member!.electionState === 'CLOSED', 20_000, 'a leader');
+    client = await ClusterClient.connect(clientSkein.client, { ingressEndpoints: endpoints.map((m) => m.ingress!), random: new SeededPrng(5), commandTimeoutMs: 10_000 });
+    assert.equal((await client.send(new Uint8Array([0]))).length, 3);
+    const max = DEFAULT_CLIENT_TERM_LENGTH / 8 - SESSION_HEADER_LENGTH;
+    await assert.rejects(client.send(new Uint8Array([1])), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.MESSAGE_TOO_LONG
+      && /^command \d+\/\d+ was applied, but the answer of 200000 bytes is longer than the \d+ the client's egress takes/.test(e.message) && e.message.includes(`the ${max} the client's egress takes`));
+    assert.equal(applied, 2, 'the command was applied');
+    assert.equal(client.state, 'CONNECTED');
+    assert.equal((await client.send(new Uint8Array([0]))).length, 3, 'the session goes on');
+    assert.ok(memberErrors.some((e) => e instanceof SkeinError && e.code === ErrorCode.MESSAGE_TOO_LONG && e.message.includes('was applied, but the answer of 200000 bytes')), `the member reports it: ${memberErrors.map(String).join('; ')}`);
+    assert.equal(member.role, 'LEADER');
+  } finally {
+    await client?.close();
+    await member?.close();
+    await clientSkein.close();
+    await memberSkein.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('cluster client: sendWith reports each answer to its listener with the token and the answer in place, a listener may send again from its call, one that throws is reported and the client goes on, close ends the rest through onError, each command ending once even when a listener closes the client among commands timing out together; bad payloads are refused naming them, by send and sendWith alike', { timeout: 30_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-client-listener-'));
   const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` }];
