@@ -15,6 +15,7 @@ import { Skein } from '../../../src/skein.js';
 import { ClusterMember, type ClusterMemberEndpoint } from '../../../src/cluster/cluster-member.js';
 import { ClusterClient, DEFAULT_CLIENT_TERM_LENGTH, type ClusterClientStateChange } from '../../../src/cluster/cluster-client.js';
 import { SESSION_HEADER_LENGTH } from '../../../src/cluster/cluster-ingress.js';
+import type { ClusteredService } from '../../../src/cluster/service/service-container.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
 import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
 import { SeededPrng } from '../../../src/env/prng.js';
@@ -226,21 +227,43 @@ test('cluster client: the ingress channel\'s parameters go to every member\'s pu
   }
 });
 
-test('cluster client: an answer longer than the client\'s egress takes is not sent: the member reports it, the command fails with MESSAGE_TOO_LONG saying it was applied, and the session goes on', { timeout: 30_000 }, async () => {
-  const root = mkdtempSync(join(tmpdir(), 'skein-cluster-client-long-answer-'));
+/**
+ * A one-member cluster serving `service` (its Skein's errors into `memberErrors`) and a client's
+ * Skein; `run` gets them once the member leads. Everything is closed after, even on failure,
+ * with the clients `run` tracked.
+ */
+async function withOneMember(
+  name: string,
+  seed: number,
+  service: ClusteredService,
+  run: (t: { endpoints: ClusterMemberEndpoint[]; member: ClusterMember; clientSkein: Skein; memberErrors: unknown[]; track: (c: ClusterClient) => ClusterClient }) => Promise<void>,
+): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), `skein-cluster-client-${name}-`));
   const endpoints: ClusterMemberEndpoint[] = [{ id: 0, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` }];
   const memberErrors: unknown[] = [];
-  const memberSkein = Skein.launch({ testProfile: true, seed: 731, dir: join(root, 'member'), errorHandler: (e) => memberErrors.push(e) });
-  const clientSkein = Skein.launch({ testProfile: true, seed: 732, dir: join(root, 'client') });
-  let applied = 0;
-  // Answers a command whose first byte is 1 with 200,000 bytes, more than a 1 MiB-term egress takes.
-  const service = { onSessionMessage: (_session: unknown, _timestamp: number, payload: Uint8Array): Uint8Array => (applied++, new Uint8Array(payload[0] === 1 ? 200_000 : 3)) };
+  const memberSkein = Skein.launch({ testProfile: true, seed, dir: join(root, 'member'), errorHandler: (e) => memberErrors.push(e) });
+  const clientSkein = Skein.launch({ testProfile: true, seed: seed + 1, dir: join(root, 'client') });
+  const clients: ClusterClient[] = [];
   let member: ClusterMember | null = null;
-  let client: ClusterClient | null = null;
   try {
     member = await ClusterMember.launch(memberSkein.client, { memberId: 0, members: endpoints, clusterDir: join(root, 'member-0'), service, settings: SETTINGS, seed: 1 });
     await waitFor(() => member!.role === 'LEADER' && member!.electionState === 'CLOSED', 20_000, 'a leader');
-    client = await ClusterClient.connect(clientSkein.client, { ingressEndpoints: endpoints.map((m) => m.ingress!), random: new SeededPrng(5), commandTimeoutMs: 10_000 });
+    await run({ endpoints, member, clientSkein, memberErrors, track: (c) => (clients.push(c), c) });
+  } finally {
+    for (const c of clients) await c.close();
+    await member?.close();
+    await clientSkein.close();
+    await memberSkein.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+test('cluster client: an answer longer than the client\'s egress takes is not sent: the member reports it, the command fails with MESSAGE_TOO_LONG saying it was applied, and the session goes on', { timeout: 30_000 }, async () => {
+  let applied = 0;
+  // Answers a command whose first byte is 1 with 200,000 bytes, more than a 1 MiB-term egress takes.
+  const service: ClusteredService = { onSessionMessage: (_session, _timestamp, payload) => (applied++, new Uint8Array(payload[0] === 1 ? 200_000 : 3)) };
+  await withOneMember('long-answer', 731, service, async ({ endpoints, member, clientSkein, memberErrors, track }) => {
+    const client = track(await ClusterClient.connect(clientSkein.client, { ingressEndpoints: endpoints.map((m) => m.ingress!), random: new SeededPrng(5), commandTimeoutMs: 10_000 }));
     assert.equal((await client.send(new Uint8Array([0]))).length, 3);
     const max = DEFAULT_CLIENT_TERM_LENGTH / 8 - SESSION_HEADER_LENGTH;
     await assert.rejects(client.send(new Uint8Array([1])), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.MESSAGE_TOO_LONG
@@ -250,13 +273,7 @@ test('cluster client: an answer longer than the client\'s egress takes is not se
     assert.equal((await client.send(new Uint8Array([0]))).length, 3, 'the session goes on');
     assert.ok(memberErrors.some((e) => e instanceof SkeinError && e.code === ErrorCode.MESSAGE_TOO_LONG && e.message.includes('was applied, but the answer of 200000 bytes')), `the member reports it: ${memberErrors.map(String).join('; ')}`);
     assert.equal(member.role, 'LEADER');
-  } finally {
-    await client?.close();
-    await member?.close();
-    await clientSkein.close();
-    await memberSkein.close();
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });
 
 test('cluster client: sendWith reports each answer to its listener with the token and the answer in place, a listener may send again from its call, one that throws is reported and the client goes on, close ends the rest through onError, each command ending once even when a listener closes the client among commands timing out together; bad payloads are refused naming them, by send and sendWith alike', { timeout: 30_000 }, async () => {
