@@ -391,6 +391,9 @@ export class ClusterMember {
   /** A client command offered on this member (the client protocol over the network is the cluster client's). */
   offer(sessionId: number, sequence: number, command: Uint8Array): IngressResult {
     if (this.closed) return { accepted: false, leaderId: -1 };
+    if (command.length > this.maxCommandLength) {
+      throw new SkeinError(ErrorCode.MESSAGE_TOO_LONG, `${this.roleName}: a command of ${command.length} bytes is longer than the ${this.maxCommandLength} the cluster's log takes`, { sessionId });
+    }
     return this.node.onIngress(sessionId, sequence, command);
   }
 

@@ -327,7 +327,8 @@ export class ClusterNode {
       this.member.offer(encodeSessionOpen(sessionId, time));
     }
     this.lastHeardNs.set(sessionId, this.lastNowNs);
-    if (sequence > 0 && this.isSessionOpen(sessionId)) {
+    const tracked = sequence > 0 && this.isSessionOpen(sessionId);
+    if (tracked) {
       // A resend: applied already (answered again from the session table, or from the session's
       // recent answers for an earlier one), or appended by this leader and on its way. Not
       // appended again, so that clients resending under load add no work to the log.
@@ -342,9 +343,10 @@ export class ClusterNode {
         this.resendsAbsorbed++;
         return { accepted: true, position: this.options.log.appendPosition };
       }
-      this.appendedSequence.set(sessionId, sequence);
     }
     const position = this.member.offer(encodeSessionMessage(sessionId, sequence, time, command))!;
+    // Only once appended: a command the log refused (too long) is not taken for one on its way.
+    if (tracked) this.appendedSequence.set(sessionId, sequence);
     return { accepted: true, position };
   }
 

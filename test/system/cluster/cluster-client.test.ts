@@ -216,6 +216,8 @@ test('cluster client: the ingress channel\'s parameters go to every member\'s pu
     const maxForLog = member.maxCommandLength;
     await assert.rejects(client.send(tooLongForLog), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CLUSTER_COMMAND_FAILED && e.message.includes(`a command of ${tooLongForLog.length} bytes is longer than the ${maxForLog} the cluster's log takes`));
     assert.equal(client.state, 'CONNECTED');
+    // In process too: ClusterMember.offer refuses it before anything is appended.
+    assert.throws(() => member!.offer(1, 1_000_000, tooLongForLog), (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.MESSAGE_TOO_LONG && e.message.includes(`a command of ${tooLongForLog.length} bytes is longer than the ${maxForLog}`));
     assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'get', key: 'longer' }))), { value: null });
     assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'put', key: 'after', value: 'a' }))), { ok: true });
   } finally {
