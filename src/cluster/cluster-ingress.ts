@@ -243,9 +243,13 @@ export class ClusterIngress {
         channel: egress.response.channel, streamId: egress.response.streamId, sessionId: egress.sessionId,
       }),
     );
-    const length = this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(egress.sessionId).correlationId(sequence).leadershipTermId(this.node.member.leadershipTermId)
-      .leaderMemberId(this.options.memberId).code(EventCode.ERROR).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(`${ANSWER_TOO_LONG_DETAIL}${what}`).encodedLength();
-    this.send(egress, this.scratch, length, null);
+    this.send(egress, this.scratch, this.encodeEvent(egress.sessionId, sequence, this.options.memberId, EventCode.ERROR, `${ANSWER_TOO_LONG_DETAIL}${what}`), null);
+  }
+
+  /** Encodes a SessionEvent of this member's current term into the scratch buffer; returns its length. */
+  private encodeEvent(sessionId: number, correlationId: number, leaderId: number, code: EventCode, detail: string): number {
+    return this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(correlationId).leadershipTermId(this.node.member.leadershipTermId)
+      .leaderMemberId(leaderId).code(code).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(detail).encodedLength();
   }
 
   /** A command refused as it came (too long for the log): SessionEvent ERROR naming it; the session stays open. */
@@ -253,18 +257,14 @@ export class ClusterIngress {
     this.stats.refused++;
     const egress = this.egressOf(sessionId);
     if (egress === undefined) return;
-    const length = this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(sequence).leadershipTermId(this.node.member.leadershipTermId)
-      .leaderMemberId(this.options.memberId).code(EventCode.ERROR).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(reason).encodedLength();
-    this.send(egress, this.scratch, length, null);
+    this.send(egress, this.scratch, this.encodeEvent(sessionId, sequence, this.options.memberId, EventCode.ERROR, reason), null);
   }
 
   /** A command that was not applied and never will be: the session is closed (or was never opened). */
   reject(sessionId: number, sequence: number, reason: string): void {
     const egress = this.egressOf(sessionId);
     if (egress === undefined) return;
-    const length = this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(sequence).leadershipTermId(this.node.member.leadershipTermId)
-      .leaderMemberId(this.options.memberId).code(EventCode.CLOSED).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(reason).encodedLength();
-    this.send(egress, this.scratch, length, null);
+    this.send(egress, this.scratch, this.encodeEvent(sessionId, sequence, this.options.memberId, EventCode.CLOSED, reason), null);
   }
 
   /**
@@ -277,9 +277,7 @@ export class ClusterIngress {
     if (egress === undefined) return;
     if (this.node.isLeader && reason !== CloseReason.CLIENT_ACTION) {
       const name = reason === CloseReason.TIMEOUT ? 'TIMEOUT' : 'SERVICE_ACTION';
-      const length = this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(-1).leadershipTermId(this.node.member.leadershipTermId)
-        .leaderMemberId(this.options.memberId).code(EventCode.CLOSED).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(name).encodedLength();
-      this.send(egress, this.scratch, length, null);
+      this.send(egress, this.scratch, this.encodeEvent(sessionId, -1, this.options.memberId, EventCode.CLOSED, name), null);
       this.pump(egress);
     }
     egress.publication?.close();
@@ -383,22 +381,19 @@ export class ClusterIngress {
     const streamId = d.responseStreamId();
     const version = d.version();
     const response = { channel: d.responseChannel(), streamId };
-    const event = (sessionId: number, leaderId: number, code: EventCode, detail: string): number =>
-      this.eventEnc.wrapAndApplyHeader(this.scratch, 0).clusterSessionId(sessionId).correlationId(correlationId).leadershipTermId(this.node.member.leadershipTermId)
-        .leaderMemberId(leaderId).code(code).version(CLIENT_PROTOCOL_VERSION).leaderHeartbeatTimeoutNs(this.options.leaderHeartbeatTimeoutNs).detail(detail).encodedLength();
     if (version >>> 16 !== 0) {
-      this.reply(response, this.scratch.slice(0, event(-1, this.node.member.leaderId, EventCode.ERROR, `invalid client version ${version >>> 16}.${(version >>> 8) & 0xff}.${version & 0xff}, this cluster speaks 0.x`)));
+      this.reply(response, this.scratch.slice(0, this.encodeEvent(-1, correlationId, this.node.member.leaderId, EventCode.ERROR, `invalid client version ${version >>> 16}.${(version >>> 8) & 0xff}.${version & 0xff}, this cluster speaks 0.x`)));
       return;
     }
     const result = this.node.connect(response);
     if (!result.accepted) {
       this.stats.redirects++;
-      this.reply(response, this.scratch.slice(0, event(-1, result.leaderId, EventCode.REDIRECT, this.options.ingressEndpoints)));
+      this.reply(response, this.scratch.slice(0, this.encodeEvent(-1, correlationId, result.leaderId, EventCode.REDIRECT, this.options.ingressEndpoints)));
       return;
     }
     this.stats.connects++;
     const egress = this.egressOf(result.sessionId, response)!;
-    this.send(egress, this.scratch, event(result.sessionId, this.options.memberId, EventCode.OK, ''), null);
+    this.send(egress, this.scratch, this.encodeEvent(result.sessionId, correlationId, this.options.memberId, EventCode.OK, ''), null);
   }
 
   private announceLeadership(): void {
