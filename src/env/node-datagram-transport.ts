@@ -57,6 +57,8 @@ export class NodeDatagramTransport implements DatagramTransport {
   }
 
   private closingSockets = 0;
+  /** Counts the closes begun, so that a release wait started before the latest close began resolves nothing. */
+  private closesBegun = 0;
   private closedWaiters: (() => void)[] = [];
 
   whenClosed(): Promise<void> {
@@ -67,16 +69,20 @@ export class NodeDatagramTransport implements DatagramTransport {
   /** @internal A socket of this transport began closing; `done` is to be called once it has. */
   beginClose(): () => void {
     this.closingSockets++;
+    this.closesBegun++;
     let called = false;
     return () => {
       if (called) return;
       called = true;
       if (--this.closingSockets > 0) return;
       // The 'close' event comes before libuv releases the handle (its close phase follows the
-      // check phase): two turns later it is gone.
+      // check phase): two turns later it is gone. A socket that began closing meanwhile, even one
+      // already reported closed, needs its own two turns: only the wait begun by the last close
+      // releases the waiters.
+      const begun = this.closesBegun;
       setImmediate(() =>
         setImmediate(() => {
-          if (this.closingSockets > 0) return;
+          if (this.closingSockets > 0 || this.closesBegun !== begun) return;
           for (const resolve of this.closedWaiters.splice(0)) resolve();
         }),
       );
@@ -236,10 +242,12 @@ class NodeDatagramSocket implements DatagramSocket {
       { cause, category: 'fatal' },
     );
     this.status = 'failed';
+    const done = this.transport.beginClose();
     try {
-      this.socket.close();
+      this.socket.close(done);
     } catch {
       // a socket whose bind failed may already be closed
+      done();
     }
   }
 }

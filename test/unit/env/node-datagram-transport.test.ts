@@ -70,7 +70,7 @@ test('binds to an ephemeral port, sends and receives over loopback', async (t) =
 });
 
 test('a port in use fails the bind with an error naming address and port', async (t) => {
-  const { open } = tracked(t);
+  const { open, transport } = tracked(t);
   const first = open();
   await waitFor(() => first.status === 'bound', 'first socket bound');
   const second = open(first.localPort);
@@ -82,6 +82,10 @@ test('a port in use fails the bind with an error naming address and port', async
   assert.match(second.error.message, new RegExp(`port ${first.localPort}`));
   assert.match(second.error.message, /EADDRINUSE/);
   assert.equal(second.send(new Uint8Array(1), 0, 1, '127.0.0.1', first.localPort), false);
+  // The failed socket's close is waited for like any other.
+  first.close();
+  await transport.whenClosed();
+  assert.deepEqual(process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap'), [], 'no UDP handle left once whenClosed resolves');
 });
 
 test('close is idempotent and a closed socket neither sends nor receives', async (t) => {
