@@ -20,12 +20,23 @@ function ephemeralLow(): number {
 const PICK_FROM = 10_000;
 const PICK_ATTEMPTS = 100;
 
-/** A random port below the ephemeral range that `bindable` says is free, or undefined after PICK_ATTEMPTS tries. */
+/**
+ * Every port this process has handed out. A port picked but not yet bound is still free, so without
+ * this a second pick (say, the next of three providers' addresses, taken before any binds) could
+ * hand out the same port again, or one that a pair picked earlier takes as its second.
+ */
+const handedOut = new Set<number>();
+
+/** A random port below the ephemeral range, not handed out before, that `bindable` says is free, or undefined after PICK_ATTEMPTS tries. */
 async function pickBelowEphemeral(bindable: (port: number) => Promise<boolean>): Promise<number | undefined> {
   const high = ephemeralLow();
   for (let attempt = 0; attempt < PICK_ATTEMPTS; attempt++) {
     const port = PICK_FROM + Math.floor(Math.random() * (high - PICK_FROM));
-    if (await bindable(port)) return port;
+    if (handedOut.has(port)) continue;
+    if (await bindable(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
   return undefined;
 }
@@ -66,8 +77,11 @@ export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
 export async function freeUdpPortPair(address = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await freeUdpPort(address);
-    if (port >= 65535) continue;
-    if (await udpBindable(port + 1, address)) return port;
+    if (port >= 65535 || handedOut.has(port + 1)) continue;
+    if (await udpBindable(port + 1, address)) {
+      handedOut.add(port + 1);
+      return port;
+    }
   }
   throw new Error(`no two adjacent free UDP ports found on ${address} in 50 tries`);
 }
