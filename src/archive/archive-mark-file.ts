@@ -111,7 +111,7 @@ export function readMarkFileErrors(files: Files, archiveDir: string): MarkFileEr
 function decodeErrors(bytes: Uint8Array, length: number): MarkFileError[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, length);
   const out: MarkFileError[] = [];
-  const decoder = new TextDecoder();
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   for (let offset = 0; offset + RECORD_HEADER <= length; ) {
     const recordLength = view.getInt32(offset, true);
     if (recordLength <= RECORD_HEADER || offset + recordLength > length) break;

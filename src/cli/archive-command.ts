@@ -333,7 +333,7 @@ async function runReplay(options: ReplayOptions): Promise<void> {
     }
     const replaySessionId = await client.replay(options.recordingId, options.position, length, replayChannel, options.replayStream);
     const sessionId = Number(replaySessionId & 0xffffffffn) | 0;
-    const decoder = new TextDecoder();
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     const assembler = new FragmentAssembler((buffer: Uint8Array, offset: number, length: number, header: { position: number; sessionId: number }) => {
       if (header.sessionId !== sessionId) return;
       messages++;

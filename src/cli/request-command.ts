@@ -103,7 +103,7 @@ async function runRequest(options: RequestOptions, command: Command): Promise<vo
   let ok = 0;
   let failed = 0;
   let mismatched = 0;
-  const decoder = new TextDecoder();
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   let maxOutageMs = 0;
   let outageStartMs: number | null = null;
   let interrupted = false;

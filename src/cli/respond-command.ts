@@ -61,7 +61,7 @@ async function runRespond(options: RespondOptions): Promise<void> {
   let opened = 0;
   let closed = 0;
   let finished = false;
-  const decoder = new TextDecoder();
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   const finish = async (): Promise<void> => {
     if (finished) return;
     finished = true;

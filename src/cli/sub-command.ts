@@ -83,7 +83,7 @@ class SubRun {
   private timeout: ReturnType<typeof setTimeout> | null = null;
   private readonly verifier: SequenceVerifier | null;
   private readonly reporter = new RateReporter();
-  private readonly decoder = new TextDecoder();
+  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   private readonly assembler: FragmentAssembler;
 
   constructor(

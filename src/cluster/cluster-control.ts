@@ -51,7 +51,7 @@ export interface ControlAck {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export function writeJson(files: Files, path: string, value: unknown, sync: boolean): void {
   writeFileAtomically(files, path, encoder.encode(`${JSON.stringify(value)}\n`), { sync });

@@ -59,7 +59,10 @@ export abstract class Flyweight {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8');
+// ignoreBOM: a text that begins with U+FEFF keeps it (a TextDecoder drops a leading one by
+// default), so that every string decodes to what was encoded. The same holds for every decoder of
+// data in src/.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Decodes `length` bytes of UTF-8 at `offset` of `buffer`, clamped to the buffer. */
 export function decodeUtf8(buffer: Uint8Array, offset: number, length: number): string {

@@ -39,7 +39,7 @@ export const rawCodec: Codec<Uint8Array> = Object.freeze({
 });
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** JSON in UTF-8; `undefined` travels as an empty payload. */
 export function jsonCodec<T = unknown>(): Codec<T> {

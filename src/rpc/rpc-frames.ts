@@ -64,7 +64,7 @@ export type Metadata = Readonly<Record<string, string>>;
 export const EMPTY_METADATA: Metadata = Object.freeze({});
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export interface FrameFields {
   readonly type: FrameType;

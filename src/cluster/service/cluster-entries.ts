@@ -105,7 +105,7 @@ export interface SessionResponse {
 }
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder();
+const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export function encodeSessionOpen(sessionId: number, timestamp: number, response?: SessionResponse): Uint8Array {
   const channel = response === undefined ? null : textEncoder.encode(response.channel);

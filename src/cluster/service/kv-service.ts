@@ -15,7 +15,7 @@ export type KvCommand =
 export type KvAnswer = { readonly value?: string | null; readonly ok?: boolean; readonly error?: string };
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export function encodeKv(value: KvCommand | KvAnswer): Uint8Array {
   return encoder.encode(JSON.stringify(value));

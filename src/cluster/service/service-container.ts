@@ -102,7 +102,7 @@ interface SnapshotImage {
 
 const SNAPSHOT_VERSION = 1;
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder();
+const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 interface SessionRecord {
   /** What the service is given for this session (one object for the session's life). */

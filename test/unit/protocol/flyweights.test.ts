@@ -117,6 +117,14 @@ test('ERR text: UTF-8, truncated to 1023 bytes on a character boundary, frameLen
   assert.equal(err.errorMessage, 'é'.repeat(511));
 });
 
+test('ERR text that begins with U+FEFF keeps it when read back', () => {
+  const err = new ErrorFlyweight().wrap(new Uint8Array(256));
+  for (const text of ['\uFEFF', '\uFEFFimage rejected', '\uFEFF\uFEFFx']) {
+    err.setErrorMessage(text);
+    assert.equal(err.errorMessage, text);
+  }
+});
+
 test('ERR text is clamped to the wrapped bytes when writing and reading', () => {
   const bytes = new Uint8Array(50);
   const err = new ErrorFlyweight().wrap(bytes);

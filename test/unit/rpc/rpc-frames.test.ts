@@ -59,6 +59,16 @@ test('property: every frame decodes to the fields and payload it was encoded fro
   );
 });
 
+test('a name and metadata that begin with U+FEFF keep it', () => {
+  const name = '\uFEFFecho';
+  const metadata = { '\uFEFFkey': '\uFEFFvalue' };
+  const buffer = new Uint8Array(frameHeaderBytes(name, metadata));
+  const length = encodeFrame(buffer, 0, { type: FrameType.CALL, callId: 1, name, metadata }, new Uint8Array(0));
+  const r = new FrameReader().wrap(buffer, 0, length);
+  assert.equal(r.name, name);
+  assert.deepEqual({ ...r.metadata() }, metadata);
+});
+
 test('broken frames are refused, naming the problem', () => {
   const buffer = new Uint8Array(64);
   const length = encodeFrame(buffer, 0, { type: FrameType.CALL, callId: 1, name: 'get', metadata: { a: 'b' } });
