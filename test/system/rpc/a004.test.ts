@@ -29,16 +29,32 @@ async function serve(address: string, incarnation: string, extra: string[] = [])
   return p;
 }
 
+/** Every Skein a test launched, closed after it even when it failed before its own close. */
+const launched: Skein[] = [];
+
+function launch(seed: number): Skein {
+  const skein = Skein.launch({ testProfile: true, seed });
+  launched.push(skein);
+  return skein;
+}
+
+async function closeLaunched(): Promise<void> {
+  for (const skein of launched.splice(0)) await skein.close();
+}
+
 async function freeAddress(): Promise<string> {
   return `127.0.0.1:${await freeUdpPortPair()}`;
 }
 
 describe('A004: the connection holder against real provider processes', { timeout: 180_000 }, () => {
-  afterEach(() => stopAll());
+  afterEach(async () => {
+    await stopAll();
+    await closeLaunched();
+  });
   after(() => stopAll());
 
   it('a provider that moves without a registry notice is quarantined after its retry budget; calls go to the new address once the registry tells', async () => {
-    const skein = Skein.launch({ testProfile: true, seed: 501 });
+    const skein = launch(501);
     const oldAddress = await freeAddress();
     const newAddress = await freeAddress();
     const registry = new StaticRegistry({ demo: [{ address: oldAddress, incarnation: '' }] });
@@ -77,7 +93,7 @@ describe('A004: the connection holder against real provider processes', { timeou
   });
 
   it('a single provider SIGKILLed and restarted on the same address recovers without a registry event', async () => {
-    const skein = Skein.launch({ testProfile: true, seed: 502 });
+    const skein = launch(502);
     const address = await freeAddress();
     const registry = new StaticRegistry({ demo: [{ address, incarnation: '' }] });
     const consumer = RpcConsumer.create(skein.client, DemoService, { registry, seed: 6, holder: { backoffInitialMs: 100, backoffMaxMs: 1000 }, link: { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1000 } });
@@ -105,7 +121,7 @@ describe('A004: the connection holder against real provider processes', { timeou
 
   it('three providers, one slow and one killed mid-run: calls succeed within their deadlines behind every balancer; deadlines and cancels reach the provider', async () => {
     for (const balancer of BALANCER_NAMES) {
-      const skein = Skein.launch({ testProfile: true, seed: 503 });
+      const skein = launch(503);
       const addresses = [await freeAddress(), await freeAddress(), await freeAddress()];
       const providers = [await serve(addresses[0]!, 'fast'), await serve(addresses[1]!, 'slow', ['--delay-ms', '150']), await serve(addresses[2]!, 'doomed')];
       const registry = new StaticRegistry({ demo: addresses.map((address) => ({ address, incarnation: '' })) });
@@ -135,7 +151,7 @@ describe('A004: the connection holder against real provider processes', { timeou
       }
     }
     // Deadlines and cancellation reach a provider process: its summary counts them.
-    const skein = Skein.launch({ testProfile: true, seed: 504 });
+    const skein = launch(504);
     const address = await freeAddress();
     const provider = await serve(address, 'p');
     const consumer = RpcConsumer.create(skein.client, DemoService, { registry: new StaticRegistry({ demo: [{ address, incarnation: '' }] }), seed: 8 });

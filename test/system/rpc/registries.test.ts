@@ -128,14 +128,19 @@ describe('registries: one contract', { timeout: 120_000 }, () => {
 
   it('the embedded registry', async () => {
     const skein = Skein.launch({ testProfile: true, seed: 601 });
-    const address = `127.0.0.1:${await freeUdpPortPair()}`;
-    const server = await RegistryServer.start(skein.client, { address, epochClock: systemEpochClock });
-    const registry = new EmbeddedRegistry(skein.client, { address, leaseMs: 1000 });
+    // Closed even when the server fails to start: an open Skein would keep this process alive.
+    let server: RegistryServer | undefined;
     try {
-      await conformance('embedded', registry);
+      const address = `127.0.0.1:${await freeUdpPortPair()}`;
+      server = await RegistryServer.start(skein.client, { address, epochClock: systemEpochClock });
+      const registry = new EmbeddedRegistry(skein.client, { address, leaseMs: 1000 });
+      try {
+        await conformance('embedded', registry);
+      } finally {
+        await registry.close();
+      }
     } finally {
-      await registry.close();
-      await server.close();
+      await server?.close();
       await skein.close();
     }
   });
