@@ -23,7 +23,7 @@
 import type { Files, FileHandle } from '../../env/files.js';
 import { ErrorCode, SkeinError, messageOf } from '../../util/errors.js';
 import { fnv1a } from './consensus-state-file.js';
-import { CONTIGUOUS_LAYOUT, entryLength, LOG_ENTRY_HEADER_LENGTH, placeEntry, type LogEntry, type LogLayout } from './consensus-log.js';
+import { CONTIGUOUS_LAYOUT, entryLength, LOG_ENTRY_HEADER_LENGTH, LogEntryRecord, placeEntry, type LogEntry, type LogLayout } from './consensus-log.js';
 import { PersistedConsensusLog } from './persisted-consensus-log.js';
 
 export const CONSENSUS_LOG_FILE = 'consensus-log.dat';
@@ -98,7 +98,7 @@ export class FileConsensusLog extends PersistedConsensusLog {
       const start = placeEntry(at, read.data.length, this.inner.layout);
       const length = entryLength(read.data.length, this.inner.layout);
       if (out.length > 0 && bytes + length > maxBytes) break;
-      out.push({ termId: read.termId, position: start, length, data: read.data });
+      out.push(new LogEntryRecord(read.termId, start, length, read.data));
       bytes += length;
       at = start + length;
       if (bytes >= maxBytes) break;

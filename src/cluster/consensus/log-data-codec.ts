@@ -13,7 +13,7 @@
  * there); an entry's position is explicit because padding at a term's end may come before it.
  */
 import { ErrorCode, SkeinError } from '../../util/errors.js';
-import { CONTIGUOUS_LAYOUT, entryLength, type LogEntry, type LogLayout } from './consensus-log.js';
+import { CONTIGUOUS_LAYOUT, entryLength, LogEntryRecord, type LogEntry, type LogLayout } from './consensus-log.js';
 import type { LogData } from './consensus-messages.js';
 
 const MAGIC = 0x4c44;
@@ -85,7 +85,7 @@ export function decodeLogData(buffer: Uint8Array, offset: number, length: number
     const dataLength = v.getInt32(at + 16, true);
     if (dataLength < 0 || at + ENTRY_HEADER + dataLength > length) bad(`entry ${i} of ${count} says ${dataLength} bytes, past the end`);
     const data = body.subarray(at - HEADER + ENTRY_HEADER, at - HEADER + ENTRY_HEADER + dataLength);
-    entries.push({ termId, position, length: entryLength(dataLength, layout), data });
+    entries.push(new LogEntryRecord(termId, position, entryLength(dataLength, layout), data));
     at += ENTRY_HEADER + dataLength;
   }
   if (at !== length) bad(`${length - at} bytes after the last entry`);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeLogData, encodeLogData, logDataLength } from '../../../src/cluster/consensus/log-data-codec.js';
-import { entryLength, type LogEntry } from '../../../src/cluster/consensus/consensus-log.js';
+import { entryLength, LogEntryRecord, type LogEntry } from '../../../src/cluster/consensus/consensus-log.js';
 import type { LogData } from '../../../src/cluster/consensus/consensus-messages.js';
 import { FileSnapshotStore } from '../../../src/cluster/file-snapshot-store.js';
 import { MemoryFiles } from '../../../src/env/memory-files.js';
@@ -18,7 +18,7 @@ function batch(position: number, datas: Uint8Array[], termIds: number[]): LogDat
   const entries: LogEntry[] = [];
   let at = position;
   datas.forEach((data, i) => {
-    entries.push({ termId: termIds[i % termIds.length]!, position: at, length: entryLength(data.length), data });
+    entries.push(new LogEntryRecord(termIds[i % termIds.length]!, at, entryLength(data.length), data));
     at += entryLength(data.length);
   });
   return { type: 'logData', from: 2, leadershipTermId: 7, termBase: 4096, position, entries, commitPosition: 2048 };
