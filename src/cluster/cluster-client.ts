@@ -765,16 +765,19 @@ export class ClusterClient {
    */
   private scanCommands(nowNs: number): number {
     let work = 0;
-    // Resends first, by sequence only, when one can be due: the commands before firstUnsent.
-    if (this.settings.answers === 'by-sequence' && nowNs >= this.nextResendScanNs) {
-      let next = Number.POSITIVE_INFINITY;
+    // Resends first, when one can be due (by sequence only: in order, none is ever resent): the
+    // commands before firstUnsent.
+    if (nowNs >= this.nextResendScanNs) {
       // Set afresh: offerCommand lowers it to 0 when a resend was not taken.
       this.nextResendScanNs = Number.POSITIVE_INFINITY;
-      for (let c = this.commands.first; c !== null && c !== this.firstUnsent; c = c.next) {
-        if (nowNs - c.lastSentNs >= c.resendAfterNs) work += this.offerCommand(c, nowNs);
-        next = Math.min(next, c.lastSentNs + c.resendAfterNs);
+      if (this.settings.answers === 'by-sequence') {
+        let next = Number.POSITIVE_INFINITY;
+        for (let c = this.commands.first; c !== null && c !== this.firstUnsent; c = c.next) {
+          if (nowNs - c.lastSentNs >= c.resendAfterNs) work += this.offerCommand(c, nowNs);
+          next = Math.min(next, c.lastSentNs + c.resendAfterNs);
+        }
+        this.nextResendScanNs = Math.min(this.nextResendScanNs, next);
       }
-      this.nextResendScanNs = Math.min(this.nextResendScanNs, next);
     }
     // Unsent commands go in order, none after one that was not taken.
     while (this.firstUnsent !== null) {
