@@ -173,7 +173,7 @@ export class ArchiveConsensusLog extends PersistedConsensusLog implements Agent 
     // Refused before anything changes: an entry the publication cannot take would stay at the
     // head of the queue and hold every later one back.
     if (data.length > this.maxEntryLength) {
-      throw new SkeinError(ErrorCode.MESSAGE_TOO_LONG, `a log entry of ${data.length} bytes is longer than the ${this.maxEntryLength} the log's ${this.layout.termLength}-byte terms take`);
+      throw new SkeinError(ErrorCode.MESSAGE_TOO_LONG, `log recording ${this.recording} (stream ${this.streamId}): a log entry of ${data.length} bytes is longer than the ${this.maxEntryLength} the log's ${this.layout.termLength}-byte terms take`, { streamId: this.streamId });
     }
     const newTerm = this.inner.termBase(termId) === undefined;
     const entry = this.inner.append(termId, data);

@@ -233,8 +233,6 @@ export class ClusterClient {
    * an entry per command made the garbage collector promote the commands (see IntMap).
    */
   private readonly bySequence = new IntMap<Command>();
-  /** The newest command, for in-order sending. */
-  private newest: Command | null = null;
   /**
    * The first command not sent on the current session (null: none). Every command before it
    * was, since commands go in order: offering picks up here, so a backlog of thousands of
@@ -681,14 +679,13 @@ export class ClusterClient {
     // Offered now only when everything before it went on the session: a command must never reach
     // the leader after a later sequence (the session table would take it for an old resend and
     // drop it), nor, in order, after a later command.
-    const previous = this.newest !== null && this.newest.queued ? this.newest : null;
+    // Everything before it went on the session exactly when no command is waiting unsent.
+    const ready = this.firstUnsent === null;
     this.commands.add(command);
     // Deadlines grow in send order: only the first command of an empty set moves the next expiry.
     if (command.deadlineNs < this.nextExpiryNs) this.nextExpiryNs = command.deadlineNs;
-    this.newest = command;
-    const ready = previous === null || (previous.sent && previous.sessionId === this.sessionIdValue);
     const taken = this.stateValue === 'CONNECTED' && ready && this.offerCommand(command, this.client.nanoTime()) === 1;
-    if (!taken && this.firstUnsent === null) this.firstUnsent = command;
+    if (!taken && ready) this.firstUnsent = command;
     this.client.wakeDriver();
   }
 
