@@ -134,19 +134,41 @@ export function encodeSessionClose(sessionId: number, reason: CloseReason, times
 }
 
 /**
- * A view over the whole buffer of the entry decoded last: entries cut from one slab or one LogData
- * message share their buffer, so a session message (one per command) is read without making a
- * DataView of its own.
+ * Reads session message entries (one per command) in place: the fields of the entry {@link wrap}
+ * took last, and no object per entry. It keeps a view over the whole buffer of the entry read
+ * last: entries cut from one slab or one LogData message share their buffer, so an entry is read
+ * without making a DataView of its own.
  */
-let sharedView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+export class SessionMessageReader {
+  sessionId = 0;
+  sequence = 0;
+  timestamp = 0;
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+  /** Reads `data` when it is a session message whole (true); anything else leaves the fields as they were (false). */
+  wrap(data: Uint8Array): boolean {
+    if (data.length < SESSION_HEADER || data[0] !== EntryKind.SESSION_MESSAGE) return false;
+    if (this.view.buffer !== data.buffer) this.view = new DataView(data.buffer);
+    const at = data.byteOffset;
+    this.sessionId = this.view.getFloat64(at + 1, true);
+    this.sequence = this.view.getFloat64(at + 9, true);
+    this.timestamp = this.view.getFloat64(at + 17, true);
+    return true;
+  }
+
+  /** The command of a session message `wrap` took (a view into its bytes). */
+  static payload(data: Uint8Array): Uint8Array {
+    return data.subarray(SESSION_HEADER);
+  }
+}
+
+const sessionMessages = new SessionMessageReader();
 
 export function decodeEntry(data: Uint8Array): DecodedEntry {
   if (data.length === 0) return { kind: 'unknown', reason: 'an empty entry' };
   if (data[0] === EntryKind.SESSION_MESSAGE) {
-    if (data.length < SESSION_HEADER) return { kind: 'unknown', reason: `a session message of ${data.length} bytes` };
-    if (sharedView.buffer !== data.buffer) sharedView = new DataView(data.buffer);
-    const at = data.byteOffset;
-    return { kind: 'session', sessionId: sharedView.getFloat64(at + 1, true), sequence: sharedView.getFloat64(at + 9, true), timestamp: sharedView.getFloat64(at + 17, true), payload: data.subarray(SESSION_HEADER) };
+    if (!sessionMessages.wrap(data)) return { kind: 'unknown', reason: `a session message of ${data.length} bytes` };
+    return { kind: 'session', sessionId: sessionMessages.sessionId, sequence: sessionMessages.sequence, timestamp: sessionMessages.timestamp, payload: SessionMessageReader.payload(data) };
   }
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
   switch (data[0]) {

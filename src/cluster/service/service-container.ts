@@ -22,7 +22,7 @@
  * Math.random while handling an entry throws, naming what it called.
  */
 import type { LogEntry } from '../consensus/consensus-log.js';
-import { ClusterAction, CloseReason, decodeEntry, type SessionResponse } from './cluster-entries.js';
+import { ClusterAction, CloseReason, SessionMessageReader, decodeEntry, type SessionResponse } from './cluster-entries.js';
 import { ErrorCode, SkeinError } from '../../util/errors.js';
 
 /** What a service can do through the cluster while it handles an entry. */
@@ -148,6 +148,7 @@ export class ServiceContainer {
   private readonly cluster: ServiceCluster;
   private readonly onSnapshot: ServiceContainerOptions['onSnapshot'];
   private readonly recentAnswers: number;
+  private readonly sessionMessages = new SessionMessageReader();
 
   constructor(options: ServiceContainerOptions) {
     this.service = options.service;
@@ -284,6 +285,12 @@ export class ServiceContainer {
   /** Applies one committed entry (in log order). */
   apply(entry: LogEntry): void {
     this.positionValue = entry.position + entry.length;
+    // A session message, one per command, is read in place (no object per entry).
+    const reader = this.sessionMessages;
+    if (reader.wrap(entry.data)) {
+      this.applySessionMessage(reader.sessionId, reader.sequence, reader.timestamp, SessionMessageReader.payload(entry.data));
+      return;
+    }
     const decoded = decodeEntry(entry.data);
     switch (decoded.kind) {
       case 'open':
@@ -306,52 +313,10 @@ export class ServiceContainer {
         this.guarded(() => this.service.onSessionClose?.(record.session, decoded.timestamp, decoded.reason));
         return;
       }
-      case 'session': {
-        this.time = Math.max(this.time, decoded.timestamp);
-        const record = this.sessions.get(decoded.sessionId) ?? this.closed.get(decoded.sessionId);
-        const open = this.sessions.has(decoded.sessionId);
-        if (record === undefined || (!open && decoded.sequence > record.lastSequence)) {
-          this.stats.rejected++;
-          if (this.roleValue === 'LEADER') this.reject?.(decoded.sessionId, decoded.sequence, record === undefined ? 'the session is not open' : 'the session is closed');
-          return;
-        }
-        // Sequence 0: a command without one (an Aeron client's): applied as it comes, never deduplicated.
-        if (decoded.sequence === 0 && open) {
-          const answer = this.guard
-            ? this.guarded(() => this.service.onSessionMessage(record.session, decoded.timestamp, decoded.payload, this.cluster))
-            : this.service.onSessionMessage(record.session, decoded.timestamp, decoded.payload, this.cluster);
-          this.stats.applied++;
-          if (this.roleValue === 'LEADER') this.egress(decoded.sessionId, 0, answer.slice());
-          return;
-        }
-        if (decoded.sequence <= record.lastSequence) {
-          const again = this.answerTo(decoded.sessionId, decoded.sequence);
-          if (again !== undefined) {
-            this.stats.answeredAgain++;
-            if (this.roleValue === 'LEADER') this.egress(decoded.sessionId, decoded.sequence, again);
-          } else {
-            this.stats.droppedOld++;
-          }
-          return;
-        }
-        // No closure per command unless the service is watched for nondeterminism.
-        const answer = this.guard
-          ? this.guarded(() => this.service.onSessionMessage(record.session, decoded.timestamp, decoded.payload, this.cluster))
-          : this.service.onSessionMessage(record.session, decoded.timestamp, decoded.payload, this.cluster);
-        record.lastSequence = decoded.sequence;
-        // Kept as a copy (the service may reuse its buffer); an answer equal to the last one
-        // (a service that answers most commands alike) keeps the copy already made.
-        if (!sameBytes(answer, record.lastAnswer)) record.lastAnswer = answer.slice();
-        if (this.recentAnswers > 0) {
-          const recent = (record.recent ??= { sequences: new Float64Array(this.recentAnswers), answers: new Array<Uint8Array | undefined>(this.recentAnswers) });
-          const slot = decoded.sequence % this.recentAnswers;
-          recent.sequences[slot] = decoded.sequence;
-          recent.answers[slot] = record.lastAnswer;
-        }
-        this.stats.applied++;
-        if (this.roleValue === 'LEADER') this.egress(decoded.sessionId, decoded.sequence, record.lastAnswer);
+      case 'session':
+        // Taken by the reader above (it reads every entry decodeEntry calls a session message).
+        this.applySessionMessage(decoded.sessionId, decoded.sequence, decoded.timestamp, decoded.payload);
         return;
-      }
       case 'timer': {
         this.time = Math.max(this.time, decoded.timestamp);
         const deadline = this.timers.get(decoded.correlationId);
@@ -382,6 +347,53 @@ export class ServiceContainer {
         this.stats.unknownEntries++;
         return;
     }
+  }
+
+  /** A session message: the command applied once (a resend answered again), its answer kept and, when leading, sent. */
+  private applySessionMessage(sessionId: number, sequence: number, timestamp: number, payload: Uint8Array): void {
+    this.time = Math.max(this.time, timestamp);
+    const record = this.sessions.get(sessionId) ?? this.closed.get(sessionId);
+    const open = this.sessions.has(sessionId);
+    if (record === undefined || (!open && sequence > record.lastSequence)) {
+      this.stats.rejected++;
+      if (this.roleValue === 'LEADER') this.reject?.(sessionId, sequence, record === undefined ? 'the session is not open' : 'the session is closed');
+      return;
+    }
+    // Sequence 0: a command without one (an Aeron client's): applied as it comes, never deduplicated.
+    if (sequence === 0 && open) {
+      const answer = this.guard
+        ? this.guarded(() => this.service.onSessionMessage(record.session, timestamp, payload, this.cluster))
+        : this.service.onSessionMessage(record.session, timestamp, payload, this.cluster);
+      this.stats.applied++;
+      if (this.roleValue === 'LEADER') this.egress(sessionId, 0, answer.slice());
+      return;
+    }
+    if (sequence <= record.lastSequence) {
+      const again = this.answerTo(sessionId, sequence);
+      if (again !== undefined) {
+        this.stats.answeredAgain++;
+        if (this.roleValue === 'LEADER') this.egress(sessionId, sequence, again);
+      } else {
+        this.stats.droppedOld++;
+      }
+      return;
+    }
+    // No closure per command unless the service is watched for nondeterminism.
+    const answer = this.guard
+      ? this.guarded(() => this.service.onSessionMessage(record.session, timestamp, payload, this.cluster))
+      : this.service.onSessionMessage(record.session, timestamp, payload, this.cluster);
+    record.lastSequence = sequence;
+    // Kept as a copy (the service may reuse its buffer); an answer equal to the last one
+    // (a service that answers most commands alike) keeps the copy already made.
+    if (!sameBytes(answer, record.lastAnswer)) record.lastAnswer = answer.slice();
+    if (this.recentAnswers > 0) {
+      const recent = (record.recent ??= { sequences: new Float64Array(this.recentAnswers), answers: new Array<Uint8Array | undefined>(this.recentAnswers) });
+      const slot = sequence % this.recentAnswers;
+      recent.sequences[slot] = sequence;
+      recent.answers[slot] = record.lastAnswer;
+    }
+    this.stats.applied++;
+    if (this.roleValue === 'LEADER') this.egress(sessionId, sequence, record.lastAnswer);
   }
 
   /** The member terminates: the service's onTerminate, once. */

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LogEntry } from '../../../src/cluster/consensus/consensus-log.js';
-import { ClusterAction, CloseReason, decodeEntry, encodeClusterAction, encodeSessionClose, encodeSessionMessage, encodeSessionOpen, encodeTimerEvent } from '../../../src/cluster/service/cluster-entries.js';
+import { ClusterAction, CloseReason, SessionMessageReader, decodeEntry, encodeClusterAction, encodeSessionClose, encodeSessionMessage, encodeSessionOpen, encodeTimerEvent } from '../../../src/cluster/service/cluster-entries.js';
 import { ServiceContainer, type ClusteredService } from '../../../src/cluster/service/service-container.js';
 import { KvService, decodeKv, decodeKvCommand, encodeKv, type KvAnswer, type KvCommand } from '../../../src/cluster/service/kv-service.js';
 import fc from 'fast-check';
@@ -38,6 +38,24 @@ test('entries round-trip: session messages, timer events, and anything else is u
   assert.deepEqual(decodeEntry(encodeTimerEvent(5, 99)), { kind: 'timer', correlationId: 5, timestamp: 99 });
   assert.equal(decodeEntry(new Uint8Array([77])).kind, 'unknown');
   assert.equal(decodeEntry(new Uint8Array(0)).kind, 'unknown');
+});
+
+test('the session message reader reads what decodeEntry reads, in place, from entries sharing a buffer or not; anything else it leaves', () => {
+  const reader = new SessionMessageReader();
+  const payload = (data: Uint8Array): number[] => [...SessionMessageReader.payload(data)];
+  // Entries cut from one slab share its buffer; a large one has a buffer of its own.
+  const entries = [encodeSessionMessage(7, 3, 1234, new Uint8Array([9, 8])), encodeSessionMessage(2 ** 40, 2 ** 33, 1.7e12, new Uint8Array(0)), encodeSessionMessage(5, 1, 9, new Uint8Array(40_000).fill(6))];
+  for (const data of entries) {
+    const decoded = decodeEntry(data);
+    assert.equal(decoded.kind, 'session');
+    assert.equal(reader.wrap(data), true);
+    if (decoded.kind !== 'session') continue;
+    assert.deepEqual([reader.sessionId, reader.sequence, reader.timestamp, payload(data)], [decoded.sessionId, decoded.sequence, decoded.timestamp, [...decoded.payload]]);
+  }
+  for (const other of [encodeTimerEvent(5, 99), encodeSessionOpen(12, 5), encodeSessionMessage(4, 4, 4, new Uint8Array(0)).subarray(0, 24), new Uint8Array(0)]) {
+    assert.equal(reader.wrap(other), false);
+    assert.deepEqual([reader.sessionId, reader.sequence, reader.timestamp], [5, 1, 9], 'the fields of the last session message stay');
+  }
 });
 
 test('exactly once: a resent command is not applied again; the last one is answered again with the stored answer, an earlier one from the session\'s recent answers while it is among them, else dropped', () => {
