@@ -39,6 +39,9 @@ import {
 } from './codecs/cluster-codecs.js';
 import type { ClusterNode } from './cluster-node.js';
 import { CloseReason, type SessionResponse } from './service/cluster-entries.js';
+import { DEFAULT_INGRESS_FRAGMENT_LIMIT } from './ingress-defaults.js';
+
+export { DEFAULT_INGRESS_FRAGMENT_LIMIT };
 
 const EMPTY = new Uint8Array(0);
 
@@ -48,6 +51,7 @@ export const DEFAULT_INGRESS_STREAM_ID = 101;
 export const CLIENT_PROTOCOL_VERSION = (0 << 16) | (3 << 8) | 0;
 /** Bytes of answers kept for one session while its publication is not there yet or pushes back, before the session is closed. */
 export const DEFAULT_MAX_EGRESS_BACKLOG_BYTES = 16 * 1024 * 1024;
+
 /** A SessionMessageHeader with its SBE header: the payload follows. */
 export const SESSION_HEADER_LENGTH = HEADER_LENGTH + 24;
 
@@ -61,6 +65,8 @@ export interface ClusterIngressOptions {
   readonly reportError: (error: unknown) => void;
   /** @default DEFAULT_MAX_EGRESS_BACKLOG_BYTES */
   readonly maxEgressBacklogBytes?: number;
+  /** Client messages taken from the ingress in one duty cycle. @default DEFAULT_INGRESS_FRAGMENT_LIMIT */
+  readonly fragmentLimit?: number;
   /**
    * Longest command the cluster's log takes. A longer one is not appended: its client is told with
    * a SessionEvent ERROR naming the command (its sequence as correlation id) and both lengths, and
@@ -133,6 +139,7 @@ export class ClusterIngress {
   private readonly client: SkeinClient;
   private readonly node: ClusterNode;
   private readonly options: ClusterIngressOptions;
+  private readonly fragmentLimit: number;
   private readonly subscription: Subscription;
   private readonly onFragment: (buffer: Uint8Array, offset: number, length: number, header: Header) => void;
   private readonly sessions = new Map<number, Egress>();
@@ -160,6 +167,7 @@ export class ClusterIngress {
 
   private constructor(options: ClusterIngressOptions, subscription: Subscription, assembler: FragmentAssembler) {
     this.options = options;
+    this.fragmentLimit = options.fragmentLimit ?? DEFAULT_INGRESS_FRAGMENT_LIMIT;
     this.client = options.client;
     this.node = options.node;
     this.subscription = subscription;
@@ -187,7 +195,7 @@ export class ClusterIngress {
     if (this.closed) return 0;
     this.nowNs = nowNs;
     // A suspended cluster reads no ingress: clients' messages wait in the stream (Aeron's SUSPENDED).
-    let work = this.node.state === 'SUSPENDED' ? 0 : this.subscription.poll(this.onFragment, 50);
+    let work = this.node.state === 'SUSPENDED' ? 0 : this.subscription.poll(this.onFragment, this.fragmentLimit);
     const leading = this.node.isLeader;
     if (leading !== this.wasLeading) {
       this.wasLeading = leading;

@@ -127,6 +127,8 @@ export interface ClusterMemberOptions {
    * from its log storage when a follower far behind asks for them. @default DEFAULT_RETAINED_LOG_BYTES (4 MiB)
    */
   readonly retainedLogBytes?: number;
+  /** Client messages the leader takes from its ingress in one duty cycle. @default DEFAULT_INGRESS_FRAGMENT_LIMIT (256) */
+  readonly ingressFragmentLimit?: number;
   readonly logStreamId?: number;
   /** Seeds the election's random delays. Random by default. */
   readonly seed?: number;
@@ -151,6 +153,10 @@ function checkOptions(options: ClusterMemberOptions): void {
   const retained = options.retainedLogBytes;
   if (retained !== undefined && !(Number.isInteger(retained) && retained >= 0 && retained <= 2 ** 40)) {
     throw new SkeinError(ErrorCode.CONFIG_INVALID, `retainedLogBytes=${String(retained)} is invalid; expected an integer in [0, 2^40]`);
+  }
+  const limit = options.ingressFragmentLimit;
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 65_536)) {
+    throw new SkeinError(ErrorCode.CONFIG_INVALID, `ingressFragmentLimit=${String(limit)} is invalid; expected an integer in [1, 65536]`);
   }
 }
 
@@ -332,6 +338,7 @@ export class ClusterMember {
             client, node: member.node, memberId: options.memberId, ingressEndpoints: endpoints,
             leaderHeartbeatTimeoutNs: options.settings?.leaderHeartbeatTimeoutNs ?? CONSENSUS_DEFAULTS.leaderHeartbeatTimeoutNs, reportError: (e) => client.reportError(e),
             maxEgressBacklogBytes: options.maxEgressBacklogBytes, maxCommandLength: member.maxCommandLength,
+            ...(options.ingressFragmentLimit === undefined ? {} : { fragmentLimit: options.ingressFragmentLimit }),
           },
           `aeron:udp?endpoint=${self.ingress}`,
           options.ingressStreamId ?? DEFAULT_INGRESS_STREAM_ID,

@@ -87,6 +87,7 @@ describe('skein command line', { timeout: 60_000, concurrency: 4 }, () => {
         [file('bad.json', '{"memberId": -1, "clusterMembers": "0,127.0.0.1:1,127.0.0.1:2"}'), /memberId=-1:/],
         [file('backlog.json', '{"memberId": 0, "clusterMembers": "0,127.0.0.1:1,127.0.0.1:2", "maxEgressBacklogBytes": 100}'), /maxEgressBacklogBytes=100:/],
         [file('retained.json', '{"memberId": 0, "clusterMembers": "0,127.0.0.1:1,127.0.0.1:2", "retainedLogBytes": -1}'), /retainedLogBytes=-1:/],
+        [file('fragments.json', '{"memberId": 0, "clusterMembers": "0,127.0.0.1:1,127.0.0.1:2", "ingressFragmentLimit": 0}'), /ingressFragmentLimit=0:/],
         [file('text.json', 'memberId: 0'), /not JSON/],
         [file('missing.json', '{"clusterMembers": "0,127.0.0.1:1,127.0.0.1:2"}'), /missing --member-id \(or memberId in --config\)/],
         [join(dir, 'absent.json'), /cannot read it/],

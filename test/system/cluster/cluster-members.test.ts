@@ -260,14 +260,15 @@ test('a single member leads at once, answers from its archive-backed log, and af
   assert.deepEqual(errors.map(String), []);
 });
 
-test('a retainedLogBytes that is not a whole number of bytes is refused naming it, before anything opens', async () => {
+test('a retainedLogBytes that is not a whole number of bytes, or an ingressFragmentLimit out of [1, 65536], is refused naming it, before anything opens', async () => {
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-options-'));
   const skein = Skein.launch({ testProfile: true, seed: 5, dir: join(root, 'skein') });
   try {
-    for (const bad of [-1, 1.5, Number.NaN]) {
+    const bads: [string, number][] = [['retainedLogBytes', -1], ['retainedLogBytes', 1.5], ['retainedLogBytes', Number.NaN], ['ingressFragmentLimit', 0], ['ingressFragmentLimit', 65_537], ['ingressFragmentLimit', 2.5]];
+    for (const [name, bad] of bads) {
       await assert.rejects(
-        ClusterMember.launch(skein.client, { memberId: 0, members: [{ id: 0, consensus: '127.0.0.1:1' }], clusterDir: join(root, 'member-0'), service: new KvService(), retainedLogBytes: bad }),
-        (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CONFIG_INVALID && e.message.includes(`retainedLogBytes=${bad}`),
+        ClusterMember.launch(skein.client, { memberId: 0, members: [{ id: 0, consensus: '127.0.0.1:1' }], clusterDir: join(root, 'member-0'), service: new KvService(), [name]: bad }),
+        (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CONFIG_INVALID && e.message.includes(`${name}=${bad}`),
       );
     }
     assert.equal(existsSync(join(root, 'member-0')), false, 'no directory made');
