@@ -92,6 +92,7 @@ interface PendingPromise {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const MS = 1_000_000;
 const FREE = -1;
 
@@ -556,7 +557,7 @@ export class ResponseClient {
     const slot = correlationId & this.slotMask;
     if (this.slotId[slot] !== correlationId) return; // late: the request already timed out or failed
     if (kind === MessageKind.ERROR) {
-      const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(buffer.subarray(offset, offset + length));
+      const text = decoder.decode(buffer.subarray(offset, offset + length));
       this.fail(slot, new SkeinError(ErrorCode.REQUEST_FAILED, `the server failed the request: ${text}`, this.subject({ correlationId })));
       return;
     }

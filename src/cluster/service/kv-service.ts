@@ -111,9 +111,10 @@ export class KvService implements ClusteredService {
       this.data.set(scannedKey, scannedValue);
       return OK_TRUE;
     }
+    // Not a plain put (scanPut said so): JSON.parse reads it.
     let command: KvCommand;
     try {
-      command = decodeKvCommand(payload);
+      command = decodeKv<KvCommand>(payload);
     } catch (error) {
       return encodeKv({ error: `not a command: ${(error as Error).message}` });
     }
