@@ -13,7 +13,7 @@ import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, re
 import { applyConfigFile } from './config-file.js';
 import { freeUdpPort } from './free-port.js';
 import { DEFAULT_RETAINED_LOG_BYTES } from '../cluster/consensus/consensus-log.js';
-import { DEFAULT_INGRESS_FRAGMENT_LIMIT } from '../cluster/ingress-defaults.js';
+import { DEFAULT_INGRESS_FRAGMENT_LIMIT, MAX_INGRESS_FRAGMENT_LIMIT } from '../cluster/ingress-defaults.js';
 
 export interface ClusterNodeOptions extends SkeinCliOptions {
   memberId: number;
@@ -82,7 +82,7 @@ export function registerClusterCommand(program: Command): Command {
     .option('--snapshot-interval-ms <ms>', 'take a snapshot this often, 0 = on request only', integerOption(0, 86_400_000), 0)
     .option('--session-timeout-ms <ms>', 'close a client session silent this long (Aeron: 10000)', MS, 10_000)
     .option('--max-egress-backlog-bytes <bytes>', 'answers kept for a client that does not take them before its session is closed as timed out', integerOption(4096, 1 << 30), 16 * 1024 * 1024)
-    .option('--ingress-fragment-limit <n>', 'client messages the leader takes from its ingress in one duty cycle (Aeron: aeron.cluster.ingress.fragment.limit, 50)', integerOption(1, 65_536), DEFAULT_INGRESS_FRAGMENT_LIMIT)
+    .option('--ingress-fragment-limit <n>', 'client messages the leader takes from its ingress in one duty cycle (Aeron: aeron.cluster.ingress.fragment.limit, 50)', integerOption(1, MAX_INGRESS_FRAGMENT_LIMIT), DEFAULT_INGRESS_FRAGMENT_LIMIT)
     .option('--retained-log-bytes <bytes>', 'log kept in memory behind what was applied; older entries are read back from the log storage', integerOption(0, 1 << 30), DEFAULT_RETAINED_LOG_BYTES)
     .option('--log-mtu <bytes>', 'MTU of the log stream, as recorded and as sent to the other members (the same on every member; a multiple of 32; above the network\'s MTU the IP layer fragments each datagram)', integerOption(64, 65504), 1408)
     .option(

@@ -33,6 +33,7 @@ import { ClusterNode, type IngressResult, type NodeState, type SnapshotStore } f
 import { ArchiveSnapshotStore } from './archive-snapshot-store.js';
 import { RecordingLog } from './recording-log.js';
 import { ClusterIngress, DEFAULT_INGRESS_STREAM_ID } from './cluster-ingress.js';
+import { MAX_INGRESS_FRAGMENT_LIMIT } from './ingress-defaults.js';
 import { checkEndpoint } from './endpoints.js';
 import { CONTROL_ACK_FILE, STATUS_FILE, StatusWriter, takeControlRequest, writeJson, type ControlAction, type MemberStatus } from './cluster-control.js';
 import { FileSnapshotStore } from './file-snapshot-store.js';
@@ -155,8 +156,8 @@ function checkOptions(options: ClusterMemberOptions): void {
     throw new SkeinError(ErrorCode.CONFIG_INVALID, `retainedLogBytes=${String(retained)} is invalid; expected an integer in [0, 2^40]`);
   }
   const limit = options.ingressFragmentLimit;
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 65_536)) {
-    throw new SkeinError(ErrorCode.CONFIG_INVALID, `ingressFragmentLimit=${String(limit)} is invalid; expected an integer in [1, 65536]`);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= MAX_INGRESS_FRAGMENT_LIMIT)) {
+    throw new SkeinError(ErrorCode.CONFIG_INVALID, `ingressFragmentLimit=${String(limit)} is invalid; expected an integer in [1, ${MAX_INGRESS_FRAGMENT_LIMIT}]`);
   }
 }
 

@@ -8,3 +8,6 @@
  * with its cycle rate. A larger batch per cycle is what lets it catch up.
  */
 export const DEFAULT_INGRESS_FRAGMENT_LIMIT = 256;
+
+/** The largest ingress fragment limit a member takes (the smallest is 1). */
+export const MAX_INGRESS_FRAGMENT_LIMIT = 65_536;
