@@ -40,6 +40,7 @@ import {
 import type { ClusterNode } from './cluster-node.js';
 import { CloseReason, type SessionResponse } from './service/cluster-entries.js';
 import { DEFAULT_INGRESS_FRAGMENT_LIMIT } from './ingress-defaults.js';
+
 export { DEFAULT_INGRESS_FRAGMENT_LIMIT };
 
 const EMPTY = new Uint8Array(0);
@@ -50,6 +51,7 @@ export const DEFAULT_INGRESS_STREAM_ID = 101;
 export const CLIENT_PROTOCOL_VERSION = (0 << 16) | (3 << 8) | 0;
 /** Bytes of answers kept for one session while its publication is not there yet or pushes back, before the session is closed. */
 export const DEFAULT_MAX_EGRESS_BACKLOG_BYTES = 16 * 1024 * 1024;
+
 /** A SessionMessageHeader with its SBE header: the payload follows. */
 export const SESSION_HEADER_LENGTH = HEADER_LENGTH + 24;
 
