@@ -22,6 +22,7 @@ import { runArchiveSuite } from './archive/archive-suite.js';
 import { runRpcRestartSuite } from './rpc/rpc-restart-suite.js';
 import { runClusterSuite } from './cluster/cluster-suite.js';
 import { runSendCostSuite } from './sendcost/send-cost-suite.js';
+import { runRelaySuite } from './relay/relay-suite.js';
 import { fileStamp, toOutcome, type SuiteOptions, type SuiteOutcome, type SuiteRunner } from './support/suite.js';
 import { systemInfo } from './support/system-info.js';
 
@@ -48,6 +49,7 @@ const SUITES: Readonly<Record<string, SuiteEntry>> = {
     description: 'Skein clusters (1 and 3 member processes, with and without sync) beside a 3-member etcd: commands/s at 1, 16, 64 in flight, round trips at fixed rates',
   },
   'send-cost': { run: runSendCostSuite, description: 'what one 1 KiB loopback datagram costs its sender: back to back, and one every 200 µs with the sender and the receiver sleeping or busy' },
+  relay: { run: runRelaySuite, description: 'the floor under a three-member cluster\'s round trip: four bare dgram processes relaying its path with no work, a batch each millisecond and back to back' },
   'rpc-restart': { run: runRpcRestartSuite, description: 'RPC throughput with 64 calls in flight over three providers, steady and while one restarts every 2 s' },
 };
 

@@ -15,7 +15,8 @@
  * (answered commands per second, round-trip percentiles) and open-loop at 1k and 10k commands/s
  * offered (round-trip percentiles; Skein without sync also at 100k/s). Goals from the issue: Skein with three
  * members and sync at least 10x etcd's rate at 64 in flight; three members without sync
- * sustaining 100k commands/s, with p50 under 300 µs at 10k/s.
+ * sustaining 100k commands/s, with p50 under 300 µs at 10k/s. Beside the last, in each repetition:
+ * the relay suite's paced floor (four bare dgram processes on the same path doing nothing else).
  *
  * `--only` takes system ids (`skein-1/sync`, `etcd-3`, ...) or load ids (`closed-64`, `rate-10k`).
  */
@@ -28,6 +29,7 @@ import { freeTcpPort, freeUdpPort } from '../../src/cli/free-port.js';
 import type { SuiteOptions, SuiteOutcome } from '../support/suite.js';
 import { stopChild } from '../support/stop-child.js';
 import { fileStamp } from '../support/suite.js';
+import { measureRelay } from '../relay/relay-suite.js';
 import { spreadOf } from '../support/stats.js';
 import { pairedRatio } from '../support/compare.js';
 import { DEFAULT_RESULTS_DIR } from '../transport/transport-suite.js';
@@ -219,7 +221,19 @@ export async function runClusterSuite(options: SuiteOptions): Promise<SuiteOutco
   const loads = LOADS.filter((l) => only.length === 0 || only.includes(l.id) || !only.some((o) => LOADS.some((x) => x.id === o)));
   const results: Results = new Map();
   const failures: string[] = [];
+  // The floor under the p50 goal, measured in every repetition beside the clusters: four bare dgram processes on the same path, no work.
+  const floorP50Us: number[] = [];
+  const wantsFloor = systems.some((s) => s.id.startsWith('skein-3/nosync')) && loads.some((l) => l.id === 'rate-10k');
   for (let rep = 0; rep < repetitions; rep++) {
+    if (wantsFloor) {
+      try {
+        const floor = await measureRelay('paced', warmupMs, durationMs);
+        floorP50Us.push(floor.p50Us);
+        process.stdout.write(`cluster rep ${rep + 1}/${repetitions} relay floor (paced): p50 ${Math.round(floor.p50Us)} µs, p99 ${Math.round(floor.p99Us)} µs\n`);
+      } catch (error) {
+        failures.push(`relay floor: ${(error as Error).message}`);
+      }
+    }
     for (const system of systems) {
       const root = mkdtempSync(join(tmpdir(), `skein-bench-cluster-${system.id.replace('/', '-')}-`));
       let running: Running | null = null;
@@ -255,16 +269,16 @@ export async function runClusterSuite(options: SuiteOptions): Promise<SuiteOutco
       }
     }
   }
-  const markdown = report(systems, loads, results, failures, { repetitions, warmupMs, durationMs });
+  const markdown = report(systems, loads, results, failures, { repetitions, warmupMs, durationMs }, floorP50Us);
   process.stdout.write(`\n${markdown}\n`);
   const dir = options.resultsDir ?? DEFAULT_RESULTS_DIR;
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${options.runStamp ?? fileStamp(new Date())}-cluster.json`);
-  writeFileSync(file, `${JSON.stringify({ repetitions, warmupMs, durationMs, valueBytes: VALUE_BYTES, failures, results: Object.fromEntries(results) }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ repetitions, warmupMs, durationMs, valueBytes: VALUE_BYTES, failures, floorP50Us, results: Object.fromEntries(results) }, null, 2)}\n`);
   return { ok: failures.length === 0, title: 'Cluster: Skein beside etcd', markdown, files: [file] };
 }
 
-function report(systems: readonly SystemSpec[], loads: readonly LoadKind[], results: Results, failures: readonly string[], run: { repetitions: number; warmupMs: number; durationMs: number }): string {
+function report(systems: readonly SystemSpec[], loads: readonly LoadKind[], results: Results, failures: readonly string[], run: { repetitions: number; warmupMs: number; durationMs: number }, floorP50Us: readonly number[]): string {
   const cell = (values: number[]): string => {
     const s = spreadOf(values);
     if (s.count === 0) return '–';
@@ -312,6 +326,10 @@ function report(systems: readonly SystemSpec[], loads: readonly LoadKind[], resu
       const p50 = spreadOf(at10k.map((r) => r.p50Us));
       goals.push(`- \`${nosync}\` p50 at 10k commands/s: ${Math.round(p50.median)} µs; goal < ${P50_GOAL_US} µs: ${p50.median < P50_GOAL_US ? 'met' : 'not met'}.`);
     }
+  }
+  if (floorP50Us.length > 0) {
+    const floor = spreadOf([...floorP50Us]);
+    goals.push(`- Floor under the p50 goal, measured in each repetition: four bare \`node:dgram\` processes relaying the same path (load → leader → both followers → leader → load) with no other work, a batch each millisecond (\`npm run bench -- relay\`): p50 ${Math.round(floor.median)} µs (${Math.round(floor.min)}–${Math.round(floor.max)}).`);
   }
   if (goals.length > 0) lines.push('Goals:', '', ...goals, '');
   if (failures.length > 0) lines.push('Failures:', '', ...failures.map((f) => `- ${f.slice(0, 400)}`), '');
