@@ -15,6 +15,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { spreadOf, type Spread } from '../support/stats.js';
+import { stopChild } from '../support/stop-child.js';
 import type { SuiteOptions, SuiteOutcome } from '../support/suite.js';
 import type { RelayChildMessage, RelayPacing, RelayParentMessage, RelayRole } from './relay-node.js';
 
@@ -68,32 +69,6 @@ function nextMessage<T extends RelayChildMessage['type']>(child: ChildProcess, n
   });
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }, KILL_AFTER_MS);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    if (child.pid !== undefined) {
-      try {
-        process.kill(child.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
 /** One repetition: four fresh processes, one measured window. */
 export async function measureRelay(pacing: RelayPacing, warmupMs: number, durationMs: number): Promise<RelayResult> {
   const children: ChildProcess[] = [];
@@ -110,7 +85,7 @@ export async function measureRelay(pacing: RelayPacing, warmupMs: number, durati
     if (r.count === 0) throw new Error(`relay ${pacing}: no round trip completed in ${durationMs} ms`);
     return { count: r.count, p50Us: r.p50Us, p90Us: r.p90Us, p99Us: r.p99Us };
   } finally {
-    await Promise.all(children.map(stop));
+    await Promise.all(children.map((child) => stopChild(child, 'SIGTERM', KILL_AFTER_MS)));
   }
 }
 
