@@ -328,7 +328,7 @@ function report(systems: readonly SystemSpec[], loads: readonly LoadKind[], resu
     }
   }
   if (floorP50Us.length > 0) {
-    const floor = spreadOf([...floorP50Us]);
+    const floor = spreadOf(floorP50Us);
     goals.push(`- Floor under the p50 goal, measured in each repetition: four bare \`node:dgram\` processes relaying the same path (load → leader → both followers → leader → load) with no other work, a batch each millisecond (\`npm run bench -- relay\`): p50 ${Math.round(floor.median)} µs (${Math.round(floor.min)}–${Math.round(floor.max)}).`);
   }
   if (goals.length > 0) lines.push('Goals:', '', ...goals, '');

@@ -12,19 +12,18 @@
  * Each repetition starts four fresh processes, measures after a warm-up, and stops all four by pid.
  * Reported: p50, p90 and p99 of the round trip in µs, median (min–max) of the repetitions.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { freeUdpPort } from '../../src/cli/free-port.js';
+import { ChildGroup, type ChildHandle } from '../support/child-group.js';
 import { spreadOf, type Spread } from '../support/stats.js';
-import { stopChild } from '../support/stop-child.js';
 import type { SuiteOptions, SuiteOutcome } from '../support/suite.js';
-import type { RelayChildMessage, RelayPacing, RelayParentMessage, RelayRole } from './relay-node.js';
+import type { RelayLoadConfig, RelayNodeConfig, RelayPacing, RelayPorts } from './relay-node.js';
 
-const NODE_SCRIPT = fileURLToPath(new URL('./relay-node.js', import.meta.url));
-const ROLES: readonly RelayRole[] = ['leader', 'follower', 'follower', 'load'];
-const BIND_TIMEOUT_MS = 10_000;
-/** Beyond the warm-up and the measured window: the load reports and exits within this. */
+const NODE_MODULE = fileURLToPath(new URL('./relay-node.js', import.meta.url));
+const READY_TIMEOUT_MS = 10_000;
+/** Beyond the warm-up and the measured window: the load reports within this. */
 const RESULT_GRACE_MS = 10_000;
-const KILL_AFTER_MS = 2_000;
+const STOP_GRACE_MS = 2_000;
 
 export interface RelayCase {
   readonly id: string;
@@ -44,48 +43,34 @@ export interface RelayResult {
   readonly p99Us: number;
 }
 
-function nextMessage<T extends RelayChildMessage['type']>(child: ChildProcess, name: string, type: T, timeoutMs: number): Promise<Extract<RelayChildMessage, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    const onMessage = (message: RelayChildMessage): void => {
-      if (message.type !== type) return;
-      cleanup();
-      resolve(message as Extract<RelayChildMessage, { type: T }>);
-    };
-    const onExit = (code: number | null, signal: string | null): void => {
-      cleanup();
-      reject(new Error(`relay ${name} (pid ${String(child.pid)}) exited (code ${String(code)}, signal ${String(signal)}) before its '${type}'`));
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`relay ${name} (pid ${String(child.pid)}) sent no '${type}' within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
-
-/** One repetition: four fresh processes, one measured window. */
+/** One repetition: four fresh processes, one measured window; every process stopped by pid afterwards. */
 export async function measureRelay(pacing: RelayPacing, warmupMs: number, durationMs: number): Promise<RelayResult> {
-  const children: ChildProcess[] = [];
+  const ports: RelayPorts = { leader: await freeUdpPort(), followers: [await freeUdpPort(), await freeUdpPort()], load: await freeUdpPort() };
+  const lifetimeMs = 4 * READY_TIMEOUT_MS + warmupMs + durationMs + RESULT_GRACE_MS + STOP_GRACE_MS;
+  const node: RelayNodeConfig = { lifetimeMs, ports };
+  const load: RelayLoadConfig = { ...node, pacing, warmupMs, durationMs };
+  const group = new ChildGroup({ modulePath: NODE_MODULE });
+  const started: ChildHandle[] = [];
   try {
-    for (const role of ROLES) children.push(fork(NODE_SCRIPT, [role], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
-    const ports = await Promise.all(children.map((child, i) => nextMessage(child, ROLES[i]!, 'bound', BIND_TIMEOUT_MS).then((m) => m.port)));
-    const portsMessage: RelayParentMessage = { type: 'ports', ports: { leader: ports[0]!, followers: [ports[1]!, ports[2]!], load: ports[3]! } };
-    for (const child of children) child.send(portsMessage);
-    const load = children[3]!;
-    const result = nextMessage(load, 'load', 'result', warmupMs + durationMs + RESULT_GRACE_MS);
-    const run: RelayParentMessage = { type: 'run', pacing, warmupMs, durationMs };
-    load.send(run);
-    const r = await result;
-    if (r.count === 0) throw new Error(`relay ${pacing}: no round trip completed in ${durationMs} ms`);
-    return { count: r.count, p50Us: r.p50Us, p90Us: r.p90Us, p99Us: r.p99Us };
+    // The load last, once the others listen: it sends as soon as it is ready.
+    const specs: readonly [string, string, object][] = [
+      ['relay-leader', 'relay-leader', node],
+      ['relay-follower-0', 'relay-follower', { ...node, port: ports.followers[0] }],
+      ['relay-follower-1', 'relay-follower', { ...node, port: ports.followers[1] }],
+      ['relay-load', 'relay-load', load],
+    ];
+    for (const [name, role, config] of specs) {
+      const child = group.start(name, role, config);
+      started.push(child);
+      await Promise.race([child.next('ready', READY_TIMEOUT_MS), ...started.map((c) => c.failure)]);
+    }
+    const r = await Promise.race([started[3]!.next('result', warmupMs + durationMs + RESULT_GRACE_MS), ...started.map((c) => c.failure)]);
+    const count = Number(r['count']);
+    if (!(count > 0)) throw new Error(`relay ${pacing}: no round trip completed in ${durationMs} ms`);
+    return { count, p50Us: Number(r['p50Us']), p90Us: Number(r['p90Us']), p99Us: Number(r['p99Us']) };
   } finally {
-    await Promise.all(children.map((child) => stopChild(child, 'SIGTERM', KILL_AFTER_MS)));
+    await group.stop(started, STOP_GRACE_MS);
+    await group.close();
   }
 }
 
