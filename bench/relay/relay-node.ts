@@ -1,7 +1,8 @@
 /**
  * The processes of the relay suite (`relay-node.js <role> <json>`, run by the bench's child
  * runtime): bare `node:dgram` stand-ins for the processes on a three-member cluster's command path,
- * doing nothing but pass datagrams on. Each binds its port on loopback (chosen by the suite), then:
+ * doing nothing but pass datagrams on. Each binds a port of the OS's choosing on loopback and
+ * tells it in its `ready`; the suite then sends every process all four ports (a `command`), and:
  *
  * - `relay-leader`: a datagram from the load goes on to both followers; the first acknowledgement of
  *   a batch (a follower's datagram with a batch number above the last answered) goes back to the load;
@@ -14,6 +15,7 @@
  * wire): a load batch 2,041 bytes, a log batch 1,224, an AppendPosition 63, an answer batch 1,291.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { Metrics } from '../support/child-messages.js';
 import { runChild, type ChildConfig, type ChildContext, type RoleHandle } from '../support/child-runtime.js';
 
 export type RelayPacing = 'paced' | 'back-to-back';
@@ -24,13 +26,7 @@ export interface RelayPorts {
   readonly load: number;
 }
 
-export interface RelayNodeConfig extends ChildConfig {
-  readonly ports: RelayPorts;
-  /** The follower's own port (followers only). */
-  readonly port?: number;
-}
-
-export interface RelayLoadConfig extends RelayNodeConfig {
+export interface RelayLoadConfig extends ChildConfig {
   readonly pacing: RelayPacing;
   readonly warmupMs: number;
   readonly durationMs: number;
@@ -50,11 +46,11 @@ const MAX_SAMPLES = 1_000_000;
 
 const literalLookup = (host: string, _options: unknown, callback: (error: Error | null, address: string, family: number) => void): void => callback(null, host, 4);
 
-async function bound(port: number): Promise<Socket> {
+async function bound(): Promise<Socket> {
   const socket = createSocket({ type: 'udp4', lookup: literalLookup });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind({ port, address: HOST, exclusive: true }, () => {
+    socket.bind({ port: 0, address: HOST, exclusive: true }, () => {
       socket.off('error', reject);
       resolve();
     });
@@ -62,17 +58,28 @@ async function bound(port: number): Promise<Socket> {
   return socket;
 }
 
+/** The ports the suite sends in its command, checked. */
+function portsOf(data: Metrics): RelayPorts {
+  const port = (key: string): number => {
+    const value = data[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`relay: ports command's ${key}=${String(value)} is not a port`);
+    return value;
+  };
+  return { leader: port('leader'), followers: [port('follower0'), port('follower1')], load: port('load') };
+}
+
 function percentile(sorted: Float64Array, q: number): number {
   return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
 }
 
-async function relayLeader(config: RelayNodeConfig, context: ChildContext): Promise<RoleHandle> {
-  const { ports } = config;
-  const socket = await bound(ports.leader);
+async function relayLeader(_config: ChildConfig, context: ChildContext): Promise<RoleHandle> {
+  const socket = await bound();
+  let ports: RelayPorts | null = null;
   const out = Buffer.alloc(Math.max(LOG_BATCH_BYTES, ANSWER_BATCH_BYTES));
   // The highest batch answered, so a second follower's acknowledgement is not answered again.
   let answered = -1;
   socket.on('message', (data: Buffer, from: RemoteInfo) => {
+    if (ports === null) return;
     data.copy(out, 0, 0, STAMP_BYTES);
     if (from.port === ports.load) {
       socket.send(out, 0, LOG_BATCH_BYTES, ports.followers[0], HOST);
@@ -84,8 +91,11 @@ async function relayLeader(config: RelayNodeConfig, context: ChildContext): Prom
     answered = n;
     socket.send(out, 0, ANSWER_BATCH_BYTES, ports.load, HOST);
   });
-  context.ready();
+  context.ready({ port: socket.address().port });
   return {
+    command: (data) => {
+      ports = portsOf(data);
+    },
     stop: () => {
       socket.close();
       return { answered: answered + 1 };
@@ -93,17 +103,20 @@ async function relayLeader(config: RelayNodeConfig, context: ChildContext): Prom
   };
 }
 
-async function relayFollower(config: RelayNodeConfig, context: ChildContext): Promise<RoleHandle> {
-  const { ports } = config;
-  if (config.port === undefined || !ports.followers.includes(config.port)) throw new Error(`relay follower: port ${String(config.port)} is not one of the followers' ${ports.followers.join(', ')}`);
-  const socket = await bound(config.port);
+async function relayFollower(_config: ChildConfig, context: ChildContext): Promise<RoleHandle> {
+  const socket = await bound();
+  let leader = 0;
   const out = Buffer.alloc(APPEND_POSITION_BYTES);
   socket.on('message', (data: Buffer) => {
+    if (leader === 0) return;
     data.copy(out, 0, 0, STAMP_BYTES);
-    socket.send(out, 0, APPEND_POSITION_BYTES, ports.leader, HOST);
+    socket.send(out, 0, APPEND_POSITION_BYTES, leader, HOST);
   });
-  context.ready();
+  context.ready({ port: socket.address().port });
   return {
+    command: (data) => {
+      leader = portsOf(data).leader;
+    },
     stop: () => {
       socket.close();
       return {};
@@ -112,8 +125,9 @@ async function relayFollower(config: RelayNodeConfig, context: ChildContext): Pr
 }
 
 async function relayLoad(config: RelayLoadConfig, context: ChildContext): Promise<RoleHandle> {
-  const { ports, pacing } = config;
-  const socket = await bound(ports.load);
+  const { pacing } = config;
+  const socket = await bound();
+  let leader = 0;
   const out = Buffer.alloc(LOAD_BATCH_BYTES);
   const samples = new Float64Array(MAX_SAMPLES);
   let sampleCount = 0;
@@ -121,14 +135,14 @@ async function relayLoad(config: RelayLoadConfig, context: ChildContext): Promis
   let lastSendMs = 0;
   let timer: NodeJS.Timeout | null = null;
   let finished = false;
-  const measureFrom = performance.now() + config.warmupMs;
-  const measureUntil = measureFrom + config.durationMs;
+  let measureFrom = Number.POSITIVE_INFINITY;
+  let measureUntil = Number.POSITIVE_INFINITY;
 
   const sendBatch = (): void => {
     out.writeUInt32LE(batch++, 0);
     lastSendMs = performance.now();
     out.writeDoubleLE(lastSendMs, 8);
-    socket.send(out, 0, LOAD_BATCH_BYTES, ports.leader, HOST);
+    socket.send(out, 0, LOAD_BATCH_BYTES, leader, HOST);
   };
   const finish = (): void => {
     if (finished) return;
@@ -153,10 +167,17 @@ async function relayLoad(config: RelayLoadConfig, context: ChildContext): Promis
     if (now >= measureFrom && now < measureUntil && sampleCount < MAX_SAMPLES) samples[sampleCount++] = (now - data.readDoubleLE(8)) * 1000;
     if (pacing === 'back-to-back' && now < measureUntil) sendBatch();
   });
-  context.ready();
-  if (pacing === 'back-to-back') sendBatch();
-  tick();
+  context.ready({ port: socket.address().port });
   return {
+    // The ports: the others listen, so the window starts.
+    command: (data) => {
+      if (leader !== 0) return;
+      leader = portsOf(data).leader;
+      measureFrom = performance.now() + config.warmupMs;
+      measureUntil = measureFrom + config.durationMs;
+      if (pacing === 'back-to-back') sendBatch();
+      tick();
+    },
     stop: () => {
       finished = true;
       if (timer !== null) clearTimeout(timer);

@@ -13,11 +13,10 @@
  * Reported: p50, p90 and p99 of the round trip in µs, median (min–max) of the repetitions.
  */
 import { fileURLToPath } from 'node:url';
-import { freeUdpPort } from '../../src/cli/free-port.js';
 import { ChildGroup, type ChildHandle } from '../support/child-group.js';
 import { spreadOf, type Spread } from '../support/stats.js';
 import type { SuiteOptions, SuiteOutcome } from '../support/suite.js';
-import type { RelayLoadConfig, RelayNodeConfig, RelayPacing, RelayPorts } from './relay-node.js';
+import type { RelayLoadConfig, RelayPacing } from './relay-node.js';
 
 const NODE_MODULE = fileURLToPath(new URL('./relay-node.js', import.meta.url));
 const READY_TIMEOUT_MS = 10_000;
@@ -45,25 +44,22 @@ export interface RelayResult {
 
 /** One repetition: four fresh processes, one measured window; every process stopped by pid afterwards. */
 export async function measureRelay(pacing: RelayPacing, warmupMs: number, durationMs: number): Promise<RelayResult> {
-  const ports: RelayPorts = { leader: await freeUdpPort(), followers: [await freeUdpPort(), await freeUdpPort()], load: await freeUdpPort() };
   const lifetimeMs = 4 * READY_TIMEOUT_MS + warmupMs + durationMs + RESULT_GRACE_MS + STOP_GRACE_MS;
-  const node: RelayNodeConfig = { lifetimeMs, ports };
-  const load: RelayLoadConfig = { ...node, pacing, warmupMs, durationMs };
+  const load: RelayLoadConfig = { lifetimeMs, pacing, warmupMs, durationMs };
   const group = new ChildGroup({ modulePath: NODE_MODULE });
   const started: ChildHandle[] = [];
   try {
-    // The load last, once the others listen: it sends as soon as it is ready.
-    const specs: readonly [string, string, object][] = [
-      ['relay-leader', 'relay-leader', node],
-      ['relay-follower-0', 'relay-follower', { ...node, port: ports.followers[0] }],
-      ['relay-follower-1', 'relay-follower', { ...node, port: ports.followers[1] }],
-      ['relay-load', 'relay-load', load],
-    ];
-    for (const [name, role, config] of specs) {
-      const child = group.start(name, role, config);
+    const ports: number[] = [];
+    for (const [name, role] of [['relay-leader', 'relay-leader'], ['relay-follower-0', 'relay-follower'], ['relay-follower-1', 'relay-follower'], ['relay-load', 'relay-load']] as const) {
+      const child = group.start(name, role, role === 'relay-load' ? load : { lifetimeMs });
       started.push(child);
-      await Promise.race([child.next('ready', READY_TIMEOUT_MS), ...started.map((c) => c.failure)]);
+      const ready = await Promise.race([child.next('ready', READY_TIMEOUT_MS), ...started.map((c) => c.failure)]);
+      ports.push(Number(ready['port']));
     }
+    // Every process learns all four ports, the load last; it starts its warm-up then (a batch that
+    // reaches the leader before the leader has the ports is dropped, and back to back the stall timer sends the next).
+    const [leader, follower0, follower1, loadPort] = ports;
+    for (const child of started) child.send({ type: 'command', data: { leader: leader!, follower0: follower0!, follower1: follower1!, load: loadPort! } });
     const r = await Promise.race([started[3]!.next('result', warmupMs + durationMs + RESULT_GRACE_MS), ...started.map((c) => c.failure)]);
     const count = Number(r['count']);
     if (!(count > 0)) throw new Error(`relay ${pacing}: no round trip completed in ${durationMs} ms`);
