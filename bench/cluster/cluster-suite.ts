@@ -88,7 +88,7 @@ const VALUE_BYTES = 32;
  * Every fresh cluster (Skein or etcd) first takes a closed-loop load of this many commands in
  * flight, not counted, so that each measured load meets members whose code is compiled and whose
  * heaps have grown, whichever loads `--only` picks: measured on a cold three-member cluster, 64 in
- * flight with sync answered 11–17k/s, and 17–26k/s after such a warm-up.
+ * flight with sync answered 11–17k/s, and 16–26k/s after such a warm-up.
  */
 const CLUSTER_WARMUP_IN_FLIGHT = 16;
 const THROUGHPUT_GOAL = 10;
