@@ -15,6 +15,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { quantileOfSorted } from '../support/stats.js';
 
 export interface LoadSpec {
   readonly system: 'skein' | 'etcd';
@@ -120,7 +121,7 @@ class Recorder {
 
   result(windowMs: number, skipped: number): LoadResult {
     const sorted = this.samples.subarray(0, this.count).sort();
-    const at = (q: number): number => (this.count === 0 ? Number.NaN : Math.round(sorted[Math.min(this.count - 1, Math.floor(q * this.count))]!));
+    const at = (q: number): number => Math.round(quantileOfSorted(sorted, q));
     return {
       answered: this.answered,
       failed: this.failed,

@@ -17,6 +17,8 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Metrics } from '../support/child-messages.js';
 import { runChild, type ChildConfig, type ChildContext, type RoleHandle } from '../support/child-runtime.js';
+import { literalLookup } from '../support/literal-lookup.js';
+import { quantileOfSorted } from '../support/stats.js';
 
 export type RelayPacing = 'paced' | 'back-to-back';
 
@@ -44,8 +46,6 @@ const PACED_INTERVAL_MS = 1;
 const STALL_MS = 50;
 const MAX_SAMPLES = 1_000_000;
 
-const literalLookup = (host: string, _options: unknown, callback: (error: Error | null, address: string, family: number) => void): void => callback(null, host, 4);
-
 async function bound(): Promise<Socket> {
   const socket = createSocket({ type: 'udp4', lookup: literalLookup });
   await new Promise<void>((resolve, reject) => {
@@ -66,10 +66,6 @@ function portsOf(data: Metrics): RelayPorts {
     return value;
   };
   return { leader: port('leader'), followers: [port('follower0'), port('follower1')], load: port('load') };
-}
-
-function percentile(sorted: Float64Array, q: number): number {
-  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
 }
 
 async function relayLeader(_config: ChildConfig, context: ChildContext): Promise<RoleHandle> {
@@ -149,7 +145,7 @@ async function relayLoad(config: RelayLoadConfig, context: ChildContext): Promis
     finished = true;
     if (timer !== null) clearTimeout(timer);
     const sorted = samples.slice(0, sampleCount).sort();
-    context.result({ count: sampleCount, p50Us: percentile(sorted, 0.5), p90Us: percentile(sorted, 0.9), p99Us: percentile(sorted, 0.99) });
+    context.result({ count: sampleCount, p50Us: quantileOfSorted(sorted, 0.5), p90Us: quantileOfSorted(sorted, 0.9), p99Us: quantileOfSorted(sorted, 0.99) });
   };
   // Paced: one batch a turn of the timer. Back to back: the timer only ends the window and covers a lost datagram.
   const tick = (): void => {

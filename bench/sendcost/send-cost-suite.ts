@@ -16,6 +16,7 @@
 import { fork } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
+import { literalLookup } from '../support/literal-lookup.js';
 import { spreadOf } from '../support/stats.js';
 import type { SuiteOptions, SuiteOutcome } from '../support/suite.js';
 
@@ -38,8 +39,6 @@ const CASES: readonly Case[] = [
   { id: 'busy-sleep', label: 'every 200 µs; sender busy-waits; receiver sleeps', receiver: 'sleep', pacing: 'busy' },
   { id: 'busy-spin', label: 'every 200 µs; sender busy-waits; receiver spins', receiver: 'spin', pacing: 'busy' },
 ];
-
-const literalLookup = (host: string, _options: unknown, callback: (error: Error | null, address: string, family: number) => void): void => callback(null, host, 4);
 
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -20,3 +20,9 @@ export function spreadOf(values: readonly number[]): Spread {
 export function ratioOf(a: number, b: number): number {
   return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : Number.NaN;
 }
+
+/** The sample at quantile `q` (0..1) of ascending `sorted` values (nearest rank, the last for q = 1); NaN when empty. */
+export function quantileOfSorted(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  return n === 0 ? Number.NaN : sorted[Math.min(n - 1, Math.floor(q * n))]!;
+}
