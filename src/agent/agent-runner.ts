@@ -40,7 +40,8 @@ type RunnerState = 'new' | 'running' | 'failed' | 'closed';
  * a few more setImmediate turns (while spinning pays), then timers of 1, 2, 4 … up to `maxIdleMs`
  * ms. {@link wake} cuts a sleep short: the agent runs in a microtask, as soon as the code that
  * woke it (a datagram's handler, a timer callback, a promise continuation) returns, without
- * waiting for another event-loop phase.
+ * waiting for another event-loop phase (with `idle.wakeInMicrotask` false: on the next
+ * setImmediate, after the other I/O callbacks ready with it).
  *
  * An AssertionFailure thrown by the agent (or any error thrown by the error handler) stops the
  * runner and propagates out of the timer callback as an uncaught exception: a broken invariant is
@@ -65,6 +66,7 @@ export class AgentRunner {
   private cycles = 0;
   private readonly sleepFlag: Int32Array | null;
   private readonly onFailure: ((error: unknown) => void) | undefined;
+  private readonly wakeInMicrotask: boolean;
   private sleeping = false;
 
   constructor(
@@ -84,6 +86,10 @@ export class AgentRunner {
         ErrorCode.CONFIG_INVALID,
         `maxCyclesPerTurn=${String(options.maxCyclesPerTurn)} is invalid; expected an integer >= 1`,
       );
+    }
+    this.wakeInMicrotask = options.idle?.wakeInMicrotask ?? true;
+    if (typeof this.wakeInMicrotask !== 'boolean') {
+      throw new SkeinError(ErrorCode.CONFIG_INVALID, `idle.wakeInMicrotask=${String(options.idle?.wakeInMicrotask)} is invalid; expected true or false`);
     }
     this.sleepFlag = options.sleepFlag ?? null;
     this.onFailure = options.onFailure;
@@ -135,8 +141,8 @@ export class AgentRunner {
 
   /**
    * Asks for a cycle soon and starts the back-off over. A sleeping runner runs in a microtask,
-   * once the caller's code has returned (never inside this call); a running or spinning one runs
-   * its next cycle as planned. Cheap and allocation-free unless it cancels a sleep; safe to call
+   * once the caller's code has returned (never inside this call), or with `idle.wakeInMicrotask`
+   * false on the next setImmediate; a running or spinning one runs its next cycle as planned. Cheap and allocation-free unless it cancels a sleep; safe to call
    * per message.
    */
   wake(): void {
@@ -147,6 +153,10 @@ export class AgentRunner {
     if (this.timeout === null) return;
     this.timers.cancelTimeout(this.timeout);
     this.timeout = null;
+    if (!this.wakeInMicrotask) {
+      this.immediate = this.timers.scheduleImmediate(this.runTurn);
+      return;
+    }
     this.microtask = true;
     this.timers.scheduleMicrotask(this.runWokenTurn);
   }

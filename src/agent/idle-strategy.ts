@@ -39,6 +39,18 @@ export interface IdleOptions {
    * @default false here; true for Skein.launch and SkeinWorker ({@link SKEIN_IDLE_DEFAULTS})
    */
   denseSpin?: boolean;
+  /**
+   * Where the turn of a sleeping runner that is woken ({@link AgentRunner.wake}) runs. True: in a
+   * microtask, as soon as the code that woke it (a datagram's handler, say) returns, before the
+   * event loop hands over the next I/O callback: one event-loop pass fewer per request. False: on
+   * the next setImmediate, after every I/O callback ready in the same pass: datagrams that arrive
+   * together are then taken in one duty cycle. That matters where a duty cycle's work costs per
+   * cycle, not per message: a cluster member that syncs its log before acknowledging wrote and
+   * synced each of a client's back-to-back datagrams on its own when woken in a microtask
+   * (docs/cluster.md, "Woken after the ready datagrams").
+   * @default true
+   */
+  wakeInMicrotask?: boolean;
 }
 
 /** What denseSpin's contention check reads: running totals, in µs. */

@@ -112,10 +112,11 @@ export function skeinLaunchOptions(options: SkeinCliOptions, driver: DriverOptio
 }
 
 /**
- * Launches an embedded Skein for parsed command-line options. The driver and client are loaded
- * here, on first use, so `--help` and option errors answer without loading them.
+ * Launches an embedded Skein for parsed command-line options (and, where a command needs it, its
+ * runner's idle options). The driver and client are loaded here, on first use, so `--help` and
+ * option errors answer without loading them.
  */
-export async function launchSkein(options: SkeinCliOptions, driver: DriverOptions = {}): Promise<Skein> {
+export async function launchSkein(options: SkeinCliOptions, driver: DriverOptions = {}, idle?: SkeinOptions['idle']): Promise<Skein> {
   const { Skein: SkeinClass } = await import('../skein.js');
-  return SkeinClass.launch(skeinLaunchOptions(options, driver));
+  return SkeinClass.launch({ ...skeinLaunchOptions(options, driver), ...(idle === undefined ? {} : { idle }) });
 }

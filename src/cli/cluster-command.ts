@@ -133,7 +133,10 @@ async function runNode(options: ClusterNodeOptions): Promise<void> {
   if (options.service !== 'kv') throw new Error(`unknown service '${options.service}': the one built in is kv`);
   if (options.logStorage !== 'archive' && options.logStorage !== 'file') throw new Error(`--log-storage ${String(options.logStorage)}: archive or file`);
   const members = parseClusterMembers(options.clusterMembers);
-  const skein = await launchSkein(options);
+  // Woken on the next setImmediate, not in a microtask: a client's datagrams that arrive together
+  // are taken in one duty cycle, so a member that syncs its log writes and syncs them once
+  // (docs/cluster.md, "Woken after the ready datagrams").
+  const skein = await launchSkein(options, {}, { wakeInMicrotask: false });
   const { ClusterMember } = await import('../cluster/cluster-member.js');
   const { KvService } = await import('../cluster/service/kv-service.js');
   const startMs = nowMs();

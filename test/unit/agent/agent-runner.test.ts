@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { createSocket, type Socket } from 'node:dgram';
 import assert from 'node:assert/strict';
 import type { Agent } from '../../../src/agent/agent.js';
 import { AgentRunner } from '../../../src/agent/agent-runner.js';
@@ -138,6 +139,29 @@ test('wake() cuts a sleep short and restarts the back-off; work resets it too', 
   for (let i = 0; i < 11; i++) timers.fire();
   assert.deepEqual(timers.requests.slice(before), [...new Array<'immediate'>(10).fill('immediate'), 1]);
   runner.close();
+});
+
+test('with idle.wakeInMicrotask false, wake() runs a sleeping runner on the next setImmediate; close() cancels it', () => {
+  const timers = new FakeTimers();
+  const agent = new ScriptedAgent(() => 0);
+  const runner = new AgentRunner(agent, { clock: frozenClock, timers, errorHandler: () => undefined, idle: { wakeInMicrotask: false } });
+  runner.start();
+  for (let i = 0; i < 14; i++) timers.fire();
+  assert.equal(timers.timeouts.length, 1, 'sleeping on a timer');
+  runner.wake();
+  assert.equal(timers.timeouts.length, 0);
+  assert.equal(timers.microtasks.length, 0, 'no microtask');
+  assert.equal(timers.immediates.length, 1, 'the next cycle waits for the next setImmediate');
+  assert.equal(agent.calls, 14, 'never inside wake() itself');
+  runner.wake(); // waking twice changes nothing
+  assert.equal(timers.pending, 1);
+  timers.fire();
+  assert.equal(agent.calls, 15);
+  for (let i = 0; i < 14; i++) timers.fire();
+  runner.wake();
+  runner.close();
+  assert.equal(timers.pending, 0, 'close() cancelled the woken turn');
+  assert.equal(agent.calls, 29);
 });
 
 test('wake() from inside doWork schedules the next cycle at once', () => {
@@ -352,7 +376,7 @@ test('an AssertionFailure stops the runner loudly', () => {
 test('invalid options are rejected with CONFIG_INVALID', () => {
   const agent = new ScriptedAgent(() => 0);
   const base = { clock: frozenClock, errorHandler: () => undefined };
-  for (const options of [{ maxCyclesPerTurn: 0 }, { maxBatchNs: -1 }, { idle: { spinImmediates: -1 } }, { idle: { maxIdleMs: 0 } }]) {
+  for (const options of [{ maxCyclesPerTurn: 0 }, { maxBatchNs: -1 }, { idle: { spinImmediates: -1 } }, { idle: { maxIdleMs: 0 } }, { idle: { wakeInMicrotask: 'yes' as unknown as boolean } }]) {
     assert.throws(
       () => new AgentRunner(agent, { ...base, ...options }),
       (e: unknown) => e instanceof SkeinError && e.code === ErrorCode.CONFIG_INVALID,
@@ -388,4 +412,54 @@ test('on the real event loop wake() runs a sleeping agent as soon as the caller 
   await null; // the runner's microtask was queued first, so it has run when this continues
   assert.equal(agent.calls, before + 1);
   runner.close();
+});
+
+/**
+ * Two datagrams already in a socket's buffer when the event loop polls: how many each duty cycle of
+ * a sleeping runner, woken by each datagram's handler, takes.
+ */
+async function cycleBatchesForTwoReadyDatagrams(wakeInMicrotask: boolean): Promise<number[]> {
+  const sockets: Socket[] = [];
+  const bind = (socket: Socket): Promise<number> => new Promise((resolve) => socket.bind(0, '127.0.0.1', () => resolve(socket.address().port)));
+  const queued: Buffer[] = [];
+  const batches: number[] = [];
+  const agent: Agent = {
+    roleName: 'drain',
+    doWork: () => {
+      const taken = queued.splice(0).length;
+      if (taken > 0) batches.push(taken);
+      return taken;
+    },
+  };
+  const runner = new AgentRunner(agent, { clock: systemNanoClock, errorHandler: () => undefined, idle: { maxIdleMs: 1000, wakeInMicrotask } });
+  try {
+    const receiver = createSocket('udp4');
+    const sender = createSocket('udp4');
+    sockets.push(receiver, sender);
+    const port = await bind(receiver);
+    await bind(sender);
+    let received = 0;
+    receiver.on('message', (message) => {
+      received++;
+      queued.push(message);
+      runner.wake();
+    });
+    runner.start();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // long enough to be asleep on a timer
+    // Both sent before the event loop polls again: both are in the receiver's buffer when it does.
+    sender.send(Buffer.from('one'), port, '127.0.0.1');
+    sender.send(Buffer.from('two'), port, '127.0.0.1');
+    for (let waited = 0; (received < 2 || queued.length > 0) && waited < 2000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(received, 2, 'both datagrams arrived');
+    return batches;
+  } finally {
+    runner.close();
+    for (const socket of sockets) socket.close();
+  }
+}
+
+test('on the real event loop a runner woken on the next setImmediate takes datagrams that were ready together in one cycle', async () => {
+  assert.deepEqual(await cycleBatchesForTwoReadyDatagrams(false), [2], 'wakeInMicrotask false: one cycle for both');
+  // The contrast: woken in a microtask, the first datagram's cycle runs before the second's handler.
+  assert.deepEqual(await cycleBatchesForTwoReadyDatagrams(true), [1, 1], 'wakeInMicrotask true: a cycle each');
 });
