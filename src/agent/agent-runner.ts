@@ -142,8 +142,8 @@ export class AgentRunner {
   /**
    * Asks for a cycle soon and starts the back-off over. A sleeping runner runs in a microtask,
    * once the caller's code has returned (never inside this call), or with `idle.wakeInMicrotask`
-   * false on the next setImmediate; a running or spinning one runs its next cycle as planned. Cheap and allocation-free unless it cancels a sleep; safe to call
-   * per message.
+   * false on the next setImmediate; a running or spinning one runs its next cycle as planned.
+   * Cheap and allocation-free unless it cancels a sleep; safe to call per message.
    */
   wake(): void {
     // Already asked for a cycle since the current or last one began.
