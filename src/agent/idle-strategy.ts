@@ -47,7 +47,7 @@ export interface IdleOptions {
    * together are then taken in one duty cycle. That matters where a duty cycle's work costs per
    * cycle, not per message: a cluster member that syncs its log before acknowledging wrote and
    * synced each of a client's back-to-back datagrams on its own when woken in a microtask
-   * (docs/cluster.md, "Woken after the ready datagrams").
+   * (docs/cluster-benchmark.md, "Woken after the ready datagrams").
    * @default true
    */
   wakeInMicrotask?: boolean;

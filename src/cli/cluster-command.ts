@@ -135,7 +135,7 @@ async function runNode(options: ClusterNodeOptions): Promise<void> {
   const members = parseClusterMembers(options.clusterMembers);
   // Woken on the next setImmediate, not in a microtask: a client's datagrams that arrive together
   // are taken in one duty cycle, so a member that syncs its log writes and syncs them once
-  // (docs/cluster.md, "Woken after the ready datagrams").
+  // (docs/cluster-benchmark.md, "Woken after the ready datagrams").
   const skein = await launchSkein(options, {}, { wakeInMicrotask: false });
   const { ClusterMember } = await import('../cluster/cluster-member.js');
   const { KvService } = await import('../cluster/service/kv-service.js');

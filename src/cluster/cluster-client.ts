@@ -73,7 +73,7 @@ export const DEFAULT_EGRESS_STREAM_ID = 102;
  * the first time it is written, 10.5 µs a page on the virtual machines the benchmarks ran on: at
  * 100k commands/s a new client and its leader spent about a tenth of a CPU each in them for the
  * first 48 MiB of each stream, a few seconds, where 1 MiB terms are all in use within a tenth of
- * a second and reused from then on (docs/cluster.md, "Page faults in new terms").
+ * a second and reused from then on (docs/cluster-benchmark.md, "Page faults in new terms").
  */
 export const DEFAULT_CLIENT_TERM_LENGTH = 1024 * 1024;
 
