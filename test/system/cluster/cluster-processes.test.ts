@@ -212,8 +212,11 @@ test('A003 with processes: skein cluster-tool shutdown snapshots, every member p
 test('skein cluster demo: a leader, answered commands, the leader destroyed, the client on the new leader, a summary, exit 0', { timeout: 90_000 }, async () => {
   const demo = startSkein(['cluster', 'demo', '--commands', '50', '--test-profile']);
   assert.deepEqual(await demo.waitForExit(80_000), { code: 0, signal: null }, demo.describe());
-  const summary = JSON.parse(demo.stdout.split('\n').find((l) => l.startsWith('{"commands"'))!) as { commands: number; failoverMs: number; leaders: number[] };
+  const summary = JSON.parse(demo.stdout.split('\n').find((l) => l.startsWith('{"commands"'))!) as { commands: number; answeredPerSecond: number; answeredPerSecondAfter: number; failoverMs: number; leaders: number[] };
   assert.equal(summary.commands, 100);
+  assert.ok(summary.answeredPerSecond > 0 && summary.answeredPerSecondAfter > 0, demo.stdout);
+  assert.match(demo.stdout, /the first command after the failure answered in \d+ ms/);
+  assert.match(demo.stdout, /49 more answered one at a time by the two members left/);
   assert.notEqual(summary.leaders[0], summary.leaders[1], 'another member leads after the failure');
   assert.ok(summary.failoverMs > 0, demo.stdout);
   assert.match(demo.stdout, /the leader's driver \(member \d\) is destroyed/);
