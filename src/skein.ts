@@ -64,6 +64,8 @@ const SKEIN_OPTION_NAMES: readonly (keyof SkeinOptions)[] = [
   'driver', 'seed', 'faults', 'testProfile', 'dir', 'driverTimeoutMs', 'errorHandler', 'ref', 'idle', 'env',
 ];
 const FAULT_DIRECTIONS = ['send', 'receive'];
+/** How often a closing Skein's driver checks whether its publications finished draining and lingering. */
+const CLOSE_TIME_EVENT_INTERVAL_NS = 10_000_000;
 
 /**
  * Rejects unknown option names (with a hint for a misspelt one) and checks the values the driver
@@ -278,6 +280,9 @@ export class Skein {
     const settings = this.driver.settings;
     const stallMs = options.timeoutMs ?? (settings.publicationLingerTimeoutNs + 2 * settings.timerIntervalNs) / 1e6;
     this.client.close();
+    // The publications' drain and linger are checked on the conductor's time events: checked often
+    // now, a close ends once they are done, not on the driver's next ticks (1 s apart by default).
+    if (!this.destroyed) this.driver.conductor.expediteTimeEvents(Math.min(settings.timerIntervalNs, CLOSE_TIME_EVENT_INTERVAL_NS));
     this.closing = new Promise<void>((resolve) => {
       let progress = -1;
       let stallDeadline = Date.now() + stallMs;

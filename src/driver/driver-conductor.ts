@@ -147,6 +147,8 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   private nextSessionId: number;
   private nextReceiverId: bigint;
   private nextTimerNs = 0;
+  /** While above 0, time events come this often instead of every timerIntervalNs ({@link expediteTimeEvents}). */
+  private expeditedIntervalNs = 0;
   /** nowNs of the current duty cycle, for the commands it takes. */
   private cycleNowNs = 0;
   private lastClientCheckNs: number | undefined;
@@ -190,10 +192,21 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     const ipcPublications = this.ipcPublications;
     for (let i = 0; i < ipcPublications.length; i++) work += ipcPublications[i]!.updatePublisherLimit();
     if (nowNs >= this.nextTimerNs) {
-      this.nextTimerNs = nowNs + this.components.settings.timerIntervalNs;
+      this.nextTimerNs = nowNs + (this.expeditedIntervalNs > 0 ? this.expeditedIntervalNs : this.components.settings.timerIntervalNs);
       this.onTimeEvent(nowNs);
     }
     return work;
+  }
+
+  /**
+   * Runs the time events (linger, drain and liveness checks) every `intervalNs` from the next duty
+   * cycle on, instead of every timerIntervalNs: for a closing Skein, whose publications then leave
+   * DRAINING and LINGER as soon as they may rather than on the next of the default 1 s ticks. The
+   * deadlines themselves (the linger timeout, end of stream from every receiver) are unchanged.
+   */
+  expediteTimeEvents(intervalNs: number): void {
+    this.expeditedIntervalNs = intervalNs;
+    this.nextTimerNs = 0;
   }
 
   /** Frees every resource of the driver. Idempotent. */
