@@ -218,6 +218,8 @@ export class ClusterClient {
   private readonly client: SkeinClient;
   private readonly egress: Subscription;
   private readonly ingress: Map<number, Publication>;
+  /** The members and their ingress endpoints, for errors. */
+  private readonly membersText: string;
   private readonly settings: Required<Omit<ClusterClientOptions, 'ingressEndpoints' | 'egressChannel' | 'ingressChannel' | 'random' | 'newLeaderTimeoutMs'>> & { newLeaderTimeoutMs: number | undefined };
   private readonly random: Prng;
   /** The longest command every member's ingress publication takes. */
@@ -286,8 +288,9 @@ export class ClusterClient {
   private firstConnect: { resolve: (c: ClusterClient) => void; reject: (e: Error) => void } | null = null;
   private closing = false;
 
-  private constructor(client: SkeinClient, options: ClusterClientOptions, egress: Subscription, ingress: Map<number, Publication>, assembler: FragmentAssembler) {
+  private constructor(client: SkeinClient, options: ClusterClientOptions, egress: Subscription, ingress: Map<number, Publication>, assembler: FragmentAssembler, endpoints: Map<number, string>) {
     this.client = client;
+    this.membersText = [...endpoints].map(([id, endpoint]) => `${id} at ${endpoint}`).join(', ');
     this.egress = egress;
     this.ingress = ingress;
     this.settings = {
@@ -334,7 +337,7 @@ export class ClusterClient {
       for (const p of ingress.values()) p.close();
       throw error;
     }
-    const connecting = new ClusterClient(client, options, egress, ingress, assembler);
+    const connecting = new ClusterClient(client, options, egress, ingress, assembler, endpoints);
     cc = connecting;
     return new Promise<ClusterClient>((resolve, reject) => {
       connecting.firstConnect = { resolve, reject };
@@ -485,7 +488,7 @@ export class ClusterClient {
 
   private connectWork(nowNs: number): number {
     if (nowNs >= this.connectDeadlineNs) {
-      this.toClosed(new SkeinError(ErrorCode.RECONNECT_FAILED, `no session within ${this.settings.reconnectDeadlineMs} ms (members ${[...this.ingress.keys()].join(', ')})`), 'reconnect deadline passed');
+      this.toClosed(new SkeinError(ErrorCode.RECONNECT_FAILED, `no session within ${this.settings.reconnectDeadlineMs} ms (members ${this.membersText})`), 'reconnect deadline passed');
       return 1;
     }
     if (this.attemptSent && nowNs < this.attemptDeadlineNs) return 0;
