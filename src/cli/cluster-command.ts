@@ -2,7 +2,7 @@
  * `skein cluster node`: runs one cluster member (its own media driver, archive and consensus
  * module, and the key-value service) until SIGINT/SIGTERM, printing a JSON line for every role
  * change and for its termination. `skein cluster start`: starts a local cluster of such nodes as
- * child processes on free loopback ports, for trying things.
+ * child processes on free loopback ports, for trying things (`skein cluster kv` talks to it).
  */
 import { Option, type Command } from 'commander';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { addSkeinOptions, integerOption, launchSkein, type SkeinCliOptions } from './cli-options.js';
 import { action, EXIT_FAILURE, EXIT_OK, exitProcess, nowMs, onShutdownSignal, report, sleep, usageError } from './cli-runtime.js';
 import { applyConfigFile } from './config-file.js';
+import { registerClusterKvCommand } from './cluster-kv-command.js';
 import { freeUdpPort } from './free-port.js';
 import { DEFAULT_RETAINED_LOG_BYTES } from '../cluster/consensus/consensus-log.js';
 import { DEFAULT_INGRESS_FRAGMENT_LIMIT, MAX_INGRESS_FRAGMENT_LIMIT } from '../cluster/ingress-defaults.js';
@@ -127,6 +128,7 @@ export function registerClusterCommand(program: Command): Command {
     .option('--commands <n>', 'commands before and after the failure', integerOption(1, 1_000_000), 500)
     .addOption(new Option('--test-profile', 'small terms and short timeouts, for tests').hideHelp());
   demo.action(action('cluster demo', (options: { commands: number; testProfile?: boolean }) => runDemo(options)));
+  registerClusterKvCommand(cluster);
   return cluster;
 }
 

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { integerOption } from './cli-options.js';
 import { action, EXIT_FAILURE, EXIT_OK, exitProcess, sleep, usageError } from './cli-runtime.js';
+import { withClusterSession } from './cluster-session.js';
 
 const COMMANDS = ['describe', 'list-members', 'leader', 'recording-log', 'errors', 'snapshot', 'suspend', 'resume', 'shutdown', 'abort'] as const;
 type ToolCommand = (typeof COMMANDS)[number];
@@ -49,35 +50,16 @@ async function runOverNetwork(endpoints: string, name: string, options: { timeou
   if (!(NETWORK_COMMANDS as readonly string[]).includes(name)) {
     usageError(command, `'${name}' over the network: only ${NETWORK_COMMANDS.join(' and ')} (the others read the member's directory)`);
   }
-  const { Skein } = await import('../skein.js');
-  const { ClusterClient } = await import('../cluster/cluster-client.js');
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'skein-cluster-tool-'));
-  const skein = Skein.launch({ dir, driver: { publishSnapshots: false } });
-  let outcome: { code: number; text: string };
-  try {
-    const client = await ClusterClient.connect(skein.client, { ingressEndpoints: endpoints, reconnectDeadlineMs: options.timeoutMs, messageTimeoutMs: options.timeoutMs });
+  const outcome = await withClusterSession({ ingress: endpoints, timeoutMs: options.timeoutMs }, async (client): Promise<{ code: number; text: string }> => {
+    if (name === 'leader') return { code: EXIT_OK, text: JSON.stringify({ leaderId: client.leaderId, leadershipTermId: client.leadershipTermId }) };
+    const leaderId = client.leaderId;
     try {
-      if (name === 'leader') {
-        outcome = { code: EXIT_OK, text: JSON.stringify({ leaderId: client.leaderId, leadershipTermId: client.leadershipTermId }) };
-      } else {
-        const leaderId = client.leaderId;
-        try {
-          await client.requestSnapshot();
-          outcome = { code: EXIT_OK, text: JSON.stringify({ action: 'snapshot', ok: true, detail: `snapshot begun by leader ${leaderId} in term ${client.leadershipTermId}` }) };
-        } catch (error) {
-          outcome = { code: EXIT_FAILURE, text: JSON.stringify({ action: 'snapshot', ok: false, detail: (error as Error).message }) };
-        }
-      }
-    } finally {
-      await client.close();
+      await client.requestSnapshot();
+      return { code: EXIT_OK, text: JSON.stringify({ action: 'snapshot', ok: true, detail: `snapshot begun by leader ${leaderId} in term ${client.leadershipTermId}` }) };
+    } catch (error) {
+      return { code: EXIT_FAILURE, text: JSON.stringify({ action: 'snapshot', ok: false, detail: (error as Error).message }) };
     }
-  } finally {
-    await skein.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
   exitProcess(outcome.code, `${outcome.text}\n`);
 }
 

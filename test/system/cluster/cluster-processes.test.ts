@@ -4,7 +4,7 @@
  * leader's process is killed with SIGKILL and the client follows the new leader on its session;
  * SIGTERM then ends the two others, each closing its consensus module, archive and driver and
  * exiting 0 with nothing on stderr but its start line. And `skein cluster start --members 3`
- * starts three such processes and stops them all on SIGTERM.
+ * starts three such processes, `skein cluster kv` answers through them, and SIGTERM stops them all.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,7 +128,7 @@ test('members as processes: a leader is elected, a client is answered, the leade
   }
 });
 
-test('skein cluster start --members 3 starts three member processes that elect a leader, and stops them on SIGTERM', { timeout: 60_000 }, async () => {
+test('skein cluster start --members 3 starts three member processes that elect a leader, skein cluster kv gets, puts and compare-and-sets through them, and SIGTERM stops them', { timeout: 60_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-start-'));
   try {
     const start = startSkein(['cluster', 'start', '--members', '3', '--dir', root, '--test-profile']);
@@ -136,11 +136,42 @@ test('skein cluster start --members 3 starts three member processes that elect a
     assert.equal(started.members.length, 3);
     assert.match(started.ingressEndpoints, /^0=127\.0\.0\.1:\d+,1=127\.0\.0\.1:\d+,2=127\.0\.0\.1:\d+$/);
     await start.waitForLine(/"role":"LEADER"/, 30_000, 'stdout');
+    // skein cluster kv against it, with the endpoints it printed: each command answered through the log.
+    const kv = async (...args: string[]): Promise<{ code: number | null; answer: Record<string, unknown> | null; stderr: string }> => {
+      const p = startSkein(['cluster', 'kv', '--ingress', started.ingressEndpoints, ...args]);
+      const { code } = await p.waitForExit(20_000);
+      return { code, answer: p.stdout.trim() === '' ? null : (JSON.parse(p.stdout) as Record<string, unknown>), stderr: p.stderr };
+    };
+    const pick = (r: { answer: Record<string, unknown> | null }): Record<string, unknown> => {
+      const { leaderId, leadershipTermId, ...rest } = r.answer!;
+      assert.equal(typeof leaderId, 'number');
+      assert.equal(typeof leadershipTermId, 'number');
+      return rest;
+    };
+    const absent = await kv('get', 'colour');
+    assert.equal(absent.code, 0, absent.stderr);
+    assert.deepEqual(pick(absent), { op: 'get', key: 'colour', value: null });
+    assert.deepEqual(pick(await kv('put', 'colour', 'blue')), { op: 'put', key: 'colour', ok: true });
+    assert.deepEqual(pick(await kv('get', 'colour')), { op: 'get', key: 'colour', value: 'blue' });
+    assert.deepEqual(pick(await kv('cas', 'colour', 'red', 'green')), { op: 'cas', key: 'colour', ok: false }, 'not swapped: the value is blue');
+    assert.deepEqual(pick(await kv('cas', 'colour', 'blue', 'green')), { op: 'cas', key: 'colour', ok: true });
+    assert.deepEqual(pick(await kv('cas', '--absent', 'colour', 'grey')), { op: 'cas', key: 'colour', ok: false }, 'not swapped: the key is there');
+    assert.deepEqual(pick(await kv('get', 'colour')), { op: 'get', key: 'colour', value: 'green' });
+    const badArgs = await kv('put', 'colour');
+    assert.equal(badArgs.code, 2);
+    assert.match(badArgs.stderr, /put takes <key> and <value> \(2 arguments\), got 1/);
+    const badOp = await kv('delete', 'colour');
+    assert.equal(badOp.code, 2);
+    assert.match(badOp.stderr, /unknown op 'delete': one of get, put, cas/);
     start.signal('SIGTERM');
     assert.deepEqual(await start.waitForExit(20_000), { code: 0, signal: null }, start.describe());
     assert.deepEqual(start.lastJson(), { event: 'stopped', exitCodes: [0, 0, 0] });
     for (const m of started.members) assert.throws(() => process.kill(m.pid, 0), 'every member process ended');
     assert.equal((await Promise.resolve(startSkein(['cluster', 'start', '--members', '2']).waitForExit(10_000))).code, 2, 'a cluster of 2 is refused');
+    // With no member there, kv gives up at its deadline and names the members it tried.
+    const gone = startSkein(['cluster', 'kv', '--ingress', started.ingressEndpoints, '--timeout-ms', '500', 'get', 'colour']);
+    assert.equal((await gone.waitForExit(20_000)).code, 1, gone.describe());
+    assert.match(gone.stderr, /no session within 500 ms \(members 0 at 127\.0\.0\.1:\d+, 1 at 127\.0\.0\.1:\d+, 2 at 127\.0\.0\.1:\d+\) \(ERR_SKEIN_RECONNECT_FAILED\)/);
   } finally {
     await stopAll();
     rmSync(root, { recursive: true, force: true });
