@@ -238,6 +238,7 @@ async function runStart(options: { members: number; dir: string; testProfile?: b
       ingressEndpoints: specs.map((m) => `${m.id}=${m.ingress}`).join(','),
     })}\n`,
   );
+  report('cluster start', `${specs.length} members; try: skein cluster kv --ingress ${specs.map((m) => `${m.id}=${m.ingress}`).join(',')} put colour blue`);
   onShutdownSignal((signal) => {
     for (const c of children) c.child.kill(signal);
   });
