@@ -73,6 +73,9 @@ interface PendingDestination {
   readonly correlationId: number;
 }
 
+/** How often the conductor looks for images whose subscribers have all read to the end of stream. */
+const END_OF_STREAM_CHECK_INTERVAL_NS = 5_000_000;
+
 /** An untethered spy left behind, waiting to rejoin its publication. */
 interface RestingSpy {
   readonly link: SubscriptionLink;
@@ -147,6 +150,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
   private nextSessionId: number;
   private nextReceiverId: bigint;
   private nextTimerNs = 0;
+  private nextEndOfStreamCheckNs = 0;
   /** While above 0, time events come this often instead of every timerIntervalNs ({@link expediteTimeEvents}). */
   private expeditedIntervalNs = 0;
   /** nowNs of the current duty cycle, for the commands it takes. */
@@ -194,6 +198,10 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     if (nowNs >= this.nextTimerNs) {
       this.nextTimerNs = nowNs + (this.expeditedIntervalNs > 0 ? this.expeditedIntervalNs : this.components.settings.timerIntervalNs);
       this.onTimeEvent(nowNs);
+    }
+    if (nowNs >= this.nextEndOfStreamCheckNs && this.images.length > 0) {
+      this.nextEndOfStreamCheckNs = nowNs + END_OF_STREAM_CHECK_INTERVAL_NS;
+      work += this.checkEndsOfStream(nowNs);
     }
     return work;
   }
@@ -1388,6 +1396,25 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     this.pendingDestinations = this.pendingDestinations.filter((p) => p.endpoint !== endpoint);
     this.receiveEndpoints.delete(endpoint.key);
     endpoint.close();
+  }
+
+  /**
+   * Images whose every subscriber has read to the end of stream start draining now rather than on
+   * the next time event (up to a timer interval, 1 s by default, later): their subscribers are told
+   * the image went, and its sender learns from the end-of-stream status messages that it may stop
+   * lingering, so a publisher's close ends that much sooner.
+   */
+  private checkEndsOfStream(nowNs: number): number {
+    let started = 0;
+    const images = this.images;
+    for (let i = 0; i < images.length; i++) {
+      const image = images[i]!;
+      if (image.state !== 'ACTIVE' || image.subscribers.length === 0 || !image.allSubscribersAtEndOfStream()) continue;
+      this.notifyImageUnavailable(image);
+      image.startDraining(nowNs);
+      started++;
+    }
+    return started;
   }
 
   private checkImage(image: PublicationImage, nowNs: number): void {
