@@ -220,16 +220,25 @@ export class SnapshotPublisher implements Agent {
     return this.publications;
   }
 
-  /** Creates the directory and removes files that dead processes left there. */
+  /**
+   * Creates the directory and removes files that dead processes left there: their snapshots, and
+   * the temporary file of an atomic write that a process killed during it left behind.
+   */
   onStart(): void {
     const { storage, dir, isProcessAlive } = this.options;
     storage.mkdirs(dir);
     if (isProcessAlive === undefined) return;
     for (const name of storage.list(dir)) {
       const match = SNAPSHOT_FILE_PATTERN.exec(name);
-      if (match === null) continue;
-      const pid = Number(match[1]);
-      if (pid !== this.options.pid && !isProcessAlive(pid)) storage.remove(snapshotPath(dir, pid));
+      if (match !== null) {
+        const pid = Number(match[1]);
+        if (pid !== this.options.pid && !isProcessAlive(pid)) storage.remove(snapshotPath(dir, pid));
+        continue;
+      }
+      const partial = PARTIAL_WRITE_PATTERN.exec(name);
+      if (partial === null) continue;
+      const writer = Number(partial[1]);
+      if (writer !== this.options.pid && !isProcessAlive(writer)) storage.remove(`${dir.endsWith('/') ? dir.slice(0, -1) : dir}/${name}`);
     }
   }
 
@@ -276,6 +285,8 @@ export interface SnapshotFile {
 }
 
 const SNAPSHOT_FILE_PATTERN = /^(\d+)\.json$/;
+/** What an atomic write of a snapshot writes first (`<pid>.json.<writer pid>.<n>.tmp`, see storage.ts) before renaming it. */
+const PARTIAL_WRITE_PATTERN = /^\d+\.json\.(\d+)\.\d+\.tmp$/;
 
 export function snapshotPath(dir: string, pid: number): string {
   return `${dir.endsWith('/') ? dir.slice(0, -1) : dir}/${pid}.json`;

@@ -102,11 +102,15 @@ test('listSnapshots reads real files, sorted by pid, skipping other and broken f
   assert.deepEqual(listSnapshots(nodeStorage, join(dir, 'missing')), []);
 });
 
-test('SnapshotPublisher on start removes the files of processes that are gone, and no others', () => {
+test('SnapshotPublisher on start removes the files of processes that are gone (snapshots and cut-short writes), and no others', () => {
   const storage = new MemoryStorage();
   storage.mkdirs('/skein');
   for (const pid of [5, 6, 7]) storage.writeFileAtomic(`/skein/${pid}.json`, '{}');
   storage.writeFileAtomic('/skein/notes.txt', 'kept');
+  // Left by atomic writes cut short: by a dead writer (removed) and by a live one (kept).
+  storage.writeFileAtomic('/skein/5.json.5.3.tmp', '{');
+  storage.writeFileAtomic('/skein/6.json.6.9.tmp', '{');
+  storage.writeFileAtomic('/skein/8.json.8.1.tmp.bak', 'not ours');
   const counters = new CountersManager({ epochClock: { epochMs: () => 0 }, capacity: 16 });
   const errors = new DistinctErrorLog({ epochMs: () => 0 }, 8);
   const alive = new Set([6, 31]);
@@ -114,7 +118,7 @@ test('SnapshotPublisher on start removes the files of processes that are gone, a
     storage, dir: '/skein', pid: 31, startedAtMs: 1, counters, errors, epochClock: { epochMs: () => 0 }, isProcessAlive: (pid) => alive.has(pid),
   });
   publisher.onStart();
-  assert.deepEqual(storage.list('/skein'), ['6.json', 'notes.txt']);
+  assert.deepEqual(storage.list('/skein').sort(), ['6.json', '6.json.6.9.tmp', '8.json.8.1.tmp.bak', 'notes.txt']);
 });
 
 test('isStale: a snapshot that says its interval and was not refreshed for 30 of them (30 s at least)', () => {
