@@ -1,6 +1,6 @@
 import { ErrorCode, SkeinError } from '../util/errors.js';
 import type { EpochClock } from '../env/clock.js';
-import type { Storage } from '../env/storage.js';
+import { atomicWriteLeftover, type Storage } from '../env/storage.js';
 import type { Agent } from './agent.js';
 import type { CountersManager } from './counters.js';
 import type { DistinctErrorLog, ErrorLogEntry } from './distinct-error-log.js';
@@ -235,10 +235,9 @@ export class SnapshotPublisher implements Agent {
         if (pid !== this.options.pid && !isProcessAlive(pid)) storage.remove(snapshotPath(dir, pid));
         continue;
       }
-      const partial = PARTIAL_WRITE_PATTERN.exec(name);
-      if (partial === null) continue;
-      const writer = Number(partial[1]);
-      if (writer !== this.options.pid && !isProcessAlive(writer)) storage.remove(`${dir.endsWith('/') ? dir.slice(0, -1) : dir}/${name}`);
+      const leftover = atomicWriteLeftover(name);
+      if (leftover === null || !SNAPSHOT_FILE_PATTERN.test(leftover.target)) continue;
+      if (leftover.pid !== this.options.pid && !isProcessAlive(leftover.pid)) storage.remove(inDir(dir, name));
     }
   }
 
@@ -285,11 +284,13 @@ export interface SnapshotFile {
 }
 
 const SNAPSHOT_FILE_PATTERN = /^(\d+)\.json$/;
-/** What an atomic write of a snapshot writes first (`<pid>.json.<writer pid>.<n>.tmp`, see storage.ts) before renaming it. */
-const PARTIAL_WRITE_PATTERN = /^\d+\.json\.(\d+)\.\d+\.tmp$/;
+
+function inDir(dir: string, name: string): string {
+  return `${dir.endsWith('/') ? dir.slice(0, -1) : dir}/${name}`;
+}
 
 export function snapshotPath(dir: string, pid: number): string {
-  return `${dir.endsWith('/') ? dir.slice(0, -1) : dir}/${pid}.json`;
+  return inDir(dir, `${pid}.json`);
 }
 
 /**

@@ -1410,8 +1410,7 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
     for (let i = 0; i < images.length; i++) {
       const image = images[i]!;
       if (image.state !== 'ACTIVE' || image.subscribers.length === 0 || !image.allSubscribersAtEndOfStream()) continue;
-      this.notifyImageUnavailable(image);
-      image.startDraining(nowNs);
+      this.drainImage(image, nowNs);
       started++;
     }
     return started;
@@ -1422,16 +1421,18 @@ export class DriverConductor implements Agent, ImageFactory, ResponseSetupHandle
       if (image.hasTimedOut(nowNs)) {
         this.components.driverCounters.imageLivenessTimeouts.increment();
         this.freeImage(image, nowNs);
-      } else if (image.subscribers.length === 0) {
-        this.notifyImageUnavailable(image);
-        image.startDraining(nowNs);
-      } else if (image.allSubscribersAtEndOfStream()) {
-        this.notifyImageUnavailable(image);
-        image.startDraining(nowNs);
+      } else if (image.subscribers.length === 0 || image.allSubscribersAtEndOfStream()) {
+        this.drainImage(image, nowNs);
       }
     } else if (image.state === 'DRAINING' && image.isDrained(nowNs)) {
       this.freeImage(image, nowNs);
     }
+  }
+
+  /** The image is done with (no subscriber left, or all of them at its end of stream): its subscribers are told, and it drains. */
+  private drainImage(image: PublicationImage, nowNs: number): void {
+    this.notifyImageUnavailable(image);
+    image.startDraining(nowNs);
   }
 
   private notifyImageUnavailable(image: PublicationImage): void {

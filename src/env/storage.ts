@@ -23,6 +23,22 @@ export interface Storage {
 
 let tmpSequence = 0;
 
+/** Where an atomic write of `path` by process `pid` puts its data before renaming it over `path`. */
+function atomicWriteTempPath(path: string, pid: number, sequence: number): string {
+  return `${path}.${pid}.${sequence}.tmp`;
+}
+
+const ATOMIC_WRITE_TEMP_NAME = /^(.+)\.(\d+)\.\d+\.tmp$/;
+
+/**
+ * For the name of a file that an atomic write left behind (its writer died between writing and
+ * renaming): the name it was meant to get, and the writer's pid; null for any other name.
+ */
+export function atomicWriteLeftover(fileName: string): { readonly target: string; readonly pid: number } | null {
+  const match = ATOMIC_WRITE_TEMP_NAME.exec(fileName);
+  return match === null ? null : { target: match[1]!, pid: Number(match[2]) };
+}
+
 /** ERR_SKEIN_STORAGE_FAILED naming the operation, the path and the system's reason (its errno code). */
 export function storageError(operation: string, path: string, cause: unknown): SkeinError {
   const reason = (cause as NodeJS.ErrnoException | undefined)?.code ?? String(cause);
@@ -36,7 +52,7 @@ export function isNotFound(cause: unknown): boolean {
 /** Synchronous node:fs storage; atomic writes go to a temporary file in the same directory and are renamed over the target. */
 export const nodeStorage: Storage = {
   writeFileAtomic(path: string, data: string): void {
-    const tmpPath = `${path}.${process.pid}.${++tmpSequence}.tmp`;
+    const tmpPath = atomicWriteTempPath(path, process.pid, ++tmpSequence);
     try {
       writeFileSync(tmpPath, data, 'utf8');
       renameSync(tmpPath, path);
