@@ -11,14 +11,21 @@
  *   every member for a snapshot and answers AdminResponse OK, or ERROR naming its state (or the
  *   unknown request type); taken like a command, for the current term and an open session.
  * - SessionMessageHeader + payload, SessionKeepAlive, SessionCloseRequest: taken by the leader only,
- *   for the current term and an open session; anything else is dropped without a reply, as Aeron
- *   does. Skein's client carries its command's sequence in the header's timestamp (which Aeron's
- *   leader ignores and Aeron's Java client sends as 0): a sequence makes the command exactly-once,
- *   0 means none.
+ *   for the current term and an open session. Skein's client carries its command's sequence in the
+ *   header's timestamp (which Aeron's leader ignores and Aeron's Java client sends as 0): a sequence
+ *   makes the command exactly-once, 0 means none. What is not taken is dropped, as Aeron drops it;
+ *   but where Aeron stays silent, a member tells a client that sends where nothing is taken what it
+ *   missed, at most once per STALE_REPLY_INTERVAL_NS per session: for a session that is closed
+ *   here, SessionEvent CLOSED; for one that is open here, sent to a member that does not lead or
+ *   for an older term, a NewLeaderEvent naming the leader this member follows or is, in its term.
+ *   Without that, a client that missed its session's close or a new leader's announcement would
+ *   read CONNECTED while every message it sends is dropped.
  * - Egress: answers as SessionMessageHeader (term, session, the command's sequence in the timestamp)
  *   + answer; a command rejected for a closed session as SessionEvent CLOSED (correlation id = its
  *   sequence); a session the leader closes (timeout, service) as SessionEvent CLOSED with the
- *   reason; a member that becomes leader sends every open session a NewLeaderEvent.
+ *   reason; a member that becomes leader sends every open session a NewLeaderEvent, and so does a
+ *   leader to a session opened in an earlier term that it applies once leading (an entry it had
+ *   in its log, not yet known committed, when it took office).
  *
  * Publications to clients are made asynchronously; what is to be sent meanwhile, or while a
  * client's egress pushes back (a client that reads its answers slower than it sends commands),
@@ -51,6 +58,9 @@ export const DEFAULT_INGRESS_STREAM_ID = 101;
 export const CLIENT_PROTOCOL_VERSION = (0 << 16) | (3 << 8) | 0;
 /** Bytes of answers kept for one session while its publication is not there yet or pushes back, before the session is closed. */
 export const DEFAULT_MAX_EGRESS_BACKLOG_BYTES = 16 * 1024 * 1024;
+
+/** A session is told what it missed (a close, a new leader) at most this often when it sends where nothing is taken. */
+export const STALE_REPLY_INTERVAL_NS = 250_000_000;
 
 /** A SessionMessageHeader with its SBE header: the payload follows. */
 export const SESSION_HEADER_LENGTH = HEADER_LENGTH + 24;
@@ -130,8 +140,7 @@ interface Egress {
   readonly pending: FrameQueue;
   /** The session (-1 for a one-off reply). */
   readonly sessionId: number;
-  /** Close the publication once what is pending went (a one-off reply). */
-  readonly oneOff: boolean;
+  /** For a one-off reply, or a closed session's last frames: given up (the publication closed) at this time. */
   expiresNs: number;
 }
 
@@ -145,7 +154,10 @@ export class ClusterIngress {
   private readonly sessions = new Map<number, Egress>();
   /** The same sessions for the duty cycle's pumping (no iterator per turn); null: to be made again. */
   private sessionList: Egress[] | null = null;
+  /** One-off replies, and closed sessions' last frames: each closed once what is pending went. */
   private readonly replies: Egress[] = [];
+  /** Sessions told what they missed, and when they may be told again. */
+  private readonly staleTold = new Map<number, number>();
   private readonly scratch = new Uint8Array(SESSION_HEADER_LENGTH + 64 * 1024);
   private readonly header = new MessageHeaderDecoder();
   private readonly connectDec = new SessionConnectRequestDecoder();
@@ -162,7 +174,7 @@ export class ClusterIngress {
   private nextSweepNs = 0;
   private closed = false;
   /** Counts for tests and operators. */
-  readonly stats = { connects: 0, redirects: 0, commands: 0, refused: 0, dropped: 0, egressBacklogClosed: 0, newLeaderEvents: 0, adminRequests: 0 };
+  readonly stats = { connects: 0, redirects: 0, commands: 0, refused: 0, dropped: 0, staleTold: 0, lateAnnounced: 0, egressBacklogClosed: 0, newLeaderEvents: 0, adminRequests: 0 };
   private readonly maxCommandLength: number;
 
   private constructor(options: ClusterIngressOptions, subscription: Subscription, assembler: FragmentAssembler) {
@@ -215,6 +227,7 @@ export class ClusterIngress {
     }
     if (nowNs >= this.nextSweepNs) {
       this.nextSweepNs = nowNs + 100_000_000;
+      if (this.staleTold.size > 0) for (const [id, againNs] of this.staleTold) if (nowNs >= againNs) this.staleTold.delete(id);
       // Sessions that closed (or whose open did not survive) let go of their publications.
       for (const [id, egress] of this.sessions) {
         if (!this.node.isSessionOpen(id)) {
@@ -270,9 +283,22 @@ export class ClusterIngress {
 
   /** A command that was not applied and never will be: the session is closed (or was never opened). */
   reject(sessionId: number, sequence: number, reason: string): void {
+    const length = this.encodeEvent(sessionId, sequence, this.options.memberId, EventCode.CLOSED, reason);
     const egress = this.egressOf(sessionId);
-    if (egress === undefined) return;
-    this.send(egress, this.scratch, this.encodeEvent(sessionId, sequence, this.options.memberId, EventCode.CLOSED, reason), null);
+    if (egress !== undefined) this.send(egress, this.scratch, length, null);
+    else if (this.mayTell(sessionId)) this.replyToClosed(sessionId, length);
+  }
+
+  /**
+   * A session's open was applied. A leader tells a session opened in an earlier term, that it did
+   * not know when it took office (the entry was in its log, not yet known committed), that it leads
+   * now, as it told every session open then; one opened in this term was answered OK.
+   */
+  sessionOpened(sessionId: number, termId: number): void {
+    // Not leading yet as this ingress saw it: announceLeadership tells every open session, this one too.
+    if (!this.wasLeading || !this.node.isLeader || termId === this.node.member.leadershipTermId || this.sessions.has(sessionId)) return;
+    this.stats.lateAnnounced++;
+    this.announce(sessionId);
   }
 
   /**
@@ -282,15 +308,28 @@ export class ClusterIngress {
    */
   sessionClosed(sessionId: number, reason: CloseReason): void {
     const egress = this.sessions.get(sessionId);
-    if (egress === undefined) return;
-    if (this.node.isLeader && reason !== CloseReason.CLIENT_ACTION) {
-      const name = reason === CloseReason.TIMEOUT ? 'TIMEOUT' : 'SERVICE_ACTION';
-      this.send(egress, this.scratch, this.encodeEvent(sessionId, -1, this.options.memberId, EventCode.CLOSED, name), null);
-      this.pump(egress);
+    if (egress !== undefined) {
+      this.sessions.delete(sessionId);
+      this.sessionList = null;
     }
-    egress.publication?.close();
-    this.sessions.delete(sessionId);
-    this.sessionList = null;
+    if (!this.node.isLeader || reason === CloseReason.CLIENT_ACTION) {
+      egress?.publication?.close();
+      return;
+    }
+    const length = this.encodeEvent(sessionId, -1, this.options.memberId, EventCode.CLOSED, reason === CloseReason.TIMEOUT ? 'TIMEOUT' : 'SERVICE_ACTION');
+    if (egress === undefined) {
+      // Never answered by this leader (opened before it took office and quiet since): told all the same.
+      this.replyToClosed(sessionId, length);
+      return;
+    }
+    // The event goes after what waits; the publication closes once it went (or gives up in 10 s).
+    this.send(egress, this.scratch, length, null);
+    this.pump(egress);
+    if (egress.pending.length === 0 && egress.publication !== null) egress.publication.close();
+    else {
+      egress.expiresNs = this.nowNs + 10_000_000_000;
+      this.replies.push(egress);
+    }
   }
 
   close(): void {
@@ -360,11 +399,59 @@ export class ClusterIngress {
     }
   }
 
-  /** Taken only by the leader, for its current term and an open session; dropped otherwise, without a reply. */
+  /** Taken only by the leader, for its current term and an open session; dropped otherwise (the client told what it missed, see tellStale). */
   private current(leadershipTermId: number, sessionId: number): boolean {
     if (this.node.isLeader && leadershipTermId === this.node.member.leadershipTermId && this.node.isSessionOpen(sessionId)) return true;
     this.stats.dropped++;
+    this.tellStale(leadershipTermId, sessionId);
     return false;
+  }
+
+  /**
+   * A message of `sessionId` for term `leadershipTermId` was not taken here. A session closed here
+   * is told SessionEvent CLOSED (correlation id -1: its commands in flight are of unknown outcome).
+   * One open here, whose client takes this member for the leader of the current term or an older
+   * one, is told the leader this member follows or is, with a NewLeaderEvent of its term, when it
+   * knows one. Nothing for a session not known here (this member may not have applied its open
+   * yet) or a newer term (this member is behind). At most once per STALE_REPLY_INTERVAL_NS per session.
+   */
+  private tellStale(leadershipTermId: number, sessionId: number): void {
+    const container = this.node.container;
+    const closed = container.isClosed(sessionId);
+    if (!closed && !container.isOpen(sessionId)) return;
+    if (closed) {
+      if (!this.mayTell(sessionId)) return;
+      this.stats.staleTold++;
+      this.replyToClosed(sessionId, this.encodeEvent(sessionId, -1, this.options.memberId, EventCode.CLOSED, `session ${sessionId} is closed`));
+      return;
+    }
+    const member = this.node.member;
+    const leaderId = member.leaderId;
+    const leaderKnown = this.node.state === 'ACTIVE' && member.electionState === 'CLOSED' && leaderId >= 0 && (leaderId !== this.options.memberId || this.node.isLeader);
+    if (!leaderKnown || leadershipTermId > member.leadershipTermId || !this.mayTell(sessionId)) return;
+    this.stats.staleTold++;
+    if (this.node.isLeader) {
+      this.announce(sessionId);
+      return;
+    }
+    const response = container.responseOf(sessionId);
+    if (response === undefined) return;
+    const length = this.newLeaderEnc.wrapAndApplyHeader(this.scratch, 0).leadershipTermId(member.leadershipTermId).clusterSessionId(sessionId)
+      .leaderMemberId(leaderId).ingressEndpoints(this.options.ingressEndpoints).encodedLength();
+    this.reply(response, this.scratch.slice(0, length));
+  }
+
+  /** Whether a session not answered on its own egress may be told something now (then not again for STALE_REPLY_INTERVAL_NS): a burst of its messages costs one reply. */
+  private mayTell(sessionId: number): boolean {
+    if ((this.staleTold.get(sessionId) ?? 0) > this.nowNs) return false;
+    this.staleTold.set(sessionId, this.nowNs + STALE_REPLY_INTERVAL_NS);
+    return true;
+  }
+
+  /** The first `length` bytes of the scratch buffer to a closed session's client, as a one-off reply, when it is known where it took its answers. */
+  private replyToClosed(sessionId: number, length: number): void {
+    const response = this.node.container.closedResponseOf(sessionId);
+    if (response !== undefined) this.reply(response, this.scratch.slice(0, length));
   }
 
   private onAdminRequest(buffer: Uint8Array, offset: number, length: number): void {
@@ -405,14 +492,17 @@ export class ClusterIngress {
   }
 
   private announceLeadership(): void {
-    for (const id of this.node.container.openSessionIds()) {
-      const egress = this.egressOf(id);
-      if (egress === undefined) continue;
-      const length = this.newLeaderEnc.wrapAndApplyHeader(this.scratch, 0).leadershipTermId(this.node.member.leadershipTermId).clusterSessionId(id)
-        .leaderMemberId(this.options.memberId).ingressEndpoints(this.options.ingressEndpoints).encodedLength();
-      this.send(egress, this.scratch, length, null);
-      this.stats.newLeaderEvents++;
-    }
+    for (const id of this.node.container.openSessionIds()) this.announce(id);
+  }
+
+  /** Tells a session that this member leads, in its current term (NewLeaderEvent). */
+  private announce(sessionId: number): void {
+    const egress = this.egressOf(sessionId);
+    if (egress === undefined) return;
+    const length = this.newLeaderEnc.wrapAndApplyHeader(this.scratch, 0).leadershipTermId(this.node.member.leadershipTermId).clusterSessionId(sessionId)
+      .leaderMemberId(this.options.memberId).ingressEndpoints(this.options.ingressEndpoints).encodedLength();
+    this.send(egress, this.scratch, length, null);
+    this.stats.newLeaderEvents++;
   }
 
   private closeSessions(): void {
@@ -427,28 +517,29 @@ export class ClusterIngress {
     if (existing !== undefined) return existing;
     const response = known ?? this.node.container.responseOf(sessionId);
     if (response === undefined) return undefined;
-    const egress = this.makeEgress(response, false, sessionId);
+    const egress = this.makeEgress(response, sessionId);
     this.sessions.set(sessionId, egress);
     this.sessionList = null;
     return egress;
   }
 
   private reply(response: SessionResponse, frame: Uint8Array): void {
-    const egress = this.makeEgress(response, true, -1);
+    const egress = this.makeEgress(response, -1);
     egress.pending.push(frame);
     this.replies.push(egress);
   }
 
-  private makeEgress(response: SessionResponse, oneOff: boolean, sessionId: number): Egress {
-    const egress: Egress = { response, publication: null, pending: new FrameQueue(), oneOff, sessionId, expiresNs: this.nowNs + 10_000_000_000 };
+  private makeEgress(response: SessionResponse, sessionId: number): Egress {
+    const egress: Egress = { response, publication: null, pending: new FrameQueue(), sessionId, expiresNs: this.nowNs + 10_000_000_000 };
     this.client.addPublication(response.channel, response.streamId).then(
       (publication) => {
-        if (this.closed || (!oneOff && ![...this.sessions.values()].includes(egress)) || (oneOff && !this.replies.includes(egress))) publication.close();
+        // Not wanted any more: the ingress closed, or the session's egress (or the reply) was let go meanwhile.
+        if (this.closed || (this.sessions.get(sessionId) !== egress && !this.replies.includes(egress))) publication.close();
         else egress.publication = publication;
       },
       (error: unknown) => {
         this.options.reportError(new SkeinError(ErrorCode.CONFIG_INVALID, `member ${this.options.memberId}: cannot answer a client on ${response.channel} stream ${response.streamId}: ${messageOf(error)}`, { cause: error }));
-        if (oneOff) egress.expiresNs = 0;
+        egress.expiresNs = 0;
       },
     );
     return egress;

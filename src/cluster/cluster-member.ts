@@ -212,6 +212,8 @@ export class ClusterMember {
     { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster log stream gaps reported to the leader', value: () => this.node.member.gapsReported, counter: null },
     { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster client resends absorbed by the leader', value: () => this.node.resendsAbsorbed, counter: null },
     { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster sessions closed for an egress backlog', value: () => this.ingress?.stats.egressBacklogClosed ?? 0, counter: null },
+    { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster clients told a close or a leader they missed', value: () => this.ingress?.stats.staleTold ?? 0, counter: null },
+    { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster sessions announced to after taking office', value: () => this.ingress?.stats.lateAnnounced ?? 0, counter: null },
   ];
 
   private constructor(
@@ -264,6 +266,7 @@ export class ClusterMember {
       ...(options.snapshotIntervalNs === undefined ? {} : { snapshotIntervalNs: options.snapshotIntervalNs }),
       ...(options.terminationTimeoutNs === undefined ? {} : { terminationTimeoutNs: options.terminationTimeoutNs }),
       ...(options.onRoleChange === undefined ? {} : { onRoleChange: options.onRoleChange }),
+      onSessionOpened: (sessionId, termId) => this.ingress?.sessionOpened(sessionId, termId),
       onSessionClosed: (sessionId, reason) => this.ingress?.sessionClosed(sessionId, reason),
       ...(options.onTerminated === undefined ? {} : { onTerminated: options.onTerminated }),
       random: new SeededPrng(options.seed ?? randomSeed()),

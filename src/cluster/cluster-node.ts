@@ -65,6 +65,8 @@ export interface ClusterNodeOptions {
   readonly onRoleChange?: (role: Role, leadershipTermId: number) => void;
   /** @default DEFAULT_TERMINATION_TIMEOUT_NS */
   readonly terminationTimeoutNs?: number;
+  /** A session's open was applied (on every member), from an entry of leadership term `termId`. */
+  readonly onSessionOpened?: (sessionId: number, termId: number) => void;
   /** A session's close was applied (on every member; `reason` as Aeron's CloseReason). */
   readonly onSessionClosed?: (sessionId: number, reason: CloseReason) => void;
   /** Told once when the node terminates (after the service's onTerminate), with why. */
@@ -484,6 +486,7 @@ export class ClusterNode {
       const id = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).getFloat64(1, true);
       this.openAppended.delete(id);
       this.closeAppended.delete(id);
+      if (entry.data[0] === EntryKind.SESSION_OPEN) this.options.onSessionOpened?.(id, entry.termId);
       if (entry.data[0] === EntryKind.SESSION_CLOSE) {
         this.lastHeardNs.delete(id);
         this.appendedSequence.delete(id);

@@ -255,6 +255,11 @@ export class ServiceContainer {
     return this.sessions.get(sessionId)?.response;
   }
 
+  /** Where a closed session's client took its answers (sessions opened over the network, closed since this process started or restored). */
+  closedResponseOf(sessionId: number): SessionResponse | undefined {
+    return this.closed.get(sessionId)?.response;
+  }
+
   /** The highest session id opened so far (0 for none): a leader numbers new sessions after it. */
   highestSessionId(): number {
     let max = 0;

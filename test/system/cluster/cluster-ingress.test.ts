@@ -3,9 +3,10 @@
  * (as Aeron's Java client frames it): a follower redirects a connect to the leader with every
  * member's ingress endpoint; the leader opens a session; a command comes back answered with its
  * sequence, and sent again is answered from the session table without being applied twice; a
- * message of another term is dropped; an unknown client version is refused; when the leader is
- * killed the new one tells the session with NewLeaderEvent and takes its commands in the new term;
- * a closed session's commands are dropped. Also: session timeouts, answers waiting for a slow
+ * message of a newer term is dropped; an unknown client version is refused; when the leader is
+ * killed the new one tells the session with NewLeaderEvent and takes its commands in the new term,
+ * and a message of the old term (to the leader) or to a follower is answered with the
+ * NewLeaderEvent again; a closed session's commands are dropped and its client told it is closed. Also: session timeouts, answers waiting for a slow
  * client, and commands a suspended cluster leaves unanswered ending at their deadlines.
  */
 import { test } from 'node:test';
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import { Skein } from '../../../src/skein.js';
 import type { Publication } from '../../../src/client/publication.js';
 import { ClusterMember, type ClusterMemberEndpoint } from '../../../src/cluster/cluster-member.js';
-import { CLIENT_PROTOCOL_VERSION, DEFAULT_INGRESS_STREAM_ID, SESSION_HEADER_LENGTH } from '../../../src/cluster/cluster-ingress.js';
+import { CLIENT_PROTOCOL_VERSION, DEFAULT_INGRESS_STREAM_ID, SESSION_HEADER_LENGTH, STALE_REPLY_INTERVAL_NS } from '../../../src/cluster/cluster-ingress.js';
 import * as codecs from '../../../src/cluster/codecs/cluster-codecs.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
 import { ClusterClient } from '../../../src/cluster/cluster-client.js';
@@ -35,7 +36,7 @@ type Egress =
   | { kind: 'newLeader'; sessionId: number; term: number; leaderId: number; endpoints: string }
   | { kind: 'message'; sessionId: number; term: number; sequence: number; answer: KvAnswer };
 
-test('Aeron client protocol over UDP: redirect, connect, exactly-once commands, stale terms dropped, NewLeaderEvent after the leader dies', { timeout: 90_000 }, async () => {
+test('Aeron client protocol over UDP: redirect, connect, exactly-once commands, newer terms dropped, NewLeaderEvent after the leader dies and again to a client that missed it, a closed session told', { timeout: 90_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-ingress-'));
   const endpoints: ClusterMemberEndpoint[] = [];
   for (let id = 0; id < 3; id++) endpoints.push({ id, consensus: `127.0.0.1:${await freeUdpPort()}`, ingress: `127.0.0.1:${await freeUdpPort()}` });
@@ -118,7 +119,7 @@ test('Aeron client protocol over UDP: redirect, connect, exactly-once commands, 
     await send(leader.memberId, command(term, sessionId, 1, { op: 'cas', key: 'x', expected: null, value: 'a' }));
     await waitFor(() => received.length >= 1, 10_000, 'the answer again');
     assert.deepEqual(received.shift(), { kind: 'message', sessionId, term, sequence: 1, answer: { ok: true } }, 'the stored answer (applied again, the CAS would fail)');
-    // Another term: dropped without a reply. An unknown version: refused.
+    // A newer term than the leader's: dropped without a reply. An unknown version: refused.
     await send(leader.memberId, command(term + 7, sessionId, 2, { op: 'put', key: 'y', value: 'stale' }));
     await send(leader.memberId, connect(43, 1 << 16));
     await waitFor(() => received.some((r) => r.kind === 'event' && r.correlationId === 43), 10_000, 'ERROR');
@@ -136,7 +137,24 @@ test('Aeron client protocol over UDP: redirect, connect, exactly-once commands, 
     const announced = received.shift()!;
     assert.ok(announced.kind === 'newLeader', `a NewLeaderEvent first, not ${JSON.stringify(announced)}`);
     assert.ok(announced.sessionId === sessionId && announced.leaderId !== dead && announced.term > term && announced.endpoints === ingressEndpoints, JSON.stringify(announced));
+    const oldTerm = term;
     term = announced.term;
+    // A client that missed the announcement is told again: by the leader, for a message of the old
+    // term; by a follower, for a message sent to it as if it led.
+    const keepAlive = (t: number): Uint8Array => {
+      const b = new Uint8Array(8 + 16);
+      new codecs.SessionKeepAliveEncoder().wrapAndApplyHeader(b, 0).leadershipTermId(t).clusterSessionId(sessionId);
+      return b;
+    };
+    const again = { kind: 'newLeader', sessionId, term, leaderId: announced.leaderId, endpoints: ingressEndpoints };
+    await send(announced.leaderId, keepAlive(oldTerm));
+    await waitFor(() => received.length >= 1, 10_000, 'NewLeaderEvent again, from the leader');
+    assert.deepEqual(received.shift(), again);
+    const live = endpoints.find((m) => m.id !== dead && m.id !== announced.leaderId)!.id;
+    await send(live, keepAlive(term));
+    await waitFor(() => received.length >= 1, 10_000, 'NewLeaderEvent from a follower');
+    assert.deepEqual(received.shift(), again);
+    assert.equal(members[live]!.ingress!.stats.staleTold, 1);
     await send(announced.leaderId, command(term, sessionId, 2, { op: 'put', key: 'y', value: 'b' }));
     await waitFor(() => received.length >= 1, 10_000, 'the answer from the new leader');
     assert.deepEqual(received.shift(), { kind: 'message', sessionId, term, sequence: 2, answer: { ok: true } });
@@ -146,9 +164,13 @@ test('Aeron client protocol over UDP: redirect, connect, exactly-once commands, 
     new codecs.SessionCloseRequestEncoder().wrapAndApplyHeader(close, 0).leadershipTermId(term).clusterSessionId(sessionId);
     await send(announced.leaderId, close);
     await waitFor(() => members.every((m) => m === null || !m.node.container.isOpen(sessionId)), 10_000, 'the session closed everywhere');
+    // A message of the closed session is dropped, and the client told that the session is closed
+    // (once the interval between two such replies to a session has passed since the last).
+    await sleep(STALE_REPLY_INTERVAL_NS / 1e6 + 50);
     await send(announced.leaderId, command(term, sessionId, 3, { op: 'put', key: 'z', value: 'late' }));
-    await waitFor(() => members[announced.leaderId]!.ingress!.stats.dropped > 0, 5000, 'dropped');
-    assert.equal(received.length, 0, 'nothing for a closed session');
+    await waitFor(() => received.length >= 1, 10_000, 'told the session is closed');
+    assert.deepEqual(received.shift(), { kind: 'event', sessionId, correlationId: -1, term, leaderId: announced.leaderId, code: codecs.EventCode.CLOSED, detail: `session ${sessionId} is closed` });
+    assert.ok(members[announced.leaderId]!.ingress!.stats.dropped > 0);
     assert.ok(kvs.filter((_, i) => members[i] !== null).every((kv) => kv.digest() === '[["x","a"],["y","b"]]'));
   } finally {
     for (let id = 0; id < members.length; id++) {
@@ -292,8 +314,9 @@ test('answers wait for a client that does not take them, none dropped; past maxE
     };
     await waitFor(() => counts().get('Cluster sessions closed for an egress backlog - member 0') === 1, 5000, 'the count published');
     assert.deepEqual([...counts().keys()].sort(), [
-      'Cluster client resends absorbed by the leader - member 0', 'Cluster log stream gaps reported to the leader - member 0',
-      'Cluster messages not taken (back pressure; sent again later) - member 0', 'Cluster sessions closed for an egress backlog - member 0',
+      'Cluster client resends absorbed by the leader - member 0', 'Cluster clients told a close or a leader they missed - member 0',
+      'Cluster log stream gaps reported to the leader - member 0', 'Cluster messages not taken (back pressure; sent again later) - member 0',
+      'Cluster sessions announced to after taking office - member 0', 'Cluster sessions closed for an egress backlog - member 0',
     ]);
   } finally {
     await member?.close();
