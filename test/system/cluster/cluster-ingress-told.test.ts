@@ -25,13 +25,10 @@ import type { SessionResponse } from '../../../src/cluster/service/cluster-entri
 import { CloseReason } from '../../../src/cluster/service/cluster-entries.js';
 import * as codecs from '../../../src/cluster/codecs/cluster-codecs.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
+import { readEgress, type EgressRecord } from '../../support/cluster-egress.js';
 
 const EGRESS_STREAM = 102;
 const MEMBER_ID = 1;
-
-type Told =
-  | { kind: 'event'; sessionId: number; correlationId: number; term: number; leaderId: number; code: number; detail: string }
-  | { kind: 'newLeader'; sessionId: number; term: number; leaderId: number; endpoints: string };
 
 /** The part of a node the ingress reads, as plain fields the test sets. */
 class ScriptedNode {
@@ -76,20 +73,8 @@ test('a member tells a client what it missed: a follower names the leader, a clo
     const egressChannel = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
     const response: SessionResponse = { channel: egressChannel, streamId: EGRESS_STREAM };
     const egress = await skein.client.addSubscription(egressChannel, EGRESS_STREAM);
-    const told: Told[] = [];
-    const header = new codecs.MessageHeaderDecoder();
-    const eventDec = new codecs.SessionEventDecoder();
-    const newLeaderDec = new codecs.NewLeaderEventDecoder();
-    egress.onFragment((buffer, offset, length) => {
-      const t = header.wrap(buffer, offset, length).templateId();
-      if (t === codecs.SessionEventDecoder.TEMPLATE_ID) {
-        const d = eventDec.wrapAndCheckHeader(buffer, offset, length);
-        told.push({ kind: 'event', sessionId: d.clusterSessionIdAsNumber(), correlationId: d.correlationIdAsNumber(), term: d.leadershipTermIdAsNumber(), leaderId: d.leaderMemberId(), code: d.code(), detail: d.detail() });
-      } else if (t === codecs.NewLeaderEventDecoder.TEMPLATE_ID) {
-        const d = newLeaderDec.wrapAndCheckHeader(buffer, offset, length);
-        told.push({ kind: 'newLeader', sessionId: d.clusterSessionIdAsNumber(), term: d.leadershipTermIdAsNumber(), leaderId: d.leaderMemberId(), endpoints: d.ingressEndpoints() });
-      }
-    }, 10);
+    const told: EgressRecord[] = [];
+    readEgress(egress, told);
     const toMember = await skein.client.addExclusivePublication(`aeron:udp?endpoint=127.0.0.1:${ingressPort}`, DEFAULT_INGRESS_STREAM_ID);
     const keepAlive = async (term: number, sessionId: number): Promise<void> => {
       const b = new Uint8Array(8 + 16);
@@ -99,7 +84,7 @@ test('a member tells a client what it missed: a follower names the leader, a clo
       // Taken in by the ingress's duty cycle (every message below is one it drops).
       await waitFor(() => (work(), ingress!.stats.dropped > dropped), 5000, `keep-alive of session ${sessionId} read`);
     };
-    const expect = async (what: Told, label: string): Promise<void> => {
+    const expect = async (what: EgressRecord, label: string): Promise<void> => {
       await waitFor(() => (work(), told.length >= 1), 10_000, label);
       assert.deepEqual(told.shift(), what, label);
     };

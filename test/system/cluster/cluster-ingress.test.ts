@@ -23,6 +23,7 @@ import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/clust
 import { ClusterClient } from '../../../src/cluster/cluster-client.js';
 import { SeededPrng } from '../../../src/env/prng.js';
 import { freeUdpPort, waitFor } from '../../support/wait.js';
+import { readEgress, type EgressRecord } from '../../support/cluster-egress.js';
 import { liveSnapshots } from '../../../src/cli/live-snapshots.js';
 import { CounterTypeId } from '../../../src/agent/counter-types.js';
 import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
@@ -31,10 +32,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const SETTINGS = { leaderHeartbeatTimeoutNs: 1_500_000_000, leaderHeartbeatIntervalNs: 100_000_000, electionTimeoutNs: 300_000_000, startupCanvassTimeoutNs: 3_000_000_000 };
 const EGRESS_STREAM = 102;
 
-type Egress =
-  | { kind: 'event'; sessionId: number; correlationId: number; term: number; leaderId: number; code: number; detail: string }
-  | { kind: 'newLeader'; sessionId: number; term: number; leaderId: number; endpoints: string }
-  | { kind: 'message'; sessionId: number; term: number; sequence: number; answer: KvAnswer };
 
 test('Aeron client protocol over UDP: redirect, connect, exactly-once commands, newer terms dropped, NewLeaderEvent after the leader dies and again to a client that missed it, a closed session told', { timeout: 90_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'skein-cluster-ingress-'));
@@ -62,24 +59,8 @@ test('Aeron client protocol over UDP: redirect, connect, exactly-once commands, 
     // The client's side: an egress subscription and an ingress publication to every member.
     const egressChannel = `aeron:udp?endpoint=127.0.0.1:${await freeUdpPort()}`;
     const egress = await client.addSubscription(egressChannel, EGRESS_STREAM);
-    const received: Egress[] = [];
-    const header = new codecs.MessageHeaderDecoder();
-    const eventDec = new codecs.SessionEventDecoder();
-    const newLeaderDec = new codecs.NewLeaderEventDecoder();
-    const messageDec = new codecs.SessionMessageHeaderDecoder();
-    egress.onFragment((buffer, offset, length) => {
-      const t = header.wrap(buffer, offset, length).templateId();
-      if (t === codecs.SessionEventDecoder.TEMPLATE_ID) {
-        const d = eventDec.wrapAndCheckHeader(buffer, offset, length);
-        received.push({ kind: 'event', sessionId: d.clusterSessionIdAsNumber(), correlationId: d.correlationIdAsNumber(), term: d.leadershipTermIdAsNumber(), leaderId: d.leaderMemberId(), code: d.code(), detail: d.detail() });
-      } else if (t === codecs.NewLeaderEventDecoder.TEMPLATE_ID) {
-        const d = newLeaderDec.wrapAndCheckHeader(buffer, offset, length);
-        received.push({ kind: 'newLeader', sessionId: d.clusterSessionIdAsNumber(), term: d.leadershipTermIdAsNumber(), leaderId: d.leaderMemberId(), endpoints: d.ingressEndpoints() });
-      } else if (t === codecs.SessionMessageHeaderDecoder.TEMPLATE_ID) {
-        const d = messageDec.wrapAndCheckHeader(buffer, offset, length);
-        received.push({ kind: 'message', sessionId: d.clusterSessionIdAsNumber(), term: d.leadershipTermIdAsNumber(), sequence: d.timestampAsNumber(), answer: decodeKv<KvAnswer>(buffer.subarray(offset + SESSION_HEADER_LENGTH, offset + length)) });
-      }
-    }, 10);
+    const received: EgressRecord[] = [];
+    readEgress(egress, received);
     const ingress: Publication[] = [];
     for (const m of endpoints) ingress.push(await client.addExclusivePublication(`aeron:udp?endpoint=${m.ingress!}`, DEFAULT_INGRESS_STREAM_ID));
     const send = async (to: number, frame: Uint8Array): Promise<void> => {
