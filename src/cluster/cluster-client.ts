@@ -9,7 +9,8 @@
  *
  *   CONNECTING --(SessionEvent OK)--> CONNECTED
  *   CONNECTED --(the leader's ingress stops being connected)--> AWAITING_LEADER
- *   CONNECTED, AWAITING_LEADER --(NewLeaderEvent for the session)--> CONNECTED (same session, new term and leader)
+ *   CONNECTED, AWAITING_LEADER --(NewLeaderEvent for the session)--> CONNECTED (same session, new term and leader;
+ *     one naming the term and leader the client has is passed over while CONNECTED)
  *   AWAITING_LEADER --(no NewLeaderEvent within newLeaderTimeout)--> RECONNECTING
  *   CONNECTED --(SessionEvent CLOSED: the cluster closed the session)--> RECONNECTING
  *   RECONNECTING --(SessionEvent OK: a new session)--> CONNECTED
@@ -548,6 +549,9 @@ export class ClusterClient {
         if (d.clusterSessionIdAsNumber() !== this.sessionIdValue || (this.stateValue !== 'CONNECTED' && this.stateValue !== 'AWAITING_LEADER')) return;
         const term = d.leadershipTermIdAsNumber();
         if (term < this.termValue) return;
+        // The leader and term it has, told again (a member answering a message it sent before it
+        // followed): nothing to do, and nothing to end for in-order answers.
+        if (this.stateValue === 'CONNECTED' && term === this.termValue && d.leaderMemberId() === this.leaderIdValue) return;
         this.termValue = term;
         this.leaderIdValue = d.leaderMemberId();
         // Everything in flight goes again to the new leader (same sequences: answered once).

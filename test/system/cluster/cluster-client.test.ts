@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { Skein } from '../../../src/skein.js';
 import { ClusterMember, type ClusterMemberEndpoint } from '../../../src/cluster/cluster-member.js';
 import { ClusterClient, DEFAULT_CLIENT_TERM_LENGTH, type ClusterClientStateChange } from '../../../src/cluster/cluster-client.js';
-import { SESSION_HEADER_LENGTH } from '../../../src/cluster/cluster-ingress.js';
+import { DEFAULT_INGRESS_STREAM_ID, SESSION_HEADER_LENGTH } from '../../../src/cluster/cluster-ingress.js';
+import { SessionKeepAliveEncoder } from '../../../src/cluster/codecs/cluster-codecs.js';
 import type { ClusteredService } from '../../../src/cluster/service/service-container.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
 import { ErrorCode, SkeinError } from '../../../src/util/errors.js';
@@ -259,6 +260,28 @@ async function withOneMember(
     rmSync(root, { recursive: true, force: true });
   }
 }
+
+test('cluster client: a NewLeaderEvent naming the leader and term it has changes nothing: no state change, and in-order commands go on', { timeout: 30_000 }, async () => {
+  await withOneMember('same-leader', 741, new KvService(), async ({ endpoints, member, clientSkein, track }) => {
+    const client = track(await ClusterClient.connect(clientSkein.client, { ingressEndpoints: endpoints.map((m) => m.ingress!), random: new SeededPrng(7), answers: 'in-order' }));
+    assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'put', key: 'a', value: '1' }))), { ok: true });
+    const changes: ClusterClientStateChange[] = [];
+    client.onStateChange((c) => changes.push(c));
+    // A keep-alive of an older term on the client's session: the leader answers with its
+    // NewLeaderEvent, the leader and term the client already has.
+    const raw = await clientSkein.client.addExclusivePublication(`aeron:udp?endpoint=${endpoints[0]!.ingress!}`, DEFAULT_INGRESS_STREAM_ID);
+    const keepAlive = new Uint8Array(8 + 16);
+    new SessionKeepAliveEncoder().wrapAndApplyHeader(keepAlive, 0).leadershipTermId(client.leadershipTermId - 1).clusterSessionId(client.sessionId);
+    const announced = member.ingress!.stats.newLeaderEvents;
+    await waitFor(() => raw.offer(keepAlive) >= 0, 5000, 'keep-alive offered');
+    await waitFor(() => member.ingress!.stats.newLeaderEvents > announced, 5000, 'the NewLeaderEvent sent');
+    // The answer comes after it on the same publication: once answered, the event was read.
+    assert.deepEqual(decodeKv<KvAnswer>(await client.send(encodeKv({ op: 'get', key: 'a' }))), { value: '1' });
+    assert.deepEqual(changes, []);
+    assert.equal(client.state, 'CONNECTED');
+    raw.close();
+  });
+});
 
 test('cluster client: an answer longer than the client\'s egress takes is not sent: the member reports it, the command fails with MESSAGE_TOO_LONG saying it was applied, and the session goes on', { timeout: 30_000 }, async () => {
   let applied = 0;
