@@ -19,7 +19,10 @@
  *   here, SessionEvent CLOSED; for one that is open here, sent to a member that does not lead or
  *   for an older term, a NewLeaderEvent naming the leader this member follows or is, in its term.
  *   Without that, a client that missed its session's close or a new leader's announcement would
- *   read CONNECTED while every message it sends is dropped.
+ *   read CONNECTED while every message it sends is dropped. And a member that answered OK for a
+ *   session whose open then did not commit (it led, and the next leader's log dropped the open)
+ *   tells the client CLOSED once it has applied past where the open was: no other member knows
+ *   where that client takes answers.
  * - Egress: answers as SessionMessageHeader (term, session, the command's sequence in the timestamp)
  *   + answer; a command rejected for a closed session as SessionEvent CLOSED (correlation id = its
  *   sequence); a session the leader closes (timeout, service) as SessionEvent CLOSED with the
@@ -158,6 +161,8 @@ export class ClusterIngress {
   private readonly replies: Egress[] = [];
   /** Sessions told what they missed, and when they may be told again. */
   private readonly staleTold = new Map<number, number>();
+  /** Sessions this member answered OK for, until their open is applied: where the client takes answers, and where the open begins in the log. */
+  private readonly opening = new Map<number, { readonly response: SessionResponse; readonly position: number }>();
   private readonly scratch = new Uint8Array(SESSION_HEADER_LENGTH + 64 * 1024);
   private readonly header = new MessageHeaderDecoder();
   private readonly connectDec = new SessionConnectRequestDecoder();
@@ -174,7 +179,7 @@ export class ClusterIngress {
   private nextSweepNs = 0;
   private closed = false;
   /** Counts for tests and operators. */
-  readonly stats = { connects: 0, redirects: 0, commands: 0, refused: 0, dropped: 0, staleTold: 0, lateAnnounced: 0, egressBacklogClosed: 0, newLeaderEvents: 0, adminRequests: 0 };
+  readonly stats = { connects: 0, redirects: 0, commands: 0, refused: 0, dropped: 0, staleTold: 0, lateAnnounced: 0, opensLost: 0, egressBacklogClosed: 0, newLeaderEvents: 0, adminRequests: 0 };
   private readonly maxCommandLength: number;
 
   private constructor(options: ClusterIngressOptions, subscription: Subscription, assembler: FragmentAssembler) {
@@ -228,6 +233,7 @@ export class ClusterIngress {
     if (nowNs >= this.nextSweepNs) {
       this.nextSweepNs = nowNs + 100_000_000;
       if (this.staleTold.size > 0) for (const [id, againNs] of this.staleTold) if (nowNs >= againNs) this.staleTold.delete(id);
+      if (this.opening.size > 0) this.checkOpenings();
       // Sessions that closed (or whose open did not survive) let go of their publications.
       for (const [id, egress] of this.sessions) {
         if (!this.node.isSessionOpen(id)) {
@@ -441,6 +447,26 @@ export class ClusterIngress {
     this.reply(response, this.scratch.slice(0, length));
   }
 
+  /**
+   * A session this member opened (answered OK) whose open it has since applied past without
+   * opening it: the open was not committed, and the member that led after dropped it (this member
+   * followed and truncated its log). Nobody else knows where its client takes answers, and the
+   * client, told OK, would send into nothing for good: it is told CLOSED, and opens a new session.
+   */
+  private checkOpenings(): void {
+    const container = this.node.container;
+    const applied = this.node.member.appliedPosition;
+    for (const [id, opening] of this.opening) {
+      if (container.isOpen(id) || container.isClosed(id)) this.opening.delete(id);
+      else if (applied > opening.position) {
+        this.opening.delete(id);
+        this.stats.opensLost++;
+        const length = this.encodeEvent(id, -1, this.options.memberId, EventCode.CLOSED, `session ${id} was not opened: its open did not reach the log`);
+        this.reply(opening.response, this.scratch.slice(0, length));
+      }
+    }
+  }
+
   /** Whether a session not answered on its own egress may be told something now (then not again for STALE_REPLY_INTERVAL_NS): a burst of its messages costs one reply. */
   private mayTell(sessionId: number): boolean {
     if ((this.staleTold.get(sessionId) ?? 0) > this.nowNs) return false;
@@ -487,6 +513,7 @@ export class ClusterIngress {
       return;
     }
     this.stats.connects++;
+    this.opening.set(result.sessionId, { response, position: result.position });
     const egress = this.egressOf(result.sessionId, response)!;
     this.send(egress, this.scratch, this.encodeEvent(result.sessionId, correlationId, this.options.memberId, EventCode.OK, ''), null);
   }

@@ -214,6 +214,7 @@ export class ClusterMember {
     { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster sessions closed for an egress backlog', value: () => this.ingress?.stats.egressBacklogClosed ?? 0, counter: null },
     { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster clients told a close or a leader they missed', value: () => this.ingress?.stats.staleTold ?? 0, counter: null },
     { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster sessions announced to after taking office', value: () => this.ingress?.stats.lateAnnounced ?? 0, counter: null },
+    { typeId: CounterTypeId.CLUSTER_MEMBER_COUNTS, label: 'Cluster sessions told their open did not reach the log', value: () => this.ingress?.stats.opensLost ?? 0, counter: null },
   ];
 
   private constructor(

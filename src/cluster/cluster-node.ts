@@ -74,7 +74,8 @@ export interface ClusterNodeOptions {
 }
 
 export type IngressResult = { readonly accepted: true; readonly position: number } | { readonly accepted: false; readonly leaderId: number };
-export type ConnectResult = { readonly accepted: true; readonly sessionId: number } | { readonly accepted: false; readonly leaderId: number };
+/** An accepted connect: the new session, and where its SESSION_OPEN begins in the log. */
+export type ConnectResult = { readonly accepted: true; readonly sessionId: number; readonly position: number } | { readonly accepted: false; readonly leaderId: number };
 
 /**
  * ACTIVE: serving. SUSPENDED (a SUSPEND action in the log, until RESUME): no client messages, no
@@ -364,9 +365,10 @@ export class ClusterNode {
     const sessionId = highest + 1;
     this.lastSessionIdAssigned = sessionId;
     this.openAppended.add(sessionId);
+    const position = this.options.log.appendPosition;
     this.member.offer(encodeSessionOpen(sessionId, this.options.clusterClock(), response));
     this.lastHeardNs.set(sessionId, this.lastNowNs);
-    return { accepted: true, sessionId };
+    return { accepted: true, sessionId, position };
   }
 
   /** Whether a session is open in the state this node applied, or its open is appended by this leader. */

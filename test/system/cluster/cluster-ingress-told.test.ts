@@ -12,6 +12,8 @@
  *   it leads, as it told every session open when it took office; one opened in its own term is not.
  * - A leader that closes such a session (a timeout) tells its client, though it never had an egress
  *   for it.
+ * - A member that answered OK for a session whose open it then applied past without opening it
+ *   (the open did not commit and was dropped when another member led) tells the client CLOSED.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Skein } from '../../../src/skein.js';
-import { ClusterIngress, DEFAULT_INGRESS_STREAM_ID, STALE_REPLY_INTERVAL_NS } from '../../../src/cluster/cluster-ingress.js';
+import { CLIENT_PROTOCOL_VERSION, ClusterIngress, DEFAULT_INGRESS_STREAM_ID, STALE_REPLY_INTERVAL_NS } from '../../../src/cluster/cluster-ingress.js';
 import type { ClusterNode } from '../../../src/cluster/cluster-node.js';
 import type { SessionResponse } from '../../../src/cluster/service/cluster-entries.js';
 import { CloseReason } from '../../../src/cluster/service/cluster-entries.js';
@@ -34,7 +36,9 @@ const MEMBER_ID = 1;
 class ScriptedNode {
   state = 'ACTIVE';
   isLeader = false;
-  readonly member = { leadershipTermId: 5, leaderId: 2, electionState: 'CLOSED' };
+  readonly member = { leadershipTermId: 5, leaderId: 2, electionState: 'CLOSED', appliedPosition: 0 };
+  /** What connect answers next: the session and where its open begins in the log. */
+  nextSession = { sessionId: 0, position: 0 };
   readonly open = new Map<number, SessionResponse>();
   readonly closed = new Map<number, SessionResponse>();
   readonly container = {
@@ -49,6 +53,9 @@ class ScriptedNode {
   }
   onKeepAlive(): boolean {
     return this.isLeader;
+  }
+  connect(): { accepted: true; sessionId: number; position: number } {
+    return { accepted: true, ...this.nextSession };
   }
 }
 
@@ -154,6 +161,35 @@ test('a member tells a client what it missed: a follower names the leader, a clo
     await keepAlive(5, 10);
     await expect({ kind: 'newLeader', sessionId: 10, term: 6, leaderId: MEMBER_ID, endpoints }, 'the leader, for an older term: told again');
     assert.equal(ingress.stats.lateAnnounced, 1);
+
+    // Sessions 20 and 21 are opened here (OK), their opens at log positions 1000 and 1100.
+    const connect = async (correlationId: number): Promise<void> => {
+      const b = new Uint8Array(512);
+      const n = new codecs.SessionConnectRequestEncoder().wrapAndApplyHeader(b, 0).correlationId(correlationId).responseStreamId(EGRESS_STREAM).version(CLIENT_PROTOCOL_VERSION)
+        .responseChannel(egressChannel).encodedCredentials(new Uint8Array(0)).clientInfo('name=test').encodedLength();
+      await waitFor(() => toMember.offer(b, 0, n) >= 0, 5000, 'connect offered');
+    };
+    node.nextSession = { sessionId: 20, position: 1000 };
+    await connect(31);
+    await expect({ kind: 'event', sessionId: 20, correlationId: 31, term: 6, leaderId: MEMBER_ID, code: codecs.EventCode.OK, detail: '' }, 'session 20 opened');
+    node.nextSession = { sessionId: 21, position: 1100 };
+    await connect(32);
+    await expect({ kind: 'event', sessionId: 21, correlationId: 32, term: 6, leaderId: MEMBER_ID, code: codecs.EventCode.OK, detail: '' }, 'session 21 opened');
+    // This member then follows (term 7), its log applied up to 1000: nothing said yet.
+    node.isLeader = false;
+    node.member.leadershipTermId = 7;
+    node.member.leaderId = 2;
+    node.member.appliedPosition = 1000;
+    nowNs += 200_000_000;
+    await nothing('the opens may still come');
+    // Past 1000 without session 20 opened: its open did not commit. Session 21's open applied.
+    node.open.set(21, response);
+    node.member.appliedPosition = 1200;
+    nowNs += 200_000_000;
+    await expect({ kind: 'event', sessionId: 20, correlationId: -1, term: 7, leaderId: MEMBER_ID, code: codecs.EventCode.CLOSED, detail: 'session 20 was not opened: its open did not reach the log' }, 'a lost open: CLOSED');
+    nowNs += 200_000_000;
+    await nothing('told once; nothing for the session that opened');
+    assert.equal(ingress.stats.opensLost, 1);
     assert.deepEqual(errors, []);
   } finally {
     ingress?.close();

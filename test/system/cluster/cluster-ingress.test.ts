@@ -298,6 +298,7 @@ test('answers wait for a client that does not take them, none dropped; past maxE
       'Cluster client resends absorbed by the leader - member 0', 'Cluster clients told a close or a leader they missed - member 0',
       'Cluster log stream gaps reported to the leader - member 0', 'Cluster messages not taken (back pressure; sent again later) - member 0',
       'Cluster sessions announced to after taking office - member 0', 'Cluster sessions closed for an egress backlog - member 0',
+      'Cluster sessions told their open did not reach the log - member 0',
     ]);
   } finally {
     await member?.close();
