@@ -12,6 +12,7 @@ import { MemoryConsensusLog } from '../../../src/cluster/consensus/consensus-log
 import { ClusterNode, type SnapshotStore } from '../../../src/cluster/cluster-node.js';
 import { CONSENSUS_MODULE_SERVICE_ID, EntryType } from '../../../src/cluster/recording-log.js';
 import type { ClusteredService } from '../../../src/cluster/service/service-container.js';
+import { EntryKind } from '../../../src/cluster/service/cluster-entries.js';
 import { KvService, decodeKv, encodeKv, type KvAnswer } from '../../../src/cluster/service/kv-service.js';
 
 const MS = 1_000_000;
@@ -198,11 +199,18 @@ test('sessions: opened with the first command, closed by the client or by the le
 });
 
 test('connect: the leader numbers a session after every one opened or appended and opens it with where the client takes answers; a follower names the leader', () => {
-  const { n } = node();
+  const log = new MemoryConsensusLog();
+  const { n } = node({ log });
   const response = { channel: 'aeron:udp?endpoint=127.0.0.1:20121', streamId: 102 };
   n.onIngress(7, 1, encodeKv({ op: 'put', key: 'a', value: '1' }));
-  assert.deepEqual(n.connect(response), { accepted: true, sessionId: 8 }, 'after session 7, whose open is appended');
-  assert.deepEqual(n.connect(response), { accepted: true, sessionId: 9 }, 'before the first is applied');
+  // Each accepted connect names where its SESSION_OPEN begins in the log.
+  const first = log.appendPosition;
+  assert.deepEqual(n.connect(response), { accepted: true, sessionId: 8, position: first }, 'after session 7, whose open is appended');
+  const second = log.appendPosition;
+  assert.ok(second > first);
+  assert.deepEqual(n.connect(response), { accepted: true, sessionId: 9, position: second }, 'before the first is applied');
+  assert.equal(log.entryFrom(first)?.data[0], EntryKind.SESSION_OPEN, 'session 8\'s open begins there');
+  assert.equal(log.entryFrom(second)?.data[0], EntryKind.SESSION_OPEN, 'and session 9\'s there');
   assert.ok(n.isSessionOpen(9));
   n.doWork(MS);
   assert.deepEqual(n.container.responseOf(8), response);
