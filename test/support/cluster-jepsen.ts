@@ -8,7 +8,9 @@
  * everyone (its link down) or cuts the link between two members, then heals. Every operation goes into a history (an answer completes it; CLUSTER_COMMAND_FAILED
  * means it did not happen and it is left out; CLUSTER_COMMAND_UNKNOWN makes it indeterminate, as
  * Jepsen's :info), which the suite's linearizability checker judges and which can be written in
- * Porcupine's JSON.
+ * Porcupine's JSON. A client left without an answer after the faults healed fails the run, naming
+ * its state, session, leader and term, with the timeline (the nemesis's actions and every client's
+ * state changes) and each member process's role changes and error output, to be read after.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,6 +61,7 @@ const FAST = ['--test-profile', '--leader-heartbeat-timeout-ms', '1500', '--elec
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
+  const t0 = performance.now();
   const seed = options.seed ?? 1;
   const random = new SeededPrng(seed);
   const clientCount = options.clients ?? 4;
@@ -74,6 +77,14 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   }
   const clusterMembers = specs.map((m) => `${m.id},${m.ingress},${m.consensus}`).join('|');
   const nodes: (StartedProcess | null)[] = [null, null, null];
+  /** Every member process started, for what a failure prints of them. */
+  const started: { id: number; process: StartedProcess; atMs: number }[] = [];
+  /** The nemesis's actions and the clients' state changes, in order, with times. */
+  const timeline: string[] = [];
+  const note = (line: string, print = true): void => {
+    timeline.push(`${((performance.now() - t0) / 1000).toFixed(2)} s ${line}`);
+    if (print) log(line);
+  };
   let starts = 0;
   const start = async (id: number): Promise<void> => {
     const args = ['cluster', 'node', '--member-id', String(id), '--cluster-members', clusterMembers, '--cluster-dir', join(root, `member-${id}`), '--dir', join(root, `skein-${starts++}`), ...FAST];
@@ -85,12 +96,12 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
       n = startProcess(line.command, line.args);
     }
     nodes[id] = n;
+    started.push({ id, process: n, atMs: Math.round(performance.now() - t0) });
     await n.waitForLine(/"event":"started"/, 20_000, 'stdout');
   };
   const skein = Skein.launch({ testProfile: true, seed, dir: join(root, 'clients') });
   const clients: ClusterClient[] = [];
   const history: Operation<KvInput, KvOutput>[] = [];
-  const t0 = performance.now();
   const now = (): number => Math.round((performance.now() - t0) * 1000);
   let running = true;
   let answered = 0;
@@ -114,6 +125,8 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
           ...(lab === null ? {} : { egressChannel: `aeron:udp?endpoint=${HUB_ADDRESS}:0` }),
         }),
       );
+      const index = i;
+      clients[i]!.onStateChange((c) => note(`client ${index}: ${c.from} -> ${c.to}, session ${c.sessionId}, leader ${c.leaderId}, term ${c.leadershipTermId}: ${c.reason}`, false));
     }
     const worker = async (index: number): Promise<void> => {
       const client = clients[index]!;
@@ -155,34 +168,34 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
       if (action === 2 || action === 3) {
         const other = (id + 1 + random.nextInt(2)) % 3;
         if (action === 2) {
-          log(`nemesis: isolate member ${id}`);
+          note(`nemesis: isolate member ${id}`);
           lab!.isolate(id);
           heal = () => lab!.rejoin(id);
         } else {
-          log(`nemesis: cut members ${id} and ${other} apart`);
+          note(`nemesis: cut members ${id} and ${other} apart`);
           lab!.cut(id, other);
           heal = () => lab!.heal(id, other);
         }
         partitions++;
         await sleep(1000 + random.nextInt(3000));
-        log('nemesis: heal');
+        note('nemesis: heal');
         heal();
         heal = null;
       } else if (action === 0) {
-        log(`nemesis: SIGKILL member ${id}`);
+        note(`nemesis: SIGKILL member ${id}`);
         nodes[id]!.signal('SIGKILL');
         await nodes[id]!.waitForExit(10_000);
         kills++;
         await sleep(1000 + random.nextInt(1000));
-        log(`nemesis: start member ${id}`);
+        note(`nemesis: start member ${id}`);
         await start(id);
       } else {
-        log(`nemesis: SIGSTOP member ${id}`);
+        note(`nemesis: SIGSTOP member ${id}`);
         paused = nodes[id]!;
         paused.signal('SIGSTOP');
         pauses++;
         await sleep(1000 + random.nextInt(2000));
-        log(`nemesis: SIGCONT member ${id}`);
+        note(`nemesis: SIGCONT member ${id}`);
         paused.signal('SIGCONT');
         paused = null;
       }
@@ -203,7 +216,10 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
         } catch (error) {
           const retry = error instanceof SkeinError && (error.code === ErrorCode.CLUSTER_COMMAND_UNKNOWN || error.code === ErrorCode.CLUSTER_COMMAND_FAILED);
           if (!retry || performance.now() >= deadline) {
-            throw new Error(`client ${index}: no answer within ${HEALED_ANSWER_DEADLINE_MS} ms after the faults healed (state ${client.state}); misses before: ${misses.join(' | ') || 'none'}; last: ${error instanceof Error ? error.message : String(error)}`);
+            throw new Error(
+              `client ${index}: no answer within ${HEALED_ANSWER_DEADLINE_MS} ms after the faults healed (state ${client.state}, session ${client.sessionId}, leader ${client.leaderId}, term ${client.leadershipTermId}); ` +
+                `misses before: ${misses.join(' | ') || 'none'}; last: ${error instanceof Error ? error.message : String(error)}\n${diagnosis(started, timeline)}`,
+            );
           }
           misses.push(error.message);
           healMisses++;
@@ -226,4 +242,17 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   }
   const verdict = checkLinearizable(kvModel, history, { maxSteps: 20_000_000 });
   return { history, verdict, operations: history.length, answered, failed, indeterminate, kills, pauses, partitions, healMisses };
+}
+
+/** What a failed run prints to be read after: the timeline, and each member process's role changes and error output. */
+function diagnosis(started: readonly { id: number; process: StartedProcess; atMs: number }[], timeline: readonly string[]): string {
+  const out = ['timeline (nemesis and client states, last 60):', ...timeline.slice(-60).map((l) => `  ${l}`)];
+  for (const { id, process: member, atMs } of started) {
+    const roles = member.stdout.split('\n').filter((l) => l.includes('"event":"role"')).slice(-20);
+    out.push(`member ${id}, pid ${member.pid}, started at ${(atMs / 1000).toFixed(2)} s, ${member.isRunning ? 'running' : 'exited'}; role changes (last 20):`);
+    out.push(...roles.map((l) => `  ${l}`));
+    const errors = member.stderr.trim().split('\n').filter((l) => l !== '' && !l.startsWith('skein cluster node: member')).slice(-10);
+    if (errors.length > 0) out.push('  stderr (last 10 lines):', ...errors.map((l) => `    ${l}`));
+  }
+  return out.join('\n');
 }
