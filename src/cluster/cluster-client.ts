@@ -8,7 +8,8 @@
  * States, every change an event (`onStateChange`), `isConnected` true only in CONNECTED:
  *
  *   CONNECTING --(SessionEvent OK)--> CONNECTED
- *   CONNECTED --(the leader's ingress stops being connected)--> AWAITING_LEADER
+ *   CONNECTED --(the leader's ingress stops being connected, or does not connect within messageTimeout
+ *     of the leader becoming known)--> AWAITING_LEADER
  *   CONNECTED, AWAITING_LEADER --(NewLeaderEvent for the session)--> CONNECTED (same session, new term and leader;
  *     one naming the term and leader the client has is passed over while CONNECTED)
  *   AWAITING_LEADER --(no NewLeaderEvent within newLeaderTimeout)--> RECONNECTING
@@ -266,6 +267,13 @@ export class ClusterClient {
   private nextAttemptNs = 0;
   private connectDeadlineNs: number;
   private newLeaderDeadlineNs = 0;
+  /**
+   * Since the leader became known (a session opened, a NewLeaderEvent): whether its ingress has
+   * been seen connected, and until when it may take to connect. A leader that restarted announces
+   * itself before the client's publication to it has connected again.
+   */
+  private leaderSeenConnected = false;
+  private leaderConnectDeadlineNs = 0;
   private leaderHeartbeatTimeoutNs = 10_000_000_000;
   private nextKeepAliveNs = 0;
   private nowNs: number;
@@ -455,9 +463,14 @@ export class ClusterClient {
         break;
       case 'CONNECTED': {
         const leader = this.ingress.get(this.leaderIdValue);
-        if (leader === undefined || !leader.isConnected) {
+        if (leader !== undefined && leader.isConnected) this.leaderSeenConnected = true;
+        else if (leader !== undefined && !this.leaderSeenConnected && nowNs < this.leaderConnectDeadlineNs) {
+          // The leader just became known and the publication to it is still connecting: nothing goes yet.
+          break;
+        } else {
           this.newLeaderDeadlineNs = nowNs + this.newLeaderTimeoutNs();
-          this.transition('AWAITING_LEADER', `the leader's (member ${this.leaderIdValue}) ingress is not connected`);
+          const why = this.leaderSeenConnected ? 'is not connected' : `did not connect within ${this.settings.messageTimeoutMs} ms of the leader becoming known`;
+          this.transition('AWAITING_LEADER', `the leader's (member ${this.leaderIdValue}) ingress ${why}`);
           return work + 1;
         }
         if (nowNs >= this.nextKeepAliveNs) {
@@ -517,6 +530,12 @@ export class ClusterClient {
     return 1;
   }
 
+  /** The leader became known: its ingress has messageTimeoutMs to be (or become) connected. */
+  private leaderKnown(): void {
+    this.leaderSeenConnected = false;
+    this.leaderConnectDeadlineNs = this.nowNs + this.settings.messageTimeoutMs * 1e6;
+  }
+
   private newLeaderTimeoutNs(): number {
     return this.settings.newLeaderTimeoutMs !== undefined ? this.settings.newLeaderTimeoutMs * 1e6 : 2 * this.leaderHeartbeatTimeoutNs;
   }
@@ -566,6 +585,7 @@ export class ClusterClient {
           this.rejectSentInOrder(`the leader changed to ${this.leaderIdValue} in term ${term} before its answer came`);
         }
         this.nextKeepAliveNs = 0;
+        this.leaderKnown();
         this.transition('CONNECTED', `new leader ${this.leaderIdValue} in term ${term}`, true);
         return;
       }
@@ -608,6 +628,7 @@ export class ClusterClient {
         this.firstUnsent = this.commands.first;
         this.backoffMs = this.settings.initialBackoffMs;
         this.nextKeepAliveNs = 0;
+        this.leaderKnown();
         this.transition('CONNECTED', `session ${sessionId} opened by leader ${leaderId} in term ${term}`);
         const first = this.firstConnect;
         this.firstConnect = null;
