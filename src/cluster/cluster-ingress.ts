@@ -303,8 +303,7 @@ export class ClusterIngress {
   sessionOpened(sessionId: number, termId: number): void {
     // Not leading yet as this ingress saw it: announceLeadership tells every open session, this one too.
     if (!this.wasLeading || !this.node.isLeader || termId === this.node.member.leadershipTermId || this.sessions.has(sessionId)) return;
-    this.stats.lateAnnounced++;
-    this.announce(sessionId);
+    if (this.announce(sessionId)) this.stats.lateAnnounced++;
   }
 
   /**
@@ -426,25 +425,21 @@ export class ClusterIngress {
     const closed = container.isClosed(sessionId);
     if (!closed && !container.isOpen(sessionId)) return;
     if (closed) {
-      if (!this.mayTell(sessionId)) return;
-      this.stats.staleTold++;
-      this.replyToClosed(sessionId, this.encodeEvent(sessionId, -1, this.options.memberId, EventCode.CLOSED, `session ${sessionId} is closed`));
+      if (this.mayTell(sessionId) && this.replyToClosed(sessionId, this.encodeEvent(sessionId, -1, this.options.memberId, EventCode.CLOSED, `session ${sessionId} is closed`))) this.stats.staleTold++;
       return;
     }
     const member = this.node.member;
     const leaderId = member.leaderId;
     const leaderKnown = this.node.state === 'ACTIVE' && member.electionState === 'CLOSED' && leaderId >= 0 && (leaderId !== this.options.memberId || this.node.isLeader);
     if (!leaderKnown || leadershipTermId > member.leadershipTermId || !this.mayTell(sessionId)) return;
-    this.stats.staleTold++;
     if (this.node.isLeader) {
-      this.announce(sessionId);
+      if (this.announce(sessionId)) this.stats.staleTold++;
       return;
     }
     const response = container.responseOf(sessionId);
     if (response === undefined) return;
-    const length = this.newLeaderEnc.wrapAndApplyHeader(this.scratch, 0).leadershipTermId(member.leadershipTermId).clusterSessionId(sessionId)
-      .leaderMemberId(leaderId).ingressEndpoints(this.options.ingressEndpoints).encodedLength();
-    this.reply(response, this.scratch.slice(0, length));
+    this.reply(response, this.scratch.slice(0, this.encodeNewLeader(sessionId, leaderId)));
+    this.stats.staleTold++;
   }
 
   /**
@@ -474,10 +469,12 @@ export class ClusterIngress {
     return true;
   }
 
-  /** The first `length` bytes of the scratch buffer to a closed session's client, as a one-off reply, when it is known where it took its answers. */
-  private replyToClosed(sessionId: number, length: number): void {
+  /** The first `length` bytes of the scratch buffer to a closed session's client, as a one-off reply, when it is known where it took its answers; whether it was. */
+  private replyToClosed(sessionId: number, length: number): boolean {
     const response = this.node.container.closedResponseOf(sessionId);
-    if (response !== undefined) this.reply(response, this.scratch.slice(0, length));
+    if (response === undefined) return false;
+    this.reply(response, this.scratch.slice(0, length));
+    return true;
   }
 
   private onAdminRequest(buffer: Uint8Array, offset: number, length: number): void {
@@ -522,14 +519,19 @@ export class ClusterIngress {
     for (const id of this.node.container.openSessionIds()) this.announce(id);
   }
 
-  /** Tells a session that this member leads, in its current term (NewLeaderEvent). */
-  private announce(sessionId: number): void {
+  /** Tells a session that this member leads, in its current term (NewLeaderEvent); false when it is not known where its client takes answers. */
+  private announce(sessionId: number): boolean {
     const egress = this.egressOf(sessionId);
-    if (egress === undefined) return;
-    const length = this.newLeaderEnc.wrapAndApplyHeader(this.scratch, 0).leadershipTermId(this.node.member.leadershipTermId).clusterSessionId(sessionId)
-      .leaderMemberId(this.options.memberId).ingressEndpoints(this.options.ingressEndpoints).encodedLength();
-    this.send(egress, this.scratch, length, null);
+    if (egress === undefined) return false;
+    this.send(egress, this.scratch, this.encodeNewLeader(sessionId, this.options.memberId), null);
     this.stats.newLeaderEvents++;
+    return true;
+  }
+
+  /** Encodes a NewLeaderEvent of this member's current term naming `leaderId` into the scratch buffer; returns its length. */
+  private encodeNewLeader(sessionId: number, leaderId: number): number {
+    return this.newLeaderEnc.wrapAndApplyHeader(this.scratch, 0).leadershipTermId(this.node.member.leadershipTermId).clusterSessionId(sessionId)
+      .leaderMemberId(leaderId).ingressEndpoints(this.options.ingressEndpoints).encodedLength();
   }
 
   private closeSessions(): void {
